@@ -1,0 +1,244 @@
+/*
+ * prefork: every child process serves one connection at a time, so MaxRequestWorkers is both the number of
+ * children and the number of connections served at once. The parent (server/process.c) keeps between
+ * MinSpareServers and MaxSpareServers children idle; this file holds the directives and the child's loop.
+ *
+ * An idle child waits for its listeners in its own epoll set registered with EPOLLEXCLUSIVE, so a new
+ * connection wakes one waiting child instead of all of them (the thundering herd Apache avoids with an accept
+ * mutex), and accepts it non-blockingly: EAGAIN only means another child was faster. The child's signals stay
+ * blocked except inside epoll_pwait(), so a graceful stop that arrives just before the wait is not missed.
+ */
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <string.h>
+#include <poll.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "mpm.h"
+#include "../server/log.h"
+#include "../server/process.h"
+#include "../server/scoreboard.h"
+#include "../server/serve.h"
+
+#define PREFORK_MAX_SERVER_LIMIT 20000
+#define PREFORK_DEFAULT_LIMIT    256
+#define ACCEPT_BACKOFF_MS        100 /* pause after accept4() fails for lack of descriptors or memory */
+#define MAX_EVENTS               16
+
+#define CONF(field) offsetof(struct server, mpm_conf.field)
+
+static const struct directive prefork_directives[] = {
+    {"StartServers", config_set_int, CONF(start_servers), "child processes created at startup (5)"},
+    {"MinSpareServers", config_set_int, CONF(min_spare), "idle children kept at least (5)"},
+    {"MaxSpareServers", config_set_int, CONF(max_spare), "idle children kept at most (10)"},
+    {"MaxRequestWorkers", config_set_int, CONF(max_workers),
+     "children, and so connections served at once, at most (256)"},
+    {"MaxClients", config_set_int, CONF(max_workers), "old name of MaxRequestWorkers"},
+    {"ServerLimit", config_set_int, CONF(server_limit), "upper bound of MaxRequestWorkers (256, at most 20000)"},
+    {"MaxConnectionsPerChild", config_set_int, CONF(max_conn_per_child),
+     "connections a child serves before it is replaced; 0 for no limit (0)"},
+    {"MaxRequestsPerChild", config_set_int, CONF(max_conn_per_child), "old name of MaxConnectionsPerChild"},
+    {NULL, NULL, 0, NULL},
+};
+
+/* Startup warnings go to stderr, before the error log is open, as Apache's. */
+static void warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void warn(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fputs("httpd: WARNING: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+}
+
+/* Fills the defaults and clamps as Apache's prefork_check_config() does. */
+static int prefork_check_config(struct server *s, struct errbuf *err)
+{
+    struct mpm_conf *c = &s->mpm_conf;
+    (void)err;
+
+    if (c->server_limit < 0) {
+        c->server_limit = PREFORK_DEFAULT_LIMIT;
+    } else if (c->server_limit > PREFORK_MAX_SERVER_LIMIT) {
+        warn("ServerLimit of %d exceeds compile-time limit of %d servers, decreasing to %d", c->server_limit,
+             PREFORK_MAX_SERVER_LIMIT, PREFORK_MAX_SERVER_LIMIT);
+        c->server_limit = PREFORK_MAX_SERVER_LIMIT;
+    } else if (c->server_limit < 1) {
+        warn("ServerLimit of %d not allowed, increasing to 1", c->server_limit);
+        c->server_limit = 1;
+    }
+
+    /* Left unset, MaxRequestWorkers follows a smaller ServerLimit without a warning. */
+    if (c->max_workers < 0) {
+        c->max_workers = c->server_limit < PREFORK_DEFAULT_LIMIT ? c->server_limit : PREFORK_DEFAULT_LIMIT;
+    } else if (c->max_workers > c->server_limit) {
+        warn("MaxRequestWorkers of %d exceeds ServerLimit of %d, decreasing to match", c->max_workers,
+             c->server_limit);
+        c->max_workers = c->server_limit;
+    } else if (c->max_workers < 1) {
+        warn("MaxRequestWorkers of %d not allowed, increasing to 1", c->max_workers);
+        c->max_workers = 1;
+    }
+
+    if (c->min_spare < 0) {
+        c->min_spare = 5;
+    } else if (c->min_spare < 1) {
+        warn("MinSpareServers of %d not allowed, increasing to 1 to avoid almost certain server failure",
+             c->min_spare);
+        c->min_spare = 1;
+    }
+    if (c->max_spare < 0)
+        c->max_spare = 10;
+    if (c->max_spare < c->min_spare + 1)
+        c->max_spare = c->min_spare + 1;
+
+    if (c->start_servers < 0)
+        c->start_servers = 5;
+    if (c->start_servers > c->max_workers)
+        c->start_servers = c->max_workers;
+
+    if (c->max_conn_per_child < 0)
+        c->max_conn_per_child = 0;
+    c->threads_per_child = 1;
+    c->thread_limit = 1;
+    c->max_conns = 1;
+    return 0;
+}
+
+/* Handles a failed accept4(). Returns 0 to go on waiting, -1 when the child should leave. */
+static int accept_failed(int *resource_logged)
+{
+    int e = errno;
+    switch (e) {
+    case EAGAIN:
+#if EWOULDBLOCK != EAGAIN
+    case EWOULDBLOCK:
+#endif
+    case EINTR:
+    /* a connection that failed before it was accepted; Linux reports pending network errors here too */
+    case ECONNABORTED:
+    case EPROTO:
+    case ENETDOWN:
+    case ENOPROTOOPT:
+    case EHOSTDOWN:
+    case ENONET:
+    case EHOSTUNREACH:
+    case EOPNOTSUPP:
+    case ENETUNREACH:
+        return 0;
+    case EMFILE:
+    case ENFILE:
+    case ENOBUFS:
+    case ENOMEM:
+        /* Out of descriptors or memory: the connection stays queued; wait instead of spinning on it. */
+        if (!*resource_logged) {
+            log_error(LOG_ERR, "mpm_prefork", "accept4() failed: %s", strerror(e));
+            *resource_logged = 1;
+        }
+        if (poll(NULL, 0, ACCEPT_BACKOFF_MS) < 0 && errno != EINTR)
+            log_error(LOG_ERR, "mpm_prefork", "poll() failed: %s", strerror(errno));
+        return 0;
+    default:
+        log_error(LOG_ERR, "mpm_prefork", "accept4() failed: %s", strerror(e));
+        return -1;
+    }
+}
+
+static void prefork_child_main(struct server *s, struct child_ctx *ctx)
+{
+    struct sb_worker *slot = scoreboard_worker(ctx->sb, ctx->slot, 0);
+    struct epoll_event events[MAX_EVENTS];
+    sigset_t wait_mask;
+    int epfd, listeners = 0, served = 0, resource_logged = 0;
+    int max_conns = s->mpm_conf.max_conn_per_child;
+
+    epfd = epoll_create1(EPOLL_CLOEXEC);
+    if (epfd < 0) {
+        log_error(LOG_ERR, "mpm_prefork", "epoll_create1() failed: %s", strerror(errno));
+        goto done;
+    }
+    for (struct listener *l = s->listeners; l != NULL; l = l->next) {
+        if (l->fd < 0)
+            continue;
+        struct epoll_event ev = {.events = EPOLLIN | EPOLLEXCLUSIVE, .data.ptr = l};
+        if (epoll_ctl(epfd, EPOLL_CTL_ADD, l->fd, &ev) < 0) {
+            log_error(LOG_ERR, "mpm_prefork", "epoll_ctl() failed: %s", strerror(errno));
+            goto done;
+        }
+        listeners++;
+    }
+    if (listeners == 0) {
+        log_error(LOG_ERR, "mpm_prefork", "no listening sockets available");
+        goto done;
+    }
+
+    /* wait_mask is the mask with the child's signals unblocked, used only while waiting in epoll_pwait(). */
+    if (sigprocmask(SIG_SETMASK, NULL, &wait_mask) < 0) {
+        log_error(LOG_ERR, "mpm_prefork", "sigprocmask() failed: %s", strerror(errno));
+        goto done;
+    }
+    process_block_signals(1);
+    scoreboard_set_state(slot, SB_READY);
+
+    while (!process_child_leaving(ctx)) {
+        int n = epoll_pwait(epfd, events, MAX_EVENTS, -1, &wait_mask);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            log_error(LOG_ERR, "mpm_prefork", "epoll_pwait() failed: %s", strerror(errno));
+            break;
+        }
+        for (int i = 0; i < n && !process_child_leaving(ctx); i++) {
+            const struct listener *l = events[i].data.ptr;
+            struct sockaddr_storage peer;
+            socklen_t peerlen = sizeof(peer);
+            int fd = accept4(l->fd, (struct sockaddr *)&peer, &peerlen, SOCK_CLOEXEC | SOCK_NONBLOCK);
+            if (fd < 0) {
+                if (accept_failed(&resource_logged) < 0)
+                    goto done;
+                continue;
+            }
+            /* While serving, a signal must interrupt the waits, so that `leaving` ends an idle keep-alive. */
+            process_block_signals(0);
+            serve_connection(s, fd, (struct sockaddr *)&peer, peerlen, slot, ctx->leaving);
+            process_block_signals(1);
+            if (max_conns > 0 && ++served >= max_conns)
+                goto done;
+        }
+    }
+
+done:
+    if (epfd >= 0 && close(epfd) < 0)
+        log_error(LOG_ERR, "mpm_prefork", "close() failed: %s", strerror(errno));
+}
+
+static int prefork_run(struct server *s)
+{
+    const struct mpm_conf *c = &s->mpm_conf;
+    const struct process_policy policy = {
+        .mpm_name = "prefork",
+        .start_children = c->start_servers,
+        .min_spare = c->min_spare,
+        .max_spare = c->max_spare,
+        .max_children = c->max_workers,
+        .workers_per_child = 1,
+        .limit_directive = "MaxRequestWorkers",
+        .child_main = prefork_child_main,
+    };
+    return process_run(s, &policy) == 0 ? 0 : 1;
+}
+
+const struct mpm mpm_prefork = {
+    .name = "prefork",
+    .caps = MPM_FORKED,
+    .directives = prefork_directives,
+    .check_config = prefork_check_config,
+    .run = prefork_run,
+};

@@ -1,0 +1,756 @@
+/*
+ * Configuration, in Apache's syntax. Reading and applying are two passes:
+ *
+ *  1. read: the file becomes a list of lines (file, line number, arguments). Quoting, `\` continuation and
+ *     comments are handled here, and so are the directives Apache runs while reading: ServerRoot, Include and
+ *     <IfDefine>. -C lines come first and -c lines last.
+ *  2. apply: the MPM is chosen from the list (the last `MPM` line), then every line goes through the core's
+ *     directive table or the MPM's; <IfModule> and <Location> sections are tracked on a stack.
+ *
+ * The one thing to know: setters never print. They return NULL or a message that apply() prefixes with
+ * "file:line: Name", so every error names its place.
+ */
+
+#include <ctype.h>
+#include <errno.h>
+#include <glob.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "../mpm/mpm.h"
+#include "config.h"
+#include "handler.h"
+#include "listen.h"
+#include "log.h"
+#include "mime.h"
+#include "pool.h"
+
+#define MAX_ARGS 64
+#define MAX_INCLUDE_DEPTH 16
+#define MAX_SECTION_DEPTH 16
+
+struct conf_line {
+    const char *file;
+    int line;
+    int argc;
+    char **argv;
+    struct conf_line *next;
+};
+
+struct reader {
+    struct server *s;
+    const char **defines;
+    struct conf_line *head, **tail;
+    int ifdefine_skip;           /* depth of false <IfDefine> sections we are inside */
+    int ifdefine_depth;          /* open <IfDefine> sections */
+    struct errbuf *err;
+};
+
+/* ---- generic setters ---- */
+
+#define FIELD(s, d, type) ((type *)((char *)(s) + (d)->offset))
+
+const char *config_set_int(struct server *s, const struct directive *d, int argc, char **argv)
+{
+    long long v;
+    if (argc != 1 || (v = parse_uint(argv[0])) < 0 || v > INT_MAX)
+        return "takes one number";
+    *FIELD(s, d, int) = (int)v;
+    return NULL;
+}
+
+const char *config_set_flag(struct server *s, const struct directive *d, int argc, char **argv)
+{
+    if (argc != 1)
+        return "takes one argument, On or Off";
+    if (strcasecmp(argv[0], "on") == 0)
+        *FIELD(s, d, int) = 1;
+    else if (strcasecmp(argv[0], "off") == 0)
+        *FIELD(s, d, int) = 0;
+    else
+        return "must be On or Off";
+    return NULL;
+}
+
+const char *config_set_string(struct server *s, const struct directive *d, int argc, char **argv)
+{
+    if (argc != 1)
+        return "takes one argument";
+    *FIELD(s, d, char *) = pool_strdup(s->pool, argv[0]);
+    return NULL;
+}
+
+char *config_server_path(struct server *s, const char *path)
+{
+    if (path[0] == '/')
+        return pool_strdup(s->pool, path);
+    return pool_printf(s->pool, "%s/%s", s->server_root, path);
+}
+
+const char *config_set_path(struct server *s, const struct directive *d, int argc, char **argv)
+{
+    if (argc != 1)
+        return "takes one argument, a path";
+    char *p = config_server_path(s, argv[0]);
+    /* "/srv/www/" and "/srv/www" are the same directory */
+    size_t n = strlen(p);
+    while (n > 1 && p[n - 1] == '/')
+        p[--n] = '\0';
+    *FIELD(s, d, char *) = p;
+    return NULL;
+}
+
+/* ---- custom setters ---- */
+
+static const char *set_listen(struct server *s, const struct directive *d, int argc, char **argv)
+{
+    (void)d;
+    struct errbuf err;
+    if (argc < 1 || argc > 2)
+        return "takes one argument, [address:]port";
+    struct listener *l = pool_calloc(s->pool, sizeof(*l));
+    if (listen_parse(argv[0], l, &err) < 0)
+        return pool_printf(s->pool, "%s", err.msg);
+    l->spec = pool_strdup(s->pool, argv[0]);
+    l->fd = -1;
+    struct listener **tail = &s->listeners;
+    for (; *tail != NULL; tail = &(*tail)->next)
+        if ((*tail)->addrlen == l->addrlen && memcmp(&(*tail)->addr, &l->addr, l->addrlen) == 0)
+            return pool_printf(s->pool, "cannot define multiple listeners on the same address: %s", argv[0]);
+    *tail = l;
+    return NULL;
+}
+
+static const char *set_directory_index(struct server *s, const struct directive *d, int argc, char **argv)
+{
+    (void)d;
+    if (argc < 1)
+        return "takes one or more file names";
+    if (argc == 1 && strcasecmp(argv[0], "disabled") == 0)
+        argc = 0;
+    char **list = pool_calloc(s->pool, sizeof(char *) * (size_t)(argc + 1));
+    for (int i = 0; i < argc; i++)
+        list[i] = pool_strdup(s->pool, argv[i]);
+    s->directory_index = list;
+    return NULL;
+}
+
+static const char *set_limit_body(struct server *s, const struct directive *d, int argc, char **argv)
+{
+    (void)d;
+    long long v;
+    /* Apache's range: 0 (unlimited) to 2147483647 */
+    if (argc != 1 || (v = parse_uint(argv[0])) < 0 || v > 2147483647LL)
+        return "takes one number from 0 (unlimited) to 2147483647";
+    s->limit_request_body = v;
+    return NULL;
+}
+
+static const char *set_log_level(struct server *s, const struct directive *d, int argc, char **argv)
+{
+    (void)d;
+    int lvl;
+    if (argc != 1 || (lvl = log_level_parse(argv[0])) < 0)
+        return "takes one level: emerg, alert, crit, error, warn, notice, info or debug";
+    s->log_level = lvl;
+    return NULL;
+}
+
+static const char *set_log_format(struct server *s, const struct directive *d, int argc, char **argv)
+{
+    (void)d;
+    struct errbuf err;
+    if (argc != 2)
+        return "takes two arguments, a format string and a nickname";
+    if (log_format_define(s, argv[1], argv[0], &err) < 0)
+        return pool_strdup(s->pool, err.msg);
+    return NULL;
+}
+
+static const char *set_custom_log(struct server *s, const struct directive *d, int argc, char **argv)
+{
+    (void)d;
+    struct errbuf err;
+    if (argc != 2)
+        return "takes two arguments, a file and a format string or nickname";
+    struct custom_log *l = pool_calloc(s->pool, sizeof(*l));
+    l->fd = -1;
+    l->path = config_server_path(s, argv[0]);
+    if (strchr(argv[1], '%') != NULL || (l->format = log_format_find(s, argv[1])) == NULL) {
+        if (strchr(argv[1], '%') == NULL)
+            return pool_printf(s->pool, "format nickname '%s' is not defined by a LogFormat above", argv[1]);
+        l->format = log_format_compile(s->pool, argv[1], &err);
+        if (l->format == NULL)
+            return pool_strdup(s->pool, err.msg);
+    }
+    struct custom_log **tail = &s->custom_logs;
+    while (*tail != NULL)
+        tail = &(*tail)->next;
+    *tail = l;
+    return NULL;
+}
+
+static const char *set_mpm(struct server *s, const struct directive *d, int argc, char **argv)
+{
+    (void)s;
+    (void)d;
+    (void)argv;
+    /* chosen before the apply pass (choose_mpm); here only the shape is checked */
+    return argc == 1 ? NULL : "takes one argument: prefork, worker or event";
+}
+
+#define CORE(name, fn, field, help) {name, fn, offsetof(struct server, field), help}
+#define CUSTOM(name, fn, help) {name, fn, 0, help}
+
+const struct directive config_core_directives[] = {
+    CORE("ServerName", config_set_string, server_name, "host name the server uses for itself"),
+    CORE("DocumentRoot", config_set_path, document_root, "directory the URL space maps to"),
+    CUSTOM("DirectoryIndex", set_directory_index, "files tried for a directory URL, in order"),
+    CORE("TypesConfig", config_set_path, types_config, "mime.types file"),
+    CORE("PidFile", config_set_path, pid_file, "file the parent writes its pid to"),
+    CUSTOM("Listen", set_listen, "[address:]port to accept connections on (several allowed)"),
+    CORE("ListenBacklog", config_set_int, listen_backlog, "backlog of pending connections per listener"),
+    CORE("Timeout", config_set_int, timeout, "seconds to wait for a read or write to make progress"),
+    CORE("KeepAlive", config_set_flag, keepalive, "On or Off: persistent connections"),
+    CORE("KeepAliveTimeout", config_set_int, keepalive_timeout, "seconds an idle connection is kept"),
+    CORE("MaxKeepAliveRequests", config_set_int, max_keepalive_requests,
+         "requests per connection (0 = unlimited)"),
+    CORE("LimitRequestLine", config_set_int, limit_request_line, "longest request line (414 above)"),
+    CORE("LimitRequestFieldSize", config_set_int, limit_request_field_size, "longest header line (431 above)"),
+    CORE("LimitRequestFields", config_set_int, limit_request_fields, "most header lines (431 above; 0 = any)"),
+    CUSTOM("LimitRequestBody", set_limit_body, "largest request body in bytes (413 above; 0 = unlimited)"),
+    CORE("ErrorLog", config_set_path, error_log, "error log file"),
+    CUSTOM("LogLevel", set_log_level, "least severe level written to the error log"),
+    CUSTOM("LogFormat", set_log_format, "defines an access log format nickname"),
+    CUSTOM("CustomLog", set_custom_log, "access log file and format"),
+    CUSTOM("MPM", set_mpm, "concurrency model: prefork, worker or event"),
+    {NULL, NULL, 0, NULL},
+};
+
+static const struct directive *find_directive(const struct directive *table, const char *name)
+{
+    for (; table != NULL && table->name != NULL; table++)
+        if (strcasecmp(table->name, name) == 0)
+            return table;
+    return NULL;
+}
+
+/* ---- pass 1: reading ---- */
+
+/* Splits a logical line into arguments: whitespace-separated, "double" or 'single' quoted, \ escapes in quotes. */
+static int tokenize(struct pool *p, char *line, char **argv, struct errbuf *err)
+{
+    int argc = 0;
+    char *s = line;
+    while (*s) {
+        while (isspace((unsigned char)*s))
+            s++;
+        if (*s == '\0' || *s == '#')
+            break;
+        if (argc == MAX_ARGS)
+            return errbuf_set(err, "too many arguments");
+        char *out = s, *start = s;
+        if (*s == '"' || *s == '\'') {
+            char q = *s++;
+            start = out = s;
+            while (*s && *s != q) {
+                if (*s == '\\' && (s[1] == q || s[1] == '\\'))
+                    s++;
+                *out++ = *s++;
+            }
+            if (*s != q)
+                return errbuf_set(err, "unterminated quote");
+            s++;
+        } else {
+            while (*s && !isspace((unsigned char)*s))
+                out++, s++;
+        }
+        char saved = *s;
+        *out = '\0';
+        argv[argc++] = pool_strdup(p, start);
+        if (saved == '\0')
+            break;
+        if (out == s)
+            s++;
+    }
+    return argc;
+}
+
+static int read_file(struct reader *rd, const char *path, int depth);
+
+static int define_set(const struct reader *rd, const char *name)
+{
+    for (const char **d = rd->defines; d != NULL && *d != NULL; d++)
+        if (strcmp(*d, name) == 0)
+            return 1;
+    return 0;
+}
+
+/* Include/IncludeOptional: a file, a directory (every file in it) or a glob, relative to ServerRoot. */
+static int include(struct reader *rd, const char *file, int line, const char *pattern, int optional, int depth)
+{
+    struct server *s = rd->s;
+    char *full = config_server_path(s, pattern);
+    struct stat st;
+    glob_t g;
+    int rc = 0;
+
+    if (stat(full, &st) == 0 && S_ISDIR(st.st_mode))
+        full = pool_printf(s->pool, "%s/*", full);
+    int grc = glob(full, 0, NULL, &g);
+    if (grc == GLOB_NOMATCH) {
+        if (optional || strpbrk(pattern, "*?[") != NULL)
+            return 0;
+        return errbuf_set(rd->err, "%s:%d: Include file '%s' not found", file, line, full);
+    }
+    if (grc != 0)
+        return errbuf_set(rd->err, "%s:%d: Include '%s': glob() failed", file, line, full);
+    for (size_t i = 0; i < g.gl_pathc && rc == 0; i++) {
+        if (stat(g.gl_pathv[i], &st) == 0 && S_ISDIR(st.st_mode))
+            continue;
+        rc = read_file(rd, g.gl_pathv[i], depth + 1);
+    }
+    globfree(&g);
+    return rc;
+}
+
+/* Handles one tokenized line during reading. */
+static int read_line(struct reader *rd, const char *file, int line, int argc, char **argv, int depth)
+{
+    struct server *s = rd->s;
+    const char *name = argv[0];
+
+    /* <IfDefine> nests and is decided now, as Apache does */
+    if (strcasecmp(name, "<IfDefine") == 0 || (name[0] == '<' && strncasecmp(name, "<IfDefine", 9) == 0)) {
+        if (argc != 2 || argv[1][strlen(argv[1]) - 1] != '>')
+            return errbuf_set(rd->err, "%s:%d: <IfDefine> takes one argument, [!]NAME", file, line);
+        argv[1][strlen(argv[1]) - 1] = '\0';
+        rd->ifdefine_depth++;
+        if (rd->ifdefine_skip > 0) {
+            rd->ifdefine_skip++;
+            return 0;
+        }
+        const char *n = argv[1];
+        int neg = *n == '!';
+        if (neg)
+            n++;
+        if (define_set(rd, n) == neg)
+            rd->ifdefine_skip = 1;
+        return 0;
+    }
+    if (strcasecmp(name, "</IfDefine>") == 0) {
+        if (rd->ifdefine_depth == 0)
+            return errbuf_set(rd->err, "%s:%d: </IfDefine> without matching <IfDefine>", file, line);
+        rd->ifdefine_depth--;
+        if (rd->ifdefine_skip > 0)
+            rd->ifdefine_skip--;
+        return 0;
+    }
+    if (rd->ifdefine_skip > 0)
+        return 0;
+    if (strcasecmp(name, "ServerRoot") == 0) {
+        if (argc != 2)
+            return errbuf_set(rd->err, "%s:%d: ServerRoot takes one argument, a directory", file, line);
+        struct stat st;
+        if (stat(argv[1], &st) < 0 || !S_ISDIR(st.st_mode) || argv[1][0] != '/')
+            return errbuf_set(rd->err, "%s:%d: ServerRoot must be an absolute path to a directory: '%s'", file,
+                              line, argv[1]);
+        s->server_root = pool_strdup(s->pool, argv[1]);
+        return 0;
+    }
+    if (strcasecmp(name, "Include") == 0 || strcasecmp(name, "IncludeOptional") == 0) {
+        if (argc != 2)
+            return errbuf_set(rd->err, "%s:%d: %s takes one argument, a file, directory or pattern", file, line,
+                              name);
+        if (depth >= MAX_INCLUDE_DEPTH)
+            return errbuf_set(rd->err, "%s:%d: Include nested too deeply", file, line);
+        return include(rd, file, line, argv[1], strcasecmp(name, "IncludeOptional") == 0, depth);
+    }
+    struct conf_line *l = pool_calloc(s->pool, sizeof(*l));
+    l->file = file;
+    l->line = line;
+    l->argc = argc;
+    l->argv = pool_alloc(s->pool, sizeof(char *) * (size_t)argc);
+    memcpy(l->argv, argv, sizeof(char *) * (size_t)argc);
+    *rd->tail = l;
+    rd->tail = &l->next;
+    return 0;
+}
+
+/* Reads a text buffer: joins `\` continuations, strips comments, tokenizes, and passes each line on. */
+static int read_text(struct reader *rd, const char *file, char *text, int depth)
+{
+    char *argv[MAX_ARGS];
+    int lineno = 0;
+    char *p = text;
+
+    while (*p) {
+        int first = lineno + 1;
+        char *line = p, *out = p;
+        /* one logical line, continuations joined in place */
+        for (;;) {
+            char *nl = strchr(p, '\n');
+            size_t n = nl ? (size_t)(nl - p) : strlen(p);
+            lineno++;
+            if (n > 0 && p[n - 1] == '\r')
+                n--;
+            memmove(out, p, n);
+            out += n;
+            p = nl ? nl + 1 : p + strlen(p);
+            if (out > line && out[-1] == '\\' && *p) {
+                out--;
+                continue;
+            }
+            break;
+        }
+        *out = '\0';
+        char *t = line;
+        while (isspace((unsigned char)*t))
+            t++;
+        if (*t == '\0' || *t == '#')
+            continue;
+        int argc = tokenize(rd->s->pool, t, argv, rd->err);
+        if (argc < 0) {
+            struct errbuf e = *rd->err;
+            return errbuf_set(rd->err, "%s:%d: %s", file, first, e.msg);
+        }
+        if (argc == 0)
+            continue;
+        /* "<Location /x>" and "<Location" "/x>" both arrive as a name starting with '<' */
+        if (read_line(rd, pool_strdup(rd->s->pool, file), first, argc, argv, depth) < 0)
+            return -1;
+    }
+    return 0;
+}
+
+static int read_file(struct reader *rd, const char *path, int depth)
+{
+    FILE *f = fopen(path, "r");
+    if (f == NULL)
+        return errbuf_set(rd->err, "could not open configuration file %s: %s", path, strerror(errno));
+    struct stat st;
+    if (fstat(fileno(f), &st) < 0 || !S_ISREG(st.st_mode) || st.st_size > 16 * 1024 * 1024) {
+        fclose(f);
+        return errbuf_set(rd->err, "%s: not a regular configuration file", path);
+    }
+    char *text = pool_alloc(rd->s->pool, (size_t)st.st_size + 1);
+    size_t n = fread(text, 1, (size_t)st.st_size, f);
+    fclose(f);
+    text[n] = '\0';
+    int saved = rd->ifdefine_depth;
+    if (read_text(rd, path, text, depth) < 0)
+        return -1;
+    if (rd->ifdefine_depth != saved)
+        return errbuf_set(rd->err, "%s: <IfDefine> without matching </IfDefine>", path);
+    return 0;
+}
+
+static int read_directives(struct reader *rd, const char **list, const char *what)
+{
+    for (int i = 0; list != NULL && list[i] != NULL; i++) {
+        char *copy = pool_strdup(rd->s->pool, list[i]);
+        if (read_text(rd, what, copy, 0) < 0)
+            return -1;
+    }
+    return 0;
+}
+
+/* ---- pass 2: applying ---- */
+
+enum section_kind { SEC_IFMODULE, SEC_LOCATION };
+
+struct section {
+    enum section_kind kind;
+    int active;
+    struct location *location;
+};
+
+/* <IfModule> names: the MPMs by Apache's names, and the features built into this server. */
+static int module_present(const struct server *s, const char *name)
+{
+    static const char *const builtin[] = {"core",        "http_core",   "log_config_module", "mod_log_config.c",
+                                          "mime_module", "mod_mime.c",  "dir_module",        "mod_dir.c",
+                                          "so_module",   "unixd_module", "mod_unixd.c",      NULL};
+    char buf[64];
+    for (int i = 0; builtin[i] != NULL; i++)
+        if (strcasecmp(name, builtin[i]) == 0)
+            return 1;
+    snprintf(buf, sizeof(buf), "mpm_%s_module", s->mpm->name);
+    if (strcasecmp(name, buf) == 0)
+        return 1;
+    snprintf(buf, sizeof(buf), "%s.c", s->mpm->name);
+    return strcasecmp(name, buf) == 0;
+}
+
+static int section_arg(struct conf_line *l, char **out)
+{
+    if (l->argc != 2)
+        return -1;
+    size_t n = strlen(l->argv[1]);
+    if (n < 2 || l->argv[1][n - 1] != '>')
+        return -1;
+    l->argv[1][n - 1] = '\0';
+    *out = l->argv[1];
+    return 0;
+}
+
+static const char *other_mpm_of(const struct server *s, const char *name)
+{
+    for (int i = 0; mpm_registry[i] != NULL; i++)
+        if (mpm_registry[i] != s->mpm && find_directive(mpm_registry[i]->directives, name) != NULL)
+            return mpm_registry[i]->name;
+    return NULL;
+}
+
+static int apply(struct server *s, struct conf_line *lines, struct errbuf *err)
+{
+    struct section stack[MAX_SECTION_DEPTH];
+    int depth = 0;
+    int active = 1;
+    struct conf_line *open_at[MAX_SECTION_DEPTH];
+
+    for (struct conf_line *l = lines; l != NULL; l = l->next) {
+        const char *name = l->argv[0];
+        if (strcasecmp(name, "<IfModule") == 0 || strcasecmp(name, "<Location") == 0) {
+            char *arg;
+            if (depth == MAX_SECTION_DEPTH)
+                return errbuf_set(err, "%s:%d: sections nested too deeply", l->file, l->line);
+            if (section_arg(l, &arg) < 0)
+                return errbuf_set(err, "%s:%d: %s> takes one argument", l->file, l->line, name);
+            struct section *sec = &stack[depth];
+            sec->location = NULL;
+            if (strcasecmp(name, "<IfModule") == 0) {
+                int neg = arg[0] == '!';
+                sec->kind = SEC_IFMODULE;
+                sec->active = module_present(s, arg + neg) != neg;
+            } else {
+                for (int i = 0; i < depth; i++)
+                    if (stack[i].kind == SEC_LOCATION)
+                        return errbuf_set(err, "%s:%d: <Location> cannot be nested", l->file, l->line);
+                sec->kind = SEC_LOCATION;
+                sec->active = 1;
+                if (arg[0] != '/')
+                    return errbuf_set(err, "%s:%d: <Location> takes a path starting with '/'", l->file, l->line);
+                if (active) {
+                    struct location *loc = pool_calloc(s->pool, sizeof(*loc));
+                    loc->path = pool_strdup(s->pool, arg);
+                    loc->len = strlen(arg);
+                    loc->handler = &static_handler;
+                    loc->next = s->locations;
+                    s->locations = loc;
+                    sec->location = loc;
+                }
+            }
+            open_at[depth] = l;
+            depth++;
+            active = active && sec->active;
+            continue;
+        }
+        if (strcasecmp(name, "</IfModule>") == 0 || strcasecmp(name, "</Location>") == 0) {
+            enum section_kind k = strcasecmp(name, "</IfModule>") == 0 ? SEC_IFMODULE : SEC_LOCATION;
+            if (depth == 0 || stack[depth - 1].kind != k)
+                return errbuf_set(err, "%s:%d: %s without matching opening section", l->file, l->line, name);
+            depth--;
+            active = 1;
+            for (int i = 0; i < depth; i++)
+                active = active && stack[i].active;
+            continue;
+        }
+        if (name[0] == '<')
+            return errbuf_set(err, "%s:%d: unknown section '%s'", l->file, l->line, name);
+        if (!active)
+            continue;
+        struct location *loc = NULL;
+        for (int i = 0; i < depth; i++)
+            if (stack[i].kind == SEC_LOCATION)
+                loc = stack[i].location;
+        if (strcasecmp(name, "SetHandler") == 0) {
+            if (loc == NULL)
+                return errbuf_set(err, "%s:%d: SetHandler is only allowed inside <Location>", l->file, l->line);
+            if (l->argc != 2)
+                return errbuf_set(err, "%s:%d: SetHandler takes one argument, a handler name", l->file, l->line);
+            const struct handler *h = handler_find(l->argv[1]);
+            if (h == NULL && strcasecmp(l->argv[1], "default-handler") != 0 &&
+                strcasecmp(l->argv[1], "none") != 0)
+                return errbuf_set(err, "%s:%d: SetHandler: unknown handler '%s'", l->file, l->line, l->argv[1]);
+            loc->handler = h != NULL ? h : &static_handler;
+            continue;
+        }
+        if (loc != NULL)
+            return errbuf_set(err, "%s:%d: %s is not allowed inside <Location>", l->file, l->line, name);
+        const struct directive *d = find_directive(config_core_directives, name);
+        if (d == NULL)
+            d = find_directive(s->mpm->directives, name);
+        if (d == NULL) {
+            const char *other = other_mpm_of(s, name);
+            if (other != NULL)
+                return errbuf_set(err,
+                                  "%s:%d: %s is a directive of the %s MPM, not %s (wrap it in "
+                                  "<IfModule mpm_%s_module>)",
+                                  l->file, l->line, name, other, s->mpm->name, other);
+            return errbuf_set(err, "%s:%d: unknown directive '%s'", l->file, l->line, name);
+        }
+        const char *msg = d->set(s, d, l->argc - 1, l->argv + 1);
+        if (msg != NULL)
+            return errbuf_set(err, "%s:%d: %s %s", l->file, l->line, d->name, msg);
+    }
+    if (depth > 0)
+        return errbuf_set(err, "%s:%d: %s> section is not closed", open_at[depth - 1]->file,
+                          open_at[depth - 1]->line, open_at[depth - 1]->argv[0]);
+    return 0;
+}
+
+/* The last MPM line outside a false <IfModule> decides (IfModule cannot test the MPM before it is chosen). */
+static int choose_mpm(struct server *s, struct conf_line *lines, struct errbuf *err)
+{
+    s->mpm = mpm_default();
+    for (struct conf_line *l = lines; l != NULL; l = l->next) {
+        if (strcasecmp(l->argv[0], "MPM") != 0)
+            continue;
+        if (l->argc != 2)
+            return errbuf_set(err, "%s:%d: MPM takes one argument: prefork, worker or event", l->file, l->line);
+        const struct mpm *m = mpm_find(l->argv[1]);
+        if (m == NULL)
+            return errbuf_set(err, "%s:%d: MPM '%s' is not compiled in", l->file, l->line, l->argv[1]);
+        s->mpm = m;
+    }
+    return 0;
+}
+
+static void set_defaults(struct server *s)
+{
+    char host[256];
+    s->listen_backlog = 511;
+    s->timeout = 60;
+    s->keepalive = 1;
+    s->keepalive_timeout = 5;
+    s->max_keepalive_requests = 100;
+    s->limit_request_line = 8190;
+    s->limit_request_field_size = 8190;
+    s->limit_request_fields = 100;
+    s->limit_request_body = 1073741824;
+    s->log_level = LOG_WARN;
+    if (gethostname(host, sizeof(host)) < 0)
+        strcpy(host, "localhost");
+    host[sizeof(host) - 1] = '\0';
+    s->server_name = pool_strdup(s->pool, host);
+    static const char *const index_default[] = {"index.html", NULL};
+    s->directory_index = (char **)index_default;
+    int *knobs[] = {&s->mpm_conf.start_servers,     &s->mpm_conf.min_spare,     &s->mpm_conf.max_spare,
+                    &s->mpm_conf.max_workers,       &s->mpm_conf.server_limit,  &s->mpm_conf.threads_per_child,
+                    &s->mpm_conf.thread_limit,      &s->mpm_conf.max_conn_per_child, &s->mpm_conf.max_conns};
+    for (size_t i = 0; i < sizeof(knobs) / sizeof(knobs[0]); i++)
+        *knobs[i] = -1;
+}
+
+/* Paths that are relative to ServerRoot by default, as Apache's. */
+static void default_paths(struct server *s)
+{
+    if (s->document_root == NULL)
+        s->document_root = config_server_path(s, "htdocs");
+    if (s->types_config == NULL)
+        s->types_config = config_server_path(s, "conf/mime.types");
+    if (s->error_log == NULL)
+        s->error_log = config_server_path(s, "logs/error_log");
+    if (s->pid_file == NULL)
+        s->pid_file = config_server_path(s, "logs/httpd.pid");
+}
+
+static int check_core(struct server *s, struct errbuf *err)
+{
+    struct stat st;
+    if (s->listeners == NULL)
+        return errbuf_set(err, "%s: no Listen directive: the server would not accept any connection",
+                          s->conf_file);
+    if (s->timeout < 1)
+        return errbuf_set(err, "%s: Timeout must be at least 1 second", s->conf_file);
+    if (s->limit_request_line < 16 || s->limit_request_field_size < 16)
+        return errbuf_set(err, "%s: LimitRequestLine and LimitRequestFieldSize must be at least 16",
+                          s->conf_file);
+    if (stat(s->document_root, &st) < 0 || !S_ISDIR(st.st_mode))
+        fprintf(stderr, "httpd: WARNING: DocumentRoot [%s] does not exist\n", s->document_root);
+    s->mime = mime_load(s->pool, s->types_config, err);
+    if (s->mime == NULL)
+        return -1;
+    return 0;
+}
+
+/* ServerRoot when neither -d nor the file says: the parent of the directory holding the config file. */
+static char *default_root(struct pool *p, const char *conf)
+{
+    char *abs = realpath(conf, NULL);
+    char *root;
+    if (abs == NULL)
+        return pool_strdup(p, ".");
+    char *slash = strrchr(abs, '/');
+    if (slash != NULL)
+        *slash = '\0';
+    slash = strrchr(abs, '/');
+    if (slash != NULL && slash != abs)
+        *slash = '\0';
+    else if (slash == abs)
+        abs[1] = '\0';
+    root = pool_strdup(p, abs);
+    free(abs);
+    return root;
+}
+
+struct server *config_load(const struct config_args *args, struct errbuf *err)
+{
+    struct pool *p = pool_create(16384);
+    if (p == NULL) {
+        errbuf_set(err, "out of memory");
+        return NULL;
+    }
+    struct server *s = pool_calloc(p, sizeof(*s));
+    s->pool = p;
+    set_defaults(s);
+    s->conf_file = pool_strdup(p, args->conf_file ? args->conf_file : "conf/httpd.conf");
+    if (args->server_root != NULL) {
+        char *abs = realpath(args->server_root, NULL);
+        if (abs == NULL) {
+            errbuf_set(err, "-d %s: %s", args->server_root, strerror(errno));
+            goto fail;
+        }
+        s->server_root = pool_strdup(p, abs);
+        free(abs);
+    } else {
+        s->server_root = default_root(p, s->conf_file);
+    }
+    int ndef = 0;
+    while (args->defines != NULL && args->defines[ndef] != NULL)
+        ndef++;
+    s->defines = pool_calloc(p, sizeof(char *) * (size_t)(ndef + 1));
+    for (int i = 0; i < ndef; i++)
+        s->defines[i] = pool_strdup(p, args->defines[i]);
+
+    struct reader rd = {.s = s, .defines = args->defines, .err = err};
+    rd.tail = &rd.head;
+    if (read_directives(&rd, args->pre, "-C") < 0 || read_file(&rd, s->conf_file, 0) < 0 ||
+        read_directives(&rd, args->post, "-c") < 0)
+        goto fail;
+    if (rd.ifdefine_depth != 0) {
+        errbuf_set(err, "%s: <IfDefine> section is not closed", s->conf_file);
+        goto fail;
+    }
+    if (choose_mpm(s, rd.head, err) < 0 || apply(s, rd.head, err) < 0)
+        goto fail;
+    default_paths(s);
+    if (check_core(s, err) < 0 || s->mpm->check_config(s, err) < 0)
+        goto fail;
+    return s;
+fail:
+    pool_destroy(p);
+    return NULL;
+}
+
+void config_free(struct server *s)
+{
+    if (s != NULL)
+        pool_destroy(s->pool);
+}

@@ -1,0 +1,37 @@
+/* The handler registry and <Location> routing: the longest matching prefix wins, else static files. */
+
+#include <string.h>
+#include <strings.h>
+
+#include "handler.h"
+#include "server.h"
+
+const struct handler *const handler_registry[] = {
+    &static_handler,
+    NULL,
+};
+
+const struct handler *handler_find(const char *name)
+{
+    for (int i = 0; handler_registry[i] != NULL; i++)
+        if (strcasecmp(handler_registry[i]->name, name) == 0)
+            return handler_registry[i];
+    return NULL;
+}
+
+/* A location matches at a segment boundary: /status matches /status and /status/x, not /statusx. */
+static int location_matches(const struct location *l, const char *path)
+{
+    if (strncmp(path, l->path, l->len) != 0)
+        return 0;
+    return l->len == 0 || l->path[l->len - 1] == '/' || path[l->len] == '\0' || path[l->len] == '/';
+}
+
+const struct handler *handler_for(const struct server *s, const char *path)
+{
+    const struct location *best = NULL;
+    for (const struct location *l = s->locations; l != NULL; l = l->next)
+        if (location_matches(l, path) && (best == NULL || l->len >= best->len))
+            best = l;
+    return best != NULL ? best->handler : &static_handler;
+}

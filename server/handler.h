@@ -1,0 +1,35 @@
+/*
+ * Handlers produce responses. A <Location PATH> section with SetHandler NAME routes a path prefix to one;
+ * everything else goes to the static-file handler. A handler is called once the whole request (body included)
+ * has been read; it fills the response through http.h and returns DONE, or WAIT to be resumed at a deadline
+ * without holding a thread under the event MPM.
+ */
+#ifndef HTTPD_HANDLER_H
+#define HTTPD_HANDLER_H
+
+#include "http.h"
+
+struct server;
+
+enum handler_result { HANDLER_DONE, HANDLER_WAIT };
+
+struct handler {
+    const char *name;                                   /* the SetHandler name */
+    unsigned methods;                                   /* HTTP_M() bits it serves; the core answers the rest
+                                                           405 with Allow, and OPTIONS itself */
+    enum handler_result (*handle)(struct request *r);   /* when the request has been read */
+    enum handler_result (*resume)(struct request *r);   /* when r->wait_until has passed; NULL if never waits */
+};
+
+/* The handler registered under `name` (case-insensitive), or NULL. */
+const struct handler *handler_find(const char *name);
+
+/* The handler that serves `path`: the longest matching <Location>, else the static-file handler. */
+const struct handler *handler_for(const struct server *s, const char *path);
+
+/* Every registered handler, NULL-terminated (for documentation and -V). */
+extern const struct handler *const handler_registry[];
+
+extern const struct handler static_handler;
+
+#endif

@@ -1,0 +1,150 @@
+/*
+ * The handler-facing half of the core: header lookup, reason phrases, and the calls that build a response.
+ * A response is a status, a list of headers and a list of body segments; http_conn.c serialises it.
+ */
+
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include "http.h"
+#include "pool.h"
+
+const char *http_header_get(const struct request *r, const char *name)
+{
+    for (int i = 0; i < r->n_headers; i++)
+        if (strcasecmp(r->headers[i].name, name) == 0)
+            return r->headers[i].value;
+    return NULL;
+}
+
+const char *http_reason(int status)
+{
+    switch (status) {
+    case 100: return "Continue";
+    case 200: return "OK";
+    case 204: return "No Content";
+    case 206: return "Partial Content";
+    case 301: return "Moved Permanently";
+    case 302: return "Found";
+    case 304: return "Not Modified";
+    case 400: return "Bad Request";
+    case 403: return "Forbidden";
+    case 404: return "Not Found";
+    case 405: return "Method Not Allowed";
+    case 408: return "Request Timeout";
+    case 411: return "Length Required";
+    case 412: return "Precondition Failed";
+    case 413: return "Content Too Large";
+    case 414: return "URI Too Long";
+    case 416: return "Range Not Satisfiable";
+    case 417: return "Expectation Failed";
+    case 431: return "Request Header Fields Too Large";
+    case 500: return "Internal Server Error";
+    case 501: return "Not Implemented";
+    case 503: return "Service Unavailable";
+    case 505: return "HTTP Version Not Supported";
+    default: return "Unknown";
+    }
+}
+
+void http_resp_status(struct request *r, int status)
+{
+    r->status = status;
+}
+
+int http_resp_header(struct request *r, const char *name, const char *value)
+{
+    if (r->n_resp_headers == r->cap_resp_headers) {
+        int cap = r->cap_resp_headers ? r->cap_resp_headers * 2 : 8;
+        struct http_header *h = pool_alloc(r->pool, sizeof(*h) * (size_t)cap);
+        if (h == NULL)
+            return -1;
+        if (r->n_resp_headers > 0)
+            memcpy(h, r->resp_headers, sizeof(*h) * (size_t)r->n_resp_headers);
+        r->resp_headers = h;
+        r->cap_resp_headers = cap;
+    }
+    struct http_header *h = &r->resp_headers[r->n_resp_headers];
+    h->name = pool_strdup(r->pool, name);
+    h->value = pool_strdup(r->pool, value);
+    if (h->name == NULL || h->value == NULL)
+        return -1;
+    r->n_resp_headers++;
+    return 0;
+}
+
+int http_resp_content_type(struct request *r, const char *type)
+{
+    r->content_type = type != NULL ? pool_strdup(r->pool, type) : NULL;
+    return type != NULL && r->content_type == NULL ? -1 : 0;
+}
+
+static int append_seg(struct request *r, const char *data, int fd, off_t off, size_t len)
+{
+    struct body_seg *seg = pool_alloc(r->pool, sizeof(*seg));
+    if (seg == NULL)
+        return -1;
+    seg->data = data;
+    seg->fd = fd;
+    seg->off = off;
+    seg->len = len;
+    seg->next = NULL;
+    if (r->body_tail == NULL)
+        r->body_tail = &r->body;
+    *r->body_tail = seg;
+    r->body_tail = &seg->next;
+    r->body_len += len;
+    return 0;
+}
+
+int http_resp_body_mem(struct request *r, const void *data, size_t len)
+{
+    if (len == 0)
+        return 0;
+    return append_seg(r, data, -1, 0, len);
+}
+
+/* The request closes each distinct fd once, at its end (http_conn.c walks the segments). */
+int http_resp_body_file(struct request *r, int fd, off_t off, size_t len)
+{
+    return append_seg(r, NULL, fd, off, len);
+}
+
+/* Segments of a multipart/byteranges body share one fd: each distinct fd is closed once. */
+void http_resp_close_files(struct request *r)
+{
+    int last = -1;
+    for (struct body_seg *seg = r->body; seg != NULL; seg = seg->next) {
+        if (seg->data != NULL || seg->fd < 0 || seg->fd == last)
+            continue;
+        int fd = seg->fd;
+        /* forget later references to the same fd before closing it */
+        for (struct body_seg *t = seg; t != NULL; t = t->next)
+            if (t->data == NULL && t->fd == fd)
+                t->fd = -1;
+        close(fd);
+        last = fd;
+    }
+}
+
+int http_resp_error(struct request *r, int status)
+{
+    const char *reason = http_reason(status);
+
+    http_resp_close_files(r);
+    r->status = status;
+    r->n_resp_headers = 0;
+    r->body = NULL;
+    r->body_tail = &r->body;
+    r->body_len = 0;
+    r->content_type = "text/html; charset=utf-8";
+    char *page = pool_printf(r->pool,
+                             "<!DOCTYPE html>\n<html><head><title>%d %s</title></head>\n"
+                             "<body><h1>%s</h1></body></html>\n",
+                             status, reason, reason);
+    if (page == NULL)
+        return -1;
+    return http_resp_body_mem(r, page, strlen(page));
+}

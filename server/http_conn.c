@@ -1,0 +1,929 @@
+/*
+ * The core: an HTTP/1.x connection as a sans-I/O state machine around llhttp (strict mode).
+ *
+ * Bytes an MPM read go through llhttp, whose callbacks copy the request line and headers into the request pool
+ * and count (and discard) the body. on_message_complete pauses the parser, so with pipelined input the next
+ * request waits in the read buffer until this one's response has been written; then parsing resumes on the
+ * remaining bytes. A response is a head (status line and headers, built here) followed by the handler's body
+ * segments; http_conn_output() hands them out as iovecs, or as a file range for sendfile().
+ *
+ * The one thing to know: an idle keep-alive connection owns no buffer and no pool (see go_idle()), so the
+ * event MPM can hold thousands of them for the size of this struct.
+ */
+
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include <llhttp.h>
+
+#include "handler.h"
+#include "http.h"
+#include "http_conn.h"
+#include "log.h"
+#include "path.h"
+#include "pool.h"
+#include "scoreboard.h"
+#include "server.h"
+#include "util.h"
+
+#define READ_BUF_SIZE 8192
+#define REQ_POOL_SIZE 4096
+
+/* Where the current request is. */
+enum phase {
+    PH_IDLE,       /* no byte of a request yet */
+    PH_PARSING,    /* request line, headers or body being read */
+    PH_RUNNING,    /* the handler waits (CONN_WAIT) */
+    PH_RESPONDING, /* the response is being written */
+    PH_INTERIM     /* "100 Continue" is being written, then back to PH_PARSING */
+};
+
+/* A growing byte string in the request pool. */
+struct span {
+    char *p;
+    size_t len, cap;
+};
+
+struct http_conn {
+    const struct server *s;
+    llhttp_t parser;
+    enum conn_state state;
+    enum phase phase;
+    int64_t deadline;
+    struct sb_worker *slot;
+    char peer[INET6_ADDRSTRLEN];
+
+    /* input: buf[start, end) is received but not yet parsed; NULL while idle */
+    char *buf;
+    size_t start, end;
+
+    /* the current request; NULL (with its pool) while idle */
+    struct pool *pool;
+    struct request *req;
+    struct span url, field, value;
+    int in_value;            /* last callback was a header value */
+    size_t header_bytes;     /* size of the header line being read */
+    int error_status;        /* set by a callback that fails the request */
+    int path_status;         /* 404 etc. decided at headers, answered when the body has been read */
+    int expect_continue;
+    int headers_done;
+    size_t interim_off;      /* of "100 Continue" */
+    const struct handler *handler;
+    int64_t now;             /* of the entry being run, for the parser callbacks */
+
+    /* output: head, then the body segments from seg at offset seg_off */
+    char *head;
+    size_t head_len, head_off;
+    struct body_seg *seg;
+    size_t seg_off;
+
+    unsigned requests;       /* served on this connection */
+    unsigned close_after : 1;/* close once the response is written */
+    unsigned linger : 1;     /* the peer may still be sending: lingering close */
+    unsigned leaving : 1;    /* graceful stop: no further request */
+    unsigned send_body : 1;  /* false for HEAD and bodiless statuses */
+};
+
+static const char continue_line[] = "HTTP/1.1 100 Continue\r\n\r\n";
+
+static llhttp_settings_t parser_settings;
+static pthread_once_t settings_once = PTHREAD_ONCE_INIT;
+
+static enum conn_state process_input(struct http_conn *c, int64_t now);
+static enum conn_state respond(struct http_conn *c, int64_t now);
+
+/* ---- spans ---- */
+
+static int span_append(struct pool *p, struct span *s, const char *at, size_t n)
+{
+    if (s->len + n + 1 > s->cap) {
+        size_t cap = s->cap ? s->cap * 2 : 64;
+        while (cap < s->len + n + 1)
+            cap *= 2;
+        char *np = pool_alloc(p, cap);
+        if (np == NULL)
+            return -1;
+        if (s->len)
+            memcpy(np, s->p, s->len);
+        s->p = np;
+        s->cap = cap;
+    }
+    memcpy(s->p + s->len, at, n);
+    s->len += n;
+    s->p[s->len] = '\0';
+    return 0;
+}
+
+static void span_clear(struct span *s)
+{
+    s->p = NULL;
+    s->len = s->cap = 0;
+}
+
+/* ---- request lifecycle ---- */
+
+static struct http_conn *conn_of(llhttp_t *p)
+{
+    return p->data;
+}
+
+/* Fails the request from inside a parser callback. */
+static int fail(struct http_conn *c, int status)
+{
+    c->error_status = status;
+    return HPE_USER;
+}
+
+static int begin_request(struct http_conn *c, int64_t now)
+{
+    if (c->pool == NULL) {
+        c->pool = pool_create(REQ_POOL_SIZE);
+        if (c->pool == NULL)
+            return -1;
+    }
+    struct request *r = pool_calloc(c->pool, sizeof(*r));
+    if (r == NULL)
+        return -1;
+    r->pool = c->pool;
+    r->server = c->s;
+    r->conn = c;
+    r->content_length = -1;
+    r->status = 200;
+    r->body_tail = &r->body;
+    r->start_time = time(NULL);
+    r->start_ms = now;
+    r->method_name = "-";
+    c->req = r;
+    span_clear(&c->url);
+    span_clear(&c->field);
+    span_clear(&c->value);
+    c->in_value = 0;
+    c->header_bytes = 0;
+    c->error_status = 0;
+    c->path_status = 0;
+    c->expect_continue = 0;
+    c->headers_done = 0;
+    c->handler = NULL;
+    c->head = NULL;
+    c->head_len = c->head_off = 0;
+    c->seg = NULL;
+    c->seg_off = 0;
+    c->send_body = 1;
+    c->phase = PH_PARSING;
+    return 0;
+}
+
+/* Logs and accounts the finished request, then forgets it (its pool is reset, not freed). */
+static void end_request(struct http_conn *c)
+{
+    struct request *r = c->req;
+    if (r == NULL)
+        return;
+    log_access(c->s, r);
+    if (c->slot != NULL) {
+        atomic_fetch_add_explicit(&c->slot->accesses, 1, memory_order_relaxed);
+        atomic_fetch_add_explicit(&c->slot->bytes, r->bytes_sent + c->head_len, memory_order_relaxed);
+    }
+    http_resp_close_files(r);
+    c->req = NULL;
+    c->head = NULL;
+    c->seg = NULL;
+    pool_reset(c->pool);
+    c->requests++;
+}
+
+/* Releases the buffer and the pool of a connection with nothing pending, so an idle one costs only itself. */
+static void go_idle(struct http_conn *c)
+{
+    if (c->start == c->end) {
+        free(c->buf);
+        c->buf = NULL;
+        c->start = c->end = 0;
+        pool_destroy(c->pool);
+        c->pool = NULL;
+    }
+    c->phase = PH_IDLE;
+}
+
+/* ---- llhttp callbacks ---- */
+
+static int on_message_begin(llhttp_t *p)
+{
+    struct http_conn *c = conn_of(p);
+    if (c->req == NULL && begin_request(c, c->now) < 0)
+        return fail(c, 500);
+    return 0;
+}
+
+static int on_url(llhttp_t *p, const char *at, size_t n)
+{
+    struct http_conn *c = conn_of(p);
+    const char *m = llhttp_method_name(llhttp_get_method(p));
+    /* the request line is method SP target SP HTTP/x.y */
+    if (strlen(m) + 1 + c->url.len + n + 9 > (size_t)c->s->limit_request_line)
+        return fail(c, 414);
+    if (span_append(c->pool, &c->url, at, n) < 0)
+        return fail(c, 500);
+    return 0;
+}
+
+static int add_header(struct http_conn *c)
+{
+    struct request *r = c->req;
+    const struct server *s = c->s;
+
+    if (s->limit_request_fields > 0 && r->n_headers >= s->limit_request_fields)
+        return fail(c, 431);
+    /* headers are collected in an array that doubles in the pool */
+    if ((r->n_headers & (r->n_headers - 1)) == 0) {
+        int cap = r->n_headers ? r->n_headers * 2 : 16;
+        if (r->n_headers >= 16 || r->n_headers == 0) {
+            struct http_header *h = pool_alloc(c->pool, sizeof(*h) * (size_t)cap);
+            if (h == NULL)
+                return fail(c, 500);
+            if (r->n_headers)
+                memcpy(h, r->headers, sizeof(*h) * (size_t)r->n_headers);
+            r->headers = h;
+        }
+    }
+    /* trim the value's optional whitespace */
+    char *v = c->value.p ? c->value.p : "";
+    size_t vl = c->value.len;
+    while (vl > 0 && (v[vl - 1] == ' ' || v[vl - 1] == '\t'))
+        v[--vl] = '\0';
+    while (*v == ' ' || *v == '\t')
+        v++;
+    r->headers[r->n_headers].name = c->field.p;
+    r->headers[r->n_headers].value = v;
+    r->n_headers++;
+    span_clear(&c->field);
+    span_clear(&c->value);
+    c->header_bytes = 0;
+    return 0;
+}
+
+static int on_header_field(llhttp_t *p, const char *at, size_t n)
+{
+    struct http_conn *c = conn_of(p);
+    if (c->in_value) {
+        int rc = add_header(c);
+        if (rc != 0)
+            return rc;
+        c->in_value = 0;
+    }
+    c->header_bytes += n;
+    if (c->header_bytes > (size_t)c->s->limit_request_field_size)
+        return fail(c, 431);
+    return span_append(c->pool, &c->field, at, n) < 0 ? fail(c, 500) : 0;
+}
+
+static int on_header_value(llhttp_t *p, const char *at, size_t n)
+{
+    struct http_conn *c = conn_of(p);
+    /* llhttp passes an obs-fold continuation as a value piece starting right after the line break; RFC 9112
+     * lets a server reject obs-fold, and we do (a value otherwise starts after ':' or whitespace) */
+    if (at > c->buf && at[-1] == '\n')
+        return fail(c, 400);
+    c->in_value = 1;
+    c->header_bytes += n;
+    /* field ": " value, as Apache counts the line */
+    if (c->header_bytes + 2 > (size_t)c->s->limit_request_field_size)
+        return fail(c, 431);
+    return span_append(c->pool, &c->value, at, n) < 0 ? fail(c, 500) : 0;
+}
+
+static int on_header_value_complete(llhttp_t *p)
+{
+    struct http_conn *c = conn_of(p);
+    if (c->field.p == NULL)
+        return fail(c, 400);
+    if (c->value.p == NULL && span_append(c->pool, &c->value, "", 0) < 0)
+        return fail(c, 500);
+    c->in_value = 0;
+    return add_header(c);
+}
+
+/* llhttp's method numbers are its own; map the ones we serve, -1 for the rest. */
+static int map_method(llhttp_t *p, enum http_method *out)
+{
+    static const struct {
+        llhttp_method_t l;
+        enum http_method m;
+    } map[] = {
+        {HTTP_GET, METHOD_GET},         {HTTP_HEAD, METHOD_HEAD},       {HTTP_POST, METHOD_POST},
+        {HTTP_PUT, METHOD_PUT},         {HTTP_DELETE, METHOD_DELETE},   {HTTP_OPTIONS, METHOD_OPTIONS},
+        {HTTP_TRACE, METHOD_TRACE},     {HTTP_PATCH, METHOD_PATCH},
+    };
+    for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++)
+        if (llhttp_get_method(p) == (uint8_t)map[i].l) {
+            *out = map[i].m;
+            return 0;
+        }
+    return -1;
+}
+
+/* Splits the target into host (absolute-form), path and query, and normalises the path. */
+static int parse_target(struct http_conn *c, struct request *r)
+{
+    const char *t = c->url.p ? c->url.p : "";
+    size_t len = c->url.len;
+
+    r->target = t;
+    if (len == 1 && t[0] == '*') {
+        if (r->method != METHOD_OPTIONS)
+            return 400;
+        r->path = "*";
+        return 0;
+    }
+    if (len > 7 && (strncasecmp(t, "http://", 7) == 0 || strncasecmp(t, "https://", 8) == 0)) {
+        const char *auth = t + (t[4] == ':' ? 7 : 8);
+        const char *end = auth + strcspn(auth, "/?#");
+        if (end == auth)
+            return 400;
+        r->host = pool_strndup(c->pool, auth, (size_t)(end - auth));
+        if (r->host == NULL)
+            return 500;
+        len -= (size_t)(end - t);
+        t = end;
+        if (len == 0 || *t != '/') {
+            /* "http://host" or "http://host?q": the path is "/" */
+            char *fixed = pool_printf(c->pool, "/%.*s", (int)len, t);
+            if (fixed == NULL)
+                return 500;
+            t = fixed;
+            len++;
+        }
+    }
+    if (len == 0 || t[0] != '/')
+        return 400;
+    size_t plen = strcspn(t, "?#");
+    if (plen > len)
+        plen = len;
+    if (plen < len && t[plen] == '?') {
+        size_t qlen = strcspn(t + plen + 1, "#");
+        r->query = pool_strndup(c->pool, t + plen + 1, qlen);
+        if (r->query == NULL)
+            return 500;
+    }
+    char *path;
+    int st = path_normalize(c->pool, t, plen, &path);
+    if (st != 0)
+        return st;
+    r->path = path;
+    return 0;
+}
+
+/* Content-Length, Transfer-Encoding, Host, Expect: what RFC 9112 requires before the body is read. */
+static int check_headers(struct http_conn *c, struct request *r)
+{
+    const char *host = NULL;
+    int n_host = 0;
+
+    for (int i = 0; i < r->n_headers; i++) {
+        const struct http_header *h = &r->headers[i];
+        if (strcasecmp(h->name, "Host") == 0) {
+            host = h->value;
+            n_host++;
+        } else if (strcasecmp(h->name, "Expect") == 0) {
+            if (strcasecmp(h->value, "100-continue") != 0)
+                return 417;
+            c->expect_continue = 1;
+        }
+    }
+    if (n_host > 1 || (n_host == 1 && strpbrk(host, " \t/\\@") != NULL))
+        return 400;
+    if (r->host == NULL) {
+        if (n_host == 0 && r->version_minor >= 1)
+            return 400;
+        r->host = host;
+    }
+    if (c->parser.flags & F_CHUNKED)
+        r->chunked = 1;
+    else if (c->parser.flags & F_CONTENT_LENGTH)
+        r->content_length = (long long)c->parser.content_length;
+    if (c->s->limit_request_body > 0 && r->content_length > c->s->limit_request_body)
+        return 413;
+    if (!r->chunked && r->content_length <= 0)
+        c->expect_continue = 0;
+    return 0;
+}
+
+static int on_headers_complete(llhttp_t *p)
+{
+    struct http_conn *c = conn_of(p);
+    struct request *r = c->req;
+    int st;
+
+    if (c->in_value) {
+        if ((st = add_header(c)) != 0)
+            return st;
+        c->in_value = 0;
+    }
+    r->version_major = p->http_major;
+    r->version_minor = p->http_minor;
+    r->method_name = llhttp_method_name(llhttp_get_method(p));
+    r->request_line = pool_printf(c->pool, "%s %s HTTP/%d.%d", r->method_name, c->url.p ? c->url.p : "",
+                                  r->version_major, r->version_minor);
+    if (r->request_line == NULL)
+        return fail(c, 500);
+    if (r->version_major != 1)
+        return fail(c, 505);
+    if (map_method(p, &r->method) < 0)
+        return fail(c, 501);
+    st = parse_target(c, r);
+    if (st == 400 || st == 500)
+        return fail(c, st);
+    c->path_status = st;
+    if ((st = check_headers(c, r)) != 0)
+        return fail(c, st);
+    if (r->method == METHOD_HEAD)
+        c->send_body = 0;
+    c->headers_done = 1;
+    return 0;
+}
+
+static int on_body(llhttp_t *p, const char *at, size_t n)
+{
+    struct http_conn *c = conn_of(p);
+    struct request *r = c->req;
+    (void)at;
+    r->body_received += (long long)n;
+    if (c->s->limit_request_body > 0 && r->body_received > c->s->limit_request_body)
+        return fail(c, 413);
+    return 0;
+}
+
+static int on_message_complete(llhttp_t *p)
+{
+    (void)p;
+    return HPE_PAUSED;
+}
+
+static void init_settings(void)
+{
+    llhttp_settings_init(&parser_settings);
+    parser_settings.on_message_begin = on_message_begin;
+    parser_settings.on_url = on_url;
+    parser_settings.on_header_field = on_header_field;
+    parser_settings.on_header_value = on_header_value;
+    parser_settings.on_header_value_complete = on_header_value_complete;
+    parser_settings.on_headers_complete = on_headers_complete;
+    parser_settings.on_body = on_body;
+    parser_settings.on_message_complete = on_message_complete;
+}
+
+/* ---- public entries ---- */
+
+struct http_conn *http_conn_create(const struct server *s, const struct sockaddr *peer, socklen_t peerlen,
+                                   int64_t now)
+{
+    pthread_once(&settings_once, init_settings);
+    struct http_conn *c = calloc(1, sizeof(*c));
+    if (c == NULL)
+        return NULL;
+    c->s = s;
+    llhttp_init(&c->parser, HTTP_REQUEST, &parser_settings);
+    c->parser.data = c;
+    c->state = CONN_READ;
+    c->phase = PH_IDLE;
+    c->deadline = now + (int64_t)s->timeout * 1000;
+    strcpy(c->peer, "-");
+    if (peer != NULL && peer->sa_family == AF_INET && peerlen >= sizeof(struct sockaddr_in))
+        inet_ntop(AF_INET, &((const struct sockaddr_in *)peer)->sin_addr, c->peer, sizeof(c->peer));
+    else if (peer != NULL && peer->sa_family == AF_INET6 && peerlen >= sizeof(struct sockaddr_in6))
+        inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)peer)->sin6_addr, c->peer, sizeof(c->peer));
+    return c;
+}
+
+void http_conn_destroy(struct http_conn *c)
+{
+    if (c == NULL)
+        return;
+    if (c->req != NULL)
+        end_request(c);
+    free(c->buf);
+    pool_destroy(c->pool);
+    free(c);
+}
+
+void http_conn_set_slot(struct http_conn *c, struct sb_worker *slot)
+{
+    c->slot = slot;
+}
+
+const char *http_conn_peer(const struct http_conn *c)
+{
+    return c->peer;
+}
+
+int http_conn_read_space(struct http_conn *c, char **buf, size_t *len)
+{
+    if (c->buf == NULL) {
+        c->buf = malloc(READ_BUF_SIZE);
+        if (c->buf == NULL)
+            return -1;
+        c->start = c->end = 0;
+    }
+    if (c->end == READ_BUF_SIZE && c->start > 0) {
+        memmove(c->buf, c->buf + c->start, c->end - c->start);
+        c->end -= c->start;
+        c->start = 0;
+    }
+    if (c->start == c->end)
+        c->start = c->end = 0;
+    if (c->end == READ_BUF_SIZE)
+        return -1; /* cannot happen: unparsed bytes are only kept while a response is pending */
+    *buf = c->buf + c->end;
+    *len = READ_BUF_SIZE - c->end;
+    return 0;
+}
+
+enum conn_state http_conn_input(struct http_conn *c, size_t n, int64_t now)
+{
+    c->end += n;
+    if (c->state == CONN_WRITE || c->state == CONN_WAIT)
+        return c->state; /* kept for after the response */
+    return process_input(c, now);
+}
+
+enum conn_state http_conn_eof(struct http_conn *c, int64_t now)
+{
+    (void)now;
+    /* a half-received request is dropped: there is nobody left to answer */
+    c->close_after = 1;
+    c->linger = 0;
+    c->state = CONN_CLOSE;
+    return c->state;
+}
+
+/* ---- answering ---- */
+
+/* Statuses after which the framing of the rest of the stream is in doubt: the connection is closed. */
+static int status_closes(int status)
+{
+    switch (status) {
+    case 400: case 408: case 413: case 414: case 417: case 431: case 500: case 501: case 505:
+        return 1;
+    default:
+        return 0;
+    }
+}
+
+/* "GET, HEAD, OPTIONS" for a handler's method bits (OPTIONS is always answered by the core). */
+static const char *allow_header(struct pool *p, unsigned methods)
+{
+    static const char *const names[METHOD_COUNT] = {"GET", "HEAD", "POST", "PUT", "DELETE",
+                                                    "OPTIONS", "TRACE", "PATCH"};
+    char buf[128] = "";
+    methods |= HTTP_M(METHOD_OPTIONS);
+    for (int m = 0; m < METHOD_COUNT; m++) {
+        if (!(methods & HTTP_M(m)))
+            continue;
+        if (buf[0] != '\0')
+            strcat(buf, ", ");
+        strcat(buf, names[m]);
+    }
+    return pool_strdup(p, buf);
+}
+
+/* Serialises status line and headers into c->head and starts writing. */
+static enum conn_state respond(struct http_conn *c, int64_t now)
+{
+    struct request *r = c->req;
+    const struct server *s = c->s;
+    int status = r->status;
+
+    if (status_closes(status))
+        c->close_after = 1;
+    if (!s->keepalive || c->leaving || !llhttp_should_keep_alive(&c->parser) ||
+        (s->max_keepalive_requests > 0 && c->requests + 1 >= (unsigned)s->max_keepalive_requests))
+        c->close_after = 1;
+    int bodiless = status == 304 || status == 204 || status < 200;
+    if (bodiless || !c->send_body)
+        c->seg = NULL;
+    else
+        c->seg = r->body;
+    c->seg_off = 0;
+
+    size_t size = 256 + (r->content_type ? strlen(r->content_type) : 0);
+    for (int i = 0; i < r->n_resp_headers; i++)
+        size += strlen(r->resp_headers[i].name) + strlen(r->resp_headers[i].value) + 4;
+    char *h = pool_alloc(r->pool, size);
+    if (h == NULL) {
+        c->close_after = 1;
+        c->state = CONN_CLOSE;
+        return c->state;
+    }
+    size_t n = (size_t)snprintf(h, size, "HTTP/1.1 %d %s\r\nDate: %s\r\nServer: %s\r\n", status,
+                                http_reason(status), http_date_now(), SERVER_SOFTWARE);
+    for (int i = 0; i < r->n_resp_headers; i++)
+        n += (size_t)snprintf(h + n, size - n, "%s: %s\r\n", r->resp_headers[i].name, r->resp_headers[i].value);
+    if (!bodiless)
+        n += (size_t)snprintf(h + n, size - n, "Content-Length: %zu\r\n", r->body_len);
+    if (r->content_type != NULL && status != 304)
+        n += (size_t)snprintf(h + n, size - n, "Content-Type: %s\r\n", r->content_type);
+    if (c->close_after)
+        n += (size_t)snprintf(h + n, size - n, "Connection: close\r\n");
+    else if (r->version_minor == 0)
+        n += (size_t)snprintf(h + n, size - n, "Connection: keep-alive\r\n");
+    n += (size_t)snprintf(h + n, size - n, "\r\n");
+    c->head = h;
+    c->head_len = n;
+    c->head_off = 0;
+    c->phase = PH_RESPONDING;
+    c->state = CONN_WRITE;
+    c->deadline = now + (int64_t)s->timeout * 1000;
+    return c->state;
+}
+
+/* Makes the current request (creating one if the failure came first) an error page; -1 if out of memory. */
+static int prepare_error(struct http_conn *c, int status, int64_t now)
+{
+    if (c->req == NULL && begin_request(c, now) < 0)
+        return -1;
+    if (c->req->method == METHOD_HEAD && c->req->request_line != NULL)
+        c->send_body = 0;
+    if (status_closes(status))
+        c->linger = 1;
+    return http_resp_error(c->req, status);
+}
+
+static enum conn_state respond_error(struct http_conn *c, int status, int64_t now)
+{
+    if (prepare_error(c, status, now) < 0) {
+        c->state = CONN_CLOSE;
+        return c->state;
+    }
+    return respond(c, now);
+}
+
+/* Runs the handler of a completely read request. */
+static enum conn_state dispatch(struct http_conn *c, int64_t now)
+{
+    struct request *r = c->req;
+    const struct handler *h;
+
+    if (c->path_status != 0)
+        return respond_error(c, c->path_status, now);
+    h = strcmp(r->path, "*") == 0 ? &static_handler : handler_for(c->s, r->path);
+    c->handler = h;
+    if (r->method == METHOD_OPTIONS) {
+        const char *allow = allow_header(r->pool, h->methods);
+        if (allow == NULL || http_resp_header(r, "Allow", allow) < 0)
+            return respond_error(c, 500, now);
+        r->status = 200;
+        return respond(c, now);
+    }
+    if (!(h->methods & HTTP_M(r->method))) {
+        const char *allow = allow_header(r->pool, h->methods);
+        if (prepare_error(c, 405, now) < 0 || allow == NULL || http_resp_header(r, "Allow", allow) < 0)
+            return respond_error(c, 500, now);
+        return respond(c, now);
+    }
+    if (h->handle(r) == HANDLER_WAIT) {
+        c->phase = PH_RUNNING;
+        c->state = CONN_WAIT;
+        c->deadline = r->wait_until;
+        return c->state;
+    }
+    return respond(c, now);
+}
+
+/* Whether the bytes at p look like "TOKEN SP": an unknown method (501) rather than garbage (400). */
+static int looks_like_method(const char *p, size_t n)
+{
+    size_t i = 0;
+    while (i < n && (isalnum((unsigned char)p[i]) || strchr("!#$%&'*+-.^_`|~", p[i]) != NULL) && p[i] != '\0')
+        i++;
+    return i > 0 && i < n && p[i] == ' ';
+}
+
+/* Whether the bytes at p look like "HTTP/d.d": a version we do not speak (505) rather than garbage (400). */
+static int looks_like_version(const char *p, size_t n)
+{
+    return n >= 8 && memcmp(p, "HTTP/", 5) == 0 && isdigit((unsigned char)p[5]) && p[6] == '.' &&
+           isdigit((unsigned char)p[7]);
+}
+
+static int error_status(struct http_conn *c, llhttp_errno_t err, const char *data, size_t n)
+{
+    /* a callback that failed the request decided the status, whatever code llhttp reports for it */
+    if (c->error_status != 0)
+        return c->error_status;
+    switch (err) {
+    case HPE_INVALID_METHOD:
+        return looks_like_method(data, n) ? 501 : 400;
+    case HPE_INVALID_VERSION: {
+        /* llhttp stops inside the version: find "HTTP/" before the error position */
+        const char *pos = llhttp_get_error_pos(&c->parser);
+        for (const char *q = pos; q >= data && pos - q <= 16; q--)
+            if (looks_like_version(q, (size_t)(data + n - q)))
+                return 505;
+        return 400;
+    }
+    default:
+        return 400;
+    }
+}
+
+/* Parses buffered bytes: returns READ for more, or the state of the answer to a complete (or bad) request. */
+static enum conn_state process_input(struct http_conn *c, int64_t now)
+{
+    c->now = now;
+    c->deadline = now + (int64_t)c->s->timeout * 1000;
+    while (c->start < c->end) {
+        const char *data = c->buf + c->start;
+        size_t avail = c->end - c->start;
+        if (c->req == NULL && begin_request(c, now) < 0) {
+            c->state = CONN_CLOSE;
+            return c->state;
+        }
+        llhttp_errno_t err = llhttp_execute(&c->parser, data, avail);
+        if (err == HPE_OK) {
+            c->start = c->end;
+            break;
+        }
+        c->start += (size_t)(llhttp_get_error_pos(&c->parser) - data);
+        if (err == HPE_PAUSED) {
+            llhttp_resume(&c->parser);
+            return dispatch(c, now);
+        }
+        c->start = c->end; /* the rest of the stream cannot be trusted */
+        return respond_error(c, error_status(c, err, data, avail), now);
+    }
+    if (c->req != NULL && c->expect_continue && c->headers_done && c->req->body_received == 0) {
+        c->expect_continue = 0;
+        c->phase = PH_INTERIM;
+        c->interim_off = 0;
+        c->state = CONN_WRITE;
+        return c->state;
+    }
+    c->state = CONN_READ;
+    return c->state;
+}
+
+int http_conn_output(struct http_conn *c, struct conn_out *out)
+{
+    out->iovcnt = 0;
+    out->file_fd = -1;
+    out->file_len = 0;
+    if (c->state != CONN_WRITE)
+        return -1;
+    if (c->phase == PH_INTERIM) {
+        out->iov[0].iov_base = (char *)continue_line + c->interim_off;
+        out->iov[0].iov_len = sizeof(continue_line) - 1 - c->interim_off;
+        out->iovcnt = 1;
+        return 0;
+    }
+    if (c->head_off < c->head_len) {
+        out->iov[0].iov_base = c->head + c->head_off;
+        out->iov[0].iov_len = c->head_len - c->head_off;
+        out->iovcnt = 1;
+    }
+    size_t off = c->seg_off;
+    for (struct body_seg *seg = c->seg; seg != NULL && out->iovcnt < CONN_IOV_MAX; seg = seg->next, off = 0) {
+        if (seg->data == NULL) {
+            if (out->iovcnt == 0) {
+                out->file_fd = seg->fd;
+                out->file_off = seg->off + (off_t)off;
+                out->file_len = seg->len - off;
+            }
+            break;
+        }
+        out->iov[out->iovcnt].iov_base = (char *)seg->data + off;
+        out->iov[out->iovcnt].iov_len = seg->len - off;
+        out->iovcnt++;
+    }
+    return out->iovcnt > 0 || out->file_len > 0 ? 0 : -1;
+}
+
+/* The response has been written: next request, keep-alive, or close. */
+static enum conn_state finish_response(struct http_conn *c, int64_t now)
+{
+    end_request(c);
+    if (c->close_after) {
+        c->state = CONN_CLOSE;
+        return c->state;
+    }
+    if (c->start < c->end) {
+        c->phase = PH_IDLE;
+        return process_input(c, now);
+    }
+    go_idle(c);
+    c->state = CONN_KEEPALIVE;
+    c->deadline = now + (int64_t)c->s->keepalive_timeout * 1000;
+    return c->state;
+}
+
+enum conn_state http_conn_sent(struct http_conn *c, size_t n, int64_t now)
+{
+    c->deadline = now + (int64_t)c->s->timeout * 1000;
+    if (c->phase == PH_INTERIM) {
+        c->interim_off += n;
+        if (c->interim_off < sizeof(continue_line) - 1)
+            return c->state;
+        c->phase = PH_PARSING;
+        return process_input(c, now);
+    }
+    size_t head_left = c->head_len - c->head_off;
+    if (n <= head_left) {
+        c->head_off += n;
+        n = 0;
+    } else {
+        c->head_off = c->head_len;
+        n -= head_left;
+    }
+    c->req->bytes_sent += n;
+    while (c->seg != NULL && n > 0) {
+        size_t left = c->seg->len - c->seg_off;
+        if (n < left) {
+            c->seg_off += n;
+            n = 0;
+        } else {
+            n -= left;
+            c->seg = c->seg->next;
+            c->seg_off = 0;
+        }
+    }
+    /* skip empty segments */
+    while (c->seg != NULL && c->seg->len == c->seg_off) {
+        c->seg = c->seg->next;
+        c->seg_off = 0;
+    }
+    if (c->head_off < c->head_len || c->seg != NULL)
+        return c->state;
+    return finish_response(c, now);
+}
+
+enum conn_state http_conn_timeout(struct http_conn *c, int64_t now)
+{
+    c->now = now;
+    switch (c->state) {
+    case CONN_READ:
+        /* mid-request: 408; nothing received on this request: close quietly as for an idle connection */
+        if (c->req != NULL && c->phase != PH_IDLE)
+            return respond_error(c, 408, now);
+        c->state = CONN_CLOSE;
+        break;
+    case CONN_WAIT:
+        if (c->handler->resume(c->req) == HANDLER_WAIT) {
+            c->deadline = c->req->wait_until;
+            return c->state;
+        }
+        return respond(c, now);
+    case CONN_KEEPALIVE:
+    case CONN_WRITE:
+    case CONN_CLOSE:
+        c->state = CONN_CLOSE;
+        break;
+    }
+    return c->state;
+}
+
+enum conn_state http_conn_abort(struct http_conn *c)
+{
+    if (c->req != NULL && c->phase != PH_IDLE)
+        end_request(c);
+    c->linger = 0;
+    c->state = CONN_CLOSE;
+    return c->state;
+}
+
+enum conn_state http_conn_state(const struct http_conn *c)
+{
+    return c->state;
+}
+
+int64_t http_conn_deadline(const struct http_conn *c)
+{
+    return c->deadline;
+}
+
+int http_conn_linger(const struct http_conn *c)
+{
+    return c->linger;
+}
+
+enum conn_state http_conn_shutdown(struct http_conn *c)
+{
+    c->leaving = 1;
+    if (c->state == CONN_KEEPALIVE || (c->state == CONN_READ && c->phase == PH_IDLE))
+        c->state = CONN_CLOSE;
+    else if (c->head == NULL)
+        c->close_after = 1;
+    return c->state;
+}
+
+size_t http_conn_footprint(const struct http_conn *c)
+{
+    return sizeof(*c) + (c->buf ? READ_BUF_SIZE : 0) + (c->pool ? pool_footprint(c->pool) : 0);
+}

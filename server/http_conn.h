@@ -1,0 +1,92 @@
+/*
+ * The core: one HTTP/1.x connection as a state machine around llhttp. It never reads, writes, sleeps or polls.
+ * An MPM reads into the space http_conn_read_space() gives, reports the count with http_conn_input(), asks
+ * http_conn_output() what to write, reports what it wrote with http_conn_sent(), and calls http_conn_timeout()
+ * when http_conn_deadline() passes. Every entry returns the state that says what the MPM must do next.
+ *
+ * An idle keep-alive connection holds no buffers: the read buffer and the request pool are released when a
+ * connection goes idle and taken again when bytes arrive, so the event MPM can hold thousands cheaply.
+ */
+#ifndef HTTPD_HTTP_CONN_H
+#define HTTPD_HTTP_CONN_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+#include <sys/types.h>
+#include <sys/uio.h>
+
+struct server;
+struct sb_worker;
+
+enum conn_state {
+    CONN_READ,       /* wants bytes; deadline: Timeout (408 when it passes mid-request) */
+    CONN_WRITE,      /* output pending: call http_conn_output() */
+    CONN_KEEPALIVE,  /* idle between requests; deadline: KeepAliveTimeout (then close quietly) */
+    CONN_WAIT,       /* a handler waits; call http_conn_timeout() at the deadline */
+    CONN_CLOSE       /* done: close the socket (lingering if http_conn_linger() says so) */
+};
+
+#define CONN_IOV_MAX 16
+
+/* What to write now: either iovcnt > 0 memory buffers, or (iovcnt == 0) file_len bytes of file_fd at file_off. */
+struct conn_out {
+    struct iovec iov[CONN_IOV_MAX];
+    int iovcnt;
+    int file_fd;
+    off_t file_off;
+    size_t file_len;
+};
+
+struct http_conn;
+
+/* A new connection from `peer`. NULL when out of memory. */
+struct http_conn *http_conn_create(const struct server *s, const struct sockaddr *peer, socklen_t peerlen,
+                                   int64_t now);
+
+/* Ends the connection: closes files, logs an unfinished request, frees everything. */
+void http_conn_destroy(struct http_conn *c);
+
+/* The peer's address as text ("-" if unknown), for the access log. */
+const char *http_conn_peer(const struct http_conn *c);
+
+/* Scoreboard slot to account requests and bytes to (NULL for none). */
+void http_conn_set_slot(struct http_conn *c, struct sb_worker *slot);
+
+/* Space to read into: *buf and *len (at least 1 byte). -1 when out of memory (close the connection). */
+int http_conn_read_space(struct http_conn *c, char **buf, size_t *len);
+
+/* `n` bytes were read into the space. */
+enum conn_state http_conn_input(struct http_conn *c, size_t n, int64_t now);
+
+/* The peer closed its side (read returned 0). */
+enum conn_state http_conn_eof(struct http_conn *c, int64_t now);
+
+/* Fills `out` with what to write now. Returns 0, or -1 if nothing is pending. */
+int http_conn_output(struct http_conn *c, struct conn_out *out);
+
+/* `n` bytes of what http_conn_output() gave were written. */
+enum conn_state http_conn_sent(struct http_conn *c, size_t n, int64_t now);
+
+/* The deadline passed: 408 mid-request, quiet close when idle, resume a waiting handler, close a stuck write. */
+enum conn_state http_conn_timeout(struct http_conn *c, int64_t now);
+
+/* A write failed (peer gone): log what was sent and close. */
+enum conn_state http_conn_abort(struct http_conn *c);
+
+/* The current state. */
+enum conn_state http_conn_state(const struct http_conn *c);
+
+/* Monotonic ms at which http_conn_timeout() must be called. */
+int64_t http_conn_deadline(const struct http_conn *c);
+
+/* Whether to close lingeringly (the client may still be sending a body we did not read). */
+int http_conn_linger(const struct http_conn *c);
+
+/* Asks the connection to end at the next request boundary (graceful stop); returns the new state. */
+enum conn_state http_conn_shutdown(struct http_conn *c);
+
+/* Bytes this connection holds now (for tests of the idle footprint). */
+size_t http_conn_footprint(const struct http_conn *c);
+
+#endif

@@ -1,0 +1,205 @@
+/*
+ * Listen: every listening socket is bound by the parent before it forks, so the children inherit them and a
+ * graceful restart can keep them open. The sockets are non-blocking: an MPM waits for them to become readable
+ * and then accepts, and a connection another child took first is just EAGAIN.
+ */
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "util.h"
+#include "listen.h"
+#include "log.h"
+
+#define LISTEN_DEFAULT_BACKLOG 511
+
+/* Parses a port: decimal digits only, 1..65535. Returns it or -1. */
+static int parse_port(const char *s)
+{
+    long long v = parse_uint(s);
+    return v >= 1 && v <= 65535 ? (int)v : -1;
+}
+
+/* Resolves a host name or numeric address of the given family (AF_UNSPEC for either) into l->addr. */
+static int parse_host(const char *host, int family, int port, struct listener *l, struct errbuf *err)
+{
+    struct addrinfo hints, *res = NULL;
+    memset(&hints, 0, sizeof(hints));
+    hints.ai_family = family;
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_flags = AI_PASSIVE;
+    int rc = getaddrinfo(host, NULL, &hints, &res);
+    if (rc != 0)
+        return errbuf_set(err, "invalid address '%s': %s", host, gai_strerror(rc));
+    memcpy(&l->addr, res->ai_addr, res->ai_addrlen);
+    l->addrlen = res->ai_addrlen;
+    freeaddrinfo(res);
+    if (l->addr.ss_family == AF_INET)
+        ((struct sockaddr_in *)&l->addr)->sin_port = htons((uint16_t)port);
+    else if (l->addr.ss_family == AF_INET6)
+        ((struct sockaddr_in6 *)&l->addr)->sin6_port = htons((uint16_t)port);
+    else
+        return errbuf_set(err, "invalid address '%s': not an IP address", host);
+    return 0;
+}
+
+int listen_parse(const char *spec, struct listener *l, struct errbuf *err)
+{
+    char host[256];
+    const char *port_str;
+    int family = AF_UNSPEC;
+
+    if (spec[0] == '[') {
+        /* [v6addr]:port */
+        const char *close = strchr(spec, ']');
+        if (close == NULL || close[1] != ':')
+            return errbuf_set(err, "invalid address '%s': expected [IPv6 address]:port", spec);
+        size_t n = (size_t)(close - spec - 1);
+        if (n == 0 || n >= sizeof(host))
+            return errbuf_set(err, "invalid address '%s'", spec);
+        memcpy(host, spec + 1, n);
+        host[n] = '\0';
+        port_str = close + 2;
+        family = AF_INET6;
+    } else {
+        const char *colon = strrchr(spec, ':');
+        if (colon == NULL) {
+            host[0] = '\0';
+            port_str = spec;
+        } else {
+            size_t n = (size_t)(colon - spec);
+            if (n >= sizeof(host))
+                return errbuf_set(err, "invalid address '%.*s'", (int)n, spec);
+            memcpy(host, spec, n);
+            host[n] = '\0';
+            if (strchr(host, ':') != NULL)
+                return errbuf_set(err, "invalid address '%s': write IPv6 addresses in brackets, as [%s]:%s",
+                                  host, host, colon + 1);
+            port_str = colon + 1;
+        }
+    }
+
+    int port = parse_port(port_str);
+    if (port < 0)
+        return errbuf_set(err, "invalid port '%s'", port_str);
+
+    memset(&l->addr, 0, sizeof(l->addr));
+    l->fd = -1;
+    if (host[0] == '\0' || strcmp(host, "*") == 0) {
+        /* No address or "*": every IPv4 address, as Apache's "Listen 80" on a host without IPv6. */
+        struct sockaddr_in *sin = (struct sockaddr_in *)&l->addr;
+        sin->sin_family = AF_INET;
+        sin->sin_addr.s_addr = htonl(INADDR_ANY);
+        sin->sin_port = htons((uint16_t)port);
+        l->addrlen = sizeof(*sin);
+        return 0;
+    }
+    return parse_host(host, family, port, l, err);
+}
+
+/* Formats an address as "1.2.3.4:80" or "[::1]:80" into buf. */
+static void format_addr(const struct sockaddr_storage *ss, char *buf, size_t size)
+{
+    char ip[INET6_ADDRSTRLEN] = "?";
+    if (ss->ss_family == AF_INET6) {
+        const struct sockaddr_in6 *sin6 = (const struct sockaddr_in6 *)ss;
+        inet_ntop(AF_INET6, &sin6->sin6_addr, ip, sizeof(ip));
+        snprintf(buf, size, "[%s]:%u", ip, ntohs(sin6->sin6_port));
+    } else {
+        const struct sockaddr_in *sin = (const struct sockaddr_in *)ss;
+        inet_ntop(AF_INET, &sin->sin_addr, ip, sizeof(ip));
+        snprintf(buf, size, "%s:%u", ip, ntohs(sin->sin_port));
+    }
+}
+
+/* Opens, binds and listens one socket. */
+static int open_one(struct listener *l, int backlog, struct errbuf *err)
+{
+    char name[INET6_ADDRSTRLEN + 16];
+    int one = 1;
+
+    format_addr(&l->addr, name, sizeof(name));
+    int fd = socket(l->addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+        errbuf_set(err, "socket() for address %s failed: %s", name, strerror(errno));
+        goto fail;
+    }
+    if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0) {
+        errbuf_set(err, "setsockopt(SO_REUSEADDR) for address %s failed: %s", name, strerror(errno));
+        goto fail;
+    }
+    /* An IPv6 socket takes only IPv6, so "[::]:80" and "0.0.0.0:80" can both be listed. */
+    if (l->addr.ss_family == AF_INET6 && setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one)) < 0) {
+        errbuf_set(err, "setsockopt(IPV6_V6ONLY) for address %s failed: %s", name, strerror(errno));
+        goto fail;
+    }
+    if (bind(fd, (const struct sockaddr *)&l->addr, l->addrlen) < 0) {
+        errbuf_set(err, "could not bind to address %s: %s", name, strerror(errno));
+        goto fail;
+    }
+    if (listen(fd, backlog) < 0) {
+        errbuf_set(err, "listen() on address %s failed: %s", name, strerror(errno));
+        goto fail;
+    }
+    l->fd = fd;
+    return 0;
+
+fail:
+    if (fd >= 0)
+        close(fd);
+    return -1;
+}
+
+/* Whether two parsed listeners name the same address and port. */
+static int same_addr(const struct listener *a, const struct listener *b)
+{
+    return a->addrlen == b->addrlen && a->addr.ss_family == b->addr.ss_family &&
+           memcmp(&a->addr, &b->addr, a->addrlen) == 0;
+}
+
+int listen_open(struct server *s, struct errbuf *err)
+{
+    int backlog = s->listen_backlog > 0 ? s->listen_backlog : LISTEN_DEFAULT_BACKLOG;
+
+    if (s->listeners == NULL)
+        return errbuf_set(err, "no listening sockets available: add a Listen directive");
+
+    /* The same address listed twice is bound once, as Apache does; the copy is dropped from the list. */
+    for (struct listener *l = s->listeners; l != NULL; l = l->next) {
+        struct listener **pp = &l->next;
+        while (*pp != NULL) {
+            if (same_addr(l, *pp))
+                *pp = (*pp)->next;
+            else
+                pp = &(*pp)->next;
+        }
+    }
+
+    for (struct listener *l = s->listeners; l != NULL; l = l->next) {
+        if (l->fd >= 0)
+            continue;
+        if (open_one(l, backlog, err) < 0)
+            goto fail;
+    }
+    return 0;
+
+fail:
+    listen_close(s);
+    return -1;
+}
+
+void listen_close(struct server *s)
+{
+    for (struct listener *l = s->listeners; l != NULL; l = l->next) {
+        if (l->fd >= 0 && close(l->fd) < 0)
+            log_error(LOG_WARN, "core", "close() of listener %s failed: %s", l->spec ? l->spec : "?",
+                      strerror(errno));
+        l->fd = -1;
+    }
+}

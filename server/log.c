@@ -1,0 +1,333 @@
+/*
+ * ErrorLog and CustomLog. Each line is built in a stack buffer and written with a single write() to a file
+ * opened O_APPEND, which the kernel appends atomically: lines from every child and thread stay whole.
+ * The error log is process-global (stderr until log_open()), so any module can report through log_error().
+ */
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/syscall.h>
+#include <sys/time.h>
+#include <time.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
+#include "http.h"
+#include "http_conn.h"
+#include "log.h"
+#include "pool.h"
+
+#define LINE_MAX_LEN 8192
+
+enum fmt_kind { FMT_LITERAL, FMT_DIRECTIVE };
+
+struct fmt_item {
+    enum fmt_kind kind;
+    char code;                   /* 'h', 's', 'i', ... */
+    int final;                   /* %>s */
+    const char *arg;             /* literal text, or the {name} of %{name}i */
+    struct fmt_item *next;
+};
+
+struct log_format {
+    const char *nickname;
+    struct fmt_item *items;
+    struct log_format *next;
+};
+
+static int error_fd = STDERR_FILENO;
+static int error_level = LOG_WARN;
+
+static const char *const level_names[] = {"emerg", "alert", "crit", "error", "warn", "notice", "info", "debug"};
+
+int log_level_parse(const char *name)
+{
+    for (int i = 0; i <= LOG_DEBUG; i++)
+        if (strcasecmp(name, level_names[i]) == 0)
+            return i;
+    return -1;
+}
+
+static int open_append(const char *path, struct errbuf *err)
+{
+    int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+    if (fd < 0)
+        return errbuf_set(err, "could not open log file %s: %s", path, strerror(errno));
+    return fd;
+}
+
+int log_open(struct server *s, struct errbuf *err)
+{
+    if (s->error_log != NULL && strcmp(s->error_log, "stderr") != 0) {
+        int fd = open_append(s->error_log, err);
+        if (fd < 0)
+            return -1;
+        if (error_fd != STDERR_FILENO)
+            close(error_fd);
+        error_fd = fd;
+    }
+    error_level = s->log_level;
+    for (struct custom_log *l = s->custom_logs; l != NULL; l = l->next) {
+        if (l->fd >= 0)
+            continue;
+        l->fd = open_append(l->path, err);
+        if (l->fd < 0)
+            return -1;
+    }
+    return 0;
+}
+
+void log_close(struct server *s)
+{
+    for (struct custom_log *l = s->custom_logs; l != NULL; l = l->next) {
+        if (l->fd >= 0)
+            close(l->fd);
+        l->fd = -1;
+    }
+    if (error_fd != STDERR_FILENO) {
+        close(error_fd);
+        error_fd = STDERR_FILENO;
+    }
+}
+
+/* write() the whole line, retrying on EINTR and short writes (regular files do not short-write in practice). */
+static void write_line(int fd, const char *buf, size_t len)
+{
+    while (len > 0) {
+        ssize_t n = write(fd, buf, len);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            return;
+        }
+        buf += n;
+        len -= (size_t)n;
+    }
+}
+
+void log_error(enum log_level level, const char *module, const char *fmt, ...)
+{
+    if ((int)level > error_level)
+        return;
+    char line[LINE_MAX_LEN];
+    struct timeval tv;
+    struct tm tm;
+    char when[64];
+    va_list ap;
+
+    gettimeofday(&tv, NULL);
+    localtime_r(&tv.tv_sec, &tm);
+    strftime(when, sizeof(when), "%a %b %d %H:%M:%S", &tm);
+    int n = snprintf(line, sizeof(line), "[%s.%06ld %d] [%s:%s] [pid %d:tid %ld] ", when, (long)tv.tv_usec,
+                     tm.tm_year + 1900, module, level_names[level], (int)getpid(), (long)syscall(SYS_gettid));
+    va_start(ap, fmt);
+    n += vsnprintf(line + n, sizeof(line) - (size_t)n - 1, fmt, ap);
+    va_end(ap);
+    if (n > (int)sizeof(line) - 2)
+        n = (int)sizeof(line) - 2;
+    line[n++] = '\n';
+    write_line(error_fd, line, (size_t)n);
+}
+
+/* ---- access log formats ---- */
+
+struct log_format *log_format_compile(struct pool *p, const char *fmt, struct errbuf *err)
+{
+    struct log_format *f = pool_calloc(p, sizeof(*f));
+    struct fmt_item **tail;
+    if (f == NULL)
+        return NULL;
+    tail = &f->items;
+    while (*fmt != '\0') {
+        struct fmt_item *it = pool_calloc(p, sizeof(*it));
+        if (it == NULL)
+            return NULL;
+        if (*fmt != '%') {
+            size_t n = strcspn(fmt, "%");
+            it->kind = FMT_LITERAL;
+            it->arg = pool_strndup(p, fmt, n);
+            fmt += n;
+        } else {
+            fmt++;
+            it->kind = FMT_DIRECTIVE;
+            if (*fmt == '{') {
+                const char *end = strchr(fmt, '}');
+                if (end == NULL) {
+                    errbuf_set(err, "unterminated %%{ in log format");
+                    return NULL;
+                }
+                it->arg = pool_strndup(p, fmt + 1, (size_t)(end - fmt - 1));
+                fmt = end + 1;
+            }
+            while (*fmt == '<' || *fmt == '>') {
+                it->final = *fmt == '>';
+                fmt++;
+            }
+            if (*fmt == '\0' || strchr("%ahlutrsbBDTmUqHvpPi", *fmt) == NULL || (*fmt == 'i') != (it->arg != NULL)) {
+                if (*fmt == 'o' && it->arg != NULL) {
+                    /* %{Name}o */
+                } else {
+                    errbuf_set(err, "unrecognized log format directive %%%c", *fmt ? *fmt : ' ');
+                    return NULL;
+                }
+            }
+            it->code = *fmt++;
+        }
+        *tail = it;
+        tail = &it->next;
+    }
+    return f;
+}
+
+int log_format_define(struct server *s, const char *nickname, const char *fmt, struct errbuf *err)
+{
+    struct log_format *f = log_format_compile(s->pool, fmt, err);
+    if (f == NULL)
+        return -1;
+    f->nickname = pool_strdup(s->pool, nickname);
+    f->next = s->formats;
+    s->formats = f;
+    return 0;
+}
+
+const struct log_format *log_format_find(const struct server *s, const char *nickname)
+{
+    for (const struct log_format *f = s->formats; f != NULL; f = f->next)
+        if (f->nickname != NULL && strcmp(f->nickname, nickname) == 0)
+            return f;
+    return NULL;
+}
+
+/* Appends text escaped as Apache does for client-supplied strings: quotes, backslashes and controls as \xhh. */
+static size_t put_escaped(char *buf, size_t n, size_t size, const char *s)
+{
+    for (; *s != '\0' && n + 5 < size; s++) {
+        unsigned char ch = (unsigned char)*s;
+        if (ch == '"' || ch == '\\') {
+            buf[n++] = '\\';
+            buf[n++] = (char)ch;
+        } else if (ch < 0x20 || ch >= 0x7f) {
+            n += (size_t)snprintf(buf + n, size - n, "\\x%02x", ch);
+        } else {
+            buf[n++] = (char)ch;
+        }
+    }
+    return n;
+}
+
+static const char *resp_header(const struct request *r, const char *name)
+{
+    if (strcasecmp(name, "Content-Type") == 0)
+        return r->content_type;
+    for (int i = 0; i < r->n_resp_headers; i++)
+        if (strcasecmp(r->resp_headers[i].name, name) == 0)
+            return r->resp_headers[i].value;
+    return NULL;
+}
+
+size_t log_format_render(const struct log_format *f, const struct request *r, char *buf, size_t size)
+{
+    size_t n = 0;
+    char tmp[64];
+    const char *v;
+
+    size--; /* room for the newline */
+    for (const struct fmt_item *it = f->items; it != NULL && n < size; it = it->next) {
+        if (it->kind == FMT_LITERAL) {
+            size_t l = strlen(it->arg);
+            if (l > size - n)
+                l = size - n;
+            memcpy(buf + n, it->arg, l);
+            n += l;
+            continue;
+        }
+        v = NULL;
+        tmp[0] = '\0';
+        switch (it->code) {
+        case '%': v = "%"; break;
+        case 'a':
+        case 'h': v = r->conn != NULL ? http_conn_peer(r->conn) : "-"; break;
+        case 'l':
+        case 'u': v = "-"; break;
+        case 't': {
+            struct tm tm;
+            localtime_r(&r->start_time, &tm);
+            strftime(tmp, sizeof(tmp), "[%d/%b/%Y:%H:%M:%S %z]", &tm);
+            v = tmp;
+            break;
+        }
+        case 'r': n = put_escaped(buf, n, size, r->request_line ? r->request_line : "-"); continue;
+        case 's': snprintf(tmp, sizeof(tmp), "%d", r->status); v = tmp; break;
+        case 'b':
+            if (r->bytes_sent == 0)
+                v = "-";
+            else
+                snprintf(tmp, sizeof(tmp), "%zu", r->bytes_sent), v = tmp;
+            break;
+        case 'B': snprintf(tmp, sizeof(tmp), "%zu", r->bytes_sent); v = tmp; break;
+        case 'D': snprintf(tmp, sizeof(tmp), "%lld", (long long)(now_ms() - r->start_ms) * 1000); v = tmp; break;
+        case 'T': snprintf(tmp, sizeof(tmp), "%lld", (long long)(now_ms() - r->start_ms) / 1000); v = tmp; break;
+        case 'm': v = r->method_name; break;
+        case 'U': n = put_escaped(buf, n, size, r->path ? r->path : "-"); continue;
+        case 'q':
+            if (r->query != NULL) {
+                if (n < size)
+                    buf[n++] = '?';
+                n = put_escaped(buf, n, size, r->query);
+            }
+            continue;
+        case 'H':
+            snprintf(tmp, sizeof(tmp), "HTTP/%d.%d", r->version_major, r->version_minor);
+            v = tmp;
+            break;
+        case 'v': v = r->server->server_name; break;
+        case 'p': {
+            const struct listener *l = r->server->listeners;
+            int port = 0;
+            if (l != NULL)
+                port = ntohs(l->addr.ss_family == AF_INET6 ? ((const struct sockaddr_in6 *)&l->addr)->sin6_port
+                                                           : ((const struct sockaddr_in *)&l->addr)->sin_port);
+            snprintf(tmp, sizeof(tmp), "%d", port);
+            v = tmp;
+            break;
+        }
+        case 'P': snprintf(tmp, sizeof(tmp), "%d", (int)getpid()); v = tmp; break;
+        case 'i':
+            v = http_header_get(r, it->arg);
+            n = put_escaped(buf, n, size, v ? v : "-");
+            continue;
+        case 'o':
+            v = resp_header(r, it->arg);
+            n = put_escaped(buf, n, size, v ? v : "-");
+            continue;
+        default: break;
+        }
+        if (v == NULL)
+            v = "-";
+        size_t l = strlen(v);
+        if (l > size - n)
+            l = size - n;
+        memcpy(buf + n, v, l);
+        n += l;
+    }
+    buf[n++] = '\n';
+    return n;
+}
+
+void log_access(const struct server *s, const struct request *r)
+{
+    char line[LINE_MAX_LEN];
+    for (const struct custom_log *l = s->custom_logs; l != NULL; l = l->next) {
+        if (l->fd < 0)
+            continue;
+        size_t n = log_format_render(l->format, r, line, sizeof(line));
+        write_line(l->fd, line, n);
+    }
+}

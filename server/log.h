@@ -1,0 +1,45 @@
+/*
+ * ErrorLog and CustomLog. Every line is formatted in memory and written with one write() to a file opened with
+ * O_APPEND, so lines from many children and threads never interleave.
+ */
+#ifndef HTTPD_LOG_H
+#define HTTPD_LOG_H
+
+#include <stddef.h>
+
+#include "server.h"
+#include "util.h"
+
+struct request;
+struct pool;
+
+/* Opens ErrorLog and every CustomLog of s. Before it is called, errors go to stderr. */
+int log_open(struct server *s, struct errbuf *err);
+
+/* Closes the files log_open() opened. */
+void log_close(struct server *s);
+
+/* Writes "[date] [module:level] [pid N:tid T] message" to the error log if `level` passes LogLevel. */
+void log_error(enum log_level level, const char *module, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* Writes the request's line to every CustomLog. */
+void log_access(const struct server *s, const struct request *r);
+
+/* Compiles a LogFormat string (%h %l %u %t %r %>s %s %b %B %D %T %m %U %q %H %v %p %P %a %{Header}i %{Header}o
+ * %%). NULL with err set on a bad format. */
+struct log_format *log_format_compile(struct pool *p, const char *fmt, struct errbuf *err);
+
+/* Registers a compiled format under a nickname (LogFormat "..." nickname). */
+int log_format_define(struct server *s, const char *nickname, const char *fmt, struct errbuf *err);
+
+/* The format registered under `nickname`, or NULL. */
+const struct log_format *log_format_find(const struct server *s, const char *nickname);
+
+/* Renders the line for r (with the trailing newline) into buf; returns its length (truncated to size). */
+size_t log_format_render(const struct log_format *f, const struct request *r, char *buf, size_t size);
+
+/* Parses a LogLevel name; -1 if unknown. */
+int log_level_parse(const char *name);
+
+#endif

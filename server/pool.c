@@ -1,0 +1,158 @@
+/*
+ * Arena allocator. Blocks are chained; allocation bumps a pointer in the current block and a request larger
+ * than a block gets a block of its own. pool_reset() keeps only the first block, so a keep-alive connection
+ * that serves many requests reuses the same memory without a malloc per request.
+ */
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "pool.h"
+
+#define POOL_ALIGN 16
+
+struct block {
+    struct block *next;
+    size_t size;                 /* usable bytes after the header */
+    size_t used;
+    max_align_t data[];
+};
+
+struct pool {
+    struct block *first;         /* kept across pool_reset() */
+    struct block *current;
+    size_t block_size;
+    size_t footprint;
+};
+
+static struct block *block_new(size_t size)
+{
+    struct block *b = malloc(sizeof(*b) + size);
+    if (b == NULL)
+        return NULL;
+    b->next = NULL;
+    b->size = size;
+    b->used = 0;
+    return b;
+}
+
+struct pool *pool_create(size_t size)
+{
+    struct pool *p = malloc(sizeof(*p));
+    if (p == NULL)
+        return NULL;
+    if (size < 256)
+        size = 256;
+    p->first = block_new(size);
+    if (p->first == NULL) {
+        free(p);
+        return NULL;
+    }
+    p->current = p->first;
+    p->block_size = size;
+    p->footprint = sizeof(*p) + sizeof(struct block) + size;
+    return p;
+}
+
+static void free_chain(struct block *b)
+{
+    while (b != NULL) {
+        struct block *next = b->next;
+        free(b);
+        b = next;
+    }
+}
+
+void pool_destroy(struct pool *p)
+{
+    if (p == NULL)
+        return;
+    free_chain(p->first);
+    free(p);
+}
+
+void pool_reset(struct pool *p)
+{
+    free_chain(p->first->next);
+    p->first->next = NULL;
+    p->first->used = 0;
+    p->current = p->first;
+    p->footprint = sizeof(*p) + sizeof(struct block) + p->first->size;
+}
+
+void *pool_alloc(struct pool *p, size_t n)
+{
+    size_t need = (n + POOL_ALIGN - 1) & ~(size_t)(POOL_ALIGN - 1);
+    struct block *b = p->current;
+
+    if (need < n)
+        return NULL;
+    if (b->size - b->used < need) {
+        /* a large request gets its own block, so the current one keeps its free space */
+        size_t size = need > p->block_size / 2 ? need : p->block_size;
+        struct block *nb = block_new(size);
+        if (nb == NULL)
+            return NULL;
+        p->footprint += sizeof(*nb) + size;
+        if (size == need && need != p->block_size) {
+            nb->next = b->next;
+            b->next = nb;
+            nb->used = need;
+            return nb->data;
+        }
+        nb->next = b->next;
+        b->next = nb;
+        p->current = nb;
+        b = nb;
+    }
+    void *ptr = (char *)b->data + b->used;
+    b->used += need;
+    return ptr;
+}
+
+void *pool_calloc(struct pool *p, size_t n)
+{
+    void *ptr = pool_alloc(p, n);
+    if (ptr != NULL)
+        memset(ptr, 0, n);
+    return ptr;
+}
+
+char *pool_strndup(struct pool *p, const char *s, size_t n)
+{
+    char *d = pool_alloc(p, n + 1);
+    if (d == NULL)
+        return NULL;
+    memcpy(d, s, n);
+    d[n] = '\0';
+    return d;
+}
+
+char *pool_strdup(struct pool *p, const char *s)
+{
+    return pool_strndup(p, s, strlen(s));
+}
+
+char *pool_printf(struct pool *p, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(NULL, 0, fmt, ap);
+    va_end(ap);
+    if (n < 0)
+        return NULL;
+    char *d = pool_alloc(p, (size_t)n + 1);
+    if (d == NULL)
+        return NULL;
+    va_start(ap, fmt);
+    vsnprintf(d, (size_t)n + 1, fmt, ap);
+    va_end(ap);
+    return d;
+}
+
+size_t pool_footprint(const struct pool *p)
+{
+    return p->footprint;
+}

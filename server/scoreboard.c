@@ -1,0 +1,121 @@
+/*
+ * The scoreboard lives in one anonymous MAP_SHARED mapping made by the parent before it forks, so every child
+ * sees the same memory: the header, then server_limit child rows, then server_limit x thread_limit worker
+ * slots. Nothing here locks. Each slot has a single writer (the worker that owns it; the parent only while the
+ * owning child is dead), and every field is an atomic, so readers such as the parent's idle count or
+ * /server-status see each value whole, if not a consistent snapshot of all of them.
+ */
+
+#include <errno.h>
+#include <stdint.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <time.h>
+
+#include "scoreboard.h"
+#include "util.h"
+
+/* Rounds n up to a multiple of 64 so that each array starts on its own cache line. */
+static size_t align64(size_t n)
+{
+    return (n + 63) & ~(size_t)63;
+}
+
+/* Bytes of the mapping for these limits; 0 if they overflow. */
+static size_t scoreboard_size(int server_limit, int thread_limit)
+{
+    size_t rows = (size_t)server_limit;
+    size_t slots = rows * (size_t)thread_limit;
+    if (slots / rows != (size_t)thread_limit || slots > SIZE_MAX / sizeof(struct sb_worker) / 2)
+        return 0;
+    return align64(sizeof(struct scoreboard)) + align64(rows * sizeof(struct sb_child)) +
+           slots * sizeof(struct sb_worker);
+}
+
+struct scoreboard *scoreboard_create(int server_limit, int thread_limit, struct errbuf *err)
+{
+    if (server_limit < 1 || thread_limit < 1) {
+        errbuf_set(err, "invalid scoreboard size %d x %d", server_limit, thread_limit);
+        return NULL;
+    }
+    size_t size = scoreboard_size(server_limit, thread_limit);
+    if (size == 0) {
+        errbuf_set(err, "scoreboard of %d x %d slots is too large", server_limit, thread_limit);
+        return NULL;
+    }
+    void *mem = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    if (mem == MAP_FAILED) {
+        errbuf_set(err, "mmap() of a %zu-byte scoreboard failed: %s", size, strerror(errno));
+        return NULL;
+    }
+
+    /* The mapping is zero-filled: pids, generations and counters start at 0. */
+    char *base = mem;
+    struct scoreboard *sb = mem;
+    sb->server_limit = server_limit;
+    sb->thread_limit = thread_limit;
+    sb->start_time = time(NULL);
+    atomic_init(&sb->generation, 0);
+    sb->children = (struct sb_child *)(base + align64(sizeof(*sb)));
+    sb->workers =
+        (struct sb_worker *)(base + align64(sizeof(*sb)) + align64((size_t)server_limit * sizeof(struct sb_child)));
+    for (size_t i = 0; i < (size_t)server_limit * (size_t)thread_limit; i++)
+        atomic_init(&sb->workers[i].state, (char)SB_DEAD);
+    return sb;
+}
+
+void scoreboard_destroy(struct scoreboard *sb)
+{
+    if (sb == NULL)
+        return;
+    munmap(sb, scoreboard_size(sb->server_limit, sb->thread_limit));
+}
+
+struct sb_child *scoreboard_child(struct scoreboard *sb, int i)
+{
+    return &sb->children[i];
+}
+
+struct sb_worker *scoreboard_worker(struct scoreboard *sb, int i, int t)
+{
+    return &sb->workers[(size_t)i * (size_t)sb->thread_limit + (size_t)t];
+}
+
+void scoreboard_set_state(struct sb_worker *w, enum sb_state st)
+{
+    /* The time is taken when a request starts being read or answered, for the status page's "seconds since
+     * last used" column; idle and dead states keep the time of the last work. */
+    if (st == SB_READ || st == SB_WRITE || st == SB_KEEPALIVE || st == SB_CLOSING)
+        atomic_store_explicit(&w->last_used, (int64_t)time(NULL), memory_order_relaxed);
+    atomic_store_explicit(&w->state, (char)st, memory_order_release);
+}
+
+int scoreboard_idle_workers(struct scoreboard *sb, int gen)
+{
+    int idle = 0;
+    for (int i = 0; i < sb->server_limit; i++) {
+        struct sb_child *c = &sb->children[i];
+        if (atomic_load(&c->pid) == 0 || atomic_load(&c->generation) != gen || atomic_load(&c->quitting))
+            continue;
+        for (int t = 0; t < sb->thread_limit; t++)
+            if (atomic_load_explicit(&scoreboard_worker(sb, i, t)->state, memory_order_acquire) == SB_READY)
+                idle++;
+    }
+    return idle;
+}
+
+uint64_t scoreboard_total_accesses(struct scoreboard *sb)
+{
+    uint64_t n = 0;
+    for (size_t i = 0; i < (size_t)sb->server_limit * (size_t)sb->thread_limit; i++)
+        n += atomic_load_explicit(&sb->workers[i].accesses, memory_order_relaxed);
+    return n;
+}
+
+uint64_t scoreboard_total_bytes(struct scoreboard *sb)
+{
+    uint64_t n = 0;
+    for (size_t i = 0; i < (size_t)sb->server_limit * (size_t)sb->thread_limit; i++)
+        n += atomic_load_explicit(&sb->workers[i].bytes, memory_order_relaxed);
+    return n;
+}

@@ -1,0 +1,277 @@
+/*
+ * The blocking driver of the sans-I/O core, used by prefork and worker: one thread follows one connection
+ * through the core's states until it says CLOSE. The socket is made non-blocking and every wait is a poll()
+ * bounded by http_conn_deadline(), so Timeout and KeepAliveTimeout hold however the peer behaves.
+ *
+ * A signal interrupts the poll (the process installs its handlers without SA_RESTART); the loop then looks at
+ * `leaving`, and an idle keep-alive connection is ended at once while a request in progress is finished.
+ */
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <string.h>
+#include <sys/sendfile.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include "util.h"
+#include "http_conn.h"
+#include "log.h"
+#include "scoreboard.h"
+#include "serve.h"
+#include "server.h"
+
+#define LINGER_MS 2000
+
+enum wait_result { WAIT_READY, WAIT_DEADLINE, WAIT_INTERRUPTED, WAIT_ERROR };
+
+/* Waits until fd is ready for `events` or the monotonic deadline passes. */
+static enum wait_result wait_fd(int fd, short events, int64_t deadline)
+{
+    int64_t left = deadline - now_ms();
+    if (left <= 0)
+        return WAIT_DEADLINE;
+    struct pollfd pfd = {.fd = fd, .events = events};
+    int n = poll(&pfd, 1, left > INT_MAX ? INT_MAX : (int)left);
+    if (n < 0) {
+        if (errno == EINTR)
+            return WAIT_INTERRUPTED;
+        log_error(LOG_ERR, "core", "poll() failed: %s", strerror(errno));
+        return WAIT_ERROR;
+    }
+    if (n == 0)
+        /* poll() rounds to milliseconds: only a deadline that has really passed counts */
+        return now_ms() >= deadline ? WAIT_DEADLINE : WAIT_INTERRUPTED;
+    return WAIT_READY;
+}
+
+/* READ or KEEPALIVE: read what has arrived, or wait for it until the deadline. */
+static enum conn_state do_read(struct http_conn *c, int fd, enum conn_state st, volatile sig_atomic_t *leaving)
+{
+    if (st == CONN_KEEPALIVE && leaving != NULL && *leaving)
+        return http_conn_shutdown(c);
+
+    int64_t deadline = http_conn_deadline(c);
+    if (st == CONN_KEEPALIVE) {
+        /* Nothing is expected yet: wait first, so that an idle connection takes no read buffer. */
+        switch (wait_fd(fd, POLLIN, deadline)) {
+        case WAIT_READY:
+            break;
+        case WAIT_DEADLINE:
+            return http_conn_timeout(c, now_ms());
+        case WAIT_INTERRUPTED:
+            return st;
+        case WAIT_ERROR:
+            return http_conn_abort(c);
+        }
+    } else if (now_ms() >= deadline) {
+        return http_conn_timeout(c, now_ms());
+    }
+
+    char *buf;
+    size_t len;
+    if (http_conn_read_space(c, &buf, &len) < 0) {
+        log_error(LOG_ERR, "core", "out of memory for a read buffer");
+        return http_conn_abort(c);
+    }
+    ssize_t n = read(fd, buf, len);
+    if (n > 0)
+        return http_conn_input(c, (size_t)n, now_ms());
+    if (n == 0)
+        return http_conn_eof(c, now_ms());
+    if (errno == EINTR)
+        return st;
+    if (errno == EAGAIN || errno == EWOULDBLOCK) {
+        switch (wait_fd(fd, POLLIN, deadline)) {
+        case WAIT_DEADLINE:
+            return http_conn_timeout(c, now_ms());
+        case WAIT_ERROR:
+            return http_conn_abort(c);
+        default:
+            return st;
+        }
+    }
+    log_error(LOG_DEBUG, "core", "read() failed: %s", strerror(errno));
+    return http_conn_abort(c);
+}
+
+/* WRITE: write what the core has pending, waiting for the socket until the deadline. */
+static enum conn_state do_write(struct http_conn *c, int fd)
+{
+    struct conn_out out;
+    ssize_t n;
+    size_t want = 0;
+
+    if (http_conn_output(c, &out) < 0) {
+        /* The state said WRITE but nothing is pending: end the connection rather than spin. */
+        log_error(LOG_ERR, "core", "connection in write state with no output pending");
+        return http_conn_abort(c);
+    }
+    if (out.iovcnt > 0) {
+        for (int i = 0; i < out.iovcnt; i++)
+            want += out.iov[i].iov_len;
+        if (want == 0)
+            return http_conn_sent(c, 0, now_ms());
+        n = writev(fd, out.iov, out.iovcnt);
+    } else {
+        off_t off = out.file_off;
+        want = out.file_len;
+        if (want == 0)
+            return http_conn_sent(c, 0, now_ms());
+        n = sendfile(fd, out.file_fd, &off, out.file_len);
+        if (n == 0) {
+            log_error(LOG_ERR, "core", "sendfile() hit the end of a file that became shorter while sent");
+            return http_conn_abort(c);
+        }
+    }
+    if (n > 0)
+        return http_conn_sent(c, (size_t)n, now_ms());
+    if (n == 0)
+        return http_conn_abort(c);
+    if (errno == EINTR)
+        return CONN_WRITE;
+    if (errno == EAGAIN || errno == EWOULDBLOCK) {
+        switch (wait_fd(fd, POLLOUT, http_conn_deadline(c))) {
+        case WAIT_DEADLINE:
+            return http_conn_timeout(c, now_ms());
+        case WAIT_ERROR:
+            return http_conn_abort(c);
+        default:
+            return CONN_WRITE;
+        }
+    }
+    log_error(LOG_DEBUG, "core", "%s() failed: %s", out.iovcnt > 0 ? "writev" : "sendfile", strerror(errno));
+    return http_conn_abort(c);
+}
+
+/* WAIT: sleep until the handler's deadline, then let the core resume it. */
+static enum conn_state do_wait(struct http_conn *c)
+{
+    int64_t deadline = http_conn_deadline(c);
+    for (;;) {
+        int64_t left = deadline - now_ms();
+        if (left <= 0)
+            break;
+        if (poll(NULL, 0, left > INT_MAX ? INT_MAX : (int)left) < 0 && errno != EINTR) {
+            log_error(LOG_ERR, "core", "poll() failed: %s", strerror(errno));
+            break;
+        }
+    }
+    return http_conn_timeout(c, now_ms());
+}
+
+/* What the scoreboard shows for a connection state. */
+static enum sb_state slot_state(enum conn_state st)
+{
+    switch (st) {
+    case CONN_READ:
+        return SB_READ;
+    case CONN_KEEPALIVE:
+        return SB_KEEPALIVE;
+    case CONN_CLOSE:
+        return SB_CLOSING;
+    case CONN_WRITE:
+    case CONN_WAIT:
+        break;
+    }
+    return SB_WRITE; /* a handler at work shows as "sending reply", as in Apache */
+}
+
+void serve_connection(const struct server *s, int fd, const struct sockaddr *peer, socklen_t peerlen,
+                      struct sb_worker *slot, volatile sig_atomic_t *leaving)
+{
+    int one = 1;
+
+    /* Responses are written whole; Nagle would only delay the last segment of each. */
+    if (setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) < 0)
+        log_error(LOG_DEBUG, "core", "setsockopt(TCP_NODELAY) failed: %s", strerror(errno));
+    int flags = fcntl(fd, F_GETFL);
+    if (flags < 0 || (!(flags & O_NONBLOCK) && fcntl(fd, F_SETFL, flags | O_NONBLOCK) < 0)) {
+        log_error(LOG_ERR, "core", "fcntl(O_NONBLOCK) failed: %s", strerror(errno));
+        goto fail;
+    }
+
+    struct http_conn *c = http_conn_create(s, peer, peerlen, now_ms());
+    if (c == NULL) {
+        log_error(LOG_ERR, "core", "out of memory for a new connection");
+        goto fail;
+    }
+    if (slot != NULL)
+        atomic_fetch_add_explicit(&slot->conns, 1, memory_order_relaxed);
+    http_conn_set_slot(c, slot);
+
+    enum conn_state st = http_conn_state(c);
+    enum sb_state shown = SB_DEAD;
+    while (st != CONN_CLOSE) {
+        enum sb_state want = slot_state(st);
+        if (slot != NULL && want != shown) {
+            scoreboard_set_state(slot, want);
+            shown = want;
+        }
+        switch (st) {
+        case CONN_READ:
+        case CONN_KEEPALIVE:
+            st = do_read(c, fd, st, leaving);
+            break;
+        case CONN_WRITE:
+            st = do_write(c, fd);
+            break;
+        case CONN_WAIT:
+            st = do_wait(c);
+            break;
+        case CONN_CLOSE:
+            break;
+        }
+    }
+
+    if (slot != NULL)
+        scoreboard_set_state(slot, SB_CLOSING);
+    int linger = http_conn_linger(c);
+    http_conn_destroy(c);
+    if (linger) {
+        serve_lingering_close(fd);
+    } else if (close(fd) < 0) {
+        log_error(LOG_DEBUG, "core", "close() failed: %s", strerror(errno));
+    }
+    if (slot != NULL)
+        scoreboard_set_state(slot, SB_READY);
+    return;
+
+fail:
+    if (close(fd) < 0)
+        log_error(LOG_DEBUG, "core", "close() failed: %s", strerror(errno));
+}
+
+void serve_lingering_close(int fd)
+{
+    char buf[2048];
+
+    /* The FIN tells the client the response is complete; what it still sends is read and dropped, so that a
+     * close with unread data does not turn into a reset that could destroy the response in flight. */
+    if (shutdown(fd, SHUT_WR) < 0)
+        goto done;
+    int64_t deadline = now_ms() + LINGER_MS;
+    for (;;) {
+        int64_t left = deadline - now_ms();
+        if (left <= 0)
+            break;
+        struct pollfd pfd = {.fd = fd, .events = POLLIN};
+        int n = poll(&pfd, 1, (int)left);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            break;
+        ssize_t r = read(fd, buf, sizeof(buf));
+        if (r == 0 || (r < 0 && errno != EINTR && errno != EAGAIN && errno != EWOULDBLOCK))
+            break;
+    }
+
+done:
+    if (close(fd) < 0)
+        log_error(LOG_DEBUG, "core", "close() failed: %s", strerror(errno));
+}

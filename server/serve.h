@@ -1,0 +1,25 @@
+/*
+ * The blocking driver of the core, shared by prefork and worker: one thread serves one connection with
+ * poll()/read()/writev()/sendfile() until the core says CLOSE, then closes it (lingering when asked).
+ */
+#ifndef HTTPD_SERVE_H
+#define HTTPD_SERVE_H
+
+#include <signal.h>
+#include <sys/socket.h>
+
+struct server;
+struct sb_worker;
+
+/*
+ * Serves `fd` until it closes, then closes it. `leaving` ends the connection at the next request boundary.
+ * The socket is made non-blocking (accept4(SOCK_NONBLOCK) saves the fcntl) and gets TCP_NODELAY. With a slot,
+ * its connection count is incremented, its state follows the connection (R, W, K, C) and is READY at the end.
+ */
+void serve_connection(const struct server *s, int fd, const struct sockaddr *peer, socklen_t peerlen,
+                      struct sb_worker *slot, volatile sig_atomic_t *leaving);
+
+/* Shuts the write side and reads until EOF or 2 s (Apache's lingering close), then closes fd. */
+void serve_lingering_close(int fd);
+
+#endif

@@ -1,0 +1,117 @@
+/* Small utilities: error buffers, clocks, HTTP dates, number parsing. */
+
+#include <ctype.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include "util.h"
+
+int errbuf_set(struct errbuf *err, const char *fmt, ...)
+{
+    if (err != NULL) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
+        va_end(ap);
+    }
+    return -1;
+}
+
+int64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static const char wday[7][4] = {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};
+static const char month[12][4] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
+                                  "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
+
+void http_date_format(time_t t, char *buf)
+{
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    snprintf(buf, 32, "%s, %02d %s %04d %02d:%02d:%02d GMT", wday[tm.tm_wday], tm.tm_mday % 100,
+             month[tm.tm_mon], (tm.tm_year + 1900) % 10000, tm.tm_hour % 100, tm.tm_min % 100, tm.tm_sec % 100);
+}
+
+const char *http_date_now(void)
+{
+    static __thread time_t cached;
+    static __thread char buf[32];
+    time_t t = time(NULL);
+    if (t != cached) {
+        http_date_format(t, buf);
+        cached = t;
+    }
+    return buf;
+}
+
+static int month_index(const char *m)
+{
+    for (int i = 0; i < 12; i++)
+        if (strncmp(m, month[i], 3) == 0)
+            return i;
+    return -1;
+}
+
+time_t http_date_parse(const char *s)
+{
+    struct tm tm;
+    char mon[4], wd[16], tz[4];
+    int n = 0;
+
+    memset(&tm, 0, sizeof(tm));
+    /* IMF-fixdate: Sun, 06 Nov 1994 08:49:37 GMT */
+    if (sscanf(s, "%3s, %2d %3s %4d %2d:%2d:%2d %3s%n", wd, &tm.tm_mday, mon, &tm.tm_year, &tm.tm_hour,
+               &tm.tm_min, &tm.tm_sec, tz, &n) == 8 &&
+        strcmp(tz, "GMT") == 0) {
+        /* parsed */
+    } else if (sscanf(s, "%15[A-Za-z], %2d-%3s-%2d %2d:%2d:%2d %3s%n", wd, &tm.tm_mday, mon, &tm.tm_year,
+                      &tm.tm_hour, &tm.tm_min, &tm.tm_sec, tz, &n) == 8 &&
+               strcmp(tz, "GMT") == 0) {
+        /* RFC 850: two-digit year */
+        tm.tm_year += tm.tm_year < 70 ? 2000 : 1900;
+    } else if (sscanf(s, "%3s %3s %2d %2d:%2d:%2d %4d%n", wd, mon, &tm.tm_mday, &tm.tm_hour, &tm.tm_min,
+                      &tm.tm_sec, &tm.tm_year, &n) == 7) {
+        /* asctime */
+    } else {
+        return -1;
+    }
+    while (s[n] == ' ' || s[n] == '\t')
+        n++;
+    if (s[n] != '\0')
+        return -1;
+    tm.tm_mon = month_index(mon);
+    if (tm.tm_mon < 0 || tm.tm_mday < 1 || tm.tm_mday > 31 || tm.tm_hour > 23 || tm.tm_min > 59 ||
+        tm.tm_sec > 60)
+        return -1;
+    tm.tm_year -= 1900;
+    return timegm(&tm);
+}
+
+int str_ieq(const char *a, const char *b, size_t blen)
+{
+    return strlen(a) == blen && strncasecmp(a, b, blen) == 0;
+}
+
+long long parse_uint(const char *s)
+{
+    long long v = 0;
+    if (*s == '\0')
+        return -1;
+    for (; *s; s++) {
+        if (!isdigit((unsigned char)*s))
+            return -1;
+        if (v > (LLONG_MAX - 9) / 10)
+            return -1;
+        v = v * 10 + (*s - '0');
+    }
+    return v;
+}

@@ -1,0 +1,40 @@
+/*
+ * Small utilities shared by every module: the caller-supplied error buffer through which functions explain a -1,
+ * clocks, and HTTP date formatting.
+ */
+#ifndef HTTPD_UTIL_H
+#define HTTPD_UTIL_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+#define ERRBUF_SIZE 512
+
+/* Where a failing function writes one line saying why. */
+struct errbuf {
+    char msg[ERRBUF_SIZE];
+};
+
+/* Formats into err (if not NULL) and returns -1, so callers can write `return errbuf_set(err, ...)`. */
+int errbuf_set(struct errbuf *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Milliseconds on the monotonic clock: all deadlines are expressed in it. */
+int64_t now_ms(void);
+
+/* Formats t as an IMF-fixdate ("Sun, 06 Nov 1994 08:49:37 GMT") into buf (at least 32 bytes). */
+void http_date_format(time_t t, char *buf);
+
+/* The current IMF-fixdate, cached per second and per thread. */
+const char *http_date_now(void);
+
+/* Parses an IMF-fixdate (also RFC 850 and asctime forms); returns -1 if it is none of them. */
+time_t http_date_parse(const char *s);
+
+/* Case-insensitive ASCII comparison of a NUL-terminated string with a span. */
+int str_ieq(const char *a, const char *b, size_t blen);
+
+/* Parses a non-negative decimal integer that must fill the whole string; -1 on error or overflow. */
+long long parse_uint(const char *s);
+
+#endif

@@ -1,0 +1,140 @@
+/*
+ * Persistent connections: many requests on one connection (sequential and pipelined), MaxKeepAliveRequests,
+ * KeepAliveTimeout on an idle connection, and KeepAlive Off.
+ */
+#include "harness.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* Request i of a mixed sequence and its expected file. */
+static const char *const paths[] = {"/", "/page.html", "/sub/", "/big.bin"};
+static const char *const files[] = {"index.html", "page.html", "sub/index.html", "big.bin"};
+
+static void expect_file(struct srv *s, const struct resp *r, int which, const char *connection, int head)
+{
+    switch (which) {
+    case 0:
+        expect_static(r, s, files[0], INDEX_HTML, strlen(INDEX_HTML), "text/html", connection, head);
+        break;
+    case 1:
+        expect_static(r, s, files[1], harness_page(), PAGE_LEN, "text/html", connection, head);
+        break;
+    case 2:
+        expect_static(r, s, files[2], SUB_INDEX_HTML, strlen(SUB_INDEX_HTML), "text/html", connection, head);
+        break;
+    default:
+        hassert(r->status == 200, "GET /big.bin: status %d", r->status);
+        if (!head)
+            expect_bytes("big.bin", r->body, r->body_len, harness_big(), BIG_LEN);
+        break;
+    }
+}
+
+MPM_TEST(keepalive, hundred_sequential_requests, .timeout = 30)
+{
+    struct srv *s = server_start(mpm, "MaxKeepAliveRequests 200\n");
+    struct conn *c = conn_open(s->port);
+
+    for (int i = 0; i < 100; i++) {
+        int which = i % 4, head = (i % 7 == 3);
+        char *req = xasprintf("%s %s HTTP/1.1\r\nHost: localhost\r\n\r\n", head ? "HEAD" : "GET", paths[which]);
+        struct resp *r = exchange(c, req);
+
+        hassert(resp_get(r, "Connection") == NULL, "request %d: Connection: %s", i + 1, resp_get(r, "Connection"));
+        expect_file(s, r, which, NULL, head);
+        resp_free(r);
+        free(req);
+    }
+    conn_close(c);
+    server_stop(s);
+}
+
+MPM_TEST(keepalive, fifty_pipelined_requests, .timeout = 30)
+{
+    struct srv *s = server_start(mpm, "MaxKeepAliveRequests 200\n");
+    struct conn *c = conn_open(s->port);
+    char *all = strdup("");
+
+    for (int i = 0; i < 50; i++) {
+        char *next = xasprintf("%sGET %s HTTP/1.1\r\nHost: localhost\r\n\r\n", all, paths[i % 3]);
+        free(all);
+        all = next;
+    }
+    conn_send_str(c, all);
+    for (int i = 0; i < 50; i++) {
+        struct resp *r = must_read(c, 0);
+        expect_file(s, r, i % 3, NULL, 0);
+        resp_free(r);
+    }
+    free(all);
+    conn_close(c);
+    server_stop(s);
+}
+
+MPM_TEST(keepalive, max_keepalive_requests, .timeout = 20)
+{
+    struct srv *s = server_start(mpm, "MaxKeepAliveRequests 3\n");
+    struct conn *c = conn_open(s->port);
+
+    for (int i = 0; i < 3; i++) {
+        struct resp *r = exchange(c, "GET / HTTP/1.1\r\nHost: localhost\r\n\r\n");
+        expect_file(s, r, 0, i == 2 ? "close" : NULL, 0);
+        resp_free(r);
+    }
+    expect_closed(c, 2000);
+    conn_close(c);
+    server_stop(s);
+}
+
+MPM_TEST(keepalive, idle_connection_closed_after_timeout, .timeout = 20)
+{
+    struct srv *s = server_start(mpm, NULL);
+    struct conn *c = conn_open(s->port);
+    struct resp *r = exchange(c, "GET / HTTP/1.1\r\nHost: localhost\r\n\r\n");
+    int64_t start = now_ms();
+
+    expect_file(s, r, 0, NULL, 0);
+    /* KeepAliveTimeout 2: closed without a byte (no 408 on an idle connection). */
+    expect_closed(c, 4500);
+    int64_t took = now_ms() - start;
+    hassert(took >= 1500, "idle connection closed after %lld ms, before KeepAliveTimeout (2 s)", (long long)took);
+    resp_free(r);
+    conn_close(c);
+
+    /* A connection that never sent anything is also closed by the server, silently or with 408. */
+    c = conn_open(s->port);
+    start = now_ms();
+    int n;
+    while ((n = conn_fill(c, 6000)) > 0)
+        ;
+    hassert(n == 0, "a silent connection was not closed within 6 s (%d)", n);
+    hassert(now_ms() - start >= 1500, "a silent connection was closed after %lld ms", (long long)(now_ms() - start));
+    if (c->len > 0) {
+        struct resp *rr = must_read(c, 0);
+        expect_error(rr, 408, NULL, "close", 0);
+        resp_free(rr);
+    }
+    conn_close(c);
+    server_stop(s);
+}
+
+MPM_TEST(keepalive, keepalive_off, .timeout = 20)
+{
+    struct srv *s = server_start(mpm, "KeepAlive Off\n");
+    struct conn *c = conn_open(s->port);
+    struct resp *r = exchange(c, "GET / HTTP/1.1\r\nHost: localhost\r\n\r\n");
+
+    expect_file(s, r, 0, "close", 0);
+    expect_closed(c, 2000);
+    resp_free(r);
+    conn_close(c);
+    /* 1.0 keep-alive requests are refused too. */
+    c = conn_open(s->port);
+    r = exchange(c, "GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n");
+    expect_file(s, r, 0, "close", 0);
+    expect_closed(c, 2000);
+    resp_free(r);
+    conn_close(c);
+    server_stop(s);
+}

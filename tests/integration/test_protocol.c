@@ -1,0 +1,260 @@
+/*
+ * HTTP/1.x protocol handling over real sockets: versions and connection management, Host rules, absolute-form,
+ * pipelining, split reads, request bodies (chunked, Expect: 100-continue), malformed requests and the request
+ * Timeout.
+ */
+#include "harness.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define GET(path) "GET " path " HTTP/1.1\r\nHost: localhost\r\n\r\n"
+
+/* Sends raw bytes on a new connection and expects the error page for status, Connection: close, then EOF. */
+static void expect_closing_error(struct srv *s, const char *raw, size_t len, int status)
+{
+    struct conn *c = conn_open(s->port);
+    struct resp *r;
+
+    conn_send(c, raw, len);
+    r = must_read(c, 0);
+    if (r->status != status) {
+        char *e = escape(raw, len);
+        hfail("request \"%s\": status %d, want %d", e, r->status, status);
+    }
+    expect_error(r, status, NULL, "close", 0);
+    expect_closed(c, 2000);
+    resp_free(r);
+    conn_close(c);
+}
+
+MPM_TEST(protocol, http10_closes, .timeout = 20)
+{
+    struct srv *s = server_start(mpm, NULL);
+    struct conn *c;
+    struct resp *r = request_once(s, "GET / HTTP/1.0\r\n\r\n", &c);
+
+    expect_static(r, s, "index.html", INDEX_HTML, strlen(INDEX_HTML), "text/html", "close", 0);
+    expect_closed(c, 2000);
+    resp_free(r);
+    conn_close(c);
+    /* An error to a 1.0 client closes too. */
+    r = request_once(s, "GET /missing HTTP/1.0\r\nHost: localhost\r\n\r\n", &c);
+    expect_error(r, 404, NULL, "close", 0);
+    expect_closed(c, 2000);
+    resp_free(r);
+    conn_close(c);
+    server_stop(s);
+}
+
+MPM_TEST(protocol, http10_keepalive, .timeout = 20)
+{
+    struct srv *s = server_start(mpm, NULL);
+    struct conn *c;
+    struct resp *r = request_once(s, "GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n", &c);
+
+    expect_static(r, s, "index.html", INDEX_HTML, strlen(INDEX_HTML), "text/html", "keep-alive", 0);
+    resp_free(r);
+    r = exchange(c, "GET /page.html HTTP/1.0\r\nConnection: Keep-Alive\r\n\r\n");
+    expect_static(r, s, "page.html", harness_page(), PAGE_LEN, "text/html", "keep-alive", 0);
+    resp_free(r);
+    /* Without the token the 1.0 connection ends. */
+    r = exchange(c, "GET / HTTP/1.0\r\n\r\n");
+    expect_static(r, s, "index.html", INDEX_HTML, strlen(INDEX_HTML), "text/html", "close", 0);
+    expect_closed(c, 2000);
+    resp_free(r);
+    conn_close(c);
+    server_stop(s);
+}
+
+MPM_TEST(protocol, host_rules, .timeout = 20)
+{
+    struct srv *s = server_start(mpm, NULL);
+    static const char no_host[] = "GET / HTTP/1.1\r\n\r\n";
+    static const char two_hosts[] = "GET / HTTP/1.1\r\nHost: localhost\r\nHost: example.com\r\n\r\n";
+
+    expect_closing_error(s, no_host, strlen(no_host), 400);
+    expect_closing_error(s, two_hosts, strlen(two_hosts), 400);
+    /* absolute-form carries the authority: no Host header needed */
+    struct resp *r = request_once(s, "GET http://localhost/ HTTP/1.1\r\n\r\n", NULL);
+    expect_static(r, s, "index.html", INDEX_HTML, strlen(INDEX_HTML), "text/html", NULL, 0);
+    resp_free(r);
+    server_stop(s);
+}
+
+MPM_TEST(protocol, connection_close, .timeout = 20)
+{
+    struct srv *s = server_start(mpm, NULL);
+    struct conn *c;
+    struct resp *r = request_once(s, "GET / HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n", &c);
+
+    expect_static(r, s, "index.html", INDEX_HTML, strlen(INDEX_HTML), "text/html", "close", 0);
+    expect_closed(c, 2000);
+    resp_free(r);
+    conn_close(c);
+    server_stop(s);
+}
+
+MPM_TEST(protocol, pipelining, .timeout = 20)
+{
+    struct srv *s = server_start(mpm, NULL);
+    struct conn *c = conn_open(s->port);
+    struct resp *r;
+
+    conn_send_str(c, GET("/") "HEAD /page.html HTTP/1.1\r\nHost: localhost\r\n\r\n" GET("/missing")
+                         GET("/page.html"));
+    r = must_read(c, 0);
+    expect_static(r, s, "index.html", INDEX_HTML, strlen(INDEX_HTML), "text/html", NULL, 0);
+    resp_free(r);
+    r = must_read(c, 1);
+    expect_static(r, s, "page.html", harness_page(), PAGE_LEN, "text/html", NULL, 1);
+    resp_free(r);
+    r = must_read(c, 0);
+    expect_error(r, 404, NULL, NULL, 0);
+    resp_free(r);
+    r = must_read(c, 0);
+    expect_static(r, s, "page.html", harness_page(), PAGE_LEN, "text/html", NULL, 0);
+    resp_free(r);
+    hassert(c->len == 0, "%zu extra bytes after the pipelined responses", c->len);
+    conn_close(c);
+    server_stop(s);
+}
+
+MPM_TEST(protocol, byte_by_byte, .timeout = 20)
+{
+    struct srv *s = server_start(mpm, NULL);
+    struct conn *c = conn_open(s->port);
+    static const char req[] = "GET /page.html HTTP/1.1\r\nHost: localhost\r\nX-Split: yes\r\n\r\n";
+    struct resp *r;
+
+    for (size_t i = 0; i < strlen(req); i++) {
+        conn_send(c, req + i, 1);
+        sleep_ms(2);
+    }
+    r = must_read(c, 0);
+    expect_static(r, s, "page.html", harness_page(), PAGE_LEN, "text/html", NULL, 0);
+    resp_free(r);
+    conn_close(c);
+    server_stop(s);
+}
+
+MPM_TEST(protocol, chunked_body, .timeout = 20)
+{
+    struct srv *s = server_start(mpm, NULL);
+    struct conn *c = conn_open(s->port);
+    struct resp *r;
+
+    conn_send_str(c, "POST / HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n");
+    /* The answer comes once the whole body is read. */
+    int n = conn_fill(c, 300);
+    hassert(n == -1, "the server answered (or closed) before the chunked body ended: %d, \"%s\"", n,
+            c->buf ? c->buf : "");
+    conn_send_str(c, "6;ext=1\r\n world\r\n0\r\nX-Trailer: t\r\n\r\n");
+    r = must_read(c, 0);
+    expect_error(r, 405, "Allow: " ALLOW_STATIC "\r\n", NULL, 0);
+    resp_free(r);
+    r = exchange(c, GET("/"));
+    expect_static(r, s, "index.html", INDEX_HTML, strlen(INDEX_HTML), "text/html", NULL, 0);
+    resp_free(r);
+    conn_close(c);
+    server_stop(s);
+}
+
+MPM_TEST(protocol, content_length_with_chunked, .timeout = 20)
+{
+    struct srv *s = server_start(mpm, NULL);
+    static const char req[] =
+        "POST / HTTP/1.1\r\nHost: localhost\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n";
+
+    expect_closing_error(s, req, strlen(req), 400);
+    server_stop(s);
+}
+
+MPM_TEST(protocol, expect_100_continue, .timeout = 20)
+{
+    struct srv *s = server_start(mpm, NULL);
+    struct conn *c = conn_open(s->port);
+    static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
+    struct resp *r;
+    int64_t deadline = now_ms() + 3000;
+
+    conn_send_str(c, "POST / HTTP/1.1\r\nHost: localhost\r\nContent-Length: 10\r\nExpect: 100-continue\r\n\r\n");
+    while (c->len < strlen(cont) && now_ms() < deadline && conn_fill(c, 100) != 0)
+        ;
+    expect_bytes("interim response", c->buf, c->len, cont, strlen(cont));
+    c->len = 0;
+    conn_send_str(c, "0123456789");
+    r = must_read(c, 0);
+    expect_error(r, 405, "Allow: " ALLOW_STATIC "\r\n", NULL, 0);
+    resp_free(r);
+    r = exchange(c, GET("/"));
+    expect_static(r, s, "index.html", INDEX_HTML, strlen(INDEX_HTML), "text/html", NULL, 0);
+    resp_free(r);
+    conn_close(c);
+    server_stop(s);
+}
+
+MPM_TEST(protocol, unknown_method_501, .timeout = 20)
+{
+    struct srv *s = server_start(mpm, NULL);
+    static const char req[] = "FOO / HTTP/1.1\r\nHost: localhost\r\n\r\n";
+
+    expect_closing_error(s, req, strlen(req), 501);
+    server_stop(s);
+}
+
+MPM_TEST(protocol, bad_versions, .timeout = 20)
+{
+    struct srv *s = server_start(mpm, NULL);
+    static const char v2[] = "GET / HTTP/2.0\r\nHost: localhost\r\n\r\n";
+    static const char v09[] = "GET / HTTP/0.9\r\n\r\n";
+    struct conn *c = conn_open(s->port);
+    struct resp *r;
+
+    expect_closing_error(s, v2, strlen(v2), 505);
+    /* 0.9 may be refused by the parser already: 400 or 505, closing. */
+    conn_send_str(c, v09);
+    r = must_read(c, 0);
+    hassert(r->status == 400 || r->status == 505, "GET / HTTP/0.9: status %d, want 400 or 505", r->status);
+    expect_error(r, r->status, NULL, "close", 0);
+    expect_closed(c, 2000);
+    resp_free(r);
+    conn_close(c);
+    server_stop(s);
+}
+
+MPM_TEST(protocol, malformed_requests_400, .timeout = 20)
+{
+    struct srv *s = server_start(mpm, NULL);
+    static const char garbage[] = "\x01\x02 hello\r\n\r\n";
+    static const char fold[] = "GET / HTTP/1.1\r\nHost: localhost\r\nX-A: b\r\n c\r\n\r\n";
+    static const char space_before_colon[] = "GET / HTTP/1.1\r\nHost : localhost\r\n\r\n";
+    static const char bad_cl[] = "POST / HTTP/1.1\r\nHost: localhost\r\nContent-Length: 1x\r\n\r\n";
+
+    expect_closing_error(s, garbage, strlen(garbage), 400);
+    expect_closing_error(s, fold, strlen(fold), 400);
+    expect_closing_error(s, space_before_colon, strlen(space_before_colon), 400);
+    expect_closing_error(s, bad_cl, strlen(bad_cl), 400);
+    server_stop(s);
+}
+
+MPM_TEST(protocol, request_timeout_408, .timeout = 20)
+{
+    struct srv *s = server_start(mpm, NULL);
+    struct conn *c = conn_open(s->port);
+    struct resp *r;
+    char err[4096];
+
+    conn_send_str(c, "GET / HTTP/1.1\r\nHost: localhost\r\n");
+    int64_t start = now_ms();
+    r = calloc(1, sizeof(*r));
+    if (resp_read(c, 0, 5000, r, err, sizeof(err)) == -1)
+        hfail("no 408 within Timeout (3 s) + 2 s of an incomplete request: %s", err);
+    int64_t took = now_ms() - start;
+    hassert(took >= 2500, "408 after %lld ms, before Timeout (3 s)", (long long)took);
+    expect_error(r, 408, NULL, "close", 0);
+    expect_closed(c, 2000);
+    resp_free(r);
+    conn_close(c);
+    server_stop(s);
+}

@@ -1,0 +1,308 @@
+/* Configuration: syntax, every core directive, defaults, sections, Include, command-line directives, errors. */
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "handler.h"
+#include "mpm.h"
+#include "server.h"
+
+static char dir[] = "/tmp/test_config.XXXXXX";
+static char conf_path[600];
+
+static void setup(void)
+{
+    strcpy(dir, "/tmp/test_config.XXXXXX");
+    cr_assert_not_null(mkdtemp(dir));
+    char p[600];
+    snprintf(p, sizeof(p), "%s/conf", dir);
+    mkdir(p, 0755);
+    snprintf(p, sizeof(p), "%s/htdocs", dir);
+    mkdir(p, 0755);
+    /* a minimal mime.types where TypesConfig defaults to */
+    snprintf(p, sizeof(p), "%s/conf/mime.types", dir);
+    FILE *f = fopen(p, "w");
+    fputs("text/html html htm\n", f);
+    fclose(f);
+    snprintf(conf_path, sizeof(conf_path), "%s/conf/test.conf", dir);
+}
+
+static void teardown(void)
+{
+    char cmd[700];
+    snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+    cr_assert_eq(system(cmd), 0);
+}
+
+TestSuite(config, .init = setup, .fini = teardown);
+
+static void write_at(const char *rel, const char *text)
+{
+    char p[700];
+    snprintf(p, sizeof(p), "%s/%s", dir, rel);
+    FILE *f = fopen(p, "w");
+    cr_assert_not_null(f, "%s", p);
+    fputs(text, f);
+    fclose(f);
+}
+
+static struct server *load(const char *text, struct errbuf *err)
+{
+    write_at("conf/test.conf", text);
+    struct config_args args = {.conf_file = conf_path};
+    return config_load(&args, err);
+}
+
+/* Loads text that must fail; returns the message. */
+static const char *load_fail(const char *text)
+{
+    static struct errbuf err;
+    struct server *s = load(text, &err);
+    cr_assert_null(s, "config accepted:\n%s", text);
+    return err.msg;
+}
+
+Test(config, apache_defaults)
+{
+    struct errbuf err;
+    struct server *s = load("Listen 8080\n", &err);
+    cr_assert_not_null(s, "%s", err.msg);
+    cr_assert_eq(s->timeout, 60);
+    cr_assert_eq(s->keepalive, 1);
+    cr_assert_eq(s->keepalive_timeout, 5);
+    cr_assert_eq(s->max_keepalive_requests, 100);
+    cr_assert_eq(s->limit_request_line, 8190);
+    cr_assert_eq(s->limit_request_field_size, 8190);
+    cr_assert_eq(s->limit_request_fields, 100);
+    cr_assert_eq(s->limit_request_body, 1073741824LL);
+    cr_assert_eq(s->listen_backlog, 511);
+    cr_assert_eq(s->log_level, LOG_WARN);
+    cr_assert_str_eq(s->directory_index[0], "index.html");
+    cr_assert_null(s->directory_index[1]);
+    /* ServerRoot defaults to the parent of the config file's directory */
+    char *real = realpath(dir, NULL);
+    cr_assert_str_eq(s->server_root, real);
+    char expect[800];
+    snprintf(expect, sizeof(expect), "%s/htdocs", real);
+    cr_assert_str_eq(s->document_root, expect);
+    snprintf(expect, sizeof(expect), "%s/logs/error_log", real);
+    cr_assert_str_eq(s->error_log, expect);
+    snprintf(expect, sizeof(expect), "%s/logs/httpd.pid", real);
+    cr_assert_str_eq(s->pid_file, expect);
+    free(real);
+    cr_assert_str_eq(s->mpm->name, "prefork");
+    config_free(s);
+}
+
+Test(config, every_core_directive)
+{
+    struct errbuf err;
+    struct server *s = load("# a comment\n"
+                            "listen 127.0.0.1:8081\n"
+                            "Listen [::1]:8082\n"
+                            "ListenBacklog 64\n"
+                            "ServerName example.org\n"
+                            "DocumentRoot \"htdocs/\"\n"
+                            "DirectoryIndex index.htm default.html\n"
+                            "TypesConfig conf/mime.types\n"
+                            "Timeout 7\n"
+                            "KeepAlive off\n"
+                            "KeepAliveTimeout 3\n"
+                            "MaxKeepAliveRequests 0\n"
+                            "LimitRequestLine 1000\n"
+                            "LimitRequestFieldSize 2000\n"
+                            "LimitRequestFields 10\n"
+                            "LimitRequestBody 0\n"
+                            "ErrorLog /tmp/x_error_log\n"
+                            "LogLevel debug\n"
+                            "LogFormat \"%h %>s\" short\n"
+                            "CustomLog logs/a_log short\n"
+                            "CustomLog logs/b_log \"%h %b\"\n"
+                            "PidFile run/httpd.pid\n"
+                            "MPM prefork\n",
+                            &err);
+    cr_assert_not_null(s, "%s", err.msg);
+    cr_assert_str_eq(s->listeners->spec, "127.0.0.1:8081");
+    cr_assert_str_eq(s->listeners->next->spec, "[::1]:8082");
+    cr_assert_null(s->listeners->next->next);
+    cr_assert_eq(s->listen_backlog, 64);
+    cr_assert_str_eq(s->server_name, "example.org");
+    cr_assert_eq(strcmp(s->document_root + strlen(s->document_root) - 7, "/htdocs"), 0, "%s", s->document_root);
+    cr_assert_str_eq(s->directory_index[0], "index.htm");
+    cr_assert_str_eq(s->directory_index[1], "default.html");
+    cr_assert_eq(s->timeout, 7);
+    cr_assert_eq(s->keepalive, 0);
+    cr_assert_eq(s->keepalive_timeout, 3);
+    cr_assert_eq(s->max_keepalive_requests, 0);
+    cr_assert_eq(s->limit_request_line, 1000);
+    cr_assert_eq(s->limit_request_field_size, 2000);
+    cr_assert_eq(s->limit_request_fields, 10);
+    cr_assert_eq(s->limit_request_body, 0);
+    cr_assert_str_eq(s->error_log, "/tmp/x_error_log");
+    cr_assert_eq(s->log_level, LOG_DEBUG);
+    cr_assert_not_null(s->custom_logs);
+    cr_assert_not_null(s->custom_logs->next);
+    cr_assert_eq(strcmp(s->custom_logs->path + strlen(s->custom_logs->path) - 11, "/logs/a_log"), 0);
+    cr_assert_eq(strcmp(s->pid_file + strlen(s->pid_file) - 14, "/run/httpd.pid"), 0, "%s", s->pid_file);
+    config_free(s);
+}
+
+Test(config, quoting_and_continuation)
+{
+    struct errbuf err;
+    struct server *s = load("Listen \\\n  8080\n"
+                            "ServerName 'my host'\n"
+                            "LogFormat \"%h \\\"%r\\\" %>s\" q\n"
+                            "DirectoryIndex \"a b.html\" c.html   # trailing comment\n",
+                            &err);
+    cr_assert_not_null(s, "%s", err.msg);
+    cr_assert_str_eq(s->listeners->spec, "8080");
+    cr_assert_str_eq(s->server_name, "my host");
+    cr_assert_str_eq(s->directory_index[0], "a b.html");
+    cr_assert_str_eq(s->directory_index[1], "c.html");
+    cr_assert_null(s->directory_index[2]);
+    config_free(s);
+}
+
+Test(config, errors_name_file_line_and_directive)
+{
+    const char *msg = load_fail("Listen 8080\n\nFoo bar\n");
+    cr_assert(strstr(msg, "test.conf:3: unknown directive 'Foo'") != NULL, "%s", msg);
+    msg = load_fail("Listen 8080\nStartServers abc\n");
+    cr_assert(strstr(msg, "test.conf:2: StartServers takes one number") != NULL, "%s", msg);
+    msg = load_fail("Listen 8080\nKeepAlive maybe\n");
+    cr_assert(strstr(msg, "test.conf:2: KeepAlive must be On or Off") != NULL, "%s", msg);
+    msg = load_fail("Listen 8080\nTimeout\n");
+    cr_assert(strstr(msg, "test.conf:2: Timeout takes one number") != NULL, "%s", msg);
+    msg = load_fail("Listen 99999\n");
+    cr_assert(strstr(msg, "test.conf:1: Listen ") != NULL, "%s", msg);
+    msg = load_fail("Listen 8080\nListen 8080\n");
+    cr_assert(strstr(msg, "test.conf:2: Listen ") != NULL, "%s", msg);
+    msg = load_fail("Listen 8080\nLogLevel loud\n");
+    cr_assert(strstr(msg, "test.conf:2: LogLevel") != NULL, "%s", msg);
+    msg = load_fail("Listen 8080\nCustomLog logs/x nosuchformat\n");
+    cr_assert(strstr(msg, "test.conf:2: CustomLog") != NULL, "%s", msg);
+    msg = load_fail("Listen 8080\nLogFormat \"%Z\" bad\n");
+    cr_assert(strstr(msg, "test.conf:2: LogFormat") != NULL, "%s", msg);
+    msg = load_fail("Listen 8080\nMPM turbo\n");
+    cr_assert(strstr(msg, "test.conf:2: MPM 'turbo'") != NULL, "%s", msg);
+    msg = load_fail("Listen 8080\nServerName \"unterminated\n");
+    cr_assert(strstr(msg, "test.conf:2: unterminated quote") != NULL, "%s", msg);
+    msg = load_fail("Listen 8080\n<Location /x>\nSetHandler nope\n</Location>\n");
+    cr_assert(strstr(msg, "test.conf:3: SetHandler: unknown handler 'nope'") != NULL, "%s", msg);
+    msg = load_fail("Listen 8080\n<Location /x>\n");
+    cr_assert(strstr(msg, "test.conf:2: <Location> section is not closed") != NULL, "%s", msg);
+    msg = load_fail("Listen 8080\n</IfModule>\n");
+    cr_assert(strstr(msg, "test.conf:2:") != NULL, "%s", msg);
+    msg = load_fail("Listen 8080\nSetHandler static\n");
+    cr_assert(strstr(msg, "test.conf:2: SetHandler is only allowed inside <Location>") != NULL, "%s", msg);
+    msg = load_fail("Listen 8080\n<Location /x>\nTimeout 5\n</Location>\n");
+    cr_assert(strstr(msg, "test.conf:3: Timeout is not allowed inside <Location>") != NULL, "%s", msg);
+    msg = load_fail("ServerName x\n");
+    cr_assert(strstr(msg, "no Listen directive") != NULL, "%s", msg);
+    msg = load_fail("Listen 8080\nInclude conf/missing.conf\n");
+    cr_assert(strstr(msg, "test.conf:2: Include file") != NULL, "%s", msg);
+    msg = load_fail("Listen 8080\nTypesConfig conf/none.types\n");
+    cr_assert(strstr(msg, "none.types") != NULL, "%s", msg);
+}
+
+Test(config, ifdefine_and_command_line)
+{
+    struct errbuf err;
+    write_at("conf/test.conf", "<IfDefine NOPE>\nFoo bar\n</IfDefine>\n"
+                               "<IfDefine !NOPE>\n  <IfDefine TLS>\n  Bar\n  </IfDefine>\nServerName yes\n"
+                               "</IfDefine>\n"
+                               "<IfDefine TLS>\nServerName tls\n</IfDefine>\n");
+    const char *pre[] = {"Timeout 9", "ServerName first", NULL};
+    const char *post[] = {"Listen 127.0.0.1:9000", NULL};
+    const char *defs[] = {NULL};
+    struct config_args args = {.conf_file = conf_path, .pre = pre, .post = post, .defines = defs};
+    struct server *s = config_load(&args, &err);
+    cr_assert_not_null(s, "%s", err.msg);
+    cr_assert_eq(s->timeout, 9);
+    cr_assert_str_eq(s->server_name, "yes");
+    cr_assert_str_eq(s->listeners->spec, "127.0.0.1:9000");
+    config_free(s);
+
+    const char *defs2[] = {"TLS", NULL};
+    args.defines = defs2;
+    s = config_load(&args, &err);
+    cr_assert_null(s, "Bar inside <IfDefine TLS> must be read when TLS is defined");
+    cr_assert(strstr(err.msg, "unknown directive 'Bar'") != NULL, "%s", err.msg);
+}
+
+Test(config, include_glob_relative_to_server_root)
+{
+    struct errbuf err;
+    char p[700];
+    snprintf(p, sizeof(p), "%s/conf/extra", dir);
+    mkdir(p, 0755);
+    write_at("conf/extra/a.conf", "Listen 127.0.0.1:9001\n");
+    write_at("conf/extra/b.conf", "Listen 127.0.0.1:9002\nBroken here\n");
+    write_at("conf/extra/c.txt", "Foo\n");
+    const char *msg = load_fail("Include conf/extra/*.conf\n");
+    cr_assert(strstr(msg, "extra/b.conf:2: unknown directive 'Broken'") != NULL, "%s", msg);
+    write_at("conf/extra/b.conf", "Listen 127.0.0.1:9002\n");
+    struct server *s = load("Include conf/extra/*.conf\nIncludeOptional conf/none/*.conf\n", &err);
+    cr_assert_not_null(s, "%s", err.msg);
+    cr_assert_str_eq(s->listeners->spec, "127.0.0.1:9001");
+    cr_assert_str_eq(s->listeners->next->spec, "127.0.0.1:9002");
+    config_free(s);
+}
+
+Test(config, locations_and_handlers)
+{
+    struct errbuf err;
+    struct server *s = load("Listen 8080\n<Location /files>\n  SetHandler static\n</Location>\n", &err);
+    cr_assert_not_null(s, "%s", err.msg);
+    cr_assert_str_eq(s->locations->path, "/files");
+    cr_assert_eq(handler_for(s, "/files/a"), &static_handler);
+    cr_assert_eq(handler_for(s, "/other"), &static_handler);
+    config_free(s);
+}
+
+Test(config, ifmodule_follows_the_mpm)
+{
+    struct errbuf err;
+    struct server *s = load("Listen 8080\nMPM prefork\n"
+                            "<IfModule mpm_prefork_module>\nStartServers 2\n</IfModule>\n"
+                            "<IfModule mpm_nothing_module>\nThis is skipped\n</IfModule>\n"
+                            "<IfModule !mpm_nothing_module>\nMaxSpareServers 20\n</IfModule>\n"
+                            "<IfModule prefork.c>\nMinSpareServers 3\n</IfModule>\n",
+                            &err);
+    cr_assert_not_null(s, "%s", err.msg);
+    cr_assert_eq(s->mpm_conf.start_servers, 2);
+    cr_assert_eq(s->mpm_conf.min_spare, 3);
+    cr_assert_eq(s->mpm_conf.max_spare, 20);
+    config_free(s);
+}
+
+Test(config, prefork_defaults_and_clamps)
+{
+    struct errbuf err;
+    struct server *s = load("Listen 8080\nMPM prefork\n", &err);
+    cr_assert_not_null(s, "%s", err.msg);
+    cr_assert_eq(s->mpm_conf.start_servers, 5);
+    cr_assert_eq(s->mpm_conf.min_spare, 5);
+    cr_assert_eq(s->mpm_conf.max_spare, 10);
+    cr_assert_eq(s->mpm_conf.max_workers, 256);
+    cr_assert_eq(s->mpm_conf.server_limit, 256);
+    cr_assert_eq(s->mpm_conf.max_conn_per_child, 0);
+    config_free(s);
+
+    s = load("Listen 8080\nMaxClients 500\nMaxRequestsPerChild 7\n", &err);
+    cr_assert_not_null(s, "%s", err.msg);
+    cr_assert_eq(s->mpm_conf.max_workers, 256, "MaxRequestWorkers is capped by ServerLimit");
+    cr_assert_eq(s->mpm_conf.max_conn_per_child, 7);
+    config_free(s);
+
+    s = load("Listen 8080\nServerLimit 10\nMaxRequestWorkers 20\nMinSpareServers 4\nMaxSpareServers 2\n", &err);
+    cr_assert_not_null(s, "%s", err.msg);
+    cr_assert_eq(s->mpm_conf.max_workers, 10);
+    cr_assert_geq(s->mpm_conf.max_spare, s->mpm_conf.min_spare + 1);
+    config_free(s);
+}

@@ -1,0 +1,416 @@
+/*
+ * The connection state machine, fed plain strings: whole, split at every byte, pipelined; every error status.
+ * No sockets: the test plays the MPM, copying output iovecs and file ranges into a string.
+ */
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "handler.h"
+#include "http_conn.h"
+#include "mime.h"
+#include "pool.h"
+#include "server.h"
+
+static struct server srv;
+static struct pool *pool;
+static char docroot[] = "/tmp/test_http_conn.XXXXXX";
+
+static const char index_body[] = "<html>hello</html>\n";
+
+static void write_file(const char *dir, const char *name, const char *data)
+{
+    char path[512];
+    snprintf(path, sizeof(path), "%s/%s", dir, name);
+    FILE *f = fopen(path, "w");
+    cr_assert_not_null(f);
+    fputs(data, f);
+    fclose(f);
+}
+
+static void setup(void)
+{
+    static char *index_names[] = {"index.html", NULL};
+    struct errbuf err;
+    memset(&srv, 0, sizeof(srv));
+    pool = pool_create(4096);
+    strcpy(docroot, "/tmp/test_http_conn.XXXXXX");
+    cr_assert_not_null(mkdtemp(docroot));
+    write_file(docroot, "index.html", index_body);
+    srv.pool = pool;
+    srv.document_root = docroot;
+    srv.directory_index = index_names;
+    srv.server_name = "localhost";
+    const char *src = getenv("HTTPD_SRCDIR");
+    char *types = pool_printf(pool, "%s/conf/mime.types", src ? src : ".");
+    srv.mime = mime_load(pool, types, &err);
+    cr_assert_not_null(srv.mime, "%s", err.msg);
+    srv.timeout = 60;
+    srv.keepalive = 1;
+    srv.keepalive_timeout = 5;
+    srv.max_keepalive_requests = 100;
+    srv.limit_request_line = 8190;
+    srv.limit_request_field_size = 8190;
+    srv.limit_request_fields = 100;
+    srv.limit_request_body = 1 << 20;
+}
+
+static void teardown(void)
+{
+    char cmd[600];
+    snprintf(cmd, sizeof(cmd), "rm -rf %s", docroot);
+    cr_assert_eq(system(cmd), 0);
+    pool_destroy(pool);
+}
+
+TestSuite(http_conn, .init = setup, .fini = teardown);
+
+struct out {
+    char *data;
+    size_t len;
+};
+
+static void out_append(struct out *o, const void *p, size_t n)
+{
+    o->data = realloc(o->data, o->len + n + 1);
+    memcpy(o->data + o->len, p, n);
+    o->len += n;
+    o->data[o->len] = '\0';
+}
+
+/* Plays the MPM: feeds `in` in pieces of `step` bytes, writes everything asked, returns the final state. */
+static enum conn_state drive(struct http_conn *c, const char *in, size_t len, size_t step, struct out *o,
+                             int64_t *now)
+{
+    enum conn_state st = http_conn_state(c);
+    size_t pos = 0;
+    for (int guard = 0; guard < 100000; guard++) {
+        if (st == CONN_WRITE) {
+            struct conn_out co;
+            cr_assert_eq(http_conn_output(c, &co), 0);
+            size_t n = 0;
+            if (co.iovcnt > 0) {
+                for (int i = 0; i < co.iovcnt; i++) {
+                    out_append(o, co.iov[i].iov_base, co.iov[i].iov_len);
+                    n += co.iov[i].iov_len;
+                }
+            } else {
+                char *buf = malloc(co.file_len);
+                cr_assert_eq(pread(co.file_fd, buf, co.file_len, co.file_off), (ssize_t)co.file_len);
+                out_append(o, buf, co.file_len);
+                free(buf);
+                n = co.file_len;
+            }
+            st = http_conn_sent(c, n, *now);
+            continue;
+        }
+        if (st == CONN_WAIT) {
+            *now = http_conn_deadline(c);
+            st = http_conn_timeout(c, *now);
+            continue;
+        }
+        if (st == CONN_CLOSE || pos == len)
+            break;
+        char *buf;
+        size_t space;
+        cr_assert_eq(http_conn_read_space(c, &buf, &space), 0);
+        size_t k = len - pos < step ? len - pos : step;
+        if (k > space)
+            k = space;
+        memcpy(buf, in + pos, k);
+        pos += k;
+        st = http_conn_input(c, k, *now);
+    }
+    return st;
+}
+
+/* Runs a whole exchange on a fresh connection; returns the output with Date values replaced by "X". */
+static char *exchange(const char *in, size_t step, enum conn_state *final)
+{
+    int64_t now = 1000000;
+    struct out o = {0};
+    struct http_conn *c = http_conn_create(&srv, NULL, 0, now);
+    cr_assert_not_null(c);
+    enum conn_state st = drive(c, in, strlen(in), step, &o, &now);
+    if (final != NULL)
+        *final = st;
+    http_conn_destroy(c);
+    if (o.data == NULL)
+        out_append(&o, "", 0);
+    /* mask dates */
+    for (char *d = strstr(o.data, "\r\nDate: "); d != NULL; d = strstr(d + 1, "\r\nDate: ")) {
+        char *end = strstr(d + 8, "\r\n");
+        memmove(d + 9, end, strlen(end) + 1);
+        d[8] = 'X';
+    }
+    return o.data;
+}
+
+static char *error_page(int code, const char *reason, int head, const char *extra, int close)
+{
+    static char buf[1024];
+    char body[256];
+    snprintf(body, sizeof(body),
+             "<!DOCTYPE html>\n<html><head><title>%d %s</title></head>\n<body><h1>%s</h1></body></html>\n", code,
+             reason, reason);
+    snprintf(buf, sizeof(buf),
+             "HTTP/1.1 %d %s\r\nDate: X\r\nServer: httpd/0.1.0\r\n%sContent-Length: %zu\r\n"
+             "Content-Type: text/html; charset=utf-8\r\n%s\r\n%s",
+             code, reason, extra, strlen(body), close ? "Connection: close\r\n" : "", head ? "" : body);
+    return buf;
+}
+
+static void expect_error(const char *req, int code, const char *reason, int close)
+{
+    enum conn_state st;
+    char *got = exchange(req, 1 << 20, &st);
+    cr_assert_str_eq(got, error_page(code, reason, 0, "", close), "request %s got %s", req, got);
+    cr_assert_eq(st, close ? CONN_CLOSE : CONN_KEEPALIVE, "request %s", req);
+    free(got);
+}
+
+Test(http_conn, get_index_exact)
+{
+    enum conn_state st;
+    char *got = exchange("GET / HTTP/1.1\r\nHost: x\r\n\r\n", 1 << 20, &st);
+    cr_assert(strncmp(got, "HTTP/1.1 200 OK\r\nDate: X\r\nServer: httpd/0.1.0\r\nLast-Modified: ", 62) == 0,
+              "%s", got);
+    cr_assert_not_null(strstr(got, "\r\nContent-Length: 19\r\nContent-Type: text/html\r\n\r\n"), "%s", got);
+    size_t n = strlen(got);
+    cr_assert_str_eq(got + n - strlen(index_body), index_body);
+    cr_assert_eq(st, CONN_KEEPALIVE);
+    free(got);
+}
+
+Test(http_conn, head_has_length_but_no_body)
+{
+    char *got = exchange("HEAD /index.html HTTP/1.1\r\nHost: x\r\n\r\n", 1 << 20, NULL);
+    cr_assert_not_null(strstr(got, "Content-Length: 19\r\n"));
+    cr_assert(strlen(got) > 4 && strcmp(got + strlen(got) - 4, "\r\n\r\n") == 0, "%s", got);
+    free(got);
+}
+
+Test(http_conn, split_at_every_byte_equals_whole)
+{
+    const char *req = "GET / HTTP/1.1\r\nHost: x\r\nUser-Agent: t\r\n\r\n"
+                      "GET /nope HTTP/1.1\r\nHost: x\r\n\r\n"
+                      "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n"
+                      "HEAD / HTTP/1.1\r\nHost: x\r\n\r\n";
+    enum conn_state st1, st2;
+    char *whole = exchange(req, 1 << 20, &st1);
+    char *bytes = exchange(req, 1, &st2);
+    cr_assert_str_eq(whole, bytes);
+    cr_assert_eq(st1, st2);
+    /* four responses, in order */
+    const char *p = whole;
+    const char *expect[] = {"HTTP/1.1 200 OK", "HTTP/1.1 404 Not Found", "HTTP/1.1 405 Method Not Allowed",
+                            "HTTP/1.1 200 OK"};
+    for (int i = 0; i < 4; i++) {
+        p = strstr(p, "HTTP/1.1 ");
+        cr_assert_not_null(p, "response %d missing in %s", i, whole);
+        cr_assert(strncmp(p, expect[i], strlen(expect[i])) == 0, "response %d: %.40s", i, p);
+        p++;
+    }
+    cr_assert_not_null(strstr(whole, "Allow: GET, HEAD, OPTIONS\r\n"));
+    free(whole);
+    free(bytes);
+}
+
+Test(http_conn, http10_closes_unless_keepalive)
+{
+    enum conn_state st;
+    char *got = exchange("GET / HTTP/1.0\r\n\r\n", 1 << 20, &st);
+    cr_assert_not_null(strstr(got, "\r\nConnection: close\r\n"));
+    cr_assert_eq(st, CONN_CLOSE);
+    free(got);
+    got = exchange("GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n", 1 << 20, &st);
+    cr_assert_not_null(strstr(got, "\r\nConnection: keep-alive\r\n"));
+    cr_assert_eq(st, CONN_KEEPALIVE);
+    free(got);
+}
+
+Test(http_conn, connection_close)
+{
+    enum conn_state st;
+    char *got = exchange("GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\nGET / HTTP/1.1\r\nHost: x\r\n\r\n",
+                         1 << 20, &st);
+    cr_assert_not_null(strstr(got, "\r\nConnection: close\r\n"));
+    cr_assert_null(strstr(strstr(got, "HTTP/1.1 200") + 1, "HTTP/1.1 "), "answered after close: %s", got);
+    cr_assert_eq(st, CONN_CLOSE);
+    free(got);
+}
+
+Test(http_conn, errors)
+{
+    expect_error("GET / HTTP/1.1\r\n\r\n", 400, "Bad Request", 1);
+    expect_error("GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", 400, "Bad Request", 1);
+    expect_error("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n", 400,
+                 "Bad Request", 1);
+    expect_error("FOO / HTTP/1.1\r\nHost: x\r\n\r\n", 501, "Not Implemented", 1);
+    expect_error("\x01\x02 hello\r\n\r\n", 400, "Bad Request", 1);
+    expect_error("GET / HTTP/2.0\r\nHost: x\r\n\r\n", 505, "HTTP Version Not Supported", 1);
+    expect_error("GET / HTTP/1.1\r\nHost: x\r\nX-A: b\r\n c\r\n\r\n", 400, "Bad Request", 1);
+    expect_error("GET /missing HTTP/1.1\r\nHost: x\r\n\r\n", 404, "Not Found", 0);
+    expect_error("GET /../etc/passwd HTTP/1.1\r\nHost: x\r\n\r\n", 400, "Bad Request", 1);
+    expect_error("GET /a%2fb HTTP/1.1\r\nHost: x\r\n\r\n", 404, "Not Found", 0);
+    expect_error("GET nothing HTTP/1.1\r\nHost: x\r\n\r\n", 400, "Bad Request", 1);
+    expect_error("PROPFIND / HTTP/1.1\r\nHost: x\r\n\r\n", 501, "Not Implemented", 1);
+    expect_error("GET / HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n", 400,
+                 "Bad Request", 1);
+    expect_error("GET / HTTP/1.1\r\nHost: x\r\nExpect: something\r\n\r\n", 417, "Expectation Failed", 1);
+    expect_error("GET / HTTP/1.1\r\nHost: x\r\nA: \x01\r\n\r\n", 400, "Bad Request", 1);
+    expect_error("GET / HTTP/1.1\r\nHost: x\r\nA: b\rc\r\n\r\n", 400, "Bad Request", 1);
+    expect_error("GET / HTTP/1.1\nHost: x\n\n", 400, "Bad Request", 1);
+    expect_error("GET / HTTP/1.2\r\nHost: x\r\n\r\n", 505, "HTTP Version Not Supported", 1);
+}
+
+Test(http_conn, http09_is_refused)
+{
+    enum conn_state st;
+    char *got = exchange("GET / HTTP/0.9\r\n\r\n", 1 << 20, &st);
+    cr_assert(strncmp(got, "HTTP/1.1 505 ", 13) == 0 || strncmp(got, "HTTP/1.1 400 ", 13) == 0, "%s", got);
+    cr_assert_eq(st, CONN_CLOSE);
+    free(got);
+    /* llhttp reads a request line without a version as HTTP/0.9 */
+    got = exchange("GET /\r\n\r\n", 1 << 20, &st);
+    cr_assert(strncmp(got, "HTTP/1.1 505 ", 13) == 0 || strncmp(got, "HTTP/1.1 400 ", 13) == 0, "%s", got);
+    cr_assert_eq(st, CONN_CLOSE);
+    free(got);
+}
+
+Test(http_conn, limits)
+{
+    char req[1024];
+    srv.limit_request_line = 100;
+    snprintf(req, sizeof(req), "GET /%0200d HTTP/1.1\r\nHost: x\r\n\r\n", 0);
+    expect_error(req, 414, "URI Too Long", 1);
+    srv.limit_request_line = 8190;
+
+    srv.limit_request_field_size = 100;
+    snprintf(req, sizeof(req), "GET / HTTP/1.1\r\nHost: x\r\nX-Long: %0200d\r\n\r\n", 0);
+    expect_error(req, 431, "Request Header Fields Too Large", 1);
+    snprintf(req, sizeof(req), "GET / HTTP/1.1\r\nHost: x\r\nX-%0200d: a\r\n\r\n", 0);
+    expect_error(req, 431, "Request Header Fields Too Large", 1);
+    srv.limit_request_field_size = 8190;
+
+    srv.limit_request_fields = 5;
+    expect_error("GET / HTTP/1.1\r\nHost: x\r\nA: 1\r\nB: 1\r\nC: 1\r\nD: 1\r\nE: 1\r\nF: 1\r\n\r\n", 431,
+                 "Request Header Fields Too Large", 1);
+    srv.limit_request_fields = 100;
+
+    srv.limit_request_body = 100;
+    expect_error("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n", 413, "Content Too Large", 1);
+    snprintf(req, sizeof(req),
+             "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n64\r\n%0100d\r\n1\r\nx\r\n0\r\n\r\n", 0);
+    expect_error(req, 413, "Content Too Large", 1);
+}
+
+Test(http_conn, expect_continue)
+{
+    enum conn_state st;
+    char *got = exchange("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\nExpect: 100-continue\r\n\r\n", 1 << 20,
+                         &st);
+    cr_assert_str_eq(got, "HTTP/1.1 100 Continue\r\n\r\n");
+    cr_assert_eq(st, CONN_READ);
+    free(got);
+    got = exchange("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\nExpect: 100-continue\r\n\r\n0123456789",
+                   1, &st);
+    cr_assert(strncmp(got, "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 405 Method Not Allowed\r\n", 58) == 0, "%s", got);
+    free(got);
+}
+
+Test(http_conn, options_and_absolute_form)
+{
+    char *got = exchange("OPTIONS * HTTP/1.1\r\nHost: x\r\n\r\n", 1 << 20, NULL);
+    cr_assert_str_eq(got, "HTTP/1.1 200 OK\r\nDate: X\r\nServer: httpd/0.1.0\r\nAllow: GET, HEAD, OPTIONS\r\n"
+                          "Content-Length: 0\r\n\r\n");
+    free(got);
+    got = exchange("GET http://example.com/ HTTP/1.1\r\n\r\n", 1 << 20, NULL);
+    cr_assert(strncmp(got, "HTTP/1.1 200 OK\r\n", 17) == 0, "%s", got);
+    free(got);
+}
+
+Test(http_conn, max_keepalive_requests)
+{
+    srv.max_keepalive_requests = 2;
+    enum conn_state st;
+    char *got = exchange("GET / HTTP/1.1\r\nHost: x\r\n\r\nGET / HTTP/1.1\r\nHost: x\r\n\r\nGET / HTTP/1.1\r\nHost: x\r\n\r\n",
+                         1 << 20, &st);
+    const char *second = strstr(strstr(got, "HTTP/1.1 200") + 1, "HTTP/1.1 200");
+    cr_assert_not_null(second);
+    const char *first_close = strstr(got, "Connection: close");
+    cr_assert(first_close == NULL || first_close > second, "the first response closes: %s", got);
+    cr_assert_not_null(strstr(second, "Connection: close\r\n"));
+    cr_assert_null(strstr(second + 1, "HTTP/1.1 "), "a third response: %s", got);
+    cr_assert_eq(st, CONN_CLOSE);
+    free(got);
+}
+
+Test(http_conn, timeouts)
+{
+    int64_t now = 5000;
+    struct out o = {0};
+    struct http_conn *c = http_conn_create(&srv, NULL, 0, now);
+    /* nothing received: a quiet close */
+    cr_assert_eq(http_conn_timeout(c, http_conn_deadline(c)), CONN_CLOSE);
+    http_conn_destroy(c);
+
+    c = http_conn_create(&srv, NULL, 0, now);
+    const char *part = "GET / HTTP/1.1\r\nHo";
+    cr_assert_eq(drive(c, part, strlen(part), 1 << 20, &o, &now), CONN_READ);
+    cr_assert_eq(http_conn_deadline(c), now + 60000);
+    cr_assert_eq(http_conn_timeout(c, http_conn_deadline(c)), CONN_WRITE);
+    cr_assert_eq(drive(c, "", 0, 1, &o, &now), CONN_CLOSE);
+    cr_assert(strncmp(o.data, "HTTP/1.1 408 Request Timeout\r\n", 30) == 0, "%s", o.data);
+    http_conn_destroy(c);
+    free(o.data);
+
+    /* idle keep-alive: KeepAliveTimeout, then close without a response */
+    memset(&o, 0, sizeof(o));
+    c = http_conn_create(&srv, NULL, 0, now);
+    const char *req = "GET / HTTP/1.1\r\nHost: x\r\n\r\n";
+    cr_assert_eq(drive(c, req, strlen(req), 1 << 20, &o, &now), CONN_KEEPALIVE);
+    cr_assert_eq(http_conn_deadline(c), now + 5000);
+    cr_assert_eq(http_conn_timeout(c, now + 5000), CONN_CLOSE);
+    http_conn_destroy(c);
+    free(o.data);
+}
+
+Test(http_conn, idle_connection_holds_no_buffers)
+{
+    int64_t now = 1;
+    struct out o = {0};
+    struct http_conn *c = http_conn_create(&srv, NULL, 0, now);
+    size_t fresh = http_conn_footprint(c);
+    const char *req = "GET / HTTP/1.1\r\nHost: x\r\n\r\n";
+    cr_assert_eq(drive(c, req, strlen(req), 1 << 20, &o, &now), CONN_KEEPALIVE);
+    cr_assert_eq(http_conn_footprint(c), fresh);
+    cr_assert_lt(fresh, 512, "an idle connection costs %zu bytes", fresh);
+    http_conn_destroy(c);
+    free(o.data);
+}
+
+Test(http_conn, graceful_shutdown)
+{
+    int64_t now = 1;
+    struct out o = {0};
+    struct http_conn *c = http_conn_create(&srv, NULL, 0, now);
+    const char *req = "GET / HTTP/1.1\r\nHost: x\r\n\r\n";
+    cr_assert_eq(drive(c, req, strlen(req), 1 << 20, &o, &now), CONN_KEEPALIVE);
+    cr_assert_eq(http_conn_shutdown(c), CONN_CLOSE);
+    http_conn_destroy(c);
+    free(o.data);
+
+    /* mid-request: the response is sent, with Connection: close */
+    memset(&o, 0, sizeof(o));
+    c = http_conn_create(&srv, NULL, 0, now);
+    cr_assert_eq(drive(c, req, 10, 1 << 20, &o, &now), CONN_READ);
+    cr_assert_eq(http_conn_shutdown(c), CONN_READ);
+    cr_assert_eq(drive(c, req + 10, strlen(req) - 10, 1 << 20, &o, &now), CONN_CLOSE);
+    cr_assert_not_null(strstr(o.data, "Connection: close\r\n"));
+    http_conn_destroy(c);
+    free(o.data);
+}

@@ -1,0 +1,59 @@
+/* HTTP dates (all three RFC 9110 forms), number parsing, error buffers. */
+#include <criterion/criterion.h>
+#include <string.h>
+
+#include "util.h"
+
+Test(util, date_round_trip)
+{
+    char buf[32];
+    http_date_format(784111777, buf);
+    cr_assert_str_eq(buf, "Sun, 06 Nov 1994 08:49:37 GMT");
+    cr_assert_eq(http_date_parse(buf), 784111777);
+}
+
+Test(util, date_obsolete_forms)
+{
+    cr_assert_eq(http_date_parse("Sunday, 06-Nov-94 08:49:37 GMT"), 784111777);
+    cr_assert_eq(http_date_parse("Sun Nov  6 08:49:37 1994"), 784111777);
+}
+
+Test(util, date_invalid)
+{
+    cr_assert_eq(http_date_parse(""), -1);
+    cr_assert_eq(http_date_parse("yesterday"), -1);
+    cr_assert_eq(http_date_parse("Sun, 06 Nov 1994 08:49:37 PST"), -1);
+    cr_assert_eq(http_date_parse("Sun, 06 Foo 1994 08:49:37 GMT"), -1);
+    cr_assert_eq(http_date_parse("Sun, 06 Nov 1994 08:49:37 GMT trailing"), -1);
+    cr_assert_eq(http_date_parse("Sun, 32 Nov 1994 08:49:37 GMT"), -1);
+}
+
+Test(util, date_now_is_cached_and_well_formed)
+{
+    const char *d = http_date_now();
+    cr_assert_eq(strlen(d), 29);
+    cr_assert(strcmp(d + 25, " GMT") == 0 || strcmp(d + 26, "GMT") == 0);
+    cr_assert_neq(http_date_parse(d), -1);
+}
+
+Test(util, parse_uint)
+{
+    cr_assert_eq(parse_uint("0"), 0);
+    cr_assert_eq(parse_uint("8190"), 8190);
+    cr_assert_eq(parse_uint("9223372036854775799"), 9223372036854775799LL);
+    cr_assert_eq(parse_uint("99999999999999999999"), -1);
+    cr_assert_eq(parse_uint(""), -1);
+    cr_assert_eq(parse_uint("-1"), -1);
+    cr_assert_eq(parse_uint("12a"), -1);
+    cr_assert_eq(parse_uint(" 1"), -1);
+}
+
+Test(util, errbuf_and_str_ieq)
+{
+    struct errbuf e;
+    cr_assert_eq(errbuf_set(&e, "%s:%d", "f", 3), -1);
+    cr_assert_str_eq(e.msg, "f:3");
+    cr_assert_eq(errbuf_set(NULL, "x"), -1);
+    cr_assert(str_ieq("Host", "hOST", 4));
+    cr_assert_not(str_ieq("Host", "Hostx", 5));
+}
