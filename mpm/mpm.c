@@ -6,6 +6,8 @@
 
 const struct mpm *const mpm_registry[] = {
     &mpm_prefork,
+    &mpm_worker,
+    &mpm_event,
     NULL,
 };
 

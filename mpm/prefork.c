@@ -39,7 +39,8 @@ static const struct directive prefork_directives[] = {
     {"MaxRequestWorkers", config_set_int, CONF(max_workers),
      "children, and so connections served at once, at most (256)"},
     {"MaxClients", config_set_int, CONF(max_workers), "old name of MaxRequestWorkers"},
-    {"ServerLimit", config_set_int, CONF(server_limit), "upper bound of MaxRequestWorkers (256, at most 20000)"},
+    {"ServerLimit", config_set_int, CONF(server_limit),
+     "upper bound of MaxRequestWorkers (256, at most 20000)"},
     {"MaxConnectionsPerChild", config_set_int, CONF(max_conn_per_child),
      "connections a child serves before it is replaced; 0 for no limit (0)"},
     {"MaxRequestsPerChild", config_set_int, CONF(max_conn_per_child), "old name of MaxConnectionsPerChild"},
@@ -217,6 +218,8 @@ static void prefork_child_main(struct server *s, struct child_ctx *ctx)
 done:
     if (epfd >= 0 && close(epfd) < 0)
         log_error(LOG_ERR, "mpm_prefork", "close() failed: %s", strerror(errno));
+    /* with -X the process goes on after this: leave its signals as they were */
+    process_block_signals(0);
 }
 
 static int prefork_run(struct server *s)

@@ -386,13 +386,19 @@ static int parse_target(struct http_conn *c, struct request *r)
 static int check_headers(struct http_conn *c, struct request *r)
 {
     const char *host = NULL;
-    int n_host = 0;
+    int n_host = 0, n_te = 0;
 
     for (int i = 0; i < r->n_headers; i++) {
         const struct http_header *h = &r->headers[i];
         if (strcasecmp(h->name, "Host") == 0) {
             host = h->value;
             n_host++;
+        } else if (strcasecmp(h->name, "Transfer-Encoding") == 0) {
+            /* we decode no transfer coding but chunked (RFC 9112 6.1: 501 for one we do not understand) */
+            if (++n_te > 1)
+                return 400;
+            if (strcasecmp(h->value, "chunked") != 0)
+                return 501;
         } else if (strcasecmp(h->name, "Expect") == 0) {
             if (strcasecmp(h->value, "100-continue") != 0)
                 return 417;
@@ -916,7 +922,9 @@ int http_conn_linger(const struct http_conn *c)
 enum conn_state http_conn_shutdown(struct http_conn *c)
 {
     c->leaving = 1;
-    if (c->state == CONN_KEEPALIVE || (c->state == CONN_READ && c->phase == PH_IDLE))
+    /* an idle keep-alive connection closes now; a connection accepted but silent so far still gets its one
+     * request answered (its client may have sent it already), then closes */
+    if (c->state == CONN_KEEPALIVE)
         c->state = CONN_CLOSE;
     else if (c->head == NULL)
         c->close_after = 1;

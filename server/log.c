@@ -114,7 +114,8 @@ static void write_line(int fd, const char *buf, size_t len)
 
 void log_error(enum log_level level, const char *module, const char *fmt, ...)
 {
-    if ((int)level > error_level)
+    /* as Apache: notice messages to a log file cannot be suppressed (start, stop, restarts always show) */
+    if ((int)level > error_level && level != LOG_NOTICE)
         return;
     char line[LINE_MAX_LEN];
     struct timeval tv;

@@ -218,7 +218,6 @@ int main(int argc, char **argv)
     log_error(LOG_NOTICE, "core", "%s (%s MPM) configured -- resuming normal operations", SERVER_SOFTWARE,
               s->mpm->name);
     int rc = s->mpm->run(s);
-    log_error(LOG_NOTICE, "core", "caught SIGTERM, shutting down");
     listen_close(s);
     unlink(s->pid_file);
     log_close(s);

@@ -6,14 +6,14 @@
  * The parent keeps its signals blocked and takes them one at a time with sigtimedwait(), whose timeout is the
  * next one-second tick: no handler runs in the parent, nothing races, and it sleeps when nothing happens.
  * A forked child installs handlers (without SA_RESTART, so a blocking accept or poll returns EINTR) and then
- * unblocks: TERM/INT/HUP end it at once, as Apache's children; USR1/WINCH ask it to finish its connections and
- * leave. The child that the parent asks to leave is marked `quitting` in the scoreboard first, so it no longer
- * counts as idle, and is signalled again every second until it has gone (a signal that arrives just before the
- * child blocks is not lost for good).
+ * unblocks: TERM/INT/HUP end it at once, as Apache's children; USR1/WINCH ask it to finish its connections
+ * and leave. The child that the parent asks to leave is marked `quitting` in the scoreboard first, so it no
+ * longer counts as idle, and is signalled again every second until it has gone (a signal that arrives just
+ * before the child blocks is not lost for good).
  *
  * Signals in the parent: TERM/INT stop (children get TERM, then KILL after 3 s); WINCH stops gracefully
- * (listeners closed, children finish their connections). Every child row carries the generation it was started
- * in, and only the current generation's idle workers are counted, so a restart is a generation bump.
+ * (listeners closed, children finish their connections). Every child row carries the generation it was
+ * started in, and only the current generation's idle workers are counted, so a restart is a generation bump.
  */
 
 #include <errno.h>
@@ -32,10 +32,10 @@
 #include "scoreboard.h"
 #include "server.h"
 
-#define TICK_MS           1000 /* idle-server maintenance interval */
-#define MAX_SPAWN_RATE    32   /* children spawned per tick at most, as Apache's MAX_SPAWN_RATE */
-#define STOP_TIMEOUT_MS   3000 /* TERM, then KILL */
-#define BUSY_LOG_RATE     8    /* spawn rates from which "server seems busy" is logged */
+#define TICK_MS         1000 /* idle-server maintenance interval */
+#define MAX_SPAWN_RATE  32   /* children spawned per tick at most, as Apache's MAX_SPAWN_RATE */
+#define STOP_TIMEOUT_MS 3000 /* TERM, then KILL */
+#define BUSY_LOG_RATE   8    /* spawn rates from which "server seems busy" is logged */
 
 static struct scoreboard *process_sb;
 
@@ -49,16 +49,17 @@ struct parent {
     struct server *s;
     const struct process_policy *p;
     struct scoreboard *sb;
-    int gen;                 /* current generation */
-    int workers;             /* worker slots used per child */
-    int max_children;        /* live children at most */
-    int fixed;               /* min_spare == max_spare == 0: keep start_children children */
-    int live;                /* children not yet reaped */
-    int spawn_rate;          /* Apache's idle_spawn_rate: 1, 2, 4 ... MAX_SPAWN_RATE */
-    int limit_reported;      /* "server reached ..." logged during the current shortage */
-    int respawn_budget;      /* immediate replacements left in this tick */
-    sigset_t orig_mask;      /* the mask before process_run(), restored in children */
-    char module[32];         /* "mpm_prefork" for log lines */
+    int gen;            /* current generation */
+    int workers;        /* worker slots used per child */
+    int max_children;   /* live children at most */
+    int fixed;          /* min_spare == max_spare == 0: keep `start` children */
+    int start;          /* start_children, at most max_children */
+    int live;           /* children not yet reaped */
+    int spawn_rate;     /* Apache's idle_spawn_rate: 1, 2, 4 ... MAX_SPAWN_RATE */
+    int limit_reported; /* "server reached ..." logged during the current shortage */
+    int respawn_budget; /* immediate replacements left in this tick */
+    sigset_t orig_mask; /* the mask before process_run(), restored in children */
+    char module[32];    /* "mpm_prefork" for log lines */
 };
 
 /* The signals a child handles (and worker threads block). */
@@ -202,7 +203,7 @@ static int make_child(struct parent *P)
     }
     if (pid == 0)
         run_child(P, slot);
-    /* SIGCHLD is blocked and only reaped by this process, so the row is set before the child can be reaped. */
+    /* Children are reaped only by this loop, so the row holds the pid before the child can be reaped. */
     atomic_store(&row->pid, pid);
     P->live++;
     return 0;
@@ -338,7 +339,7 @@ static void maintain(struct parent *P)
     const struct process_policy *p = P->p;
 
     if (P->fixed) {
-        int missing = p->start_children - active_children(P);
+        int missing = P->start - active_children(P);
         if (missing > 0)
             spawn(P, missing);
         return;
@@ -381,7 +382,7 @@ static void replace_exited(struct parent *P)
 {
     const struct process_policy *p = P->p;
     if (P->fixed) {
-        int missing = p->start_children - active_children(P);
+        int missing = P->start - active_children(P);
         if (missing > P->respawn_budget)
             missing = P->respawn_budget;
         if (missing > 0)
@@ -456,7 +457,8 @@ static void graceful_stop(struct parent *P)
             break;
         int sig = wait_signal(P, next_tick - now_ms());
         if (sig == SIGTERM || sig == SIGINT) {
-            log_error(LOG_NOTICE, P->module, "caught %s, shutting down", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+            log_error(LOG_NOTICE, P->module, "caught %s, shutting down",
+                      sig == SIGTERM ? "SIGTERM" : "SIGINT");
             stop_children(P);
             return;
         }
@@ -507,6 +509,7 @@ int process_run(struct server *s, const struct process_policy *p)
     int thread_limit = s->mpm_conf.thread_limit > P.workers ? s->mpm_conf.thread_limit : P.workers;
     P.max_children = p->max_children > 0 && p->max_children < server_limit ? p->max_children : server_limit;
     P.fixed = p->min_spare <= 0 && p->max_spare <= 0;
+    P.start = p->start_children < P.max_children ? p->start_children : P.max_children;
     P.spawn_rate = 1;
     P.respawn_budget = MAX_SPAWN_RATE;
 
@@ -544,10 +547,7 @@ int process_run(struct server *s, const struct process_policy *p)
     }
     masked = 1;
 
-    int start = p->start_children;
-    if (start > P.max_children)
-        start = P.max_children;
-    spawn(&P, start);
+    spawn(&P, P.start);
 
     int64_t next_tick = now_ms() + TICK_MS;
     for (;;) {

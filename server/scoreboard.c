@@ -1,8 +1,8 @@
 /*
  * The scoreboard lives in one anonymous MAP_SHARED mapping made by the parent before it forks, so every child
  * sees the same memory: the header, then server_limit child rows, then server_limit x thread_limit worker
- * slots. Nothing here locks. Each slot has a single writer (the worker that owns it; the parent only while the
- * owning child is dead), and every field is an atomic, so readers such as the parent's idle count or
+ * slots. Nothing here locks. Each slot has a single writer (the worker that owns it; the parent only while
+ * the owning child is dead), and every field is an atomic, so readers such as the parent's idle count or
  * /server-status see each value whole, if not a consistent snapshot of all of them.
  */
 
@@ -57,8 +57,8 @@ struct scoreboard *scoreboard_create(int server_limit, int thread_limit, struct 
     sb->start_time = time(NULL);
     atomic_init(&sb->generation, 0);
     sb->children = (struct sb_child *)(base + align64(sizeof(*sb)));
-    sb->workers =
-        (struct sb_worker *)(base + align64(sizeof(*sb)) + align64((size_t)server_limit * sizeof(struct sb_child)));
+    sb->workers = (struct sb_worker *)(base + align64(sizeof(*sb)) +
+                                       align64((size_t)server_limit * sizeof(struct sb_child)));
     for (size_t i = 0; i < (size_t)server_limit * (size_t)thread_limit; i++)
         atomic_init(&sb->workers[i].state, (char)SB_DEAD);
     return sb;

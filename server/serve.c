@@ -51,7 +51,8 @@ static enum wait_result wait_fd(int fd, short events, int64_t deadline)
 }
 
 /* READ or KEEPALIVE: read what has arrived, or wait for it until the deadline. */
-static enum conn_state do_read(struct http_conn *c, int fd, enum conn_state st, volatile sig_atomic_t *leaving)
+static enum conn_state do_read(struct http_conn *c, int fd, enum conn_state st,
+                               volatile sig_atomic_t *leaving)
 {
     if (st == CONN_KEEPALIVE && leaving != NULL && *leaving)
         return http_conn_shutdown(c);

@@ -4,6 +4,7 @@
  * MPM_TEST, which Criterion also runs after a failed assertion) kills any server still registered, prints the
  * end of its logs and removes its directory (kept when HARNESS_KEEP is set in the environment).
  */
+#define HARNESS_IMPL
 #include "harness.h"
 
 #include <arpa/inet.h>
@@ -33,6 +34,26 @@ struct extra_file {
 };
 
 const char *harness_mpm = "?";
+static const char *caller_file;
+static int caller_line;
+
+void harness_at(const char *file, int line)
+{
+    const char *slash = strrchr(file, '/');
+
+    caller_file = slash ? slash + 1 : file;
+    caller_line = line;
+}
+
+const char *harness_where(void)
+{
+    static char buf[128];
+
+    if (!caller_file)
+        return "";
+    snprintf(buf, sizeof(buf), " (at %s:%d)", caller_file, caller_line);
+    return buf;
+}
 
 #define MAX_SERVERS 8
 static struct srv *running[MAX_SERVERS];
@@ -397,8 +418,9 @@ static int list_mpms(char names[][32], int max, char *error, size_t errlen)
     if (!line && err)
         line = strstr(err, "Compiled-in MPMs:");
     if (!line) {
-        snprintf(error, errlen, "`%s -V` (status %d) has no \"Compiled-in MPMs:\" line; stdout: %.80s stderr: %.80s",
-                 bin, status, out ? out : "", err ? err : "");
+        snprintf(error, errlen,
+                 "`%s -V` (status %d) has no \"Compiled-in MPMs:\" line; stdout: %.80s stderr: %.80s", bin,
+                 status, out ? out : "", err ? err : "");
         free(out);
         free(err);
         return -1;
@@ -434,7 +456,7 @@ struct criterion_test_params harness_mpm_params(void)
             snprintf(params[0].error, sizeof(params[0].error), "%s", error);
         }
         for (int i = 0; i < n; i++)
-            snprintf(params[i].name, sizeof(params[i].name), "%s", names[i]);
+            snprintf(params[i].name, sizeof(params[i].name), "%.31s", names[i]);
     }
     return cr_make_param_array(struct mpm_param, params, count);
 }
@@ -509,7 +531,8 @@ void harness_fini(void)
         running[i] = NULL;
         if (s->pid > 0) {
             char *e = file_tail(s->error_log, 2000), *o = file_tail(s->stderr_log, 1000);
-            fprintf(stderr, "harness [mpm %s]: killing server %d left running; error_log tail:\n%s\nstderr:\n%s\n",
+            fprintf(stderr,
+                    "harness [mpm %s]: killing server %d left running; error_log tail:\n%s\nstderr:\n%s\n",
                     s->mpm, (int)s->pid, e, o);
             free(e);
             free(o);
@@ -602,8 +625,8 @@ char *server_conf_text(const struct srv *s, int port)
                            "Timeout 3\n"
                            "KeepAliveTimeout 2\n"
                            "%s%s",
-                           listen, s->htdocs, s->error_log, s->access_log, s->pid_file, src ? src : ".", s->mpm,
-                           extra, (*extra && extra[strlen(extra) - 1] != '\n') ? "\n" : "");
+                           listen, s->htdocs, s->error_log, s->access_log, s->pid_file, src ? src : ".",
+                           s->mpm, extra, (*extra && extra[strlen(extra) - 1] != '\n') ? "\n" : "");
     free(listen);
     free(extra);
     return text;
@@ -617,15 +640,16 @@ static int free_port(void)
 
     cr_assert(fd != -1, "socket() failed: %s", strerror(errno));
     cr_assert(bind(fd, (struct sockaddr *)&a, sizeof(a)) == 0, "bind() failed: %s", strerror(errno));
-    cr_assert(getsockname(fd, (struct sockaddr *)&a, &alen) == 0, "getsockname() failed: %s", strerror(errno));
+    cr_assert(getsockname(fd, (struct sockaddr *)&a, &alen) == 0, "getsockname() failed: %s",
+              strerror(errno));
     close(fd);
     return ntohs(a.sin_port);
 }
 
 static int try_connect(int port)
 {
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port),
-                            .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    struct sockaddr_in a = {
+        .sin_family = AF_INET, .sin_port = htons((uint16_t)port), .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
     int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), ok;
 
     cr_assert(fd != -1, "socket() failed: %s", strerror(errno));
@@ -726,7 +750,8 @@ static int launch_once(struct srv *s, const char *const *args)
         sleep_ms(10);
     }
     char *e = file_tail(s->error_log, 1500), *o = file_tail(s->stderr_log, 1500);
-    hfail("server did not accept connections on port %d within 5 s; error_log: %s\nstderr: %s", s->port, e, o);
+    hfail("server did not accept connections on port %d within 5 s; error_log: %s\nstderr: %s", s->port, e,
+          o);
     return -1;
 }
 
@@ -811,6 +836,14 @@ void server_stop(struct srv *s)
             kill(left[i], SIGKILL);
         hfail("%d process(es) of the server's group (first %d) still alive after it exited", n, (int)left[0]);
     }
+    /* A server built with --enable-sanitizers reports on stderr, sometimes from a child that just died. */
+    char *out = read_file(s->stderr_log, NULL);
+    if (out && (strstr(out, "AddressSanitizer") || strstr(out, "LeakSanitizer") ||
+                strstr(out, "runtime error:") || strstr(out, "ThreadSanitizer"))) {
+        char *e = escape(out, strlen(out));
+        hfail("sanitizer report in the server's stderr:\n%s", e);
+    }
+    free(out);
     server_destroy(s);
 }
 
@@ -818,8 +851,8 @@ void server_stop(struct srv *s)
 
 struct conn *conn_open(int port)
 {
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port),
-                            .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    struct sockaddr_in a = {
+        .sin_family = AF_INET, .sin_port = htons((uint16_t)port), .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
     struct conn *c = calloc(1, sizeof(*c));
     int one = 1;
 
@@ -902,26 +935,46 @@ void conn_close(struct conn *c)
 const char *reason_phrase(int status)
 {
     switch (status) {
-    case 100: return "Continue";
-    case 200: return "OK";
-    case 206: return "Partial Content";
-    case 301: return "Moved Permanently";
-    case 304: return "Not Modified";
-    case 400: return "Bad Request";
-    case 403: return "Forbidden";
-    case 404: return "Not Found";
-    case 405: return "Method Not Allowed";
-    case 408: return "Request Timeout";
-    case 412: return "Precondition Failed";
-    case 413: return "Content Too Large";
-    case 414: return "URI Too Long";
-    case 416: return "Range Not Satisfiable";
-    case 431: return "Request Header Fields Too Large";
-    case 500: return "Internal Server Error";
-    case 501: return "Not Implemented";
-    case 503: return "Service Unavailable";
-    case 505: return "HTTP Version Not Supported";
-    default: return "?";
+    case 100:
+        return "Continue";
+    case 200:
+        return "OK";
+    case 206:
+        return "Partial Content";
+    case 301:
+        return "Moved Permanently";
+    case 304:
+        return "Not Modified";
+    case 400:
+        return "Bad Request";
+    case 403:
+        return "Forbidden";
+    case 404:
+        return "Not Found";
+    case 405:
+        return "Method Not Allowed";
+    case 408:
+        return "Request Timeout";
+    case 412:
+        return "Precondition Failed";
+    case 413:
+        return "Content Too Large";
+    case 414:
+        return "URI Too Long";
+    case 416:
+        return "Range Not Satisfiable";
+    case 431:
+        return "Request Header Fields Too Large";
+    case 500:
+        return "Internal Server Error";
+    case 501:
+        return "Not Implemented";
+    case 503:
+        return "Service Unavailable";
+    case 505:
+        return "HTTP Version Not Supported";
+    default:
+        return "?";
     }
 }
 
@@ -984,10 +1037,11 @@ static int check_invariants(const struct resp *r, char *err, size_t errlen)
             continue;
         int rank = header_rank(r->names[i]);
         if (rank < prev || (rank == 0 && prev != 0)) {
-            snprintf(err, errlen,
-                     "header %s out of order (want Date, Server, handler headers, Content-Length, Content-Type, "
-                     "Connection)",
-                     r->names[i]);
+            snprintf(
+                err, errlen,
+                "header %s out of order (want Date, Server, handler headers, Content-Length, Content-Type, "
+                "Connection)",
+                r->names[i]);
             return -1;
         }
         prev = rank;
@@ -1043,7 +1097,8 @@ const char *resp_get(const struct resp *r, const char *name)
     return NULL;
 }
 
-int resp_parse(const char *buf, size_t len, int no_body, struct resp *r, size_t *used, char *err, size_t errlen)
+int resp_parse(const char *buf, size_t len, int no_body, struct resp *r, size_t *used, char *err,
+               size_t errlen)
 {
     const char *end = memmem(buf, len, "\r\n\r\n", 4), *p, *eol;
     size_t head_len;
@@ -1177,9 +1232,11 @@ int resp_read(struct conn *c, int no_body, int timeout_ms, struct resp *r, char 
             continue;
         char *e = escape(c->buf ? c->buf : "", c->len);
         if (n == 0)
-            snprintf(err, errlen, "connection closed by the server after %zu bytes of a response: \"%s\"", c->len, e);
+            snprintf(err, errlen, "connection closed by the server after %zu bytes of a response: \"%s\"",
+                     c->len, e);
         else if (n == -1)
-            snprintf(err, errlen, "no complete response within %d ms; got %zu bytes: \"%s\"", timeout_ms, c->len, e);
+            snprintf(err, errlen, "no complete response within %d ms; got %zu bytes: \"%s\"", timeout_ms,
+                     c->len, e);
         else
             snprintf(err, errlen, "recv() failed: %s after %zu bytes: \"%s\"", strerror(c->err), c->len, e);
         free(e);
@@ -1229,14 +1286,16 @@ char *expect_head(int status, const char *handler_headers, long long content_len
         snprintf(ct, sizeof(ct), "Content-Type: %s\r\n", content_type);
     if (connection)
         snprintf(co, sizeof(co), "Connection: %s\r\n", connection);
-    return xasprintf("HTTP/1.1 %d %s\r\nDate: " DATE_PLACEHOLDER "\r\nServer: " SERVER_STRING "\r\n%s%s%s%s\r\n",
+    return xasprintf("HTTP/1.1 %d %s\r\nDate: " DATE_PLACEHOLDER "\r\nServer: " SERVER_STRING
+                     "\r\n%s%s%s%s\r\n",
                      status, reason_phrase(status), handler_headers ? handler_headers : "", cl, ct, co);
 }
 
 char *error_body(int status)
 {
-    return xasprintf("<!DOCTYPE html>\n<html><head><title>%d %s</title></head>\n<body><h1>%s</h1></body></html>\n",
-                     status, reason_phrase(status), reason_phrase(status));
+    return xasprintf(
+        "<!DOCTYPE html>\n<html><head><title>%d %s</title></head>\n<body><h1>%s</h1></body></html>\n", status,
+        reason_phrase(status), reason_phrase(status));
 }
 
 void expect_bytes(const char *what, const void *got, size_t got_len, const void *want, size_t want_len)
@@ -1251,7 +1310,8 @@ void expect_bytes(const char *what, const void *got, size_t got_len, const void 
           want_len, g, w);
 }
 
-void expect_error(const struct resp *r, int status, const char *handler_headers, const char *connection, int head)
+void expect_error(const struct resp *r, int status, const char *handler_headers, const char *connection,
+                  int head)
 {
     char *body = error_body(status);
     char *want = expect_head(status, handler_headers, (long long)strlen(body), HTML_ERROR_TYPE, connection);

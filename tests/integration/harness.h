@@ -1,13 +1,13 @@
 /*
  * Integration-test harness: runs the real server binary ($HTTPD_BIN) in a fresh temporary directory holding a
  * configuration and a document root of known content, on a free 127.0.0.1 port, and talks to it over raw
- * sockets. Every test is a Criterion parameterized test fed with the MPMs the binary reports in `httpd -V`, so
- * a model that is compiled in is tested without touching the tests (MPM_TEST below).
+ * sockets. Every test is a Criterion parameterized test fed with the MPMs the binary reports in `httpd -V`,
+ * so a model that is compiled in is tested without touching the tests (MPM_TEST below).
  *
  * The one thing to know: every response read through resp_read()/exchange() is first checked for what all
  * responses share (status line "HTTP/1.1 NNN Reason", Date first, Server second, then handler headers, then
- * Content-Length, Content-Type and Connection, framing by Content-Length). Tests then compare the rest byte for
- * byte against strings built with expect_head(), after the Date value was replaced by DATE_PLACEHOLDER.
+ * Content-Length, Content-Type and Connection, framing by Content-Length). Tests then compare the rest byte
+ * for byte against strings built with expect_head(), after the Date value was replaced by DATE_PLACEHOLDER.
  */
 #ifndef HTTPD_TEST_HARNESS_H
 #define HTTPD_TEST_HARNESS_H
@@ -16,6 +16,7 @@
 #include <criterion/parameterized.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <sys/types.h>
 #include <time.h>
 
@@ -25,7 +26,8 @@
 #define ALLOW_STATIC     "GET, HEAD, OPTIONS"
 
 /* The document root every server gets (paths relative to htdocs/). */
-#define INDEX_HTML     "<!DOCTYPE html>\n<html><head><title>it works</title></head>\n<body>integration index</body></html>\n"
+#define INDEX_HTML                                                                                           \
+    "<!DOCTYPE html>\n<html><head><title>it works</title></head>\n<body>integration index</body></html>\n"
 #define SUB_INDEX_HTML "<html><body>sub directory index</body></html>\n"
 #define PAGE_LEN       1024   /* page.html: deterministic text, see harness_page() */
 #define BIG_LEN        102400 /* big.bin: deterministic bytes, see harness_big() */
@@ -52,57 +54,70 @@ void harness_fini(void);
  * Defines a test run once per compiled-in MPM; the body sees `const char *mpm`. Use as
  *     MPM_TEST(suite, name, .timeout = 20) { struct srv *s = server_start(mpm, NULL); ... }
  */
-#define MPM_TEST(suite, name, ...)                                                                           \
-    static void suite##_##name##_body(const char *mpm);                                                      \
-    ParameterizedTestParameters(suite, name)                                                                 \
+#define MPM_TEST(suite, test, ...)                                                                           \
+    static void suite##_##test##_body(const char *mpm);                                                      \
+    ParameterizedTestParameters(suite, test)                                                                 \
     {                                                                                                        \
         return harness_mpm_params();                                                                         \
     }                                                                                                        \
-    ParameterizedTest(struct mpm_param *mpm_param_, suite, name, .fini = harness_fini, __VA_ARGS__)          \
+    ParameterizedTest(struct mpm_param *mpm_param_, suite, test, .fini = harness_fini, __VA_ARGS__)          \
     {                                                                                                        \
         harness_begin(mpm_param_);                                                                           \
-        suite##_##name##_body(mpm_param_->name);                                                             \
+        suite##_##test##_body(mpm_param_->name);                                                             \
     }                                                                                                        \
-    static void suite##_##name##_body(const char *mpm)
+    static void suite##_##test##_body(const char *mpm)
 
-/* Assertions that name the MPM under test. */
+/* Assertions that name the MPM under test; inside the harness they also name the test line that called the
+ * failing helper (Criterion's own location is then a line of harness.c). */
+#ifdef HARNESS_IMPL
+#define hassert(cond, fmt, ...)                                                                              \
+    cr_assert(cond, "[mpm %s]%s " fmt, harness_mpm, harness_where(), ##__VA_ARGS__)
+#define hfail(fmt, ...) cr_assert_fail("[mpm %s]%s " fmt, harness_mpm, harness_where(), ##__VA_ARGS__)
+#else
 #define hassert(cond, fmt, ...) cr_assert(cond, "[mpm %s] " fmt, harness_mpm, ##__VA_ARGS__)
 #define hfail(fmt, ...)         cr_assert_fail("[mpm %s] " fmt, harness_mpm, ##__VA_ARGS__)
+#endif
+
+/* Records the caller of a helper (done by the macros at the end of this file); harness_where() renders it as
+ * " (at file.c:N)", or "" outside a helper. */
+void harness_at(const char *file, int line);
+const char *harness_where(void);
 
 /* ---- servers ---- */
 
 struct srv {
-    pid_t pid;               /* 0 when not running */
+    pid_t pid; /* 0 when not running */
     int port;
     char mpm[32];
-    char dir[64];            /* mkdtemp directory: ServerRoot; conf/, htdocs/ and the logs live in it */
-    char conf[128];          /* DIR/conf/httpd.conf */
+    char dir[64];   /* mkdtemp directory: ServerRoot; conf/, htdocs/ and the logs live in it */
+    char conf[128]; /* DIR/conf/httpd.conf */
     char htdocs[128];
     char error_log[128];
     char access_log[128];
     char pid_file[128];
-    char stderr_log[128];    /* the server's stdout and stderr */
-    int listen_in_conf;      /* write "Listen 127.0.0.1:PORT" into the conf (default 1) */
-    char *extra;             /* directives appended to the conf; "@PORT@" is replaced by the port */
+    char stderr_log[128]; /* the server's stdout and stderr */
+    int listen_in_conf;   /* write "Listen 127.0.0.1:PORT" into the conf (default 1) */
+    char *extra;          /* directives appended to the conf; "@PORT@" is replaced by the port */
     struct extra_file *files;
 };
 
 /*
- * Makes the temporary directory with htdocs/ (index.html, page.html, big.bin, sub/index.html, secret.html mode
- * 000, passwd-link -> /etc/passwd) and conf/, without starting anything. `extra` may be NULL.
+ * Makes the temporary directory with htdocs/ (index.html, page.html, big.bin, sub/index.html, secret.html
+ * mode 000, passwd-link -> /etc/passwd) and conf/, without starting anything. `extra` may be NULL.
  */
 struct srv *server_new(const char *mpm, const char *extra);
 
-/* Adds a file written (with "@PORT@" replaced) under the server's directory at launch; rel like "conf/x.conf". */
+/* Adds a file written (with "@PORT@" replaced) under the server's directory at launch; rel like
+ * "conf/x.conf". */
 void server_add_file(struct srv *s, const char *rel, const char *content);
 
 /* The configuration text launch would write for `port` (malloc'd). */
 char *server_conf_text(const struct srv *s, int port);
 
 /*
- * Picks a free port, writes the conf and added files, runs `$HTTPD_BIN -f CONF -D FOREGROUND ARGS...` (args may
- * be NULL; "@PORT@" in them is replaced) and waits until it accepts connections. Retries on another port when
- * the port was taken meanwhile; fails the test with the server's output otherwise.
+ * Picks a free port, writes the conf and added files, runs `$HTTPD_BIN -f CONF -D FOREGROUND ARGS...` (args
+ * may be NULL; "@PORT@" in them is replaced) and waits until it accepts connections. Retries on another port
+ * when the port was taken meanwhile; fails the test with the server's output otherwise.
  */
 void server_launch(struct srv *s, const char *const *args);
 
@@ -125,10 +140,10 @@ const char *server_path(const struct srv *s, const char *rel);
 
 struct conn {
     int fd;
-    char *buf;               /* received and not yet consumed */
+    char *buf; /* received and not yet consumed */
     size_t len, cap;
-    int eof;                 /* the server closed (read returned 0) */
-    int err;                 /* errno of a failed read (ECONNRESET) */
+    int eof; /* the server closed (read returned 0) */
+    int err; /* errno of a failed read (ECONNRESET) */
 };
 
 struct resp {
@@ -136,9 +151,9 @@ struct resp {
     char reason[64];
     int n_headers;
     char *names[64], *values[64];
-    char *head;              /* status line and headers, up to and including the empty line */
+    char *head; /* status line and headers, up to and including the empty line */
     size_t head_len;
-    char *norm;              /* head with the Date value replaced by DATE_PLACEHOLDER */
+    char *norm; /* head with the Date value replaced by DATE_PLACEHOLDER */
     char *body;
     size_t body_len;
 };
@@ -155,7 +170,8 @@ void conn_close(struct conn *c);
  * Parses one response from buf. no_body: the request was HEAD. Returns 1 with *used set, 0 if more bytes are
  * needed, -1 with err if the bytes are not a valid response or break the invariants described above.
  */
-int resp_parse(const char *buf, size_t len, int no_body, struct resp *r, size_t *used, char *err, size_t errlen);
+int resp_parse(const char *buf, size_t len, int no_body, struct resp *r, size_t *used, char *err,
+               size_t errlen);
 
 /* Reads one response from c within timeout_ms; 0, or -1 with err. */
 int resp_read(struct conn *c, int no_body, int timeout_ms, struct resp *r, char *err, size_t errlen);
@@ -166,7 +182,8 @@ struct resp *must_read(struct conn *c, int no_body);
 /* Sends raw request bytes and reads one response (HEAD inferred from the bytes). */
 struct resp *exchange(struct conn *c, const char *raw);
 
-/* Opens a connection, exchanges one request, returns the response; *out gets the connection or it is closed. */
+/* Opens a connection, exchanges one request, returns the response; *out gets the connection or it is closed.
+ */
 struct resp *request_once(const struct srv *s, const char *raw, struct conn **out);
 
 /* The value of header `name` (case-insensitive), or NULL. */
@@ -203,8 +220,8 @@ void expect_closed(struct conn *c, int timeout_ms);
 
 /* ---- content, processes, utilities ---- */
 
-const char *harness_page(void);           /* PAGE_LEN bytes */
-const unsigned char *harness_big(void);   /* BIG_LEN bytes */
+const char *harness_page(void);         /* PAGE_LEN bytes */
+const unsigned char *harness_big(void); /* BIG_LEN bytes */
 
 /* IMF-fixdate of t ("Sun, 06 Nov 1994 08:49:37 GMT"), static buffer. */
 const char *http_date(time_t t);
@@ -216,9 +233,9 @@ int proc_children(pid_t parent, pid_t *out, int max);
 int proc_group(pid_t pgid, pid_t *out, int max);
 
 /*
- * Runs argv (PATH searched) with stdin from /dev/null, collecting stdout and stderr (malloc'd, NUL-terminated,
- * may be NULL pointers to discard). Returns the exit status, 128+signal if killed, -1 on timeout (the process
- * group is then killed) or if it could not run.
+ * Runs argv (PATH searched) with stdin from /dev/null, collecting stdout and stderr (malloc'd,
+ * NUL-terminated, may be NULL pointers to discard). Returns the exit status, 128+signal if killed, -1 on
+ * timeout (the process group is then killed) or if it could not run.
  */
 int run_cmd(char *const argv[], int timeout_ms, char **out, char **err);
 
@@ -232,5 +249,25 @@ char *escape(const void *data, size_t len);
 char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 int64_t now_ms(void);
 void sleep_ms(int ms);
+
+/* Helpers that may fail the test record the test line that called them, for the failure message. */
+#ifndef HARNESS_IMPL
+#define HARNESS_CALL(f, ...)  (harness_at(__FILE__, __LINE__), f(__VA_ARGS__))
+#define server_new(...)       HARNESS_CALL(server_new, __VA_ARGS__)
+#define server_launch(...)    HARNESS_CALL(server_launch, __VA_ARGS__)
+#define server_start(...)     HARNESS_CALL(server_start, __VA_ARGS__)
+#define server_terminate(...) HARNESS_CALL(server_terminate, __VA_ARGS__)
+#define server_stop(...)      HARNESS_CALL(server_stop, __VA_ARGS__)
+#define conn_open(...)        HARNESS_CALL(conn_open, __VA_ARGS__)
+#define conn_send(...)        HARNESS_CALL(conn_send, __VA_ARGS__)
+#define conn_send_str(...)    HARNESS_CALL(conn_send_str, __VA_ARGS__)
+#define must_read(...)        HARNESS_CALL(must_read, __VA_ARGS__)
+#define exchange(...)         HARNESS_CALL(exchange, __VA_ARGS__)
+#define request_once(...)     HARNESS_CALL(request_once, __VA_ARGS__)
+#define expect_error(...)     HARNESS_CALL(expect_error, __VA_ARGS__)
+#define expect_static(...)    HARNESS_CALL(expect_static, __VA_ARGS__)
+#define expect_bytes(...)     HARNESS_CALL(expect_bytes, __VA_ARGS__)
+#define expect_closed(...)    HARNESS_CALL(expect_closed, __VA_ARGS__)
+#endif
 
 #endif

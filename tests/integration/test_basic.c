@@ -1,6 +1,6 @@
 /*
- * Basics of the static site: the index, HEAD, 404, the directory redirect, methods the static handler does not
- * take, OPTIONS, and requests that try to leave the document root.
+ * Basics of the static site: the index, HEAD, 404, the directory redirect, methods the static handler does
+ * not take, OPTIONS, and requests that try to leave the document root.
  */
 #include "harness.h"
 
@@ -87,7 +87,8 @@ MPM_TEST(basic, post_is_405, .timeout = 20)
 {
     struct srv *s = server_start(mpm, NULL);
     struct conn *c;
-    struct resp *r = request_once(s, "POST / HTTP/1.1\r\nHost: localhost\r\nContent-Length: 5\r\n\r\nhello", &c);
+    struct resp *r =
+        request_once(s, "POST / HTTP/1.1\r\nHost: localhost\r\nContent-Length: 5\r\n\r\nhello", &c);
 
     expect_error(r, 405, "Allow: " ALLOW_STATIC "\r\n", NULL, 0);
     resp_free(r);
@@ -173,5 +174,28 @@ MPM_TEST(basic, unreadable_file_forbidden, .timeout = 20)
 
     expect_error(r, 403, NULL, NULL, 0);
     resp_free(r);
+    server_stop(s);
+}
+
+MPM_TEST(basic, query_and_encoded_path, .timeout = 20)
+{
+    struct srv *s = server_start(mpm, NULL);
+    struct conn *c = conn_open(s->port);
+    struct resp *r;
+
+    /* The query is not part of the file name; percent-encoded octets are decoded. */
+    r = exchange(c, GET("/index.html?x=1&y=%2F"));
+    expect_static(r, s, "index.html", INDEX_HTML, strlen(INDEX_HTML), "text/html", NULL, 0);
+    resp_free(r);
+    r = exchange(c, GET("/%70age%2Ehtml"));
+    expect_static(r, s, "page.html", harness_page(), PAGE_LEN, "text/html", NULL, 0);
+    resp_free(r);
+    r = exchange(c, GET("/sub/?q"));
+    expect_static(r, s, "sub/index.html", SUB_INDEX_HTML, strlen(SUB_INDEX_HTML), "text/html", NULL, 0);
+    resp_free(r);
+    r = exchange(c, GET("//sub//index.html"));
+    hassert(r->status == 200 || r->status == 404, "GET //sub//index.html: status %d", r->status);
+    resp_free(r);
+    conn_close(c);
     server_stop(s);
 }

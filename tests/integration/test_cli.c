@@ -92,7 +92,8 @@ MPM_TEST(cli, bad_mpm_argument, .timeout = 20)
 
     int status = run_httpd((const char *[]){"-t", "-f", conf, NULL}, &out);
     hassert(status == 1, "StartServers abc: exit %d, want 1; output:\n%s", status, out);
-    hassert(strstr(out, where) && strstr(out, "StartServers"), "no \"%s\" ... \"StartServers\" in:\n%s", where, out);
+    hassert(strstr(out, where) && strstr(out, "StartServers"), "no \"%s\" ... \"StartServers\" in:\n%s",
+            where, out);
     free(out);
     status = run_httpd((const char *[]){"-f", conf, "-D", "FOREGROUND", NULL}, &out);
     hassert(status == 1, "starting with StartServers abc: exit %d, want 1; output:\n%s", status, out);
@@ -177,13 +178,13 @@ MPM_TEST(cli, ifdefine, .timeout = 20)
     char *conf = write_conf(s, "ifdef.conf", "<IfDefine NOPE>\nFoo bar\n</IfDefine>\n"), *out;
     int status = run_httpd((const char *[]){"-t", "-f", conf, NULL}, &out);
 
-    hassert(status == 0 && strstr(out, "Syntax OK"), "<IfDefine NOPE> content was not skipped: exit %d:\n%s", status,
-            out);
+    hassert(status == 0 && strstr(out, "Syntax OK"), "<IfDefine NOPE> content was not skipped: exit %d:\n%s",
+            status, out);
     free(out);
     /* Defined by -D: the section applies. */
     status = run_httpd((const char *[]){"-t", "-f", conf, "-D", "NOPE", NULL}, &out);
-    hassert(status == 1 && strstr(out, "Foo"), "with -D NOPE the section must apply (Foo is unknown): exit %d:\n%s",
-            status, out);
+    hassert(status == 1 && strstr(out, "Foo"),
+            "with -D NOPE the section must apply (Foo is unknown): exit %d:\n%s", status, out);
     free(out);
     free(conf);
     server_destroy(s);

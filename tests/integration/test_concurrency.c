@@ -22,7 +22,8 @@ static const char *pool_directives(const char *mpm)
     if (strcmp(mpm, "prefork") == 0)
         return "StartServers 2\nMinSpareServers 1\nMaxSpareServers 4\nMaxRequestWorkers 10\n";
     if (strcmp(mpm, "worker") == 0)
-        return "StartServers 2\nThreadsPerChild 5\nMinSpareThreads 5\nMaxSpareThreads 10\nMaxRequestWorkers 10\n";
+        return "StartServers 2\nThreadsPerChild 5\nMinSpareThreads 5\nMaxSpareThreads 10\nMaxRequestWorkers "
+               "10\n";
     return "";
 }
 
@@ -48,7 +49,8 @@ MPM_TEST(concurrency, two_hundred_clients, .timeout = 60)
 {
     char *extra = xasprintf("KeepAlive Off\n%s", pool_directives(mpm));
     struct srv *s = server_start(mpm, extra);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)s->port),
+    struct sockaddr_in a = {.sin_family = AF_INET,
+                            .sin_port = htons((uint16_t)s->port),
                             .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
     static const char req[] = "GET /page.html HTTP/1.1\r\nHost: localhost\r\n\r\n";
     struct client *cl = calloc(N_CLIENTS, sizeof(*cl));

@@ -38,10 +38,12 @@ MPM_TEST(keepalive, hundred_sequential_requests, .timeout = 30)
 
     for (int i = 0; i < 100; i++) {
         int which = i % 4, head = (i % 7 == 3);
-        char *req = xasprintf("%s %s HTTP/1.1\r\nHost: localhost\r\n\r\n", head ? "HEAD" : "GET", paths[which]);
+        char *req =
+            xasprintf("%s %s HTTP/1.1\r\nHost: localhost\r\n\r\n", head ? "HEAD" : "GET", paths[which]);
         struct resp *r = exchange(c, req);
 
-        hassert(resp_get(r, "Connection") == NULL, "request %d: Connection: %s", i + 1, resp_get(r, "Connection"));
+        hassert(resp_get(r, "Connection") == NULL, "request %d: Connection: %s", i + 1,
+                resp_get(r, "Connection"));
         expect_file(s, r, which, NULL, head);
         resp_free(r);
         free(req);
@@ -98,7 +100,8 @@ MPM_TEST(keepalive, idle_connection_closed_after_timeout, .timeout = 20)
     /* KeepAliveTimeout 2: closed without a byte (no 408 on an idle connection). */
     expect_closed(c, 4500);
     int64_t took = now_ms() - start;
-    hassert(took >= 1500, "idle connection closed after %lld ms, before KeepAliveTimeout (2 s)", (long long)took);
+    hassert(took >= 1500, "idle connection closed after %lld ms, before KeepAliveTimeout (2 s)",
+            (long long)took);
     resp_free(r);
     conn_close(c);
 
@@ -109,7 +112,8 @@ MPM_TEST(keepalive, idle_connection_closed_after_timeout, .timeout = 20)
     while ((n = conn_fill(c, 6000)) > 0)
         ;
     hassert(n == 0, "a silent connection was not closed within 6 s (%d)", n);
-    hassert(now_ms() - start >= 1500, "a silent connection was closed after %lld ms", (long long)(now_ms() - start));
+    hassert(now_ms() - start >= 1500, "a silent connection was closed after %lld ms",
+            (long long)(now_ms() - start));
     if (c->len > 0) {
         struct resp *rr = must_read(c, 0);
         expect_error(rr, 408, NULL, "close", 0);

@@ -82,12 +82,14 @@ MPM_TEST(limits, request_line, .timeout = 20)
 MPM_TEST(limits, request_field_size, .timeout = 20)
 {
     struct srv *s = server_start(mpm, "LimitRequestFieldSize 100\n");
-    char *value = repeat('v', 192), *req = xasprintf("GET / HTTP/1.1\r\nHost: localhost\r\nX-Long: %s\r\n\r\n", value);
+    char *value = repeat('v', 192),
+         *req = xasprintf("GET / HTTP/1.1\r\nHost: localhost\r\nX-Long: %s\r\n\r\n", value);
     struct resp *r;
 
     expect_closing_error(s, req, strlen(req), 431);
-    r = request_once(s, "GET / HTTP/1.1\r\nHost: localhost\r\nX-Short: 0123456789012345678901234567890123456789\r\n\r\n",
-                     NULL);
+    r = request_once(
+        s, "GET / HTTP/1.1\r\nHost: localhost\r\nX-Short: 0123456789012345678901234567890123456789\r\n\r\n",
+        NULL);
     expect_static(r, s, "index.html", INDEX_HTML, strlen(INDEX_HTML), "text/html", NULL, 0);
     resp_free(r);
     free(value);
@@ -105,7 +107,8 @@ MPM_TEST(limits, request_fields, .timeout = 20)
         snprintf(many + strlen(many), sizeof(many) - strlen(many), "X-H%d: %d\r\n", i, i);
     strcat(many, "\r\n");
     expect_closing_error(s, many, strlen(many), 431);
-    r = request_once(s, "GET / HTTP/1.1\r\nHost: localhost\r\nX-1: 1\r\nX-2: 2\r\nX-3: 3\r\nX-4: 4\r\n\r\n", NULL);
+    r = request_once(s, "GET / HTTP/1.1\r\nHost: localhost\r\nX-1: 1\r\nX-2: 2\r\nX-3: 3\r\nX-4: 4\r\n\r\n",
+                     NULL);
     expect_static(r, s, "index.html", INDEX_HTML, strlen(INDEX_HTML), "text/html", NULL, 0);
     resp_free(r);
     server_stop(s);

@@ -1,12 +1,13 @@
 /*
- * HTTP/1.x protocol handling over real sockets: versions and connection management, Host rules, absolute-form,
- * pipelining, split reads, request bodies (chunked, Expect: 100-continue), malformed requests and the request
- * Timeout.
+ * HTTP/1.x protocol handling over real sockets: versions and connection management, Host rules,
+ * absolute-form, pipelining, split reads, request bodies (chunked, Expect: 100-continue), malformed requests
+ * and the request Timeout.
  */
 #include "harness.h"
 
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #define GET(path) "GET " path " HTTP/1.1\r\nHost: localhost\r\n\r\n"
 
@@ -144,7 +145,8 @@ MPM_TEST(protocol, chunked_body, .timeout = 20)
     struct conn *c = conn_open(s->port);
     struct resp *r;
 
-    conn_send_str(c, "POST / HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n");
+    conn_send_str(c,
+                  "POST / HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n");
     /* The answer comes once the whole body is read. */
     int n = conn_fill(c, 300);
     hassert(n == -1, "the server answered (or closed) before the chunked body ended: %d, \"%s\"", n,
@@ -163,8 +165,8 @@ MPM_TEST(protocol, chunked_body, .timeout = 20)
 MPM_TEST(protocol, content_length_with_chunked, .timeout = 20)
 {
     struct srv *s = server_start(mpm, NULL);
-    static const char req[] =
-        "POST / HTTP/1.1\r\nHost: localhost\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n";
+    static const char req[] = "POST / HTTP/1.1\r\nHost: localhost\r\nContent-Length: 5\r\nTransfer-Encoding: "
+                              "chunked\r\n\r\n0\r\n\r\n";
 
     expect_closing_error(s, req, strlen(req), 400);
     server_stop(s);
@@ -178,7 +180,8 @@ MPM_TEST(protocol, expect_100_continue, .timeout = 20)
     struct resp *r;
     int64_t deadline = now_ms() + 3000;
 
-    conn_send_str(c, "POST / HTTP/1.1\r\nHost: localhost\r\nContent-Length: 10\r\nExpect: 100-continue\r\n\r\n");
+    conn_send_str(c,
+                  "POST / HTTP/1.1\r\nHost: localhost\r\nContent-Length: 10\r\nExpect: 100-continue\r\n\r\n");
     while (c->len < strlen(cont) && now_ms() < deadline && conn_fill(c, 100) != 0)
         ;
     expect_bytes("interim response", c->buf, c->len, cont, strlen(cont));
@@ -256,5 +259,125 @@ MPM_TEST(protocol, request_timeout_408, .timeout = 20)
     expect_closed(c, 2000);
     resp_free(r);
     conn_close(c);
+    server_stop(s);
+}
+
+MPM_TEST(protocol, pipelined_body_and_error, .timeout = 20)
+{
+    struct srv *s = server_start(mpm, NULL);
+    struct conn *c = conn_open(s->port);
+    struct resp *r;
+
+    /* A body between pipelined requests is consumed exactly; a bad request ends the connection after the
+     * responses before it. */
+    conn_send_str(
+        c, "POST / HTTP/1.1\r\nHost: localhost\r\nContent-Length: 11\r\n\r\nGET / HTTP/"
+           "GET /page.html HTTP/1.1\r\nHost: localhost\r\n\r\n"
+           "POST / HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n"
+           "GET / HTTP/1.1\r\nHost: localhost\r\n\r\n"
+           "\x01garbage\r\n\r\n"
+           "GET / HTTP/1.1\r\nHost: localhost\r\n\r\n");
+    r = must_read(c, 0);
+    expect_error(r, 405, "Allow: " ALLOW_STATIC "\r\n", NULL, 0);
+    resp_free(r);
+    r = must_read(c, 0);
+    expect_static(r, s, "page.html", harness_page(), PAGE_LEN, "text/html", NULL, 0);
+    resp_free(r);
+    r = must_read(c, 0);
+    expect_error(r, 405, "Allow: " ALLOW_STATIC "\r\n", NULL, 0);
+    resp_free(r);
+    r = must_read(c, 0);
+    expect_static(r, s, "index.html", INDEX_HTML, strlen(INDEX_HTML), "text/html", NULL, 0);
+    resp_free(r);
+    r = must_read(c, 0);
+    expect_error(r, 400, NULL, "close", 0);
+    resp_free(r);
+    expect_closed(c, 2000);
+    conn_close(c);
+    server_stop(s);
+}
+
+MPM_TEST(protocol, chunked_body_split, .timeout = 20)
+{
+    struct srv *s = server_start(mpm, NULL);
+    struct conn *c = conn_open(s->port);
+    static const char req[] =
+        "POST /index.html HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: chunked\r\n\r\n"
+        "a\r\n0123456789\r\n1\r\nx\r\n0\r\n\r\n";
+    struct resp *r;
+
+    for (size_t i = 0; i < strlen(req); i++) {
+        conn_send(c, req + i, 1);
+        sleep_ms(1);
+    }
+    r = must_read(c, 0);
+    expect_error(r, 405, "Allow: " ALLOW_STATIC "\r\n", NULL, 0);
+    resp_free(r);
+    r = exchange(c, GET("/"));
+    expect_static(r, s, "index.html", INDEX_HTML, strlen(INDEX_HTML), "text/html", NULL, 0);
+    resp_free(r);
+    conn_close(c);
+    server_stop(s);
+}
+
+MPM_TEST(protocol, header_names_case_insensitive, .timeout = 20)
+{
+    struct srv *s = server_start(mpm, NULL);
+    struct conn *c;
+    struct resp *r = request_once(s, "GET / HTTP/1.1\r\nhOST: localhost\r\nCONNECTION: Close\r\n\r\n", &c);
+
+    expect_static(r, s, "index.html", INDEX_HTML, strlen(INDEX_HTML), "text/html", "close", 0);
+    expect_closed(c, 2000);
+    resp_free(r);
+    conn_close(c);
+    /* Optional whitespace around the value is not part of it. */
+    r = request_once(s, "GET / HTTP/1.1\r\nHost:localhost  \r\nIf-None-Match:\t\"nope\" \r\n\r\n", NULL);
+    expect_static(r, s, "index.html", INDEX_HTML, strlen(INDEX_HTML), "text/html", NULL, 0);
+    resp_free(r);
+    server_stop(s);
+}
+
+MPM_TEST(protocol, expect_100_ignored_for_http10, .timeout = 20)
+{
+    /* RFC 9110 10.1.1: a 100-continue expectation in an HTTP/1.0 request is ignored. */
+    struct srv *s = server_start(mpm, NULL);
+    struct conn *c;
+    struct resp *r =
+        request_once(s, "POST / HTTP/1.0\r\nContent-Length: 4\r\nExpect: 100-continue\r\n\r\nbody", &c);
+
+    expect_error(r, 405, "Allow: " ALLOW_STATIC "\r\n", "close", 0);
+    expect_closed(c, 2000);
+    resp_free(r);
+    conn_close(c);
+    server_stop(s);
+}
+
+MPM_TEST(protocol, client_aborts, .timeout = 20)
+{
+    /* Clients that vanish mid-request or mid-response (RST) must not cost the server a process or thread. */
+    struct srv *s = server_start(mpm, NULL);
+    struct linger lg = {1, 0};
+
+    for (int i = 0; i < 10; i++) {
+        struct conn *c = conn_open(s->port);
+        if (i % 2 == 0) {
+            conn_send_str(c, "GET /big.bin HTTP/1.1\r\nHost: localhost\r\n\r\n");
+            conn_fill(c, 500);
+        } else {
+            conn_send_str(c, "POST / HTTP/1.1\r\nHost: localhost\r\nContent-Length: 100\r\n\r\npartial");
+        }
+        hassert(setsockopt(c->fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg)) == 0,
+                "setsockopt(SO_LINGER) failed");
+        conn_close(c);
+    }
+    sleep_ms(200);
+    struct resp *r = request_once(s, GET("/big.bin"), NULL);
+    hassert(r->status == 200 && r->body_len == BIG_LEN, "after aborted clients: status %d, %zu bytes",
+            r->status, r->body_len);
+    resp_free(r);
+    char *log = read_file(s->error_log, NULL);
+    hassert(log && !strstr(log, "exit signal"), "a child died while clients aborted:\n%s",
+            log ? log : "(no log)");
+    free(log);
     server_stop(s);
 }

@@ -22,8 +22,8 @@ static void expect_page_range(struct srv *s, const struct resp *r, size_t first,
     /* Same validators as the full response, then the range, in the documented order. */
     const char *etag = resp_get(r, "ETag"), *lm = resp_get(r, "Last-Modified");
     hassert(etag && lm, "206 without ETag or Last-Modified");
-    char *hh = xasprintf("Last-Modified: %s\r\nETag: %s\r\nAccept-Ranges: bytes\r\nContent-Range: %s\r\n", lm, etag,
-                         want_cr);
+    char *hh = xasprintf("Last-Modified: %s\r\nETag: %s\r\nAccept-Ranges: bytes\r\nContent-Range: %s\r\n", lm,
+                         etag, want_cr);
     char *want = expect_head(206, hh, (long long)(last - first + 1), "text/html", NULL);
     expect_bytes("206 head", r->norm, strlen(r->norm), want, strlen(want));
     expect_bytes("206 body", r->body, r->body_len, harness_page() + first, last - first + 1);
@@ -70,7 +70,8 @@ MPM_TEST(static, multipart_ranges, .timeout = 20)
 
     hassert(r->status == 206, "status %d, want 206", r->status);
     hassert(resp_get(r, "Content-Range") == NULL, "a multipart response has a top-level Content-Range");
-    hassert(ct && strncmp(ct, "multipart/byteranges; boundary=", 31) == 0, "Content-Type \"%s\"", ct ? ct : "(none)");
+    hassert(ct && strncmp(ct, "multipart/byteranges; boundary=", 31) == 0, "Content-Type \"%s\"",
+            ct ? ct : "(none)");
     b = ct + 31;
     hassert(*b && strlen(b) <= 70, "bad boundary \"%s\"", b);
     char *delim = xasprintf("--%s\r\n", b), *close_delim = xasprintf("\r\n--%s--\r\n", b);
@@ -106,7 +107,8 @@ MPM_TEST(static, multipart_ranges, .timeout = 20)
                 hfail("part %d: unexpected part header \"%.*s\"", part, (int)(eol - p), p);
             p = eol + 2;
         }
-        hassert(have_cr && have_ct, "part %d: want Content-Type: text/html and Content-Range: %s", part, want_cr);
+        hassert(have_cr && have_ct, "part %d: want Content-Type: text/html and Content-Range: %s", part,
+                want_cr);
         size_t n = lasts[part] - firsts[part] + 1;
         hassert((size_t)(end - p) >= n, "part %d truncated", part);
         expect_bytes("part data", p, n, harness_page() + firsts[part], n);
@@ -221,7 +223,8 @@ MPM_TEST(static, if_range, .timeout = 20)
     expect_static(r, s, "page.html", harness_page(), PAGE_LEN, "text/html", NULL, 0);
     char *etag = strdup(resp_get(r, "ETag"));
     resp_free(r);
-    char *req = xasprintf("GET /page.html HTTP/1.1\r\nHost: localhost\r\nRange: bytes=0-9\r\nIf-Range: %s\r\n\r\n", etag);
+    char *req = xasprintf(
+        "GET /page.html HTTP/1.1\r\nHost: localhost\r\nRange: bytes=0-9\r\nIf-Range: %s\r\n\r\n", etag);
     r = exchange(c, req);
     expect_page_range(s, r, 0, 9);
     resp_free(r);

@@ -1,6 +1,6 @@
 /*
- * Process supervision, seen from outside: a child killed with SIGKILL is replaced and logged, SIGTERM stops the
- * server with status 0 and no child left (also with a client holding an idle connection), and the PidFile
+ * Process supervision, seen from outside: a child killed with SIGKILL is replaced and logged, SIGTERM stops
+ * the server with status 0 and no child left (also with a client holding an idle connection), and the PidFile
  * exists exactly while the server runs.
  */
 #include "harness.h"
@@ -62,8 +62,8 @@ MPM_TEST(supervision, killed_child_is_replaced, .timeout = 30)
                 replaced = 1;
         }
     }
-    hassert(replaced, "no new child within 3 s of killing child %d (%d children before, %d now)", (int)victim, nb,
-            na);
+    hassert(replaced, "no new child within 3 s of killing child %d (%d children before, %d now)", (int)victim,
+            nb, na);
     hassert(!contains(after, na, victim), "killed child %d is still a child (not reaped?)", (int)victim);
 
     struct resp *r = request_once(s, "GET / HTTP/1.1\r\nHost: localhost\r\n\r\n", NULL);
@@ -79,8 +79,8 @@ MPM_TEST(supervision, killed_child_is_replaced, .timeout = 30)
             break;
         sleep_ms(50);
     } while (now_ms() < deadline);
-    hassert(log && strstr(log, "exit signal Killed (9)"), "error_log has no \"exit signal Killed (9)\" line:\n%s",
-            log ? log : "(missing)");
+    hassert(log && strstr(log, "exit signal Killed (9)"),
+            "error_log has no \"exit signal Killed (9)\" line:\n%s", log ? log : "(missing)");
     free(log);
     server_stop(s);
 }

@@ -265,6 +265,8 @@ Test(http_conn, errors)
     expect_error("GET / HTTP/1.1\r\nHost: x\r\nA: b\rc\r\n\r\n", 400, "Bad Request", 1);
     expect_error("GET / HTTP/1.1\nHost: x\n\n", 400, "Bad Request", 1);
     expect_error("GET / HTTP/1.2\r\nHost: x\r\n\r\n", 505, "HTTP Version Not Supported", 1);
+    expect_error("POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip, chunked\r\n\r\n0\r\n\r\n", 501,
+                 "Not Implemented", 1);
 }
 
 Test(http_conn, http09_is_refused)

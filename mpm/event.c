@@ -1,0 +1,772 @@
+/*
+ * event: every child process runs one libevent reactor that owns all of its connections, the idle keep-alive
+ * ones included, so an idle client costs a small struct and a socket, never a process or a thread (the answer
+ * to the keep-alive problem Apache's event MPM was written for). Supervision is server/process.c's, with a
+ * fixed number of children; HTTP is the core's (server/http_conn.c): this file only maps the core's states to
+ * events, with the state contract of the blocking driver in server/serve.c:
+ *
+ *     READ, KEEPALIVE -> EV_READ until http_conn_deadline(), then http_conn_timeout()
+ *     WRITE           -> writev()/sendfile() until EAGAIN, then EV_WRITE until the deadline
+ *     WAIT            -> a timer at the deadline, then http_conn_timeout() resumes the handler
+ *     CLOSE           -> close(), or a lingering close (shutdown, read and drop for 2 s) inside the reactor
+ *
+ * One struct event per connection, persistent and re-assigned only when the direction changes, so the usual
+ * keep-alive request (readable, answer written at once, idle again) costs no epoll_ctl().
+ *
+ * Directives, inside <IfModule mpm_event_module>:
+ *   StartServers N            children, a fixed number (default: the number of online CPUs)
+ *   ServerLimit N             scoreboard rows (default 16, or twice StartServers if more; at most 20000);
+ *                             the rows beyond StartServers let a recycled child's replacement start at once
+ *   WorkerConnections N       connections one child holds at once, idle ones included (default 10000,
+ *                             lowered at start to what RLIMIT_NOFILE allows, its soft limit first raised
+ *                             toward the hard one). The name is nginx's worker_connections, which means
+ *                             exactly this; MaxConnectionsPerChild already has Apache's meaning below.
+ *                             A connection that arrives at the cap logs a warning naming it, once until the
+ *                             count has fallen clearly below, and the child stops accepting until it is
+ *                             below the cap; with the shared listener another child takes the connection.
+ *   MaxConnectionsPerChild N  connections a child accepts in its life; then it stops accepting, finishes
+ *                             the ones it has and exits, and process.c replaces it (default 0: never)
+ *
+ * Spreading connections: every child waits on the listeners inherited from the parent (the shared listener)
+ * rather than on a SO_REUSEPORT socket of its own. Measured on this 2-CPU host (wrk on the same CPUs), 2
+ * children, `wrk -t1 -c50 -d5s` on the 1 KiB page, MaxKeepAliveRequests 100 (so wrk reconnects all along),
+ * 6 runs of each, alternated; requests per child from the access log (%P), connections from `ss` mid-run:
+ *     shared listener:        39.1k-43.7k requests/s (mean 40.6k); requests split 36/64 to 42/58;
+ *                             connections 17/28 to 25/25
+ *     SO_REUSEPORT per child: 32.7k-42.2k requests/s (mean 39.3k); requests split 48/52 to 50/50;
+ *                             connections 13/32 to 27/21 (a hash of the address, blind to load)
+ * Throughput is the same within the noise. SO_REUSEPORT evens out the work, but the kernel then assigns each
+ * connection to one child for good: what waits in the queue of a child that exits (MaxConnectionsPerChild, a
+ * crash, a graceful stop) is reset, and a child paused at WorkerConnections or on EMFILE strands its share,
+ * where with the shared listener any child that is free takes it. It would also need the parent's socket
+ * bound with SO_REUSEPORT (a change to listen.c). So: the shared listener, a bounded accept batch per wakeup.
+ * (Every child wakes for a new connection and the losers get EAGAIN; libevent 2.1 has no EPOLLEXCLUSIVE.)
+ */
+
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/sendfile.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+#include <event2/event_struct.h>
+
+#include "mpm.h"
+#include "../server/http_conn.h"
+#include "../server/log.h"
+#include "../server/process.h"
+#include "../server/scoreboard.h"
+
+#define MODULE                 "mpm_event"
+#define EVENT_MAX_SERVER_LIMIT 20000
+#define EVENT_DEFAULT_LIMIT    16
+#define EVENT_DEFAULT_CONNS    10000
+#define EVENT_MAX_CONNS        1000000
+#define FD_RESERVE             64  /* descriptors besides connections: listeners, logs, files being sent */
+#define ACCEPT_BATCH           16  /* accepts per wakeup of a listener, so that reading is not starved */
+#define ACCEPT_BACKOFF_MS      100 /* pause after accept4() failed for lack of descriptors or memory */
+#define READ_ROUNDS            4   /* reads per wakeup while each fills the space the core gives */
+#define WRITE_ROUNDS           16  /* writes per wakeup before yielding to other connections */
+#define TICK_MS                200 /* how often the stop and graceful flags set by signals are looked at */
+#define LINGER_MS              2000
+
+#define CONF(field) offsetof(struct server, mpm_conf.field)
+
+static const struct directive event_directives[] = {
+    {"StartServers", config_set_int, CONF(start_servers), "child processes, each a reactor (online CPUs)"},
+    {"ServerLimit", config_set_int, CONF(server_limit),
+     "scoreboard rows: children including replacements of recycled ones (16, at least 2 x StartServers)"},
+    {"WorkerConnections", config_set_int, CONF(max_conns),
+     "connections one child holds at once, idle keep-alive ones included (10000, within RLIMIT_NOFILE)"},
+    {"MaxConnectionsPerChild", config_set_int, CONF(max_conn_per_child),
+     "connections a child accepts before it is replaced; 0 for no limit (0)"},
+    {"MaxRequestsPerChild", config_set_int, CONF(max_conn_per_child), "old name of MaxConnectionsPerChild"},
+    {NULL, NULL, 0, NULL},
+};
+
+/* Startup warnings go to stderr, before the error log is open, as Apache's. */
+static void warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void warn(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fputs("httpd: WARNING: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+}
+
+static int online_cpus(void)
+{
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n < 1 ? 1 : n > EVENT_MAX_SERVER_LIMIT ? EVENT_MAX_SERVER_LIMIT : (int)n;
+}
+
+/* Fills the defaults and clamps, warning with the directives' names as Apache does. */
+static int event_check_config(struct server *s, struct errbuf *err)
+{
+    struct mpm_conf *c = &s->mpm_conf;
+    (void)err;
+
+    if (c->server_limit > EVENT_MAX_SERVER_LIMIT) {
+        warn("ServerLimit of %d exceeds compile-time limit of %d servers, decreasing to %d.", c->server_limit,
+             EVENT_MAX_SERVER_LIMIT, EVENT_MAX_SERVER_LIMIT);
+        c->server_limit = EVENT_MAX_SERVER_LIMIT;
+    } else if (c->server_limit == 0) {
+        warn("ServerLimit of 0 not allowed, increasing to 1.");
+        c->server_limit = 1;
+    }
+
+    if (c->start_servers < 0) {
+        c->start_servers = online_cpus();
+        if (c->server_limit > 0 && c->start_servers > c->server_limit)
+            c->start_servers = c->server_limit;
+    } else if (c->start_servers == 0) {
+        warn("StartServers of 0 not allowed, increasing to 1.");
+        c->start_servers = 1;
+    } else if (c->server_limit > 0 && c->start_servers > c->server_limit) {
+        warn("StartServers of %d exceeds ServerLimit of %d, decreasing to match.", c->start_servers,
+             c->server_limit);
+        c->start_servers = c->server_limit;
+    }
+    if (c->server_limit < 0) {
+        c->server_limit = EVENT_DEFAULT_LIMIT;
+        if (c->server_limit < 2 * c->start_servers)
+            c->server_limit =
+                2 * c->start_servers > EVENT_MAX_SERVER_LIMIT ? EVENT_MAX_SERVER_LIMIT : 2 * c->start_servers;
+    }
+
+    if (c->max_conns < 0) {
+        c->max_conns = EVENT_DEFAULT_CONNS;
+    } else if (c->max_conns == 0) {
+        warn("WorkerConnections of 0 not allowed, increasing to 1.");
+        c->max_conns = 1;
+    } else if (c->max_conns > EVENT_MAX_CONNS) {
+        warn("WorkerConnections of %d exceeds compile-time limit of %d, decreasing to match.", c->max_conns,
+             EVENT_MAX_CONNS);
+        c->max_conns = EVENT_MAX_CONNS;
+    }
+
+    if (c->max_conn_per_child < 0)
+        c->max_conn_per_child = 0;
+    c->max_workers = c->start_servers;
+    c->threads_per_child = 1;
+    c->thread_limit = 1;
+    return 0;
+}
+
+/* ---- the reactor of one child ---- */
+
+/*
+ * A connection. While the core drives it, hc is set; once it closes lingeringly, hc is gone and linger_until
+ * bounds the wait for the peer's EOF.
+ */
+struct econn {
+    struct event ev; /* the only event: EV_READ, EV_WRITE or a timer, as the state asks */
+    union {
+        struct http_conn *hc;
+        int64_t linger_until;
+    } u;
+    struct econn *prev, *next; /* every connection of the child, for a graceful stop */
+    int fd;
+    short what;        /* the events ev is assigned for; -1 before the first */
+    unsigned idle : 1; /* counted in the scoreboard's idle_conns */
+    unsigned lingering : 1;
+};
+
+/* One reactor per process, so its state is the process's. */
+static struct reactor {
+    struct event_base *base;
+    const struct server *s;
+    struct child_ctx *ctx;
+    struct sb_child *row;
+    struct sb_worker *slot;
+    struct event *listen_ev; /* one per listener */
+    int n_listen;
+    struct event *tick;     /* looks at the signal flags */
+    struct event *backoff;  /* resumes accepting after EMFILE and the like */
+    struct econn *conns;    /* list head */
+    int nconns;             /* open connections, lingering ones included */
+    int max_conns;          /* WorkerConnections */
+    unsigned long accepted; /* for MaxConnectionsPerChild */
+    int listening;          /* the listener events are added */
+    int at_cap;             /* stopped accepting at WorkerConnections */
+    int cap_logged;         /* the cap warning was logged in this episode */
+    int in_backoff;         /* stopped accepting after a resource error */
+    int resource_logged;    /* that error was logged in this episode */
+    int leaving;            /* no more accepting: drain and exit */
+} rx;
+
+static void conn_cb(evutil_socket_t fd, short what, void *arg);
+
+/* Adds or removes the listener events so that they are added exactly when accepting is allowed. */
+static void update_listening(void)
+{
+    int want = !rx.leaving && !rx.at_cap && !rx.in_backoff;
+    if (want == rx.listening)
+        return;
+    for (int i = 0; i < rx.n_listen; i++) {
+        if ((want ? event_add(&rx.listen_ev[i], NULL) : event_del(&rx.listen_ev[i])) < 0)
+            log_error(LOG_ERR, MODULE, "event_%s() of a listener failed", want ? "add" : "del");
+    }
+    rx.listening = want;
+}
+
+static void set_idle(struct econn *e, int idle)
+{
+    if (e->idle == (unsigned)idle)
+        return;
+    e->idle = (unsigned)idle;
+    atomic_fetch_add_explicit(&rx.row->idle_conns, idle ? 1 : -1, memory_order_relaxed);
+}
+
+/* Makes ev wait for `what` (EV_READ, EV_WRITE, or 0 for a timer) until the monotonic deadline. */
+static void conn_arm(struct econn *e, short what, int64_t deadline)
+{
+    if (e->what != what) {
+        if (e->what >= 0)
+            event_del(&e->ev);
+        /* a timer has no descriptor; persistent events keep their epoll registration across wakeups */
+        event_assign(&e->ev, rx.base, what ? e->fd : -1, what ? (short)(what | EV_PERSIST) : 0, conn_cb, e);
+        e->what = what;
+    }
+    int64_t left = deadline - now_ms();
+    if (left < 0)
+        left = 0;
+    struct timeval tv = {.tv_sec = (time_t)(left / 1000), .tv_usec = (suseconds_t)(left % 1000) * 1000};
+    if (event_add(&e->ev, &tv) < 0)
+        log_error(LOG_ERR, MODULE, "event_add() of a connection failed");
+}
+
+/* Forgets a closed connection; the last one of a leaving child ends the loop. */
+static void conn_free(struct econn *e)
+{
+    if (e->what >= 0)
+        event_del(&e->ev);
+    set_idle(e, 0);
+    if (e->prev != NULL)
+        e->prev->next = e->next;
+    else
+        rx.conns = e->next;
+    if (e->next != NULL)
+        e->next->prev = e->prev;
+    if (close(e->fd) < 0)
+        log_error(LOG_DEBUG, MODULE, "close() failed: %s", strerror(errno));
+    free(e);
+    rx.nconns--;
+    atomic_fetch_sub_explicit(&rx.row->conns, 1, memory_order_relaxed);
+
+    /* The warning is logged again only once the count has fallen clearly below the cap. */
+    if (rx.cap_logged && rx.nconns <= rx.max_conns - rx.max_conns / 10 - 1)
+        rx.cap_logged = 0;
+    if (rx.at_cap && rx.nconns < rx.max_conns) {
+        rx.at_cap = 0;
+        update_listening();
+    }
+    if (rx.leaving && rx.nconns == 0)
+        event_base_loopbreak(rx.base);
+}
+
+/* CLOSE: ends the core's connection, then closes the socket, lingeringly if the core asks for it. */
+static void conn_end(struct econn *e)
+{
+    int linger = http_conn_linger(e->u.hc);
+    http_conn_destroy(e->u.hc);
+    e->u.hc = NULL;
+    set_idle(e, 0);
+    /* The FIN tells the client the response is complete; what it still sends is read and dropped, so that a
+     * close with unread data does not turn into a reset that could destroy the response in flight. */
+    if (linger && shutdown(e->fd, SHUT_WR) == 0) {
+        e->lingering = 1;
+        e->u.linger_until = now_ms() + LINGER_MS;
+        conn_arm(e, EV_READ, e->u.linger_until);
+        return;
+    }
+    conn_free(e);
+}
+
+/* Lingering close: drops what arrived; EOF, an error or the end of the 2 s closes. */
+static void linger_cb(struct econn *e, short what)
+{
+    char buf[2048];
+
+    if (what & EV_READ) {
+        for (int i = 0; i < READ_ROUNDS; i++) {
+            ssize_t n = read(e->fd, buf, sizeof(buf));
+            if (n > 0)
+                continue;
+            if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
+                break;
+            conn_free(e);
+            return;
+        }
+    }
+    if (now_ms() >= e->u.linger_until) {
+        conn_free(e);
+        return;
+    }
+    conn_arm(e, EV_READ, e->u.linger_until);
+}
+
+/* READ or KEEPALIVE, readable: reads into the core's space. */
+static enum conn_state conn_read(struct econn *e, enum conn_state st)
+{
+    struct http_conn *c = e->u.hc;
+
+    for (int i = 0; i < READ_ROUNDS; i++) {
+        char *buf;
+        size_t len;
+        if (http_conn_read_space(c, &buf, &len) < 0) {
+            log_error(LOG_ERR, MODULE, "out of memory for a read buffer");
+            return http_conn_abort(c);
+        }
+        ssize_t n = read(e->fd, buf, len);
+        if (n > 0) {
+            st = http_conn_input(c, (size_t)n, now_ms());
+            if (st != CONN_READ || (size_t)n < len)
+                return st;
+            continue;
+        }
+        if (n == 0)
+            return http_conn_eof(c, now_ms());
+        if (errno == EINTR)
+            continue;
+        if (errno == EAGAIN || errno == EWOULDBLOCK)
+            return st;
+        log_error(LOG_DEBUG, MODULE, "read() failed: %s", strerror(errno));
+        return http_conn_abort(c);
+    }
+    return st;
+}
+
+/* WRITE: writes what the core has pending until it is all written, the socket is full, or WRITE_ROUNDS. */
+static enum conn_state conn_write(struct econn *e)
+{
+    struct http_conn *c = e->u.hc;
+    struct conn_out out;
+    enum conn_state st = CONN_WRITE;
+
+    for (int i = 0; i < WRITE_ROUNDS && st == CONN_WRITE; i++) {
+        ssize_t n;
+        size_t want = 0;
+
+        if (http_conn_output(c, &out) < 0) {
+            /* The state said WRITE but nothing is pending: end the connection rather than spin. */
+            log_error(LOG_ERR, MODULE, "connection in write state with no output pending");
+            return http_conn_abort(c);
+        }
+        if (out.iovcnt > 0) {
+            for (int k = 0; k < out.iovcnt; k++)
+                want += out.iov[k].iov_len;
+            if (want == 0) {
+                st = http_conn_sent(c, 0, now_ms());
+                continue;
+            }
+            n = writev(e->fd, out.iov, out.iovcnt);
+        } else {
+            off_t off = out.file_off;
+            if (out.file_len == 0) {
+                st = http_conn_sent(c, 0, now_ms());
+                continue;
+            }
+            n = sendfile(e->fd, out.file_fd, &off, out.file_len);
+            if (n == 0) {
+                log_error(LOG_ERR, MODULE, "sendfile() hit the end of a file that became shorter while sent");
+                return http_conn_abort(c);
+            }
+        }
+        if (n > 0) {
+            st = http_conn_sent(c, (size_t)n, now_ms());
+            continue;
+        }
+        if (n == 0)
+            return http_conn_abort(c);
+        if (errno == EINTR)
+            continue;
+        if (errno == EAGAIN || errno == EWOULDBLOCK)
+            break;
+        log_error(LOG_DEBUG, MODULE, "%s() failed: %s", out.iovcnt > 0 ? "writev" : "sendfile",
+                  strerror(errno));
+        return http_conn_abort(c);
+    }
+    return st;
+}
+
+/* Follows the core's state until it asks to wait, then arms the connection's event for that wait. */
+static void conn_drive(struct econn *e, enum conn_state st)
+{
+    for (;;) {
+        switch (st) {
+        case CONN_WRITE:
+            set_idle(e, 0);
+            st = conn_write(e);
+            if (st == CONN_WRITE) {
+                conn_arm(e, EV_WRITE, http_conn_deadline(e->u.hc));
+                return;
+            }
+            break;
+        case CONN_KEEPALIVE:
+            if (rx.leaving) {
+                st = http_conn_shutdown(e->u.hc);
+                break;
+            }
+            set_idle(e, 1);
+            conn_arm(e, EV_READ, http_conn_deadline(e->u.hc));
+            return;
+        case CONN_READ:
+            set_idle(e, 0);
+            conn_arm(e, EV_READ, http_conn_deadline(e->u.hc));
+            return;
+        case CONN_WAIT:
+            set_idle(e, 0);
+            conn_arm(e, 0, http_conn_deadline(e->u.hc));
+            return;
+        case CONN_CLOSE:
+            conn_end(e);
+            return;
+        }
+    }
+}
+
+static void conn_cb(evutil_socket_t fd, short what, void *arg)
+{
+    struct econn *e = arg;
+    (void)fd;
+
+    if (e->lingering) {
+        linger_cb(e, what);
+        return;
+    }
+    struct http_conn *c = e->u.hc;
+    enum conn_state st = http_conn_state(c);
+    if (what & (EV_READ | EV_WRITE)) {
+        if (st == CONN_READ || st == CONN_KEEPALIVE)
+            st = conn_read(e, st);
+        /* CONN_WRITE: conn_drive() writes */
+    } else if (now_ms() >= http_conn_deadline(c)) {
+        st = http_conn_timeout(c, now_ms());
+    }
+    /* otherwise the timer fired early by the clocks' granularity: conn_drive() re-arms it */
+    conn_drive(e, st);
+}
+
+/* A new connection: the core starts in READ, waiting for its first bytes without a buffer. */
+static void conn_new(int fd, const struct sockaddr *peer, socklen_t peerlen)
+{
+    int one = 1;
+
+    /* Responses are written whole; Nagle would only delay the last segment of each. */
+    if (setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) < 0)
+        log_error(LOG_DEBUG, MODULE, "setsockopt(TCP_NODELAY) failed: %s", strerror(errno));
+    struct econn *e = calloc(1, sizeof(*e));
+    struct http_conn *c = e != NULL ? http_conn_create(rx.s, peer, peerlen, now_ms()) : NULL;
+    if (c == NULL) {
+        log_error(LOG_ERR, MODULE, "out of memory for a new connection");
+        free(e);
+        if (close(fd) < 0)
+            log_error(LOG_DEBUG, MODULE, "close() failed: %s", strerror(errno));
+        return;
+    }
+    http_conn_set_slot(c, rx.slot);
+    e->u.hc = c;
+    e->fd = fd;
+    e->what = -1;
+    e->next = rx.conns;
+    if (rx.conns != NULL)
+        rx.conns->prev = e;
+    rx.conns = e;
+    rx.nconns++;
+    atomic_fetch_add_explicit(&rx.row->conns, 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&rx.slot->conns, 1, memory_order_relaxed);
+    conn_drive(e, http_conn_state(c));
+}
+
+/*
+ * Stops accepting and closes the idle keep-alive connections; the others finish their current request (a
+ * fresh connection is served once: the client opened it to be answered) and close at their next idle moment,
+ * in conn_drive(). The last connection to close ends the loop.
+ */
+static void start_leaving(int recycling)
+{
+    if (rx.leaving)
+        return;
+    rx.leaving = 1;
+    update_listening();
+    if (rx.backoff != NULL)
+        event_del(rx.backoff);
+    /* A recycled child tells the parent it is going, so that its replacement starts now (Apache's
+     * quiescing). */
+    if (recycling)
+        atomic_store(&rx.row->quitting, 1);
+    scoreboard_set_state(rx.slot, SB_GRACEFUL);
+    for (struct econn *e = rx.conns, *next; e != NULL; e = next) {
+        next = e->next;
+        if (e->lingering)
+            continue;
+        enum conn_state st = http_conn_state(e->u.hc);
+        /* http_conn_shutdown() would also close a fresh connection (READ with no byte yet): spare those */
+        if (st == CONN_KEEPALIVE || st == CONN_WRITE || st == CONN_WAIT)
+            st = http_conn_shutdown(e->u.hc);
+        if (st == CONN_CLOSE)
+            conn_end(e);
+    }
+    if (rx.nconns == 0)
+        event_base_loopbreak(rx.base);
+}
+
+static void backoff_cb(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    (void)arg;
+    rx.in_backoff = 0;
+    update_listening();
+}
+
+/* Handles a failed accept4(). Returns 1 to accept again, 0 to wait for the next wakeup. */
+static int accept_failed(void)
+{
+    int e = errno;
+    switch (e) {
+    case EAGAIN:
+#if EWOULDBLOCK != EAGAIN
+    case EWOULDBLOCK:
+#endif
+        return 0;
+    case EINTR:
+    /* a connection that failed before it was accepted; Linux reports pending network errors here too */
+    case ECONNABORTED:
+    case EPROTO:
+    case ENETDOWN:
+    case ENOPROTOOPT:
+    case EHOSTDOWN:
+    case ENONET:
+    case EHOSTUNREACH:
+    case EOPNOTSUPP:
+    case ENETUNREACH:
+    case EPERM: /* a firewall rule refused this connection */
+        return 1;
+    case EMFILE:
+    case ENFILE:
+    case ENOBUFS:
+    case ENOMEM:
+        /* The connection stays queued and the listener readable: stop watching it for a while, not spin. */
+        if (!rx.resource_logged) {
+            log_error(LOG_ERR, MODULE, "accept4() failed: %s; pausing accepting, retrying every %d ms",
+                      strerror(e), ACCEPT_BACKOFF_MS);
+            rx.resource_logged = 1;
+        }
+        break;
+    default:
+        /* as prefork: an error of the listener itself; the child leaves and process.c replaces it */
+        log_error(LOG_ERR, MODULE, "accept4() failed: %s", strerror(e));
+        start_leaving(0);
+        return 0;
+    }
+    struct timeval tv = {.tv_sec = 0, .tv_usec = ACCEPT_BACKOFF_MS * 1000};
+    rx.in_backoff = 1;
+    update_listening();
+    if (event_add(rx.backoff, &tv) < 0)
+        log_error(LOG_ERR, MODULE, "event_add() of the accept timer failed");
+    return 0;
+}
+
+static void accept_cb(evutil_socket_t lfd, short what, void *arg)
+{
+    (void)what;
+    (void)arg;
+
+    for (int i = 0; i < ACCEPT_BATCH && rx.listening; i++) {
+        if (rx.nconns >= rx.max_conns) {
+            /* Full after accepting: whether anyone else waits shows as the listener's next wakeup. */
+            if (i > 0)
+                return;
+            /* A connection waits while this child is full: stop watching, another child may take it. */
+            if (!rx.cap_logged) {
+                log_error(LOG_WARN, MODULE,
+                          "server reached WorkerConnections setting (%d connections in this child), consider "
+                          "raising the WorkerConnections setting",
+                          rx.max_conns);
+                rx.cap_logged = 1;
+            }
+            rx.at_cap = 1;
+            update_listening();
+            return;
+        }
+        struct sockaddr_storage peer;
+        socklen_t peerlen = sizeof(peer);
+        int fd = accept4(lfd, (struct sockaddr *)&peer, &peerlen, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (fd < 0) {
+            if (accept_failed())
+                continue;
+            return;
+        }
+        rx.resource_logged = 0;
+        conn_new(fd, (struct sockaddr *)&peer, peerlen);
+        unsigned long max = (unsigned long)rx.s->mpm_conf.max_conn_per_child;
+        if (max > 0 && ++rx.accepted >= max) {
+            start_leaving(1);
+            return;
+        }
+    }
+}
+
+/* Signals only set flags (process.c's handlers), looked at here; TERM ends a forked child at once. */
+static void tick_cb(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    (void)arg;
+    if (*rx.ctx->stop)
+        event_base_loopbreak(rx.base);
+    else if (*rx.ctx->graceful)
+        start_leaving(0);
+}
+
+/* Closes whatever is still open (after a stop) and frees the reactor. */
+static void reactor_free(void)
+{
+    rx.leaving = 1;
+    update_listening();
+    while (rx.conns != NULL) {
+        struct econn *e = rx.conns;
+        if (!e->lingering)
+            http_conn_destroy(e->u.hc);
+        conn_free(e);
+    }
+    free(rx.listen_ev);
+    if (rx.tick != NULL)
+        event_free(rx.tick);
+    if (rx.backoff != NULL)
+        event_free(rx.backoff);
+    if (rx.base != NULL)
+        event_base_free(rx.base);
+    memset(&rx, 0, sizeof(rx));
+}
+
+static void event_child_main(struct server *s, struct child_ctx *ctx)
+{
+    struct event_config *cfg = NULL;
+    const struct timeval tick = {.tv_sec = 0, .tv_usec = TICK_MS * 1000};
+
+    memset(&rx, 0, sizeof(rx));
+    rx.s = s;
+    rx.ctx = ctx;
+    rx.row = scoreboard_child(ctx->sb, ctx->slot);
+    rx.slot = scoreboard_worker(ctx->sb, ctx->slot, 0);
+    rx.max_conns = s->mpm_conf.max_conns > 0 ? s->mpm_conf.max_conns : 1;
+
+    /* One thread per reactor: no locking. The base is made after fork, as libevent requires. */
+    cfg = event_config_new();
+    if (cfg == NULL || event_config_set_flag(cfg, EVENT_BASE_FLAG_NOLOCK) < 0) {
+        log_error(LOG_ERR, MODULE, "event_config_new() failed");
+        goto done;
+    }
+    rx.base = event_base_new_with_config(cfg);
+    if (rx.base == NULL) {
+        log_error(LOG_ERR, MODULE, "event_base_new_with_config() failed");
+        goto done;
+    }
+
+    for (struct listener *l = s->listeners; l != NULL; l = l->next)
+        if (l->fd >= 0)
+            rx.n_listen++;
+    if (rx.n_listen == 0) {
+        log_error(LOG_ERR, MODULE, "no listening sockets available");
+        goto done;
+    }
+    rx.listen_ev = calloc((size_t)rx.n_listen, sizeof(*rx.listen_ev));
+    if (rx.listen_ev == NULL) {
+        log_error(LOG_ERR, MODULE, "out of memory");
+        goto done;
+    }
+    int i = 0;
+    for (struct listener *l = s->listeners; l != NULL; l = l->next)
+        if (l->fd >= 0)
+            event_assign(&rx.listen_ev[i++], rx.base, l->fd, EV_READ | EV_PERSIST, accept_cb, NULL);
+    rx.tick = event_new(rx.base, -1, EV_PERSIST, tick_cb, NULL);
+    rx.backoff = event_new(rx.base, -1, 0, backoff_cb, NULL);
+    if (rx.tick == NULL || rx.backoff == NULL || event_add(rx.tick, &tick) < 0) {
+        log_error(LOG_ERR, MODULE, "event_new() failed");
+        goto done;
+    }
+
+    scoreboard_set_state(rx.slot, SB_READY);
+    update_listening();
+    /* a signal that came before the loop: event_base_loopbreak() only ends a loop that runs */
+    tick_cb(-1, 0, NULL);
+    if (*ctx->stop || (rx.leaving && rx.nconns == 0))
+        goto done;
+    if (event_base_dispatch(rx.base) < 0)
+        log_error(LOG_ERR, MODULE, "event_base_dispatch() failed");
+
+done:
+    if (cfg != NULL)
+        event_config_free(cfg);
+    reactor_free();
+}
+
+/* Raises the soft RLIMIT_NOFILE toward what WorkerConnections needs, and lowers WorkerConnections to fit. */
+static void fit_nofile(struct server *s)
+{
+    struct rlimit rl;
+    rlim_t want = (rlim_t)s->mpm_conf.max_conns + FD_RESERVE;
+
+    if (getrlimit(RLIMIT_NOFILE, &rl) < 0) {
+        log_error(LOG_ERR, MODULE, "getrlimit(RLIMIT_NOFILE) failed: %s", strerror(errno));
+        return;
+    }
+    if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < want) {
+        struct rlimit raised = rl;
+        raised.rlim_cur = rl.rlim_max != RLIM_INFINITY && rl.rlim_max < want ? rl.rlim_max : want;
+        if (setrlimit(RLIMIT_NOFILE, &raised) < 0)
+            log_error(LOG_ERR, MODULE, "setrlimit(RLIMIT_NOFILE) failed: %s", strerror(errno));
+        else
+            rl = raised;
+    }
+    if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < want) {
+        int fit = rl.rlim_cur > 2 * FD_RESERVE ? (int)(rl.rlim_cur - FD_RESERVE) : (int)(rl.rlim_cur / 2);
+        if (fit < 1)
+            fit = 1;
+        log_error(LOG_WARN, MODULE,
+                  "WorkerConnections of %d exceeds what RLIMIT_NOFILE of %llu descriptors allows, decreasing "
+                  "to %d",
+                  s->mpm_conf.max_conns, (unsigned long long)rl.rlim_cur, fit);
+        s->mpm_conf.max_conns = fit;
+    }
+}
+
+static int event_run(struct server *s)
+{
+    const struct mpm_conf *c = &s->mpm_conf;
+
+    fit_nofile(s);
+    const struct process_policy policy = {
+        .mpm_name = "event",
+        .start_children = c->start_servers,
+        .min_spare = 0,
+        .max_spare = 0,
+        .max_children = c->server_limit,
+        .workers_per_child = 1,
+        .limit_directive = "ServerLimit",
+        .child_main = event_child_main,
+    };
+    return process_run(s, &policy) == 0 ? 0 : 1;
+}
+
+const struct mpm mpm_event = {
+    .name = "event",
+    .caps = MPM_FORKED | MPM_ASYNC,
+    .directives = event_directives,
+    .check_config = event_check_config,
+    .run = event_run,
+};

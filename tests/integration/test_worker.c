@@ -1,0 +1,519 @@
+/*
+ * The worker MPM seen from outside, beyond the core suite every MPM runs: at MaxRequestWorkers further
+ * connections wait in the listen backlog and are all served as workers free up; idle threads are kept between
+ * MinSpareThreads and MaxSpareThreads by starting and retiring children (each with ThreadsPerChild threads
+ * named "httpd-worker" besides its listener); a child killed with SIGKILL is replaced while another keeps
+ * serving; MaxConnectionsPerChild makes a child leave, ending its idle keep-alive connections; out of
+ * descriptors, a child logs it once and waits without spinning; -X runs one process with the threads and
+ * stops on TERM. These tests run only when the binary has the worker MPM compiled in.
+ */
+#include "harness.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <netinet/in.h>
+#include <unistd.h>
+
+#define MAX_KIDS   64
+#define PAGE_REQ   "GET /page.html HTTP/1.1\r\nHost: localhost\r\n\r\n"
+#define PAGE_CLOSE "GET /page.html HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
+
+/* Starts a worker test: skipped when `$HTTPD_BIN -V` does not list the worker MPM. */
+static void begin_worker(void)
+{
+    const char *bin = getenv("HTTPD_BIN");
+    static struct mpm_param me = {.name = "worker"};
+    char *out = NULL;
+
+    cr_assert(bin != NULL && *bin != '\0', "HTTPD_BIN is not set (run through `make check`)");
+    char *argv[] = {(char *)bin, "-V", NULL};
+    int status = run_cmd(argv, 10000, &out, NULL);
+    char *line = out ? strstr(out, "Compiled-in MPMs:") : NULL;
+    cr_assert(line != NULL, "`%s -V` (status %d) has no \"Compiled-in MPMs:\" line", bin, status);
+    line[strcspn(line, "\n")] = '\0';
+    int found = 0;
+    for (char *save = NULL, *tok = strtok_r(line + strlen("Compiled-in MPMs:"), " \t", &save); tok != NULL;
+         tok = strtok_r(NULL, " \t", &save))
+        found |= strcmp(tok, "worker") == 0;
+    free(out);
+    if (!found)
+        cr_skip_test("the worker MPM is not compiled in");
+    harness_begin(&me);
+}
+
+/* Worker threads of process pid (tasks named "httpd-worker"; sanitizers add threads of their own), -1 if it
+ * is gone. */
+static int worker_threads(pid_t pid)
+{
+    char path[64];
+    snprintf(path, sizeof(path), "/proc/%d/task", (int)pid);
+    DIR *d = opendir(path);
+    if (d == NULL)
+        return -1;
+    int n = 0;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        if (e->d_name[0] == '.')
+            continue;
+        char comm[400];
+        snprintf(comm, sizeof(comm), "%s/%s/comm", path, e->d_name);
+        char *name = read_file(comm, NULL);
+        if (name != NULL && strcmp(name, "httpd-worker\n") == 0)
+            n++;
+        free(name);
+    }
+    closedir(d);
+    return n;
+}
+
+/* Children of the server that have all their worker threads (the listener is the child's main thread). */
+static int ready_children(const struct srv *s, int threads, pid_t *kids)
+{
+    pid_t all[MAX_KIDS];
+    int n = proc_children(s->pid, all, MAX_KIDS), ready = 0;
+    for (int i = 0; i < n; i++)
+        if (worker_threads(all[i]) == threads)
+            kids[ready++] = all[i];
+    return ready;
+}
+
+/* Waits up to ms until pred(count of ready children) holds; returns the last count. */
+static int wait_ready_children(const struct srv *s, int threads, int want_min, int want_max, int ms)
+{
+    pid_t kids[MAX_KIDS];
+    int64_t deadline = now_ms() + ms;
+    int n, total;
+    for (;;) {
+        n = ready_children(s, threads, kids);
+        total = proc_children(s->pid, kids, MAX_KIDS);
+        if ((n >= want_min && total <= want_max) || now_ms() >= deadline)
+            return n;
+        sleep_ms(50);
+    }
+}
+
+static void get_page(struct conn *c, const struct srv *s, const char *connection)
+{
+    struct resp *r = exchange(c, connection ? PAGE_CLOSE : PAGE_REQ);
+    expect_static(r, s, "page.html", harness_page(), PAGE_LEN, "text/html", connection, 0);
+    resp_free(r);
+}
+
+/* The pid of the server child holding the server side of client connection c (via /proc/net/tcp). */
+static pid_t owner_of(const struct srv *s, const struct conn *c)
+{
+    struct sockaddr_in me;
+    socklen_t len = sizeof(me);
+    hassert(getsockname(c->fd, (struct sockaddr *)&me, &len) == 0, "getsockname() failed: %s",
+            strerror(errno));
+    char *tcp = read_file("/proc/net/tcp", NULL);
+    hassert(tcp != NULL, "cannot read /proc/net/tcp");
+    unsigned long inode = 0;
+    char *line = strchr(tcp, '\n');
+    while (line != NULL && inode == 0) {
+        unsigned lport, rport;
+        unsigned long ino;
+        line++;
+        /* sl local_address rem_address st tx_queue:rx_queue tr:tm->when retrnsmt uid timeout inode */
+        static const char fmt[] = "%*d: %*x:%x %*x:%x %*x %*x:%*x %*x:%*x %*x %*u %*u %lu";
+        int fields = sscanf(line, fmt, &lport, &rport, &ino);
+        if (fields == 3 && (int)lport == s->port && rport == ntohs(me.sin_port))
+            inode = ino;
+        line = strchr(line, '\n');
+    }
+    free(tcp);
+    hassert(inode != 0, "no server socket for local port %u in /proc/net/tcp", ntohs(me.sin_port));
+
+    char want[64];
+    snprintf(want, sizeof(want), "socket:[%lu]", inode);
+    pid_t kids[MAX_KIDS];
+    int n = proc_children(s->pid, kids, MAX_KIDS);
+    for (int i = 0; i < n; i++) {
+        char dir[64];
+        snprintf(dir, sizeof(dir), "/proc/%d/fd", (int)kids[i]);
+        DIR *d = opendir(dir);
+        if (d == NULL)
+            continue;
+        struct dirent *e;
+        while ((e = readdir(d)) != NULL) {
+            char link[320], target[64];
+            snprintf(link, sizeof(link), "%s/%s", dir, e->d_name);
+            ssize_t tl = readlink(link, target, sizeof(target) - 1);
+            if (tl <= 0)
+                continue;
+            target[tl] = '\0';
+            if (strcmp(target, want) == 0) {
+                closedir(d);
+                return kids[i];
+            }
+        }
+        closedir(d);
+    }
+    hfail("no child of %d holds %s", (int)s->pid, want);
+    return 0;
+}
+
+static int contains(const pid_t *set, int n, pid_t pid)
+{
+    for (int i = 0; i < n; i++)
+        if (set[i] == pid)
+            return 1;
+    return 0;
+}
+
+#define HELD    4
+#define WAITING 20
+
+Test(worker, full_server_keeps_new_connections_in_the_backlog, .fini = harness_fini, .timeout = 40)
+{
+    begin_worker();
+    /* Two children of two threads, all four held by idle keep-alive connections for longer than the test. */
+    struct srv *s =
+        server_start("worker", "StartServers 2\nServerLimit 2\nThreadsPerChild 2\nMaxRequestWorkers 4\n"
+                               "MinSpareThreads 2\nMaxSpareThreads 4\nKeepAlive On\n"
+                               "KeepAliveTimeout 30\n");
+    hassert(wait_ready_children(s, 2, 2, 2, 5000) == 2,
+            "the server did not start 2 children of 2 worker threads");
+
+    struct conn *held[HELD], *waiting[WAITING];
+    for (int i = 0; i < HELD; i++) {
+        held[i] = conn_open(s->port);
+        get_page(held[i], s, NULL);
+    }
+
+    /* Every worker is busy: the server must say so, and nobody may answer the next connections. */
+    char *log = NULL;
+    int64_t deadline = now_ms() + 4000;
+    do {
+        free(log);
+        sleep_ms(100);
+        log = read_file(s->error_log, NULL);
+    } while (now_ms() < deadline &&
+             !(log && strstr(log, "server reached MaxRequestWorkers setting, consider raising the "
+                                  "MaxRequestWorkers setting")));
+    hassert(log && strstr(log, "server reached MaxRequestWorkers setting"),
+            "no \"server reached MaxRequestWorkers setting\" with every worker busy; error log:\n%s", log);
+    free(log);
+
+    for (int i = 0; i < WAITING; i++) {
+        waiting[i] = conn_open(s->port);
+        conn_send_str(waiting[i], PAGE_CLOSE);
+    }
+    for (int i = 0; i < WAITING; i++) {
+        int n = conn_fill(waiting[i], i == 0 ? 500 : 10);
+        hassert(n == -1, "connection %d got %s while every worker was held", i,
+                n == 0  ? "closed"
+                : n > 0 ? "an answer"
+                        : "an error");
+    }
+
+    /* As the held connections go, the waiting ones are all served, none refused or reset. */
+    for (int i = 0; i < HELD; i++)
+        conn_close(held[i]);
+    for (int i = 0; i < WAITING; i++) {
+        struct resp *r = calloc(1, sizeof(*r));
+        char err[512];
+        hassert(r != NULL, "calloc() failed");
+        hassert(resp_read(waiting[i], 0, 10000, r, err, sizeof(err)) == 0, "waiting connection %d: %s", i,
+                err);
+        expect_static(r, s, "page.html", harness_page(), PAGE_LEN, "text/html", "close", 0);
+        resp_free(r);
+        expect_closed(waiting[i], 3000);
+        conn_close(waiting[i]);
+    }
+    server_stop(s);
+}
+
+Test(worker, spare_threads_start_children, .fini = harness_fini, .timeout = 30)
+{
+    begin_worker();
+    /* 1 child of 2 threads; at least 6 idle threads wanted, so 3 children, and at most 8 (4 children). */
+    struct srv *s =
+        server_start("worker", "StartServers 1\nServerLimit 8\nThreadsPerChild 2\nMaxRequestWorkers 16\n"
+                               "MinSpareThreads 6\nMaxSpareThreads 8\n");
+    int n = wait_ready_children(s, 2, 3, 4, 8000);
+    pid_t kids[MAX_KIDS];
+    int total = proc_children(s->pid, kids, MAX_KIDS);
+    hassert(n >= 3 && total <= 4,
+            "%d children of 2 worker threads (%d children in all) after 8 s, want 3 or 4", n, total);
+
+    /* and the number is stable: nothing more is started once MinSpareThreads are idle */
+    sleep_ms(2500);
+    total = proc_children(s->pid, kids, MAX_KIDS);
+    hassert(total >= 3 && total <= 4, "%d children 2.5 s later, want 3 or 4", total);
+    struct resp *r = request_once(s, PAGE_REQ, NULL);
+    expect_static(r, s, "page.html", harness_page(), PAGE_LEN, "text/html", NULL, 0);
+    resp_free(r);
+    server_stop(s);
+}
+
+Test(worker, spare_threads_retire_children, .fini = harness_fini, .timeout = 30)
+{
+    begin_worker();
+    /* 5 children of 2 idle threads, at most 4 idle threads wanted: children leave until 2 are left. */
+    struct srv *s =
+        server_start("worker", "StartServers 5\nServerLimit 8\nThreadsPerChild 2\nMaxRequestWorkers 16\n"
+                               "MinSpareThreads 2\nMaxSpareThreads 4\n");
+    pid_t kids[MAX_KIDS];
+    int64_t deadline = now_ms() + 10000;
+    int total;
+    while ((total = proc_children(s->pid, kids, MAX_KIDS)) != 2 && now_ms() < deadline)
+        sleep_ms(100);
+    hassert(total == 2, "%d children after 10 s, want 2 (MaxSpareThreads 4, ThreadsPerChild 2)", total);
+    hassert(wait_ready_children(s, 2, 2, 2, 2000) == 2,
+            "the 2 children left do not have 2 worker threads each");
+
+    char *log = read_file(s->error_log, NULL);
+    hassert(log && !strstr(log, "exit signal") && !strstr(log, "exit status"),
+            "a retired child did not end cleanly; error log:\n%s", log);
+    free(log);
+    struct resp *r = request_once(s, PAGE_REQ, NULL);
+    expect_static(r, s, "page.html", harness_page(), PAGE_LEN, "text/html", NULL, 0);
+    resp_free(r);
+    server_stop(s);
+}
+
+Test(worker, killed_child_replaced_while_another_serves, .fini = harness_fini, .timeout = 30)
+{
+    begin_worker();
+    struct srv *s =
+        server_start("worker", "StartServers 2\nServerLimit 4\nThreadsPerChild 2\nMaxRequestWorkers 8\n"
+                               "MinSpareThreads 2\nMaxSpareThreads 6\nKeepAlive On\n"
+                               "KeepAliveTimeout 30\nMaxKeepAliveRequests 0\n");
+    hassert(wait_ready_children(s, 2, 2, 2, 5000) == 2,
+            "the server did not start 2 children of 2 worker threads");
+    pid_t before[MAX_KIDS], after[MAX_KIDS];
+    int nb = proc_children(s->pid, before, MAX_KIDS), na = 0;
+
+    /* A keep-alive connection to one child, and the other child as the victim. */
+    struct conn *c = conn_open(s->port);
+    get_page(c, s, NULL);
+    pid_t serving = owner_of(s, c), victim = 0;
+    for (int i = 0; i < nb && victim == 0; i++)
+        if (before[i] != serving)
+            victim = before[i];
+    hassert(victim != 0, "no second child to kill");
+
+    int served = 0, replaced = 0;
+    int64_t deadline = now_ms() + 6000, killed_at = 0;
+    while (now_ms() < deadline && served < 2000) {
+        get_page(c, s, NULL);
+        served++;
+        if (served == 20) {
+            hassert(kill(victim, SIGKILL) == 0, "kill(%d) failed: %s", (int)victim, strerror(errno));
+            killed_at = now_ms();
+        }
+        if (killed_at != 0 && !replaced) {
+            na = proc_children(s->pid, after, MAX_KIDS);
+            for (int i = 0; i < na; i++)
+                if (!contains(before, nb, after[i]))
+                    replaced = 1;
+        }
+        /* keep going a little after the replacement appeared */
+        if (replaced && now_ms() - killed_at > 1500)
+            break;
+        sleep_ms(5);
+    }
+    hassert(killed_at != 0, "only %d requests served before the deadline", served);
+    hassert(replaced, "no new child within %lld ms of killing child %d", (long long)(now_ms() - killed_at),
+            (int)victim);
+    hassert(owner_of(s, c) == serving, "the connection moved?");
+    conn_close(c);
+
+    /* the killed child is gone, and new connections are served */
+    na = proc_children(s->pid, after, MAX_KIDS);
+    hassert(!contains(after, na, victim), "killed child %d is still a child", (int)victim);
+    for (int i = 0; i < 10; i++) {
+        struct resp *r = request_once(s, PAGE_REQ, NULL);
+        expect_static(r, s, "page.html", harness_page(), PAGE_LEN, "text/html", NULL, 0);
+        resp_free(r);
+    }
+    char *log = read_file(s->error_log, NULL);
+    hassert(log && strstr(log, "exit signal Killed (9)"), "the child's death was not logged:\n%s", log);
+    free(log);
+    server_stop(s);
+}
+
+Test(worker, max_connections_per_child_ends_idle_keepalive, .fini = harness_fini, .timeout = 30)
+{
+    begin_worker();
+    /* One child of 4 threads (ServerLimit 1), which leaves after its 3rd connection. The harness's probe for
+     * the port may have been one of them, so connections are opened until the child begins to leave. */
+    struct srv *s = server_start("worker", "StartServers 1\nServerLimit 1\nThreadsPerChild 4\n"
+                                           "MaxRequestWorkers 4\nMaxConnectionsPerChild 3\n"
+                                           "KeepAlive On\nKeepAliveTimeout 30\n");
+    hassert(wait_ready_children(s, 4, 1, 1, 5000) == 1,
+            "the server did not start 1 child of 4 worker threads");
+    pid_t first[MAX_KIDS];
+    hassert(proc_children(s->pid, first, MAX_KIDS) == 1, "more than one child");
+
+    struct conn *c[3];
+    int opened = 0, left = 0;
+    while (!left && opened < 3) {
+        c[opened] = conn_open(s->port);
+        get_page(c[opened], s, NULL);
+        opened++;
+        /* the child leaves once it accepted its 3rd: then the first connection, idle, is ended */
+        left = conn_fill(c[0], 300) == 0;
+    }
+    hassert(left, "the child did not leave after %d connections and the probe (MaxConnectionsPerChild 3)",
+            opened);
+    hassert(opened >= 2, "the child left after 1 connection and the probe (MaxConnectionsPerChild 3)");
+    /* every idle keep-alive connection ends at once, not after KeepAliveTimeout */
+    for (int i = 1; i < opened; i++)
+        expect_closed(c[i], 1500);
+    for (int i = 0; i < opened; i++)
+        conn_close(c[i]);
+
+    /* A replacement serves the next connection; the first child is gone. */
+    struct conn *n = conn_open(s->port);
+    get_page(n, s, "close");
+    conn_close(n);
+    int64_t deadline = now_ms() + 3000;
+    pid_t kids[MAX_KIDS];
+    int nk;
+    while ((nk = proc_children(s->pid, kids, MAX_KIDS)) > 0 && contains(kids, nk, first[0]) &&
+           now_ms() < deadline)
+        sleep_ms(50);
+    hassert(!contains(kids, nk, first[0]), "the child that reached MaxConnectionsPerChild did not exit");
+    char *log = read_file(s->error_log, NULL);
+    hassert(log && !strstr(log, "exit signal") && !strstr(log, "exit status"),
+            "a child did not end cleanly; error log:\n%s", log);
+    free(log);
+    server_stop(s);
+}
+
+#define OPTIONS_REQ "OPTIONS * HTTP/1.1\r\nHost: localhost\r\n\r\n"
+
+/* user + system CPU time of pid in clock ticks, -1 if it is gone */
+static long cpu_ticks(pid_t pid)
+{
+    char path[64];
+    snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+    char *st = read_file(path, NULL);
+    char *p = st ? strrchr(st, ')') : NULL;
+    unsigned long ut, stime;
+    long r = -1;
+    if (p && sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &ut, &stime) == 2)
+        r = (long)(ut + stime);
+    free(st);
+    return r;
+}
+
+static void expect_options(struct conn *c)
+{
+    struct resp *r = exchange(c, OPTIONS_REQ);
+    hassert(r->status == 200 && strcmp(resp_get(r, "Allow") ? resp_get(r, "Allow") : "", ALLOW_STATIC) == 0,
+            "OPTIONS *: status %d", r->status);
+    resp_free(r);
+}
+
+Test(worker, out_of_descriptors_waits_without_spinning, .fini = harness_fini, .timeout = 30)
+{
+    begin_worker();
+    struct srv *s = server_start("worker", "StartServers 1\nServerLimit 1\nThreadsPerChild 4\n"
+                                           "MaxRequestWorkers 4\nKeepAlive On\nKeepAliveTimeout 30\n");
+    pid_t kid;
+    hassert(wait_ready_children(s, 4, 1, 1, 5000) == 1 && ready_children(s, 4, &kid) == 1,
+            "the server did not start 1 child of 4 worker threads");
+
+    /* Leave the child exactly two free descriptor numbers below its RLIMIT_NOFILE. */
+    int limit = 0, free_fds = 0;
+    for (; free_fds < 3 && limit < 4096; limit++) {
+        char path[64], target[16];
+        snprintf(path, sizeof(path), "/proc/%d/fd/%d", (int)kid, limit);
+        if (readlink(path, target, sizeof(target)) < 0 && errno == ENOENT && ++free_fds == 3)
+            break;
+    }
+    hassert(free_fds == 3, "cannot find free descriptor numbers in child %d", (int)kid);
+    struct rlimit old, rl;
+    hassert(prlimit(kid, RLIMIT_NOFILE, NULL, &old) == 0, "prlimit(%d) failed: %s", (int)kid,
+            strerror(errno));
+    rl = (struct rlimit){.rlim_cur = (rlim_t)limit, .rlim_max = old.rlim_max};
+    hassert(prlimit(kid, RLIMIT_NOFILE, &rl, NULL) == 0, "prlimit(%d) failed: %s", (int)kid, strerror(errno));
+
+    struct conn *held[2];
+    for (int i = 0; i < 2; i++) {
+        held[i] = conn_open(s->port);
+        expect_options(held[i]);
+    }
+    /* The third connection cannot be accepted: it must wait in the backlog while the child idles. */
+    struct conn *third = conn_open(s->port);
+    conn_send_str(third, OPTIONS_REQ);
+    sleep_ms(300);
+    long t0 = cpu_ticks(kid);
+    int64_t w0 = now_ms();
+    int n = conn_fill(third, 1500);
+    long used = cpu_ticks(kid) - t0;
+    long ms = (long)(now_ms() - w0);
+    hassert(n == -1, "the third connection got %s although the child had no descriptor left",
+            n == 0  ? "closed"
+            : n > 0 ? "an answer"
+                    : "an error");
+    hassert(t0 >= 0 && used * 1000 / sysconf(_SC_CLK_TCK) < ms / 4,
+            "the child used %ld ticks of CPU in %ld ms without a descriptor (spinning?)", used, ms);
+
+    /* Freed descriptor: the waiting connection is accepted and served. */
+    conn_close(held[0]);
+    struct resp *r = calloc(1, sizeof(*r));
+    char err[512];
+    hassert(r != NULL, "calloc() failed");
+    hassert(resp_read(third, 0, 3000, r, err, sizeof(err)) == 0, "the waiting connection: %s", err);
+    hassert(r->status == 200, "OPTIONS *: status %d", r->status);
+    resp_free(r);
+    conn_close(third);
+    conn_close(held[1]);
+
+    char *log = read_file(s->error_log, NULL);
+    const char *msg = "accept4() failed: Too many open files";
+    char *first = log ? strstr(log, msg) : NULL;
+    hassert(first != NULL, "EMFILE not logged; error log:\n%s", log);
+    hassert(strstr(first + 1, msg) == NULL, "EMFILE logged more than once; error log:\n%s", log);
+    free(log);
+    hassert(prlimit(kid, RLIMIT_NOFILE, &old, NULL) == 0, "prlimit(%d) failed: %s", (int)kid,
+            strerror(errno));
+    server_stop(s);
+}
+
+Test(worker, one_process_mode, .fini = harness_fini, .timeout = 30)
+{
+    begin_worker();
+    struct srv *s = server_new("worker", "ThreadsPerChild 3\nKeepAlive On\nKeepAliveTimeout 30\n");
+    const char *const args[] = {"-X", NULL};
+    server_launch(s, args);
+    pid_t kids[MAX_KIDS];
+    hassert(proc_children(s->pid, kids, MAX_KIDS) == 0, "-X started child processes");
+    int64_t deadline = now_ms() + 3000;
+    while (worker_threads(s->pid) != 3 && now_ms() < deadline)
+        sleep_ms(20);
+    hassert(worker_threads(s->pid) == 3, "-X with ThreadsPerChild 3: %d worker threads",
+            worker_threads(s->pid));
+
+    /* 3 connections at once, one idle keep-alive connection left open across the stop */
+    struct conn *c[3];
+    for (int i = 0; i < 3; i++) {
+        c[i] = conn_open(s->port);
+        conn_send_str(c[i], PAGE_REQ);
+    }
+    for (int i = 0; i < 3; i++) {
+        struct resp *r = must_read(c[i], 0);
+        expect_static(r, s, "page.html", harness_page(), PAGE_LEN, "text/html", NULL, 0);
+        resp_free(r);
+    }
+    conn_close(c[1]);
+    conn_close(c[2]);
+    int64_t t0 = now_ms();
+    int status = server_terminate(s);
+    hassert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "-X server ended with status 0x%x", status);
+    hassert(now_ms() - t0 < 2000, "-X server took %lld ms to stop with an idle connection",
+            (long long)(now_ms() - t0));
+    expect_closed(c[0], 1000);
+    conn_close(c[0]);
+    server_destroy(s);
+}

@@ -1,0 +1,183 @@
+/*
+ * Tests of server/scoreboard.c: the mapping is shared with forked children, slots start dead, idle workers
+ * are counted only over live, current-generation, non-quitting children, and the totals sum every slot.
+ */
+#include <criterion/criterion.h>
+#include <stdint.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "scoreboard.h"
+#include "util.h"
+
+static struct scoreboard *sb;
+
+static void setup(void)
+{
+    struct errbuf err;
+    sb = scoreboard_create(4, 3, &err);
+    cr_assert_not_null(sb, "scoreboard_create: %s", err.msg);
+}
+
+static void teardown(void)
+{
+    scoreboard_destroy(sb);
+}
+
+TestSuite(scoreboard, .init = setup, .fini = teardown);
+
+Test(scoreboard, starts_empty)
+{
+    cr_assert_eq(sb->server_limit, 4);
+    cr_assert_eq(sb->thread_limit, 3);
+    cr_assert_eq(atomic_load(&sb->generation), 0);
+    for (int i = 0; i < 4; i++) {
+        cr_assert_eq(atomic_load(&scoreboard_child(sb, i)->pid), 0);
+        for (int t = 0; t < 3; t++)
+            cr_assert_eq(atomic_load(&scoreboard_worker(sb, i, t)->state), SB_DEAD, "slot %d/%d", i, t);
+    }
+    cr_assert_eq(scoreboard_idle_workers(sb, 0), 0);
+    cr_assert_eq(scoreboard_total_accesses(sb), 0);
+    cr_assert_eq(scoreboard_total_bytes(sb), 0);
+}
+
+Test(scoreboard, slots_are_distinct)
+{
+    /* Every (child, thread) pair has its own slot, laid out without overlap with the child rows. */
+    for (int i = 0; i < 4; i++)
+        for (int t = 0; t < 3; t++)
+            atomic_store(&scoreboard_worker(sb, i, t)->accesses, (uint64_t)(i * 3 + t + 1));
+    for (int i = 0; i < 4; i++) {
+        cr_assert_eq(atomic_load(&scoreboard_child(sb, i)->pid), 0);
+        for (int t = 0; t < 3; t++)
+            cr_assert_eq(atomic_load(&scoreboard_worker(sb, i, t)->accesses), (uint64_t)(i * 3 + t + 1));
+    }
+    cr_assert_eq(scoreboard_total_accesses(sb), 78); /* 1 + 2 + ... + 12 */
+}
+
+Test(scoreboard, child_writes_are_seen_by_parent)
+{
+    pid_t pid = fork();
+    cr_assert_geq(pid, 0);
+    if (pid == 0) {
+        struct sb_child *row = scoreboard_child(sb, 2);
+        struct sb_worker *w = scoreboard_worker(sb, 2, 1);
+        atomic_store(&row->pid, getpid());
+        atomic_store(&row->generation, 0);
+        scoreboard_set_state(w, SB_READY);
+        atomic_fetch_add(&w->accesses, 5);
+        atomic_fetch_add(&w->bytes, 1234);
+        atomic_fetch_add(&w->conns, 2);
+        scoreboard_set_state(scoreboard_worker(sb, 2, 2), SB_WRITE);
+        _exit(0);
+    }
+    int status;
+    cr_assert_eq(waitpid(pid, &status, 0), pid);
+    cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+
+    cr_assert_eq(atomic_load(&scoreboard_child(sb, 2)->pid), pid);
+    cr_assert_eq(atomic_load(&scoreboard_worker(sb, 2, 1)->state), SB_READY);
+    cr_assert_eq(atomic_load(&scoreboard_worker(sb, 2, 2)->state), SB_WRITE);
+    cr_assert_eq(atomic_load(&scoreboard_worker(sb, 2, 1)->conns), 2);
+    cr_assert_eq(scoreboard_total_accesses(sb), 5);
+    cr_assert_eq(scoreboard_total_bytes(sb), 1234);
+    cr_assert_eq(scoreboard_idle_workers(sb, 0), 1);
+}
+
+Test(scoreboard, set_state_records_last_used_when_busy)
+{
+    struct sb_worker *w = scoreboard_worker(sb, 1, 0);
+    atomic_store(&w->last_used, 0);
+    scoreboard_set_state(w, SB_READY);
+    cr_assert_eq(atomic_load(&w->last_used), 0, "an idle state is not a use");
+    time_t before = time(NULL);
+    scoreboard_set_state(w, SB_READ);
+    cr_assert_geq(atomic_load(&w->last_used), (int64_t)before);
+    cr_assert_leq(atomic_load(&w->last_used), (int64_t)time(NULL));
+    cr_assert_eq(atomic_load(&w->state), SB_READ);
+}
+
+/* Marks child row i live with the given pid, generation and quitting flag, and its first `ready` slots ready.
+ */
+static void fill_child(int i, pid_t pid, int gen, int quitting, int ready)
+{
+    struct sb_child *row = scoreboard_child(sb, i);
+    atomic_store(&row->pid, pid);
+    atomic_store(&row->generation, gen);
+    atomic_store(&row->quitting, quitting);
+    for (int t = 0; t < 3; t++)
+        scoreboard_set_state(scoreboard_worker(sb, i, t), t < ready ? SB_READY : SB_WRITE);
+}
+
+Test(scoreboard, idle_counts_live_current_generation_only)
+{
+    fill_child(0, 100, 1, 0, 2); /* counted: 2 */
+    fill_child(1, 101, 1, 0, 3); /* counted: 3 */
+    fill_child(2, 102, 0, 0, 3); /* old generation */
+    fill_child(3, 0, 1, 0, 3);   /* no process: its stale slots do not count */
+    cr_assert_eq(scoreboard_idle_workers(sb, 1), 5);
+    cr_assert_eq(scoreboard_idle_workers(sb, 0), 3);
+    cr_assert_eq(scoreboard_idle_workers(sb, 2), 0);
+
+    /* A child asked to leave no longer offers idle workers. */
+    atomic_store(&scoreboard_child(sb, 1)->quitting, 1);
+    cr_assert_eq(scoreboard_idle_workers(sb, 1), 2);
+
+    /* Only SB_READY is idle: starting, keep-alive and graceful slots are not. */
+    scoreboard_set_state(scoreboard_worker(sb, 0, 0), SB_STARTING);
+    scoreboard_set_state(scoreboard_worker(sb, 0, 1), SB_KEEPALIVE);
+    cr_assert_eq(scoreboard_idle_workers(sb, 1), 0);
+    scoreboard_set_state(scoreboard_worker(sb, 0, 2), SB_READY);
+    cr_assert_eq(scoreboard_idle_workers(sb, 1), 1);
+}
+
+Test(scoreboard, totals_sum_every_slot_of_every_child)
+{
+    uint64_t acc = 0, bytes = 0;
+    for (int i = 0; i < 4; i++) {
+        for (int t = 0; t < 3; t++) {
+            struct sb_worker *w = scoreboard_worker(sb, i, t);
+            atomic_fetch_add(&w->accesses, (uint64_t)(10 * i + t));
+            atomic_fetch_add(&w->bytes, (uint64_t)(1000 * i + 7 * t));
+            acc += (uint64_t)(10 * i + t);
+            bytes += (uint64_t)(1000 * i + 7 * t);
+        }
+    }
+    /* Counters outlive the process that used the slot: dead rows still count. */
+    cr_assert_eq(scoreboard_total_accesses(sb), acc);
+    cr_assert_eq(scoreboard_total_bytes(sb), bytes);
+}
+
+Test(scoreboard, many_children_update_concurrently)
+{
+    enum { CHILDREN = 4, ROUNDS = 10000 };
+    pid_t pids[CHILDREN];
+    for (int c = 0; c < CHILDREN; c++) {
+        pids[c] = fork();
+        cr_assert_geq(pids[c], 0);
+        if (pids[c] == 0) {
+            for (int r = 0; r < ROUNDS; r++) {
+                atomic_fetch_add(&scoreboard_worker(sb, c, r % 3)->accesses, 1);
+                atomic_fetch_add(&scoreboard_worker(sb, c, r % 3)->bytes, 3);
+            }
+            _exit(0);
+        }
+    }
+    for (int c = 0; c < CHILDREN; c++) {
+        int status;
+        cr_assert_eq(waitpid(pids[c], &status, 0), pids[c]);
+        cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    }
+    cr_assert_eq(scoreboard_total_accesses(sb), (uint64_t)CHILDREN * ROUNDS);
+    cr_assert_eq(scoreboard_total_bytes(sb), (uint64_t)CHILDREN * ROUNDS * 3);
+}
+
+Test(scoreboard, rejects_bad_sizes)
+{
+    struct errbuf err;
+    err.msg[0] = '\0';
+    cr_assert_null(scoreboard_create(0, 1, &err));
+    cr_assert_neq(err.msg[0], '\0');
+    cr_assert_null(scoreboard_create(1, -1, NULL));
+}
