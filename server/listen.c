@@ -156,30 +156,12 @@ fail:
     return -1;
 }
 
-/* Whether two parsed listeners name the same address and port. */
-static int same_addr(const struct listener *a, const struct listener *b)
-{
-    return a->addrlen == b->addrlen && a->addr.ss_family == b->addr.ss_family &&
-           memcmp(&a->addr, &b->addr, a->addrlen) == 0;
-}
-
 int listen_open(struct server *s, struct errbuf *err)
 {
     int backlog = s->listen_backlog > 0 ? s->listen_backlog : LISTEN_DEFAULT_BACKLOG;
 
     if (s->listeners == NULL)
         return errbuf_set(err, "no listening sockets available: add a Listen directive");
-
-    /* The same address listed twice is bound once, as Apache does; the copy is dropped from the list. */
-    for (struct listener *l = s->listeners; l != NULL; l = l->next) {
-        struct listener **pp = &l->next;
-        while (*pp != NULL) {
-            if (same_addr(l, *pp))
-                *pp = (*pp)->next;
-            else
-                pp = &(*pp)->next;
-        }
-    }
 
     for (struct listener *l = s->listeners; l != NULL; l = l->next) {
         if (l->fd >= 0)

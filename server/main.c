@@ -18,6 +18,7 @@
 #include "config.h"
 #include "listen.h"
 #include "log.h"
+#include "process.h"
 
 #define MAX_CMDLINE 64
 
@@ -207,6 +208,7 @@ int main(int argc, char **argv)
         return 1;
     }
     signal(SIGPIPE, SIG_IGN);
+    process_hold_signals();
     if (log_open(s, &err) < 0 || listen_open(s, &err) < 0) {
         fprintf(stderr, "httpd: %s\n", err.msg);
         return 1;

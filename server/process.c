@@ -470,11 +470,28 @@ static void graceful_stop(struct parent *P)
 }
 
 /* -X: child_main in this process, slot 0; TERM/INT set the stop flag, which the MPM's loop notices. */
+/* The mask main() had before process_hold_signals(); what children and -X run with. */
+static sigset_t startup_mask;
+static int startup_held;
+
+void process_hold_signals(void)
+{
+    sigset_t set;
+    parent_signal_set(&set);
+    if (sigprocmask(SIG_BLOCK, &set, &startup_mask) < 0)
+        log_error(LOG_ERR, "core", "sigprocmask() failed: %s", strerror(errno));
+    else
+        startup_held = 1;
+}
+
 static int run_one_process(struct server *s, const struct process_policy *p, struct scoreboard *sb)
 {
     exit_on_stop = 0;
     if (install_child_handlers() < 0)
         return -1;
+    /* a TERM that arrived during start-up is delivered now, to the handler, and stops the loop at once */
+    if (startup_held && sigprocmask(SIG_SETMASK, &startup_mask, NULL) < 0)
+        log_error(LOG_ERR, "core", "sigprocmask() failed: %s", strerror(errno));
     struct sb_child *row = scoreboard_child(sb, 0);
     atomic_store(&row->pid, getpid());
     atomic_store(&row->generation, 0);
@@ -545,6 +562,8 @@ int process_run(struct server *s, const struct process_policy *p)
         log_error(LOG_ERR, P.module, "sigprocmask() failed: %s", strerror(errno));
         goto done;
     }
+    if (startup_held)
+        P.orig_mask = startup_mask;
     masked = 1;
 
     spawn(&P, P.start);
@@ -553,6 +572,8 @@ int process_run(struct server *s, const struct process_policy *p)
     for (;;) {
         int sig = wait_signal(&P, next_tick - now_ms());
         if (sig == SIGTERM || sig == SIGINT) {
+            log_error(LOG_NOTICE, P.module, "caught %s, shutting down",
+                      sig == SIGTERM ? "SIGTERM" : "SIGINT");
             stop_children(&P);
             break;
         }
@@ -576,6 +597,9 @@ int process_run(struct server *s, const struct process_policy *p)
     rc = 0;
 
 done:
+    /* A HUP or TERM that arrived during the stop would kill the process once unblocked: take them now. */
+    while (masked && wait_signal(&P, 0) > 0)
+        ;
     if (masked && sigprocmask(SIG_SETMASK, &P.orig_mask, NULL) < 0)
         log_error(LOG_ERR, P.module, "sigprocmask() failed: %s", strerror(errno));
     process_sb = NULL;

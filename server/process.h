@@ -45,6 +45,12 @@ struct process_policy {
  */
 int process_run(struct server *s, const struct process_policy *p);
 
+/*
+ * Called by main() before the listeners open: holds TERM, INT, HUP, USR1, WINCH and CHLD blocked until
+ * process_run() takes them, so a TERM sent as soon as the port answers still stops the server cleanly.
+ */
+void process_hold_signals(void);
+
 /* In a child: true when it should stop taking new connections (graceful or immediate stop requested). */
 int process_child_leaving(const struct child_ctx *ctx);
 
