@@ -52,7 +52,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
-#include <sys/sendfile.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
 #include <unistd.h>
@@ -65,6 +64,7 @@
 #include "../server/log.h"
 #include "../server/process.h"
 #include "../server/scoreboard.h"
+#include "../server/serve.h"
 
 #define MODULE                 "mpm_event"
 #define EVENT_MAX_SERVER_LIMIT 20000
@@ -356,45 +356,21 @@ static enum conn_state conn_write(struct econn *e)
     enum conn_state st = CONN_WRITE;
 
     for (int i = 0; i < WRITE_ROUNDS && st == CONN_WRITE; i++) {
-        ssize_t n;
-        size_t want = 0;
-
         if (http_conn_output(c, &out) < 0) {
             /* The state said WRITE but nothing is pending: end the connection rather than spin. */
             log_error(LOG_ERR, MODULE, "connection in write state with no output pending");
             return http_conn_abort(c);
         }
-        if (out.iovcnt > 0) {
-            for (int k = 0; k < out.iovcnt; k++)
-                want += out.iov[k].iov_len;
-            if (want == 0) {
-                st = http_conn_sent(c, 0, now_ms());
-                continue;
-            }
-            n = writev(e->fd, out.iov, out.iovcnt);
-        } else {
-            off_t off = out.file_off;
-            if (out.file_len == 0) {
-                st = http_conn_sent(c, 0, now_ms());
-                continue;
-            }
-            n = sendfile(e->fd, out.file_fd, &off, out.file_len);
-            if (n == 0) {
-                log_error(LOG_ERR, MODULE, "sendfile() hit the end of a file that became shorter while sent");
-                return http_conn_abort(c);
-            }
-        }
+        ssize_t n = serve_write(e->fd, &out);
         if (n > 0) {
             st = http_conn_sent(c, (size_t)n, now_ms());
             continue;
         }
-        if (n == 0)
-            return http_conn_abort(c);
         if (errno == EINTR)
             continue;
         if (errno == EAGAIN || errno == EWOULDBLOCK)
             break;
-        log_error(LOG_DEBUG, MODULE, "%s() failed: %s", out.iovcnt > 0 ? "writev" : "sendfile",
+        log_error(LOG_DEBUG, MODULE, "%s() failed: %s", out.iovcnt > 0 ? "sendmsg" : "sendfile",
                   strerror(errno));
         return http_conn_abort(c);
     }

@@ -53,22 +53,10 @@ struct span {
     size_t len, cap;
 };
 
-struct http_conn {
-    const struct server *s;
-    llhttp_t parser;
-    enum conn_state state;
-    enum phase phase;
-    int64_t deadline;
-    struct sb_worker *slot;
-    char peer[INET6_ADDRSTRLEN];
-
-    /* input: buf[start, end) is received but not yet parsed; NULL while idle */
-    char *buf;
-    size_t start, end;
-
-    /* the current request; NULL (with its pool) while idle */
-    struct pool *pool;
-    struct request *req;
+/* Everything about the request in progress, allocated in the request pool: absent while idle. */
+struct exchange {
+    struct request req;
+    llhttp_t parser;         /* initialised per request: a paused parser is at a message boundary */
     struct span url, field, value;
     int in_value;            /* last callback was a header value */
     size_t header_bytes;     /* size of the header line being read */
@@ -76,21 +64,34 @@ struct http_conn {
     int path_status;         /* 404 etc. decided at headers, answered when the body has been read */
     int expect_continue;
     int headers_done;
+    int send_body;           /* false for HEAD */
     size_t interim_off;      /* of "100 Continue" */
     const struct handler *handler;
-    int64_t now;             /* of the entry being run, for the parser callbacks */
+    char peer[INET6_ADDRSTRLEN]; /* the peer as text, formatted on first use */
 
     /* output: head, then the body segments from seg at offset seg_off */
     char *head;
     size_t head_len, head_off;
     struct body_seg *seg;
     size_t seg_off;
+};
 
-    unsigned requests;       /* served on this connection */
+struct http_conn {
+    const struct server *s;
+    struct sb_worker *slot;
+    struct exchange *x;      /* the current request; NULL (with pool and buf) while idle */
+    struct pool *pool;
+    char *buf;               /* input: buf[start, end) is received but not yet parsed */
+    int64_t deadline;
+    uint32_t start, end;
+    enum conn_state state : 8;
+    enum phase phase : 8;
+    uint8_t peer_family;     /* AF_INET, AF_INET6 or 0 */
     unsigned close_after : 1;/* close once the response is written */
     unsigned linger : 1;     /* the peer may still be sending: lingering close */
     unsigned leaving : 1;    /* graceful stop: no further request */
-    unsigned send_body : 1;  /* false for HEAD and bodiless statuses */
+    uint32_t requests;       /* served on this connection */
+    unsigned char peer_addr[16];
 };
 
 static const char continue_line[] = "HTTP/1.1 100 Continue\r\n\r\n";
@@ -139,7 +140,7 @@ static struct http_conn *conn_of(llhttp_t *p)
 /* Fails the request from inside a parser callback. */
 static int fail(struct http_conn *c, int status)
 {
-    c->error_status = status;
+    c->x->error_status = status;
     return HPE_USER;
 }
 
@@ -150,9 +151,10 @@ static int begin_request(struct http_conn *c, int64_t now)
         if (c->pool == NULL)
             return -1;
     }
-    struct request *r = pool_calloc(c->pool, sizeof(*r));
-    if (r == NULL)
+    struct exchange *x = pool_calloc(c->pool, sizeof(*x));
+    if (x == NULL)
         return -1;
+    struct request *r = &x->req;
     r->pool = c->pool;
     r->server = c->s;
     r->conn = c;
@@ -162,22 +164,10 @@ static int begin_request(struct http_conn *c, int64_t now)
     r->start_time = time(NULL);
     r->start_ms = now;
     r->method_name = "-";
-    c->req = r;
-    span_clear(&c->url);
-    span_clear(&c->field);
-    span_clear(&c->value);
-    c->in_value = 0;
-    c->header_bytes = 0;
-    c->error_status = 0;
-    c->path_status = 0;
-    c->expect_continue = 0;
-    c->headers_done = 0;
-    c->handler = NULL;
-    c->head = NULL;
-    c->head_len = c->head_off = 0;
-    c->seg = NULL;
-    c->seg_off = 0;
-    c->send_body = 1;
+    llhttp_init(&x->parser, HTTP_REQUEST, &parser_settings);
+    x->parser.data = c;
+    x->send_body = 1;
+    c->x = x;
     c->phase = PH_PARSING;
     return 0;
 }
@@ -185,18 +175,14 @@ static int begin_request(struct http_conn *c, int64_t now)
 /* Logs and accounts the finished request, then forgets it (its pool is reset, not freed). */
 static void end_request(struct http_conn *c)
 {
-    struct request *r = c->req;
-    if (r == NULL)
-        return;
+    struct request *r = &c->x->req;
     log_access(c->s, r);
     if (c->slot != NULL) {
         atomic_fetch_add_explicit(&c->slot->accesses, 1, memory_order_relaxed);
-        atomic_fetch_add_explicit(&c->slot->bytes, r->bytes_sent + c->head_len, memory_order_relaxed);
+        atomic_fetch_add_explicit(&c->slot->bytes, r->bytes_sent + c->x->head_len, memory_order_relaxed);
     }
     http_resp_close_files(r);
-    c->req = NULL;
-    c->head = NULL;
-    c->seg = NULL;
+    c->x = NULL;
     pool_reset(c->pool);
     c->requests++;
 }
@@ -216,29 +202,21 @@ static void go_idle(struct http_conn *c)
 
 /* ---- llhttp callbacks ---- */
 
-static int on_message_begin(llhttp_t *p)
-{
-    struct http_conn *c = conn_of(p);
-    if (c->req == NULL && begin_request(c, c->now) < 0)
-        return fail(c, 500);
-    return 0;
-}
-
 static int on_url(llhttp_t *p, const char *at, size_t n)
 {
     struct http_conn *c = conn_of(p);
     const char *m = llhttp_method_name(llhttp_get_method(p));
     /* the request line is method SP target SP HTTP/x.y */
-    if (strlen(m) + 1 + c->url.len + n + 9 > (size_t)c->s->limit_request_line)
+    if (strlen(m) + 1 + c->x->url.len + n + 9 > (size_t)c->s->limit_request_line)
         return fail(c, 414);
-    if (span_append(c->pool, &c->url, at, n) < 0)
+    if (span_append(c->pool, &c->x->url, at, n) < 0)
         return fail(c, 500);
     return 0;
 }
 
 static int add_header(struct http_conn *c)
 {
-    struct request *r = c->req;
+    struct request *r = &c->x->req;
     const struct server *s = c->s;
 
     if (s->limit_request_fields > 0 && r->n_headers >= s->limit_request_fields)
@@ -256,34 +234,34 @@ static int add_header(struct http_conn *c)
         }
     }
     /* trim the value's optional whitespace */
-    char *v = c->value.p ? c->value.p : "";
-    size_t vl = c->value.len;
+    char *v = c->x->value.p ? c->x->value.p : "";
+    size_t vl = c->x->value.len;
     while (vl > 0 && (v[vl - 1] == ' ' || v[vl - 1] == '\t'))
         v[--vl] = '\0';
     while (*v == ' ' || *v == '\t')
         v++;
-    r->headers[r->n_headers].name = c->field.p;
+    r->headers[r->n_headers].name = c->x->field.p;
     r->headers[r->n_headers].value = v;
     r->n_headers++;
-    span_clear(&c->field);
-    span_clear(&c->value);
-    c->header_bytes = 0;
+    span_clear(&c->x->field);
+    span_clear(&c->x->value);
+    c->x->header_bytes = 0;
     return 0;
 }
 
 static int on_header_field(llhttp_t *p, const char *at, size_t n)
 {
     struct http_conn *c = conn_of(p);
-    if (c->in_value) {
+    if (c->x->in_value) {
         int rc = add_header(c);
         if (rc != 0)
             return rc;
-        c->in_value = 0;
+        c->x->in_value = 0;
     }
-    c->header_bytes += n;
-    if (c->header_bytes > (size_t)c->s->limit_request_field_size)
+    c->x->header_bytes += n;
+    if (c->x->header_bytes > (size_t)c->s->limit_request_field_size)
         return fail(c, 431);
-    return span_append(c->pool, &c->field, at, n) < 0 ? fail(c, 500) : 0;
+    return span_append(c->pool, &c->x->field, at, n) < 0 ? fail(c, 500) : 0;
 }
 
 static int on_header_value(llhttp_t *p, const char *at, size_t n)
@@ -293,22 +271,22 @@ static int on_header_value(llhttp_t *p, const char *at, size_t n)
      * lets a server reject obs-fold, and we do (a value otherwise starts after ':' or whitespace) */
     if (at > c->buf && at[-1] == '\n')
         return fail(c, 400);
-    c->in_value = 1;
-    c->header_bytes += n;
+    c->x->in_value = 1;
+    c->x->header_bytes += n;
     /* field ": " value, as Apache counts the line */
-    if (c->header_bytes + 2 > (size_t)c->s->limit_request_field_size)
+    if (c->x->header_bytes + 2 > (size_t)c->s->limit_request_field_size)
         return fail(c, 431);
-    return span_append(c->pool, &c->value, at, n) < 0 ? fail(c, 500) : 0;
+    return span_append(c->pool, &c->x->value, at, n) < 0 ? fail(c, 500) : 0;
 }
 
 static int on_header_value_complete(llhttp_t *p)
 {
     struct http_conn *c = conn_of(p);
-    if (c->field.p == NULL)
+    if (c->x->field.p == NULL)
         return fail(c, 400);
-    if (c->value.p == NULL && span_append(c->pool, &c->value, "", 0) < 0)
+    if (c->x->value.p == NULL && span_append(c->pool, &c->x->value, "", 0) < 0)
         return fail(c, 500);
-    c->in_value = 0;
+    c->x->in_value = 0;
     return add_header(c);
 }
 
@@ -334,8 +312,8 @@ static int map_method(llhttp_t *p, enum http_method *out)
 /* Splits the target into host (absolute-form), path and query, and normalises the path. */
 static int parse_target(struct http_conn *c, struct request *r)
 {
-    const char *t = c->url.p ? c->url.p : "";
-    size_t len = c->url.len;
+    const char *t = c->x->url.p ? c->x->url.p : "";
+    size_t len = c->x->url.len;
 
     r->target = t;
     if (len == 1 && t[0] == '*') {
@@ -402,7 +380,7 @@ static int check_headers(struct http_conn *c, struct request *r)
         } else if (strcasecmp(h->name, "Expect") == 0) {
             if (strcasecmp(h->value, "100-continue") != 0)
                 return 417;
-            c->expect_continue = 1;
+            c->x->expect_continue = 1;
         }
     }
     if (n_host > 1 || (n_host == 1 && strpbrk(host, " \t/\\@") != NULL))
@@ -412,32 +390,32 @@ static int check_headers(struct http_conn *c, struct request *r)
             return 400;
         r->host = host;
     }
-    if (c->parser.flags & F_CHUNKED)
+    if (c->x->parser.flags & F_CHUNKED)
         r->chunked = 1;
-    else if (c->parser.flags & F_CONTENT_LENGTH)
-        r->content_length = (long long)c->parser.content_length;
+    else if (c->x->parser.flags & F_CONTENT_LENGTH)
+        r->content_length = (long long)c->x->parser.content_length;
     if (c->s->limit_request_body > 0 && r->content_length > c->s->limit_request_body)
         return 413;
     if (!r->chunked && r->content_length <= 0)
-        c->expect_continue = 0;
+        c->x->expect_continue = 0;
     return 0;
 }
 
 static int on_headers_complete(llhttp_t *p)
 {
     struct http_conn *c = conn_of(p);
-    struct request *r = c->req;
+    struct request *r = &c->x->req;
     int st;
 
-    if (c->in_value) {
+    if (c->x->in_value) {
         if ((st = add_header(c)) != 0)
             return st;
-        c->in_value = 0;
+        c->x->in_value = 0;
     }
     r->version_major = p->http_major;
     r->version_minor = p->http_minor;
     r->method_name = llhttp_method_name(llhttp_get_method(p));
-    r->request_line = pool_printf(c->pool, "%s %s HTTP/%d.%d", r->method_name, c->url.p ? c->url.p : "",
+    r->request_line = pool_printf(c->pool, "%s %s HTTP/%d.%d", r->method_name, c->x->url.p ? c->x->url.p : "",
                                   r->version_major, r->version_minor);
     if (r->request_line == NULL)
         return fail(c, 500);
@@ -448,19 +426,19 @@ static int on_headers_complete(llhttp_t *p)
     st = parse_target(c, r);
     if (st == 400 || st == 500)
         return fail(c, st);
-    c->path_status = st;
+    c->x->path_status = st;
     if ((st = check_headers(c, r)) != 0)
         return fail(c, st);
     if (r->method == METHOD_HEAD)
-        c->send_body = 0;
-    c->headers_done = 1;
+        c->x->send_body = 0;
+    c->x->headers_done = 1;
     return 0;
 }
 
 static int on_body(llhttp_t *p, const char *at, size_t n)
 {
     struct http_conn *c = conn_of(p);
-    struct request *r = c->req;
+    struct request *r = &c->x->req;
     (void)at;
     r->body_received += (long long)n;
     if (c->s->limit_request_body > 0 && r->body_received > c->s->limit_request_body)
@@ -477,7 +455,6 @@ static int on_message_complete(llhttp_t *p)
 static void init_settings(void)
 {
     llhttp_settings_init(&parser_settings);
-    parser_settings.on_message_begin = on_message_begin;
     parser_settings.on_url = on_url;
     parser_settings.on_header_field = on_header_field;
     parser_settings.on_header_value = on_header_value;
@@ -497,16 +474,16 @@ struct http_conn *http_conn_create(const struct server *s, const struct sockaddr
     if (c == NULL)
         return NULL;
     c->s = s;
-    llhttp_init(&c->parser, HTTP_REQUEST, &parser_settings);
-    c->parser.data = c;
     c->state = CONN_READ;
     c->phase = PH_IDLE;
     c->deadline = now + (int64_t)s->timeout * 1000;
-    strcpy(c->peer, "-");
-    if (peer != NULL && peer->sa_family == AF_INET && peerlen >= sizeof(struct sockaddr_in))
-        inet_ntop(AF_INET, &((const struct sockaddr_in *)peer)->sin_addr, c->peer, sizeof(c->peer));
-    else if (peer != NULL && peer->sa_family == AF_INET6 && peerlen >= sizeof(struct sockaddr_in6))
-        inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)peer)->sin6_addr, c->peer, sizeof(c->peer));
+    if (peer != NULL && peer->sa_family == AF_INET && peerlen >= sizeof(struct sockaddr_in)) {
+        c->peer_family = AF_INET;
+        memcpy(c->peer_addr, &((const struct sockaddr_in *)peer)->sin_addr, 4);
+    } else if (peer != NULL && peer->sa_family == AF_INET6 && peerlen >= sizeof(struct sockaddr_in6)) {
+        c->peer_family = AF_INET6;
+        memcpy(c->peer_addr, &((const struct sockaddr_in6 *)peer)->sin6_addr, 16);
+    }
     return c;
 }
 
@@ -514,7 +491,7 @@ void http_conn_destroy(struct http_conn *c)
 {
     if (c == NULL)
         return;
-    if (c->req != NULL)
+    if (c->x != NULL && c->phase != PH_IDLE)
         end_request(c);
     free(c->buf);
     pool_destroy(c->pool);
@@ -528,7 +505,13 @@ void http_conn_set_slot(struct http_conn *c, struct sb_worker *slot)
 
 const char *http_conn_peer(const struct http_conn *c)
 {
-    return c->peer;
+    /* formatted once per request, into the request: the idle connection keeps only the address bytes */
+    if (c->x == NULL || c->peer_family == 0)
+        return "-";
+    if (c->x->peer[0] == '\0' &&
+        inet_ntop(c->peer_family, c->peer_addr, c->x->peer, sizeof(c->x->peer)) == NULL)
+        return "-";
+    return c->x->peer;
 }
 
 int http_conn_read_space(struct http_conn *c, char **buf, size_t *len)
@@ -601,24 +584,24 @@ static const char *allow_header(struct pool *p, unsigned methods)
     return pool_strdup(p, buf);
 }
 
-/* Serialises status line and headers into c->head and starts writing. */
+/* Serialises status line and headers into c->x->head and starts writing. */
 static enum conn_state respond(struct http_conn *c, int64_t now)
 {
-    struct request *r = c->req;
+    struct request *r = &c->x->req;
     const struct server *s = c->s;
     int status = r->status;
 
     if (status_closes(status))
         c->close_after = 1;
-    if (!s->keepalive || c->leaving || !llhttp_should_keep_alive(&c->parser) ||
+    if (!s->keepalive || c->leaving || !llhttp_should_keep_alive(&c->x->parser) ||
         (s->max_keepalive_requests > 0 && c->requests + 1 >= (unsigned)s->max_keepalive_requests))
         c->close_after = 1;
     int bodiless = status == 304 || status == 204 || status < 200;
-    if (bodiless || !c->send_body)
-        c->seg = NULL;
+    if (bodiless || !c->x->send_body)
+        c->x->seg = NULL;
     else
-        c->seg = r->body;
-    c->seg_off = 0;
+        c->x->seg = r->body;
+    c->x->seg_off = 0;
 
     size_t size = 256 + (r->content_type ? strlen(r->content_type) : 0);
     for (int i = 0; i < r->n_resp_headers; i++)
@@ -642,9 +625,9 @@ static enum conn_state respond(struct http_conn *c, int64_t now)
     else if (r->version_minor == 0)
         n += (size_t)snprintf(h + n, size - n, "Connection: keep-alive\r\n");
     n += (size_t)snprintf(h + n, size - n, "\r\n");
-    c->head = h;
-    c->head_len = n;
-    c->head_off = 0;
+    c->x->head = h;
+    c->x->head_len = n;
+    c->x->head_off = 0;
     c->phase = PH_RESPONDING;
     c->state = CONN_WRITE;
     c->deadline = now + (int64_t)s->timeout * 1000;
@@ -654,13 +637,13 @@ static enum conn_state respond(struct http_conn *c, int64_t now)
 /* Makes the current request (creating one if the failure came first) an error page; -1 if out of memory. */
 static int prepare_error(struct http_conn *c, int status, int64_t now)
 {
-    if (c->req == NULL && begin_request(c, now) < 0)
+    if (c->x == NULL && begin_request(c, now) < 0)
         return -1;
-    if (c->req->method == METHOD_HEAD && c->req->request_line != NULL)
-        c->send_body = 0;
+    if (c->x->req.method == METHOD_HEAD && c->x->req.request_line != NULL)
+        c->x->send_body = 0;
     if (status_closes(status))
         c->linger = 1;
-    return http_resp_error(c->req, status);
+    return http_resp_error(&c->x->req, status);
 }
 
 static enum conn_state respond_error(struct http_conn *c, int status, int64_t now)
@@ -675,13 +658,13 @@ static enum conn_state respond_error(struct http_conn *c, int status, int64_t no
 /* Runs the handler of a completely read request. */
 static enum conn_state dispatch(struct http_conn *c, int64_t now)
 {
-    struct request *r = c->req;
+    struct request *r = &c->x->req;
     const struct handler *h;
 
-    if (c->path_status != 0)
-        return respond_error(c, c->path_status, now);
+    if (c->x->path_status != 0)
+        return respond_error(c, c->x->path_status, now);
     h = strcmp(r->path, "*") == 0 ? &static_handler : handler_for(c->s, r->path);
-    c->handler = h;
+    c->x->handler = h;
     if (r->method == METHOD_OPTIONS) {
         const char *allow = allow_header(r->pool, h->methods);
         if (allow == NULL || http_resp_header(r, "Allow", allow) < 0)
@@ -723,14 +706,14 @@ static int looks_like_version(const char *p, size_t n)
 static int error_status(struct http_conn *c, llhttp_errno_t err, const char *data, size_t n)
 {
     /* a callback that failed the request decided the status, whatever code llhttp reports for it */
-    if (c->error_status != 0)
-        return c->error_status;
+    if (c->x->error_status != 0)
+        return c->x->error_status;
     switch (err) {
     case HPE_INVALID_METHOD:
         return looks_like_method(data, n) ? 501 : 400;
     case HPE_INVALID_VERSION: {
         /* llhttp stops inside the version: find "HTTP/" before the error position */
-        const char *pos = llhttp_get_error_pos(&c->parser);
+        const char *pos = llhttp_get_error_pos(&c->x->parser);
         for (const char *q = pos; q >= data && pos - q <= 16; q--)
             if (looks_like_version(q, (size_t)(data + n - q)))
                 return 505;
@@ -744,32 +727,29 @@ static int error_status(struct http_conn *c, llhttp_errno_t err, const char *dat
 /* Parses buffered bytes: returns READ for more, or the state of the answer to a complete (or bad) request. */
 static enum conn_state process_input(struct http_conn *c, int64_t now)
 {
-    c->now = now;
     c->deadline = now + (int64_t)c->s->timeout * 1000;
     while (c->start < c->end) {
         const char *data = c->buf + c->start;
         size_t avail = c->end - c->start;
-        if (c->req == NULL && begin_request(c, now) < 0) {
+        if (c->x == NULL && begin_request(c, now) < 0) {
             c->state = CONN_CLOSE;
             return c->state;
         }
-        llhttp_errno_t err = llhttp_execute(&c->parser, data, avail);
+        llhttp_errno_t err = llhttp_execute(&c->x->parser, data, avail);
         if (err == HPE_OK) {
             c->start = c->end;
             break;
         }
-        c->start += (size_t)(llhttp_get_error_pos(&c->parser) - data);
-        if (err == HPE_PAUSED) {
-            llhttp_resume(&c->parser);
+        c->start += (size_t)(llhttp_get_error_pos(&c->x->parser) - data);
+        if (err == HPE_PAUSED)
             return dispatch(c, now);
-        }
         c->start = c->end; /* the rest of the stream cannot be trusted */
         return respond_error(c, error_status(c, err, data, avail), now);
     }
-    if (c->req != NULL && c->expect_continue && c->headers_done && c->req->body_received == 0) {
-        c->expect_continue = 0;
+    if (c->x != NULL && c->x->expect_continue && c->x->headers_done && c->x->req.body_received == 0) {
+        c->x->expect_continue = 0;
         c->phase = PH_INTERIM;
-        c->interim_off = 0;
+        c->x->interim_off = 0;
         c->state = CONN_WRITE;
         return c->state;
     }
@@ -780,28 +760,33 @@ static enum conn_state process_input(struct http_conn *c, int64_t now)
 int http_conn_output(struct http_conn *c, struct conn_out *out)
 {
     out->iovcnt = 0;
+    out->more = 0;
     out->file_fd = -1;
     out->file_len = 0;
     if (c->state != CONN_WRITE)
         return -1;
     if (c->phase == PH_INTERIM) {
-        out->iov[0].iov_base = (char *)continue_line + c->interim_off;
-        out->iov[0].iov_len = sizeof(continue_line) - 1 - c->interim_off;
+        out->iov[0].iov_base = (char *)continue_line + c->x->interim_off;
+        out->iov[0].iov_len = sizeof(continue_line) - 1 - c->x->interim_off;
         out->iovcnt = 1;
         return 0;
     }
-    if (c->head_off < c->head_len) {
-        out->iov[0].iov_base = c->head + c->head_off;
-        out->iov[0].iov_len = c->head_len - c->head_off;
+    if (c->x->head_off < c->x->head_len) {
+        out->iov[0].iov_base = c->x->head + c->x->head_off;
+        out->iov[0].iov_len = c->x->head_len - c->x->head_off;
         out->iovcnt = 1;
     }
-    size_t off = c->seg_off;
-    for (struct body_seg *seg = c->seg; seg != NULL && out->iovcnt < CONN_IOV_MAX; seg = seg->next, off = 0) {
+    size_t off = c->x->seg_off;
+    for (struct body_seg *seg = c->x->seg; seg != NULL && out->iovcnt < CONN_IOV_MAX; seg = seg->next, off = 0) {
+        if (seg->len == off)
+            continue;
         if (seg->data == NULL) {
             if (out->iovcnt == 0) {
                 out->file_fd = seg->fd;
                 out->file_off = seg->off + (off_t)off;
                 out->file_len = seg->len - off;
+            } else {
+                out->more = 1;
             }
             break;
         }
@@ -834,55 +819,54 @@ enum conn_state http_conn_sent(struct http_conn *c, size_t n, int64_t now)
 {
     c->deadline = now + (int64_t)c->s->timeout * 1000;
     if (c->phase == PH_INTERIM) {
-        c->interim_off += n;
-        if (c->interim_off < sizeof(continue_line) - 1)
+        c->x->interim_off += n;
+        if (c->x->interim_off < sizeof(continue_line) - 1)
             return c->state;
         c->phase = PH_PARSING;
         return process_input(c, now);
     }
-    size_t head_left = c->head_len - c->head_off;
+    size_t head_left = c->x->head_len - c->x->head_off;
     if (n <= head_left) {
-        c->head_off += n;
+        c->x->head_off += n;
         n = 0;
     } else {
-        c->head_off = c->head_len;
+        c->x->head_off = c->x->head_len;
         n -= head_left;
     }
-    c->req->bytes_sent += n;
-    while (c->seg != NULL && n > 0) {
-        size_t left = c->seg->len - c->seg_off;
+    c->x->req.bytes_sent += n;
+    while (c->x->seg != NULL && n > 0) {
+        size_t left = c->x->seg->len - c->x->seg_off;
         if (n < left) {
-            c->seg_off += n;
+            c->x->seg_off += n;
             n = 0;
         } else {
             n -= left;
-            c->seg = c->seg->next;
-            c->seg_off = 0;
+            c->x->seg = c->x->seg->next;
+            c->x->seg_off = 0;
         }
     }
     /* skip empty segments */
-    while (c->seg != NULL && c->seg->len == c->seg_off) {
-        c->seg = c->seg->next;
-        c->seg_off = 0;
+    while (c->x->seg != NULL && c->x->seg->len == c->x->seg_off) {
+        c->x->seg = c->x->seg->next;
+        c->x->seg_off = 0;
     }
-    if (c->head_off < c->head_len || c->seg != NULL)
+    if (c->x->head_off < c->x->head_len || c->x->seg != NULL)
         return c->state;
     return finish_response(c, now);
 }
 
 enum conn_state http_conn_timeout(struct http_conn *c, int64_t now)
 {
-    c->now = now;
     switch (c->state) {
     case CONN_READ:
         /* mid-request: 408; nothing received on this request: close quietly as for an idle connection */
-        if (c->req != NULL && c->phase != PH_IDLE)
+        if (c->x != NULL && c->phase != PH_IDLE)
             return respond_error(c, 408, now);
         c->state = CONN_CLOSE;
         break;
     case CONN_WAIT:
-        if (c->handler->resume(c->req) == HANDLER_WAIT) {
-            c->deadline = c->req->wait_until;
+        if (c->x->handler->resume(&c->x->req) == HANDLER_WAIT) {
+            c->deadline = c->x->req.wait_until;
             return c->state;
         }
         return respond(c, now);
@@ -897,7 +881,7 @@ enum conn_state http_conn_timeout(struct http_conn *c, int64_t now)
 
 enum conn_state http_conn_abort(struct http_conn *c)
 {
-    if (c->req != NULL && c->phase != PH_IDLE)
+    if (c->x != NULL && c->phase != PH_IDLE)
         end_request(c);
     c->linger = 0;
     c->state = CONN_CLOSE;
@@ -926,7 +910,7 @@ enum conn_state http_conn_shutdown(struct http_conn *c)
      * request answered (its client may have sent it already), then closes */
     if (c->state == CONN_KEEPALIVE)
         c->state = CONN_CLOSE;
-    else if (c->head == NULL)
+    else if (c->x->head == NULL)
         c->close_after = 1;
     return c->state;
 }

@@ -29,10 +29,13 @@ enum conn_state {
 
 #define CONN_IOV_MAX 16
 
-/* What to write now: either iovcnt > 0 memory buffers, or (iovcnt == 0) file_len bytes of file_fd at file_off. */
+/* What to write now: either iovcnt > 0 memory buffers, or (iovcnt == 0) file_len bytes of file_fd at file_off.
+ * No piece is empty. */
 struct conn_out {
     struct iovec iov[CONN_IOV_MAX];
     int iovcnt;
+    int more;        /* a file range follows the buffers: write them with MSG_MORE, so that a small response
+                        leaves in one segment rather than head and body apart */
     int file_fd;
     off_t file_off;
     size_t file_len;

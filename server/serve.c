@@ -101,39 +101,34 @@ static enum conn_state do_read(struct http_conn *c, int fd, enum conn_state st,
     return http_conn_abort(c);
 }
 
+ssize_t serve_write(int fd, const struct conn_out *out)
+{
+    if (out->iovcnt > 0) {
+        struct msghdr msg = {.msg_iov = (struct iovec *)out->iov, .msg_iovlen = (size_t)out->iovcnt};
+        return sendmsg(fd, &msg, MSG_NOSIGNAL | (out->more ? MSG_MORE : 0));
+    }
+    off_t off = out->file_off;
+    ssize_t n = sendfile(fd, out->file_fd, &off, out->file_len);
+    if (n == 0) {
+        errno = ENODATA;
+        return -1;
+    }
+    return n;
+}
+
 /* WRITE: write what the core has pending, waiting for the socket until the deadline. */
 static enum conn_state do_write(struct http_conn *c, int fd)
 {
     struct conn_out out;
-    ssize_t n;
-    size_t want = 0;
 
     if (http_conn_output(c, &out) < 0) {
         /* The state said WRITE but nothing is pending: end the connection rather than spin. */
         log_error(LOG_ERR, "core", "connection in write state with no output pending");
         return http_conn_abort(c);
     }
-    if (out.iovcnt > 0) {
-        for (int i = 0; i < out.iovcnt; i++)
-            want += out.iov[i].iov_len;
-        if (want == 0)
-            return http_conn_sent(c, 0, now_ms());
-        n = writev(fd, out.iov, out.iovcnt);
-    } else {
-        off_t off = out.file_off;
-        want = out.file_len;
-        if (want == 0)
-            return http_conn_sent(c, 0, now_ms());
-        n = sendfile(fd, out.file_fd, &off, out.file_len);
-        if (n == 0) {
-            log_error(LOG_ERR, "core", "sendfile() hit the end of a file that became shorter while sent");
-            return http_conn_abort(c);
-        }
-    }
+    ssize_t n = serve_write(fd, &out);
     if (n > 0)
         return http_conn_sent(c, (size_t)n, now_ms());
-    if (n == 0)
-        return http_conn_abort(c);
     if (errno == EINTR)
         return CONN_WRITE;
     if (errno == EAGAIN || errno == EWOULDBLOCK) {
@@ -146,7 +141,7 @@ static enum conn_state do_write(struct http_conn *c, int fd)
             return CONN_WRITE;
         }
     }
-    log_error(LOG_DEBUG, "core", "%s() failed: %s", out.iovcnt > 0 ? "writev" : "sendfile", strerror(errno));
+    log_error(LOG_DEBUG, "core", "%s() failed: %s", out.iovcnt > 0 ? "sendmsg" : "sendfile", strerror(errno));
     return http_conn_abort(c);
 }
 

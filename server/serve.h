@@ -7,6 +7,7 @@
 
 #include <signal.h>
 #include <sys/socket.h>
+#include <sys/types.h>
 
 struct server;
 struct sb_worker;
@@ -18,6 +19,15 @@ struct sb_worker;
  */
 void serve_connection(const struct server *s, int fd, const struct sockaddr *peer, socklen_t peerlen,
                       struct sb_worker *slot, volatile sig_atomic_t *leaving);
+
+struct conn_out;
+
+/*
+ * Writes once what `out` describes (the buffers, with MSG_MORE when a file range follows, or the file range with
+ * sendfile()); for blocking and non-blocking sockets alike. Returns the bytes written, or -1 with errno set
+ * (EAGAIN/EINTR to retry; ENODATA when the file became shorter than the range).
+ */
+ssize_t serve_write(int fd, const struct conn_out *out);
 
 /* Shuts the write side and reads until EOF or 2 s (Apache's lingering close), then closes fd. */
 void serve_lingering_close(int fd);

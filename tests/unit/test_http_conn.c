@@ -390,7 +390,7 @@ Test(http_conn, idle_connection_holds_no_buffers)
     const char *req = "GET / HTTP/1.1\r\nHost: x\r\n\r\n";
     cr_assert_eq(drive(c, req, strlen(req), 1 << 20, &o, &now), CONN_KEEPALIVE);
     cr_assert_eq(http_conn_footprint(c), fresh);
-    cr_assert_lt(fresh, 512, "an idle connection costs %zu bytes", fresh);
+    cr_assert_lt(fresh, 128, "an idle connection costs %zu bytes", fresh);
     http_conn_destroy(c);
     free(o.data);
 }
