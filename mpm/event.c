@@ -6,7 +6,7 @@
  * events, with the state contract of the blocking driver in server/serve.c:
  *
  *     READ, KEEPALIVE -> EV_READ until http_conn_deadline(), then http_conn_timeout()
- *     WRITE           -> writev()/sendfile() until EAGAIN, then EV_WRITE until the deadline
+ *     WRITE           -> serve_write() (sendmsg/sendfile) until EAGAIN, then EV_WRITE until the deadline
  *     WAIT            -> a timer at the deadline, then http_conn_timeout() resumes the handler
  *     CLOSE           -> close(), or a lingering close (shutdown, read and drop for 2 s) inside the reactor
  *
