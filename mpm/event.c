@@ -63,6 +63,7 @@
 #include "../server/http_conn.h"
 #include "../server/log.h"
 #include "../server/process.h"
+#include "../server/listen.h"
 #include "../server/scoreboard.h"
 #include "../server/serve.h"
 
@@ -93,18 +94,6 @@ static const struct directive event_directives[] = {
     {NULL, NULL, 0, NULL},
 };
 
-/* Startup warnings go to stderr, before the error log is open, as Apache's. */
-static void warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static void warn(const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    fputs("httpd: WARNING: ", stderr);
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
-    va_end(ap);
-}
-
 static int online_cpus(void)
 {
     long n = sysconf(_SC_NPROCESSORS_ONLN);
@@ -118,11 +107,11 @@ static int event_check_config(struct server *s, struct errbuf *err)
     (void)err;
 
     if (c->server_limit > EVENT_MAX_SERVER_LIMIT) {
-        warn("ServerLimit of %d exceeds compile-time limit of %d servers, decreasing to %d.", c->server_limit,
-             EVENT_MAX_SERVER_LIMIT, EVENT_MAX_SERVER_LIMIT);
+        config_warn("ServerLimit of %d exceeds compile-time limit of %d servers, decreasing to %d.",
+                    c->server_limit, EVENT_MAX_SERVER_LIMIT, EVENT_MAX_SERVER_LIMIT);
         c->server_limit = EVENT_MAX_SERVER_LIMIT;
     } else if (c->server_limit == 0) {
-        warn("ServerLimit of 0 not allowed, increasing to 1.");
+        config_warn("ServerLimit of 0 not allowed, increasing to 1.");
         c->server_limit = 1;
     }
 
@@ -131,11 +120,11 @@ static int event_check_config(struct server *s, struct errbuf *err)
         if (c->server_limit > 0 && c->start_servers > c->server_limit)
             c->start_servers = c->server_limit;
     } else if (c->start_servers == 0) {
-        warn("StartServers of 0 not allowed, increasing to 1.");
+        config_warn("StartServers of 0 not allowed, increasing to 1.");
         c->start_servers = 1;
     } else if (c->server_limit > 0 && c->start_servers > c->server_limit) {
-        warn("StartServers of %d exceeds ServerLimit of %d, decreasing to match.", c->start_servers,
-             c->server_limit);
+        config_warn("StartServers of %d exceeds ServerLimit of %d, decreasing to match.", c->start_servers,
+                    c->server_limit);
         c->start_servers = c->server_limit;
     }
     if (c->server_limit < 0) {
@@ -148,11 +137,11 @@ static int event_check_config(struct server *s, struct errbuf *err)
     if (c->max_conns < 0) {
         c->max_conns = EVENT_DEFAULT_CONNS;
     } else if (c->max_conns == 0) {
-        warn("WorkerConnections of 0 not allowed, increasing to 1.");
+        config_warn("WorkerConnections of 0 not allowed, increasing to 1.");
         c->max_conns = 1;
     } else if (c->max_conns > EVENT_MAX_CONNS) {
-        warn("WorkerConnections of %d exceeds compile-time limit of %d, decreasing to match.", c->max_conns,
-             EVENT_MAX_CONNS);
+        config_warn("WorkerConnections of %d exceeds compile-time limit of %d, decreasing to match.",
+                    c->max_conns, EVENT_MAX_CONNS);
         c->max_conns = EVENT_MAX_CONNS;
     }
 
@@ -512,29 +501,12 @@ static void backoff_cb(evutil_socket_t fd, short what, void *arg)
 static int accept_failed(void)
 {
     int e = errno;
-    switch (e) {
-    case EAGAIN:
-#if EWOULDBLOCK != EAGAIN
-    case EWOULDBLOCK:
-#endif
-        return 0;
-    case EINTR:
-    /* a connection that failed before it was accepted; Linux reports pending network errors here too */
-    case ECONNABORTED:
-    case EPROTO:
-    case ENETDOWN:
-    case ENOPROTOOPT:
-    case EHOSTDOWN:
-    case ENONET:
-    case EHOSTUNREACH:
-    case EOPNOTSUPP:
-    case ENETUNREACH:
-    case EPERM: /* a firewall rule refused this connection */
+    switch (listen_accept_error(e)) {
+    case ACCEPT_AGAIN:
+        return e == EINTR;
+    case ACCEPT_NEXT:
         return 1;
-    case EMFILE:
-    case ENFILE:
-    case ENOBUFS:
-    case ENOMEM:
+    case ACCEPT_RESOURCE:
         /* The connection stays queued and the listener readable: stop watching it for a while, not spin. */
         if (!rx.resource_logged) {
             log_error(LOG_ERR, MODULE, "accept4() failed: %s; pausing accepting, retrying every %d ms",
@@ -542,7 +514,7 @@ static int accept_failed(void)
             rx.resource_logged = 1;
         }
         break;
-    default:
+    case ACCEPT_FATAL:
         /* as prefork: an error of the listener itself; the child leaves and process.c replaces it */
         log_error(LOG_ERR, MODULE, "accept4() failed: %s", strerror(e));
         start_leaving(0);

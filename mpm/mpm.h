@@ -11,15 +11,15 @@
 #include "../server/util.h"
 
 enum mpm_caps {
-    MPM_FORKED = 1u << 0,    /* serves from child processes */
-    MPM_THREADED = 1u << 1,  /* several worker threads per child */
-    MPM_ASYNC = 1u << 2      /* connections not tied to a thread (idle keep-alive costs no worker) */
+    MPM_FORKED = 1u << 0,   /* serves from child processes */
+    MPM_THREADED = 1u << 1, /* several worker threads per child */
+    MPM_ASYNC = 1u << 2     /* connections not tied to a thread (idle keep-alive costs no worker) */
 };
 
 struct mpm {
-    const char *name;                                          /* "prefork", "worker", "event" */
-    unsigned caps;                                             /* enum mpm_caps */
-    const struct directive *directives;                        /* its directives; {NULL} ends the table */
+    const char *name;                   /* "prefork", "worker", "event" */
+    unsigned caps;                      /* enum mpm_caps */
+    const struct directive *directives; /* its directives; {NULL} ends the table */
     /* After the config is read: fill defaults left at -1, clamp and warn as Apache does; -1 to refuse. */
     int (*check_config)(struct server *s, struct errbuf *err);
     /* Serves until stopped; returns the exit status for main(). */

@@ -22,6 +22,7 @@
 #include "mpm.h"
 #include "../server/log.h"
 #include "../server/process.h"
+#include "../server/listen.h"
 #include "../server/scoreboard.h"
 #include "../server/serve.h"
 
@@ -47,18 +48,6 @@ static const struct directive prefork_directives[] = {
     {NULL, NULL, 0, NULL},
 };
 
-/* Startup warnings go to stderr, before the error log is open, as Apache's. */
-static void warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static void warn(const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    fputs("httpd: WARNING: ", stderr);
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
-    va_end(ap);
-}
-
 /* Fills the defaults and clamps as Apache's prefork_check_config() does. */
 static int prefork_check_config(struct server *s, struct errbuf *err)
 {
@@ -68,11 +57,11 @@ static int prefork_check_config(struct server *s, struct errbuf *err)
     if (c->server_limit < 0) {
         c->server_limit = PREFORK_DEFAULT_LIMIT;
     } else if (c->server_limit > PREFORK_MAX_SERVER_LIMIT) {
-        warn("ServerLimit of %d exceeds compile-time limit of %d servers, decreasing to %d", c->server_limit,
-             PREFORK_MAX_SERVER_LIMIT, PREFORK_MAX_SERVER_LIMIT);
+        config_warn("ServerLimit of %d exceeds compile-time limit of %d servers, decreasing to %d",
+                    c->server_limit, PREFORK_MAX_SERVER_LIMIT, PREFORK_MAX_SERVER_LIMIT);
         c->server_limit = PREFORK_MAX_SERVER_LIMIT;
     } else if (c->server_limit < 1) {
-        warn("ServerLimit of %d not allowed, increasing to 1", c->server_limit);
+        config_warn("ServerLimit of %d not allowed, increasing to 1", c->server_limit);
         c->server_limit = 1;
     }
 
@@ -80,19 +69,20 @@ static int prefork_check_config(struct server *s, struct errbuf *err)
     if (c->max_workers < 0) {
         c->max_workers = c->server_limit < PREFORK_DEFAULT_LIMIT ? c->server_limit : PREFORK_DEFAULT_LIMIT;
     } else if (c->max_workers > c->server_limit) {
-        warn("MaxRequestWorkers of %d exceeds ServerLimit of %d, decreasing to match", c->max_workers,
-             c->server_limit);
+        config_warn("MaxRequestWorkers of %d exceeds ServerLimit of %d, decreasing to match", c->max_workers,
+                    c->server_limit);
         c->max_workers = c->server_limit;
     } else if (c->max_workers < 1) {
-        warn("MaxRequestWorkers of %d not allowed, increasing to 1", c->max_workers);
+        config_warn("MaxRequestWorkers of %d not allowed, increasing to 1", c->max_workers);
         c->max_workers = 1;
     }
 
     if (c->min_spare < 0) {
         c->min_spare = 5;
     } else if (c->min_spare < 1) {
-        warn("MinSpareServers of %d not allowed, increasing to 1 to avoid almost certain server failure",
-             c->min_spare);
+        config_warn(
+            "MinSpareServers of %d not allowed, increasing to 1 to avoid almost certain server failure",
+            c->min_spare);
         c->min_spare = 1;
     }
     if (c->max_spare < 0)
@@ -117,28 +107,11 @@ static int prefork_check_config(struct server *s, struct errbuf *err)
 static int accept_failed(int *resource_logged)
 {
     int e = errno;
-    switch (e) {
-    case EAGAIN:
-#if EWOULDBLOCK != EAGAIN
-    case EWOULDBLOCK:
-#endif
-    case EINTR:
-    /* a connection that failed before it was accepted; Linux reports pending network errors here too */
-    case ECONNABORTED:
-    case EPROTO:
-    case ENETDOWN:
-    case ENOPROTOOPT:
-    case EHOSTDOWN:
-    case ENONET:
-    case EHOSTUNREACH:
-    case EOPNOTSUPP:
-    case ENETUNREACH:
+    switch (listen_accept_error(e)) {
+    case ACCEPT_AGAIN:
+    case ACCEPT_NEXT:
         return 0;
-    case EMFILE:
-    case ENFILE:
-    case ENOBUFS:
-    case ENOMEM:
-        /* Out of descriptors or memory: the connection stays queued; wait instead of spinning on it. */
+    case ACCEPT_RESOURCE:
         if (!*resource_logged) {
             log_error(LOG_ERR, "mpm_prefork", "accept4() failed: %s", strerror(e));
             *resource_logged = 1;
@@ -146,10 +119,11 @@ static int accept_failed(int *resource_logged)
         if (poll(NULL, 0, ACCEPT_BACKOFF_MS) < 0 && errno != EINTR)
             log_error(LOG_ERR, "mpm_prefork", "poll() failed: %s", strerror(errno));
         return 0;
-    default:
-        log_error(LOG_ERR, "mpm_prefork", "accept4() failed: %s", strerror(e));
-        return -1;
+    case ACCEPT_FATAL:
+        break;
     }
+    log_error(LOG_ERR, "mpm_prefork", "accept4() failed: %s", strerror(e));
+    return -1;
 }
 
 static void prefork_child_main(struct server *s, struct child_ctx *ctx)

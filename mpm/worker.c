@@ -35,6 +35,7 @@
 #include "mpm.h"
 #include "../server/log.h"
 #include "../server/process.h"
+#include "../server/listen.h"
 #include "../server/scoreboard.h"
 #include "../server/serve.h"
 
@@ -72,18 +73,6 @@ static const struct directive worker_directives[] = {
     {NULL, NULL, 0, NULL},
 };
 
-/* Startup warnings go to stderr, before the error log is open, as Apache's. */
-static void warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static void warn(const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    fputs("httpd: WARNING: ", stderr);
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
-    va_end(ap);
-}
-
 /*
  * Fills the defaults and clamps as Apache's worker_check_config() and worker_run() do, with Apache's
  * messages. A value left unset follows the others without a warning (as in prefork.c): only what the config
@@ -99,34 +88,35 @@ static int worker_check_config(struct server *s, struct errbuf *err)
     if (c->server_limit < 0) {
         c->server_limit = DEFAULT_SERVER_LIMIT;
     } else if (c->server_limit > WORKER_MAX_SERVER_LIMIT) {
-        warn("ServerLimit of %d exceeds compile-time limit of %d servers, decreasing to %d.", c->server_limit,
-             WORKER_MAX_SERVER_LIMIT, WORKER_MAX_SERVER_LIMIT);
+        config_warn("ServerLimit of %d exceeds compile-time limit of %d servers, decreasing to %d.",
+                    c->server_limit, WORKER_MAX_SERVER_LIMIT, WORKER_MAX_SERVER_LIMIT);
         c->server_limit = WORKER_MAX_SERVER_LIMIT;
     } else if (c->server_limit < 1) {
-        warn("ServerLimit of %d not allowed, increasing to 1.", c->server_limit);
+        config_warn("ServerLimit of %d not allowed, increasing to 1.", c->server_limit);
         c->server_limit = 1;
     }
 
     if (c->thread_limit < 0) {
         c->thread_limit = DEFAULT_THREAD_LIMIT;
     } else if (c->thread_limit > WORKER_MAX_THREAD_LIMIT) {
-        warn("ThreadLimit of %d exceeds compile-time limit of %d threads, decreasing to %d.", c->thread_limit,
-             WORKER_MAX_THREAD_LIMIT, WORKER_MAX_THREAD_LIMIT);
+        config_warn("ThreadLimit of %d exceeds compile-time limit of %d threads, decreasing to %d.",
+                    c->thread_limit, WORKER_MAX_THREAD_LIMIT, WORKER_MAX_THREAD_LIMIT);
         c->thread_limit = WORKER_MAX_THREAD_LIMIT;
     } else if (c->thread_limit < 1) {
-        warn("ThreadLimit of %d not allowed, increasing to 1.", c->thread_limit);
+        config_warn("ThreadLimit of %d not allowed, increasing to 1.", c->thread_limit);
         c->thread_limit = 1;
     }
 
     if (c->threads_per_child < 0) {
         c->threads_per_child = DEFAULT_THREADS < c->thread_limit ? DEFAULT_THREADS : c->thread_limit;
     } else if (c->threads_per_child > c->thread_limit) {
-        warn("ThreadsPerChild of %d exceeds ThreadLimit of %d threads, decreasing to %d. To increase, please "
-             "see the ThreadLimit directive.",
-             c->threads_per_child, c->thread_limit, c->thread_limit);
+        config_warn(
+            "ThreadsPerChild of %d exceeds ThreadLimit of %d threads, decreasing to %d. To increase, please "
+            "see the ThreadLimit directive.",
+            c->threads_per_child, c->thread_limit, c->thread_limit);
         c->threads_per_child = c->thread_limit;
     } else if (c->threads_per_child < 1) {
-        warn("ThreadsPerChild of %d not allowed, increasing to 1.", c->threads_per_child);
+        config_warn("ThreadsPerChild of %d not allowed, increasing to 1.", c->threads_per_child);
         c->threads_per_child = 1;
     }
     int tpc = c->threads_per_child;
@@ -136,24 +126,27 @@ static int worker_check_config(struct server *s, struct errbuf *err)
         c->max_workers = DEFAULT_MAX_WORKERS;
     if (c->max_workers < tpc) {
         if (!quiet)
-            warn("MaxRequestWorkers of %d is less than ThreadsPerChild of %d, increasing to %d. "
-                 "MaxRequestWorkers must be at least as large as the number of threads in a single server.",
-                 c->max_workers, tpc, tpc);
+            config_warn(
+                "MaxRequestWorkers of %d is less than ThreadsPerChild of %d, increasing to %d. "
+                "MaxRequestWorkers must be at least as large as the number of threads in a single server.",
+                c->max_workers, tpc, tpc);
         c->max_workers = tpc;
     }
     int daemons = c->max_workers / tpc;
     if (c->max_workers % tpc != 0) {
         if (!quiet)
-            warn("MaxRequestWorkers of %d is not an integer multiple of ThreadsPerChild of %d, decreasing to "
-                 "nearest multiple %d, for a maximum of %d servers.",
-                 c->max_workers, tpc, daemons * tpc, daemons);
+            config_warn(
+                "MaxRequestWorkers of %d is not an integer multiple of ThreadsPerChild of %d, decreasing to "
+                "nearest multiple %d, for a maximum of %d servers.",
+                c->max_workers, tpc, daemons * tpc, daemons);
         c->max_workers = daemons * tpc;
     }
     if (daemons > c->server_limit) {
         if (!quiet)
-            warn("MaxRequestWorkers of %d would require %d servers and would exceed ServerLimit of %d, "
-                 "decreasing to %d. To increase, please see the ServerLimit directive.",
-                 c->max_workers, daemons, c->server_limit, c->server_limit * tpc);
+            config_warn(
+                "MaxRequestWorkers of %d would require %d servers and would exceed ServerLimit of %d, "
+                "decreasing to %d. To increase, please see the ServerLimit directive.",
+                c->max_workers, daemons, c->server_limit, c->server_limit * tpc);
         daemons = c->server_limit;
         c->max_workers = daemons * tpc;
     }
@@ -161,7 +154,7 @@ static int worker_check_config(struct server *s, struct errbuf *err)
     if (c->start_servers < 0) {
         c->start_servers = DEFAULT_START_SERVERS;
     } else if (c->start_servers < 1) {
-        warn("StartServers of %d not allowed, increasing to 1.", c->start_servers);
+        config_warn("StartServers of %d not allowed, increasing to 1.", c->start_servers);
         c->start_servers = 1;
     }
     if (c->start_servers > daemons)
@@ -170,9 +163,10 @@ static int worker_check_config(struct server *s, struct errbuf *err)
     if (c->min_spare < 0) {
         c->min_spare = DEFAULT_MIN_SPARE;
     } else if (c->min_spare < 1) {
-        warn("MinSpareThreads of %d not allowed, increasing to 1 to avoid almost certain server failure. "
-             "Please read the documentation.",
-             c->min_spare);
+        config_warn(
+            "MinSpareThreads of %d not allowed, increasing to 1 to avoid almost certain server failure. "
+            "Please read the documentation.",
+            c->min_spare);
         c->min_spare = 1;
     }
     if (c->min_spare < tpc)
@@ -340,28 +334,11 @@ static void *worker_thread_main(void *arg)
 static int accept_failed(int *resource_logged, const sigset_t *wait_mask)
 {
     int e = errno;
-    switch (e) {
-    case EAGAIN: /* another child took it */
-#if EWOULDBLOCK != EAGAIN
-    case EWOULDBLOCK:
-#endif
-    case EINTR:
-    /* a connection that failed before it was accepted; Linux reports pending network errors here too */
-    case ECONNABORTED:
-    case EPROTO:
-    case ENETDOWN:
-    case ENOPROTOOPT:
-    case EHOSTDOWN:
-    case ENONET:
-    case EHOSTUNREACH:
-    case EOPNOTSUPP:
-    case ENETUNREACH:
+    switch (listen_accept_error(e)) {
+    case ACCEPT_AGAIN:
+    case ACCEPT_NEXT:
         return 0;
-    case EMFILE:
-    case ENFILE:
-    case ENOBUFS:
-    case ENOMEM: {
-        /* Out of descriptors or memory: the connection stays queued; wait instead of spinning on it. */
+    case ACCEPT_RESOURCE: {
         if (!*resource_logged) {
             log_error(LOG_ERR, "mpm_worker", "accept4() failed: %s", strerror(e));
             *resource_logged = 1;
@@ -371,10 +348,11 @@ static int accept_failed(int *resource_logged, const sigset_t *wait_mask)
             log_error(LOG_ERR, "mpm_worker", "ppoll() failed: %s", strerror(errno));
         return 0;
     }
-    default:
-        log_error(LOG_ERR, "mpm_worker", "accept4() failed: %s", strerror(e));
-        return -1;
+    case ACCEPT_FATAL:
+        break;
     }
+    log_error(LOG_ERR, "mpm_worker", "accept4() failed: %s", strerror(e));
+    return -1;
 }
 
 /* Queues an accepted connection for a worker; there is room, since only idle workers' share is accepted. */

@@ -15,6 +15,7 @@
 #include <errno.h>
 #include <glob.h>
 #include <limits.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,7 +31,7 @@
 #include "mime.h"
 #include "pool.h"
 
-#define MAX_ARGS 64
+#define MAX_ARGS          64
 #define MAX_INCLUDE_DEPTH 16
 #define MAX_SECTION_DEPTH 16
 
@@ -46,10 +47,20 @@ struct reader {
     struct server *s;
     const char **defines;
     struct conf_line *head, **tail;
-    int ifdefine_skip;           /* depth of false <IfDefine> sections we are inside */
-    int ifdefine_depth;          /* open <IfDefine> sections */
+    int ifdefine_skip;  /* depth of false <IfDefine> sections we are inside */
+    int ifdefine_depth; /* open <IfDefine> sections */
     struct errbuf *err;
 };
+
+void config_warn(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fputs("httpd: WARNING: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+}
 
 /* ---- generic setters ---- */
 
@@ -204,8 +215,14 @@ static const char *set_mpm(struct server *s, const struct directive *d, int argc
     return argc == 1 ? NULL : "takes one argument: prefork, worker or event";
 }
 
-#define CORE(name, fn, field, help) {name, fn, offsetof(struct server, field), help}
-#define CUSTOM(name, fn, help) {name, fn, 0, help}
+#define CORE(name, fn, field, help)                                                                          \
+    {                                                                                                        \
+        name, fn, offsetof(struct server, field), help                                                       \
+    }
+#define CUSTOM(name, fn, help)                                                                               \
+    {                                                                                                        \
+        name, fn, 0, help                                                                                    \
+    }
 
 const struct directive config_core_directives[] = {
     CORE("ServerName", config_set_string, server_name, "host name the server uses for itself"),
@@ -221,8 +238,10 @@ const struct directive config_core_directives[] = {
     CORE("MaxKeepAliveRequests", config_set_int, max_keepalive_requests,
          "requests per connection (0 = unlimited)"),
     CORE("LimitRequestLine", config_set_int, limit_request_line, "longest request line (414 above)"),
-    CORE("LimitRequestFieldSize", config_set_int, limit_request_field_size, "longest header line (431 above)"),
-    CORE("LimitRequestFields", config_set_int, limit_request_fields, "most header lines (431 above; 0 = any)"),
+    CORE("LimitRequestFieldSize", config_set_int, limit_request_field_size,
+         "longest header line (431 above)"),
+    CORE("LimitRequestFields", config_set_int, limit_request_fields,
+         "most header lines (431 above; 0 = any)"),
     CUSTOM("LimitRequestBody", set_limit_body, "largest request body in bytes (413 above; 0 = unlimited)"),
     CORE("ErrorLog", config_set_path, error_log, "error log file"),
     CUSTOM("LogLevel", set_log_level, "least severe level written to the error log"),
@@ -242,7 +261,8 @@ static const struct directive *find_directive(const struct directive *table, con
 
 /* ---- pass 1: reading ---- */
 
-/* Splits a logical line into arguments: whitespace-separated, "double" or 'single' quoted, \ escapes in quotes. */
+/* Splits a logical line into arguments: whitespace-separated, "double" or 'single' quoted, \ escapes in
+ * quotes. */
 static int tokenize(struct pool *p, char *line, char **argv, struct errbuf *err)
 {
     int argc = 0;
@@ -292,7 +312,8 @@ static int define_set(const struct reader *rd, const char *name)
 }
 
 /* Include/IncludeOptional: a file, a directory (every file in it) or a glob, relative to ServerRoot. */
-static int include(struct reader *rd, const char *file, int line, const char *pattern, int optional, int depth)
+static int include(struct reader *rd, const char *file, int line, const char *pattern, int optional,
+                   int depth)
 {
     struct server *s = rd->s;
     char *full = config_server_path(s, pattern);
@@ -358,15 +379,15 @@ static int read_line(struct reader *rd, const char *file, int line, int argc, ch
             return errbuf_set(rd->err, "%s:%d: ServerRoot takes one argument, a directory", file, line);
         struct stat st;
         if (stat(argv[1], &st) < 0 || !S_ISDIR(st.st_mode) || argv[1][0] != '/')
-            return errbuf_set(rd->err, "%s:%d: ServerRoot must be an absolute path to a directory: '%s'", file,
-                              line, argv[1]);
+            return errbuf_set(rd->err, "%s:%d: ServerRoot must be an absolute path to a directory: '%s'",
+                              file, line, argv[1]);
         s->server_root = pool_strdup(s->pool, argv[1]);
         return 0;
     }
     if (strcasecmp(name, "Include") == 0 || strcasecmp(name, "IncludeOptional") == 0) {
         if (argc != 2)
-            return errbuf_set(rd->err, "%s:%d: %s takes one argument, a file, directory or pattern", file, line,
-                              name);
+            return errbuf_set(rd->err, "%s:%d: %s takes one argument, a file, directory or pattern", file,
+                              line, name);
         if (depth >= MAX_INCLUDE_DEPTH)
             return errbuf_set(rd->err, "%s:%d: Include nested too deeply", file, line);
         return include(rd, file, line, argv[1], strcasecmp(name, "IncludeOptional") == 0, depth);
@@ -473,9 +494,9 @@ struct section {
 /* <IfModule> names: the MPMs by Apache's names, and the features built into this server. */
 static int module_present(const struct server *s, const char *name)
 {
-    static const char *const builtin[] = {"core",        "http_core",   "log_config_module", "mod_log_config.c",
-                                          "mime_module", "mod_mime.c",  "dir_module",        "mod_dir.c",
-                                          "so_module",   "unixd_module", "mod_unixd.c",      NULL};
+    static const char *const builtin[] = {
+        "core",       "http_core", "log_config_module", "mod_log_config.c", "mime_module", "mod_mime.c",
+        "dir_module", "mod_dir.c", "so_module",         "unixd_module",     "mod_unixd.c", NULL};
     char buf[64];
     for (int i = 0; builtin[i] != NULL; i++)
         if (strcasecmp(name, builtin[i]) == 0)
@@ -535,7 +556,8 @@ static int apply(struct server *s, struct conf_line *lines, struct errbuf *err)
                 sec->kind = SEC_LOCATION;
                 sec->active = 1;
                 if (arg[0] != '/')
-                    return errbuf_set(err, "%s:%d: <Location> takes a path starting with '/'", l->file, l->line);
+                    return errbuf_set(err, "%s:%d: <Location> takes a path starting with '/'", l->file,
+                                      l->line);
                 if (active) {
                     struct location *loc = pool_calloc(s->pool, sizeof(*loc));
                     loc->path = pool_strdup(s->pool, arg);
@@ -571,13 +593,16 @@ static int apply(struct server *s, struct conf_line *lines, struct errbuf *err)
                 loc = stack[i].location;
         if (strcasecmp(name, "SetHandler") == 0) {
             if (loc == NULL)
-                return errbuf_set(err, "%s:%d: SetHandler is only allowed inside <Location>", l->file, l->line);
+                return errbuf_set(err, "%s:%d: SetHandler is only allowed inside <Location>", l->file,
+                                  l->line);
             if (l->argc != 2)
-                return errbuf_set(err, "%s:%d: SetHandler takes one argument, a handler name", l->file, l->line);
+                return errbuf_set(err, "%s:%d: SetHandler takes one argument, a handler name", l->file,
+                                  l->line);
             const struct handler *h = handler_find(l->argv[1]);
             if (h == NULL && strcasecmp(l->argv[1], "default-handler") != 0 &&
                 strcasecmp(l->argv[1], "none") != 0)
-                return errbuf_set(err, "%s:%d: SetHandler: unknown handler '%s'", l->file, l->line, l->argv[1]);
+                return errbuf_set(err, "%s:%d: SetHandler: unknown handler '%s'", l->file, l->line,
+                                  l->argv[1]);
             loc->handler = h != NULL ? h : &static_handler;
             continue;
         }
@@ -613,7 +638,8 @@ static int choose_mpm(struct server *s, struct conf_line *lines, struct errbuf *
         if (strcasecmp(l->argv[0], "MPM") != 0)
             continue;
         if (l->argc != 2)
-            return errbuf_set(err, "%s:%d: MPM takes one argument: prefork, worker or event", l->file, l->line);
+            return errbuf_set(err, "%s:%d: MPM takes one argument: prefork, worker or event", l->file,
+                              l->line);
         const struct mpm *m = mpm_find(l->argv[1]);
         if (m == NULL)
             return errbuf_set(err, "%s:%d: MPM '%s' is not compiled in", l->file, l->line, l->argv[1]);
@@ -641,9 +667,10 @@ static void set_defaults(struct server *s)
     s->server_name = pool_strdup(s->pool, host);
     static const char *const index_default[] = {"index.html", NULL};
     s->directory_index = (char **)index_default;
-    int *knobs[] = {&s->mpm_conf.start_servers,     &s->mpm_conf.min_spare,     &s->mpm_conf.max_spare,
-                    &s->mpm_conf.max_workers,       &s->mpm_conf.server_limit,  &s->mpm_conf.threads_per_child,
-                    &s->mpm_conf.thread_limit,      &s->mpm_conf.max_conn_per_child, &s->mpm_conf.max_conns};
+    int *knobs[] = {
+        &s->mpm_conf.start_servers, &s->mpm_conf.min_spare,          &s->mpm_conf.max_spare,
+        &s->mpm_conf.max_workers,   &s->mpm_conf.server_limit,       &s->mpm_conf.threads_per_child,
+        &s->mpm_conf.thread_limit,  &s->mpm_conf.max_conn_per_child, &s->mpm_conf.max_conns};
     for (size_t i = 0; i < sizeof(knobs) / sizeof(knobs[0]); i++)
         *knobs[i] = -1;
 }
@@ -673,7 +700,7 @@ static int check_core(struct server *s, struct errbuf *err)
         return errbuf_set(err, "%s: LimitRequestLine and LimitRequestFieldSize must be at least 16",
                           s->conf_file);
     if (stat(s->document_root, &st) < 0 || !S_ISDIR(st.st_mode))
-        fprintf(stderr, "httpd: WARNING: DocumentRoot [%s] does not exist\n", s->document_root);
+        config_warn("DocumentRoot [%s] does not exist", s->document_root);
     s->mime = mime_load(s->pool, s->types_config, err);
     if (s->mime == NULL)
         return -1;

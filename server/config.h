@@ -20,25 +20,29 @@ struct directive;
 typedef const char *(*directive_set_fn)(struct server *s, const struct directive *d, int argc, char **argv);
 
 struct directive {
-    const char *name;            /* as documented; matched case-insensitively */
-    directive_set_fn set;        /* config_set_int, config_set_flag, ... or a custom setter */
-    size_t offset;               /* where the generic setters store the value in struct server */
-    const char *help;            /* one line for -h and the README */
+    const char *name;     /* as documented; matched case-insensitively */
+    directive_set_fn set; /* config_set_int, config_set_flag, ... or a custom setter */
+    size_t offset;        /* where the generic setters store the value in struct server */
+    const char *help;     /* one line for -h and the README */
 };
 
 /* Generic setters. */
-const char *config_set_int(struct server *s, const struct directive *d, int argc, char **argv);   /* one number >= 0 */
-const char *config_set_flag(struct server *s, const struct directive *d, int argc, char **argv);  /* On | Off */
-const char *config_set_string(struct server *s, const struct directive *d, int argc, char **argv);/* one string */
-const char *config_set_path(struct server *s, const struct directive *d, int argc, char **argv);  /* relative to ServerRoot */
+const char *config_set_int(struct server *s, const struct directive *d, int argc,
+                           char **argv); /* one number >= 0 */
+const char *config_set_flag(struct server *s, const struct directive *d, int argc,
+                            char **argv); /* On | Off */
+const char *config_set_string(struct server *s, const struct directive *d, int argc,
+                              char **argv); /* one string */
+const char *config_set_path(struct server *s, const struct directive *d, int argc,
+                            char **argv); /* relative to ServerRoot */
 
 /* Command-line input to config_load(). */
 struct config_args {
-    const char *conf_file;       /* -f; NULL for the default conf/httpd.conf */
-    const char *server_root;     /* -d */
-    const char **pre;            /* -C directives, applied before the file; NULL-terminated */
-    const char **post;           /* -c directives, applied after the file; NULL-terminated */
-    const char **defines;        /* -D names; NULL-terminated */
+    const char *conf_file;   /* -f; NULL for the default conf/httpd.conf */
+    const char *server_root; /* -d */
+    const char **pre;        /* -C directives, applied before the file; NULL-terminated */
+    const char **post;       /* -c directives, applied after the file; NULL-terminated */
+    const char **defines;    /* -D names; NULL-terminated */
 };
 
 /*
@@ -52,6 +56,10 @@ void config_free(struct server *s);
 
 /* Resolves `path` against ServerRoot unless it is absolute; allocated in s->pool. */
 char *config_server_path(struct server *s, const char *path);
+
+/* A start-up warning on stderr, "httpd: WARNING: ..." (check_config clamps report through it, as Apache's).
+ */
+void config_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* The core directive table, for documentation. */
 extern const struct directive config_core_directives[];

@@ -14,11 +14,11 @@ struct server;
 enum handler_result { HANDLER_DONE, HANDLER_WAIT };
 
 struct handler {
-    const char *name;                                   /* the SetHandler name */
-    unsigned methods;                                   /* HTTP_M() bits it serves; the core answers the rest
-                                                           405 with Allow, and OPTIONS itself */
-    enum handler_result (*handle)(struct request *r);   /* when the request has been read */
-    enum handler_result (*resume)(struct request *r);   /* when r->wait_until has passed; NULL if never waits */
+    const char *name;                                 /* the SetHandler name */
+    unsigned methods;                                 /* HTTP_M() bits it serves; the core answers the rest
+                                                         405 with Allow, and OPTIONS itself */
+    enum handler_result (*handle)(struct request *r); /* when the request has been read */
+    enum handler_result (*resume)(struct request *r); /* when r->wait_until has passed; NULL if never waits */
 };
 
 /* The handler registered under `name` (case-insensitive), or NULL. */

@@ -1,7 +1,8 @@
 /*
- * A request as handlers see it, and the calls with which they build the response. The core (http_conn.c) parses
- * the request into this structure, picks the handler, and turns what the handler set into bytes: status line,
- * Date/Server/Content-Length/Connection headers, body segments (memory or file ranges for sendfile()).
+ * A request as handlers see it, and the calls with which they build the response. The core (http_conn.c)
+ * parses the request into this structure, picks the handler, and turns what the handler set into bytes:
+ * status line, Date/Server/Content-Length/Connection headers, body segments (memory or file ranges for
+ * sendfile()).
  */
 #ifndef HTTPD_HTTP_H
 #define HTTPD_HTTP_H
@@ -32,37 +33,37 @@ enum http_method {
 
 struct http_header {
     const char *name;
-    const char *value;           /* leading and trailing whitespace removed */
+    const char *value; /* leading and trailing whitespace removed */
 };
 
 /* One piece of the response body: bytes in memory, or a range of a file sent with sendfile(). */
 struct body_seg {
-    const char *data;            /* NULL for a file range */
-    int fd;                      /* for a file range; owned by the request, closed at its end */
+    const char *data; /* NULL for a file range */
+    int fd;           /* for a file range; owned by the request, closed at its end */
     off_t off;
     size_t len;
     struct body_seg *next;
 };
 
 struct request {
-    struct pool *pool;           /* freed when the request ends */
+    struct pool *pool; /* freed when the request ends */
     const struct server *server;
     struct http_conn *conn;
 
     /* request line */
     enum http_method method;
     const char *method_name;
-    const char *target;          /* as received */
-    const char *path;            /* decoded, dot-segments removed, always starts with '/' */
-    const char *query;           /* after '?', without it; NULL if none */
+    const char *target; /* as received */
+    const char *path;   /* decoded, dot-segments removed, always starts with '/' */
+    const char *query;  /* after '?', without it; NULL if none */
     int version_major, version_minor;
-    const char *request_line;    /* for the access log */
+    const char *request_line; /* for the access log */
 
     /* headers */
     struct http_header *headers;
     int n_headers;
-    const char *host;            /* Host, or the authority of an absolute-form target */
-    long long content_length;    /* -1 if none */
+    const char *host;         /* Host, or the authority of an absolute-form target */
+    long long content_length; /* -1 if none */
     int chunked;
     long long body_received;
 
@@ -72,14 +73,14 @@ struct request {
     int n_resp_headers, cap_resp_headers;
     const char *content_type;
     struct body_seg *body, **body_tail;
-    size_t body_len;             /* sum of segment lengths: the Content-Length */
-    int64_t wait_until;          /* HANDLER_WAIT: monotonic ms at which resume() is called */
-    void *handler_data;          /* for a handler that waits */
+    size_t body_len;    /* sum of segment lengths: the Content-Length */
+    int64_t wait_until; /* HANDLER_WAIT: monotonic ms at which resume() is called */
+    void *handler_data; /* for a handler that waits */
 
     /* accounting, for the access log */
     time_t start_time;
     int64_t start_ms;
-    size_t bytes_sent;           /* body bytes actually written */
+    size_t bytes_sent; /* body bytes actually written */
 };
 
 /* Returns the value of the first header named `name` (case-insensitive), or NULL. */
@@ -100,7 +101,8 @@ int http_resp_content_type(struct request *r, const char *type);
 /* Appends bytes to the body. They are not copied: they must live in r->pool or be static. */
 int http_resp_body_mem(struct request *r, const void *data, size_t len);
 
-/* Appends `len` bytes of fd from `off`. The request owns fd from the first call and closes it when it ends. */
+/* Appends `len` bytes of fd from `off`. The request owns fd from the first call and closes it when it ends.
+ */
 int http_resp_body_file(struct request *r, int fd, off_t off, size_t len);
 
 /* Makes the response an error page: status, short HTML body, and Connection: close where the framing is

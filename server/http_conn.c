@@ -1,11 +1,11 @@
 /*
  * The core: an HTTP/1.x connection as a sans-I/O state machine around llhttp (strict mode).
  *
- * Bytes an MPM read go through llhttp, whose callbacks copy the request line and headers into the request pool
- * and count (and discard) the body. on_message_complete pauses the parser, so with pipelined input the next
- * request waits in the read buffer until this one's response has been written; then parsing resumes on the
- * remaining bytes. A response is a head (status line and headers, built here) followed by the handler's body
- * segments; http_conn_output() hands them out as iovecs, or as a file range for sendfile().
+ * Bytes an MPM read go through llhttp, whose callbacks copy the request line and headers into the request
+ * pool and count (and discard) the body. on_message_complete pauses the parser, so with pipelined input the
+ * next request waits in the read buffer until this one's response has been written; then parsing resumes on
+ * the remaining bytes. A response is a head (status line and headers, built here) followed by the handler's
+ * body segments; http_conn_output() hands them out as iovecs, or as a file range for sendfile().
  *
  * The one thing to know: an idle keep-alive connection owns no buffer and no pool (see go_idle()), so the
  * event MPM can hold thousands of them for the size of this struct.
@@ -56,16 +56,16 @@ struct span {
 /* Everything about the request in progress, allocated in the request pool: absent while idle. */
 struct exchange {
     struct request req;
-    llhttp_t parser;         /* initialised per request: a paused parser is at a message boundary */
+    llhttp_t parser; /* initialised per request: a paused parser is at a message boundary */
     struct span url, field, value;
-    int in_value;            /* last callback was a header value */
-    size_t header_bytes;     /* size of the header line being read */
-    int error_status;        /* set by a callback that fails the request */
-    int path_status;         /* 404 etc. decided at headers, answered when the body has been read */
+    int in_value;        /* last callback was a header value */
+    size_t header_bytes; /* size of the header line being read */
+    int error_status;    /* set by a callback that fails the request */
+    int path_status;     /* 404 etc. decided at headers, answered when the body has been read */
     int expect_continue;
     int headers_done;
-    int send_body;           /* false for HEAD */
-    size_t interim_off;      /* of "100 Continue" */
+    int send_body;      /* false for HEAD */
+    size_t interim_off; /* of "100 Continue" */
     const struct handler *handler;
     char peer[INET6_ADDRSTRLEN]; /* the peer as text, formatted on first use */
 
@@ -79,18 +79,18 @@ struct exchange {
 struct http_conn {
     const struct server *s;
     struct sb_worker *slot;
-    struct exchange *x;      /* the current request; NULL (with pool and buf) while idle */
+    struct exchange *x; /* the current request; NULL (with pool and buf) while idle */
     struct pool *pool;
-    char *buf;               /* input: buf[start, end) is received but not yet parsed */
+    char *buf; /* input: buf[start, end) is received but not yet parsed */
     int64_t deadline;
     uint32_t start, end;
     enum conn_state state : 8;
     enum phase phase : 8;
-    uint8_t peer_family;     /* AF_INET, AF_INET6 or 0 */
-    unsigned close_after : 1;/* close once the response is written */
-    unsigned linger : 1;     /* the peer may still be sending: lingering close */
-    unsigned leaving : 1;    /* graceful stop: no further request */
-    uint32_t requests;       /* served on this connection */
+    uint8_t peer_family;      /* AF_INET, AF_INET6 or 0 */
+    unsigned close_after : 1; /* close once the response is written */
+    unsigned linger : 1;      /* the peer may still be sending: lingering close */
+    unsigned leaving : 1;     /* graceful stop: no further request */
+    uint32_t requests;        /* served on this connection */
     unsigned char peer_addr[16];
 };
 
@@ -297,9 +297,9 @@ static int map_method(llhttp_t *p, enum http_method *out)
         llhttp_method_t l;
         enum http_method m;
     } map[] = {
-        {HTTP_GET, METHOD_GET},         {HTTP_HEAD, METHOD_HEAD},       {HTTP_POST, METHOD_POST},
-        {HTTP_PUT, METHOD_PUT},         {HTTP_DELETE, METHOD_DELETE},   {HTTP_OPTIONS, METHOD_OPTIONS},
-        {HTTP_TRACE, METHOD_TRACE},     {HTTP_PATCH, METHOD_PATCH},
+        {HTTP_GET, METHOD_GET},     {HTTP_HEAD, METHOD_HEAD},     {HTTP_POST, METHOD_POST},
+        {HTTP_PUT, METHOD_PUT},     {HTTP_DELETE, METHOD_DELETE}, {HTTP_OPTIONS, METHOD_OPTIONS},
+        {HTTP_TRACE, METHOD_TRACE}, {HTTP_PATCH, METHOD_PATCH},
     };
     for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++)
         if (llhttp_get_method(p) == (uint8_t)map[i].l) {
@@ -560,7 +560,15 @@ enum conn_state http_conn_eof(struct http_conn *c, int64_t now)
 static int status_closes(int status)
 {
     switch (status) {
-    case 400: case 408: case 413: case 414: case 417: case 431: case 500: case 501: case 505:
+    case 400:
+    case 408:
+    case 413:
+    case 414:
+    case 417:
+    case 431:
+    case 500:
+    case 501:
+    case 505:
         return 1;
     default:
         return 0;
@@ -570,8 +578,8 @@ static int status_closes(int status)
 /* "GET, HEAD, OPTIONS" for a handler's method bits (OPTIONS is always answered by the core). */
 static const char *allow_header(struct pool *p, unsigned methods)
 {
-    static const char *const names[METHOD_COUNT] = {"GET", "HEAD", "POST", "PUT", "DELETE",
-                                                    "OPTIONS", "TRACE", "PATCH"};
+    static const char *const names[METHOD_COUNT] = {"GET",    "HEAD",    "POST",  "PUT",
+                                                    "DELETE", "OPTIONS", "TRACE", "PATCH"};
     char buf[128] = "";
     methods |= HTTP_M(METHOD_OPTIONS);
     for (int m = 0; m < METHOD_COUNT; m++) {
@@ -615,7 +623,8 @@ static enum conn_state respond(struct http_conn *c, int64_t now)
     size_t n = (size_t)snprintf(h, size, "HTTP/1.1 %d %s\r\nDate: %s\r\nServer: %s\r\n", status,
                                 http_reason(status), http_date_now(), SERVER_SOFTWARE);
     for (int i = 0; i < r->n_resp_headers; i++)
-        n += (size_t)snprintf(h + n, size - n, "%s: %s\r\n", r->resp_headers[i].name, r->resp_headers[i].value);
+        n += (size_t)snprintf(h + n, size - n, "%s: %s\r\n", r->resp_headers[i].name,
+                              r->resp_headers[i].value);
     if (!bodiless)
         n += (size_t)snprintf(h + n, size - n, "Content-Length: %zu\r\n", r->body_len);
     if (r->content_type != NULL && status != 304)
@@ -777,7 +786,8 @@ int http_conn_output(struct http_conn *c, struct conn_out *out)
         out->iovcnt = 1;
     }
     size_t off = c->x->seg_off;
-    for (struct body_seg *seg = c->x->seg; seg != NULL && out->iovcnt < CONN_IOV_MAX; seg = seg->next, off = 0) {
+    for (struct body_seg *seg = c->x->seg; seg != NULL && out->iovcnt < CONN_IOV_MAX;
+         seg = seg->next, off = 0) {
         if (seg->len == off)
             continue;
         if (seg->data == NULL) {

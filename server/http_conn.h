@@ -1,8 +1,9 @@
 /*
- * The core: one HTTP/1.x connection as a state machine around llhttp. It never reads, writes, sleeps or polls.
- * An MPM reads into the space http_conn_read_space() gives, reports the count with http_conn_input(), asks
- * http_conn_output() what to write, reports what it wrote with http_conn_sent(), and calls http_conn_timeout()
- * when http_conn_deadline() passes. Every entry returns the state that says what the MPM must do next.
+ * The core: one HTTP/1.x connection as a state machine around llhttp. It never reads, writes, sleeps or
+ * polls. An MPM reads into the space http_conn_read_space() gives, reports the count with http_conn_input(),
+ * asks http_conn_output() what to write, reports what it wrote with http_conn_sent(), and calls
+ * http_conn_timeout() when http_conn_deadline() passes. Every entry returns the state that says what the MPM
+ * must do next.
  *
  * An idle keep-alive connection holds no buffers: the read buffer and the request pool are released when a
  * connection goes idle and taken again when bytes arrive, so the event MPM can hold thousands cheaply.
@@ -20,22 +21,22 @@ struct server;
 struct sb_worker;
 
 enum conn_state {
-    CONN_READ,       /* wants bytes; deadline: Timeout (408 when it passes mid-request) */
-    CONN_WRITE,      /* output pending: call http_conn_output() */
-    CONN_KEEPALIVE,  /* idle between requests; deadline: KeepAliveTimeout (then close quietly) */
-    CONN_WAIT,       /* a handler waits; call http_conn_timeout() at the deadline */
-    CONN_CLOSE       /* done: close the socket (lingering if http_conn_linger() says so) */
+    CONN_READ,      /* wants bytes; deadline: Timeout (408 when it passes mid-request) */
+    CONN_WRITE,     /* output pending: call http_conn_output() */
+    CONN_KEEPALIVE, /* idle between requests; deadline: KeepAliveTimeout (then close quietly) */
+    CONN_WAIT,      /* a handler waits; call http_conn_timeout() at the deadline */
+    CONN_CLOSE      /* done: close the socket (lingering if http_conn_linger() says so) */
 };
 
 #define CONN_IOV_MAX 16
 
-/* What to write now: either iovcnt > 0 memory buffers, or (iovcnt == 0) file_len bytes of file_fd at file_off.
- * No piece is empty. */
+/* What to write now: either iovcnt > 0 memory buffers, or (iovcnt == 0) file_len bytes of file_fd at
+ * file_off. No piece is empty. */
 struct conn_out {
     struct iovec iov[CONN_IOV_MAX];
     int iovcnt;
-    int more;        /* a file range follows the buffers: write them with MSG_MORE, so that a small response
-                        leaves in one segment rather than head and body apart */
+    int more; /* a file range follows the buffers: write them with MSG_MORE, so that a small response
+                 leaves in one segment rather than head and body apart */
     int file_fd;
     off_t file_off;
     size_t file_len;
@@ -71,7 +72,8 @@ int http_conn_output(struct http_conn *c, struct conn_out *out);
 /* `n` bytes of what http_conn_output() gave were written. */
 enum conn_state http_conn_sent(struct http_conn *c, size_t n, int64_t now);
 
-/* The deadline passed: 408 mid-request, quiet close when idle, resume a waiting handler, close a stuck write. */
+/* The deadline passed: 408 mid-request, quiet close when idle, resume a waiting handler, close a stuck write.
+ */
 enum conn_state http_conn_timeout(struct http_conn *c, int64_t now);
 
 /* A write failed (peer gone): log what was sent and close. */

@@ -185,3 +185,33 @@ void listen_close(struct server *s)
         l->fd = -1;
     }
 }
+
+enum accept_error listen_accept_error(int err)
+{
+    switch (err) {
+    case EAGAIN:
+#if EWOULDBLOCK != EAGAIN
+    case EWOULDBLOCK:
+#endif
+    case EINTR:
+        return ACCEPT_AGAIN;
+    case ECONNABORTED:
+    case EPROTO:
+    case ENETDOWN:
+    case ENOPROTOOPT:
+    case EHOSTDOWN:
+    case ENONET:
+    case EHOSTUNREACH:
+    case EOPNOTSUPP:
+    case ENETUNREACH:
+    case EPERM: /* a firewall rule refused this connection */
+        return ACCEPT_NEXT;
+    case EMFILE:
+    case ENFILE:
+    case ENOBUFS:
+    case ENOMEM:
+        return ACCEPT_RESOURCE;
+    default:
+        return ACCEPT_FATAL;
+    }
+}

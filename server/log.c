@@ -30,9 +30,9 @@ enum fmt_kind { FMT_LITERAL, FMT_DIRECTIVE };
 
 struct fmt_item {
     enum fmt_kind kind;
-    char code;                   /* 'h', 's', 'i', ... */
-    int final;                   /* %>s */
-    const char *arg;             /* literal text, or the {name} of %{name}i */
+    char code;       /* 'h', 's', 'i', ... */
+    int final;       /* %>s */
+    const char *arg; /* literal text, or the {name} of %{name}i */
     struct fmt_item *next;
 };
 
@@ -45,7 +45,8 @@ struct log_format {
 static int error_fd = STDERR_FILENO;
 static int error_level = LOG_WARN;
 
-static const char *const level_names[] = {"emerg", "alert", "crit", "error", "warn", "notice", "info", "debug"};
+static const char *const level_names[] = {"emerg", "alert",  "crit", "error",
+                                          "warn",  "notice", "info", "debug"};
 
 int log_level_parse(const char *name)
 {
@@ -97,7 +98,8 @@ void log_close(struct server *s)
     }
 }
 
-/* write() the whole line, retrying on EINTR and short writes (regular files do not short-write in practice). */
+/* write() the whole line, retrying on EINTR and short writes (regular files do not short-write in practice).
+ */
 static void write_line(int fd, const char *buf, size_t len)
 {
     while (len > 0) {
@@ -171,7 +173,8 @@ struct log_format *log_format_compile(struct pool *p, const char *fmt, struct er
                 it->final = *fmt == '>';
                 fmt++;
             }
-            if (*fmt == '\0' || strchr("%ahlutrsbBDTmUqHvpPi", *fmt) == NULL || (*fmt == 'i') != (it->arg != NULL)) {
+            if (*fmt == '\0' || strchr("%ahlutrsbBDTmUqHvpPi", *fmt) == NULL ||
+                (*fmt == 'i') != (it->arg != NULL)) {
                 if (*fmt == 'o' && it->arg != NULL) {
                     /* %{Name}o */
                 } else {
@@ -206,7 +209,8 @@ const struct log_format *log_format_find(const struct server *s, const char *nic
     return NULL;
 }
 
-/* Appends text escaped as Apache does for client-supplied strings: quotes, backslashes and controls as \xhh. */
+/* Appends text escaped as Apache does for client-supplied strings: quotes, backslashes and controls as \xhh.
+ */
 static size_t put_escaped(char *buf, size_t n, size_t size, const char *s)
 {
     for (; *s != '\0' && n + 5 < size; s++) {
@@ -252,11 +256,17 @@ size_t log_format_render(const struct log_format *f, const struct request *r, ch
         v = NULL;
         tmp[0] = '\0';
         switch (it->code) {
-        case '%': v = "%"; break;
+        case '%':
+            v = "%";
+            break;
         case 'a':
-        case 'h': v = r->conn != NULL ? http_conn_peer(r->conn) : "-"; break;
+        case 'h':
+            v = r->conn != NULL ? http_conn_peer(r->conn) : "-";
+            break;
         case 'l':
-        case 'u': v = "-"; break;
+        case 'u':
+            v = "-";
+            break;
         case 't': {
             struct tm tm;
             localtime_r(&r->start_time, &tm);
@@ -264,19 +274,37 @@ size_t log_format_render(const struct log_format *f, const struct request *r, ch
             v = tmp;
             break;
         }
-        case 'r': n = put_escaped(buf, n, size, r->request_line ? r->request_line : "-"); continue;
-        case 's': snprintf(tmp, sizeof(tmp), "%d", r->status); v = tmp; break;
+        case 'r':
+            n = put_escaped(buf, n, size, r->request_line ? r->request_line : "-");
+            continue;
+        case 's':
+            snprintf(tmp, sizeof(tmp), "%d", r->status);
+            v = tmp;
+            break;
         case 'b':
             if (r->bytes_sent == 0)
                 v = "-";
             else
                 snprintf(tmp, sizeof(tmp), "%zu", r->bytes_sent), v = tmp;
             break;
-        case 'B': snprintf(tmp, sizeof(tmp), "%zu", r->bytes_sent); v = tmp; break;
-        case 'D': snprintf(tmp, sizeof(tmp), "%lld", (long long)(now_ms() - r->start_ms) * 1000); v = tmp; break;
-        case 'T': snprintf(tmp, sizeof(tmp), "%lld", (long long)(now_ms() - r->start_ms) / 1000); v = tmp; break;
-        case 'm': v = r->method_name; break;
-        case 'U': n = put_escaped(buf, n, size, r->path ? r->path : "-"); continue;
+        case 'B':
+            snprintf(tmp, sizeof(tmp), "%zu", r->bytes_sent);
+            v = tmp;
+            break;
+        case 'D':
+            snprintf(tmp, sizeof(tmp), "%lld", (long long)(now_ms() - r->start_ms) * 1000);
+            v = tmp;
+            break;
+        case 'T':
+            snprintf(tmp, sizeof(tmp), "%lld", (long long)(now_ms() - r->start_ms) / 1000);
+            v = tmp;
+            break;
+        case 'm':
+            v = r->method_name;
+            break;
+        case 'U':
+            n = put_escaped(buf, n, size, r->path ? r->path : "-");
+            continue;
         case 'q':
             if (r->query != NULL) {
                 if (n < size)
@@ -288,18 +316,24 @@ size_t log_format_render(const struct log_format *f, const struct request *r, ch
             snprintf(tmp, sizeof(tmp), "HTTP/%d.%d", r->version_major, r->version_minor);
             v = tmp;
             break;
-        case 'v': v = r->server->server_name; break;
+        case 'v':
+            v = r->server->server_name;
+            break;
         case 'p': {
             const struct listener *l = r->server->listeners;
             int port = 0;
             if (l != NULL)
-                port = ntohs(l->addr.ss_family == AF_INET6 ? ((const struct sockaddr_in6 *)&l->addr)->sin6_port
-                                                           : ((const struct sockaddr_in *)&l->addr)->sin_port);
+                port =
+                    ntohs(l->addr.ss_family == AF_INET6 ? ((const struct sockaddr_in6 *)&l->addr)->sin6_port
+                                                        : ((const struct sockaddr_in *)&l->addr)->sin_port);
             snprintf(tmp, sizeof(tmp), "%d", port);
             v = tmp;
             break;
         }
-        case 'P': snprintf(tmp, sizeof(tmp), "%d", (int)getpid()); v = tmp; break;
+        case 'P':
+            snprintf(tmp, sizeof(tmp), "%d", (int)getpid());
+            v = tmp;
+            break;
         case 'i':
             v = http_header_get(r, it->arg);
             n = put_escaped(buf, n, size, v ? v : "-");
@@ -308,7 +342,8 @@ size_t log_format_render(const struct log_format *f, const struct request *r, ch
             v = resp_header(r, it->arg);
             n = put_escaped(buf, n, size, v ? v : "-");
             continue;
-        default: break;
+        default:
+            break;
         }
         if (v == NULL)
             v = "-";

@@ -1,6 +1,6 @@
 /*
- * ErrorLog and CustomLog. Every line is formatted in memory and written with one write() to a file opened with
- * O_APPEND, so lines from many children and threads never interleave.
+ * ErrorLog and CustomLog. Every line is formatted in memory and written with one write() to a file opened
+ * with O_APPEND, so lines from many children and threads never interleave.
  */
 #ifndef HTTPD_LOG_H
 #define HTTPD_LOG_H
@@ -26,7 +26,8 @@ void log_error(enum log_level level, const char *module, const char *fmt, ...)
 /* Writes the request's line to every CustomLog. */
 void log_access(const struct server *s, const struct request *r);
 
-/* Compiles a LogFormat string (%h %l %u %t %r %>s %s %b %B %D %T %m %U %q %H %v %p %P %a %{Header}i %{Header}o
+/* Compiles a LogFormat string (%h %l %u %t %r %>s %s %b %B %D %T %m %U %q %H %v %p %P %a %{Header}i
+ * %{Header}o
  * %%). NULL with err set on a bad format. */
 struct log_format *log_format_compile(struct pool *p, const char *fmt, struct errbuf *err);
 

@@ -141,8 +141,12 @@ int main(int argc, char **argv)
             if (ndef < MAX_CMDLINE)
                 defines[ndef++] = optarg;
             break;
-        case 'd': args.server_root = optarg; break;
-        case 'f': args.conf_file = optarg; break;
+        case 'd':
+            args.server_root = optarg;
+            break;
+        case 'f':
+            args.conf_file = optarg;
+            break;
         case 'C':
             if (npre < MAX_CMDLINE)
                 pre[npre++] = optarg;
@@ -151,13 +155,27 @@ int main(int argc, char **argv)
             if (npost < MAX_CMDLINE)
                 post[npost++] = optarg;
             break;
-        case 'k': command = optarg; break;
-        case 'v': show_v = 1; break;
-        case 'V': show_V = 1; break;
-        case 't': test_only = 1; break;
-        case 'X': one_process = 1; break;
-        case 'h': usage(argv[0]); return 0;
-        default: usage(argv[0]); return 1;
+        case 'k':
+            command = optarg;
+            break;
+        case 'v':
+            show_v = 1;
+            break;
+        case 'V':
+            show_V = 1;
+            break;
+        case 't':
+            test_only = 1;
+            break;
+        case 'X':
+            one_process = 1;
+            break;
+        case 'h':
+            usage(argv[0]);
+            return 0;
+        default:
+            usage(argv[0]);
+            return 1;
         }
     }
     if (optind < argc) {

@@ -1,6 +1,6 @@
 /*
- * Request paths: percent-decoding and dot-segment removal (RFC 3986 5.2.4), and opening a file strictly beneath
- * the DocumentRoot (openat2 RESOLVE_BENEATH, so neither ".." nor a symlink leads out).
+ * Request paths: percent-decoding and dot-segment removal (RFC 3986 5.2.4), and opening a file strictly
+ * beneath the DocumentRoot (openat2 RESOLVE_BENEATH, so neither ".." nor a symlink leads out).
  */
 #ifndef HTTPD_PATH_H
 #define HTTPD_PATH_H
@@ -12,12 +12,13 @@ struct pool;
 /*
  * Turns the path part of a request target into a clean absolute path in *out: %XX decoded, "." and ".."
  * segments resolved, repeated slashes merged. Returns 0, or the HTTP status to answer: 400 for a malformed
- * escape, a NUL byte, a path not starting with '/', or ".." above the root; 404 for an encoded slash (%2F), as
- * Apache's AllowEncodedSlashes Off.
+ * escape, a NUL byte, a path not starting with '/', or ".." above the root; 404 for an encoded slash (%2F),
+ * as Apache's AllowEncodedSlashes Off.
  */
 int path_normalize(struct pool *p, const char *raw, size_t len, char **out);
 
-/* Opens `rel` (no leading '/') beneath the directory root_fd, refusing any escape. Returns fd or -1 (errno). */
+/* Opens `rel` (no leading '/') beneath the directory root_fd, refusing any escape. Returns fd or -1 (errno).
+ */
 int path_open_beneath(int root_fd, const char *rel, int flags);
 
 #endif

@@ -15,13 +15,13 @@
 
 struct block {
     struct block *next;
-    size_t size;                 /* usable bytes after the header */
+    size_t size; /* usable bytes after the header */
     size_t used;
     max_align_t data[];
 };
 
 struct pool {
-    struct block *first;         /* kept across pool_reset() */
+    struct block *first; /* kept across pool_reset() */
     struct block *current;
     size_t block_size;
     size_t footprint;

@@ -14,21 +14,21 @@ struct scoreboard;
 
 /* What a child knows about itself. */
 struct child_ctx {
-    int slot;                            /* its row in the scoreboard */
+    int slot; /* its row in the scoreboard */
     int generation;
     struct scoreboard *sb;
-    volatile sig_atomic_t *stop;         /* TERM/INT/HUP: a forked child _exit()s at once; seen with -X */
-    volatile sig_atomic_t *graceful;     /* USR1/WINCH (the parent asked it to leave): finish, then exit */
-    volatile sig_atomic_t *leaving;      /* set with either of them: what serve_connection() watches */
+    volatile sig_atomic_t *stop;     /* TERM/INT/HUP: a forked child _exit()s at once; seen with -X */
+    volatile sig_atomic_t *graceful; /* USR1/WINCH (the parent asked it to leave): finish, then exit */
+    volatile sig_atomic_t *leaving;  /* set with either of them: what serve_connection() watches */
 };
 
 struct process_policy {
-    const char *mpm_name;                /* for log lines: "mpm_<name>" */
-    int start_children;                  /* StartServers */
-    int min_spare, max_spare;            /* idle worker slots to keep; both 0: a fixed number of children */
-    int max_children;                    /* MaxRequestWorkers / workers_per_child, <= ServerLimit */
-    int workers_per_child;               /* 1 for prefork, ThreadsPerChild for worker, 1 for event */
-    const char *limit_directive;         /* named in "server reached ... setting" */
+    const char *mpm_name;        /* for log lines: "mpm_<name>" */
+    int start_children;          /* StartServers */
+    int min_spare, max_spare;    /* idle worker slots to keep; both 0: a fixed number of children */
+    int max_children;            /* MaxRequestWorkers / workers_per_child, <= ServerLimit */
+    int workers_per_child;       /* 1 for prefork, ThreadsPerChild for worker, 1 for event */
+    const char *limit_directive; /* named in "server reached ... setting" */
     /*
      * Runs in each child after fork (and in the only process with -X); returning ends the child. It marks
      * its worker slots SB_READY when they can take a connection (the parent counts READY, and STARTING as

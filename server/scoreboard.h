@@ -1,7 +1,7 @@
 /*
- * The scoreboard: shared memory (an anonymous MAP_SHARED mapping made by the parent before it forks) holding a
- * row per child process and a slot per worker (ServerLimit x ThreadLimit). Children write their own slots with
- * atomic stores; the parent reads them to count idle workers and /server-status renders them.
+ * The scoreboard: shared memory (an anonymous MAP_SHARED mapping made by the parent before it forks) holding
+ * a row per child process and a slot per worker (ServerLimit x ThreadLimit). Children write their own slots
+ * with atomic stores; the parent reads them to count idle workers and /server-status renders them.
  */
 #ifndef HTTPD_SCOREBOARD_H
 #define HTTPD_SCOREBOARD_H
@@ -15,30 +15,30 @@ struct errbuf;
 
 /* Worker states, with Apache's status characters. */
 enum sb_state {
-    SB_DEAD = '.',       /* open slot, no worker */
+    SB_DEAD = '.', /* open slot, no worker */
     SB_STARTING = 'S',
-    SB_READY = '_',      /* waiting for a connection */
+    SB_READY = '_', /* waiting for a connection */
     SB_READ = 'R',
     SB_WRITE = 'W',
     SB_KEEPALIVE = 'K',
     SB_CLOSING = 'C',
-    SB_GRACEFUL = 'G'    /* finishing before it exits */
+    SB_GRACEFUL = 'G' /* finishing before it exits */
 };
 
 struct sb_worker {
     _Atomic char state;
-    atomic_uint_fast64_t accesses;      /* requests served */
-    atomic_uint_fast64_t bytes;         /* bytes sent */
-    atomic_uint_fast32_t conns;         /* connections served */
-    _Atomic int64_t last_used;          /* wall-clock seconds */
+    atomic_uint_fast64_t accesses; /* requests served */
+    atomic_uint_fast64_t bytes;    /* bytes sent */
+    atomic_uint_fast32_t conns;    /* connections served */
+    _Atomic int64_t last_used;     /* wall-clock seconds */
 };
 
 struct sb_child {
-    _Atomic pid_t pid;                  /* 0 if the slot is free */
+    _Atomic pid_t pid; /* 0 if the slot is free */
     _Atomic int generation;
-    _Atomic int quitting;               /* the parent asked it to leave gracefully */
-    atomic_int_fast32_t conns;          /* connections open now (event) */
-    atomic_int_fast32_t idle_conns;     /* idle keep-alive connections (event) */
+    _Atomic int quitting;           /* the parent asked it to leave gracefully */
+    atomic_int_fast32_t conns;      /* connections open now (event) */
+    atomic_int_fast32_t idle_conns; /* idle keep-alive connections (event) */
 };
 
 struct scoreboard {
@@ -46,8 +46,8 @@ struct scoreboard {
     int thread_limit;
     time_t start_time;
     _Atomic int generation;
-    struct sb_child *children;          /* server_limit rows */
-    struct sb_worker *workers;          /* server_limit * thread_limit slots */
+    struct sb_child *children; /* server_limit rows */
+    struct sb_worker *workers; /* server_limit * thread_limit slots */
 };
 
 /* Maps a scoreboard shared with future children. NULL on failure (err says why). */

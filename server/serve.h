@@ -23,9 +23,9 @@ void serve_connection(const struct server *s, int fd, const struct sockaddr *pee
 struct conn_out;
 
 /*
- * Writes once what `out` describes (the buffers, with MSG_MORE when a file range follows, or the file range with
- * sendfile()); for blocking and non-blocking sockets alike. Returns the bytes written, or -1 with errno set
- * (EAGAIN/EINTR to retry; ENODATA when the file became shorter than the range).
+ * Writes once what `out` describes (the buffers, with MSG_MORE when a file range follows, or the file range
+ * with sendfile()); for blocking and non-blocking sockets alike. Returns the bytes written, or -1 with errno
+ * set (EAGAIN/EINTR to retry; ENODATA when the file became shorter than the range).
  */
 ssize_t serve_write(int fd, const struct conn_out *out);
 

@@ -1,6 +1,6 @@
 /*
- * struct server: everything the configuration decides, built once by server/config.c and then read-only in the
- * children. The MPM fields are generic knobs that each MPM's directive table maps its own names onto
+ * struct server: everything the configuration decides, built once by server/config.c and then read-only in
+ * the children. The MPM fields are generic knobs that each MPM's directive table maps its own names onto
  * (MinSpareServers and MinSpareThreads both set min_spare); check_config fills the defaults left unset (-1).
  */
 #ifndef HTTPD_SERVER_H
@@ -19,10 +19,10 @@ struct log_format;
 
 /* One Listen directive, bound by listen_open(). */
 struct listener {
-    char *spec;                  /* as written: "8080", "127.0.0.1:8080", "[::1]:8080" */
+    char *spec; /* as written: "8080", "127.0.0.1:8080", "[::1]:8080" */
     struct sockaddr_storage addr;
     socklen_t addrlen;
-    int fd;                      /* -1 until bound */
+    int fd; /* -1 until bound */
     struct listener *next;
 };
 
@@ -38,7 +38,7 @@ struct location {
 struct custom_log {
     char *path;
     const struct log_format *format;
-    int fd;                      /* opened by log_open() */
+    int fd; /* opened by log_open() */
     struct custom_log *next;
 };
 
@@ -47,61 +47,61 @@ enum log_level { LOG_EMERG, LOG_ALERT, LOG_CRIT, LOG_ERR, LOG_WARN, LOG_NOTICE, 
 
 /* Knobs of the concurrency model; -1 means "not set in the config". */
 struct mpm_conf {
-    int start_servers;           /* StartServers */
-    int min_spare;               /* MinSpareServers (prefork) / MinSpareThreads (worker) */
-    int max_spare;               /* MaxSpareServers / MaxSpareThreads */
-    int max_workers;             /* MaxRequestWorkers, alias MaxClients */
-    int server_limit;            /* ServerLimit */
-    int threads_per_child;       /* ThreadsPerChild (1 for prefork) */
-    int thread_limit;            /* ThreadLimit */
-    int max_conn_per_child;      /* MaxConnectionsPerChild, alias MaxRequestsPerChild; 0 = never recycle */
-    int max_conns;               /* event: per-child connection cap */
+    int start_servers;      /* StartServers */
+    int min_spare;          /* MinSpareServers (prefork) / MinSpareThreads (worker) */
+    int max_spare;          /* MaxSpareServers / MaxSpareThreads */
+    int max_workers;        /* MaxRequestWorkers, alias MaxClients */
+    int server_limit;       /* ServerLimit */
+    int threads_per_child;  /* ThreadsPerChild (1 for prefork) */
+    int thread_limit;       /* ThreadLimit */
+    int max_conn_per_child; /* MaxConnectionsPerChild, alias MaxRequestsPerChild; 0 = never recycle */
+    int max_conns;          /* event: per-child connection cap */
 };
 
 struct server {
-    struct pool *pool;           /* everything below lives in it */
+    struct pool *pool; /* everything below lives in it */
 
     /* where things are */
-    char *server_root;           /* ServerRoot */
-    char *conf_file;             /* -f */
-    char *document_root;         /* DocumentRoot */
-    char *server_name;           /* ServerName */
-    char **directory_index;      /* DirectoryIndex, NULL-terminated */
-    char *types_config;          /* TypesConfig */
-    struct mime_table *mime;     /* loaded from types_config */
-    char *pid_file;              /* PidFile */
+    char *server_root;       /* ServerRoot */
+    char *conf_file;         /* -f */
+    char *document_root;     /* DocumentRoot */
+    char *server_name;       /* ServerName */
+    char **directory_index;  /* DirectoryIndex, NULL-terminated */
+    char *types_config;      /* TypesConfig */
+    struct mime_table *mime; /* loaded from types_config */
+    char *pid_file;          /* PidFile */
 
     /* listeners */
-    struct listener *listeners;  /* Listen */
-    int listen_backlog;          /* ListenBacklog */
+    struct listener *listeners; /* Listen */
+    int listen_backlog;         /* ListenBacklog */
 
     /* protocol limits and timeouts */
-    int timeout;                 /* Timeout, seconds */
-    int keepalive;               /* KeepAlive On/Off */
-    int keepalive_timeout;       /* KeepAliveTimeout, seconds */
-    int max_keepalive_requests;  /* MaxKeepAliveRequests; 0 = unlimited */
-    int limit_request_line;      /* LimitRequestLine */
-    int limit_request_field_size;/* LimitRequestFieldSize */
-    int limit_request_fields;    /* LimitRequestFields; 0 = unlimited */
-    long long limit_request_body;/* LimitRequestBody; 0 = unlimited */
+    int timeout;                  /* Timeout, seconds */
+    int keepalive;                /* KeepAlive On/Off */
+    int keepalive_timeout;        /* KeepAliveTimeout, seconds */
+    int max_keepalive_requests;   /* MaxKeepAliveRequests; 0 = unlimited */
+    int limit_request_line;       /* LimitRequestLine */
+    int limit_request_field_size; /* LimitRequestFieldSize */
+    int limit_request_fields;     /* LimitRequestFields; 0 = unlimited */
+    long long limit_request_body; /* LimitRequestBody; 0 = unlimited */
 
     /* logs */
-    char *error_log;             /* ErrorLog */
-    int log_level;               /* LogLevel */
-    struct log_format *formats;  /* LogFormat nicknames */
+    char *error_log;                /* ErrorLog */
+    int log_level;                  /* LogLevel */
+    struct log_format *formats;     /* LogFormat nicknames */
     struct custom_log *custom_logs; /* CustomLog */
 
     /* handlers */
-    struct location *locations;  /* <Location> sections, longest match wins */
+    struct location *locations; /* <Location> sections, longest match wins */
 
     /* concurrency model */
-    const struct mpm *mpm;       /* MPM */
+    const struct mpm *mpm; /* MPM */
     struct mpm_conf mpm_conf;
 
     /* command line */
-    int one_process;             /* -X */
-    int foreground;              /* -X or -D FOREGROUND */
-    char **defines;              /* -D names, NULL-terminated */
+    int one_process; /* -X */
+    int foreground;  /* -X or -D FOREGROUND */
+    char **defines;  /* -D names, NULL-terminated */
 };
 
 #endif

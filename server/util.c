@@ -38,7 +38,8 @@ void http_date_format(time_t t, char *buf)
     struct tm tm;
     gmtime_r(&t, &tm);
     snprintf(buf, 32, "%s, %02d %s %04d %02d:%02d:%02d GMT", wday[tm.tm_wday], tm.tm_mday % 100,
-             month[tm.tm_mon], (tm.tm_year + 1900) % 10000, tm.tm_hour % 100, tm.tm_min % 100, tm.tm_sec % 100);
+             month[tm.tm_mon], (tm.tm_year + 1900) % 10000, tm.tm_hour % 100, tm.tm_min % 100,
+             tm.tm_sec % 100);
 }
 
 const char *http_date_now(void)

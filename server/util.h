@@ -1,6 +1,6 @@
 /*
- * Small utilities shared by every module: the caller-supplied error buffer through which functions explain a -1,
- * clocks, and HTTP date formatting.
+ * Small utilities shared by every module: the caller-supplied error buffer through which functions explain a
+ * -1, clocks, and HTTP date formatting.
  */
 #ifndef HTTPD_UTIL_H
 #define HTTPD_UTIL_H

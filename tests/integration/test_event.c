@@ -27,7 +27,6 @@
 #define REQ_INDEX "GET / HTTP/1.1\r\nHost: localhost\r\n\r\n"
 #define REQ_BIG   "GET /big.bin HTTP/1.1\r\nHost: localhost\r\n\r\n"
 
-
 /* Whether the server runs with a sanitizer runtime (its memory figures are then not the server's own). */
 static int sanitized(pid_t pid)
 {
@@ -284,10 +283,9 @@ Test(event, five_thousand_idle_keepalive_connections, .fini = harness_fini, .tim
     sleep_ms(300);
     long rss_after = group_rss_kb(s);
     long per_conn = (rss_after - rss_before) * 1024 / IDLE_CONNS;
-    report(
-        "event: %d idle keep-alive connections opened in %lld ms; server RSS %ld kB -> %ld kB, %ld bytes "
-        "per idle connection",
-        IDLE_CONNS, (long long)(now_ms() - t0), rss_before, rss_after, per_conn);
+    report("event: %d idle keep-alive connections opened in %lld ms; server RSS %ld kB -> %ld kB, %ld bytes "
+           "per idle connection",
+           IDLE_CONNS, (long long)(now_ms() - t0), rss_before, rss_after, per_conn);
 
     /* While they are all held, a new client is served at once, several times. */
     int64_t worst = 0;
@@ -306,7 +304,8 @@ Test(event, five_thousand_idle_keepalive_connections, .fini = harness_fini, .tim
         int st = raw_response(fds[i], 5000);
         hassert(st == 200, "idle connection %d, second request: status %d", i, st);
     }
-    /* A kept buffer (8 KiB) or pool would show; a sanitizer's shadow memory would too, so only without one. */
+    /* A kept buffer (8 KiB) or pool would show; a sanitizer's shadow memory would too, so only without one.
+     */
     if (!sanitized(s->pid))
         hassert(per_conn < 2048, "%ld bytes of server RSS per idle connection", per_conn);
     for (int i = 0; i < IDLE_CONNS; i++)
@@ -352,10 +351,9 @@ Test(event, slow_reader_does_not_delay_others, .fini = harness_fini, .timeout = 
     resp_free(r);
     conn_close(c);
 
-    report(
-        "event: slow reader got %zu bytes in %lld ms; %d requests beside it, slowest %lld ms; a whole "
-        "big.bin in %lld ms",
-        n_got, (long long)(now_ms() - t0), fast, (long long)worst, (long long)big_took);
+    report("event: slow reader got %zu bytes in %lld ms; %d requests beside it, slowest %lld ms; a whole "
+           "big.bin in %lld ms",
+           n_got, (long long)(now_ms() - t0), fast, (long long)worst, (long long)big_took);
     hassert(n_got > 100, "the slow reader read only %zu bytes", n_got);
     hassert(memcmp(got, "HTTP/1.1 200 OK\r\n", 17) == 0, "the slow reader got: %.40s", got);
     hassert(worst < 300, "a request beside the slow reader took %lld ms", (long long)worst);

@@ -1,4 +1,5 @@
-/* Configuration: syntax, every core directive, defaults, sections, Include, command-line directives, errors. */
+/* Configuration: syntax, every core directive, defaults, sections, Include, command-line directives, errors.
+ */
 #include <criterion/criterion.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -131,7 +132,8 @@ Test(config, every_core_directive)
     cr_assert_null(s->listeners->next->next);
     cr_assert_eq(s->listen_backlog, 64);
     cr_assert_str_eq(s->server_name, "example.org");
-    cr_assert_eq(strcmp(s->document_root + strlen(s->document_root) - 7, "/htdocs"), 0, "%s", s->document_root);
+    cr_assert_eq(strcmp(s->document_root + strlen(s->document_root) - 7, "/htdocs"), 0, "%s",
+                 s->document_root);
     cr_assert_str_eq(s->directory_index[0], "index.htm");
     cr_assert_str_eq(s->directory_index[1], "default.html");
     cr_assert_eq(s->timeout, 7);
@@ -300,7 +302,8 @@ Test(config, prefork_defaults_and_clamps)
     cr_assert_eq(s->mpm_conf.max_conn_per_child, 7);
     config_free(s);
 
-    s = load("Listen 8080\nServerLimit 10\nMaxRequestWorkers 20\nMinSpareServers 4\nMaxSpareServers 2\n", &err);
+    s = load("Listen 8080\nServerLimit 10\nMaxRequestWorkers 20\nMinSpareServers 4\nMaxSpareServers 2\n",
+             &err);
     cr_assert_not_null(s, "%s", err.msg);
     cr_assert_eq(s->mpm_conf.max_workers, 10);
     cr_assert_geq(s->mpm_conf.max_spare, s->mpm_conf.min_spare + 1);

@@ -154,8 +154,8 @@ static char *error_page(int code, const char *reason, int head, const char *extr
     static char buf[1024];
     char body[256];
     snprintf(body, sizeof(body),
-             "<!DOCTYPE html>\n<html><head><title>%d %s</title></head>\n<body><h1>%s</h1></body></html>\n", code,
-             reason, reason);
+             "<!DOCTYPE html>\n<html><head><title>%d %s</title></head>\n<body><h1>%s</h1></body></html>\n",
+             code, reason, reason);
     snprintf(buf, sizeof(buf),
              "HTTP/1.1 %d %s\r\nDate: X\r\nServer: httpd/0.1.0\r\n%sContent-Length: %zu\r\n"
              "Content-Type: text/html; charset=utf-8\r\n%s\r\n%s",
@@ -235,8 +235,9 @@ Test(http_conn, http10_closes_unless_keepalive)
 Test(http_conn, connection_close)
 {
     enum conn_state st;
-    char *got = exchange("GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\nGET / HTTP/1.1\r\nHost: x\r\n\r\n",
-                         1 << 20, &st);
+    char *got =
+        exchange("GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\nGET / HTTP/1.1\r\nHost: x\r\n\r\n",
+                 1 << 20, &st);
     cr_assert_not_null(strstr(got, "\r\nConnection: close\r\n"));
     cr_assert_null(strstr(strstr(got, "HTTP/1.1 200") + 1, "HTTP/1.1 "), "answered after close: %s", got);
     cr_assert_eq(st, CONN_CLOSE);
@@ -305,22 +306,25 @@ Test(http_conn, limits)
 
     srv.limit_request_body = 100;
     expect_error("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n", 413, "Content Too Large", 1);
-    snprintf(req, sizeof(req),
-             "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n64\r\n%0100d\r\n1\r\nx\r\n0\r\n\r\n", 0);
+    snprintf(
+        req, sizeof(req),
+        "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n64\r\n%0100d\r\n1\r\nx\r\n0\r\n\r\n",
+        0);
     expect_error(req, 413, "Content Too Large", 1);
 }
 
 Test(http_conn, expect_continue)
 {
     enum conn_state st;
-    char *got = exchange("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\nExpect: 100-continue\r\n\r\n", 1 << 20,
-                         &st);
+    char *got = exchange("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\nExpect: 100-continue\r\n\r\n",
+                         1 << 20, &st);
     cr_assert_str_eq(got, "HTTP/1.1 100 Continue\r\n\r\n");
     cr_assert_eq(st, CONN_READ);
     free(got);
-    got = exchange("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\nExpect: 100-continue\r\n\r\n0123456789",
-                   1, &st);
-    cr_assert(strncmp(got, "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 405 Method Not Allowed\r\n", 58) == 0, "%s", got);
+    got = exchange(
+        "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\nExpect: 100-continue\r\n\r\n0123456789", 1, &st);
+    cr_assert(strncmp(got, "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 405 Method Not Allowed\r\n", 58) == 0, "%s",
+              got);
     free(got);
 }
 
@@ -339,8 +343,9 @@ Test(http_conn, max_keepalive_requests)
 {
     srv.max_keepalive_requests = 2;
     enum conn_state st;
-    char *got = exchange("GET / HTTP/1.1\r\nHost: x\r\n\r\nGET / HTTP/1.1\r\nHost: x\r\n\r\nGET / HTTP/1.1\r\nHost: x\r\n\r\n",
-                         1 << 20, &st);
+    char *got = exchange(
+        "GET / HTTP/1.1\r\nHost: x\r\n\r\nGET / HTTP/1.1\r\nHost: x\r\n\r\nGET / HTTP/1.1\r\nHost: x\r\n\r\n",
+        1 << 20, &st);
     const char *second = strstr(strstr(got, "HTTP/1.1 200") + 1, "HTTP/1.1 200");
     cr_assert_not_null(second);
     const char *first_close = strstr(got, "Connection: close");

@@ -1,4 +1,5 @@
-/* Access log formats (common, combined, escapes), error log lines, and whole lines under concurrent writers. */
+/* Access log formats (common, combined, escapes), error log lines, and whole lines under concurrent writers.
+ */
 #include <criterion/criterion.h>
 #include <fcntl.h>
 #include <stdio.h>
