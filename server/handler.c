@@ -5,9 +5,12 @@
 
 #include "handler.h"
 #include "server.h"
+#include "workload.h"
 
 const struct handler *const handler_registry[] = {
     &static_handler,
+    &delay_handler,
+    &cpu_handler,
     NULL,
 };
 
