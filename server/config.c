@@ -347,7 +347,7 @@ static int read_line(struct reader *rd, const char *file, int line, int argc, ch
     const char *name = argv[0];
 
     /* <IfDefine> nests and is decided now, as Apache does */
-    if (strcasecmp(name, "<IfDefine") == 0 || (name[0] == '<' && strncasecmp(name, "<IfDefine", 9) == 0)) {
+    if (strcasecmp(name, "<IfDefine") == 0) {
         if (argc != 2 || argv[1][strlen(argv[1]) - 1] != '>')
             return errbuf_set(rd->err, "%s:%d: <IfDefine> takes one argument, [!]NAME", file, line);
         argv[1][strlen(argv[1]) - 1] = '\0';

@@ -59,6 +59,7 @@ struct exchange {
     llhttp_t parser; /* initialised per request: a paused parser is at a message boundary */
     struct span url, field, value;
     int in_value;        /* last callback was a header value */
+    int cap_headers;     /* room in req.headers */
     size_t header_bytes; /* size of the header line being read */
     int error_status;    /* set by a callback that fails the request */
     int path_status;     /* 404 etc. decided at headers, answered when the body has been read */
@@ -222,16 +223,15 @@ static int add_header(struct http_conn *c)
     if (s->limit_request_fields > 0 && r->n_headers >= s->limit_request_fields)
         return fail(c, 431);
     /* headers are collected in an array that doubles in the pool */
-    if ((r->n_headers & (r->n_headers - 1)) == 0) {
+    if (r->n_headers == c->x->cap_headers) {
         int cap = r->n_headers ? r->n_headers * 2 : 16;
-        if (r->n_headers >= 16 || r->n_headers == 0) {
-            struct http_header *h = pool_alloc(c->pool, sizeof(*h) * (size_t)cap);
-            if (h == NULL)
-                return fail(c, 500);
-            if (r->n_headers)
-                memcpy(h, r->headers, sizeof(*h) * (size_t)r->n_headers);
-            r->headers = h;
-        }
+        struct http_header *h = pool_alloc(c->pool, sizeof(*h) * (size_t)cap);
+        if (h == NULL)
+            return fail(c, 500);
+        if (r->n_headers)
+            memcpy(h, r->headers, sizeof(*h) * (size_t)r->n_headers);
+        r->headers = h;
+        c->x->cap_headers = cap;
     }
     /* trim the value's optional whitespace */
     char *v = c->x->value.p ? c->x->value.p : "";

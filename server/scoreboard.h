@@ -36,7 +36,7 @@ struct sb_worker {
 struct sb_child {
     _Atomic pid_t pid; /* 0 if the slot is free */
     _Atomic int generation;
-    _Atomic int quitting;           /* the parent asked it to leave gracefully */
+    _Atomic int quitting;           /* leaving gracefully: asked by the parent, or by itself (recycling) */
     atomic_int_fast32_t conns;      /* connections open now (event) */
     atomic_int_fast32_t idle_conns; /* idle keep-alive connections (event) */
 };
