@@ -193,6 +193,7 @@ static struct reactor {
     int in_backoff;         /* stopped accepting after a resource error */
     int resource_logged;    /* that error was logged in this episode */
     int leaving;            /* no more accepting: drain and exit */
+    int leave_mode;         /* SERVE_LEAVE, or SERVE_LEAVE_AFTER_NEXT (graceful restart: idle ones stay) */
 } rx;
 
 static void conn_cb(evutil_socket_t fd, short what, void *arg);
@@ -380,10 +381,12 @@ static void conn_drive(struct econn *e, enum conn_state st)
             }
             break;
         case CONN_KEEPALIVE:
-            if (rx.leaving) {
+            if (rx.leaving && rx.leave_mode != SERVE_LEAVE_AFTER_NEXT) {
                 st = http_conn_shutdown(e->u.hc);
                 break;
             }
+            if (rx.leaving)
+                http_conn_finish(e->u.hc);
             set_idle(e, 1);
             conn_arm(e, EV_READ, http_conn_deadline(e->u.hc));
             return;
@@ -458,25 +461,42 @@ static void conn_new(int fd, const struct sockaddr *peer, socklen_t peerlen)
 /*
  * Stops accepting and closes the idle keep-alive connections; the others finish their current request (a
  * fresh connection is served once: the client opened it to be answered) and close at their next idle moment,
- * in conn_drive(). The last connection to close ends the loop.
+ * in conn_drive(). Retired by a graceful restart (SERVE_LEAVE_AFTER_NEXT), every connection instead stays
+ * until its next response, which says Connection: close, or until its KeepAliveTimeout, so that no request
+ * already on its way meets a closed connection; a stop that follows still closes the idle ones. The last
+ * connection to close ends the loop.
  */
 static void start_leaving(int recycling)
 {
-    if (rx.leaving)
+    int mode =
+        !recycling && *rx.ctx->leaving == SERVE_LEAVE_AFTER_NEXT ? SERVE_LEAVE_AFTER_NEXT : SERVE_LEAVE;
+    if (rx.leaving && (rx.leave_mode == SERVE_LEAVE || mode == SERVE_LEAVE_AFTER_NEXT))
         return;
-    rx.leaving = 1;
-    update_listening();
-    if (rx.backoff != NULL)
-        event_del(rx.backoff);
-    /* A recycled child tells the parent it is going, so that its replacement starts now (Apache's
-     * quiescing). */
-    if (recycling)
-        atomic_store(&rx.row->quitting, 1);
-    scoreboard_set_state(rx.slot, SB_GRACEFUL);
+    if (!rx.leaving) {
+        rx.leaving = 1;
+        update_listening();
+        /* A forked child's copies of the listeners go now that libevent no longer watches them, so that a
+         * graceful stop refuses new connections instead of queueing them on a socket nobody accepts from. */
+        for (int i = 0; i < rx.n_listen && !rx.s->one_process; i++)
+            if (close(event_get_fd(&rx.listen_ev[i])) < 0)
+                log_error(LOG_ERR, MODULE, "close() of a listener failed: %s", strerror(errno));
+        if (rx.backoff != NULL)
+            event_del(rx.backoff);
+        /* A recycled child tells the parent it is going, so that its replacement starts now (Apache's
+         * quiescing). */
+        if (recycling)
+            atomic_store(&rx.row->quitting, SB_QUIT_STOP);
+        scoreboard_set_state(rx.slot, SB_GRACEFUL);
+    }
+    rx.leave_mode = mode;
     for (struct econn *e = rx.conns, *next; e != NULL; e = next) {
         next = e->next;
         if (e->lingering)
             continue;
+        if (mode == SERVE_LEAVE_AFTER_NEXT) {
+            http_conn_finish(e->u.hc);
+            continue;
+        }
         enum conn_state st = http_conn_state(e->u.hc);
         /* http_conn_shutdown() would also close a fresh connection (READ with no byte yet): spare those */
         if (st == CONN_KEEPALIVE || st == CONN_WRITE || st == CONN_WAIT)
@@ -708,7 +728,7 @@ static int event_run(struct server *s)
         .limit_directive = "ServerLimit",
         .child_main = event_child_main,
     };
-    return process_run(s, &policy) == 0 ? 0 : 1;
+    return process_run(s, &policy);
 }
 
 const struct mpm mpm_event = {

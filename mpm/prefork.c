@@ -207,9 +207,10 @@ static int prefork_run(struct server *s)
         .max_children = c->max_workers,
         .workers_per_child = 1,
         .limit_directive = "MaxRequestWorkers",
+        .close_listeners_on_leave = 1,
         .child_main = prefork_child_main,
     };
-    return process_run(s, &policy) == 0 ? 0 : 1;
+    return process_run(s, &policy);
 }
 
 const struct mpm mpm_prefork = {

@@ -263,11 +263,13 @@ struct worker_child {
 
 /* Set in a worker thread by WORKER_WAKE_SIGNAL, read only by that thread (serve_connection's `leaving`). */
 static __thread volatile sig_atomic_t thread_leaving;
+/* What the wake-up sets it to: SERVE_LEAVE, or SERVE_LEAVE_AFTER_NEXT when a graceful restart retires us. */
+static volatile sig_atomic_t wake_mode = SERVE_LEAVE;
 
 static void on_wake(int sig)
 {
     (void)sig;
-    thread_leaving = 1;
+    thread_leaving = wake_mode;
 }
 
 static void wake_listener(struct worker_child *ch)
@@ -424,6 +426,8 @@ static void stop_workers(struct worker_child *ch, const sigset_t *wait_mask)
     pthread_mutex_unlock(&ch->lock);
 
     for (;;) {
+        /* read again at each round: a stop that follows a restart ends the idle connections after all */
+        wake_mode = *ch->ctx->leaving == SERVE_LEAVE_AFTER_NEXT ? SERVE_LEAVE_AFTER_NEXT : SERVE_LEAVE;
         pthread_mutex_lock(&ch->lock);
         int running = ch->running;
         /* Under the lock a thread not yet done cannot have exited, so pthread_kill() is safe. */
@@ -560,9 +564,10 @@ static int worker_run(struct server *s)
         .max_children = c->max_workers / c->threads_per_child,
         .workers_per_child = c->threads_per_child,
         .limit_directive = "MaxRequestWorkers",
+        .close_listeners_on_leave = 1,
         .child_main = worker_child_main,
     };
-    return process_run(s, &policy) == 0 ? 0 : 1;
+    return process_run(s, &policy);
 }
 
 const struct mpm mpm_worker = {

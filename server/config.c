@@ -30,6 +30,7 @@
 #include "log.h"
 #include "mime.h"
 #include "pool.h"
+#include "unixd.h"
 
 #define MAX_ARGS          64
 #define MAX_INCLUDE_DEPTH 16
@@ -248,6 +249,10 @@ const struct directive config_core_directives[] = {
     CUSTOM("LogFormat", set_log_format, "defines an access log format nickname"),
     CUSTOM("CustomLog", set_custom_log, "access log file and format"),
     CUSTOM("MPM", set_mpm, "concurrency model: prefork, worker or event"),
+    CORE("GracefulShutdownTimeout", config_set_int, graceful_shutdown_timeout,
+         "seconds a graceful stop (WINCH) waits for connections to finish, then stops them (0 = no limit)"),
+    CUSTOM("User", unixd_set_user, "user name or #uid the children serve as when started as root"),
+    CUSTOM("Group", unixd_set_group, "group name or #gid of the children (default: the User's group)"),
     {NULL, NULL, 0, NULL},
 };
 
@@ -704,7 +709,7 @@ static int check_core(struct server *s, struct errbuf *err)
     s->mime = mime_load(s->pool, s->types_config, err);
     if (s->mime == NULL)
         return -1;
-    return 0;
+    return unixd_check_config(s, err);
 }
 
 /* ServerRoot when neither -d nor the file says: the parent of the directory holding the config file. */
@@ -737,7 +742,6 @@ struct server *config_load(const struct config_args *args, struct errbuf *err)
     struct server *s = pool_calloc(p, sizeof(*s));
     s->pool = p;
     set_defaults(s);
-    s->conf_file = pool_strdup(p, args->conf_file ? args->conf_file : "conf/httpd.conf");
     if (args->server_root != NULL) {
         char *abs = realpath(args->server_root, NULL);
         if (abs == NULL) {
@@ -746,9 +750,17 @@ struct server *config_load(const struct config_args *args, struct errbuf *err)
         }
         s->server_root = pool_strdup(p, abs);
         free(abs);
-    } else {
-        s->server_root = default_root(p, s->conf_file);
     }
+    /* without -f, as Apache: SERVER_CONFIG_FILE under -d, or under the compiled-in HTTPD_ROOT (the prefix) */
+    if (args->conf_file != NULL)
+        s->conf_file = pool_strdup(p, args->conf_file);
+    else if (SERVER_CONFIG_FILE[0] == '/')
+        s->conf_file = pool_strdup(p, SERVER_CONFIG_FILE);
+    else
+        s->conf_file =
+            pool_printf(p, "%s/%s", s->server_root ? s->server_root : HTTPD_ROOT, SERVER_CONFIG_FILE);
+    if (s->server_root == NULL)
+        s->server_root = default_root(p, s->conf_file);
     int ndef = 0;
     while (args->defines != NULL && args->defines[ndef] != NULL)
         ndef++;

@@ -5,12 +5,14 @@
 
 #include "handler.h"
 #include "server.h"
+#include "status.h"
 #include "workload.h"
 
 const struct handler *const handler_registry[] = {
     &static_handler,
     &delay_handler,
     &cpu_handler,
+    &status_handler,
     NULL,
 };
 

@@ -925,6 +925,12 @@ enum conn_state http_conn_shutdown(struct http_conn *c)
     return c->state;
 }
 
+void http_conn_finish(struct http_conn *c)
+{
+    /* respond() adds Connection: close once this is set; nothing closes before */
+    c->leaving = 1;
+}
+
 size_t http_conn_footprint(const struct http_conn *c)
 {
     return sizeof(*c) + (c->buf ? READ_BUF_SIZE : 0) + (c->pool ? pool_footprint(c->pool) : 0);

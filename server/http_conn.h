@@ -91,6 +91,14 @@ int http_conn_linger(const struct http_conn *c);
 /* Asks the connection to end at the next request boundary (graceful stop); returns the new state. */
 enum conn_state http_conn_shutdown(struct http_conn *c);
 
+/*
+ * Asks the connection to end after the next response that starts, without ending it now even when it is
+ * idle (a graceful restart): the client's next request, which may already be on its way, is answered with
+ * Connection: close; an idle connection otherwise closes at KeepAliveTimeout as usual. The state is
+ * unchanged.
+ */
+void http_conn_finish(struct http_conn *c);
+
 /* Bytes this connection holds now (for tests of the idle footprint). */
 size_t http_conn_footprint(const struct http_conn *c);
 

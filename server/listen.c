@@ -176,6 +176,81 @@ fail:
     return -1;
 }
 
+/* old's listener on the same address as l, with an open socket, or NULL. */
+static const struct listener *same_address(const struct server *old, const struct listener *l)
+{
+    for (const struct listener *o = old->listeners; o != NULL; o = o->next)
+        if (o->fd >= 0 && o->addrlen == l->addrlen && memcmp(&o->addr, &l->addr, l->addrlen) == 0)
+            return o;
+    return NULL;
+}
+
+/* Whether fd is one of old's sockets. */
+static int owned_by(const struct server *old, int fd)
+{
+    for (const struct listener *o = old->listeners; o != NULL; o = o->next)
+        if (o->fd == fd)
+            return 1;
+    return 0;
+}
+
+int listen_open_from(struct server *s, const struct server *old, struct errbuf *err)
+{
+    int backlog = s->listen_backlog > 0 ? s->listen_backlog : LISTEN_DEFAULT_BACKLOG;
+    char name[INET6_ADDRSTRLEN + 16];
+
+    if (s->listeners == NULL)
+        return errbuf_set(err, "no listening sockets available: add a Listen directive");
+    for (struct listener *l = s->listeners; l != NULL; l = l->next) {
+        const struct listener *o = same_address(old, l);
+        if (o == NULL)
+            continue;
+        l->fd = o->fd;
+        /* Linux applies a new backlog to a socket that already listens; the queued connections stay */
+        if (listen(l->fd, backlog) < 0) {
+            format_addr(&l->addr, name, sizeof(name));
+            log_error(LOG_WARN, "core", "listen() on address %s to set ListenBacklog %d failed: %s", name,
+                      backlog, strerror(errno));
+        }
+    }
+    for (struct listener *l = s->listeners; l != NULL; l = l->next) {
+        if (l->fd >= 0)
+            continue;
+        if (open_one(l, backlog, err) < 0)
+            goto fail;
+    }
+    return 0;
+
+fail:
+    listen_abandon(s, old);
+    return -1;
+}
+
+void listen_abandon(struct server *s, const struct server *old)
+{
+    for (struct listener *l = s->listeners; l != NULL; l = l->next) {
+        if (l->fd >= 0 && !owned_by(old, l->fd) && close(l->fd) < 0)
+            log_error(LOG_WARN, "core", "close() of listener %s failed: %s", l->spec ? l->spec : "?",
+                      strerror(errno));
+        l->fd = -1;
+    }
+}
+
+void listen_release(struct server *old, const struct server *s)
+{
+    for (struct listener *o = old->listeners; o != NULL; o = o->next) {
+        if (o->fd < 0)
+            continue;
+        if (!owned_by(s, o->fd)) {
+            log_error(LOG_INFO, "core", "no longer listening on %s", o->spec ? o->spec : "?");
+            if (close(o->fd) < 0)
+                log_error(LOG_WARN, "core", "close() of listener %s failed: %s", o->spec ? o->spec : "?",
+                          strerror(errno));
+        }
+        o->fd = -1;
+    }
+}
+
 void listen_close(struct server *s)
 {
     for (struct listener *l = s->listeners; l != NULL; l = l->next) {

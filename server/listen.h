@@ -1,4 +1,7 @@
-/* Listen directives: parsing "[addr:]port" and binding the sockets before the children are forked. */
+/*
+ * Listen directives: parsing "[addr:]port" and binding the sockets before the children are forked. A restart
+ * hands the sockets of unchanged addresses from the old server to the new one instead of binding again.
+ */
 #ifndef HTTPD_LISTEN_H
 #define HTTPD_LISTEN_H
 
@@ -10,6 +13,20 @@ int listen_parse(const char *spec, struct listener *l, struct errbuf *err);
 
 /* Binds and listens on every listener (SO_REUSEADDR, ListenBacklog, non-blocking, close-on-exec). */
 int listen_open(struct server *s, struct errbuf *err);
+
+/*
+ * For a restart: opens s's listeners, taking over the socket of `old` where the address is the same (so the
+ * connections queued on it are kept; its backlog is set to s's ListenBacklog) and binding the others. Until
+ * listen_release() the taken sockets belong to both. On failure nothing has changed: the sockets bound here
+ * are closed again and old keeps its own.
+ */
+int listen_open_from(struct server *s, const struct server *old, struct errbuf *err);
+
+/* Undoes listen_open_from() (a later step of the restart failed): closes only what s bound itself. */
+void listen_abandon(struct server *s, const struct server *old);
+
+/* Completes a restart: closes old's sockets that s did not take (addresses gone) and forgets the others. */
+void listen_release(struct server *old, const struct server *s);
 
 /* What a failed accept4() means, from its errno. */
 enum accept_error {

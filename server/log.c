@@ -66,23 +66,54 @@ static int open_append(const char *path, struct errbuf *err)
 
 int log_open(struct server *s, struct errbuf *err)
 {
-    if (s->error_log != NULL && strcmp(s->error_log, "stderr") != 0) {
-        int fd = open_append(s->error_log, err);
-        if (fd < 0)
-            return -1;
-        if (error_fd != STDERR_FILENO)
-            close(error_fd);
-        error_fd = fd;
-    }
-    error_level = s->log_level;
-    for (struct custom_log *l = s->custom_logs; l != NULL; l = l->next) {
+    struct custom_log *l, *failed = NULL;
+    int fd = STDERR_FILENO;
+
+    /* Everything is opened before anything is switched, so that a failure leaves the logs as they were. */
+    for (l = s->custom_logs; l != NULL; l = l->next) {
         if (l->fd >= 0)
             continue;
         l->fd = open_append(l->path, err);
-        if (l->fd < 0)
-            return -1;
+        if (l->fd < 0) {
+            failed = l;
+            goto fail;
+        }
     }
+    if (s->error_log != NULL && strcmp(s->error_log, "stderr") != 0) {
+        fd = open_append(s->error_log, err);
+        if (fd < 0)
+            goto fail;
+    }
+    /* The old file may have been moved away (logrotate): what the parent logs from now on goes to the new
+     * one; children already running keep theirs. */
+    if (error_fd != STDERR_FILENO && error_fd != fd)
+        close(error_fd);
+    error_fd = fd;
+    error_level = s->log_level;
     return 0;
+
+fail:
+    for (l = s->custom_logs; l != failed; l = l->next) {
+        if (l->fd >= 0)
+            close(l->fd);
+        l->fd = -1;
+    }
+    return -1;
+}
+
+void log_release(struct server *old)
+{
+    for (struct custom_log *l = old->custom_logs; l != NULL; l = l->next) {
+        if (l->fd >= 0 && close(l->fd) < 0)
+            log_error(LOG_WARN, "core", "close() of log file %s failed: %s", l->path, strerror(errno));
+        l->fd = -1;
+    }
+}
+
+void log_redirect_stderr(void)
+{
+    if (error_fd != STDERR_FILENO && dup2(error_fd, STDERR_FILENO) < 0)
+        log_error(LOG_ERR, "core", "dup2() of the error log to stderr failed: %s", strerror(errno));
 }
 
 void log_close(struct server *s)

@@ -13,8 +13,19 @@
 struct request;
 struct pool;
 
-/* Opens ErrorLog and every CustomLog of s. Before it is called, errors go to stderr. */
+/*
+ * Opens ErrorLog and every CustomLog of s, then makes ErrorLog the process's error log (before the first
+ * call, errors go to stderr). Called again with the new server on a restart, it opens the files anew, which
+ * is how a log moved away by logrotate is replaced. On failure (err says which file) nothing has changed.
+ */
 int log_open(struct server *s, struct errbuf *err);
+
+/* After a restart: closes the CustomLog files of the old server (its error log was replaced already). */
+void log_release(struct server *old);
+
+/* Points stderr at the error log (a daemon's stderr is /dev/null), as Apache does: warnings printed while a
+ * restart reads the configuration, and anything else written to stderr, land in the error log. */
+void log_redirect_stderr(void);
 
 /* Closes the files log_open() opened. */
 void log_close(struct server *s);

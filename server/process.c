@@ -12,8 +12,17 @@
  * before the child blocks is not lost for good).
  *
  * Signals in the parent: TERM/INT stop (children get TERM, then KILL after 3 s); WINCH stops gracefully
- * (listeners closed, children finish their connections). Every child row carries the generation it was
- * started in, and only the current generation's idle workers are counted, so a restart is a generation bump.
+ * (listeners closed, children finish their connections, GracefulShutdownTimeout bounds the wait); HUP and
+ * USR1 return to main(), which reloads the configuration and calls run() again.
+ *
+ * The one thing to know: a restart is a generation bump, and the scoreboard is the table of children of
+ * every generation. It is mapped once (process_init()) and outlives each process_run(): the next one, maybe
+ * for another MPM, finds the older children in its rows, reaps them as they finish and counts them against
+ * the free rows, but not as its own children and never as idle workers (every count below filters by
+ * generation). The parent's signals stay blocked from the first process_run() to the last, so nothing that
+ * arrives while main() reloads is lost. An old child is marked SB_QUIT_RESTART rather than SB_QUIT_STOP: it
+ * keeps an idle keep-alive connection for the client's next request, answered with Connection: close, since
+ * closing it could meet that request on its way.
  */
 
 #include <errno.h>
@@ -30,37 +39,57 @@
 #include "log.h"
 #include "process.h"
 #include "scoreboard.h"
+#include "serve.h"
 #include "server.h"
+#include "unixd.h"
 
 #define TICK_MS         1000 /* idle-server maintenance interval */
 #define MAX_SPAWN_RATE  32   /* children spawned per tick at most, as Apache's MAX_SPAWN_RATE */
 #define STOP_TIMEOUT_MS 3000 /* TERM, then KILL */
 #define BUSY_LOG_RATE   8    /* spawn rates from which "server seems busy" is logged */
 
+/* What outlives one process_run(): the scoreboard and the generations. */
 static struct scoreboard *process_sb;
+static int process_gen;       /* the current generation, also in process_sb->generation */
+static int next_gen_pending;  /* process_new_generation() was called: older children are to leave */
+static int next_gen_graceful; /* ... by finishing (USR1) rather than at once (TERM) */
+static int parent_holds;      /* the parent's signals are blocked (from the first process_run() on) */
+static sigset_t child_mask;   /* the mask before that, which every child runs with */
+
+/* The mask main() had before process_hold_signals(); what children and -X run with. */
+static sigset_t startup_mask;
+static int startup_held;
 
 /* The running child's flags, set by its signal handlers. */
 static volatile sig_atomic_t child_stop, child_graceful, child_leaving;
 /* In a forked child a stop signal ends the process at once; with -X it only sets the flags. */
 static volatile sig_atomic_t exit_on_stop;
+/* The child's server, whose listeners on_graceful() closes if the policy says so, and its row. */
+static struct server *child_server;
+static struct sb_child *child_row;
+static volatile sig_atomic_t child_closes_listeners;
 
-/* The parent's state. */
+/* The parent's state during one process_run(). */
 struct parent {
     struct server *s;
     const struct process_policy *p;
     struct scoreboard *sb;
     int gen;            /* current generation */
     int workers;        /* worker slots used per child */
-    int max_children;   /* live children at most */
+    int max_children;   /* live children of the current generation at most */
     int fixed;          /* min_spare == max_spare == 0: keep `start` children */
     int start;          /* start_children, at most max_children */
-    int live;           /* children not yet reaped */
+    int live;           /* children of every generation not yet reaped */
     int spawn_rate;     /* Apache's idle_spawn_rate: 1, 2, 4 ... MAX_SPAWN_RATE */
     int limit_reported; /* "server reached ..." logged during the current shortage */
+    int rows_reported;  /* "no free scoreboard row" logged in this run */
     int respawn_budget; /* immediate replacements left in this tick */
-    sigset_t orig_mask; /* the mask before process_run(), restored in children */
+    int deferred;       /* a signal taken while waiting for older children to stop, handled next */
     char module[32];    /* "mpm_prefork" for log lines */
 };
+
+/* Which children an operation applies to. */
+enum which { ALL_GENS, CURRENT_GEN, OLDER_GENS };
 
 /* The signals a child handles (and worker threads block). */
 static void child_signal_set(sigset_t *set)
@@ -84,7 +113,7 @@ static void on_stop(int sig)
 {
     (void)sig;
     child_stop = 1;
-    child_leaving = 1;
+    child_leaving = SERVE_LEAVE;
     if (exit_on_stop)
         _exit(0);
 }
@@ -92,8 +121,19 @@ static void on_stop(int sig)
 static void on_graceful(int sig)
 {
     (void)sig;
+    /* the row says why (a lock-free atomic load is async-signal-safe); a stop outranks a restart */
+    int why = child_row != NULL ? atomic_load(&child_row->quitting) : SB_QUIT_STOP;
     child_graceful = 1;
-    child_leaving = 1;
+    if (child_leaving != SERVE_LEAVE)
+        child_leaving = why == SB_QUIT_RESTART ? SERVE_LEAVE_AFTER_NEXT : SERVE_LEAVE;
+    /* close() is async-signal-safe; the parent and a new generation keep their own copies open */
+    if (child_closes_listeners && child_server != NULL) {
+        for (struct listener *l = child_server->listeners; l != NULL; l = l->next) {
+            if (l->fd >= 0)
+                close(l->fd);
+            l->fd = -1;
+        }
+    }
 }
 
 /* Installs a handler without SA_RESTART, so that blocking calls return EINTR. */
@@ -141,6 +181,27 @@ struct scoreboard *process_scoreboard(void)
     return process_sb;
 }
 
+int process_init(int server_limit, int thread_limit, struct errbuf *err)
+{
+    if (process_sb != NULL)
+        return 0;
+    process_sb = scoreboard_create(server_limit, thread_limit, err);
+    if (process_sb == NULL)
+        return -1;
+    atomic_store(&process_sb->generation, process_gen);
+    return 0;
+}
+
+void process_new_generation(int graceful)
+{
+    process_gen++;
+    if (process_sb != NULL)
+        atomic_store(&process_sb->generation, process_gen);
+    /* a hard restart wins over a graceful one requested before it was carried out */
+    next_gen_graceful = next_gen_pending ? next_gen_graceful && graceful : graceful;
+    next_gen_pending = 1;
+}
+
 /* Marks every worker slot of child row i dead. */
 static void clear_workers(struct scoreboard *sb, int i)
 {
@@ -148,18 +209,53 @@ static void clear_workers(struct scoreboard *sb, int i)
         atomic_store(&scoreboard_worker(sb, i, t)->state, (char)SB_DEAD);
 }
 
+/* Whether row i holds a live child that `which` selects. */
+static int row_is(const struct parent *P, int i, enum which which)
+{
+    struct sb_child *row = scoreboard_child(P->sb, i);
+    if (atomic_load(&row->pid) == 0)
+        return 0;
+    switch (which) {
+    case CURRENT_GEN:
+        return atomic_load(&row->generation) == P->gen;
+    case OLDER_GENS:
+        return atomic_load(&row->generation) != P->gen;
+    case ALL_GENS:
+        break;
+    }
+    return 1;
+}
+
+/* Live children that `which` selects. */
+static int count_children(const struct parent *P, enum which which)
+{
+    int n = 0;
+    for (int i = 0; i < P->sb->server_limit; i++)
+        n += row_is(P, i, which);
+    return n;
+}
+
 /* In the new child: never returns. */
 static void run_child(struct parent *P, int slot)
 {
     struct sb_child *row = scoreboard_child(P->sb, slot);
     exit_on_stop = 1;
+    child_server = P->s;
+    child_row = row;
+    child_closes_listeners = P->p->close_listeners_on_leave;
     if (install_child_handlers() < 0)
         _exit(1);
-    if (sigprocmask(SIG_SETMASK, &P->orig_mask, NULL) < 0) {
+    if (sigprocmask(SIG_SETMASK, &child_mask, NULL) < 0) {
         log_error(LOG_ERR, P->module, "sigprocmask() failed: %s", strerror(errno));
         _exit(1);
     }
     atomic_store(&row->pid, getpid());
+    /* User/Group: root is given up before anything is served (the parent keeps it for restarts) */
+    struct errbuf err;
+    if (unixd_drop_privileges(P->s, &err) < 0) {
+        log_error(LOG_EMERG, P->module, "child pid %d cannot serve: %s", (int)getpid(), err.msg);
+        _exit(1);
+    }
 
     struct child_ctx ctx = {
         .slot = slot,
@@ -174,7 +270,7 @@ static void run_child(struct parent *P, int slot)
     _exit(0);
 }
 
-/* Starts a child in a free row. Returns 0, or -1 when there is no free row or fork() failed. */
+/* Starts a child in a free row. Returns 0, -1 when fork() failed, -2 when every row is taken. */
 static int make_child(struct parent *P)
 {
     int slot = -1;
@@ -185,7 +281,7 @@ static int make_child(struct parent *P)
         }
     }
     if (slot < 0)
-        return -1;
+        return -2;
 
     struct sb_child *row = scoreboard_child(P->sb, slot);
     atomic_store(&row->generation, P->gen);
@@ -259,12 +355,9 @@ static int reap(struct parent *P, int stopping)
 static int active_children(struct parent *P)
 {
     int n = 0;
-    for (int i = 0; i < P->sb->server_limit; i++) {
-        struct sb_child *row = scoreboard_child(P->sb, i);
-        if (atomic_load(&row->pid) != 0 && atomic_load(&row->generation) == P->gen &&
-            !atomic_load(&row->quitting))
+    for (int i = 0; i < P->sb->server_limit; i++)
+        if (row_is(P, i, CURRENT_GEN) && !atomic_load(&scoreboard_child(P->sb, i)->quitting))
             n++;
-    }
     return n;
 }
 
@@ -273,9 +366,7 @@ static int idle_workers(struct parent *P)
 {
     int idle = scoreboard_idle_workers(P->sb, P->gen);
     for (int i = 0; i < P->sb->server_limit; i++) {
-        struct sb_child *row = scoreboard_child(P->sb, i);
-        if (atomic_load(&row->pid) == 0 || atomic_load(&row->generation) != P->gen ||
-            atomic_load(&row->quitting))
+        if (!row_is(P, i, CURRENT_GEN) || atomic_load(&scoreboard_child(P->sb, i)->quitting))
             continue;
         for (int t = 0; t < P->sb->thread_limit; t++)
             if (atomic_load(&scoreboard_worker(P->sb, i, t)->state) == SB_STARTING)
@@ -289,9 +380,7 @@ static void retire_one(struct parent *P)
 {
     int victim = -1, best = 0;
     for (int i = 0; i < P->sb->server_limit; i++) {
-        struct sb_child *row = scoreboard_child(P->sb, i);
-        if (atomic_load(&row->pid) == 0 || atomic_load(&row->generation) != P->gen ||
-            atomic_load(&row->quitting))
+        if (!row_is(P, i, CURRENT_GEN) || atomic_load(&scoreboard_child(P->sb, i)->quitting))
             continue;
         int ready = 0;
         for (int t = 0; t < P->sb->thread_limit; t++)
@@ -305,31 +394,58 @@ static void retire_one(struct parent *P)
     if (victim < 0)
         return;
     struct sb_child *row = scoreboard_child(P->sb, victim);
-    atomic_store(&row->quitting, 1);
+    atomic_store(&row->quitting, SB_QUIT_STOP);
     pid_t pid = atomic_load(&row->pid);
     if (kill(pid, SIGUSR1) < 0 && errno != ESRCH)
         log_error(LOG_ERR, P->module, "kill(%d, SIGUSR1) failed: %s", (int)pid, strerror(errno));
 }
 
-/* Signals `sig` to every live child; with `quitting_only`, only to those asked to leave. */
-static void signal_children(struct parent *P, int sig, int quitting_only)
+/* Signals `sig` to the live children `which` selects; with `quitting_only`, only to those asked to leave. */
+static void signal_children(struct parent *P, int sig, enum which which, int quitting_only)
 {
     for (int i = 0; i < P->sb->server_limit; i++) {
         struct sb_child *row = scoreboard_child(P->sb, i);
-        pid_t pid = atomic_load(&row->pid);
-        if (pid == 0 || (quitting_only && !atomic_load(&row->quitting)))
+        if (!row_is(P, i, which) || (quitting_only && !atomic_load(&row->quitting)))
             continue;
+        pid_t pid = atomic_load(&row->pid);
         if (kill(pid, sig) < 0 && errno != ESRCH)
-            log_error(LOG_ERR, P->module, "kill(%d, %d) failed: %s", (int)pid, sig, strerror(errno));
+            log_error(LOG_ERR, P->module, "kill(%d, %s) failed: %s", (int)pid, strsignal(sig),
+                      strerror(errno));
     }
+}
+
+/*
+ * Marks the children `which` selects as leaving, for `why` (enum sb_quitting, read by the child's handler),
+ * and asks them to finish (USR1, repeated every tick). A stop is never turned back into a restart.
+ */
+static void retire_children(struct parent *P, enum which which, int why)
+{
+    for (int i = 0; i < P->sb->server_limit; i++) {
+        struct sb_child *row = scoreboard_child(P->sb, i);
+        if (row_is(P, i, which) && atomic_load(&row->quitting) != SB_QUIT_STOP)
+            atomic_store(&row->quitting, why);
+    }
+    signal_children(P, SIGUSR1, which, 1);
 }
 
 /* Starts up to n children; returns how many started. */
 static int spawn(struct parent *P, int n)
 {
     int started = 0;
-    while (started < n && make_child(P) == 0)
+    while (started < n) {
+        int rc = make_child(P);
+        if (rc == -2 && !P->rows_reported) {
+            /* only children of older generations can fill the rows: the current one stays in its limit */
+            log_error(LOG_WARN, P->module,
+                      "cannot start a child: all %d scoreboard rows (ServerLimit) are taken, %d of them by "
+                      "children of older generations that are still finishing",
+                      P->sb->server_limit, count_children(P, OLDER_GENS));
+            P->rows_reported = 1;
+        }
+        if (rc < 0)
+            break;
         started++;
+    }
     return started;
 }
 
@@ -346,12 +462,13 @@ static void maintain(struct parent *P)
     }
 
     int idle = idle_workers(P);
+    int current = count_children(P, CURRENT_GEN);
     if (idle > p->max_spare) {
         retire_one(P);
         P->spawn_rate = 1;
         P->limit_reported = 0;
     } else if (idle < p->min_spare) {
-        if (P->live >= P->max_children) {
+        if (current >= P->max_children) {
             if (!P->limit_reported) {
                 log_error(LOG_ERR, P->module, "server reached %s setting, consider raising the %s setting",
                           p->limit_directive, p->limit_directive);
@@ -361,13 +478,13 @@ static void maintain(struct parent *P)
             return;
         }
         int n = P->spawn_rate;
-        if (n > P->max_children - P->live)
-            n = P->max_children - P->live;
+        if (n > P->max_children - current)
+            n = P->max_children - current;
         if (P->spawn_rate >= BUSY_LOG_RATE)
             log_error(LOG_INFO, P->module,
                       "server seems busy, (you may need to increase StartServers, or Min/MaxSpare settings), "
                       "spawning %d children, there are %d idle, and %d total children",
-                      n, idle, P->live);
+                      n, idle, current);
         spawn(P, n);
         if (P->spawn_rate < MAX_SPAWN_RATE)
             P->spawn_rate *= 2;
@@ -389,8 +506,8 @@ static void replace_exited(struct parent *P)
             P->respawn_budget -= spawn(P, missing);
         return;
     }
-    if (P->respawn_budget > 0 && P->live < P->max_children && idle_workers(P) < p->min_spare &&
-        make_child(P) == 0)
+    if (P->respawn_budget > 0 && count_children(P, CURRENT_GEN) < P->max_children &&
+        idle_workers(P) < p->min_spare && spawn(P, 1) == 1)
         P->respawn_budget--;
 }
 
@@ -412,67 +529,85 @@ static int wait_signal(struct parent *P, int64_t ms)
     return sig;
 }
 
-/* TERM to every child, KILL to those still there after STOP_TIMEOUT_MS; returns once all are reaped. */
-static void stop_children(struct parent *P)
+/* Keeps a signal taken while older children are being stopped; a stop outranks the rest. */
+static void defer_signal(struct parent *P, int sig)
 {
-    signal_children(P, SIGTERM, 0);
+    if (sig == 0 || sig == SIGCHLD)
+        return;
+    if (P->deferred == 0 || sig == SIGTERM || sig == SIGINT)
+        P->deferred = sig;
+}
+
+/*
+ * TERM to the children `which` selects, KILL to those still there after STOP_TIMEOUT_MS; returns once all
+ * of them are reaped. Signals that arrive meanwhile are deferred (they matter only while others still run).
+ */
+static void stop_children(struct parent *P, enum which which)
+{
+    signal_children(P, SIGTERM, which, 0);
     int64_t deadline = now_ms() + STOP_TIMEOUT_MS;
     for (;;) {
         reap(P, 1);
-        if (P->live <= 0)
+        if (count_children(P, which) == 0)
             return;
         int64_t left = deadline - now_ms();
         if (left <= 0)
             break;
-        wait_signal(P, left);
+        defer_signal(P, wait_signal(P, left));
     }
     for (int i = 0; i < P->sb->server_limit; i++) {
-        pid_t pid = atomic_load(&scoreboard_child(P->sb, i)->pid);
-        if (pid == 0)
+        if (!row_is(P, i, which))
             continue;
+        pid_t pid = atomic_load(&scoreboard_child(P->sb, i)->pid);
         log_error(LOG_WARN, P->module, "child process %d still did not exit, sending a SIGKILL", (int)pid);
         if (kill(pid, SIGKILL) < 0 && errno != ESRCH)
             log_error(LOG_ERR, P->module, "kill(%d, SIGKILL) failed: %s", (int)pid, strerror(errno));
     }
-    while (P->live > 0) {
+    while (count_children(P, which) > 0) {
         reap(P, 1);
-        if (P->live > 0)
-            wait_signal(P, 100);
+        if (count_children(P, which) > 0)
+            defer_signal(P, wait_signal(P, 100));
     }
 }
 
-/* WINCH: stop listening, let every child finish its connections, wait for them. TERM/INT cut it short. */
+/*
+ * WINCH: stop listening, let every child finish its connections, wait for them; after GracefulShutdownTimeout
+ * seconds (0: no limit, as Apache's default) the rest are stopped. TERM/INT cut it short.
+ */
 static void graceful_stop(struct parent *P)
 {
+    int timeout = P->s->graceful_shutdown_timeout;
+    int64_t give_up = timeout > 0 ? now_ms() + (int64_t)timeout * 1000 : 0;
+
     log_error(LOG_NOTICE, P->module, "caught SIGWINCH, shutting down gracefully");
     listen_close(P->s);
-    for (int i = 0; i < P->sb->server_limit; i++)
-        if (atomic_load(&scoreboard_child(P->sb, i)->pid) != 0)
-            atomic_store(&scoreboard_child(P->sb, i)->quitting, 1);
-    signal_children(P, SIGUSR1, 1);
+    retire_children(P, ALL_GENS, SB_QUIT_STOP);
     int64_t next_tick = now_ms() + TICK_MS;
     for (;;) {
         reap(P, 0);
         if (P->live <= 0)
             break;
-        int sig = wait_signal(P, next_tick - now_ms());
+        int64_t wake = give_up > 0 && give_up < next_tick ? give_up : next_tick;
+        int sig = wait_signal(P, wake - now_ms());
         if (sig == SIGTERM || sig == SIGINT) {
             log_error(LOG_NOTICE, P->module, "caught %s, shutting down",
                       sig == SIGTERM ? "SIGTERM" : "SIGINT");
-            stop_children(P);
+            stop_children(P, ALL_GENS);
+            return;
+        }
+        if (give_up > 0 && now_ms() >= give_up) {
+            log_error(LOG_WARN, P->module,
+                      "GracefulShutdownTimeout of %d s exceeded, stopping the %d children still serving",
+                      timeout, P->live);
+            stop_children(P, ALL_GENS);
             return;
         }
         if (now_ms() >= next_tick) {
-            signal_children(P, SIGUSR1, 1);
+            signal_children(P, SIGUSR1, ALL_GENS, 1);
             next_tick = now_ms() + TICK_MS;
         }
     }
 }
-
-/* -X: child_main in this process, slot 0; TERM/INT set the stop flag, which the MPM's loop notices. */
-/* The mask main() had before process_hold_signals(); what children and -X run with. */
-static sigset_t startup_mask;
-static int startup_held;
 
 void process_hold_signals(void)
 {
@@ -484,20 +619,27 @@ void process_hold_signals(void)
         startup_held = 1;
 }
 
-static int run_one_process(struct server *s, const struct process_policy *p, struct scoreboard *sb)
+/* -X: child_main in this process, slot 0; TERM/INT set the stop flag, which the MPM's loop notices. */
+static int run_one_process(struct server *s, const struct process_policy *p, struct scoreboard *sb, int gen)
 {
+    struct errbuf err;
     exit_on_stop = 0;
     if (install_child_handlers() < 0)
         return -1;
+    /* as Apache's -X: the only process serves, so it gives up root like a child */
+    if (unixd_drop_privileges(s, &err) < 0) {
+        log_error(LOG_EMERG, "core", "cannot serve: %s", err.msg);
+        return -1;
+    }
     /* a TERM that arrived during start-up is delivered now, to the handler, and stops the loop at once */
     if (startup_held && sigprocmask(SIG_SETMASK, &startup_mask, NULL) < 0)
         log_error(LOG_ERR, "core", "sigprocmask() failed: %s", strerror(errno));
     struct sb_child *row = scoreboard_child(sb, 0);
     atomic_store(&row->pid, getpid());
-    atomic_store(&row->generation, 0);
+    atomic_store(&row->generation, gen);
     struct child_ctx ctx = {
         .slot = 0,
-        .generation = 0,
+        .generation = gen,
         .sb = sb,
         .stop = &child_stop,
         .graceful = &child_graceful,
@@ -509,21 +651,63 @@ static int run_one_process(struct server *s, const struct process_policy *p, str
     return 0;
 }
 
+/* Takes the parent's signals for good (until the last process_run() returns) and remembers the children's
+ * mask. */
+static int hold_parent_signals(struct parent *P)
+{
+    sigset_t set, before;
+    if (parent_holds)
+        return 0;
+    parent_signal_set(&set);
+    if (sigprocmask(SIG_BLOCK, &set, &before) < 0) {
+        log_error(LOG_ERR, P->module, "sigprocmask() failed: %s", strerror(errno));
+        return -1;
+    }
+    child_mask = startup_held ? startup_mask : before;
+    parent_holds = 1;
+    return 0;
+}
+
+/* After the last generation: a HUP or TERM that arrived during the stop would kill the process once
+ * unblocked, so they are taken now; then the mask is restored and the scoreboard unmapped. */
+static void release_all(struct parent *P)
+{
+    if (parent_holds) {
+        while (wait_signal(P, 0) > 0)
+            ;
+        if (sigprocmask(SIG_SETMASK, &child_mask, NULL) < 0)
+            log_error(LOG_ERR, P->module, "sigprocmask() failed: %s", strerror(errno));
+        parent_holds = 0;
+    }
+    scoreboard_destroy(process_sb);
+    process_sb = NULL;
+}
+
 int process_run(struct server *s, const struct process_policy *p)
 {
     struct errbuf err;
     struct parent P;
-    sigset_t set;
-    int rc = -1, masked = 0;
+    int rc = PROCESS_FAILED;
 
     memset(&P, 0, sizeof(P));
     P.s = s;
     P.p = p;
+    P.gen = process_gen;
     P.workers = p->workers_per_child > 0 ? p->workers_per_child : 1;
     snprintf(P.module, sizeof(P.module), "mpm_%s", p->mpm_name);
 
-    int server_limit = s->mpm_conf.server_limit > 0 ? s->mpm_conf.server_limit : 1;
-    int thread_limit = s->mpm_conf.thread_limit > P.workers ? s->mpm_conf.thread_limit : P.workers;
+    if (process_sb == NULL) {
+        /* process_init() was not called: a scoreboard for this configuration alone */
+        int rows = s->mpm_conf.server_limit > 0 ? s->mpm_conf.server_limit : 1;
+        int slots = s->mpm_conf.thread_limit > P.workers ? s->mpm_conf.thread_limit : P.workers;
+        if (process_init(rows, slots, &err) < 0) {
+            log_error(LOG_EMERG, P.module, "could not create the scoreboard: %s", err.msg);
+            return PROCESS_FAILED;
+        }
+    }
+    P.sb = process_sb;
+
+    int server_limit = P.sb->server_limit;
     P.max_children = p->max_children > 0 && p->max_children < server_limit ? p->max_children : server_limit;
     P.fixed = p->min_spare <= 0 && p->max_spare <= 0;
     P.start = p->start_children < P.max_children ? p->start_children : P.max_children;
@@ -536,18 +720,11 @@ int process_run(struct server *s, const struct process_policy *p)
     sa.sa_handler = SIG_IGN;
     if (sigaction(SIGPIPE, &sa, NULL) < 0) {
         log_error(LOG_ERR, P.module, "sigaction(SIGPIPE) failed: %s", strerror(errno));
-        return -1;
+        goto done;
     }
-
-    P.sb = scoreboard_create(server_limit, thread_limit, &err);
-    if (P.sb == NULL) {
-        log_error(LOG_EMERG, P.module, "could not create the scoreboard: %s", err.msg);
-        return -1;
-    }
-    process_sb = P.sb;
 
     if (s->one_process) {
-        rc = run_one_process(s, p, P.sb);
+        rc = run_one_process(s, p, P.sb, P.gen) == 0 ? PROCESS_STOPPED : PROCESS_FAILED;
         goto done;
     }
 
@@ -557,52 +734,73 @@ int process_run(struct server *s, const struct process_policy *p)
         log_error(LOG_ERR, P.module, "sigaction(SIGCHLD) failed: %s", strerror(errno));
         goto done;
     }
-    parent_signal_set(&set);
-    if (sigprocmask(SIG_BLOCK, &set, &P.orig_mask) < 0) {
-        log_error(LOG_ERR, P.module, "sigprocmask() failed: %s", strerror(errno));
+    if (hold_parent_signals(&P) < 0)
+        goto done;
+
+    /* Adopt whatever runs: children of this generation (run again after a failed reload) or older ones. */
+    P.live = count_children(&P, ALL_GENS);
+    if (P.workers > P.sb->thread_limit) {
+        log_error(LOG_EMERG, P.module,
+                  "%d workers per child do not fit the scoreboard's %d slots per child: ThreadLimit can only "
+                  "grow with a full stop and start",
+                  P.workers, P.sb->thread_limit);
         goto done;
     }
-    if (startup_held)
-        P.orig_mask = startup_mask;
-    masked = 1;
-
-    spawn(&P, P.start);
+    if (next_gen_pending) {
+        int older = count_children(&P, OLDER_GENS);
+        log_error(LOG_INFO, P.module, "generation %d starts; %s the %d children of older generations", P.gen,
+                  next_gen_graceful ? "asking to finish" : "stopping", older);
+        /* a hard restart replaces the children after they have gone; a graceful one at once */
+        if (!next_gen_graceful)
+            stop_children(&P, OLDER_GENS);
+    }
+    int missing = P.start - count_children(&P, CURRENT_GEN);
+    if (missing > 0)
+        spawn(&P, missing);
+    /* Told to leave only once their successors are forked: the listeners always have someone accepting. */
+    if (next_gen_pending && next_gen_graceful)
+        retire_children(&P, OLDER_GENS, SB_QUIT_RESTART);
+    next_gen_pending = 0;
 
     int64_t next_tick = now_ms() + TICK_MS;
     for (;;) {
-        int sig = wait_signal(&P, next_tick - now_ms());
+        int sig = P.deferred;
+        P.deferred = 0;
+        if (sig == 0)
+            sig = wait_signal(&P, next_tick - now_ms());
         if (sig == SIGTERM || sig == SIGINT) {
             log_error(LOG_NOTICE, P.module, "caught %s, shutting down",
                       sig == SIGTERM ? "SIGTERM" : "SIGINT");
-            stop_children(&P);
+            stop_children(&P, ALL_GENS);
             break;
         }
         if (sig == SIGWINCH) {
             graceful_stop(&P);
             break;
         }
-        if (sig == SIGHUP || sig == SIGUSR1)
-            log_error(LOG_WARN, P.module, "caught %s: restarting is not supported, signal ignored",
-                      sig == SIGHUP ? "SIGHUP" : "SIGUSR1");
+        if (sig == SIGHUP || sig == SIGUSR1) {
+            /* Apache's wording; the children go on serving while main() reloads */
+            log_error(LOG_NOTICE, P.module, "%s",
+                      sig == SIGHUP ? "SIGHUP received.  Attempting to restart"
+                                    : "SIGUSR1 received.  Doing graceful restart");
+            return sig == SIGHUP ? PROCESS_RESTART : PROCESS_GRACEFUL;
+        }
         if (sig == SIGCHLD && reap(&P, 0) > 0)
             replace_exited(&P);
         if (now_ms() >= next_tick) {
             reap(&P, 0);
             maintain(&P);
-            signal_children(&P, SIGUSR1, 1);
+            signal_children(&P, SIGUSR1, ALL_GENS, 1);
             P.respawn_budget = MAX_SPAWN_RATE;
             next_tick = now_ms() + TICK_MS;
         }
     }
-    rc = 0;
+    rc = PROCESS_STOPPED;
 
 done:
-    /* A HUP or TERM that arrived during the stop would kill the process once unblocked: take them now. */
-    while (masked && wait_signal(&P, 0) > 0)
-        ;
-    if (masked && sigprocmask(SIG_SETMASK, &P.orig_mask, NULL) < 0)
-        log_error(LOG_ERR, P.module, "sigprocmask() failed: %s", strerror(errno));
-    process_sb = NULL;
-    scoreboard_destroy(P.sb);
+    /* on a failure after adoption nothing may be left behind */
+    if (!s->one_process && P.sb != NULL && count_children(&P, ALL_GENS) > 0)
+        stop_children(&P, ALL_GENS);
+    release_all(&P);
     return rc;
 }

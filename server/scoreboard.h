@@ -25,6 +25,13 @@ enum sb_state {
     SB_GRACEFUL = 'G' /* finishing before it exits */
 };
 
+/* Why a child is leaving: the values of sb_child.quitting (0: it is not). */
+enum sb_quitting {
+    SB_QUIT_STOP = 1,   /* asked to finish (WINCH, spare, recycled): idle keep-alive connections end now */
+    SB_QUIT_RESTART = 2 /* retired by a graceful restart: idle keep-alive connections wait for their next
+                           request, answered with Connection: close, so that none in flight is lost */
+};
+
 struct sb_worker {
     _Atomic char state;
     atomic_uint_fast64_t accesses; /* requests served */
@@ -36,7 +43,8 @@ struct sb_worker {
 struct sb_child {
     _Atomic pid_t pid; /* 0 if the slot is free */
     _Atomic int generation;
-    _Atomic int quitting;           /* leaving gracefully: asked by the parent, or by itself (recycling) */
+    _Atomic int quitting;           /* leaving gracefully: asked by the parent, or by itself (recycling);
+                                       enum sb_quitting */
     atomic_int_fast32_t conns;      /* connections open now (event) */
     atomic_int_fast32_t idle_conns; /* idle keep-alive connections (event) */
 };

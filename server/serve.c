@@ -4,7 +4,8 @@
  * bounded by http_conn_deadline(), so Timeout and KeepAliveTimeout hold however the peer behaves.
  *
  * A signal interrupts the poll (the process installs its handlers without SA_RESTART); the loop then looks at
- * `leaving`, and an idle keep-alive connection is ended at once while a request in progress is finished.
+ * `leaving`, and an idle keep-alive connection is ended at once while a request in progress is finished (on a
+ * graceful restart the idle one is kept for its next request, which is answered with Connection: close).
  */
 
 #include <errno.h>
@@ -54,8 +55,11 @@ static enum wait_result wait_fd(int fd, short events, int64_t deadline)
 static enum conn_state do_read(struct http_conn *c, int fd, enum conn_state st,
                                volatile sig_atomic_t *leaving)
 {
-    if (st == CONN_KEEPALIVE && leaving != NULL && *leaving)
-        return http_conn_shutdown(c);
+    if (st == CONN_KEEPALIVE && leaving != NULL && *leaving) {
+        if (*leaving != SERVE_LEAVE_AFTER_NEXT)
+            return http_conn_shutdown(c);
+        http_conn_finish(c);
+    }
 
     int64_t deadline = http_conn_deadline(c);
     if (st == CONN_KEEPALIVE) {

@@ -8,6 +8,7 @@
 
 #include <stddef.h>
 #include <sys/socket.h>
+#include <sys/types.h>
 
 struct pool;
 struct mime_table;
@@ -91,12 +92,23 @@ struct server {
     struct log_format *formats;     /* LogFormat nicknames */
     struct custom_log *custom_logs; /* CustomLog */
 
+    /* identity of the children when started as root (User, Group: server/unixd.c) */
+    char *user;         /* User as written ("nobody", "#65534"); NULL when not set */
+    char *user_name;    /* its passwd name (for the supplementary groups); NULL for a #uid without one */
+    uid_t user_id;      /* User */
+    gid_t user_gid;     /* the User's primary group, used when Group is not set */
+    char *group;        /* Group as written; NULL when not set */
+    gid_t group_id;     /* Group, or user_gid; final after config_load() */
+    gid_t *user_groups; /* supplementary groups of user_name, resolved at config time */
+    int user_ngroups;
+
     /* handlers */
     struct location *locations; /* <Location> sections, longest match wins */
 
     /* concurrency model */
     const struct mpm *mpm; /* MPM */
     struct mpm_conf mpm_conf;
+    int graceful_shutdown_timeout; /* GracefulShutdownTimeout, seconds; 0 = wait without limit */
 
     /* command line */
     int one_process; /* -X */

@@ -1,0 +1,879 @@
+/*
+ * /server-status through the real server, under every MPM. `?auto` is read line by line and checked key by
+ * key: Apache 2.4's key order, each value's type and format (APR floats without a leading zero), the figures
+ * against each other (rates against totals, ServerUptime against ServerUptimeSeconds), Total Accesses
+ * growing by exactly the requests made, the Scoreboard's length and characters. `?json` is parsed with a
+ * strict parser and its per-child rows checked against the totals and the server's real child processes.
+ * The HTML page names the MPM; methods and ?refresh behave. Idle-server maintenance (prefork, worker) is
+ * watched through the count of '_' and of live slots in the Scoreboard.
+ *
+ * The Scoreboard has MaxRequestWorkers characters under prefork and worker and one per StartServers child
+ * under event (slots beyond those are printed only while in use), so each MPM gets limits of known size.
+ */
+#include <ctype.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "harness.h"
+
+#define LOCATIONS                                                                                            \
+    "<Location /server-status>\n  SetHandler server-status\n</Location>\n"                                   \
+    "<Location /delay>\n  SetHandler delay\n</Location>\n"
+#define AUTO_REQ    "GET /server-status?auto HTTP/1.1\r\nHost: localhost\r\n\r\n"
+#define JSON_REQ    "GET /server-status?json HTTP/1.1\r\nHost: localhost\r\n\r\n"
+#define PAGE_REQ    "GET /page.html HTTP/1.1\r\nHost: localhost\r\n\r\n"
+#define AUTO_TYPE   "text/plain; charset=ISO-8859-1"
+#define STATE_CHARS "_SRWKCGLDI."
+
+/* Limits of known size per MPM: the Scoreboard length, the worker slots per child, the children. */
+struct sizing {
+    const char *conf;
+    int board_len;
+    int threads;
+    int children;
+};
+
+static struct sizing sizing_for(const char *mpm)
+{
+    if (strcmp(mpm, "worker") == 0)
+        return (struct sizing){LOCATIONS "StartServers 2\nServerLimit 4\nThreadLimit 8\nThreadsPerChild 4\n"
+                                         "MaxRequestWorkers 12\nMinSpareThreads 4\nMaxSpareThreads 8\n",
+                               12, 4, 2};
+    if (strcmp(mpm, "event") == 0)
+        return (struct sizing){LOCATIONS "StartServers 2\n", 2, 1, 2};
+    return (struct sizing){LOCATIONS "StartServers 3\nMinSpareServers 2\nMaxSpareServers 5\n"
+                                     "MaxRequestWorkers 6\nServerLimit 8\n",
+                           6, 1, 3};
+}
+
+/* ---- ?auto ---- */
+
+#define MAX_KEYS 64
+
+/* The ?auto body: the server name line, then "Key: value" lines in order (a key may come twice). */
+struct auto_page {
+    char *name;
+    int n;
+    char *keys[MAX_KEYS], *values[MAX_KEYS];
+    char *text;
+};
+
+static void auto_free(struct auto_page *a)
+{
+    free(a->text);
+    free(a);
+}
+
+static struct auto_page *auto_parse(const char *body, size_t len)
+{
+    struct auto_page *a = calloc(1, sizeof(*a));
+    hassert(a != NULL, "calloc() failed");
+    a->text = strndup(body, len);
+    hassert(len > 0 && body[len - 1] == '\n', "?auto does not end with a newline:\n%s", a->text);
+    char *save = NULL, *line = strtok_r(a->text, "\n", &save);
+    hassert(line != NULL && strchr(line, ':') == NULL, "first line is not the server name:\n%s", body);
+    a->name = line;
+    while ((line = strtok_r(NULL, "\n", &save)) != NULL) {
+        char *colon = strstr(line, ":");
+        hassert(colon != NULL, "line without a key: \"%s\"", line);
+        hassert(a->n < MAX_KEYS, "too many lines");
+        *colon = '\0';
+        a->keys[a->n] = line;
+        a->values[a->n] = colon[1] == ' ' ? colon + 2 : colon + 1;
+        hassert(colon[1] == ' ' || colon[1] == '\0', "no space after \"%s:\"", line);
+        a->n++;
+    }
+    return a;
+}
+
+/* The value of the nth (0-based) occurrence of key, or NULL. */
+static const char *auto_get_nth(const struct auto_page *a, const char *key, int nth)
+{
+    for (int i = 0; i < a->n; i++)
+        if (strcmp(a->keys[i], key) == 0 && nth-- == 0)
+            return a->values[i];
+    return NULL;
+}
+
+static const char *auto_get(const struct auto_page *a, const char *key)
+{
+    const char *v = auto_get_nth(a, key, 0);
+    hassert(v != NULL, "no \"%s\" key in ?auto", key);
+    return v;
+}
+
+static long long auto_int(const struct auto_page *a, const char *key)
+{
+    const char *v = auto_get(a, key);
+    hassert(*v != '\0' && strspn(v, "0123456789") == strlen(v), "%s: \"%s\" is not an unsigned integer", key,
+            v);
+    return strtoll(v, NULL, 10);
+}
+
+/* A float as APR's %g prints it: [-]digits[.digits][e(+|-)digits], no leading "0." ("0" alone is zero). */
+static double auto_float(const struct auto_page *a, const char *key)
+{
+    const char *v = auto_get(a, key), *p = v;
+    int digits = 0;
+    if (*p == '-')
+        p++;
+    hassert(!(p[0] == '0' && p[1] != '\0'), "%s: \"%s\" has a leading zero (APR prints \".5\")", key, v);
+    while (isdigit((unsigned char)*p))
+        p++, digits++;
+    if (*p == '.')
+        for (p++; isdigit((unsigned char)*p); p++)
+            digits++;
+    if (digits > 0 && *p == 'e' && (p[1] == '+' || p[1] == '-') && isdigit((unsigned char)p[2]))
+        for (p += 2; isdigit((unsigned char)*p); p++)
+            ;
+    hassert(digits > 0 && *p == '\0', "%s: \"%s\" is not an APR float", key, v);
+    return strtod(v, NULL);
+}
+
+/* Seconds written as " 1 hour 2 minutes 5 seconds". */
+static long uptime_words(const char *text)
+{
+    long total = 0, n;
+    char unit[16];
+    int used;
+    for (const char *p = text; *p != '\0'; p += used) {
+        hassert(sscanf(p, " %ld %15s%n", &n, unit, &used) == 2, "ServerUptime \"%s\"", text);
+        const char *units[] = {"day", "hour", "minute", "second"};
+        long mult[] = {86400, 3600, 60, 1};
+        int k;
+        for (k = 0; k < 4; k++)
+            if (strncmp(unit, units[k], strlen(units[k])) == 0)
+                break;
+        hassert(k < 4 && n > 0, "ServerUptime \"%s\": bad part", text);
+        hassert(strcmp(unit + strlen(units[k]), n == 1 ? "" : "s") == 0, "ServerUptime \"%s\": plural", text);
+        total += n * mult[k];
+    }
+    return total;
+}
+
+static void check_time(const struct auto_page *a, const char *key)
+{
+    const char *v = auto_get(a, key);
+    char wday[16], mon[8], zone[16];
+    int d, y, h, m, s, used = 0;
+    hassert(sscanf(v, "%15[A-Za-z], %2d-%3[A-Za-z]-%4d %2d:%2d:%2d %15s%n", wday, &d, mon, &y, &h, &m, &s,
+                   zone, &used) == 8 &&
+                used == (int)strlen(v) && strstr("SundayMondayTuesdayWednesdayThursdayFridaySaturday", wday),
+            "%s: \"%s\" is not like \"Tuesday, 14-Nov-2023 22:13:20 UTC\"", key, v);
+}
+
+static void check_load(const struct auto_page *a, const char *key)
+{
+    const char *v = auto_get(a, key), *dot = strchr(v, '.');
+    hassert(dot != NULL && strlen(dot) == 3 && isdigit((unsigned char)dot[1]) &&
+                isdigit((unsigned char)dot[2]) && strtod(v, NULL) >= 0,
+            "%s: \"%s\" is not like 0.52", key, v);
+}
+
+static int count_chars(const char *s, const char *set)
+{
+    int n = 0;
+    for (; *s != '\0'; s++)
+        n += strchr(set, *s) != NULL;
+    return n;
+}
+
+/* Every key of a fresh server's ?auto, in Apache's order, with its type and its relations to the others. */
+static void check_auto(const struct auto_page *a, const char *mpm, const struct sizing *z)
+{
+    int event = strcmp(mpm, "event") == 0;
+    long long acc = auto_int(a, "Total Accesses"), kb = auto_int(a, "Total kBytes");
+    long long up = auto_int(a, "Uptime");
+
+    /* the keys and their order; CPULoad only when some CPU time was used, BytesPerReq once a request was */
+    const char *order[MAX_KEYS];
+    int n = 0;
+    const char *head[] = {"ServerVersion",
+                          "ServerMPM",
+                          "CurrentTime",
+                          "RestartTime",
+                          "ParentServerConfigGeneration",
+                          "ParentServerMPMGeneration",
+                          "ServerUptimeSeconds",
+                          "ServerUptime",
+                          "Load1",
+                          "Load5",
+                          "Load15",
+                          "Total Accesses",
+                          "Total kBytes",
+                          "CPUUser",
+                          "CPUSystem",
+                          "CPUChildrenUser",
+                          "CPUChildrenSystem"};
+    for (size_t i = 0; i < sizeof(head) / sizeof(head[0]); i++)
+        order[n++] = head[i];
+    if (auto_get_nth(a, "CPULoad", 0) != NULL)
+        order[n++] = "CPULoad";
+    order[n++] = "Uptime";
+    hassert(up >= 1, "the test waits a second: Uptime %lld", up);
+    order[n++] = "ReqPerSec";
+    order[n++] = "BytesPerSec";
+    if (acc > 0)
+        order[n++] = "BytesPerReq";
+    order[n++] = "BusyWorkers";
+    order[n++] = "IdleWorkers";
+    if (event) {
+        const char *async[] = {"Processes",  "Stopping",          "BusyWorkers",         "IdleWorkers",
+                               "ConnsTotal", "ConnsAsyncWriting", "ConnsAsyncKeepAlive", "ConnsAsyncClosing"};
+        for (size_t i = 0; i < sizeof(async) / sizeof(async[0]); i++)
+            order[n++] = async[i];
+    }
+    order[n++] = "Scoreboard";
+    hassert(a->n == n, "%d keys, expected %d:\n%s", a->n, n, a->text);
+    for (int i = 0; i < n; i++)
+        hassert(strcmp(a->keys[i], order[i]) == 0, "key %d is \"%s\", expected \"%s\"", i, a->keys[i],
+                order[i]);
+
+    hassert(strcmp(a->name, "localhost") == 0, "server name line \"%s\"", a->name);
+    hassert(strcmp(auto_get(a, "ServerVersion"), SERVER_STRING) == 0, "ServerVersion %s",
+            auto_get(a, "ServerVersion"));
+    hassert(strcmp(auto_get(a, "ServerMPM"), mpm) == 0, "ServerMPM %s", auto_get(a, "ServerMPM"));
+    check_time(a, "CurrentTime");
+    check_time(a, "RestartTime");
+    hassert(auto_int(a, "ParentServerConfigGeneration") == 1, "config generation of a fresh server");
+    hassert(auto_int(a, "ParentServerMPMGeneration") == 0, "MPM generation of a fresh server");
+    hassert(auto_int(a, "ServerUptimeSeconds") == up, "ServerUptimeSeconds differs from Uptime");
+    hassert(uptime_words(auto_get(a, "ServerUptime")) == up, "ServerUptime \"%s\" is not %lld s",
+            auto_get(a, "ServerUptime"), up);
+    check_load(a, "Load1");
+    check_load(a, "Load5");
+    check_load(a, "Load15");
+    double cpu = 0;
+    const char *cpu_keys[] = {"CPUUser", "CPUSystem", "CPUChildrenUser", "CPUChildrenSystem"};
+    for (int i = 0; i < 4; i++) {
+        double v = auto_float(a, cpu_keys[i]);
+        hassert(v >= 0 && v < 3600, "%s %f", cpu_keys[i], v);
+        cpu += v;
+    }
+    if (auto_get_nth(a, "CPULoad", 0) != NULL) {
+        double load = auto_float(a, "CPULoad");
+        hassert(load > 0 && load <= cpu / (double)up * 100 * 1.0001 + 1e-6, "CPULoad %f for %f s in %lld s",
+                load, cpu, up);
+    }
+    double rps = auto_float(a, "ReqPerSec"), bps = auto_float(a, "BytesPerSec");
+    hassert(rps >= (double)acc / (double)up * 0.9999 && rps <= (double)acc / (double)up * 1.0001,
+            "ReqPerSec %f for %lld requests in %lld s", rps, acc, up);
+    hassert(bps >= 1024.0 * (double)kb / (double)up * 0.9999 &&
+                bps <= 1024.0 * (double)kb / (double)up * 1.0001,
+            "BytesPerSec %f for %lld kB in %lld s", bps, kb, up);
+    if (acc > 0) {
+        double bpr = auto_float(a, "BytesPerReq");
+        hassert(bpr >= 1024.0 * (double)kb / (double)acc * 0.9999 &&
+                    bpr <= 1024.0 * (double)kb / (double)acc * 1.0001,
+                "BytesPerReq %f for %lld kB in %lld requests", bpr, kb, acc);
+    }
+
+    const char *board = auto_get(a, "Scoreboard");
+    hassert((int)strlen(board) == z->board_len, "Scoreboard \"%s\": %zu characters, expected %d", board,
+            strlen(board), z->board_len);
+    hassert(strspn(board, STATE_CHARS) == strlen(board), "Scoreboard \"%s\": unknown state", board);
+    long long busy = auto_int(a, "BusyWorkers"), idle = auto_int(a, "IdleWorkers");
+    hassert(idle <= count_chars(board, "_"), "IdleWorkers %lld, Scoreboard \"%s\"", idle, board);
+    hassert(busy <= count_chars(board, "RWKCGLD"), "BusyWorkers %lld, Scoreboard \"%s\"", busy, board);
+    if (!event) {
+        /* the worker answering this request is busy */
+        hassert(busy >= 1, "BusyWorkers %lld while serving the status request", busy);
+    } else {
+        hassert(auto_int(a, "Processes") == z->children, "Processes %s", auto_get(a, "Processes"));
+        hassert(auto_int(a, "Stopping") == 0, "Stopping %s", auto_get(a, "Stopping"));
+        hassert(auto_get_nth(a, "BusyWorkers", 1) != NULL && auto_get_nth(a, "IdleWorkers", 1) != NULL,
+                "event prints BusyWorkers and IdleWorkers twice, as Apache");
+        long long total = auto_int(a, "ConnsTotal"), writing = auto_int(a, "ConnsAsyncWriting");
+        long long keepalive = auto_int(a, "ConnsAsyncKeepAlive");
+        /* this connection is open (counted as keep-alive or writing: the reactor updates the row after the
+         * handler has run) */
+        hassert(total >= 1, "ConnsTotal %lld while serving this connection", total);
+        hassert(total == writing + keepalive, "ConnsTotal %lld != %lld writing + %lld keep-alive", total,
+                writing, keepalive);
+        hassert(auto_int(a, "ConnsAsyncClosing") == 0, "ConnsAsyncClosing");
+    }
+}
+
+static struct auto_page *get_auto(struct conn *c)
+{
+    struct resp *r = exchange(c, AUTO_REQ);
+    hassert(r->status == 200, "?auto: status %d", r->status);
+    const char *type = resp_get(r, "Content-Type");
+    hassert(type != NULL && strcmp(type, AUTO_TYPE) == 0, "?auto Content-Type %s", type ? type : "(none)");
+    struct auto_page *a = auto_parse(r->body, r->body_len);
+    resp_free(r);
+    return a;
+}
+
+/* A fresh server, a second after its start: every key, then Total Accesses grows by exactly what was asked,
+ * then an idle keep-alive connection shows (a 'K' worker, or event's ConnsAsyncKeepAlive). */
+MPM_TEST(status, auto_key_by_key, .timeout = 30)
+{
+    enum { N = 7 };
+    struct sizing z = sizing_for(mpm);
+    struct srv *s = server_start(mpm, z.conf);
+    sleep_ms(1100);
+
+    /* one connection for everything counted: its requests are served and accounted one after another */
+    struct conn *c = conn_open(s->port);
+    struct auto_page *a0 = get_auto(c);
+    check_auto(a0, mpm, &z);
+    hassert(auto_int(a0, "Total Accesses") == 0, "a fresh server has served nothing:\n%s", a0->text);
+    for (int i = 0; i < N; i++) {
+        struct resp *r = exchange(c, PAGE_REQ);
+        hassert(r->status == 200, "page: status %d", r->status);
+        resp_free(r);
+    }
+    struct auto_page *a1 = get_auto(c);
+    check_auto(a1, mpm, &z);
+    long long acc0 = auto_int(a0, "Total Accesses"), acc1 = auto_int(a1, "Total Accesses");
+    hassert(acc1 == acc0 + 1 + N, "Total Accesses %lld -> %lld after the status request and %d pages", acc0,
+            acc1, N);
+    long long kb0 = auto_int(a0, "Total kBytes"), kb1 = auto_int(a1, "Total kBytes");
+    hassert(kb1 - kb0 >= N - 1 && kb1 - kb0 <= 2 * N + 2,
+            "Total kBytes %lld -> %lld after %d pages of %d bytes", kb0, kb1, N, PAGE_LEN);
+
+    /* another connection left idle in keep-alive */
+    struct conn *idle = conn_open(s->port);
+    struct resp *r = exchange(idle, PAGE_REQ);
+    hassert(r->status == 200, "page: status %d", r->status);
+    resp_free(r);
+    int seen = 0;
+    for (int tries = 0; tries < 10 && !seen; tries++) {
+        struct auto_page *a = get_auto(c);
+        if (strcmp(mpm, "event") == 0)
+            seen = auto_int(a, "ConnsAsyncKeepAlive") >= 1 && auto_int(a, "ConnsTotal") >= 2;
+        else
+            seen = strchr(auto_get(a, "Scoreboard"), 'K') != NULL && auto_int(a, "BusyWorkers") >= 2;
+        auto_free(a);
+        if (!seen)
+            sleep_ms(100);
+    }
+    hassert(seen, "an idle keep-alive connection does not show in ?auto");
+
+    auto_free(a0);
+    auto_free(a1);
+    conn_close(idle);
+    conn_close(c);
+    server_stop(s);
+}
+
+/* ---- a strict JSON parser (RFC 8259), enough to read ?json back ---- */
+
+enum jtype { J_NULL, J_FALSE, J_TRUE, J_NUM, J_STR, J_ARR, J_OBJ };
+
+struct jval {
+    enum jtype type;
+    double num;
+    char *str; /* J_STR */
+    int n;     /* members or elements */
+    char **keys;
+    struct jval **items;
+};
+
+static void jfree(struct jval *v)
+{
+    if (v == NULL)
+        return;
+    for (int i = 0; i < v->n; i++) {
+        if (v->keys != NULL)
+            free(v->keys[i]);
+        jfree(v->items[i]);
+    }
+    free(v->keys);
+    free(v->items);
+    free(v->str);
+    free(v);
+}
+
+static void jws(const char **p)
+{
+    while (**p == ' ' || **p == '\t' || **p == '\n' || **p == '\r')
+        (*p)++;
+}
+
+static int hexval(char c)
+{
+    return c >= '0' && c <= '9'   ? c - '0'
+           : c >= 'a' && c <= 'f' ? c - 'a' + 10
+           : c >= 'A' && c <= 'F' ? c - 'A' + 10
+                                  : -1;
+}
+
+/* A string at *p (which is at the opening quote); \u escapes above 0xff become '?'. NULL if invalid. */
+static char *jstring(const char **p)
+{
+    const char *s = *p + 1;
+    size_t len = 0, cap = 32;
+    char *out = malloc(cap);
+    for (;;) {
+        unsigned char ch = (unsigned char)*s++;
+        if (ch == '"')
+            break;
+        if (ch < 0x20)
+            goto fail;
+        if (ch == '\\') {
+            char e = *s++;
+            const char *simple = strchr("\"\\/bfnrt", e);
+            if (e == 'u') {
+                int code = 0;
+                for (int k = 0; k < 4; k++) {
+                    int h = hexval(s[k]);
+                    if (h < 0)
+                        goto fail;
+                    code = code * 16 + h;
+                }
+                s += 4;
+                ch = code <= 0xff ? (unsigned char)code : '?';
+            } else if (e != '\0' && simple != NULL) {
+                ch = (unsigned char)"\"\\/\b\f\n\r\t"[simple - "\"\\/bfnrt"];
+            } else {
+                goto fail;
+            }
+        }
+        if (len + 2 > cap)
+            out = realloc(out, cap *= 2);
+        out[len++] = (char)ch;
+    }
+    out[len] = '\0';
+    *p = s;
+    return out;
+fail:
+    free(out);
+    return NULL;
+}
+
+static struct jval *jvalue(const char **p, int depth);
+
+/* Appends an element (and its key, for objects). */
+static void jadd(struct jval *v, char *key, struct jval *item)
+{
+    v->items = realloc(v->items, sizeof(*v->items) * (size_t)(v->n + 1));
+    if (v->type == J_OBJ)
+        v->keys = realloc(v->keys, sizeof(*v->keys) * (size_t)(v->n + 1)), v->keys[v->n] = key;
+    v->items[v->n++] = item;
+}
+
+static struct jval *jcontainer(const char **p, int depth, enum jtype type)
+{
+    struct jval *v = calloc(1, sizeof(*v));
+    char close = type == J_OBJ ? '}' : ']';
+    v->type = type;
+    (*p)++;
+    jws(p);
+    if (**p == close) {
+        (*p)++;
+        return v;
+    }
+    for (;;) {
+        char *key = NULL;
+        jws(p);
+        if (type == J_OBJ) {
+            if (**p != '"' || (key = jstring(p)) == NULL)
+                goto fail;
+            for (int i = 0; i < v->n; i++)
+                if (strcmp(v->keys[i], key) == 0) { /* duplicate keys are an error here */
+                    free(key);
+                    goto fail;
+                }
+            jws(p);
+            if (**p != ':') {
+                free(key);
+                goto fail;
+            }
+            (*p)++;
+        }
+        struct jval *item = jvalue(p, depth + 1);
+        if (item == NULL) {
+            free(key);
+            goto fail;
+        }
+        jadd(v, key, item);
+        jws(p);
+        if (**p == ',') {
+            (*p)++;
+            continue;
+        }
+        if (**p != close)
+            goto fail;
+        (*p)++;
+        return v;
+    }
+fail:
+    jfree(v);
+    return NULL;
+}
+
+static struct jval *jvalue(const char **p, int depth)
+{
+    if (depth > 32)
+        return NULL;
+    jws(p);
+    const char *s = *p;
+    if (*s == '{')
+        return jcontainer(p, depth, J_OBJ);
+    if (*s == '[')
+        return jcontainer(p, depth, J_ARR);
+    struct jval *v = calloc(1, sizeof(*v));
+    if (*s == '"') {
+        v->type = J_STR;
+        if ((v->str = jstring(p)) == NULL)
+            goto fail;
+        return v;
+    }
+    const char *words[] = {"null", "false", "true"};
+    for (int k = 0; k < 3; k++) {
+        if (strncmp(s, words[k], strlen(words[k])) == 0) {
+            v->type = (enum jtype)k;
+            *p = s + strlen(words[k]);
+            return v;
+        }
+    }
+    /* -? (0 | [1-9][0-9]*) (.[0-9]+)? ([eE][+-]?[0-9]+)? */
+    const char *q = s;
+    if (*q == '-')
+        q++;
+    if (*q == '0')
+        q++;
+    else if (*q >= '1' && *q <= '9')
+        while (*q >= '0' && *q <= '9')
+            q++;
+    else
+        goto fail;
+    if (*q == '.') {
+        if (!(*++q >= '0' && *q <= '9'))
+            goto fail;
+        while (*q >= '0' && *q <= '9')
+            q++;
+    }
+    if (*q == 'e' || *q == 'E') {
+        q++;
+        if (*q == '+' || *q == '-')
+            q++;
+        if (!(*q >= '0' && *q <= '9'))
+            goto fail;
+        while (*q >= '0' && *q <= '9')
+            q++;
+    }
+    v->type = J_NUM;
+    v->num = strtod(s, NULL);
+    *p = q;
+    return v;
+fail:
+    jfree(v);
+    return NULL;
+}
+
+/* The whole text as one JSON value (whitespace around it allowed), or NULL. */
+static struct jval *jparse(const char *text)
+{
+    const char *p = text;
+    struct jval *v = jvalue(&p, 0);
+    if (v == NULL)
+        return NULL;
+    jws(&p);
+    if (*p != '\0') {
+        jfree(v);
+        return NULL;
+    }
+    return v;
+}
+
+/* The value at a dotted path ("children.1.pid"), or NULL. */
+static struct jval *jget(struct jval *v, const char *path)
+{
+    char buf[256];
+    snprintf(buf, sizeof(buf), "%s", path);
+    for (char *save = NULL, *seg = strtok_r(buf, ".", &save); v != NULL && seg != NULL;
+         seg = strtok_r(NULL, ".", &save)) {
+        struct jval *next = NULL;
+        if (v->type == J_OBJ) {
+            for (int i = 0; i < v->n; i++)
+                if (strcmp(v->keys[i], seg) == 0)
+                    next = v->items[i];
+        } else if (v->type == J_ARR) {
+            int i = atoi(seg);
+            next = i >= 0 && i < v->n ? v->items[i] : NULL;
+        }
+        v = next;
+    }
+    return v;
+}
+
+static double jnum(struct jval *root, const char *path)
+{
+    struct jval *v = jget(root, path);
+    hassert(v != NULL && v->type == J_NUM, "%s is not a number", path);
+    return v->num;
+}
+
+static const char *jstr(struct jval *root, const char *path)
+{
+    struct jval *v = jget(root, path);
+    hassert(v != NULL && v->type == J_STR, "%s is not a string", path);
+    return v->str;
+}
+
+static int jbool(struct jval *root, const char *path)
+{
+    struct jval *v = jget(root, path);
+    hassert(v != NULL && (v->type == J_TRUE || v->type == J_FALSE), "%s is not a boolean", path);
+    return v->type == J_TRUE;
+}
+
+/* ---- ?json ---- */
+
+static int is_child_of(pid_t pid, pid_t parent)
+{
+    pid_t kids[64];
+    int n = proc_children(parent, kids, 64);
+    for (int i = 0; i < n; i++)
+        if (kids[i] == pid)
+            return 1;
+    return 0;
+}
+
+MPM_TEST(status, json_parsed, .timeout = 30)
+{
+    enum { N = 3 };
+    struct sizing z = sizing_for(mpm);
+    struct srv *s = server_start(mpm, z.conf);
+    sleep_ms(1100);
+    struct conn *c = conn_open(s->port);
+    for (int i = 0; i < N; i++) {
+        struct resp *r = exchange(c, PAGE_REQ);
+        hassert(r->status == 200, "page: status %d", r->status);
+        resp_free(r);
+    }
+    struct resp *r = exchange(c, JSON_REQ);
+    hassert(r->status == 200, "?json: status %d", r->status);
+    const char *type = resp_get(r, "Content-Type");
+    hassert(type != NULL && strcmp(type, "application/json") == 0, "?json Content-Type %s",
+            type ? type : "-");
+    struct jval *v = jparse(r->body);
+    hassert(v != NULL && v->type == J_OBJ, "?json is not a JSON object:\n%s", r->body);
+
+    hassert(strcmp(jstr(v, "server_name"), "localhost") == 0, "server_name");
+    hassert(strcmp(jstr(v, "server_version"), SERVER_STRING) == 0, "server_version");
+    hassert(strcmp(jstr(v, "server_mpm"), mpm) == 0, "server_mpm %s", jstr(v, "server_mpm"));
+    hassert(jnum(v, "mpm_generation") == 0 && jnum(v, "config_generation") == 1, "generations");
+    double now = (double)time(NULL), up = jnum(v, "uptime");
+    hassert(jnum(v, "current_time") >= now - 5 && jnum(v, "current_time") <= now, "current_time");
+    hassert(jnum(v, "current_time") - jnum(v, "restart_time") == up && up >= 1, "uptime %f", up);
+    struct jval *load = jget(v, "load");
+    hassert(load != NULL && load->type == J_ARR && load->n == 3, "load is not an array of 3");
+    hassert(jnum(v, "cpu.user") >= 0 && jnum(v, "cpu.system") >= 0 && jnum(v, "cpu.children_user") >= 0 &&
+                jnum(v, "cpu.children_system") >= 0 && jnum(v, "cpu.load") >= 0,
+            "cpu figures");
+    double acc = jnum(v, "total_accesses"), bytes = jnum(v, "total_bytes");
+    hassert(acc == N, "total_accesses %f after %d requests on one connection", acc, N);
+    hassert(bytes > N * PAGE_LEN && jnum(v, "total_kbytes") == (double)((long long)bytes / 1024), "bytes %f",
+            bytes);
+    /* the rates as Apache computes them, from whole kilobytes */
+    double kb = jnum(v, "total_kbytes");
+    hassert(jnum(v, "req_per_sec") >= acc / up * 0.9999 && jnum(v, "req_per_sec") <= acc / up * 1.0001,
+            "req_per_sec %f", jnum(v, "req_per_sec"));
+    hassert(jnum(v, "bytes_per_sec") >= 1024 * kb / up * 0.9999 &&
+                jnum(v, "bytes_per_sec") <= 1024 * kb / up * 1.0001,
+            "bytes_per_sec %f", jnum(v, "bytes_per_sec"));
+    hassert(jnum(v, "bytes_per_req") >= 1024 * kb / acc * 0.9999 &&
+                jnum(v, "bytes_per_req") <= 1024 * kb / acc * 1.0001,
+            "bytes_per_req %f", jnum(v, "bytes_per_req"));
+    hassert(jnum(v, "limits.threads_per_child") == z.threads, "threads_per_child");
+    hassert(jnum(v, "limits.max_request_workers") == z.board_len, "max_request_workers");
+    hassert(jnum(v, "stopping") == 0, "stopping");
+    const char *board = jstr(v, "scoreboard");
+    hassert((int)strlen(board) == z.board_len && strspn(board, STATE_CHARS) == strlen(board),
+            "scoreboard \"%s\"", board);
+
+    /* the children: real processes of the server, whose rows add up to the totals */
+    struct jval *children = jget(v, "children");
+    hassert(children != NULL && children->type == J_ARR, "children is not an array");
+    hassert(children->n == z.children && jnum(v, "processes") == z.children, "%d children, %f processes",
+            children->n, jnum(v, "processes"));
+    double sum_acc = 0, sum_conns = 0;
+    int idle = 0, busy = 0;
+    for (int i = 0; i < children->n; i++) {
+        char path[64];
+#define CHILD(key) (snprintf(path, sizeof(path), "children.%d.%s", i, key), path)
+        pid_t pid = (pid_t)jnum(v, CHILD("pid"));
+        hassert(pid > 0 && is_child_of(pid, s->pid), "child pid %d is not a child of the server %d", (int)pid,
+                (int)s->pid);
+        double slot = jnum(v, CHILD("slot"));
+        hassert(slot >= 0 && slot < jnum(v, "limits.server_limit"), "slot %f", slot);
+        hassert(jnum(v, CHILD("generation")) == 0 && !jbool(v, CHILD("old_generation")), "generation");
+        hassert(!jbool(v, CHILD("quitting")), "child %d quitting", (int)pid);
+        const char *workers = jstr(v, CHILD("workers"));
+        hassert((int)strlen(workers) == z.threads, "workers \"%s\" of child %d", workers, (int)pid);
+        struct jval *slots = jget(v, CHILD("slots"));
+        hassert(slots != NULL && slots->type == J_ARR && slots->n == z.threads, "slots of child %d",
+                (int)pid);
+        double acc_slots = 0;
+        for (int t = 0; t < slots->n; t++) {
+            char sp[96];
+            snprintf(sp, sizeof(sp), "children.%d.slots.%d.state", i, t);
+            hassert(strlen(jstr(v, sp)) == 1 && jstr(v, sp)[0] == workers[t], "%s", sp);
+            snprintf(sp, sizeof(sp), "children.%d.slots.%d.accesses", i, t);
+            acc_slots += jnum(v, sp);
+        }
+        hassert(acc_slots == jnum(v, CHILD("accesses")), "child %d: slots add up to %f, row says %f",
+                (int)pid, acc_slots, jnum(v, CHILD("accesses")));
+        hassert(jnum(v, CHILD("idle")) == count_chars(workers, "_"), "idle of child %d", (int)pid);
+        hassert(jnum(v, CHILD("busy")) == count_chars(workers, "RWKCGLD"), "busy of child %d", (int)pid);
+        idle += count_chars(workers, "_");
+        busy += count_chars(workers, "RWKCGLD");
+        sum_acc += jnum(v, CHILD("accesses"));
+        if (strcmp(mpm, "event") == 0) {
+            double total = jnum(v, CHILD("connections.total"));
+            hassert(total == jnum(v, CHILD("connections.writing")) + jnum(v, CHILD("connections.keepalive")),
+                    "connections of child %d", (int)pid);
+            sum_conns += total;
+        }
+#undef CHILD
+    }
+    /* one snapshot: the totals are the children's (none has exited) */
+    hassert(sum_acc == acc, "children's accesses %f, total %f", sum_acc, acc);
+    hassert(idle == jnum(v, "idle_workers") && busy == jnum(v, "busy_workers"),
+            "workers: %d idle, %d busy vs %f, %f", idle, busy, jnum(v, "idle_workers"),
+            jnum(v, "busy_workers"));
+    if (strcmp(mpm, "event") == 0) {
+        hassert(jnum(v, "connections.total") == sum_conns && sum_conns >= 1, "connections.total %f",
+                jnum(v, "connections.total"));
+        hassert(jnum(v, "connections.total") ==
+                    jnum(v, "connections.writing") + jnum(v, "connections.keepalive"),
+                "connections");
+        hassert(jnum(v, "connections.closing") == 0, "connections.closing");
+    } else {
+        hassert(jget(v, "connections") == NULL, "connections is event's");
+        hassert(busy >= 1, "the worker serving this request is busy");
+    }
+    jfree(v);
+    resp_free(r);
+    conn_close(c);
+    server_stop(s);
+}
+
+/* ---- the page and the methods ---- */
+
+MPM_TEST(status, html_and_methods, .timeout = 30)
+{
+    struct sizing z = sizing_for(mpm);
+    struct srv *s = server_start(mpm, z.conf);
+
+    struct resp *r = request_once(s, "GET /server-status HTTP/1.1\r\nHost: localhost\r\n\r\n", NULL);
+    hassert(r->status == 200, "status %d", r->status);
+    const char *type = resp_get(r, "Content-Type");
+    hassert(type != NULL && strcmp(type, "text/html; charset=ISO-8859-1") == 0, "Content-Type %s", type);
+    char *mpm_line = xasprintf("<dt>Server MPM: %s</dt>", mpm);
+    const char *want[] = {"<!DOCTYPE html>", "Server Status for localhost",
+                          mpm_line,          "<dt>Server Version: " SERVER_STRING "</dt>",
+                          "<pre>",           "</body></html>\n"};
+    for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++)
+        hassert(strstr(r->body, want[i]) != NULL, "no \"%s\" in the page:\n%s", want[i], r->body);
+    free(mpm_line);
+    resp_free(r);
+
+    r = request_once(s, "HEAD /server-status?auto HTTP/1.1\r\nHost: localhost\r\n\r\n", NULL);
+    hassert(r->status == 200 && r->body_len == 0, "HEAD: status %d, %zu body bytes", r->status, r->body_len);
+    hassert(resp_get(r, "Content-Length") != NULL && atoi(resp_get(r, "Content-Length")) > 100,
+            "HEAD length");
+    resp_free(r);
+
+    r = request_once(s, "OPTIONS /server-status HTTP/1.1\r\nHost: localhost\r\n\r\n", NULL);
+    hassert(r->status == 200 && resp_get(r, "Allow") &&
+                strcmp(resp_get(r, "Allow"), "GET, HEAD, OPTIONS") == 0,
+            "OPTIONS: status %d", r->status);
+    resp_free(r);
+
+    r = request_once(s, "POST /server-status HTTP/1.1\r\nHost: localhost\r\nContent-Length: 0\r\n\r\n", NULL);
+    hassert(r->status == 405, "POST: status %d", r->status);
+    resp_free(r);
+
+    r = request_once(s, "GET /server-status?auto&refresh=3 HTTP/1.1\r\nHost: localhost\r\n\r\n", NULL);
+    hassert(r->status == 200 && resp_get(r, "Refresh") && strcmp(resp_get(r, "Refresh"), "3") == 0,
+            "?refresh=3: Refresh %s", resp_get(r, "Refresh") ? resp_get(r, "Refresh") : "(none)");
+    hassert(strstr(r->body, "\nScoreboard: ") != NULL, "?auto&refresh=3 is the ?auto text");
+    resp_free(r);
+    server_stop(s);
+}
+
+/* ---- idle-server maintenance seen in the Scoreboard ---- */
+
+/* The Scoreboard of a fresh ?auto on its own connection. */
+static char *board_now(const struct srv *s)
+{
+    struct resp *r = request_once(
+        s, "GET /server-status?auto HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n", NULL);
+    hassert(r->status == 200, "?auto: status %d", r->status);
+    struct auto_page *a = auto_parse(r->body, r->body_len);
+    char *board = strdup(auto_get(a, "Scoreboard"));
+    auto_free(a);
+    resp_free(r);
+    return board;
+}
+
+/* Polls the Scoreboard until it has `live` slots in use (at least, with at_least) and `idle` '_' at least. */
+static char *wait_board(const struct srv *s, int live, int at_least, int idle, int timeout_ms,
+                        const char *what)
+{
+    int64_t until = now_ms() + timeout_ms;
+    for (;;) {
+        char *board = board_now(s);
+        int used = (int)strlen(board) - count_chars(board, ".");
+        if ((at_least ? used >= live : used == live) && count_chars(board, "_") >= idle)
+            return board;
+        hassert(now_ms() < until, "%s: Scoreboard \"%s\" after %d ms, wanted %s%d slots in use, %d idle",
+                what, board, timeout_ms, at_least ? ">= " : "", live, idle);
+        free(board);
+        sleep_ms(150);
+    }
+}
+
+/*
+ * prefork and worker keep the idle workers between their Min and Max spare settings: too many idle at start
+ * and a child is retired, a load takes the idle ones and a child is started, the load over and one goes
+ * again. Each step shows in the Scoreboard's count of live slots and of '_'. (event: a fixed number of
+ * children.)
+ */
+MPM_TEST(status, spare_maintenance_in_scoreboard, .timeout = 60)
+{
+    struct {
+        const char *conf;
+        int settled, load, grown, grown_idle;
+    } c;
+    if (strcmp(mpm, "worker") == 0) {
+        /* 3 children x 4 threads at start, 12 idle > 8: one retires; 7 delays leave 1 of 8 idle < 4: a child
+         * starts (4 more idle); the delays over, 12 idle > 8: one retires */
+        c.conf = LOCATIONS "StartServers 3\nServerLimit 4\nThreadLimit 4\nThreadsPerChild 4\n"
+                           "MaxRequestWorkers 16\nMinSpareThreads 4\nMaxSpareThreads 8\n";
+        c.settled = 8, c.load = 7, c.grown = 12, c.grown_idle = 4;
+    } else if (strcmp(mpm, "prefork") == 0) {
+        /* 5 idle children > 3: down to 3; 2 delays leave 1 idle < 2: a child starts (2 idle, one of them
+         * answering the status request); the delays over, 4 idle > 3: back to 3 */
+        c.conf = LOCATIONS "StartServers 5\nMinSpareServers 2\nMaxSpareServers 3\nMaxRequestWorkers 6\n"
+                           "ServerLimit 6\n";
+        c.settled = 3, c.load = 2, c.grown = 4, c.grown_idle = 1;
+    } else {
+        cr_skip_test("%s keeps a fixed number of children", mpm);
+    }
+    struct srv *s = server_start(mpm, c.conf);
+
+    /* the status request itself holds one worker: one '_' less than the idle ones */
+    free(wait_board(s, c.settled, 0, c.settled - 1, 8000, "after the start"));
+
+    struct conn *load[8];
+    for (int i = 0; i < c.load; i++) {
+        load[i] = conn_open(s->port);
+        conn_send_str(load[i], "GET /delay?ms=4000 HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n");
+    }
+    free(wait_board(s, c.grown, 1, c.grown_idle, 3500, "under load"));
+    for (int i = 0; i < c.load; i++) {
+        struct resp *r = must_read(load[i], 0);
+        hassert(r->status == 200, "delay %d: status %d", i, r->status);
+        resp_free(r);
+        conn_close(load[i]);
+    }
+    free(wait_board(s, c.settled, 0, c.settled - 1, 8000, "after the load"));
+    server_stop(s);
+}

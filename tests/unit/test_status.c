@@ -1,0 +1,929 @@
+/*
+ * Tests of server/status.c without a server: scoreboards built by hand are rendered into requests made by
+ * hand. ?auto is compared byte for byte with what Apache's mod_status prints for the same figures (key names,
+ * order, APR's float format, which keys are left out); ?json is read back with the strict JSON parser below
+ * and checked value by value; the HTML page for its escaping and scoreboard layout. Also: APR's "%g", the
+ * query options, the handler outside a server, and the /proc readings on this process.
+ */
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "status.c"
+
+#define T0 1700000000 /* Tuesday, 14-Nov-2023 22:13:20 UTC */
+
+/* ---- a strict JSON parser (RFC 8259), enough to read ?json back ---- */
+
+enum jtype { J_NULL, J_FALSE, J_TRUE, J_NUM, J_STR, J_ARR, J_OBJ };
+
+struct jval {
+    enum jtype type;
+    double num;
+    char *str; /* J_STR */
+    int n;     /* members or elements */
+    char **keys;
+    struct jval **items;
+};
+
+static void jfree(struct jval *v)
+{
+    if (v == NULL)
+        return;
+    for (int i = 0; i < v->n; i++) {
+        if (v->keys != NULL)
+            free(v->keys[i]);
+        jfree(v->items[i]);
+    }
+    free(v->keys);
+    free(v->items);
+    free(v->str);
+    free(v);
+}
+
+static void jws(const char **p)
+{
+    while (**p == ' ' || **p == '\t' || **p == '\n' || **p == '\r')
+        (*p)++;
+}
+
+static int hexval(char c)
+{
+    return c >= '0' && c <= '9'   ? c - '0'
+           : c >= 'a' && c <= 'f' ? c - 'a' + 10
+           : c >= 'A' && c <= 'F' ? c - 'A' + 10
+                                  : -1;
+}
+
+/* A string at *p (which is at the opening quote); \u escapes above 0xff become '?'. NULL if invalid. */
+static char *jstring(const char **p)
+{
+    const char *s = *p + 1;
+    size_t len = 0, cap = 32;
+    char *out = malloc(cap);
+    for (;;) {
+        unsigned char ch = (unsigned char)*s++;
+        if (ch == '"')
+            break;
+        if (ch < 0x20)
+            goto fail;
+        if (ch == '\\') {
+            char e = *s++;
+            const char *simple = strchr("\"\\/bfnrt", e);
+            if (e == 'u') {
+                int code = 0;
+                for (int k = 0; k < 4; k++) {
+                    int h = hexval(s[k]);
+                    if (h < 0)
+                        goto fail;
+                    code = code * 16 + h;
+                }
+                s += 4;
+                ch = code <= 0xff ? (unsigned char)code : '?';
+            } else if (e != '\0' && simple != NULL) {
+                ch = (unsigned char)"\"\\/\b\f\n\r\t"[simple - "\"\\/bfnrt"];
+            } else {
+                goto fail;
+            }
+        }
+        if (len + 2 > cap)
+            out = realloc(out, cap *= 2);
+        out[len++] = (char)ch;
+    }
+    out[len] = '\0';
+    *p = s;
+    return out;
+fail:
+    free(out);
+    return NULL;
+}
+
+static struct jval *jvalue(const char **p, int depth);
+
+/* Appends an element (and its key, for objects). */
+static void jadd(struct jval *v, char *key, struct jval *item)
+{
+    v->items = realloc(v->items, sizeof(*v->items) * (size_t)(v->n + 1));
+    if (v->type == J_OBJ)
+        v->keys = realloc(v->keys, sizeof(*v->keys) * (size_t)(v->n + 1)), v->keys[v->n] = key;
+    v->items[v->n++] = item;
+}
+
+static struct jval *jcontainer(const char **p, int depth, enum jtype type)
+{
+    struct jval *v = calloc(1, sizeof(*v));
+    char close = type == J_OBJ ? '}' : ']';
+    v->type = type;
+    (*p)++;
+    jws(p);
+    if (**p == close) {
+        (*p)++;
+        return v;
+    }
+    for (;;) {
+        char *key = NULL;
+        jws(p);
+        if (type == J_OBJ) {
+            if (**p != '"' || (key = jstring(p)) == NULL)
+                goto fail;
+            for (int i = 0; i < v->n; i++)
+                if (strcmp(v->keys[i], key) == 0) { /* duplicate keys are an error here */
+                    free(key);
+                    goto fail;
+                }
+            jws(p);
+            if (**p != ':') {
+                free(key);
+                goto fail;
+            }
+            (*p)++;
+        }
+        struct jval *item = jvalue(p, depth + 1);
+        if (item == NULL) {
+            free(key);
+            goto fail;
+        }
+        jadd(v, key, item);
+        jws(p);
+        if (**p == ',') {
+            (*p)++;
+            continue;
+        }
+        if (**p != close)
+            goto fail;
+        (*p)++;
+        return v;
+    }
+fail:
+    jfree(v);
+    return NULL;
+}
+
+static struct jval *jvalue(const char **p, int depth)
+{
+    if (depth > 32)
+        return NULL;
+    jws(p);
+    const char *s = *p;
+    if (*s == '{')
+        return jcontainer(p, depth, J_OBJ);
+    if (*s == '[')
+        return jcontainer(p, depth, J_ARR);
+    struct jval *v = calloc(1, sizeof(*v));
+    if (*s == '"') {
+        v->type = J_STR;
+        if ((v->str = jstring(p)) == NULL)
+            goto fail;
+        return v;
+    }
+    const char *words[] = {"null", "false", "true"};
+    for (int k = 0; k < 3; k++) {
+        if (strncmp(s, words[k], strlen(words[k])) == 0) {
+            v->type = (enum jtype)k;
+            *p = s + strlen(words[k]);
+            return v;
+        }
+    }
+    /* -? (0 | [1-9][0-9]*) (.[0-9]+)? ([eE][+-]?[0-9]+)? */
+    const char *q = s;
+    if (*q == '-')
+        q++;
+    if (*q == '0')
+        q++;
+    else if (*q >= '1' && *q <= '9')
+        while (*q >= '0' && *q <= '9')
+            q++;
+    else
+        goto fail;
+    if (*q == '.') {
+        if (!(*++q >= '0' && *q <= '9'))
+            goto fail;
+        while (*q >= '0' && *q <= '9')
+            q++;
+    }
+    if (*q == 'e' || *q == 'E') {
+        q++;
+        if (*q == '+' || *q == '-')
+            q++;
+        if (!(*q >= '0' && *q <= '9'))
+            goto fail;
+        while (*q >= '0' && *q <= '9')
+            q++;
+    }
+    v->type = J_NUM;
+    v->num = strtod(s, NULL);
+    *p = q;
+    return v;
+fail:
+    jfree(v);
+    return NULL;
+}
+
+/* The whole text as one JSON value (whitespace around it allowed), or NULL. */
+static struct jval *jparse(const char *text)
+{
+    const char *p = text;
+    struct jval *v = jvalue(&p, 0);
+    if (v == NULL)
+        return NULL;
+    jws(&p);
+    if (*p != '\0') {
+        jfree(v);
+        return NULL;
+    }
+    return v;
+}
+
+/* The value at a dotted path ("children.1.pid"), or NULL. */
+static struct jval *jget(struct jval *v, const char *path)
+{
+    char buf[256];
+    snprintf(buf, sizeof(buf), "%s", path);
+    for (char *save = NULL, *seg = strtok_r(buf, ".", &save); v != NULL && seg != NULL;
+         seg = strtok_r(NULL, ".", &save)) {
+        struct jval *next = NULL;
+        if (v->type == J_OBJ) {
+            for (int i = 0; i < v->n; i++)
+                if (strcmp(v->keys[i], seg) == 0)
+                    next = v->items[i];
+        } else if (v->type == J_ARR) {
+            int i = atoi(seg);
+            next = i >= 0 && i < v->n ? v->items[i] : NULL;
+        }
+        v = next;
+    }
+    return v;
+}
+
+static double jnum(struct jval *root, const char *path)
+{
+    struct jval *v = jget(root, path);
+    cr_assert(v != NULL && v->type == J_NUM, "%s is not a number", path);
+    return v->num;
+}
+
+static const char *jstr(struct jval *root, const char *path)
+{
+    struct jval *v = jget(root, path);
+    cr_assert(v != NULL && v->type == J_STR, "%s is not a string", path);
+    return v->str;
+}
+
+static int jbool(struct jval *root, const char *path)
+{
+    struct jval *v = jget(root, path);
+    cr_assert(v != NULL && (v->type == J_TRUE || v->type == J_FALSE), "%s is not a boolean", path);
+    return v->type == J_TRUE;
+}
+
+Test(status, json_parser_is_strict)
+{
+    const char *good[] = {"{}", "[]", " {\"a\":[1,-2.5e+3,0.25,\"x\\u00e9\\n\",true,false,null]} "};
+    const char *bad[] = {"",           "{",         "{\"a\":1,}",        "[1 2]", "{\"a\":01}", "{\"a\":.5}",
+                         "{\"a\":1.}", "\"a\x01\"", "{\"a\":1,\"a\":2}", "[1] x", "{a:1}",      "[\"\\x\"]",
+                         "[nul]",      "[-]"};
+    for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+        struct jval *v = jparse(good[i]);
+        cr_assert_not_null(v, "rejected %s", good[i]);
+        jfree(v);
+    }
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        struct jval *v = jparse(bad[i]);
+        cr_assert_null(v, "accepted %s", bad[i]);
+    }
+    struct jval *v = jparse(good[2]);
+    cr_assert_eq(jnum(v, "a.1"), -2500);
+    cr_assert_str_eq(jstr(v, "a.3"), "x\xe9\n");
+    cr_assert(jbool(v, "a.4"));
+    jfree(v);
+}
+
+/* ---- fixtures ---- */
+
+static void utc(void)
+{
+    setenv("TZ", "UTC", 1);
+    tzset();
+}
+
+TestSuite(status, .init = utc);
+
+static struct server *new_server(const struct mpm *m, int threads_per_child, int max_workers)
+{
+    struct server *s = calloc(1, sizeof(*s));
+    cr_assert_not_null(s);
+    s->mpm = m;
+    s->mpm_conf = (struct mpm_conf){-1, -1, -1, -1, -1, -1, -1, -1, -1};
+    s->mpm_conf.threads_per_child = threads_per_child;
+    s->mpm_conf.max_workers = max_workers;
+    return s;
+}
+
+static struct request *new_request(struct pool *p, const struct server *s, const char *host,
+                                   const char *query)
+{
+    struct request *r = pool_calloc(p, sizeof(*r));
+    cr_assert_not_null(r);
+    r->pool = p;
+    r->server = s;
+    r->host = host;
+    r->query = query;
+    r->status = 200;
+    r->body_tail = &r->body;
+    return r;
+}
+
+/* The response body as a string (status_render writes one segment). */
+static char *body_of(struct request *r)
+{
+    cr_assert_not_null(r->body);
+    cr_assert_null(r->body->next);
+    cr_assert_eq(r->body->len, r->body_len);
+    return pool_strndup(r->pool, r->body->data, r->body->len);
+}
+
+static void set_slot(struct scoreboard *sb, int i, int t, char st, uint64_t accesses, uint64_t bytes)
+{
+    struct sb_worker *w = scoreboard_worker(sb, i, t);
+    atomic_store(&w->state, st);
+    atomic_store(&w->accesses, accesses);
+    atomic_store(&w->bytes, bytes);
+}
+
+static void set_child(struct scoreboard *sb, int i, pid_t pid, int gen, int quitting, int conns,
+                      int idle_conns)
+{
+    struct sb_child *c = scoreboard_child(sb, i);
+    atomic_store(&c->pid, pid);
+    atomic_store(&c->generation, gen);
+    atomic_store(&c->quitting, quitting);
+    atomic_store(&c->conns, conns);
+    atomic_store(&c->idle_conns, idle_conns);
+}
+
+/*
+ * A worker scoreboard of 4 rows x 5 slots, ThreadsPerChild 4, MaxRequestWorkers 8 (2 children), generation 1:
+ *   row 0  pid 100, gen 1:            _ W K _ .   (one more DEAD slot beyond ThreadsPerChild)
+ *   row 1  pid 101, gen 0, quitting:  G _ . . .
+ *   row 2  no process:                . . . . .   (its first slot served 15 requests before)
+ *   row 3  pid 103, gen 1:            _ _ S R .   (a row beyond MaxRequestWorkers / ThreadsPerChild)
+ * 100 requests and 200 kB in all.
+ */
+static struct scoreboard *worker_board(void)
+{
+    struct errbuf err;
+    struct scoreboard *sb = scoreboard_create(4, 5, &err);
+    cr_assert_not_null(sb, "%s", err.msg);
+    atomic_store(&sb->generation, 1);
+    sb->start_time = T0;
+    set_child(sb, 0, 100, 1, 0, 0, 0);
+    set_slot(sb, 0, 0, SB_READY, 40, 81920);
+    set_slot(sb, 0, 1, SB_WRITE, 10, 20480);
+    set_slot(sb, 0, 2, SB_KEEPALIVE, 5, 10240);
+    set_slot(sb, 0, 3, SB_READY, 0, 0);
+    set_child(sb, 1, 101, 0, 1, 0, 0);
+    set_slot(sb, 1, 0, SB_GRACEFUL, 20, 40960);
+    set_slot(sb, 1, 1, SB_READY, 5, 10240);
+    set_slot(sb, 2, 0, SB_DEAD, 15, 30720);
+    set_child(sb, 3, 103, 1, 0, 0, 0);
+    set_slot(sb, 3, 0, SB_READY, 5, 10240);
+    set_slot(sb, 3, 1, SB_READY, 0, 0);
+    set_slot(sb, 3, 2, SB_STARTING, 0, 0);
+    set_slot(sb, 3, 3, SB_READ, 0, 0);
+    return sb;
+}
+
+/* An hour, two minutes and five seconds up; CPU 3 s in all. */
+static struct status_sys worker_sys(void)
+{
+    struct status_sys sys = {
+        .now = T0 + 3725,
+        .load = {0.5, 0.25, 1.0},
+        .have_cpu = 1,
+        .cpu_user = 1.5,
+        .cpu_system = 0.25,
+        .cpu_children_user = 0.75,
+        .cpu_children_system = 0.5,
+    };
+    return sys;
+}
+
+/*
+ * An event scoreboard of 4 rows x 1 slot, StartServers 3, generation 0, just started, nothing served:
+ *   row 0  pid 200:            _   5 connections, 3 idle in keep-alive
+ *   row 1  pid 201:            G   2 connections (leaving on its own)
+ *   row 2  pid 202, quitting:  _   1 connection, idle
+ *   row 3  no process:         .
+ */
+static struct scoreboard *event_board(void)
+{
+    struct errbuf err;
+    struct scoreboard *sb = scoreboard_create(4, 1, &err);
+    cr_assert_not_null(sb, "%s", err.msg);
+    sb->start_time = T0;
+    set_child(sb, 0, 200, 0, 0, 5, 3);
+    set_slot(sb, 0, 0, SB_READY, 0, 0);
+    set_child(sb, 1, 201, 0, 0, 2, 0);
+    set_slot(sb, 1, 0, SB_GRACEFUL, 0, 0);
+    set_child(sb, 2, 202, 0, 1, 1, 1);
+    set_slot(sb, 2, 0, SB_READY, 0, 0);
+    return sb;
+}
+
+static char *render(struct pool *p, const struct server *s, const char *host, struct scoreboard *sb,
+                    enum status_format fmt, const struct status_sys *sys, struct request **out)
+{
+    struct request *r = new_request(p, s, host, NULL);
+    cr_assert_eq(status_render(r, sb, fmt, sys), 0);
+    cr_assert_eq(r->status, 200);
+    if (out != NULL)
+        *out = r;
+    return body_of(r);
+}
+
+/* ---- ?auto ---- */
+
+Test(status, auto_matches_apache_for_worker)
+{
+    struct pool *p = pool_create(4096);
+    struct server *s = new_server(&mpm_worker, 4, 8);
+    struct scoreboard *sb = worker_board();
+    struct status_sys sys = worker_sys();
+    struct request *r;
+    char *body = render(p, s, "www.example.com:8080", sb, STATUS_AUTO, &sys, &r);
+
+    cr_assert_str_eq(r->content_type, "text/plain; charset=ISO-8859-1");
+    cr_assert_str_eq(body, "www.example.com\n"
+                           "ServerVersion: httpd/0.1.0\n"
+                           "ServerMPM: worker\n"
+                           "CurrentTime: Tuesday, 14-Nov-2023 23:15:25 UTC\n"
+                           "RestartTime: Tuesday, 14-Nov-2023 22:13:20 UTC\n"
+                           "ParentServerConfigGeneration: 2\n"
+                           "ParentServerMPMGeneration: 1\n"
+                           "ServerUptimeSeconds: 3725\n"
+                           "ServerUptime: 1 hour 2 minutes 5 seconds\n"
+                           "Load1: 0.50\n"
+                           "Load5: 0.25\n"
+                           "Load15: 1.00\n"
+                           "Total Accesses: 100\n"
+                           "Total kBytes: 200\n"
+                           "CPUUser: 1.5\n"
+                           "CPUSystem: .25\n"
+                           "CPUChildrenUser: .75\n"
+                           "CPUChildrenSystem: .5\n"
+                           "CPULoad: .0805369\n"
+                           "Uptime: 3725\n"
+                           "ReqPerSec: .0268456\n"
+                           "BytesPerSec: 54.9799\n"
+                           "BytesPerReq: 2048\n"
+                           "BusyWorkers: 3\n"
+                           "IdleWorkers: 4\n"
+                           "Scoreboard: _WK_G_..__SR\n");
+    scoreboard_destroy(sb);
+    free(s);
+    pool_destroy(p);
+}
+
+Test(status, auto_matches_apache_for_event)
+{
+    struct pool *p = pool_create(4096);
+    struct server *s = new_server(&mpm_event, 1, 3);
+    struct scoreboard *sb = event_board();
+    struct status_sys sys = {.now = T0, .load = {-1, -1, -1}};
+
+    /* no Host and no ServerName; no CPU figures; no uptime yet (no rates) and no request (no BytesPerReq) */
+    char *body = render(p, s, NULL, sb, STATUS_AUTO, &sys, NULL);
+    cr_assert_str_eq(body, "localhost\n"
+                           "ServerVersion: httpd/0.1.0\n"
+                           "ServerMPM: event\n"
+                           "CurrentTime: Tuesday, 14-Nov-2023 22:13:20 UTC\n"
+                           "RestartTime: Tuesday, 14-Nov-2023 22:13:20 UTC\n"
+                           "ParentServerConfigGeneration: 1\n"
+                           "ParentServerMPMGeneration: 0\n"
+                           "ServerUptimeSeconds: 0\n"
+                           "ServerUptime:\n"
+                           "Load1: -1.00\n"
+                           "Load5: -1.00\n"
+                           "Load15: -1.00\n"
+                           "Total Accesses: 0\n"
+                           "Total kBytes: 0\n"
+                           "Uptime: 0\n"
+                           "BusyWorkers: 1\n"
+                           "IdleWorkers: 1\n"
+                           "Processes: 3\n"
+                           "Stopping: 1\n"
+                           "BusyWorkers: 0\n"
+                           "IdleWorkers: 2\n"
+                           "ConnsTotal: 8\n"
+                           "ConnsAsyncWriting: 4\n"
+                           "ConnsAsyncKeepAlive: 4\n"
+                           "ConnsAsyncClosing: 0\n"
+                           "Scoreboard: _G_\n");
+    scoreboard_destroy(sb);
+    free(s);
+    pool_destroy(p);
+}
+
+Test(status, idle_counts_only_the_current_generation)
+{
+    struct pool *p = pool_create(4096);
+    struct server *s = new_server(&mpm_prefork, 1, 3);
+    struct errbuf err;
+    struct scoreboard *sb = scoreboard_create(3, 1, &err);
+    struct status_sys sys = {.now = T0 + 10, .load = {0, 0, 0}};
+    sb->start_time = T0;
+    atomic_store(&sb->generation, 2);
+    set_child(sb, 0, 300, 2, 0, 0, 0); /* current generation, idle */
+    set_slot(sb, 0, 0, SB_READY, 0, 0);
+    set_child(sb, 1, 301, 1, 0, 0, 0); /* an older generation: its idle worker is not offered */
+    set_slot(sb, 1, 0, SB_READY, 0, 0);
+    set_child(sb, 2, 302, 1, 0, 0, 0); /* an older generation still busy: busy all the same */
+    set_slot(sb, 2, 0, SB_WRITE, 0, 0);
+    char *body = render(p, s, "h", sb, STATUS_AUTO, &sys, NULL);
+    cr_assert(strstr(body, "\nBusyWorkers: 1\nIdleWorkers: 1\nScoreboard: __W\n") != NULL, "%s", body);
+    cr_assert(strstr(body, "\nParentServerMPMGeneration: 2\n") != NULL);
+    cr_assert_null(strstr(body, "Processes:"), "Processes is event's (is_async) only, as Apache");
+    scoreboard_destroy(sb);
+    free(s);
+    pool_destroy(p);
+}
+
+Test(status, apr_float_format)
+{
+    struct {
+        double v;
+        const char *want;
+    } cases[] = {
+        {0, "0"},
+        {1.0 / 36, ".0277778"},
+        {0.5, ".5"},
+        {-0.5, "-.5"},
+        {7.937984, "7.93798"},
+        {1536, "1536"},
+        {341.3333333, "341.333"},
+        {2.5, "2.5"},
+        {10000, "10000"},
+        {100000, "1.e+5"},
+        {1234567, "1234570"},
+        {15000000, "1.5e+7"},
+        {0.0001, ".0001"},
+        {0.00002468, "2.468e-5"},
+        {1e-300, "1.e-300"},
+        {999999.7, "1.e+6"},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        char buf[48];
+        format_apr_g(cases[i].v, buf, sizeof(buf));
+        cr_assert_str_eq(buf, cases[i].want, "%.10g printed as %s, want %s", cases[i].v, buf, cases[i].want);
+    }
+}
+
+/* ---- ?json ---- */
+
+Test(status, json_worker)
+{
+    struct pool *p = pool_create(4096);
+    struct server *s = new_server(&mpm_worker, 4, 8);
+    struct scoreboard *sb = worker_board();
+    struct status_sys sys = worker_sys();
+    struct request *r;
+    char *body = render(p, s, "www.example.com", sb, STATUS_JSON, &sys, &r);
+
+    cr_assert_str_eq(r->content_type, "application/json");
+    struct jval *v = jparse(body);
+    cr_assert_not_null(v, "invalid JSON: %s", body);
+    cr_assert_str_eq(jstr(v, "server_name"), "www.example.com");
+    cr_assert_str_eq(jstr(v, "server_version"), "httpd/0.1.0");
+    cr_assert_str_eq(jstr(v, "server_mpm"), "worker");
+    cr_assert_eq(jnum(v, "current_time"), T0 + 3725);
+    cr_assert_eq(jnum(v, "restart_time"), T0);
+    cr_assert_eq(jnum(v, "config_generation"), 2);
+    cr_assert_eq(jnum(v, "mpm_generation"), 1);
+    cr_assert_eq(jnum(v, "uptime"), 3725);
+    cr_assert_eq(jnum(v, "load.0"), 0.5);
+    cr_assert_eq(jnum(v, "load.2"), 1);
+    cr_assert_eq(jnum(v, "cpu.user"), 1.5);
+    cr_assert_eq(jnum(v, "cpu.children_system"), 0.5);
+    cr_assert_float_eq(jnum(v, "cpu.load"), 300.0 / 3725, 1e-6);
+    cr_assert_eq(jnum(v, "total_accesses"), 100);
+    cr_assert_eq(jnum(v, "total_kbytes"), 200);
+    cr_assert_eq(jnum(v, "total_bytes"), 204800);
+    cr_assert_float_eq(jnum(v, "req_per_sec"), 100.0 / 3725, 1e-6);
+    cr_assert_float_eq(jnum(v, "bytes_per_sec"), 204800.0 / 3725, 1e-3);
+    cr_assert_eq(jnum(v, "bytes_per_req"), 2048);
+    cr_assert_eq(jnum(v, "busy_workers"), 3);
+    cr_assert_eq(jnum(v, "idle_workers"), 4);
+    cr_assert_eq(jnum(v, "processes"), 3);
+    cr_assert_eq(jnum(v, "stopping"), 1);
+    cr_assert_eq(jnum(v, "limits.server_limit"), 4);
+    cr_assert_eq(jnum(v, "limits.thread_limit"), 5);
+    cr_assert_eq(jnum(v, "limits.threads_per_child"), 4);
+    cr_assert_eq(jnum(v, "limits.max_request_workers"), 8);
+    cr_assert_null(jget(v, "connections"), "connection counts are the event MPM's");
+    cr_assert_str_eq(jstr(v, "scoreboard"), "_WK_G_..__SR");
+
+    struct jval *children = jget(v, "children");
+    cr_assert(children != NULL && children->type == J_ARR && children->n == 3);
+    int slots[] = {0, 1, 3}, pids[] = {100, 101, 103}, gens[] = {1, 0, 1}, quitting[] = {0, 1, 0};
+    int accesses[] = {55, 25, 5}, busy[] = {2, 1, 1}, idle[] = {2, 1, 2};
+    const char *workers[] = {"_WK_", "G_..", "__SR"};
+    for (int i = 0; i < 3; i++) {
+        char path[64];
+#define CHILD(key) (snprintf(path, sizeof(path), "children.%d.%s", i, key), path)
+        cr_assert_eq(jnum(v, CHILD("slot")), slots[i]);
+        cr_assert_eq(jnum(v, CHILD("pid")), pids[i]);
+        cr_assert_eq(jnum(v, CHILD("generation")), gens[i]);
+        cr_assert_eq(jbool(v, CHILD("old_generation")), gens[i] != 1);
+        cr_assert_eq(jbool(v, CHILD("quitting")), quitting[i]);
+        cr_assert_eq(jnum(v, CHILD("accesses")), accesses[i]);
+        cr_assert_eq(jnum(v, CHILD("bytes")), accesses[i] * 2048);
+        cr_assert_eq(jnum(v, CHILD("busy")), busy[i]);
+        cr_assert_eq(jnum(v, CHILD("idle")), idle[i]);
+        cr_assert_str_eq(jstr(v, CHILD("workers")), workers[i]);
+        struct jval *sl = jget(v, CHILD("slots"));
+        cr_assert(sl != NULL && sl->type == J_ARR && sl->n == 4, "child %d: 4 slots", i);
+#undef CHILD
+    }
+    cr_assert_str_eq(jstr(v, "children.0.slots.1.state"), "W");
+    cr_assert_eq(jnum(v, "children.0.slots.1.accesses"), 10);
+    cr_assert_eq(jnum(v, "children.0.slots.1.bytes"), 20480);
+    cr_assert_eq(jnum(v, "children.0.slots.1.connections"), 0);
+    cr_assert_eq(jnum(v, "children.0.slots.1.last_used"), 0);
+    jfree(v);
+    scoreboard_destroy(sb);
+    free(s);
+    pool_destroy(p);
+}
+
+Test(status, json_event_connections)
+{
+    struct pool *p = pool_create(4096);
+    struct server *s = new_server(&mpm_event, 1, 3);
+    struct scoreboard *sb = event_board();
+    struct status_sys sys = {.now = T0, .load = {-1, -1, -1}};
+    char *body = render(p, s, NULL, sb, STATUS_JSON, &sys, NULL);
+
+    struct jval *v = jparse(body);
+    cr_assert_not_null(v, "invalid JSON: %s", body);
+    cr_assert_eq(jget(v, "load")->type, J_NULL);
+    cr_assert_eq(jget(v, "cpu")->type, J_NULL);
+    cr_assert_eq(jnum(v, "req_per_sec"), 0);
+    cr_assert_eq(jnum(v, "connections.total"), 8);
+    cr_assert_eq(jnum(v, "connections.writing"), 4);
+    cr_assert_eq(jnum(v, "connections.keepalive"), 4);
+    cr_assert_eq(jnum(v, "connections.closing"), 0);
+    cr_assert_eq(jnum(v, "children.0.connections.total"), 5);
+    cr_assert_eq(jnum(v, "children.0.connections.writing"), 2);
+    cr_assert_eq(jnum(v, "children.0.connections.keepalive"), 3);
+    cr_assert_eq(jnum(v, "children.1.connections.writing"), 2);
+    cr_assert(jbool(v, "children.2.quitting"));
+    cr_assert_str_eq(jstr(v, "children.1.workers"), "G");
+    cr_assert_str_eq(jstr(v, "scoreboard"), "_G_");
+    jfree(v);
+    scoreboard_destroy(sb);
+    free(s);
+    pool_destroy(p);
+}
+
+Test(status, json_escapes_strings)
+{
+    struct pool *p = pool_create(4096);
+    struct server *s = new_server(&mpm_event, 1, 3);
+    struct scoreboard *sb = event_board();
+    struct status_sys sys = {.now = T0, .load = {-1, -1, -1}};
+    const char *name = "a\"b\\c\x01\x7f\xe9</d";
+    s->server_name = (char *)name;
+    char *body = render(p, s, NULL, sb, STATUS_JSON, &sys, NULL);
+
+    for (const unsigned char *u = (const unsigned char *)body; *u; u++)
+        cr_assert((*u >= 0x20 && *u < 0x7f) || *u == '\n', "byte 0x%02x in the JSON", *u);
+    struct jval *v = jparse(body);
+    cr_assert_not_null(v, "invalid JSON: %s", body);
+    cr_assert_str_eq(jstr(v, "server_name"), name);
+    jfree(v);
+    scoreboard_destroy(sb);
+    free(s);
+    pool_destroy(p);
+}
+
+/* A large scoreboard, every slot busy with big counters: the buffer grows many times and stays valid. */
+Test(status, json_large_scoreboard)
+{
+    enum { ROWS = 20, THREADS = 64 };
+    struct pool *p = pool_create(4096);
+    struct server *s = new_server(&mpm_worker, THREADS, ROWS * THREADS);
+    struct errbuf err;
+    struct scoreboard *sb = scoreboard_create(ROWS, THREADS, &err);
+    struct status_sys sys = {.now = T0 + 1, .load = {0, 0, 0}};
+    sb->start_time = T0;
+    for (int i = 0; i < ROWS; i++) {
+        set_child(sb, i, 1000 + i, 0, 0, 0, 0);
+        for (int t = 0; t < THREADS; t++)
+            set_slot(sb, i, t, "RWK_"[t % 4], UINT64_C(1) << 40, UINT64_C(1) << 50);
+    }
+    char *body = render(p, s, "h", sb, STATUS_JSON, &sys, NULL);
+    struct jval *v = jparse(body);
+    cr_assert_not_null(v, "invalid JSON of %zu bytes", strlen(body));
+    cr_assert_eq(jget(v, "children")->n, ROWS);
+    cr_assert_eq(strlen(jstr(v, "scoreboard")), ROWS * THREADS);
+    cr_assert_eq(jnum(v, "busy_workers"), ROWS * THREADS * 3 / 4);
+    cr_assert_eq(jnum(v, "idle_workers"), ROWS * THREADS / 4);
+    cr_assert_eq(jnum(v, "total_accesses"), (double)ROWS * THREADS * (double)(UINT64_C(1) << 40));
+    cr_assert_eq(jnum(v, "children.19.slots.63.bytes"), (double)(UINT64_C(1) << 50));
+    jfree(v);
+    scoreboard_destroy(sb);
+    free(s);
+    pool_destroy(p);
+}
+
+/* The Host names the page only when it is a plain name or address: it could pose as a key of ?auto. */
+Test(status, name_from_host_or_server_name)
+{
+    struct {
+        const char *host;
+        const char *want;
+    } cases[] = {
+        {"www.example.com:8080", "www.example.com"},
+        {"Example-1.org", "Example-1.org"},
+        {"[::1]:8080", "[::1]"},
+        {"127.0.0.1", "127.0.0.1"},
+        {"Total Accesses: 5", "srv.example"},
+        {"a b", "srv.example"},
+        {"[::1", "srv.example"},
+        {":80", "srv.example"},
+        {"x\xe9", "srv.example"},
+        {"", "srv.example"},
+        {NULL, "srv.example"},
+    };
+    struct server *s = new_server(&mpm_prefork, 1, 1);
+    s->server_name = "srv.example";
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        struct pool *p = pool_create(1024);
+        struct request *r = new_request(p, s, cases[i].host, NULL);
+        cr_assert_str_eq(page_host(r), cases[i].want, "Host %s", cases[i].host ? cases[i].host : "(none)");
+        pool_destroy(p);
+    }
+    free(s);
+}
+
+/* ---- HTML ---- */
+
+Test(status, html_page)
+{
+    struct pool *p = pool_create(4096);
+    struct server *s = new_server(&mpm_worker, 4, 8);
+    struct scoreboard *sb = worker_board();
+    struct status_sys sys = worker_sys();
+    struct request *r;
+    s->server_name = "<x&y>";
+    char *body = render(p, s, NULL, sb, STATUS_HTML, &sys, &r);
+
+    cr_assert_str_eq(r->content_type, "text/html; charset=ISO-8859-1");
+    const char *want[] = {
+        "<!DOCTYPE html>",
+        "<h1>Server Status for &lt;x&amp;y&gt;</h1>",
+        "<dt>Server Version: httpd/0.1.0</dt>",
+        "<dt>Server MPM: worker</dt>",
+        "<dt>Current Time: Tuesday, 14-Nov-2023 23:15:25 UTC</dt>",
+        "<dt>Parent Server MPM Generation: 1</dt>",
+        "<dt>Server uptime:  1 hour 2 minutes 5 seconds</dt>",
+        "<dt>Server load: 0.50 0.25 1.00</dt>",
+        "<dt>Total accesses: 100 - Total Traffic: 200.0 kB</dt>",
+        "<dt>3 requests currently being processed, 4 idle workers</dt>",
+        "<td>1</td><td>101</td><td>0 (old gen)</td><td>yes</td><td>25</td>",
+        "<pre>_WK_G_..__SR</pre>",
+        "<tr><td><b>2-0</b></td><td>-</td><td>0</td><td>15</td><td>.</td>",
+        "</body></html>\n",
+    };
+    for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++)
+        cr_assert(strstr(body, want[i]) != NULL, "no %s in\n%s", want[i], body);
+    cr_assert_null(strstr(body, "<x&y>"), "the name is not escaped");
+    scoreboard_destroy(sb);
+    free(s);
+    pool_destroy(p);
+}
+
+Test(status, html_scoreboard_lines_of_64)
+{
+    struct pool *p = pool_create(4096);
+    struct server *s = new_server(&mpm_worker, 40, 80);
+    struct errbuf err;
+    struct scoreboard *sb = scoreboard_create(2, 40, &err);
+    struct status_sys sys = {.now = T0, .load = {-1, -1, -1}};
+    sb->start_time = T0;
+    char *body = render(p, s, "h", sb, STATUS_HTML, &sys, NULL);
+    /* 80 open slots: a line of 64, then 16 */
+    char want[128] = "<pre>";
+    memset(want + 5, '.', 64);
+    strcpy(want + 69, "\n................</pre>");
+    cr_assert(strstr(body, want) != NULL, "%s", body);
+    cr_assert_null(strstr(body, "Server load"), "no load line when /proc/loadavg was not read");
+    scoreboard_destroy(sb);
+    free(s);
+    pool_destroy(p);
+}
+
+/* ---- options, the handler, /proc ---- */
+
+Test(status, query_options)
+{
+    cr_assert_eq(status_format_of(NULL), STATUS_HTML);
+    cr_assert_eq(status_format_of(""), STATUS_HTML);
+    cr_assert_eq(status_format_of("auto"), STATUS_AUTO);
+    cr_assert_eq(status_format_of("refresh=5&auto"), STATUS_AUTO);
+    cr_assert_eq(status_format_of("auto=1"), STATUS_AUTO);
+    cr_assert_eq(status_format_of("json"), STATUS_JSON);
+    cr_assert_eq(status_format_of("auto&json"), STATUS_JSON);
+    cr_assert_eq(status_format_of("autox"), STATUS_HTML);
+    cr_assert_eq(status_format_of("xjson"), STATUS_HTML);
+
+    struct {
+        const char *query;
+        const char *refresh; /* NULL: no header */
+    } cases[] = {{"refresh=7", "7"},     {"auto&refresh", "10"},        {"refresh=0", "10"},
+                 {"refresh=abc", "10"},  {"refresh=99999999", "86400"}, {"auto", NULL},
+                 {"refreshment=3", NULL}};
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        struct pool *p = pool_create(1024);
+        struct request *r = new_request(p, NULL, NULL, cases[i].query);
+        cr_assert_eq(add_refresh(r), 0);
+        if (cases[i].refresh == NULL) {
+            cr_assert_eq(r->n_resp_headers, 0, "%s", cases[i].query);
+        } else {
+            cr_assert_eq(r->n_resp_headers, 1, "%s", cases[i].query);
+            cr_assert_str_eq(r->resp_headers[0].name, "Refresh");
+            cr_assert_str_eq(r->resp_headers[0].value, cases[i].refresh, "%s", cases[i].query);
+        }
+        pool_destroy(p);
+    }
+}
+
+Test(status, registered_for_get_and_head)
+{
+    cr_assert_eq(handler_find("server-status"), &status_handler);
+    cr_assert_eq(handler_find("Server-Status"), &status_handler);
+    cr_assert(status_handler.methods & HTTP_M(METHOD_GET));
+    cr_assert(status_handler.methods & HTTP_M(METHOD_HEAD));
+    cr_assert_not(status_handler.methods & HTTP_M(METHOD_POST));
+    cr_assert_null(status_handler.resume);
+}
+
+Test(status, no_scoreboard_is_500)
+{
+    struct pool *p = pool_create(1024);
+    struct server *s = new_server(&mpm_prefork, 1, 1);
+    struct request *r = new_request(p, s, NULL, "auto");
+    cr_assert_null(process_scoreboard());
+    cr_assert_eq(status_handler.handle(r), HANDLER_DONE);
+    cr_assert_eq(r->status, 500);
+    free(s);
+    pool_destroy(p);
+}
+
+static double cpu_seconds(const struct status_sys *sys)
+{
+    return sys->cpu_user + sys->cpu_system;
+}
+
+Test(status, reads_proc)
+{
+    struct errbuf err;
+    struct scoreboard *sb = scoreboard_create(2, 1, &err);
+    struct status_sys none, parent_only, both;
+
+    /* burn 150 ms of CPU so the tick counters have moved */
+    struct timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    double until = (double)ts.tv_sec + (double)ts.tv_nsec / 1e9 + 0.15;
+    volatile unsigned long x = 0;
+    do {
+        for (int i = 0; i < 100000; i++)
+            x += (unsigned long)i;
+        clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    } while ((double)ts.tv_sec + (double)ts.tv_nsec / 1e9 < until);
+
+    status_sys_read(&none, sb, 0);
+    cr_assert_not(none.have_cpu, "no process to read");
+    status_sys_read(&none, sb, 1);
+    cr_assert_not(none.have_cpu, "process 1 does not run this program: not our parent");
+    cr_assert_leq(labs((long)(none.now - time(NULL))), 1);
+    cr_assert(none.load[0] >= 0 && none.load[1] >= 0 && none.load[2] >= 0, "/proc/loadavg read");
+
+    status_sys_read(&parent_only, sb, getpid());
+    atomic_store(&scoreboard_child(sb, 0)->pid, getpid());  /* the parent in a row too: counted once */
+    atomic_store(&scoreboard_child(sb, 1)->pid, 999999999); /* no such process: skipped */
+    status_sys_read(&both, sb, getpid());
+    cr_assert(parent_only.have_cpu && both.have_cpu);
+    cr_assert_geq(cpu_seconds(&parent_only), 0.1, "%f s of CPU", cpu_seconds(&parent_only));
+    cr_assert_geq(cpu_seconds(&both), cpu_seconds(&parent_only));
+    cr_assert_lt(cpu_seconds(&both), cpu_seconds(&parent_only) + 0.05, "counted twice");
+
+    /* a child in a row, no parent */
+    status_sys_read(&both, sb, 0);
+    cr_assert(both.have_cpu);
+    cr_assert_geq(cpu_seconds(&both), 0.1);
+    scoreboard_destroy(sb);
+}
