@@ -22,7 +22,7 @@ struct mpm {
     const struct directive *directives; /* its directives; {NULL} ends the table */
     /* After the config is read: fill defaults left at -1, clamp and warn as Apache does; -1 to refuse. */
     int (*check_config)(struct server *s, struct errbuf *err);
-    /* Serves until stopped; returns the exit status for main(). */
+    /* Serves until stopped or asked to restart; returns an enum process_result (server/process.h). */
     int (*run)(struct server *s);
 };
 

@@ -38,7 +38,7 @@ const char *config_set_path(struct server *s, const struct directive *d, int arg
 
 /* Command-line input to config_load(). */
 struct config_args {
-    const char *conf_file;   /* -f; NULL for the default conf/httpd.conf */
+    const char *conf_file;   /* -f; NULL for SERVER_CONFIG_FILE under -d or HTTPD_ROOT */
     const char *server_root; /* -d */
     const char **pre;        /* -C directives, applied before the file; NULL-terminated */
     const char **post;       /* -c directives, applied after the file; NULL-terminated */

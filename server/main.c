@@ -58,7 +58,7 @@ static void usage(const char *prog)
             "Options:\n"
             "  -D name            : define a name for use in <IfDefine name> directives\n"
             "  -d directory       : specify an alternate initial ServerRoot\n"
-            "  -f file            : specify an alternate ServerConfigFile (default conf/httpd.conf)\n"
+            "  -f file            : specify an alternate ServerConfigFile (default " HTTPD_ROOT "/" SERVER_CONFIG_FILE ")\n"
             "  -C \"directive\"     : process directive before reading config files\n"
             "  -c \"directive\"     : process directive after reading config files\n"
             "  -k start           : start the server\n"
