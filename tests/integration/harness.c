@@ -194,7 +194,7 @@ static char *subst_port(const char *s, int port)
 
 const char *http_date(time_t t)
 {
-    static char buf[64];
+    static __thread char buf[64]; /* per thread: the restart tests parse responses in several threads */
     struct tm tm;
 
     gmtime_r(&t, &tm);

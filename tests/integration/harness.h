@@ -223,7 +223,7 @@ void expect_closed(struct conn *c, int timeout_ms);
 const char *harness_page(void);         /* PAGE_LEN bytes */
 const unsigned char *harness_big(void); /* BIG_LEN bytes */
 
-/* IMF-fixdate of t ("Sun, 06 Nov 1994 08:49:37 GMT"), static buffer. */
+/* IMF-fixdate of t ("Sun, 06 Nov 1994 08:49:37 GMT"), in a buffer of the calling thread. */
 const char *http_date(time_t t);
 
 /* Pids of the processes whose parent is `parent`; returns the count (at most max). */
