@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "conftest.h"
 #include "config.h"
 #include "handler.h"
 #include "mpm.h"
@@ -17,26 +18,13 @@ static char conf_path[600];
 
 static void setup(void)
 {
-    strcpy(dir, "/tmp/test_config.XXXXXX");
-    cr_assert_not_null(mkdtemp(dir));
-    char p[600];
-    snprintf(p, sizeof(p), "%s/conf", dir);
-    mkdir(p, 0755);
-    snprintf(p, sizeof(p), "%s/htdocs", dir);
-    mkdir(p, 0755);
-    /* a minimal mime.types where TypesConfig defaults to */
-    snprintf(p, sizeof(p), "%s/conf/mime.types", dir);
-    FILE *f = fopen(p, "w");
-    fputs("text/html html htm\n", f);
-    fclose(f);
+    conftest_make_root(dir, "/tmp/test_config.XXXXXX");
     snprintf(conf_path, sizeof(conf_path), "%s/conf/test.conf", dir);
 }
 
 static void teardown(void)
 {
-    char cmd[700];
-    snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-    cr_assert_eq(system(cmd), 0);
+    conftest_remove_root(dir);
 }
 
 TestSuite(config, .init = setup, .fini = teardown);

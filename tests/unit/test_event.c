@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "conftest.h"
 #include "event.c"
 
 /* ---- check_config ---- */
@@ -204,25 +205,12 @@ static char dir[] = "/tmp/test_event_conf.XXXXXX";
 
 static void conf_setup(void)
 {
-    char p[700];
-    strcpy(dir, "/tmp/test_event_conf.XXXXXX");
-    cr_assert_not_null(mkdtemp(dir));
-    snprintf(p, sizeof(p), "%s/conf", dir);
-    cr_assert_eq(mkdir(p, 0755), 0);
-    snprintf(p, sizeof(p), "%s/htdocs", dir);
-    cr_assert_eq(mkdir(p, 0755), 0);
-    snprintf(p, sizeof(p), "%s/conf/mime.types", dir);
-    FILE *f = fopen(p, "w");
-    cr_assert_not_null(f);
-    fputs("text/html html\n", f);
-    fclose(f);
+    conftest_make_root(dir, "/tmp/test_event_conf.XXXXXX");
 }
 
 static void conf_teardown(void)
 {
-    char cmd[700];
-    snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-    cr_assert_eq(system(cmd), 0);
+    conftest_remove_root(dir);
 }
 
 /* Loads text; returns the server, or NULL with *msg set. */

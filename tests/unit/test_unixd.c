@@ -14,6 +14,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "conftest.h"
 #include "config.h"
 #include "server.h"
 #include "unixd.h"
@@ -23,26 +24,13 @@ static char conf_path[600];
 
 static void setup(void)
 {
-    char p[600];
-    strcpy(dir, "/tmp/test_unixd.XXXXXX");
-    cr_assert_not_null(mkdtemp(dir));
-    snprintf(p, sizeof(p), "%s/conf", dir);
-    cr_assert_eq(mkdir(p, 0755), 0);
-    snprintf(p, sizeof(p), "%s/htdocs", dir);
-    cr_assert_eq(mkdir(p, 0755), 0);
-    snprintf(p, sizeof(p), "%s/conf/mime.types", dir);
-    FILE *f = fopen(p, "w");
-    cr_assert_not_null(f);
-    fputs("text/html html\n", f);
-    fclose(f);
+    conftest_make_root(dir, "/tmp/test_unixd.XXXXXX");
     snprintf(conf_path, sizeof(conf_path), "%s/conf/test.conf", dir);
 }
 
 static void teardown(void)
 {
-    char cmd[700];
-    snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-    cr_assert_eq(system(cmd), 0);
+    conftest_remove_root(dir);
 }
 
 TestSuite(unixd, .init = setup, .fini = teardown);
