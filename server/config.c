@@ -163,6 +163,65 @@ static const char *set_limit_body(struct server *s, const struct directive *d, i
     return NULL;
 }
 
+/* One "type=timeout[-maxtimeout][,MinRate=rate]" argument of RequestReadTimeout into *rt. */
+static const char *parse_read_timeout(struct pool *p, const char *arg, struct read_timeout *rt)
+{
+    static const char usage[] = "takes header=, body= or handshake= followed by timeout[-maxtimeout]"
+                                "[,MinRate=rate], for example header=20-40,MinRate=500";
+    const char *eq = strchr(arg, '=');
+    char *value = pool_strdup(p, eq + 1);
+    char *rate = strchr(value, ',');
+    long long t, max = 0, r = 0;
+    if (rate != NULL) {
+        *rate++ = '\0';
+        if (strncasecmp(rate, "MinRate=", 8) != 0)
+            return pool_printf(p, "'%s': unknown option after ',' (only MinRate=rate): %s", arg, usage);
+        if ((r = parse_uint(rate + 8)) <= 0 || r > 1000000000)
+            return pool_printf(p, "'%s': MinRate must be a number of bytes per second above 0", arg);
+    }
+    char *dash = strchr(value, '-');
+    if (dash != NULL) {
+        *dash++ = '\0';
+        if ((max = parse_uint(dash)) < 0 || max > 86400)
+            return pool_printf(p, "'%s': the maximum timeout must be a number of seconds", arg);
+    }
+    if ((t = parse_uint(value)) < 0 || t > 86400)
+        return pool_printf(p, "'%s': the timeout must be a number of seconds: %s", arg, usage);
+    if (dash != NULL && r == 0)
+        return pool_printf(p, "'%s': a timeout range needs MinRate (the timeout only grows as data arrives)",
+                           arg);
+    if (dash != NULL && max <= t)
+        return pool_printf(p, "'%s': the maximum timeout must be larger than the initial timeout", arg);
+    rt->timeout = (int)t;
+    rt->max_timeout = (int)max;
+    rt->min_rate = (int)r;
+    return NULL;
+}
+
+static const char *set_request_read_timeout(struct server *s, const struct directive *d, int argc,
+                                            char **argv)
+{
+    (void)d;
+    if (argc < 1)
+        return "takes one or more of header=, body= and handshake= settings";
+    for (int i = 0; i < argc; i++) {
+        struct read_timeout scratch, *rt;
+        if (strncasecmp(argv[i], "header=", 7) == 0)
+            rt = &s->header_timeout;
+        else if (strncasecmp(argv[i], "body=", 5) == 0)
+            rt = &s->body_timeout;
+        else if (strncasecmp(argv[i], "handshake=", 10) == 0)
+            rt = &scratch; /* the TLS handshake stage: accepted for Apache configurations, nothing to time
+                              here */
+        else
+            return pool_printf(s->pool, "'%s': unknown stage; takes header=, body= or handshake=", argv[i]);
+        const char *msg = parse_read_timeout(s->pool, argv[i], rt);
+        if (msg != NULL)
+            return msg;
+    }
+    return NULL;
+}
+
 static const char *set_log_level(struct server *s, const struct directive *d, int argc, char **argv)
 {
     (void)d;
@@ -244,6 +303,9 @@ const struct directive config_core_directives[] = {
     CORE("LimitRequestFields", config_set_int, limit_request_fields,
          "most header lines (431 above; 0 = any)"),
     CUSTOM("LimitRequestBody", set_limit_body, "largest request body in bytes (413 above; 0 = unlimited)"),
+    CUSTOM("RequestReadTimeout", set_request_read_timeout,
+           "time (and minimum rate) to receive the request header and body, 408 after "
+           "(header=20-40,MinRate=500)"),
     CORE("ErrorLog", config_set_path, error_log, "error log file"),
     CUSTOM("LogLevel", set_log_level, "least severe level written to the error log"),
     CUSTOM("LogFormat", set_log_format, "defines an access log format nickname"),
@@ -665,6 +727,9 @@ static void set_defaults(struct server *s)
     s->limit_request_field_size = 8190;
     s->limit_request_fields = 100;
     s->limit_request_body = 1073741824;
+    /* mod_reqtimeout's defaults: header=20-40,MinRate=500 body=20,MinRate=500 */
+    s->header_timeout = (struct read_timeout){.timeout = 20, .max_timeout = 40, .min_rate = 500};
+    s->body_timeout = (struct read_timeout){.timeout = 20, .max_timeout = 0, .min_rate = 500};
     s->log_level = LOG_WARN;
     if (gethostname(host, sizeof(host)) < 0)
         strcpy(host, "localhost");

@@ -47,6 +47,13 @@ enum phase {
     PH_INTERIM     /* "100 Continue" is being written, then back to PH_PARSING */
 };
 
+/* Which RequestReadTimeout stage the connection is in (mod_reqtimeout's header and body stages). */
+enum stage {
+    ST_NONE,   /* nothing is being received: idle keep-alive, or a request being answered */
+    ST_HEADER, /* from accept (or the first byte of a keep-alive request) to the end of the headers */
+    ST_BODY    /* from the end of the headers to the end of the body */
+};
+
 /* A growing byte string in the request pool. */
 struct span {
     char *p;
@@ -87,11 +94,14 @@ struct http_conn {
     uint32_t start, end;
     enum conn_state state : 8;
     enum phase phase : 8;
+    enum stage stage : 8;     /* of RequestReadTimeout, with stage_start and stage_bytes */
     uint8_t peer_family;      /* AF_INET, AF_INET6 or 0 */
     unsigned close_after : 1; /* close once the response is written */
     unsigned linger : 1;      /* the peer may still be sending: lingering close */
     unsigned leaving : 1;     /* graceful stop: no further request */
     uint32_t requests;        /* served on this connection */
+    uint32_t stage_bytes;     /* received since the stage started (saturates) */
+    int64_t stage_start;      /* monotonic ms */
     unsigned char peer_addr[16];
 };
 
@@ -129,6 +139,35 @@ static void span_clear(struct span *s)
 {
     s->p = NULL;
     s->len = s->cap = 0;
+}
+
+/* ---- read deadlines ---- */
+
+static void stage_begin(struct http_conn *c, enum stage st, int64_t now)
+{
+    c->stage = st;
+    c->stage_start = now;
+    c->stage_bytes = 0;
+}
+
+/*
+ * The deadline of a read: Timeout after the last progress, or sooner the end of the RequestReadTimeout stage
+ * (its timeout, plus a second per MinRate bytes received in it, capped at its maximum), as mod_reqtimeout.
+ */
+static int64_t read_deadline(const struct http_conn *c, int64_t now)
+{
+    int64_t deadline = now + (int64_t)c->s->timeout * 1000;
+    const struct read_timeout *rt = c->stage == ST_HEADER ? &c->s->header_timeout
+                                    : c->stage == ST_BODY ? &c->s->body_timeout
+                                                          : NULL;
+    if (rt == NULL || rt->timeout <= 0)
+        return deadline;
+    int64_t end = c->stage_start + (int64_t)rt->timeout * 1000;
+    if (rt->min_rate > 0)
+        end += (int64_t)c->stage_bytes * 1000 / rt->min_rate;
+    if (rt->max_timeout > 0 && end > c->stage_start + (int64_t)rt->max_timeout * 1000)
+        end = c->stage_start + (int64_t)rt->max_timeout * 1000;
+    return end < deadline ? end : deadline;
 }
 
 /* ---- request lifecycle ---- */
@@ -401,6 +440,22 @@ static int check_headers(struct http_conn *c, struct request *r)
     return 0;
 }
 
+/* The request line is complete: known from here on for the access log, also of a request that then fails
+ * (a 408 in the headers is logged with its request line, as Apache's). */
+static int on_version_complete(llhttp_t *p)
+{
+    struct http_conn *c = conn_of(p);
+    struct request *r = &c->x->req;
+    r->version_major = p->http_major;
+    r->version_minor = p->http_minor;
+    r->method_name = llhttp_method_name(llhttp_get_method(p));
+    r->request_line = pool_printf(c->pool, "%s %s HTTP/%d.%d", r->method_name, c->x->url.p ? c->x->url.p : "",
+                                  r->version_major, r->version_minor);
+    if (r->request_line == NULL)
+        return fail(c, 500);
+    return 0;
+}
+
 static int on_headers_complete(llhttp_t *p)
 {
     struct http_conn *c = conn_of(p);
@@ -412,13 +467,8 @@ static int on_headers_complete(llhttp_t *p)
             return st;
         c->x->in_value = 0;
     }
-    r->version_major = p->http_major;
-    r->version_minor = p->http_minor;
-    r->method_name = llhttp_method_name(llhttp_get_method(p));
-    r->request_line = pool_printf(c->pool, "%s %s HTTP/%d.%d", r->method_name, c->x->url.p ? c->x->url.p : "",
-                                  r->version_major, r->version_minor);
-    if (r->request_line == NULL)
-        return fail(c, 500);
+    if (r->request_line == NULL && (st = on_version_complete(p)) != 0)
+        return st;
     if (r->version_major != 1)
         return fail(c, 505);
     if (map_method(p, &r->method) < 0)
@@ -459,6 +509,7 @@ static void init_settings(void)
     parser_settings.on_header_field = on_header_field;
     parser_settings.on_header_value = on_header_value;
     parser_settings.on_header_value_complete = on_header_value_complete;
+    parser_settings.on_version_complete = on_version_complete;
     parser_settings.on_headers_complete = on_headers_complete;
     parser_settings.on_body = on_body;
     parser_settings.on_message_complete = on_message_complete;
@@ -476,7 +527,8 @@ struct http_conn *http_conn_create(const struct server *s, const struct sockaddr
     c->s = s;
     c->state = CONN_READ;
     c->phase = PH_IDLE;
-    c->deadline = now + (int64_t)s->timeout * 1000;
+    stage_begin(c, ST_HEADER, now); /* the header stage of a new connection starts at accept, as Apache's */
+    c->deadline = read_deadline(c, now);
     if (peer != NULL && peer->sa_family == AF_INET && peerlen >= sizeof(struct sockaddr_in)) {
         c->peer_family = AF_INET;
         memcpy(c->peer_addr, &((const struct sockaddr_in *)peer)->sin_addr, 4);
@@ -539,6 +591,10 @@ int http_conn_read_space(struct http_conn *c, char **buf, size_t *len)
 enum conn_state http_conn_input(struct http_conn *c, size_t n, int64_t now)
 {
     c->end += n;
+    /* the header stage of a keep-alive (or pipelined) request starts with its first byte */
+    if (c->stage == ST_NONE)
+        stage_begin(c, ST_HEADER, now);
+    c->stage_bytes = c->stage_bytes > UINT32_MAX - n ? UINT32_MAX : c->stage_bytes + (uint32_t)n;
     if (c->state == CONN_WRITE || c->state == CONN_WAIT)
         return c->state; /* kept for after the response */
     return process_input(c, now);
@@ -750,11 +806,14 @@ static enum conn_state process_input(struct http_conn *c, int64_t now)
             break;
         }
         c->start += (size_t)(llhttp_get_error_pos(&c->x->parser) - data);
+        c->stage = ST_NONE;
         if (err == HPE_PAUSED)
             return dispatch(c, now);
         c->start = c->end; /* the rest of the stream cannot be trusted */
         return respond_error(c, error_status(c, err, data, avail), now);
     }
+    if (c->x != NULL && c->x->headers_done && c->stage == ST_HEADER)
+        stage_begin(c, ST_BODY, now);
     if (c->x != NULL && c->x->expect_continue && c->x->headers_done && c->x->req.body_received == 0) {
         c->x->expect_continue = 0;
         c->phase = PH_INTERIM;
@@ -763,6 +822,7 @@ static enum conn_state process_input(struct http_conn *c, int64_t now)
         return c->state;
     }
     c->state = CONN_READ;
+    c->deadline = read_deadline(c, now);
     return c->state;
 }
 
@@ -815,7 +875,10 @@ static enum conn_state finish_response(struct http_conn *c, int64_t now)
         c->state = CONN_CLOSE;
         return c->state;
     }
+    c->stage = ST_NONE;
     if (c->start < c->end) {
+        /* a pipelined request is already here: its header stage starts now */
+        stage_begin(c, ST_HEADER, now);
         c->phase = PH_IDLE;
         return process_input(c, now);
     }
@@ -833,6 +896,7 @@ enum conn_state http_conn_sent(struct http_conn *c, size_t n, int64_t now)
         if (c->x->interim_off < sizeof(continue_line) - 1)
             return c->state;
         c->phase = PH_PARSING;
+        stage_begin(c, ST_BODY, now); /* the client starts the body only now */
         return process_input(c, now);
     }
     size_t head_left = c->x->head_len - c->x->head_off;
@@ -870,8 +934,11 @@ enum conn_state http_conn_timeout(struct http_conn *c, int64_t now)
     switch (c->state) {
     case CONN_READ:
         /* mid-request: 408; nothing received on this request: close quietly as for an idle connection */
-        if (c->x != NULL && c->phase != PH_IDLE)
+        if (c->x != NULL && c->phase != PH_IDLE) {
+            log_error(LOG_INFO, "reqtimeout", "[client %s] Request %s read timeout", http_conn_peer(c),
+                      c->stage == ST_BODY ? "body" : "header");
             return respond_error(c, 408, now);
+        }
         c->state = CONN_CLOSE;
         break;
     case CONN_WAIT:
@@ -920,7 +987,7 @@ enum conn_state http_conn_shutdown(struct http_conn *c)
      * request answered (its client may have sent it already), then closes */
     if (c->state == CONN_KEEPALIVE)
         c->state = CONN_CLOSE;
-    else if (c->x->head == NULL)
+    else if (c->x == NULL || c->x->head == NULL)
         c->close_after = 1;
     return c->state;
 }

@@ -59,6 +59,13 @@ struct mpm_conf {
     int max_conns;          /* event: per-child connection cap */
 };
 
+/* One stage of RequestReadTimeout (mod_reqtimeout): `timeout` seconds to receive the stage (0: no limit),
+ * extended by one second per `min_rate` bytes received (0: never), up to `max_timeout` seconds (0: no cap).
+ */
+struct read_timeout {
+    int timeout, max_timeout, min_rate;
+};
+
 struct server {
     struct pool *pool; /* everything below lives in it */
 
@@ -77,14 +84,15 @@ struct server {
     int listen_backlog;         /* ListenBacklog */
 
     /* protocol limits and timeouts */
-    int timeout;                  /* Timeout, seconds */
-    int keepalive;                /* KeepAlive On/Off */
-    int keepalive_timeout;        /* KeepAliveTimeout, seconds */
-    int max_keepalive_requests;   /* MaxKeepAliveRequests; 0 = unlimited */
-    int limit_request_line;       /* LimitRequestLine */
-    int limit_request_field_size; /* LimitRequestFieldSize */
-    int limit_request_fields;     /* LimitRequestFields; 0 = unlimited */
-    long long limit_request_body; /* LimitRequestBody; 0 = unlimited */
+    int timeout;                                      /* Timeout, seconds */
+    int keepalive;                                    /* KeepAlive On/Off */
+    int keepalive_timeout;                            /* KeepAliveTimeout, seconds */
+    int max_keepalive_requests;                       /* MaxKeepAliveRequests; 0 = unlimited */
+    int limit_request_line;                           /* LimitRequestLine */
+    int limit_request_field_size;                     /* LimitRequestFieldSize */
+    int limit_request_fields;                         /* LimitRequestFields; 0 = unlimited */
+    long long limit_request_body;                     /* LimitRequestBody; 0 = unlimited */
+    struct read_timeout header_timeout, body_timeout; /* RequestReadTimeout header=... body=... */
 
     /* logs */
     char *error_log;                /* ErrorLog */

@@ -297,3 +297,57 @@ Test(config, prefork_defaults_and_clamps)
     cr_assert_geq(s->mpm_conf.max_spare, s->mpm_conf.min_spare + 1);
     config_free(s);
 }
+
+Test(config, request_read_timeout)
+{
+    struct errbuf err;
+    struct server *s = load("Listen 8080\n", &err);
+    cr_assert_not_null(s, "%s", err.msg);
+    /* mod_reqtimeout's defaults: header=20-40,MinRate=500 body=20,MinRate=500 */
+    cr_assert_eq(s->header_timeout.timeout, 20);
+    cr_assert_eq(s->header_timeout.max_timeout, 40);
+    cr_assert_eq(s->header_timeout.min_rate, 500);
+    cr_assert_eq(s->body_timeout.timeout, 20);
+    cr_assert_eq(s->body_timeout.max_timeout, 0);
+    cr_assert_eq(s->body_timeout.min_rate, 500);
+    config_free(s);
+
+    /* a stage not named keeps its default; names and MinRate are case-insensitive; handshake= is accepted */
+    s = load("Listen 8080\nRequestReadTimeout HEADER=10-30,minrate=1000 handshake=5\n", &err);
+    cr_assert_not_null(s, "%s", err.msg);
+    cr_assert_eq(s->header_timeout.timeout, 10);
+    cr_assert_eq(s->header_timeout.max_timeout, 30);
+    cr_assert_eq(s->header_timeout.min_rate, 1000);
+    cr_assert_eq(s->body_timeout.timeout, 20);
+    config_free(s);
+
+    s = load("Listen 8080\nRequestReadTimeout header=0 body=0\n", &err);
+    cr_assert_not_null(s, "%s", err.msg);
+    cr_assert_eq(s->header_timeout.timeout, 0);
+    cr_assert_eq(s->body_timeout.timeout, 0);
+    config_free(s);
+
+    s = load("Listen 8080\nRequestReadTimeout body=10\n", &err);
+    cr_assert_not_null(s, "%s", err.msg);
+    cr_assert_eq(s->body_timeout.timeout, 10);
+    cr_assert_eq(s->body_timeout.min_rate, 0);
+    config_free(s);
+
+    const char *msg = load_fail("Listen 8080\nRequestReadTimeout\n");
+    cr_assert(strstr(msg, "test.conf:2: RequestReadTimeout takes") != NULL, "%s", msg);
+    msg = load_fail("Listen 8080\nRequestReadTimeout headers=10\n");
+    cr_assert(strstr(msg, "test.conf:2: RequestReadTimeout 'headers=10': unknown stage") != NULL, "%s", msg);
+    msg = load_fail("Listen 8080\nRequestReadTimeout header=10-20\n");
+    cr_assert(strstr(msg, "test.conf:2: RequestReadTimeout 'header=10-20': a timeout range needs MinRate") !=
+                  NULL,
+              "%s", msg);
+    msg = load_fail("Listen 8080\nRequestReadTimeout header=20-10,MinRate=500\n");
+    cr_assert(strstr(msg, "must be larger than the initial timeout") != NULL, "%s", msg);
+    msg = load_fail("Listen 8080\nRequestReadTimeout header=x\n");
+    cr_assert(strstr(msg, "test.conf:2: RequestReadTimeout 'header=x': the timeout must be") != NULL, "%s",
+              msg);
+    msg = load_fail("Listen 8080\nRequestReadTimeout body=10,MinRate=0\n");
+    cr_assert(strstr(msg, "MinRate must be") != NULL, "%s", msg);
+    msg = load_fail("Listen 8080\nRequestReadTimeout body=10,Rate=5\n");
+    cr_assert(strstr(msg, "unknown option") != NULL, "%s", msg);
+}

@@ -421,3 +421,107 @@ Test(http_conn, graceful_shutdown)
     http_conn_destroy(c);
     free(o.data);
 }
+
+/* Feeds `in` at time `now` (one piece). */
+static enum conn_state feed(struct http_conn *c, const char *in, int64_t now)
+{
+    char *buf;
+    size_t space;
+    cr_assert_eq(http_conn_read_space(c, &buf, &space), 0);
+    cr_assert_geq(space, strlen(in));
+    memcpy(buf, in, strlen(in));
+    return http_conn_input(c, strlen(in), now);
+}
+
+Test(http_conn, request_read_timeout_header_stage)
+{
+    /* header=2-4,MinRate=500: 2 s from accept, +1 s per 500 bytes, never beyond 4 s */
+    srv.header_timeout = (struct read_timeout){.timeout = 2, .max_timeout = 4, .min_rate = 500};
+    int64_t t0 = 100000;
+    struct http_conn *c = http_conn_create(&srv, NULL, 0, t0);
+    cr_assert_eq(http_conn_deadline(c), t0 + 2000, "the stage starts at accept");
+
+    char line[600];
+    snprintf(line, sizeof(line), "GET /%0499d HTTP/1.1\r\n", 0);
+    int64_t len = (int64_t)strlen(line);
+    cr_assert_eq(feed(c, line, t0 + 1500), CONN_READ);
+    cr_assert_eq(http_conn_deadline(c), t0 + 2000 + len * 1000 / 500, "extended by the bytes received");
+
+    for (int i = 0; i < 4; i++) {
+        snprintf(line, sizeof(line), "X-%d: %0490d\r\n", i, 0);
+        cr_assert_eq(feed(c, line, t0 + 2000 + i * 400), CONN_READ);
+    }
+    cr_assert_eq(http_conn_deadline(c), t0 + 4000, "capped at the maximum");
+    cr_assert_eq(http_conn_timeout(c, t0 + 4000), CONN_WRITE);
+    struct out o = {0};
+    int64_t now = t0 + 4000;
+    cr_assert_eq(drive(c, "", 0, 1, &o, &now), CONN_CLOSE);
+    cr_assert(strncmp(o.data, "HTTP/1.1 408 Request Timeout\r\n", 30) == 0, "%s", o.data);
+    cr_assert_not_null(strstr(o.data, "Connection: close\r\n"));
+    http_conn_destroy(c);
+    free(o.data);
+
+    /* a silent new connection ends at the header timeout, quietly */
+    c = http_conn_create(&srv, NULL, 0, t0);
+    cr_assert_eq(http_conn_timeout(c, http_conn_deadline(c)), CONN_CLOSE);
+    http_conn_destroy(c);
+}
+
+Test(http_conn, request_read_timeout_keepalive_starts_at_first_byte)
+{
+    srv.header_timeout = (struct read_timeout){.timeout = 2, .max_timeout = 3, .min_rate = 500};
+    int64_t now = 100000;
+    struct out o = {0};
+    struct http_conn *c = http_conn_create(&srv, NULL, 0, now);
+    const char *req = "GET / HTTP/1.1\r\nHost: x\r\n\r\n";
+    cr_assert_eq(drive(c, req, strlen(req), 1 << 20, &o, &now), CONN_KEEPALIVE);
+    cr_assert_eq(http_conn_deadline(c), now + 5000, "idle: KeepAliveTimeout");
+    int64_t first = now + 4000; /* the next request starts late in the keep-alive wait */
+    cr_assert_eq(feed(c, "GET / HT", first), CONN_READ);
+    cr_assert_eq(http_conn_deadline(c), first + 2000 + 8 * 1000 / 500, "header stage from the first byte");
+    http_conn_destroy(c);
+    free(o.data);
+}
+
+Test(http_conn, request_read_timeout_body_stage)
+{
+    /* body=3,MinRate=1000: 3 s from the end of the headers, +1 s per 1000 bytes, no cap */
+    srv.header_timeout = (struct read_timeout){.timeout = 2, .max_timeout = 0, .min_rate = 0};
+    srv.body_timeout = (struct read_timeout){.timeout = 3, .max_timeout = 0, .min_rate = 1000};
+    int64_t t0 = 100000;
+    struct http_conn *c = http_conn_create(&srv, NULL, 0, t0);
+    cr_assert_eq(feed(c, "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n\r\n", t0 + 1000),
+                 CONN_READ);
+    int64_t t1 = t0 + 1000;
+    cr_assert_eq(http_conn_deadline(c), t1 + 3000, "body stage from the end of the headers");
+    char chunk[2001];
+    memset(chunk, 'b', 2000);
+    chunk[2000] = '\0';
+    for (int i = 1; i <= 10; i++)
+        cr_assert_eq(feed(c, chunk, t1 + i * 1000), CONN_READ);
+    cr_assert_eq(http_conn_deadline(c), t1 + 3000 + 20000, "+1 s per 1000 bytes, no cap");
+    cr_assert_eq(http_conn_timeout(c, http_conn_deadline(c)), CONN_WRITE);
+    struct out o = {0};
+    int64_t now = http_conn_deadline(c);
+    cr_assert_eq(drive(c, "", 0, 1, &o, &now), CONN_CLOSE);
+    cr_assert(strncmp(o.data, "HTTP/1.1 408 Request Timeout\r\n", 30) == 0, "%s", o.data);
+    http_conn_destroy(c);
+    free(o.data);
+}
+
+Test(http_conn, request_read_timeout_bounded_by_timeout_and_disabled_by_zero)
+{
+    srv.timeout = 1;
+    srv.header_timeout = (struct read_timeout){.timeout = 20, .max_timeout = 40, .min_rate = 500};
+    struct http_conn *c = http_conn_create(&srv, NULL, 0, 1000);
+    cr_assert_eq(feed(c, "GET / HTTP/1.1\r\n", 1500), CONN_READ);
+    cr_assert_eq(http_conn_deadline(c), 2500, "Timeout after the last progress comes first");
+    http_conn_destroy(c);
+
+    srv.timeout = 60;
+    srv.header_timeout = (struct read_timeout){0};
+    c = http_conn_create(&srv, NULL, 0, 1000);
+    cr_assert_eq(feed(c, "GET / HTTP/1.1\r\n", 1500), CONN_READ);
+    cr_assert_eq(http_conn_deadline(c), 61500, "header=0: only Timeout");
+    http_conn_destroy(c);
+}

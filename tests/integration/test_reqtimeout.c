@@ -1,0 +1,170 @@
+/*
+ * RequestReadTimeout (mod_reqtimeout's semantics) against the real server under every MPM: the header stage
+ * from accept (or from the first byte of a keep-alive request), the minimum rate that extends it up to its
+ * maximum, the body stage, 408 with Connection: close and the info line in the error log, and capacity held
+ * by slow clients given back. `Timeout 30` in every configuration here, so that only RequestReadTimeout can
+ * explain a 408 within a few seconds.
+ */
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "harness.h"
+
+/* Waits for the 408 on c and returns after how many ms since `since` it came; asserts the exact page. */
+static int64_t expect_408(struct conn *c, int64_t since, int within_ms)
+{
+    char err[4096];
+    struct resp *r = calloc(1, sizeof(*r));
+    if (resp_read(c, 0, within_ms, r, err, sizeof(err)) == -1)
+        hfail("no 408 within %d ms: %s", within_ms, err);
+    int64_t took = now_ms() - since;
+    expect_error(r, 408, NULL, "close", 0);
+    expect_closed(c, 2000);
+    resp_free(r);
+    return took;
+}
+
+static int log_count(const struct srv *s, const char *needle)
+{
+    char *log = read_file(s->error_log, NULL);
+    int n = 0;
+    for (const char *p = log ? log : ""; (p = strstr(p, needle)) != NULL; p++)
+        n++;
+    free(log);
+    return n;
+}
+
+MPM_TEST(reqtimeout, header_stage_from_accept, .timeout = 20)
+{
+    struct srv *s = server_start(mpm, "Timeout 30\nRequestReadTimeout header=1-2,MinRate=500\n");
+    int64_t start = now_ms();
+    struct conn *c = conn_open(s->port);
+    conn_send_str(c, "GET /index.html HTTP/1.1\r\nHost: local");
+    int64_t took = expect_408(c, start, 5000);
+    hassert(took >= 900 && took < 2500, "408 after %lld ms; header=1 means about 1 s", (long long)took);
+    conn_close(c);
+    /* logged with the request line that had arrived, as Apache's */
+    char *log = read_file(s->access_log, NULL);
+    hassert(log != NULL && strstr(log, "\"GET /index.html HTTP/1.1\" 408 ") != NULL, "access log: %s", log);
+    free(log);
+    /* a silent connection is closed at the header timeout without a response, as Apache's */
+    start = now_ms();
+    c = conn_open(s->port);
+    expect_closed(c, 4000);
+    took = now_ms() - start;
+    hassert(took >= 900 && took < 2500, "silent connection closed after %lld ms", (long long)took);
+    conn_close(c);
+    hassert(log_count(s, "Request header read timeout") >= 1, "no info line in the error log");
+    server_stop(s);
+}
+
+MPM_TEST(reqtimeout, min_rate_extends_up_to_the_maximum, .timeout = 20)
+{
+    /* 1 s, plus 1 s per 10 bytes, at most 3 s: a client sending 20 bytes every 200 ms (100 B/s) keeps
+     * extending its deadline, but the maximum ends it at 3 s */
+    struct srv *s = server_start(mpm, "Timeout 30\nRequestReadTimeout header=1-3,MinRate=10\n");
+    int64_t start = now_ms();
+    struct conn *c = conn_open(s->port);
+    conn_send_str(c, "GET /index.html HTTP/1.1\r\n");
+    char line[32];
+    int i = 0;
+    for (; now_ms() - start < 6000; i++) {
+        snprintf(line, sizeof(line), "X-%03d: aaaaaaaaaaaaa\r\n", i); /* 20 bytes */
+        if (send(c->fd, line, strlen(line), MSG_NOSIGNAL) < 0)
+            break; /* the server has closed */
+        if (conn_fill(c, 200) != -1)
+            break; /* the 408 (or the close) arrived */
+    }
+    int64_t took = expect_408(c, start, 3000);
+    hassert(took >= 2700 && took < 4500, "408 after %lld ms (%d header lines sent); the cap is 3 s",
+            (long long)took, i);
+    conn_close(c);
+    server_stop(s);
+}
+
+MPM_TEST(reqtimeout, body_stage, .timeout = 20)
+{
+    struct srv *s = server_start(mpm, "Timeout 30\nRequestReadTimeout header=10 body=1\n");
+    struct conn *c = conn_open(s->port);
+    sleep_ms(1500); /* longer than the body timeout: the body stage starts with the end of the headers */
+    conn_send_str(c, "POST /index.html HTTP/1.1\r\nHost: localhost\r\nContent-Length: 100\r\n\r\n0123456789");
+    int64_t start = now_ms();
+    int64_t took = expect_408(c, start, 5000);
+    hassert(took >= 900 && took < 2500, "408 after %lld ms of body; body=1 means about 1 s", (long long)took);
+    conn_close(c);
+    hassert(log_count(s, "Request body read timeout") >= 1, "no info line in the error log");
+    server_stop(s);
+}
+
+MPM_TEST(reqtimeout, keepalive_request_starts_at_its_first_byte, .timeout = 20)
+{
+    struct srv *s =
+        server_start(mpm, "Timeout 30\nKeepAliveTimeout 10\nRequestReadTimeout header=1-2,MinRate=500\n");
+    struct conn *c = conn_open(s->port);
+    struct resp *r = exchange(c, "GET /index.html HTTP/1.1\r\nHost: localhost\r\n\r\n");
+    hassert(r->status == 200, "status %d", r->status);
+    resp_free(r);
+    sleep_ms(1500); /* idle: KeepAliveTimeout applies, not the header timeout */
+    conn_send_str(c, "GET /index.html HTTP/1.1\r\n");
+    int64_t start = now_ms();
+    int64_t took = expect_408(c, start, 5000);
+    hassert(took >= 900 && took < 2500, "408 %lld ms after the first byte", (long long)took);
+    conn_close(c);
+    server_stop(s);
+}
+
+MPM_TEST(reqtimeout, disabled_by_zero, .timeout = 20)
+{
+    struct srv *s = server_start(mpm, "Timeout 2\nRequestReadTimeout header=0 body=0\n");
+    struct conn *c = conn_open(s->port);
+    conn_send_str(c, "GET /index.html HTTP/1.1\r\n");
+    int64_t start = now_ms();
+    /* header=0: only Timeout (2 s after the last byte) applies */
+    int64_t took = expect_408(c, start, 5000);
+    hassert(took >= 1800 && took < 3500, "408 after %lld ms; Timeout 2", (long long)took);
+    conn_close(c);
+    server_stop(s);
+}
+
+MPM_TEST(reqtimeout, slow_clients_give_capacity_back, .timeout = 30)
+{
+    /* Two slow clients take all there is (2 processes, 2 threads, or 2 connections); RequestReadTimeout
+     * frees it after about 1 s, and a waiting client is then served. */
+    struct srv *s = server_start(mpm, "Timeout 30\nRequestReadTimeout header=1-2,MinRate=500\n"
+                                      "<IfModule mpm_prefork_module>\n"
+                                      "  StartServers 2\n  MinSpareServers 1\n  MaxSpareServers 2\n"
+                                      "  ServerLimit 2\n  MaxRequestWorkers 2\n"
+                                      "</IfModule>\n"
+                                      "<IfModule mpm_worker_module>\n"
+                                      "  StartServers 1\n  ServerLimit 1\n  ThreadsPerChild 2\n"
+                                      "  MaxRequestWorkers 2\n  MinSpareThreads 1\n  MaxSpareThreads 2\n"
+                                      "</IfModule>\n"
+                                      "<IfModule mpm_event_module>\n"
+                                      "  StartServers 1\n  ServerLimit 1\n  WorkerConnections 2\n"
+                                      "</IfModule>\n");
+    struct conn *slow[2];
+    int64_t start = now_ms();
+    for (int i = 0; i < 2; i++) {
+        slow[i] = conn_open(s->port);
+        conn_send_str(slow[i], "GET /index.html HTTP/1.1\r\nHost: loc");
+    }
+    sleep_ms(300);
+    struct conn *c = conn_open(s->port);
+    conn_send_str(c, "GET /page.html HTTP/1.1\r\nHost: localhost\r\n\r\n");
+    char err[4096];
+    struct resp *r = calloc(1, sizeof(*r));
+    if (resp_read(c, 0, 6000, r, err, sizeof(err)) == -1)
+        hfail("the waiting client was not served: %s", err);
+    int64_t took = now_ms() - start;
+    expect_static(r, s, "page.html", harness_page(), PAGE_LEN, "text/html", NULL, 0);
+    hassert(took >= 800, "served after %lld ms: the slow clients did not hold the capacity", (long long)took);
+    hassert(took < 4000, "served after %lld ms", (long long)took);
+    resp_free(r);
+    for (int i = 0; i < 2; i++) {
+        expect_408(slow[i], start, 3000);
+        conn_close(slow[i]);
+    }
+    conn_close(c);
+    server_stop(s);
+}
