@@ -14,6 +14,7 @@
 #include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
+#include <limits.h>
 #include <netinet/in.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -65,11 +66,13 @@ struct exchange {
     struct request req;
     llhttp_t parser; /* initialised per request: a paused parser is at a message boundary */
     struct span url, field, value;
-    int in_value;        /* last callback was a header value */
-    int cap_headers;     /* room in req.headers */
-    size_t header_bytes; /* size of the header line being read */
-    int error_status;    /* set by a callback that fails the request */
-    int path_status;     /* 404 etc. decided at headers, answered when the body has been read */
+    int in_value;          /* last callback was a header value */
+    const char *exec_base; /* the bytes of the llhttp_execute() in progress start here */
+    int after_lf;          /* the bytes parsed before exec_base end with LF and optional SP/HTAB */
+    int cap_headers;       /* room in req.headers */
+    size_t header_bytes;   /* size of the header line being read */
+    int error_status;      /* set by a callback that fails the request */
+    int path_status;       /* 404 etc. decided at headers, answered when the body has been read */
     int expect_continue;
     int headers_done;
     int send_body;      /* false for HEAD */
@@ -306,10 +309,17 @@ static int on_header_field(llhttp_t *p, const char *at, size_t n)
 static int on_header_value(llhttp_t *p, const char *at, size_t n)
 {
     struct http_conn *c = conn_of(p);
-    /* llhttp passes an obs-fold continuation as a value piece starting right after the line break; RFC 9112
-     * lets a server reject obs-fold, and we do (a value otherwise starts after ':' or whitespace) */
-    if (at > c->buf && at[-1] == '\n')
-        return fail(c, 400);
+    /* llhttp 8.1 accepts obs-fold and passes the continuation as a value piece that follows a line break and
+     * whitespace; RFC 9112 5.2 lets a server reject obs-fold, and we do, as a header hidden in a fold is a
+     * smuggling vector. A value otherwise follows ':' (an empty one is a zero-length piece). The bytes before
+     * `at` may belong to an earlier read: after_lf remembers how those ended. */
+    if (n > 0) {
+        const char *q = at;
+        while (q > c->x->exec_base && (q[-1] == ' ' || q[-1] == '\t'))
+            q--;
+        if (q > c->x->exec_base ? q[-1] == '\n' : c->x->after_lf)
+            return fail(c, 400);
+    }
     c->x->in_value = 1;
     c->x->header_bytes += n;
     /* field ": " value, as Apache counts the line */
@@ -321,12 +331,41 @@ static int on_header_value(llhttp_t *p, const char *at, size_t n)
 static int on_header_value_complete(llhttp_t *p)
 {
     struct http_conn *c = conn_of(p);
-    if (c->x->field.p == NULL)
+    if (c->x->field.len == 0) /* ": value": a field name is a non-empty token (RFC 9110 5.1) */
         return fail(c, 400);
     if (c->x->value.p == NULL && span_append(c->pool, &c->x->value, "", 0) < 0)
         return fail(c, 500);
     c->x->in_value = 0;
     return add_header(c);
+}
+
+/* A Host value: uri-host [":" port] (RFC 9112 3.2, RFC 3986 3.2.2); empty is allowed. */
+static int host_valid(const char *h)
+{
+    const char *p = h;
+    if (*p == '[') {
+        p++;
+        while (*p != '\0' && *p != ']' && (isxdigit((unsigned char)*p) || strchr(":.vV", *p) != NULL))
+            p++;
+        if (*p++ != ']')
+            return 0;
+    } else {
+        for (; *p != '\0' && *p != ':'; p++) {
+            unsigned char ch = (unsigned char)*p;
+            if (ch == '%') {
+                if (!isxdigit((unsigned char)p[1]) || !isxdigit((unsigned char)p[2]))
+                    return 0;
+                p += 2;
+            } else if (!isalnum(ch) && strchr("-._~!$&'()*+,;=", ch) == NULL) {
+                return 0;
+            }
+        }
+    }
+    if (*p == ':')
+        for (p++; *p != '\0'; p++)
+            if (!isdigit((unsigned char)*p))
+                return 0;
+    return *p == '\0';
 }
 
 /* llhttp's method numbers are its own; map the ones we serve, -1 for the rest. */
@@ -369,6 +408,8 @@ static int parse_target(struct http_conn *c, struct request *r)
         r->host = pool_strndup(c->pool, auth, (size_t)(end - auth));
         if (r->host == NULL)
             return 500;
+        if (!host_valid(r->host)) /* userinfo ("user@host") included: RFC 9110 4.2.4 */
+            return 400;
         len -= (size_t)(end - t);
         t = end;
         if (len == 0 || *t != '/') {
@@ -399,6 +440,37 @@ static int parse_target(struct http_conn *c, struct request *r)
     return 0;
 }
 
+/*
+ * A Transfer-Encoding value (RFC 9112 6.1, 6.3): chunked must be the final coding and appear once, else the
+ * length of the body cannot be known (400); a coding before it we cannot undo (gzip, chunked) is 501.
+ */
+static int check_transfer_encoding(const char *v)
+{
+    int n = 0, chunked_last = 0, other = 0;
+    while (*v != '\0') {
+        size_t len = strcspn(v, ",");
+        const char *end = v + len;
+        while (v < end && (*v == ' ' || *v == '\t'))
+            v++;
+        const char *e = end;
+        while (e > v && (e[-1] == ' ' || e[-1] == '\t'))
+            e--;
+        if (e > v) { /* empty list elements are ignored (RFC 9110 5.6.1) */
+            if (chunked_last)
+                return 400; /* something after chunked, or chunked twice */
+            n++;
+            if ((size_t)(e - v) == 7 && strncasecmp(v, "chunked", 7) == 0)
+                chunked_last = 1;
+            else
+                other = 1;
+        }
+        v = *end == ',' ? end + 1 : end;
+    }
+    if (n == 0 || !chunked_last)
+        return 400;
+    return other ? 501 : 0;
+}
+
 /* Content-Length, Transfer-Encoding, Host, Expect: what RFC 9112 requires before the body is read. */
 static int check_headers(struct http_conn *c, struct request *r)
 {
@@ -411,18 +483,24 @@ static int check_headers(struct http_conn *c, struct request *r)
             host = h->value;
             n_host++;
         } else if (strcasecmp(h->name, "Transfer-Encoding") == 0) {
-            /* we decode no transfer coding but chunked (RFC 9112 6.1: 501 for one we do not understand) */
             if (++n_te > 1)
                 return 400;
-            if (strcasecmp(h->value, "chunked") != 0)
-                return 501;
+            int st = check_transfer_encoding(h->value);
+            if (st != 0)
+                return st;
+            /* the body is framed by llhttp: it must read the value as we do */
+            if (!(c->x->parser.flags & F_CHUNKED))
+                return 400;
+            /* RFC 9112 6.1: after an HTTP/1.0 request with Transfer-Encoding, the connection closes */
+            if (r->version_minor == 0)
+                c->close_after = 1;
         } else if (strcasecmp(h->name, "Expect") == 0) {
             if (strcasecmp(h->value, "100-continue") != 0)
                 return 417;
             c->x->expect_continue = 1;
         }
     }
-    if (n_host > 1 || (n_host == 1 && strpbrk(host, " \t/\\@") != NULL))
+    if (n_host > 1 || (n_host == 1 && !host_valid(host)))
         return 400;
     if (r->host == NULL) {
         if (n_host == 0 && r->version_minor >= 1)
@@ -431,8 +509,12 @@ static int check_headers(struct http_conn *c, struct request *r)
     }
     if (c->x->parser.flags & F_CHUNKED)
         r->chunked = 1;
-    else if (c->x->parser.flags & F_CONTENT_LENGTH)
+    else if (c->x->parser.flags & F_CONTENT_LENGTH) {
+        /* llhttp takes up to 2^64-1: a length that does not fit ours is as invalid as Apache finds it */
+        if (c->x->parser.content_length > (uint64_t)LLONG_MAX)
+            return 400;
         r->content_length = (long long)c->x->parser.content_length;
+    }
     if (c->s->limit_request_body > 0 && r->content_length > c->s->limit_request_body)
         return 413;
     if (!r->chunked && r->content_length <= 0)
@@ -496,6 +578,18 @@ static int on_body(llhttp_t *p, const char *at, size_t n)
     return 0;
 }
 
+/* A chunk size: one larger than what LimitRequestBody leaves is refused now, not after reading it. */
+static int on_chunk_header(llhttp_t *p)
+{
+    struct http_conn *c = conn_of(p);
+    long long limit = c->s->limit_request_body;
+    if (p->content_length > (uint64_t)LLONG_MAX)
+        return fail(c, 400);
+    if (limit > 0 && (long long)p->content_length > limit - c->x->req.body_received)
+        return fail(c, 413);
+    return 0;
+}
+
 static int on_message_complete(llhttp_t *p)
 {
     (void)p;
@@ -512,6 +606,7 @@ static void init_settings(void)
     parser_settings.on_version_complete = on_version_complete;
     parser_settings.on_headers_complete = on_headers_complete;
     parser_settings.on_body = on_body;
+    parser_settings.on_chunk_header = on_chunk_header;
     parser_settings.on_message_complete = on_message_complete;
 }
 
@@ -789,6 +884,16 @@ static int error_status(struct http_conn *c, llhttp_errno_t err, const char *dat
     }
 }
 
+/* Remembers whether the bytes parsed so far end with LF and optional SP/HTAB (see on_header_value). */
+static void note_tail(struct exchange *x, const char *data, size_t n)
+{
+    size_t i = n;
+    while (i > 0 && (data[i - 1] == ' ' || data[i - 1] == '\t'))
+        i--;
+    if (i > 0)
+        x->after_lf = data[i - 1] == '\n';
+}
+
 /* Parses buffered bytes: returns READ for more, or the state of the answer to a complete (or bad) request. */
 static enum conn_state process_input(struct http_conn *c, int64_t now)
 {
@@ -800,11 +905,14 @@ static enum conn_state process_input(struct http_conn *c, int64_t now)
             c->state = CONN_CLOSE;
             return c->state;
         }
+        c->x->exec_base = data;
         llhttp_errno_t err = llhttp_execute(&c->x->parser, data, avail);
         if (err == HPE_OK) {
+            note_tail(c->x, data, avail);
             c->start = c->end;
             break;
         }
+        note_tail(c->x, data, (size_t)(llhttp_get_error_pos(&c->x->parser) - data));
         c->start += (size_t)(llhttp_get_error_pos(&c->x->parser) - data);
         c->stage = ST_NONE;
         if (err == HPE_PAUSED)

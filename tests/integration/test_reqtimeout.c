@@ -168,3 +168,35 @@ MPM_TEST(reqtimeout, slow_clients_give_capacity_back, .timeout = 30)
     conn_close(c);
     server_stop(s);
 }
+
+MPM_TEST(reqtimeout, timeout_cuts_a_reader_that_stops_reading, .timeout = 30)
+{
+    /* Timeout (3 s in the harness) bounds a write that makes no progress: a client that asks for 32 MiB and
+     * reads nothing is disconnected, and the worker, thread or connection slot is free again. */
+    enum { BIG = 32 << 20 };
+    struct srv *s = server_new(mpm, NULL);
+    char *data = malloc(BIG);
+    memset(data, 'z', BIG);
+    write_file(xasprintf("%s/huge.bin", s->htdocs), data, BIG);
+    free(data);
+    server_launch(s, NULL);
+    struct conn *c = conn_open(s->port);
+    conn_send_str(c, "GET /huge.bin HTTP/1.1\r\nHost: localhost\r\n\r\n");
+    int64_t start = now_ms();
+    sleep_ms(5000); /* read nothing for longer than Timeout */
+    size_t got = 0;
+    int rc;
+    while ((rc = conn_fill(c, 2000)) > 0) {
+        got += c->len;
+        c->len = 0;
+    }
+    hassert(rc == 0 || rc == -2, "the connection was not ended (read: %d) after %lld ms", rc,
+            (long long)(now_ms() - start));
+    hassert(got > 0 && got < (size_t)BIG, "received %zu of %d bytes", got, BIG);
+    conn_close(c);
+    /* the server is fine and serves the next client */
+    struct resp *r = request_once(s, "GET /page.html HTTP/1.1\r\nHost: localhost\r\n\r\n", NULL);
+    expect_static(r, s, "page.html", harness_page(), PAGE_LEN, "text/html", NULL, 0);
+    resp_free(r);
+    server_stop(s);
+}

@@ -525,3 +525,66 @@ Test(http_conn, request_read_timeout_bounded_by_timeout_and_disabled_by_zero)
     cr_assert_eq(http_conn_deadline(c), 61500, "header=0: only Timeout");
     http_conn_destroy(c);
 }
+
+/* The status line of the only response to `req` fed in pieces of `step` bytes. */
+static int status_of(const char *req, size_t step)
+{
+    enum conn_state st;
+    char *got = exchange(req, step, &st);
+    int code = 0;
+    cr_assert_eq(sscanf(got, "HTTP/1.1 %d ", &code), 1, "no response to %s", req);
+    free(got);
+    return code;
+}
+
+Test(http_conn, hostile_headers_whole_and_byte_by_byte)
+{
+    static const struct {
+        const char *req;
+        int status;
+    } cases[] = {
+        {"GET / HTTP/1.1\r\nHost: x\r\nX-A: a\r\n b\r\n\r\n", 400},     /* obs-fold */
+        {"GET / HTTP/1.1\r\nHost: x\r\nX-A:\r\n b\r\n\r\n", 400},       /* obs-fold after an empty value */
+        {"GET / HTTP/1.1\r\nHost: x\r\nX-A:\r\n\tb\r\n\r\n", 400},      /* ... with HTAB */
+        {"GET / HTTP/1.1\r\nHost: x\r\nX-A:\r\n\r\n", 200},             /* empty value */
+        {"GET / HTTP/1.1\r\nHost: x\r\nX-A:   \r\nX-B: \r\n\r\n", 200}, /* whitespace-only values */
+        {"GET / HTTP/1.1\r\nHost: x\r\n: c\r\n\r\n", 400},              /* empty field name */
+        {"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding:\r\n chunked\r\n\r\n0\r\n\r\n", 400},
+        {"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: identity\r\n\r\n", 400},
+        {"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip\r\n\r\n", 400},
+        {"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip, chunked\r\n\r\n", 501},
+        {"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked, chunked\r\n\r\n", 400},
+        {"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked,\r\n\r\n0\r\n\r\n", 400}, /* llhttp */
+        {"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: , chunked\r\n\r\n0\r\n\r\n", 405},
+        {"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 9223372036854775808\r\n\r\n", 400},
+        {"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n8000000000000000\r\n", 400},
+        {"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n100001\r\n",
+         413}, /* > 1 MiB limit */
+        {"GET / HTTP/1.1\r\nHost: a:b\r\n\r\n", 400},
+        {"GET / HTTP/1.1\r\nHost: a?b\r\n\r\n", 400},
+        {"GET / HTTP/1.1\r\nHost: a\x80\r\n\r\n", 400},
+        {"GET / HTTP/1.1\r\nHost: [::1]:8080\r\n\r\n", 200},
+        {"GET / HTTP/1.1\r\nHost: ex-ample.org:80\r\n\r\n", 200},
+        {"GET / HTTP/1.1\r\nHost: \r\n\r\n", 200},
+        {"GET http://user@x/ HTTP/1.1\r\nHost: x\r\n\r\n", 400},
+        {"GET http://other/ HTTP/1.1\r\nHost: x\r\n\r\n", 200},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        cr_assert_eq(status_of(cases[i].req, 1 << 20), cases[i].status, "whole: %s", cases[i].req);
+        cr_assert_eq(status_of(cases[i].req, 1), cases[i].status, "byte by byte: %s", cases[i].req);
+        cr_assert_eq(status_of(cases[i].req, 7), cases[i].status, "7 bytes at a time: %s", cases[i].req);
+    }
+}
+
+Test(http_conn, http10_transfer_encoding_closes)
+{
+    enum conn_state st;
+    char *got = exchange("POST / HTTP/1.0\r\nConnection: keep-alive\r\nTransfer-Encoding: chunked\r\n\r\n"
+                         "0\r\n\r\nGET / HTTP/1.0\r\n\r\n",
+                         1 << 20, &st);
+    cr_assert(strncmp(got, "HTTP/1.1 405 ", 13) == 0, "%s", got);
+    cr_assert_not_null(strstr(got, "Connection: close\r\n"), "%s", got);
+    cr_assert_null(strstr(got + 13, "HTTP/1.1 "), "the request after it was answered: %s", got);
+    cr_assert_eq(st, CONN_CLOSE);
+    free(got);
+}
