@@ -5,6 +5,9 @@
  * by slow clients given back. `Timeout 30` in every configuration here, so that only RequestReadTimeout can
  * explain a 408 within a few seconds.
  */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -180,7 +183,17 @@ MPM_TEST(reqtimeout, timeout_cuts_a_reader_that_stops_reading, .timeout = 30)
     write_file(xasprintf("%s/huge.bin", s->htdocs), data, BIG);
     free(data);
     server_launch(s, NULL);
-    struct conn *c = conn_open(s->port);
+    /* a small receive buffer set before connect() (which turns off its autotuning, up to 32 MiB here): the
+     * kernel can then hold only the server's send buffer (4 MiB at most) of the response */
+    struct conn *c = calloc(1, sizeof(*c));
+    c->fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    int rcvbuf = 16384;
+    hassert(c->fd >= 0 && setsockopt(c->fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf)) == 0,
+            "socket: %s", strerror(errno));
+    struct sockaddr_in a = {.sin_family = AF_INET,
+                            .sin_port = htons((uint16_t)s->port),
+                            .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    hassert(connect(c->fd, (struct sockaddr *)&a, sizeof(a)) == 0, "connect: %s", strerror(errno));
     conn_send_str(c, "GET /huge.bin HTTP/1.1\r\nHost: localhost\r\n\r\n");
     int64_t start = now_ms();
     sleep_ms(5000); /* read nothing for longer than Timeout */
