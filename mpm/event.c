@@ -422,8 +422,13 @@ static void conn_cb(evutil_socket_t fd, short what, void *arg)
         /* CONN_WRITE: conn_drive() writes */
     } else if (now_ms() >= http_conn_deadline(c)) {
         st = http_conn_timeout(c, now_ms());
+    } else {
+        /* the timer fired early by the clocks' granularity: wait again for the same thing. No I/O here: a
+         * write tried now could move a few bytes into a socket that never reported room (a client that does
+         * not read), and the progress would push the deadline back for ever */
+        conn_arm(e, e->what, http_conn_deadline(c));
+        return;
     }
-    /* otherwise the timer fired early by the clocks' granularity: conn_drive() re-arms it */
     conn_drive(e, st);
 }
 

@@ -22,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -1373,4 +1374,83 @@ void expect_closed(struct conn *c, int timeout_ms)
         char *e = escape(c->buf, c->len);
         hfail("unexpected bytes after the response: \"%s\"", e);
     }
+}
+
+void harness_begin_mpm(const char *name)
+{
+    static struct mpm_param me;
+    const char *bin = getenv("HTTPD_BIN");
+    char *out = NULL;
+
+    cr_assert(bin != NULL && *bin != '\0', "HTTPD_BIN is not set (run through `make check`)");
+    char *argv[] = {(char *)bin, "-V", NULL};
+    int status = run_cmd(argv, 10000, &out, NULL);
+    char *line = out ? strstr(out, "Compiled-in MPMs:") : NULL;
+    cr_assert(line != NULL, "`%s -V` (status %d) has no \"Compiled-in MPMs:\" line", bin, status);
+    line[strcspn(line, "\n")] = '\0';
+    int found = 0;
+    for (char *save = NULL, *tok = strtok_r(line + strlen("Compiled-in MPMs:"), " \t", &save); tok != NULL;
+         tok = strtok_r(NULL, " \t", &save))
+        found |= strcmp(tok, name) == 0;
+    free(out);
+    if (!found)
+        cr_skip_test("the %s MPM is not compiled in", name);
+    snprintf(me.name, sizeof(me.name), "%s", name);
+    harness_begin(&me);
+}
+
+long proc_cpu_ticks(pid_t pid)
+{
+    char path[64], *text, *p;
+    unsigned long ut = 0, st = 0;
+
+    snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+    text = read_file(path, NULL);
+    p = text ? strrchr(text, ')') : NULL;
+    /* after the command: state ppid pgrp session tty tpgid flags minflt cminflt majflt cmajflt utime stime */
+    int ok = p && sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &ut, &st) == 2;
+    free(text);
+    return ok ? (long)(ut + st) : -1;
+}
+
+int log_count(const char *path, const char *needle)
+{
+    char *text = read_file(path, NULL);
+    int n = 0;
+
+    for (const char *p = text; p != NULL && (p = strstr(p, needle)) != NULL; p += strlen(needle))
+        n++;
+    free(text);
+    return n;
+}
+
+int wait_log(const char *path, const char *needle, int n, int ms)
+{
+    int64_t deadline = now_ms() + ms;
+    int got;
+
+    while ((got = log_count(path, needle)) < n && now_ms() < deadline)
+        sleep_ms(20);
+    return got;
+}
+
+int raise_nofile(unsigned long want)
+{
+    struct rlimit rl;
+
+    hassert(getrlimit(RLIMIT_NOFILE, &rl) == 0, "getrlimit() failed: %s", strerror(errno));
+    if (rl.rlim_cur < want) {
+        rl.rlim_cur = rl.rlim_max == RLIM_INFINITY || rl.rlim_max >= want ? want : rl.rlim_max;
+        hassert(setrlimit(RLIMIT_NOFILE, &rl) == 0, "setrlimit() failed: %s", strerror(errno));
+    }
+    return rl.rlim_cur >= want;
+}
+
+void harness_report(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
 }

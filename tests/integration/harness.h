@@ -47,6 +47,10 @@ struct criterion_test_params harness_mpm_params(void);
 /* Called first by every MPM_TEST: records the MPM, fails if the MPMs could not be listed. */
 void harness_begin(const struct mpm_param *p);
 
+/* Begins a test of one named MPM (a plain Test with .fini = harness_fini); skips it when `$HTTPD_BIN -V` does
+ * not list that MPM. */
+void harness_begin_mpm(const char *name);
+
 /* Called after every MPM_TEST, also after a failed assertion: kills and removes servers left running. */
 void harness_fini(void);
 
@@ -245,6 +249,22 @@ void write_file(const char *path, const void *data, size_t len);
 
 /* Printable rendering of bytes for messages (\r \n \xNN), truncated; malloc'd. */
 char *escape(const void *data, size_t len);
+
+/* utime + stime of a process (all its threads) from /proc/PID/stat, in clock ticks; -1 if it is gone. */
+long proc_cpu_ticks(pid_t pid);
+
+/* Occurrences of needle in the file at path (an error log); wait_log() polls up to ms for at least n of them
+ * and returns the count. */
+int log_count(const char *path, const char *needle);
+int wait_log(const char *path, const char *needle, int n, int ms);
+
+/* Raises this process's soft RLIMIT_NOFILE towards want (as far as the hard limit allows); true if reached.
+ */
+int raise_nofile(unsigned long want);
+
+/* A measured figure, on a line of its own in the test's output (cr_log_warn would make Criterion 2.4 exit 1).
+ */
+void harness_report(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 int64_t now_ms(void);

@@ -43,21 +43,6 @@ static int sanitized(pid_t pid)
 }
 
 /* Prints a measured figure into the test log (cr_log_warn would make Criterion 2.4 exit 1). */
-static void report(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static void report(const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
-    va_end(ap);
-    fputc('\n', stderr);
-}
-
-static void begin(void)
-{
-    static const struct mpm_param event = {.name = "event"};
-    harness_begin(&event);
-}
 
 /* ---- processes ---- */
 
@@ -101,21 +86,6 @@ static long group_rss_kb(const struct srv *s)
     return sum;
 }
 
-/* utime + stime of a process, in clock ticks; -1 if it is gone. */
-static long cpu_ticks(pid_t pid)
-{
-    char path[64], *text, *p;
-    unsigned long ut = 0, st = 0;
-
-    snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-    text = read_file(path, NULL);
-    p = text ? strrchr(text, ')') : NULL;
-    /* after the command: state ppid pgrp session tty tpgid flags minflt cminflt majflt cmajflt utime stime */
-    int ok = p && sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &ut, &st) == 2;
-    free(text);
-    return ok ? (long)(ut + st) : -1;
-}
-
 /* Descriptors a process has open. */
 static int open_fds(pid_t pid, int *highest)
 {
@@ -139,29 +109,6 @@ static int open_fds(pid_t pid, int *highest)
     }
     closedir(d);
     return n;
-}
-
-/* Occurrences of needle in the server's error log. */
-static int log_count(const struct srv *s, const char *needle)
-{
-    char *log = read_file(s->error_log, NULL);
-    int n = 0;
-
-    for (const char *p = log; p && (p = strstr(p, needle)) != NULL; p += strlen(needle))
-        n++;
-    free(log);
-    return n;
-}
-
-/* Waits up to ms for needle to appear in the error log n times. */
-static int wait_log(const struct srv *s, const char *needle, int n, int ms)
-{
-    int64_t deadline = now_ms() + ms;
-    int got;
-
-    while ((got = log_count(s, needle)) < n && now_ms() < deadline)
-        sleep_ms(20);
-    return got;
 }
 
 /* ---- raw connections, light enough for thousands ---- */
@@ -238,17 +185,6 @@ static int64_t timed_request(const struct srv *s)
     return took;
 }
 
-static int raise_nofile(rlim_t want)
-{
-    struct rlimit rl;
-    hassert(getrlimit(RLIMIT_NOFILE, &rl) == 0, "getrlimit: %s", strerror(errno));
-    if (rl.rlim_cur < want) {
-        rl.rlim_cur = rl.rlim_max == RLIM_INFINITY || rl.rlim_max >= want ? want : rl.rlim_max;
-        hassert(setrlimit(RLIMIT_NOFILE, &rl) == 0, "setrlimit: %s", strerror(errno));
-    }
-    return rl.rlim_cur >= want;
-}
-
 /* ---- tests ---- */
 
 #define IDLE_CONNS 5000
@@ -256,7 +192,7 @@ static int raise_nofile(rlim_t want)
 
 Test(event, five_thousand_idle_keepalive_connections, .fini = harness_fini, .timeout = 90)
 {
-    begin();
+    harness_begin_mpm("event");
     hassert(raise_nofile(IDLE_CONNS + 200), "RLIMIT_NOFILE's hard limit is below %d descriptors",
             IDLE_CONNS + 200);
     struct srv *s = server_start("event", "StartServers 2\nKeepAliveTimeout 60\nMaxKeepAliveRequests 0\n");
@@ -283,9 +219,10 @@ Test(event, five_thousand_idle_keepalive_connections, .fini = harness_fini, .tim
     sleep_ms(300);
     long rss_after = group_rss_kb(s);
     long per_conn = (rss_after - rss_before) * 1024 / IDLE_CONNS;
-    report("event: %d idle keep-alive connections opened in %lld ms; server RSS %ld kB -> %ld kB, %ld bytes "
-           "per idle connection",
-           IDLE_CONNS, (long long)(now_ms() - t0), rss_before, rss_after, per_conn);
+    harness_report(
+        "event: %d idle keep-alive connections opened in %lld ms; server RSS %ld kB -> %ld kB, %ld bytes "
+        "per idle connection",
+        IDLE_CONNS, (long long)(now_ms() - t0), rss_before, rss_after, per_conn);
 
     /* While they are all held, a new client is served at once, several times. */
     int64_t worst = 0;
@@ -294,7 +231,7 @@ Test(event, five_thousand_idle_keepalive_connections, .fini = harness_fini, .tim
         if (took > worst)
             worst = took;
     }
-    report("event: slowest of 10 fresh requests beside them: %lld ms", (long long)worst);
+    harness_report("event: slowest of 10 fresh requests beside them: %lld ms", (long long)worst);
     hassert(worst < 500, "a fresh request took %lld ms with %d idle connections open", (long long)worst,
             IDLE_CONNS);
 
@@ -316,7 +253,7 @@ Test(event, five_thousand_idle_keepalive_connections, .fini = harness_fini, .tim
 
 Test(event, slow_reader_does_not_delay_others, .fini = harness_fini, .timeout = 30)
 {
-    begin();
+    harness_begin_mpm("event");
     /* One child, so the slow reader and the others share one reactor. */
     struct srv *s = server_start("event", "StartServers 1\nTimeout 30\n");
     int slow = raw_connect(s->port, 2048);
@@ -351,9 +288,10 @@ Test(event, slow_reader_does_not_delay_others, .fini = harness_fini, .timeout = 
     resp_free(r);
     conn_close(c);
 
-    report("event: slow reader got %zu bytes in %lld ms; %d requests beside it, slowest %lld ms; a whole "
-           "big.bin in %lld ms",
-           n_got, (long long)(now_ms() - t0), fast, (long long)worst, (long long)big_took);
+    harness_report(
+        "event: slow reader got %zu bytes in %lld ms; %d requests beside it, slowest %lld ms; a whole "
+        "big.bin in %lld ms",
+        n_got, (long long)(now_ms() - t0), fast, (long long)worst, (long long)big_took);
     hassert(n_got > 100, "the slow reader read only %zu bytes", n_got);
     hassert(memcmp(got, "HTTP/1.1 200 OK\r\n", 17) == 0, "the slow reader got: %.40s", got);
     hassert(worst < 300, "a request beside the slow reader took %lld ms", (long long)worst);
@@ -367,7 +305,7 @@ Test(event, slow_reader_does_not_delay_others, .fini = harness_fini, .timeout = 
 
 Test(event, worker_connections_cap, .fini = harness_fini, .timeout = 30)
 {
-    begin();
+    harness_begin_mpm("event");
     struct srv *s = server_start("event", "StartServers 1\nWorkerConnections 10\nKeepAliveTimeout 30\n");
     int fds[OVER];
 
@@ -386,7 +324,7 @@ Test(event, worker_connections_cap, .fini = harness_fini, .timeout = 30)
                 i + 1, st, CAP, CAP);
     }
     const char *warning = "server reached WorkerConnections setting";
-    hassert(wait_log(s, warning, 1, 2000) == 1, "no \"%s\" in the error log", warning);
+    hassert(wait_log(s->error_log, warning, 1, 2000) == 1, "no \"%s\" in the error log", warning);
 
     /* Closing some lets the waiting ones in. */
     for (int i = 0; i < OVER - CAP; i++)
@@ -397,10 +335,10 @@ Test(event, worker_connections_cap, .fini = harness_fini, .timeout = 30)
     }
     /* still at the cap, yet nobody waits: the warning stays single */
     sleep_ms(300);
-    hassert(log_count(s, warning) == 1, "the cap warning was logged %d times, want once",
-            log_count(s, warning));
-    hassert(log_count(s, "[mpm_event:warn]") == 1, "%d warnings in the error log, want the cap's only",
-            log_count(s, "[mpm_event:warn]"));
+    hassert(log_count(s->error_log, warning) == 1, "the cap warning was logged %d times, want once",
+            log_count(s->error_log, warning));
+    hassert(log_count(s->error_log, "[mpm_event:warn]") == 1,
+            "%d warnings in the error log, want the cap's only", log_count(s->error_log, "[mpm_event:warn]"));
     for (int i = OVER - CAP; i < OVER; i++)
         close(fds[i]);
     timed_request(s);
@@ -412,7 +350,7 @@ Test(event, worker_connections_cap, .fini = harness_fini, .timeout = 30)
 
 Test(event, emfile_pauses_accepting_without_spinning, .fini = harness_fini, .timeout = 30)
 {
-    begin();
+    harness_begin_mpm("event");
     struct srv *s = server_start("event", "StartServers 1\nTimeout 30\n");
     pid_t kids[MAX_KIDS];
     hassert(wait_children(s, kids, 1, 3000) == 1, "the server has not got its child");
@@ -430,17 +368,18 @@ Test(event, emfile_pauses_accepting_without_spinning, .fini = harness_fini, .tim
     for (int i = 0; i < EMFILE_CONNS; i++)
         fds[i] = raw_connect(s->port, 0);
     const char *emfile = "Too many open files";
-    hassert(wait_log(s, emfile, 1, 3000) >= 1,
+    hassert(wait_log(s->error_log, emfile, 1, 3000) >= 1,
             "no \"%s\" in the error log (%d descriptors spare, %d connections)", emfile, spare, EMFILE_CONNS);
 
-    long before = cpu_ticks(kid);
+    long before = proc_cpu_ticks(kid);
     sleep_ms(2000);
-    long after = cpu_ticks(kid);
+    long after = proc_cpu_ticks(kid);
     hassert(before >= 0 && after >= 0, "the child %d died", (int)kid);
-    report("event: out of descriptors for 2 s, the child used %ld clock ticks", after - before);
+    harness_report("event: out of descriptors for 2 s, the child used %ld clock ticks", after - before);
     hassert(after - before <= 20,
             "the child used %ld clock ticks in 2 s while out of descriptors (spinning?)", after - before);
-    hassert(log_count(s, emfile) == 1, "\"%s\" logged %d times, want once", emfile, log_count(s, emfile));
+    hassert(log_count(s->error_log, emfile) == 1, "\"%s\" logged %d times, want once", emfile,
+            log_count(s->error_log, emfile));
 
     /* The child holds what it could accept; once they close, it accepts (and serves) again. */
     int open_then = open_fds(kid, &highest);
@@ -456,7 +395,7 @@ Test(event, emfile_pauses_accepting_without_spinning, .fini = harness_fini, .tim
 
 Test(event, max_connections_per_child_recycles_gracefully, .fini = harness_fini, .timeout = 30)
 {
-    begin();
+    harness_begin_mpm("event");
     struct srv *s = server_start("event", "StartServers 1\nMaxConnectionsPerChild 5\nKeepAliveTimeout 30\n");
     pid_t kids[MAX_KIDS];
     hassert(wait_children(s, kids, 1, 3000) == 1, "the server has not got its child");
@@ -486,14 +425,14 @@ Test(event, max_connections_per_child_recycles_gracefully, .fini = harness_fini,
     }
     hassert(gone, "child %d did not leave for a new one within 5 s (%d children)", (int)first, n);
     timed_request(s);
-    hassert(log_count(s, "exit status") == 0 && log_count(s, "exit signal") == 0,
+    hassert(log_count(s->error_log, "exit status") == 0 && log_count(s->error_log, "exit signal") == 0,
             "the recycled child did not exit cleanly");
     server_stop(s);
 }
 
 Test(event, graceful_stop_closes_idle_connections, .fini = harness_fini, .timeout = 30)
 {
-    begin();
+    harness_begin_mpm("event");
     struct srv *s = server_start("event", "StartServers 2\nKeepAliveTimeout 30\n");
     struct conn *idle[4];
 

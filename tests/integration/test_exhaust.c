@@ -45,91 +45,6 @@
 /* ---- helpers ---- */
 
 /* Prints a measured figure into the test log (cr_log_warn would make Criterion 2.4 exit 1). */
-static void report(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static void report(const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
-    va_end(ap);
-    fputc('\n', stderr);
-}
-
-/* Starts a test of one model: skipped when `$HTTPD_BIN -V` does not list it. */
-static void begin_mpm(const char *name)
-{
-    static struct mpm_param me;
-    const char *bin = getenv("HTTPD_BIN");
-    char *out = NULL;
-
-    cr_assert(bin != NULL && *bin != '\0', "HTTPD_BIN is not set (run through `make check`)");
-    char *argv[] = {(char *)bin, "-V", NULL};
-    int status = run_cmd(argv, 10000, &out, NULL);
-    char *line = out ? strstr(out, "Compiled-in MPMs:") : NULL;
-    cr_assert(line != NULL, "`%s -V` (status %d) has no \"Compiled-in MPMs:\" line", bin, status);
-    line[strcspn(line, "\n")] = '\0';
-    int found = 0;
-    for (char *save = NULL, *tok = strtok_r(line + strlen("Compiled-in MPMs:"), " \t", &save); tok != NULL;
-         tok = strtok_r(NULL, " \t", &save))
-        found |= strcmp(tok, name) == 0;
-    free(out);
-    if (!found)
-        cr_skip_test("the %s MPM is not compiled in", name);
-    snprintf(me.name, sizeof(me.name), "%s", name);
-    harness_begin(&me);
-}
-
-/* Raises this process's soft RLIMIT_NOFILE to want; 0 if the hard limit does not allow it. */
-static int raise_nofile(rlim_t want)
-{
-    struct rlimit rl;
-    hassert(getrlimit(RLIMIT_NOFILE, &rl) == 0, "getrlimit() failed: %s", strerror(errno));
-    if (rl.rlim_cur >= want)
-        return 1;
-    if (rl.rlim_max != RLIM_INFINITY && rl.rlim_max < want)
-        return 0;
-    rl.rlim_cur = want;
-    hassert(setrlimit(RLIMIT_NOFILE, &rl) == 0, "setrlimit() failed: %s", strerror(errno));
-    return 1;
-}
-
-/* utime + stime of a process (all its threads), in clock ticks; -1 if it is gone. */
-static long cpu_ticks(pid_t pid)
-{
-    char path[64], *text, *p;
-    unsigned long ut = 0, st = 0;
-
-    snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-    text = read_file(path, NULL);
-    p = text ? strrchr(text, ')') : NULL;
-    /* after the command: state ppid pgrp session tty tpgid flags minflt cminflt majflt cmajflt utime stime */
-    int ok = p && sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &ut, &st) == 2;
-    free(text);
-    return ok ? (long)(ut + st) : -1;
-}
-
-/* Occurrences of needle in the server's error log. */
-static int log_count(const struct srv *s, const char *needle)
-{
-    char *log = read_file(s->error_log, NULL);
-    int n = 0;
-
-    for (const char *p = log; p && (p = strstr(p, needle)) != NULL; p += strlen(needle))
-        n++;
-    free(log);
-    return n;
-}
-
-/* Waits up to ms for needle to appear in the error log n times; returns the count. */
-static int wait_log(const struct srv *s, const char *needle, int n, int ms)
-{
-    int64_t deadline = now_ms() + ms;
-    int got;
-
-    while ((got = log_count(s, needle)) < n && now_ms() < deadline)
-        sleep_ms(50);
-    return got;
-}
 
 /* Waits up to ms for the server to have n children; returns how many it has. */
 static int wait_children(const struct srv *s, pid_t *kids, int n, int ms)
@@ -166,7 +81,7 @@ static void expect_same_processes(const struct srv *s, const pid_t *before, int 
             "%s: the server had %d processes (first %d, last %d), now %d (first %d, last %d)", when, nb,
             nb > 0 ? (int)before[0] : 0, nb > 0 ? (int)before[nb - 1] : 0, na, na > 0 ? (int)after[0] : 0,
             na > 0 ? (int)after[na - 1] : 0);
-    hassert(log_count(s, "exit signal") == 0 && log_count(s, "exit status") == 0,
+    hassert(log_count(s->error_log, "exit signal") == 0 && log_count(s->error_log, "exit status") == 0,
             "%s: a child of the server ended abnormally", when);
 }
 
@@ -279,7 +194,7 @@ static int cmp_i64(const void *a, const void *b)
 
 Test(exhaust, event_slowloris_does_not_delay_fresh_clients, .fini = harness_fini, .timeout = 60)
 {
-    begin_mpm("event");
+    harness_begin_mpm("event");
     hassert(raise_nofile(SLOW_CONNS + 256), "RLIMIT_NOFILE's hard limit is below %d descriptors",
             SLOW_CONNS + 256);
     /* Timeout 30 outlasts the test: the partial requests are held, not answered with 408. */
@@ -328,11 +243,12 @@ Test(exhaust, event_slowloris_does_not_delay_fresh_clients, .fini = harness_fini
         sleep_ms(FRESH_GAP_MS);
     }
     qsort(took, FRESH, sizeof(took[0]), cmp_i64);
-    report("event: %d slowloris connections held (opened in %lld ms), %d of them trickling for %d rounds; "
-           "%d fresh requests beside them: median %lld ms, slowest %lld ms (alone: median %lld ms, slowest "
-           "%lld ms)",
-           SLOW_CONNS, (long long)opened_ms, SLOW_TRICKLERS, rounds, FRESH, (long long)took[FRESH / 2],
-           (long long)took[FRESH - 1], (long long)base[5], (long long)base[9]);
+    harness_report(
+        "event: %d slowloris connections held (opened in %lld ms), %d of them trickling for %d rounds; "
+        "%d fresh requests beside them: median %lld ms, slowest %lld ms (alone: median %lld ms, slowest "
+        "%lld ms)",
+        SLOW_CONNS, (long long)opened_ms, SLOW_TRICKLERS, rounds, FRESH, (long long)took[FRESH / 2],
+        (long long)took[FRESH - 1], (long long)base[5], (long long)base[9]);
     hassert(rounds >= 10, "only %d trickle rounds", rounds);
     hassert(took[FRESH / 2] < 250, "the median fresh request took %lld ms beside %d slowloris connections",
             (long long)took[FRESH / 2], SLOW_CONNS);
@@ -381,7 +297,8 @@ static void held_until_attackers_close(const char *mpm, const char *conf, int sl
             nchildren);
     sleep_ms(300);
     int nb = group_pids(s, before);
-    hassert(log_count(s, "server reached MaxRequestWorkers") == 0, "the limit was reported before the test");
+    hassert(log_count(s->error_log, "server reached MaxRequestWorkers") == 0,
+            "the limit was reported before the test");
 
     struct conn *att[MAX_SLOTS];
     for (int i = 0; i < slots; i++) {
@@ -389,8 +306,8 @@ static void held_until_attackers_close(const char *mpm, const char *conf, int sl
         conn_send_str(att[i], PARTIAL);
     }
     /* The parent sees every worker busy at its next maintenance (once a second) and says so. */
-    hassert(wait_log(s, MRW_LOG, 1, 4000) == 1, "no \"%s\" with %d workers held by partial requests", MRW_LOG,
-            slots);
+    hassert(wait_log(s->error_log, MRW_LOG, 1, 4000) == 1,
+            "no \"%s\" with %d workers held by partial requests", MRW_LOG, slots);
 
     /* The kernel accepts the next connection into the backlog, but nobody answers it. */
     struct conn *c = conn_open(s->port);
@@ -417,8 +334,8 @@ static void held_until_attackers_close(const char *mpm, const char *conf, int sl
     resp_free(r);
     expect_closed(c, 3000);
     conn_close(c);
-    report("%s: the client queued behind %d held workers was answered %lld ms after they closed", mpm, slots,
-           (long long)waited);
+    harness_report("%s: the client queued behind %d held workers was answered %lld ms after they closed", mpm,
+                   slots, (long long)waited);
     hassert(waited < 1000, "the waiting client was answered %lld ms after the attackers closed",
             (long long)waited);
 
@@ -489,9 +406,10 @@ static void held_until_timeout(const char *mpm, const char *conf, int slots)
     resp_free(r);
     expect_closed(c, 3000);
     conn_close(c);
-    report("%s, Timeout 2: %d held workers answered 408 after %lld-%lld ms; the queued client was served "
-           "after %lld ms",
-           mpm, slots, (long long)first, (long long)last, (long long)waited);
+    harness_report(
+        "%s, Timeout 2: %d held workers answered 408 after %lld-%lld ms; the queued client was served "
+        "after %lld ms",
+        mpm, slots, (long long)first, (long long)last, (long long)waited);
     hassert(waited < 7000, "the waiting client was served after %lld ms (Timeout 2, lingering close 2 s)",
             (long long)waited);
 
@@ -504,25 +422,25 @@ static void held_until_timeout(const char *mpm, const char *conf, int slots)
 
 Test(exhaust, prefork_slowloris_holds_workers_until_attackers_close, .fini = harness_fini, .timeout = 30)
 {
-    begin_mpm("prefork");
+    harness_begin_mpm("prefork");
     held_until_attackers_close("prefork", PREFORK_HELD, PREFORK_SLOTS);
 }
 
 Test(exhaust, worker_slowloris_holds_workers_until_attackers_close, .fini = harness_fini, .timeout = 30)
 {
-    begin_mpm("worker");
+    harness_begin_mpm("worker");
     held_until_attackers_close("worker", WORKER_HELD, WORKER_SLOTS);
 }
 
 Test(exhaust, prefork_slowloris_freed_by_timeout, .fini = harness_fini, .timeout = 30)
 {
-    begin_mpm("prefork");
+    harness_begin_mpm("prefork");
     held_until_timeout("prefork", PREFORK_HELD, PREFORK_SLOTS);
 }
 
 Test(exhaust, worker_slowloris_freed_by_timeout, .fini = harness_fini, .timeout = 30)
 {
-    begin_mpm("worker");
+    harness_begin_mpm("worker");
     held_until_timeout("worker", WORKER_HELD, WORKER_SLOTS);
 }
 
@@ -735,7 +653,7 @@ MPM_TEST(exhaust, flood_beyond_capacity_is_served_or_refused, .timeout = 60)
 
     struct flood f;
     flood(s, FLOOD_CONNS, want, &f);
-    report(
+    harness_report(
         "%s: %d connections at once: %d answered 200, %d refused, %d reset, %d malformed, %d without an end; "
         "%lld ms",
         mpm, FLOOD_CONNS, f.count[FL_OK], f.count[FL_REFUSED], f.count[FL_RESET], f.count[FL_MALFORMED],
@@ -756,14 +674,15 @@ MPM_TEST(exhaust, flood_beyond_capacity_is_served_or_refused, .timeout = 60)
     int np = group_pids(s, pids);
     long t_before[MAX_KIDS], used = 0;
     for (int i = 0; i < np; i++)
-        t_before[i] = cpu_ticks(pids[i]);
+        t_before[i] = proc_cpu_ticks(pids[i]);
     sleep_ms(2000);
     for (int i = 0; i < np; i++) {
-        long t = cpu_ticks(pids[i]);
+        long t = proc_cpu_ticks(pids[i]);
         hassert(t >= 0 && t_before[i] >= 0, "process %d of the server died while idle", (int)pids[i]);
         used += t - t_before[i];
     }
-    report("%s: idle for 2 s after the flood, the server's %d processes used %ld clock ticks", mpm, np, used);
+    harness_report("%s: idle for 2 s after the flood, the server's %d processes used %ld clock ticks", mpm,
+                   np, used);
     hassert(used <= 20,
             "the server's %d processes used %ld clock ticks in 2 s idle after the flood (spinning?)", np,
             used);
@@ -777,7 +696,7 @@ MPM_TEST(exhaust, flood_beyond_capacity_is_served_or_refused, .timeout = 60)
 
 Test(exhaust, prefork_out_of_descriptors_waits_without_spinning, .fini = harness_fini, .timeout = 30)
 {
-    begin_mpm("prefork");
+    harness_begin_mpm("prefork");
     /* One child and no room for another, so nobody else can take the waiting clients. */
     struct srv *s = server_start("prefork", "StartServers 1\nServerLimit 1\nMaxRequestWorkers 1\n"
                                             "MinSpareServers 1\nMaxSpareServers 2\n");
@@ -808,22 +727,22 @@ Test(exhaust, prefork_out_of_descriptors_waits_without_spinning, .fini = harness
         w[i] = conn_open(s->port);
         conn_send_str(w[i], INDEX_CLOSE);
     }
-    hassert(wait_log(s, EMFILE_LOG, 1, 3000) == 1, "no \"%s\" in the error log with no descriptor left",
-            EMFILE_LOG);
+    hassert(wait_log(s->error_log, EMFILE_LOG, 1, 3000) == 1,
+            "no \"%s\" in the error log with no descriptor left", EMFILE_LOG);
 
     /* Out of descriptors for 2 s: no answer, and (nearly) no CPU: the child backs off instead of spinning. */
-    long t0 = cpu_ticks(kid);
+    long t0 = proc_cpu_ticks(kid);
     int n = conn_fill(w[0], 2000);
-    long used = cpu_ticks(kid) - t0;
+    long used = proc_cpu_ticks(kid) - t0;
     hassert(n == -1, "a client got %s while the child had no descriptor",
             n == 0  ? "closed"
             : n > 0 ? "an answer"
                     : "an error");
-    report("prefork: out of descriptors for 2 s, the child used %ld clock ticks", used);
+    harness_report("prefork: out of descriptors for 2 s, the child used %ld clock ticks", used);
     hassert(t0 >= 0 && used <= 20, "the child used %ld clock ticks in 2 s without a descriptor (spinning?)",
             used);
-    hassert(log_count(s, EMFILE_LOG) == 1, "\"%s\" logged %d times, want once", EMFILE_LOG,
-            log_count(s, EMFILE_LOG));
+    hassert(log_count(s->error_log, EMFILE_LOG) == 1, "\"%s\" logged %d times, want once", EMFILE_LOG,
+            log_count(s->error_log, EMFILE_LOG));
     hassert(wait_children(s, kids, 1, 0) == 1 && kids[0] == kid, "the child was replaced");
 
     /* Descriptors available again: every waiting client is served, byte for byte. */

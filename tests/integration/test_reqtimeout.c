@@ -28,16 +28,6 @@ static int64_t expect_408(struct conn *c, int64_t since, int within_ms)
     return took;
 }
 
-static int log_count(const struct srv *s, const char *needle)
-{
-    char *log = read_file(s->error_log, NULL);
-    int n = 0;
-    for (const char *p = log ? log : ""; (p = strstr(p, needle)) != NULL; p++)
-        n++;
-    free(log);
-    return n;
-}
-
 MPM_TEST(reqtimeout, header_stage_from_accept, .timeout = 20)
 {
     struct srv *s = server_start(mpm, "Timeout 30\nRequestReadTimeout header=1-2,MinRate=500\n");
@@ -58,7 +48,7 @@ MPM_TEST(reqtimeout, header_stage_from_accept, .timeout = 20)
     took = now_ms() - start;
     hassert(took >= 900 && took < 2500, "silent connection closed after %lld ms", (long long)took);
     conn_close(c);
-    hassert(log_count(s, "Request header read timeout") >= 1, "no info line in the error log");
+    hassert(log_count(s->error_log, "Request header read timeout") >= 1, "no info line in the error log");
     server_stop(s);
 }
 
@@ -96,7 +86,7 @@ MPM_TEST(reqtimeout, body_stage, .timeout = 20)
     int64_t took = expect_408(c, start, 5000);
     hassert(took >= 900 && took < 2500, "408 after %lld ms of body; body=1 means about 1 s", (long long)took);
     conn_close(c);
-    hassert(log_count(s, "Request body read timeout") >= 1, "no info line in the error log");
+    hassert(log_count(s->error_log, "Request body read timeout") >= 1, "no info line in the error log");
     server_stop(s);
 }
 

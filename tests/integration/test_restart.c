@@ -48,16 +48,6 @@
 #define PAGE_KEEPALIVE "GET /page.html HTTP/1.1\r\nHost: localhost\r\n\r\n"
 #define PAGE_CLOSE     "GET /page.html HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
 
-static void report(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static void report(const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
-    va_end(ap);
-    fputc('\n', stderr);
-}
-
 /* ---- the server ---- */
 
 static struct srv *start(const char *mpm, const char *more)
@@ -86,27 +76,6 @@ static void rewrite_conf(struct srv *s, const char *mpm, const char *extra)
 static void send_signal(const struct srv *s, int sig)
 {
     hassert(kill(s->pid, sig) == 0, "kill(%d, %s) failed: %s", (int)s->pid, strsignal(sig), strerror(errno));
-}
-
-/* Occurrences of needle in the error log. */
-static int log_count(const char *path, const char *needle)
-{
-    char *text = read_file(path, NULL);
-    int n = 0;
-    for (const char *p = text; p != NULL && (p = strstr(p, needle)) != NULL; p += strlen(needle))
-        n++;
-    free(text);
-    return n;
-}
-
-/* Waits up to ms for at least n occurrences; returns the count. */
-static int wait_log(const char *path, const char *needle, int n, int ms)
-{
-    int64_t deadline = now_ms() + ms;
-    int got;
-    while ((got = log_count(path, needle)) < n && now_ms() < deadline)
-        sleep_ms(20);
-    return got;
 }
 
 static int count_lines(const char *path)
@@ -510,11 +479,11 @@ static long run_load(struct srv *s, int duration_ms, const struct step *steps, i
     pthread_mutex_destroy(&L.lock);
 
     long ok = L.ok_keepalive + L.ok_close;
-    report("[%s] %s: %ld requests in %.1f s (%ld keep-alive, %ld one-request) over %ld connections, "
-           "%d signal(s); %ld keep-alive connection(s) ended by the server with Connection: close; "
-           "%ld failure(s)",
-           harness_mpm, what, ok, (double)(now_ms() - t0) / 1000.0, L.ok_keepalive, L.ok_close, L.connections,
-           nsteps, L.closed_by_server, L.failures);
+    harness_report("[%s] %s: %ld requests in %.1f s (%ld keep-alive, %ld one-request) over %ld connections, "
+                   "%d signal(s); %ld keep-alive connection(s) ended by the server with Connection: close; "
+                   "%ld failure(s)",
+                   harness_mpm, what, ok, (double)(now_ms() - t0) / 1000.0, L.ok_keepalive, L.ok_close,
+                   L.connections, nsteps, L.closed_by_server, L.failures);
     hassert(L.failures == 0, "%s: %ld request(s) failed; the first: %s", what, L.failures, L.first_failure);
     hassert(L.ok_keepalive > 0 && L.ok_close > 0, "%s: a kind of client got nothing through", what);
     return ok;
@@ -626,8 +595,8 @@ MPM_TEST(restart, hup_replaces_children_and_applies_config, .timeout = 20)
     hassert(got == 0 || got == -2, "the request in flight was not cut by SIGHUP");
     hassert(slow->len == 0, "the request in flight got an answer after SIGHUP");
     conn_close(slow);
-    report("[%s] HUP: %d children replaced by %d new ones in %lld ms", harness_mpm, nfirst, n,
-           (long long)(now_ms() - t0));
+    harness_report("[%s] HUP: %d children replaced by %d new ones in %lld ms", harness_mpm, nfirst, n,
+                   (long long)(now_ms() - t0));
 
     c = conn_open(s->port);
     r = exchange(c, PAGE_KEEPALIVE);
@@ -743,7 +712,7 @@ MPM_TEST(restart, winch_lets_a_slow_download_finish, .timeout = 30)
             "the download was cut or damaged by SIGWINCH: %zu of %d bytes", body_len, LARGE_LEN);
     int64_t took = now_ms() - t0;
     int status = wait_exit(s, 5000);
-    report(
+    harness_report(
         "[%s] WINCH: a %d MiB download in flight finished %lld ms after the signal; the server then exited",
         harness_mpm, LARGE_LEN >> 20, (long long)took);
     hassert(took > 500, "the download finished too fast (%lld ms) to have been paced", (long long)took);
@@ -771,8 +740,9 @@ MPM_TEST(restart, graceful_shutdown_timeout_cuts_a_stalled_download, .timeout = 
     send_signal(s, SIGWINCH);
     int status = wait_exit(s, 8000);
     int64_t took = now_ms() - t0;
-    report("[%s] GracefulShutdownTimeout 1: the server exited %lld ms after SIGWINCH with a stalled download",
-           harness_mpm, (long long)took);
+    harness_report(
+        "[%s] GracefulShutdownTimeout 1: the server exited %lld ms after SIGWINCH with a stalled download",
+        harness_mpm, (long long)took);
     expect_clean_exit(pgid, status, "SIGWINCH with GracefulShutdownTimeout 1");
     hassert(took >= 900 && took < 2500, "the server exited %lld ms after SIGWINCH, want about 1 s",
             (long long)took);
@@ -808,8 +778,8 @@ MPM_TEST(restart, logrotate_moves_logs_and_usr1_reopens, .timeout = 20)
     sleep_ms(200);
 
     int moved = count_lines(old_access), fresh = count_lines(s->access_log);
-    report("[%s] logrotate: %d lines stayed in the moved access log, %d went to the new one", harness_mpm,
-           moved, fresh);
+    harness_report("[%s] logrotate: %d lines stayed in the moved access log, %d went to the new one",
+                   harness_mpm, moved, fresh);
     hassert(moved == before && log_count(old_access, "GET /page.html") == 20,
             "the moved access log has %d lines, had %d at the move", moved, before);
     hassert(fresh == 15, "the new access log has %d lines, want 15", fresh);

@@ -24,29 +24,6 @@
 #define PAGE_REQ   "GET /page.html HTTP/1.1\r\nHost: localhost\r\n\r\n"
 #define PAGE_CLOSE "GET /page.html HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
 
-/* Starts a worker test: skipped when `$HTTPD_BIN -V` does not list the worker MPM. */
-static void begin_worker(void)
-{
-    const char *bin = getenv("HTTPD_BIN");
-    static struct mpm_param me = {.name = "worker"};
-    char *out = NULL;
-
-    cr_assert(bin != NULL && *bin != '\0', "HTTPD_BIN is not set (run through `make check`)");
-    char *argv[] = {(char *)bin, "-V", NULL};
-    int status = run_cmd(argv, 10000, &out, NULL);
-    char *line = out ? strstr(out, "Compiled-in MPMs:") : NULL;
-    cr_assert(line != NULL, "`%s -V` (status %d) has no \"Compiled-in MPMs:\" line", bin, status);
-    line[strcspn(line, "\n")] = '\0';
-    int found = 0;
-    for (char *save = NULL, *tok = strtok_r(line + strlen("Compiled-in MPMs:"), " \t", &save); tok != NULL;
-         tok = strtok_r(NULL, " \t", &save))
-        found |= strcmp(tok, "worker") == 0;
-    free(out);
-    if (!found)
-        cr_skip_test("the worker MPM is not compiled in");
-    harness_begin(&me);
-}
-
 /* Worker threads of process pid (tasks named "httpd-worker"; sanitizers add threads of their own), -1 if it
  * is gone. */
 static int worker_threads(pid_t pid)
@@ -172,7 +149,7 @@ static int contains(const pid_t *set, int n, pid_t pid)
 
 Test(worker, full_server_keeps_new_connections_in_the_backlog, .fini = harness_fini, .timeout = 40)
 {
-    begin_worker();
+    harness_begin_mpm("worker");
     /* Two children of two threads, all four held by idle keep-alive connections for longer than the test. */
     struct srv *s =
         server_start("worker", "StartServers 2\nServerLimit 2\nThreadsPerChild 2\nMaxRequestWorkers 4\n"
@@ -232,7 +209,7 @@ Test(worker, full_server_keeps_new_connections_in_the_backlog, .fini = harness_f
 
 Test(worker, spare_threads_start_children, .fini = harness_fini, .timeout = 30)
 {
-    begin_worker();
+    harness_begin_mpm("worker");
     /* 1 child of 2 threads; at least 6 idle threads wanted, so 3 children, and at most 8 (4 children). */
     struct srv *s =
         server_start("worker", "StartServers 1\nServerLimit 8\nThreadsPerChild 2\nMaxRequestWorkers 16\n"
@@ -255,7 +232,7 @@ Test(worker, spare_threads_start_children, .fini = harness_fini, .timeout = 30)
 
 Test(worker, spare_threads_retire_children, .fini = harness_fini, .timeout = 30)
 {
-    begin_worker();
+    harness_begin_mpm("worker");
     /* 5 children of 2 idle threads, at most 4 idle threads wanted: children leave until 2 are left. */
     struct srv *s =
         server_start("worker", "StartServers 5\nServerLimit 8\nThreadsPerChild 2\nMaxRequestWorkers 16\n"
@@ -281,7 +258,7 @@ Test(worker, spare_threads_retire_children, .fini = harness_fini, .timeout = 30)
 
 Test(worker, killed_child_replaced_while_another_serves, .fini = harness_fini, .timeout = 30)
 {
-    begin_worker();
+    harness_begin_mpm("worker");
     struct srv *s =
         server_start("worker", "StartServers 2\nServerLimit 4\nThreadsPerChild 2\nMaxRequestWorkers 8\n"
                                "MinSpareThreads 2\nMaxSpareThreads 6\nKeepAlive On\n"
@@ -342,7 +319,7 @@ Test(worker, killed_child_replaced_while_another_serves, .fini = harness_fini, .
 
 Test(worker, max_connections_per_child_ends_idle_keepalive, .fini = harness_fini, .timeout = 30)
 {
-    begin_worker();
+    harness_begin_mpm("worker");
     /* One child of 4 threads (ServerLimit 1), which leaves after its 3rd connection. The harness's probe for
      * the port may have been one of them, so connections are opened until the child begins to leave. */
     struct srv *s = server_start("worker", "StartServers 1\nServerLimit 1\nThreadsPerChild 4\n"
@@ -391,21 +368,6 @@ Test(worker, max_connections_per_child_ends_idle_keepalive, .fini = harness_fini
 
 #define OPTIONS_REQ "OPTIONS * HTTP/1.1\r\nHost: localhost\r\n\r\n"
 
-/* user + system CPU time of pid in clock ticks, -1 if it is gone */
-static long cpu_ticks(pid_t pid)
-{
-    char path[64];
-    snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-    char *st = read_file(path, NULL);
-    char *p = st ? strrchr(st, ')') : NULL;
-    unsigned long ut, stime;
-    long r = -1;
-    if (p && sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &ut, &stime) == 2)
-        r = (long)(ut + stime);
-    free(st);
-    return r;
-}
-
 static void expect_options(struct conn *c)
 {
     struct resp *r = exchange(c, OPTIONS_REQ);
@@ -416,7 +378,7 @@ static void expect_options(struct conn *c)
 
 Test(worker, out_of_descriptors_waits_without_spinning, .fini = harness_fini, .timeout = 30)
 {
-    begin_worker();
+    harness_begin_mpm("worker");
     struct srv *s = server_start("worker", "StartServers 1\nServerLimit 1\nThreadsPerChild 4\n"
                                            "MaxRequestWorkers 4\nKeepAlive On\nKeepAliveTimeout 30\n");
     pid_t kid;
@@ -447,10 +409,10 @@ Test(worker, out_of_descriptors_waits_without_spinning, .fini = harness_fini, .t
     struct conn *third = conn_open(s->port);
     conn_send_str(third, OPTIONS_REQ);
     sleep_ms(300);
-    long t0 = cpu_ticks(kid);
+    long t0 = proc_cpu_ticks(kid);
     int64_t w0 = now_ms();
     int n = conn_fill(third, 1500);
-    long used = cpu_ticks(kid) - t0;
+    long used = proc_cpu_ticks(kid) - t0;
     long ms = (long)(now_ms() - w0);
     hassert(n == -1, "the third connection got %s although the child had no descriptor left",
             n == 0  ? "closed"
@@ -483,7 +445,7 @@ Test(worker, out_of_descriptors_waits_without_spinning, .fini = harness_fini, .t
 
 Test(worker, one_process_mode, .fini = harness_fini, .timeout = 30)
 {
-    begin_worker();
+    harness_begin_mpm("worker");
     struct srv *s = server_new("worker", "ThreadsPerChild 3\nKeepAlive On\nKeepAliveTimeout 30\n");
     const char *const args[] = {"-X", NULL};
     server_launch(s, args);
