@@ -256,7 +256,7 @@ Test(worker, spare_threads_retire_children, .fini = harness_fini, .timeout = 30)
     server_stop(s);
 }
 
-Test(worker, killed_child_replaced_while_another_serves, .fini = harness_fini, .timeout = 30)
+Test(worker, killed_child_replaced_while_another_serves, .fini = harness_fini, .timeout = 60)
 {
     harness_begin_mpm("worker");
     struct srv *s =
