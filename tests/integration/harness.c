@@ -1399,6 +1399,47 @@ void harness_begin_mpm(const char *name)
     harness_begin(&me);
 }
 
+int proc_fds(pid_t pid, int *highest)
+{
+    char path[64];
+    struct dirent *e;
+    int n = 0, top = -1;
+
+    snprintf(path, sizeof(path), "/proc/%d/fd", (int)pid);
+    DIR *d = opendir(path);
+    if (d == NULL)
+        return -1;
+    while ((e = readdir(d)) != NULL) {
+        if (e->d_name[0] == '.')
+            continue;
+        int fd = atoi(e->d_name);
+        if (pid == getpid() && fd == dirfd(d))
+            continue;
+        n++;
+        if (fd > top)
+            top = fd;
+    }
+    closedir(d);
+    if (highest != NULL)
+        *highest = top;
+    return n;
+}
+
+long proc_status(pid_t pid, const char *field)
+{
+    char path[64], key[64];
+    long v = -1;
+
+    snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+    snprintf(key, sizeof(key), "\n%s:", field);
+    char *text = read_file(path, NULL);
+    const char *p = text ? strstr(text, key) : NULL;
+    if (p != NULL)
+        v = strtol(p + strlen(key), NULL, 10);
+    free(text);
+    return v;
+}
+
 long proc_cpu_ticks(pid_t pid)
 {
     char path[64], *text, *p;

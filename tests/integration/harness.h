@@ -250,6 +250,14 @@ void write_file(const char *path, const void *data, size_t len);
 /* Printable rendering of bytes for messages (\r \n \xNN), truncated; malloc'd. */
 char *escape(const void *data, size_t len);
 
+/* Descriptors open in a process (from /proc/PID/fd), -1 if it is gone; *highest (if not NULL) gets the
+ * highest of them. */
+int proc_fds(pid_t pid, int *highest);
+
+/* The number a field of /proc/PID/status starts with ("VmRSS" in kB, "Threads"); -1 if the process is gone
+ * or has no such field. */
+long proc_status(pid_t pid, const char *field);
+
 /* utime + stime of a process (all its threads) from /proc/PID/stat, in clock ticks; -1 if it is gone. */
 long proc_cpu_ticks(pid_t pid);
 

@@ -57,20 +57,6 @@ static int wait_children(const struct srv *s, pid_t *kids, int n, int ms)
     return got;
 }
 
-/* A field of /proc/PID/status in kB ("VmRSS"); -1 if the process is gone. */
-static long status_kb(pid_t pid, const char *field)
-{
-    char path[64], *text, *p;
-    long kb = -1;
-
-    snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
-    text = read_file(path, NULL);
-    if (text && (p = strstr(text, field)) != NULL && p[strlen(field)] == ':')
-        kb = strtol(p + strlen(field) + 1, NULL, 10);
-    free(text);
-    return kb;
-}
-
 /* Resident memory of the server's whole process group, in kB. */
 static long group_rss_kb(const struct srv *s)
 {
@@ -79,36 +65,11 @@ static long group_rss_kb(const struct srv *s)
     long sum = 0;
 
     for (int i = 0; i < n; i++) {
-        long kb = status_kb(pids[i], "VmRSS");
+        long kb = proc_status(pids[i], "VmRSS");
         if (kb > 0)
             sum += kb;
     }
     return sum;
-}
-
-/* Descriptors a process has open. */
-static int open_fds(pid_t pid, int *highest)
-{
-    char path[64];
-    snprintf(path, sizeof(path), "/proc/%d/fd", (int)pid);
-    DIR *d = opendir(path);
-    struct dirent *e;
-    int n = 0;
-
-    hassert(d != NULL, "opendir(%s) failed: %s", path, strerror(errno));
-    *highest = -1;
-    while ((e = readdir(d)) != NULL) {
-        if (e->d_name[0] == '.')
-            continue;
-        int fd = atoi(e->d_name);
-        if (fd != dirfd(d)) {
-            n++;
-            if (fd > *highest)
-                *highest = fd;
-        }
-    }
-    closedir(d);
-    return n;
 }
 
 /* ---- raw connections, light enough for thousands ---- */
@@ -358,7 +319,8 @@ Test(event, emfile_pauses_accepting_without_spinning, .fini = harness_fini, .tim
     sleep_ms(200);
 
     /* Leave the child SPARE_FDS descriptors above its highest one (lower ones free may add a few). */
-    int highest, open_now = open_fds(kid, &highest);
+    int highest, open_now = proc_fds(kid, &highest);
+    hassert(open_now >= 0, "the child %d is gone", (int)kid);
     struct rlimit rl = {.rlim_cur = (rlim_t)highest + 1 + SPARE_FDS,
                         .rlim_max = (rlim_t)highest + 1 + SPARE_FDS};
     hassert(prlimit(kid, RLIMIT_NOFILE, &rl, NULL) == 0, "prlimit(%d) failed: %s", (int)kid, strerror(errno));
@@ -382,7 +344,7 @@ Test(event, emfile_pauses_accepting_without_spinning, .fini = harness_fini, .tim
             log_count(s->error_log, emfile));
 
     /* The child holds what it could accept; once they close, it accepts (and serves) again. */
-    int open_then = open_fds(kid, &highest);
+    int open_then = proc_fds(kid, &highest);
     hassert(open_then >= open_now + 1, "the child accepted nothing (%d fds, %d before)", open_then, open_now);
     for (int i = 0; i < EMFILE_CONNS; i++)
         close(fds[i]);

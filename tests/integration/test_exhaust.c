@@ -85,23 +85,6 @@ static void expect_same_processes(const struct srv *s, const pid_t *before, int 
             "%s: a child of the server ended abnormally", when);
 }
 
-/* Descriptors open in a process, -1 if it is gone. */
-static int open_fds(pid_t pid)
-{
-    char path[64];
-    snprintf(path, sizeof(path), "/proc/%d/fd", (int)pid);
-    DIR *d = opendir(path);
-    struct dirent *e;
-    int n = 0;
-
-    if (d == NULL)
-        return -1;
-    while ((e = readdir(d)) != NULL)
-        n += e->d_name[0] != '.';
-    closedir(d);
-    return n;
-}
-
 /* Descriptors open in all the server's children. */
 static int children_fds(const struct srv *s)
 {
@@ -109,7 +92,7 @@ static int children_fds(const struct srv *s)
     int n = proc_children(s->pid, kids, MAX_KIDS), sum = 0;
 
     for (int i = 0; i < n; i++) {
-        int k = open_fds(kids[i]);
+        int k = proc_fds(kids[i], NULL);
         if (k > 0)
             sum += k;
     }

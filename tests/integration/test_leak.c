@@ -925,22 +925,6 @@ static int count_fds(pid_t pid, const char *root)
     return roots > 1 ? -2 : n;
 }
 
-/* VmRSS (kB) and Threads from /proc/PID/status; -1 if gone. */
-static int read_status(pid_t pid, long *rss_kb, int *threads)
-{
-    char path[64];
-
-    snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
-    char *text = read_file(path, NULL);
-    if (!text)
-        return -1;
-    const char *rss = strstr(text, "\nVmRSS:"), *thr = strstr(text, "\nThreads:");
-    int ok =
-        rss && thr && sscanf(rss, "\nVmRSS: %ld", rss_kb) == 1 && sscanf(thr, "\nThreads: %d", threads) == 1;
-    free(text);
-    return ok ? 0 : -1;
-}
-
 static int cmp_pid(const void *a, const void *b)
 {
     pid_t x = *(const pid_t *)a, y = *(const pid_t *)b;
@@ -978,7 +962,9 @@ static int snapshot(const struct srv *s, struct pstat *out)
         out[i].fds = count_fds(pids[i], root);
         hassert(out[i].fds != -2, "process %d holds more than one descriptor of DocumentRoot %s",
                 (int)pids[i], root);
-        hassert(out[i].fds >= 0 && read_status(pids[i], &out[i].rss_kb, &out[i].threads) == 0,
+        out[i].rss_kb = proc_status(pids[i], "VmRSS");
+        out[i].threads = (int)proc_status(pids[i], "Threads");
+        hassert(out[i].fds >= 0 && out[i].rss_kb >= 0 && out[i].threads >= 0,
                 "cannot read /proc/%d (fd, status): %s", (int)pids[i], strerror(errno));
     }
     return n;
