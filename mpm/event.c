@@ -65,7 +65,7 @@
 #include "../server/process.h"
 #include "../server/listen.h"
 #include "../server/scoreboard.h"
-#include "../server/serve.h"
+#include "serve.h"
 
 #define MODULE                 "mpm_event"
 #define EVENT_MAX_SERVER_LIMIT 20000
@@ -193,7 +193,7 @@ static struct reactor {
     int in_backoff;         /* stopped accepting after a resource error */
     int resource_logged;    /* that error was logged in this episode */
     int leaving;            /* no more accepting: drain and exit */
-    int leave_mode;         /* SERVE_LEAVE, or SERVE_LEAVE_AFTER_NEXT (graceful restart: idle ones stay) */
+    int leave_mode;         /* CHILD_LEAVE, or CHILD_LEAVE_AFTER_NEXT (graceful restart: idle ones stay) */
 } rx;
 
 static void conn_cb(evutil_socket_t fd, short what, void *arg);
@@ -381,7 +381,7 @@ static void conn_drive(struct econn *e, enum conn_state st)
             }
             break;
         case CONN_KEEPALIVE:
-            if (rx.leaving && rx.leave_mode != SERVE_LEAVE_AFTER_NEXT) {
+            if (rx.leaving && rx.leave_mode != CHILD_LEAVE_AFTER_NEXT) {
                 st = http_conn_shutdown(e->u.hc);
                 break;
             }
@@ -466,7 +466,7 @@ static void conn_new(int fd, const struct sockaddr *peer, socklen_t peerlen)
 /*
  * Stops accepting and closes the idle keep-alive connections; the others finish their current request (a
  * fresh connection is served once: the client opened it to be answered) and close at their next idle moment,
- * in conn_drive(). Retired by a graceful restart (SERVE_LEAVE_AFTER_NEXT), every connection instead stays
+ * in conn_drive(). Retired by a graceful restart (CHILD_LEAVE_AFTER_NEXT), every connection instead stays
  * until its next response, which says Connection: close, or until its KeepAliveTimeout, so that no request
  * already on its way meets a closed connection; a stop that follows still closes the idle ones. The last
  * connection to close ends the loop.
@@ -474,8 +474,8 @@ static void conn_new(int fd, const struct sockaddr *peer, socklen_t peerlen)
 static void start_leaving(int recycling)
 {
     int mode =
-        !recycling && *rx.ctx->leaving == SERVE_LEAVE_AFTER_NEXT ? SERVE_LEAVE_AFTER_NEXT : SERVE_LEAVE;
-    if (rx.leaving && (rx.leave_mode == SERVE_LEAVE || mode == SERVE_LEAVE_AFTER_NEXT))
+        !recycling && *rx.ctx->leaving == CHILD_LEAVE_AFTER_NEXT ? CHILD_LEAVE_AFTER_NEXT : CHILD_LEAVE;
+    if (rx.leaving && (rx.leave_mode == CHILD_LEAVE || mode == CHILD_LEAVE_AFTER_NEXT))
         return;
     if (!rx.leaving) {
         rx.leaving = 1;
@@ -498,7 +498,7 @@ static void start_leaving(int recycling)
         next = e->next;
         if (e->lingering)
             continue;
-        if (mode == SERVE_LEAVE_AFTER_NEXT) {
+        if (mode == CHILD_LEAVE_AFTER_NEXT) {
             http_conn_finish(e->u.hc);
             continue;
         }

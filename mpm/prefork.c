@@ -24,7 +24,7 @@
 #include "../server/process.h"
 #include "../server/listen.h"
 #include "../server/scoreboard.h"
-#include "../server/serve.h"
+#include "serve.h"
 
 #define PREFORK_MAX_SERVER_LIMIT 20000
 #define PREFORK_DEFAULT_LIMIT    256

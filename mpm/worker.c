@@ -37,7 +37,7 @@
 #include "../server/process.h"
 #include "../server/listen.h"
 #include "../server/scoreboard.h"
-#include "../server/serve.h"
+#include "serve.h"
 
 #define WORKER_MAX_SERVER_LIMIT 20000 /* Apache's MAX_SERVER_LIMIT for worker */
 #define WORKER_MAX_THREAD_LIMIT 20000 /* Apache's MAX_THREAD_LIMIT */
@@ -263,8 +263,8 @@ struct worker_child {
 
 /* Set in a worker thread by WORKER_WAKE_SIGNAL, read only by that thread (serve_connection's `leaving`). */
 static __thread volatile sig_atomic_t thread_leaving;
-/* What the wake-up sets it to: SERVE_LEAVE, or SERVE_LEAVE_AFTER_NEXT when a graceful restart retires us. */
-static volatile sig_atomic_t wake_mode = SERVE_LEAVE;
+/* What the wake-up sets it to: CHILD_LEAVE, or CHILD_LEAVE_AFTER_NEXT when a graceful restart retires us. */
+static volatile sig_atomic_t wake_mode = CHILD_LEAVE;
 
 static void on_wake(int sig)
 {
@@ -427,7 +427,7 @@ static void stop_workers(struct worker_child *ch, const sigset_t *wait_mask)
 
     for (;;) {
         /* read again at each round: a stop that follows a restart ends the idle connections after all */
-        wake_mode = *ch->ctx->leaving == SERVE_LEAVE_AFTER_NEXT ? SERVE_LEAVE_AFTER_NEXT : SERVE_LEAVE;
+        wake_mode = *ch->ctx->leaving == CHILD_LEAVE_AFTER_NEXT ? CHILD_LEAVE_AFTER_NEXT : CHILD_LEAVE;
         pthread_mutex_lock(&ch->lock);
         int running = ch->running;
         /* Under the lock a thread not yet done cannot have exited, so pthread_kill() is safe. */

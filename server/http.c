@@ -7,9 +7,19 @@
 #include <string.h>
 #include <strings.h>
 #include <unistd.h>
+#include <arpa/inet.h>
 
 #include "http.h"
 #include "pool.h"
+
+_Static_assert(HTTP_PEER_TEXT >= INET6_ADDRSTRLEN, "HTTP_PEER_TEXT holds any address");
+
+const char *http_peer_text(const struct request *r, char *buf)
+{
+    if (r->peer_family == 0 || inet_ntop(r->peer_family, r->peer_addr, buf, HTTP_PEER_TEXT) == NULL)
+        strcpy(buf, "-");
+    return buf;
+}
 
 const char *http_header_get(const struct request *r, const char *name)
 {

@@ -50,6 +50,11 @@ struct request {
     const struct server *server;
     struct http_conn *conn;
 
+    /* the client, for the access log and access control: copied from the connection when the request starts */
+    int peer_family;             /* AF_INET, AF_INET6, or 0 when unknown */
+    unsigned char peer_addr[16]; /* 4 or 16 bytes in network order */
+    int peer_local;              /* it connected from the address it connected to (the server's own) */
+
     /* request line */
     enum http_method method;
     const char *method_name;
@@ -82,6 +87,10 @@ struct request {
     int64_t start_ms;
     size_t bytes_sent; /* body bytes actually written */
 };
+
+/* The client's address as text into buf (at least HTTP_PEER_TEXT bytes); "-" when unknown. Returns buf. */
+#define HTTP_PEER_TEXT 46
+const char *http_peer_text(const struct request *r, char *buf);
 
 /* Returns the value of the first header named `name` (case-insensitive), or NULL. */
 const char *http_header_get(const struct request *r, const char *name);

@@ -78,7 +78,6 @@ struct exchange {
     int send_body;      /* false for HEAD */
     size_t interim_off; /* of "100 Continue" */
     const struct handler *handler;
-    char peer[INET6_ADDRSTRLEN]; /* the peer as text, formatted on first use */
 
     /* output: head, then the body segments from seg at offset seg_off */
     char *head;
@@ -102,6 +101,7 @@ struct http_conn {
     unsigned close_after : 1; /* close once the response is written */
     unsigned linger : 1;      /* the peer may still be sending: lingering close */
     unsigned leaving : 1;     /* graceful stop: no further request */
+    unsigned peer_local : 1;  /* the peer's address is the local address of the connection */
     uint32_t requests;        /* served on this connection */
     uint32_t stage_bytes;     /* received since the stage started (saturates) */
     int64_t stage_start;      /* monotonic ms */
@@ -201,6 +201,9 @@ static int begin_request(struct http_conn *c, int64_t now)
     r->pool = c->pool;
     r->server = c->s;
     r->conn = c;
+    r->peer_family = c->peer_family;
+    memcpy(r->peer_addr, c->peer_addr, sizeof(r->peer_addr));
+    r->peer_local = c->peer_local;
     r->content_length = -1;
     r->status = 200;
     r->body_tail = &r->body;
@@ -650,15 +653,18 @@ void http_conn_set_slot(struct http_conn *c, struct sb_worker *slot)
     c->slot = slot;
 }
 
-const char *http_conn_peer(const struct http_conn *c)
+void http_conn_set_local(struct http_conn *c, const struct sockaddr *local, socklen_t len)
 {
-    /* formatted once per request, into the request: the idle connection keeps only the address bytes */
-    if (c->x == NULL || c->peer_family == 0)
-        return "-";
-    if (c->x->peer[0] == '\0' &&
-        inet_ntop(c->peer_family, c->peer_addr, c->x->peer, sizeof(c->x->peer)) == NULL)
-        return "-";
-    return c->x->peer;
+    const void *a = NULL;
+    size_t n = 0;
+    if (local != NULL && local->sa_family == AF_INET && len >= sizeof(struct sockaddr_in)) {
+        a = &((const struct sockaddr_in *)local)->sin_addr;
+        n = 4;
+    } else if (local != NULL && local->sa_family == AF_INET6 && len >= sizeof(struct sockaddr_in6)) {
+        a = &((const struct sockaddr_in6 *)local)->sin6_addr;
+        n = 16;
+    }
+    c->peer_local = a != NULL && local->sa_family == c->peer_family && memcmp(a, c->peer_addr, n) == 0;
 }
 
 int http_conn_read_space(struct http_conn *c, char **buf, size_t *len)
@@ -1043,8 +1049,9 @@ enum conn_state http_conn_timeout(struct http_conn *c, int64_t now)
     case CONN_READ:
         /* mid-request: 408; nothing received on this request: close quietly as for an idle connection */
         if (c->x != NULL && c->phase != PH_IDLE) {
-            log_error(LOG_INFO, "reqtimeout", "[client %s] Request %s read timeout", http_conn_peer(c),
-                      c->stage == ST_BODY ? "body" : "header");
+            char peer[HTTP_PEER_TEXT];
+            log_error(LOG_INFO, "reqtimeout", "[client %s] Request %s read timeout",
+                      http_peer_text(&c->x->req, peer), c->stage == ST_BODY ? "body" : "header");
             return respond_error(c, 408, now);
         }
         c->state = CONN_CLOSE;

@@ -51,8 +51,11 @@ struct http_conn *http_conn_create(const struct server *s, const struct sockaddr
 /* Ends the connection: closes files, logs an unfinished request, frees everything. */
 void http_conn_destroy(struct http_conn *c);
 
-/* The peer's address as text ("-" if unknown), for the access log. */
-const char *http_conn_peer(const struct http_conn *c);
+/*
+ * The local address the peer connected to, when the MPM knows it (optional): only whether it equals the
+ * peer's address is kept, as request->peer_local (Apache's `Require local` counts such a client as local).
+ */
+void http_conn_set_local(struct http_conn *c, const struct sockaddr *local, socklen_t len);
 
 /* Scoreboard slot to account requests and bytes to (NULL for none). */
 void http_conn_set_slot(struct http_conn *c, struct sb_worker *slot);

@@ -20,7 +20,6 @@
 #include <netinet/in.h>
 
 #include "http.h"
-#include "http_conn.h"
 #include "log.h"
 #include "pool.h"
 
@@ -292,7 +291,7 @@ size_t log_format_render(const struct log_format *f, const struct request *r, ch
             break;
         case 'a':
         case 'h':
-            v = r->conn != NULL ? http_conn_peer(r->conn) : "-";
+            v = http_peer_text(r, tmp);
             break;
         case 'l':
         case 'u':

@@ -5,6 +5,7 @@
  */
 
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -155,4 +156,82 @@ char *pool_printf(struct pool *p, const char *fmt, ...)
 size_t pool_footprint(const struct pool *p)
 {
     return p->footprint;
+}
+
+/* ---- growable strings ---- */
+
+#define PBUF_MIN 64
+
+int pbuf_reserve(struct pbuf *b, size_t n)
+{
+    if (b->failed)
+        return -1;
+    if (b->len + n + 1 <= b->cap && b->p != NULL)
+        return 0;
+    size_t cap = b->cap > 0 ? b->cap : PBUF_MIN;
+    while (cap < b->len + n + 1) {
+        if (cap > SIZE_MAX / 2) {
+            b->failed = 1;
+            return -1;
+        }
+        cap *= 2;
+    }
+    char *np = pool_alloc(b->pool, cap);
+    if (np == NULL) {
+        b->failed = 1;
+        return -1;
+    }
+    if (b->len > 0)
+        memcpy(np, b->p, b->len);
+    np[b->len] = '\0';
+    b->p = np;
+    b->cap = cap;
+    return 0;
+}
+
+int pbuf_append(struct pbuf *b, const void *s, size_t n)
+{
+    if (pbuf_reserve(b, n) < 0)
+        return -1;
+    if (n > 0)
+        memcpy(b->p + b->len, s, n);
+    b->len += n;
+    b->p[b->len] = '\0';
+    return 0;
+}
+
+int pbuf_puts(struct pbuf *b, const char *s)
+{
+    return pbuf_append(b, s, strlen(s));
+}
+
+int pbuf_printf(struct pbuf *b, const char *fmt, ...)
+{
+    va_list ap;
+    /* most lines fit: format straight into the free space, and again only when it was too small */
+    if (pbuf_reserve(b, 128) < 0)
+        return -1;
+    va_start(ap, fmt);
+    int n = vsnprintf(b->p + b->len, b->cap - b->len, fmt, ap);
+    va_end(ap);
+    if (n < 0) {
+        b->failed = 1;
+        return -1;
+    }
+    if ((size_t)n >= b->cap - b->len) {
+        if (pbuf_reserve(b, (size_t)n) < 0)
+            return -1;
+        va_start(ap, fmt);
+        vsnprintf(b->p + b->len, b->cap - b->len, fmt, ap);
+        va_end(ap);
+    }
+    b->len += (size_t)n;
+    return 0;
+}
+
+void pbuf_clear(struct pbuf *b)
+{
+    b->p = NULL;
+    b->len = b->cap = 0;
+    b->failed = 0;
 }

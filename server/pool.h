@@ -36,4 +36,32 @@ char *pool_printf(struct pool *p, const char *fmt, ...) __attribute__((format(pr
 /* Bytes currently allocated from the system by this pool (for tests and memory accounting). */
 size_t pool_footprint(const struct pool *p);
 
+/*
+ * A growable byte string in a pool: appends double its space (the old space stays in the pool until it is
+ * reset), and the text is always NUL-terminated. Out of memory sets `failed`; every later append is dropped,
+ * so a caller builds the whole text and checks once. Zero-initialised with its pool it is an empty string:
+ * `struct pbuf b = {.pool = p};`.
+ */
+struct pbuf {
+    struct pool *pool;
+    char *p; /* NULL until the first append */
+    size_t len, cap;
+    int failed;
+};
+
+/* Makes room for `n` more bytes (and the NUL). Returns 0, or -1 (and sets failed) when out of memory. */
+int pbuf_reserve(struct pbuf *b, size_t n);
+
+/* Appends `n` bytes of `s`. Returns 0 or -1. */
+int pbuf_append(struct pbuf *b, const void *s, size_t n);
+
+/* Appends a NUL-terminated string. Returns 0 or -1. */
+int pbuf_puts(struct pbuf *b, const char *s);
+
+/* Appends printf output. Returns 0 or -1. */
+int pbuf_printf(struct pbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Forgets the text (its space stays in the pool); the next append starts a new one. */
+void pbuf_clear(struct pbuf *b);
+
 #endif

@@ -39,7 +39,6 @@
 #include "log.h"
 #include "process.h"
 #include "scoreboard.h"
-#include "serve.h"
 #include "server.h"
 #include "unixd.h"
 
@@ -113,7 +112,7 @@ static void on_stop(int sig)
 {
     (void)sig;
     child_stop = 1;
-    child_leaving = SERVE_LEAVE;
+    child_leaving = CHILD_LEAVE;
     if (exit_on_stop)
         _exit(0);
 }
@@ -124,8 +123,8 @@ static void on_graceful(int sig)
     /* the row says why (a lock-free atomic load is async-signal-safe); a stop outranks a restart */
     int why = child_row != NULL ? atomic_load(&child_row->quitting) : SB_QUIT_STOP;
     child_graceful = 1;
-    if (child_leaving != SERVE_LEAVE)
-        child_leaving = why == SB_QUIT_RESTART ? SERVE_LEAVE_AFTER_NEXT : SERVE_LEAVE;
+    if (child_leaving != CHILD_LEAVE)
+        child_leaving = why == SB_QUIT_RESTART ? CHILD_LEAVE_AFTER_NEXT : CHILD_LEAVE;
     /* close() is async-signal-safe; the parent and a new generation keep their own copies open */
     if (child_closes_listeners && child_server != NULL) {
         for (struct listener *l = child_server->listeners; l != NULL; l = l->next) {

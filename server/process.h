@@ -19,6 +19,15 @@ struct server;
 struct scoreboard;
 struct errbuf;
 
+/* What *leaving says (0: go on serving). */
+enum child_leave {
+    /* stopping: an idle keep-alive connection ends now */
+    CHILD_LEAVE = 1,
+    /* restarting: an idle one waits for its next request, answered with Connection: close (or for
+     * KeepAliveTimeout), so that no request in flight is lost */
+    CHILD_LEAVE_AFTER_NEXT = 2
+};
+
 /* What a child knows about itself. */
 struct child_ctx {
     int slot; /* its row in the scoreboard */
@@ -26,8 +35,8 @@ struct child_ctx {
     struct scoreboard *sb;
     volatile sig_atomic_t *stop;     /* TERM/INT/HUP: a forked child _exit()s at once; seen with -X */
     volatile sig_atomic_t *graceful; /* USR1/WINCH (the parent asked it to leave): finish, then exit */
-    volatile sig_atomic_t *leaving;  /* set with either of them: what serve_connection() watches; SERVE_LEAVE,
-                                        or SERVE_LEAVE_AFTER_NEXT when a graceful restart retires the child */
+    volatile sig_atomic_t *leaving;  /* set with either of them: what serve_connection() watches; CHILD_LEAVE,
+                                        or CHILD_LEAVE_AFTER_NEXT when a graceful restart retires the child */
 };
 
 struct process_policy {

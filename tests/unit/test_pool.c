@@ -56,3 +56,50 @@ Test(pool, overflowing_size_fails)
     cr_assert_null(pool_alloc(p, SIZE_MAX - 4));
     pool_destroy(p);
 }
+
+Test(pbuf, appends_grow_and_stay_terminated)
+{
+    struct pool *p = pool_create(1024);
+    struct pbuf b = {.pool = p};
+    cr_assert_eq(pbuf_puts(&b, ""), 0);
+    cr_assert_str_eq(b.p, "");
+    for (int i = 0; i < 1000; i++)
+        cr_assert_eq(pbuf_append(&b, "ab", 2), 0);
+    cr_assert_eq(b.len, 2000);
+    cr_assert_eq(b.p[b.len], '\0');
+    cr_assert_eq(memcmp(b.p + 1996, "abab", 4), 0);
+    cr_assert_geq(b.cap, b.len + 1);
+    pool_destroy(p);
+}
+
+Test(pbuf, printf_longer_than_the_free_space)
+{
+    struct pool *p = pool_create(1024);
+    struct pbuf b = {.pool = p};
+    char big[600];
+    memset(big, 'x', sizeof(big) - 1);
+    big[sizeof(big) - 1] = '\0';
+    cr_assert_eq(pbuf_printf(&b, "%d:", 42), 0);
+    cr_assert_eq(pbuf_printf(&b, "[%s]", big), 0);
+    cr_assert_eq(b.len, 3 + 2 + 599);
+    cr_assert_eq(strncmp(b.p, "42:[xxx", 7), 0);
+    cr_assert_eq(b.p[b.len - 1], ']');
+    cr_assert_eq(b.p[b.len], '\0');
+    pbuf_clear(&b);
+    cr_assert_null(b.p);
+    cr_assert_eq(pbuf_puts(&b, "again"), 0);
+    cr_assert_str_eq(b.p, "again");
+    pool_destroy(p);
+}
+
+Test(pbuf, out_of_memory_is_sticky)
+{
+    struct pool *p = pool_create(256);
+    struct pbuf b = {.pool = p};
+    cr_assert_eq(pbuf_puts(&b, "ok"), 0);
+    cr_assert_eq(pbuf_reserve(&b, SIZE_MAX - 8), -1);
+    cr_assert(b.failed);
+    cr_assert_eq(pbuf_puts(&b, "dropped"), -1);
+    cr_assert_str_eq(b.p, "ok");
+    pool_destroy(p);
+}

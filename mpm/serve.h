@@ -9,17 +9,10 @@
 #include <sys/socket.h>
 #include <sys/types.h>
 
+#include "../server/process.h"
+
 struct server;
 struct sb_worker;
-
-/* What *leaving says (0: go on serving). */
-enum serve_leaving {
-    /* stopping: an idle keep-alive connection ends now */
-    SERVE_LEAVE = 1,
-    /* restarting: an idle one waits for its next request, answered with Connection: close (or for
-     * KeepAliveTimeout), so that no request in flight is lost */
-    SERVE_LEAVE_AFTER_NEXT = 2
-};
 
 /*
  * Serves `fd` until it closes, then closes it. `leaving` ends the connection at the next request boundary.

@@ -20,12 +20,12 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
-#include "util.h"
-#include "http_conn.h"
-#include "log.h"
-#include "scoreboard.h"
+#include "../server/util.h"
+#include "../server/http_conn.h"
+#include "../server/log.h"
+#include "../server/scoreboard.h"
 #include "serve.h"
-#include "server.h"
+#include "../server/server.h"
 
 #define LINGER_MS 2000
 
@@ -56,7 +56,7 @@ static enum conn_state do_read(struct http_conn *c, int fd, enum conn_state st,
                                volatile sig_atomic_t *leaving)
 {
     if (st == CONN_KEEPALIVE && leaving != NULL && *leaving) {
-        if (*leaving != SERVE_LEAVE_AFTER_NEXT)
+        if (*leaving != CHILD_LEAVE_AFTER_NEXT)
             return http_conn_shutdown(c);
         http_conn_finish(c);
     }
