@@ -101,17 +101,17 @@ static int online_cpus(void)
 }
 
 /* Fills the defaults and clamps, warning with the directives' names as Apache does. */
-static int event_check_config(struct server *s, struct errbuf *err)
+static int event_check_config(struct server *s, struct warnings *w, struct errbuf *err)
 {
     struct mpm_conf *c = &s->mpm_conf;
     (void)err;
 
     if (c->server_limit > EVENT_MAX_SERVER_LIMIT) {
-        config_warn("ServerLimit of %d exceeds compile-time limit of %d servers, decreasing to %d.",
-                    c->server_limit, EVENT_MAX_SERVER_LIMIT, EVENT_MAX_SERVER_LIMIT);
+        warnings_add(w, "ServerLimit of %d exceeds compile-time limit of %d servers, decreasing to %d.",
+                     c->server_limit, EVENT_MAX_SERVER_LIMIT, EVENT_MAX_SERVER_LIMIT);
         c->server_limit = EVENT_MAX_SERVER_LIMIT;
     } else if (c->server_limit == 0) {
-        config_warn("ServerLimit of 0 not allowed, increasing to 1.");
+        warnings_add(w, "ServerLimit of 0 not allowed, increasing to 1.");
         c->server_limit = 1;
     }
 
@@ -120,11 +120,11 @@ static int event_check_config(struct server *s, struct errbuf *err)
         if (c->server_limit > 0 && c->start_servers > c->server_limit)
             c->start_servers = c->server_limit;
     } else if (c->start_servers == 0) {
-        config_warn("StartServers of 0 not allowed, increasing to 1.");
+        warnings_add(w, "StartServers of 0 not allowed, increasing to 1.");
         c->start_servers = 1;
     } else if (c->server_limit > 0 && c->start_servers > c->server_limit) {
-        config_warn("StartServers of %d exceeds ServerLimit of %d, decreasing to match.", c->start_servers,
-                    c->server_limit);
+        warnings_add(w, "StartServers of %d exceeds ServerLimit of %d, decreasing to match.",
+                     c->start_servers, c->server_limit);
         c->start_servers = c->server_limit;
     }
     if (c->server_limit < 0) {
@@ -137,11 +137,11 @@ static int event_check_config(struct server *s, struct errbuf *err)
     if (c->max_conns < 0) {
         c->max_conns = EVENT_DEFAULT_CONNS;
     } else if (c->max_conns == 0) {
-        config_warn("WorkerConnections of 0 not allowed, increasing to 1.");
+        warnings_add(w, "WorkerConnections of 0 not allowed, increasing to 1.");
         c->max_conns = 1;
     } else if (c->max_conns > EVENT_MAX_CONNS) {
-        config_warn("WorkerConnections of %d exceeds compile-time limit of %d, decreasing to match.",
-                    c->max_conns, EVENT_MAX_CONNS);
+        warnings_add(w, "WorkerConnections of %d exceeds compile-time limit of %d, decreasing to match.",
+                     c->max_conns, EVENT_MAX_CONNS);
         c->max_conns = EVENT_MAX_CONNS;
     }
 

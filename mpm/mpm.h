@@ -20,8 +20,10 @@ struct mpm {
     const char *name;                   /* "prefork", "worker", "event" */
     unsigned caps;                      /* enum mpm_caps */
     const struct directive *directives; /* its directives; {NULL} ends the table */
-    /* After the config is read: fill defaults left at -1, clamp and warn as Apache does; -1 to refuse. */
-    int (*check_config)(struct server *s, struct errbuf *err);
+    /* After the config is read: fill defaults left at -1, clamp as Apache does with its warnings into w (may
+     * be NULL); -1 with err to refuse. Also run on a copy of the settings to size the scoreboard for a
+     * restart to this MPM (config_mpm_settings), so it must have no effect beyond s->mpm_conf. */
+    int (*check_config)(struct server *s, struct warnings *w, struct errbuf *err);
     /* Serves until stopped or asked to restart; returns an enum process_result (server/process.h). */
     int (*run)(struct server *s);
 };

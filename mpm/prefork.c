@@ -49,7 +49,7 @@ static const struct directive prefork_directives[] = {
 };
 
 /* Fills the defaults and clamps as Apache's prefork_check_config() does. */
-static int prefork_check_config(struct server *s, struct errbuf *err)
+static int prefork_check_config(struct server *s, struct warnings *w, struct errbuf *err)
 {
     struct mpm_conf *c = &s->mpm_conf;
     (void)err;
@@ -57,11 +57,11 @@ static int prefork_check_config(struct server *s, struct errbuf *err)
     if (c->server_limit < 0) {
         c->server_limit = PREFORK_DEFAULT_LIMIT;
     } else if (c->server_limit > PREFORK_MAX_SERVER_LIMIT) {
-        config_warn("ServerLimit of %d exceeds compile-time limit of %d servers, decreasing to %d",
-                    c->server_limit, PREFORK_MAX_SERVER_LIMIT, PREFORK_MAX_SERVER_LIMIT);
+        warnings_add(w, "ServerLimit of %d exceeds compile-time limit of %d servers, decreasing to %d",
+                     c->server_limit, PREFORK_MAX_SERVER_LIMIT, PREFORK_MAX_SERVER_LIMIT);
         c->server_limit = PREFORK_MAX_SERVER_LIMIT;
     } else if (c->server_limit < 1) {
-        config_warn("ServerLimit of %d not allowed, increasing to 1", c->server_limit);
+        warnings_add(w, "ServerLimit of %d not allowed, increasing to 1", c->server_limit);
         c->server_limit = 1;
     }
 
@@ -69,19 +69,19 @@ static int prefork_check_config(struct server *s, struct errbuf *err)
     if (c->max_workers < 0) {
         c->max_workers = c->server_limit < PREFORK_DEFAULT_LIMIT ? c->server_limit : PREFORK_DEFAULT_LIMIT;
     } else if (c->max_workers > c->server_limit) {
-        config_warn("MaxRequestWorkers of %d exceeds ServerLimit of %d, decreasing to match", c->max_workers,
-                    c->server_limit);
+        warnings_add(w, "MaxRequestWorkers of %d exceeds ServerLimit of %d, decreasing to match",
+                     c->max_workers, c->server_limit);
         c->max_workers = c->server_limit;
     } else if (c->max_workers < 1) {
-        config_warn("MaxRequestWorkers of %d not allowed, increasing to 1", c->max_workers);
+        warnings_add(w, "MaxRequestWorkers of %d not allowed, increasing to 1", c->max_workers);
         c->max_workers = 1;
     }
 
     if (c->min_spare < 0) {
         c->min_spare = 5;
     } else if (c->min_spare < 1) {
-        config_warn(
-            "MinSpareServers of %d not allowed, increasing to 1 to avoid almost certain server failure",
+        warnings_add(
+            w, "MinSpareServers of %d not allowed, increasing to 1 to avoid almost certain server failure",
             c->min_spare);
         c->min_spare = 1;
     }

@@ -80,7 +80,7 @@ static const struct directive worker_directives[] = {
  * ThreadsPerChild and StartServers above MaxRequestWorkers / ThreadsPerChild are adjusted silently, as Apache
  * does.
  */
-static int worker_check_config(struct server *s, struct errbuf *err)
+static int worker_check_config(struct server *s, struct warnings *w, struct errbuf *err)
 {
     struct mpm_conf *c = &s->mpm_conf;
     (void)err;
@@ -88,35 +88,36 @@ static int worker_check_config(struct server *s, struct errbuf *err)
     if (c->server_limit < 0) {
         c->server_limit = DEFAULT_SERVER_LIMIT;
     } else if (c->server_limit > WORKER_MAX_SERVER_LIMIT) {
-        config_warn("ServerLimit of %d exceeds compile-time limit of %d servers, decreasing to %d.",
-                    c->server_limit, WORKER_MAX_SERVER_LIMIT, WORKER_MAX_SERVER_LIMIT);
+        warnings_add(w, "ServerLimit of %d exceeds compile-time limit of %d servers, decreasing to %d.",
+                     c->server_limit, WORKER_MAX_SERVER_LIMIT, WORKER_MAX_SERVER_LIMIT);
         c->server_limit = WORKER_MAX_SERVER_LIMIT;
     } else if (c->server_limit < 1) {
-        config_warn("ServerLimit of %d not allowed, increasing to 1.", c->server_limit);
+        warnings_add(w, "ServerLimit of %d not allowed, increasing to 1.", c->server_limit);
         c->server_limit = 1;
     }
 
     if (c->thread_limit < 0) {
         c->thread_limit = DEFAULT_THREAD_LIMIT;
     } else if (c->thread_limit > WORKER_MAX_THREAD_LIMIT) {
-        config_warn("ThreadLimit of %d exceeds compile-time limit of %d threads, decreasing to %d.",
-                    c->thread_limit, WORKER_MAX_THREAD_LIMIT, WORKER_MAX_THREAD_LIMIT);
+        warnings_add(w, "ThreadLimit of %d exceeds compile-time limit of %d threads, decreasing to %d.",
+                     c->thread_limit, WORKER_MAX_THREAD_LIMIT, WORKER_MAX_THREAD_LIMIT);
         c->thread_limit = WORKER_MAX_THREAD_LIMIT;
     } else if (c->thread_limit < 1) {
-        config_warn("ThreadLimit of %d not allowed, increasing to 1.", c->thread_limit);
+        warnings_add(w, "ThreadLimit of %d not allowed, increasing to 1.", c->thread_limit);
         c->thread_limit = 1;
     }
 
     if (c->threads_per_child < 0) {
         c->threads_per_child = DEFAULT_THREADS < c->thread_limit ? DEFAULT_THREADS : c->thread_limit;
     } else if (c->threads_per_child > c->thread_limit) {
-        config_warn(
+        warnings_add(
+            w,
             "ThreadsPerChild of %d exceeds ThreadLimit of %d threads, decreasing to %d. To increase, please "
             "see the ThreadLimit directive.",
             c->threads_per_child, c->thread_limit, c->thread_limit);
         c->threads_per_child = c->thread_limit;
     } else if (c->threads_per_child < 1) {
-        config_warn("ThreadsPerChild of %d not allowed, increasing to 1.", c->threads_per_child);
+        warnings_add(w, "ThreadsPerChild of %d not allowed, increasing to 1.", c->threads_per_child);
         c->threads_per_child = 1;
     }
     int tpc = c->threads_per_child;
@@ -126,7 +127,8 @@ static int worker_check_config(struct server *s, struct errbuf *err)
         c->max_workers = DEFAULT_MAX_WORKERS;
     if (c->max_workers < tpc) {
         if (!quiet)
-            config_warn(
+            warnings_add(
+                w,
                 "MaxRequestWorkers of %d is less than ThreadsPerChild of %d, increasing to %d. "
                 "MaxRequestWorkers must be at least as large as the number of threads in a single server.",
                 c->max_workers, tpc, tpc);
@@ -135,7 +137,8 @@ static int worker_check_config(struct server *s, struct errbuf *err)
     int daemons = c->max_workers / tpc;
     if (c->max_workers % tpc != 0) {
         if (!quiet)
-            config_warn(
+            warnings_add(
+                w,
                 "MaxRequestWorkers of %d is not an integer multiple of ThreadsPerChild of %d, decreasing to "
                 "nearest multiple %d, for a maximum of %d servers.",
                 c->max_workers, tpc, daemons * tpc, daemons);
@@ -143,7 +146,8 @@ static int worker_check_config(struct server *s, struct errbuf *err)
     }
     if (daemons > c->server_limit) {
         if (!quiet)
-            config_warn(
+            warnings_add(
+                w,
                 "MaxRequestWorkers of %d would require %d servers and would exceed ServerLimit of %d, "
                 "decreasing to %d. To increase, please see the ServerLimit directive.",
                 c->max_workers, daemons, c->server_limit, c->server_limit * tpc);
@@ -154,7 +158,7 @@ static int worker_check_config(struct server *s, struct errbuf *err)
     if (c->start_servers < 0) {
         c->start_servers = DEFAULT_START_SERVERS;
     } else if (c->start_servers < 1) {
-        config_warn("StartServers of %d not allowed, increasing to 1.", c->start_servers);
+        warnings_add(w, "StartServers of %d not allowed, increasing to 1.", c->start_servers);
         c->start_servers = 1;
     }
     if (c->start_servers > daemons)
@@ -163,7 +167,8 @@ static int worker_check_config(struct server *s, struct errbuf *err)
     if (c->min_spare < 0) {
         c->min_spare = DEFAULT_MIN_SPARE;
     } else if (c->min_spare < 1) {
-        config_warn(
+        warnings_add(
+            w,
             "MinSpareThreads of %d not allowed, increasing to 1 to avoid almost certain server failure. "
             "Please read the documentation.",
             c->min_spare);

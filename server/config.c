@@ -5,10 +5,14 @@
  *     comments are handled here, and so are the directives Apache runs while reading: ServerRoot, Include and
  *     <IfDefine>. -C lines come first and -c lines last.
  *  2. apply: the MPM is chosen from the list (the last `MPM` line), then every line goes through the core's
- *     directive table or the MPM's; <IfModule> and <Location> sections are tracked on a stack.
+ *     directive table, a module's or the MPM's; <IfModule> and <Location> sections are tracked on a stack.
  *
- * The one thing to know: setters never print. They return NULL or a message that apply() prefixes with
- * "file:line: Name", so every error names its place.
+ * The lines are kept with the server, so that they can be applied again for another MPM (config_mpm_settings:
+ * sizing the scoreboard for every MPM a restart may switch to) without reading the files a second time.
+ *
+ * The one thing to know: setters and checks never print. Setters return NULL or a message that apply()
+ * prefixes with "file:line: Name", so every error names its place; checks write warnings into the caller's
+ * struct warnings.
  */
 
 #include <ctype.h>
@@ -30,7 +34,6 @@
 #include "log.h"
 #include "mime.h"
 #include "pool.h"
-#include "unixd.h"
 
 #define MAX_ARGS          64
 #define MAX_INCLUDE_DEPTH 16
@@ -52,16 +55,6 @@ struct reader {
     int ifdefine_depth; /* open <IfDefine> sections */
     struct errbuf *err;
 };
-
-void config_warn(const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    fputs("httpd: WARNING: ", stderr);
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
-    va_end(ap);
-}
 
 /* ---- generic setters ---- */
 
@@ -313,8 +306,6 @@ const struct directive config_core_directives[] = {
     CUSTOM("MPM", set_mpm, "concurrency model: prefork, worker or event"),
     CORE("GracefulShutdownTimeout", config_set_int, graceful_shutdown_timeout,
          "seconds a graceful stop (WINCH) waits for connections to finish, then stops them (0 = no limit)"),
-    CUSTOM("User", unixd_set_user, "user name or #uid the children serve as when started as root"),
-    CUSTOM("Group", unixd_set_group, "group name or #gid of the children (default: the User's group)"),
     {NULL, NULL, 0, NULL},
 };
 
@@ -575,27 +566,42 @@ static int module_present(const struct server *s, const char *name)
     return strcasecmp(name, buf) == 0;
 }
 
-static int section_arg(struct conf_line *l, char **out)
+/* The argument of "<Section arg>", without the '>' (a copy: the lines may be applied again). */
+static int section_arg(struct pool *p, const struct conf_line *l, char **out)
 {
     if (l->argc != 2)
         return -1;
     size_t n = strlen(l->argv[1]);
     if (n < 2 || l->argv[1][n - 1] != '>')
         return -1;
-    l->argv[1][n - 1] = '\0';
-    *out = l->argv[1];
-    return 0;
+    *out = pool_strndup(p, l->argv[1], n - 1);
+    return *out != NULL ? 0 : -1;
 }
 
 static const char *other_mpm_of(const struct server *s, const char *name)
 {
-    for (int i = 0; mpm_registry[i] != NULL; i++)
-        if (mpm_registry[i] != s->mpm && find_directive(mpm_registry[i]->directives, name) != NULL)
-            return mpm_registry[i]->name;
+    for (int i = 0; s->mpms[i] != NULL; i++)
+        if (s->mpms[i] != s->mpm && find_directive(s->mpms[i]->directives, name) != NULL)
+            return s->mpms[i]->name;
     return NULL;
 }
 
-static int apply(struct server *s, struct conf_line *lines, struct errbuf *err)
+/* The row for `name` in the core's table, a module's or the MPM's; NULL if none. */
+static const struct directive *lookup(const struct server *s, const struct config_module *const *modules,
+                                      const char *name)
+{
+    const struct directive *d = find_directive(config_core_directives, name);
+    for (int i = 0; d == NULL && modules != NULL && modules[i] != NULL; i++)
+        d = find_directive(modules[i]->directives, name);
+    return d != NULL ? d : find_directive(s->mpm->directives, name);
+}
+
+/*
+ * Applies the lines to s. With `only` set, the lines are applied again for that MPM's settings alone: its own
+ * directives are set, every other line is passed over and no <Location> is made.
+ */
+static int apply(struct server *s, const struct config_module *const *modules, struct conf_line *lines,
+                 const struct mpm *only, struct errbuf *err)
 {
     struct section stack[MAX_SECTION_DEPTH];
     int depth = 0;
@@ -608,7 +614,7 @@ static int apply(struct server *s, struct conf_line *lines, struct errbuf *err)
             char *arg;
             if (depth == MAX_SECTION_DEPTH)
                 return errbuf_set(err, "%s:%d: sections nested too deeply", l->file, l->line);
-            if (section_arg(l, &arg) < 0)
+            if (section_arg(s->pool, l, &arg) < 0)
                 return errbuf_set(err, "%s:%d: %s> takes one argument", l->file, l->line, name);
             struct section *sec = &stack[depth];
             sec->location = NULL;
@@ -625,7 +631,7 @@ static int apply(struct server *s, struct conf_line *lines, struct errbuf *err)
                 if (arg[0] != '/')
                     return errbuf_set(err, "%s:%d: <Location> takes a path starting with '/'", l->file,
                                       l->line);
-                if (active) {
+                if (active && only == NULL) {
                     struct location *loc = pool_calloc(s->pool, sizeof(*loc));
                     loc->path = pool_strdup(s->pool, arg);
                     loc->len = strlen(arg);
@@ -654,6 +660,13 @@ static int apply(struct server *s, struct conf_line *lines, struct errbuf *err)
             return errbuf_set(err, "%s:%d: unknown section '%s'", l->file, l->line, name);
         if (!active)
             continue;
+        if (only != NULL) {
+            const struct directive *d = find_directive(only->directives, name);
+            const char *msg = d != NULL ? d->set(s, d, l->argc - 1, l->argv + 1) : NULL;
+            if (msg != NULL)
+                return errbuf_set(err, "%s:%d: %s %s", l->file, l->line, d->name, msg);
+            continue;
+        }
         struct location *loc = NULL;
         for (int i = 0; i < depth; i++)
             if (stack[i].kind == SEC_LOCATION)
@@ -675,9 +688,7 @@ static int apply(struct server *s, struct conf_line *lines, struct errbuf *err)
         }
         if (loc != NULL)
             return errbuf_set(err, "%s:%d: %s is not allowed inside <Location>", l->file, l->line, name);
-        const struct directive *d = find_directive(config_core_directives, name);
-        if (d == NULL)
-            d = find_directive(s->mpm->directives, name);
+        const struct directive *d = lookup(s, modules, name);
         if (d == NULL) {
             const char *other = other_mpm_of(s, name);
             if (other != NULL)
@@ -697,17 +708,22 @@ static int apply(struct server *s, struct conf_line *lines, struct errbuf *err)
     return 0;
 }
 
-/* The last MPM line outside a false <IfModule> decides (IfModule cannot test the MPM before it is chosen). */
+/* The last MPM line decides (IfModule cannot test the MPM before it is chosen); none: the first MPM. */
 static int choose_mpm(struct server *s, struct conf_line *lines, struct errbuf *err)
 {
-    s->mpm = mpm_default();
+    if (s->mpms == NULL || s->mpms[0] == NULL)
+        return errbuf_set(err, "no MPM to choose from");
+    s->mpm = s->mpms[0];
     for (struct conf_line *l = lines; l != NULL; l = l->next) {
         if (strcasecmp(l->argv[0], "MPM") != 0)
             continue;
         if (l->argc != 2)
             return errbuf_set(err, "%s:%d: MPM takes one argument: prefork, worker or event", l->file,
                               l->line);
-        const struct mpm *m = mpm_find(l->argv[1]);
+        const struct mpm *m = NULL;
+        for (int i = 0; s->mpms[i] != NULL && m == NULL; i++)
+            if (strcasecmp(s->mpms[i]->name, l->argv[1]) == 0)
+                m = s->mpms[i];
         if (m == NULL)
             return errbuf_set(err, "%s:%d: MPM '%s' is not compiled in", l->file, l->line, l->argv[1]);
         s->mpm = m;
@@ -737,12 +753,42 @@ static void set_defaults(struct server *s)
     s->server_name = pool_strdup(s->pool, host);
     static const char *const index_default[] = {"index.html", NULL};
     s->directory_index = (char **)index_default;
-    int *knobs[] = {
-        &s->mpm_conf.start_servers, &s->mpm_conf.min_spare,          &s->mpm_conf.max_spare,
-        &s->mpm_conf.max_workers,   &s->mpm_conf.server_limit,       &s->mpm_conf.threads_per_child,
-        &s->mpm_conf.thread_limit,  &s->mpm_conf.max_conn_per_child, &s->mpm_conf.max_conns};
+    config_mpm_conf_unset(&s->mpm_conf);
+}
+
+/* The fields of struct mpm_conf, for the loops over all of them. */
+#define MPM_CONF_FIELDS(c)                                                                                   \
+    {                                                                                                        \
+        &(c)->start_servers, &(c)->min_spare, &(c)->max_spare, &(c)->max_workers, &(c)->server_limit,        \
+            &(c)->threads_per_child, &(c)->thread_limit, &(c)->max_conn_per_child, &(c)->max_conns           \
+    }
+
+void config_mpm_conf_unset(struct mpm_conf *c)
+{
+    int *knobs[] = MPM_CONF_FIELDS(c);
     for (size_t i = 0; i < sizeof(knobs) / sizeof(knobs[0]); i++)
         *knobs[i] = -1;
+}
+
+int config_mpm_settings(const struct server *s, const struct mpm *m, const struct mpm_conf *force,
+                        struct mpm_conf *out, struct warnings *w, struct errbuf *err)
+{
+    struct server t = *s; /* a copy: only its MPM settings are written (and allocations go to s's pool) */
+    t.mpm = m;
+    config_mpm_conf_unset(&t.mpm_conf);
+    if (apply(&t, NULL, s->conf_lines, m, err) < 0)
+        return -1;
+    if (force != NULL) {
+        int *to[] = MPM_CONF_FIELDS(&t.mpm_conf);
+        const int *from[] = MPM_CONF_FIELDS(force);
+        for (size_t i = 0; i < sizeof(to) / sizeof(to[0]); i++)
+            if (*from[i] >= 0)
+                *to[i] = *from[i];
+    }
+    if (m->check_config(&t, w, err) < 0)
+        return -1;
+    *out = t.mpm_conf;
+    return 0;
 }
 
 /* Paths that are relative to ServerRoot by default, as Apache's. */
@@ -758,7 +804,7 @@ static void default_paths(struct server *s)
         s->pid_file = config_server_path(s, "logs/httpd.pid");
 }
 
-static int check_core(struct server *s, struct errbuf *err)
+static int check_core(struct server *s, struct warnings *w, struct errbuf *err)
 {
     struct stat st;
     if (s->listeners == NULL)
@@ -770,11 +816,9 @@ static int check_core(struct server *s, struct errbuf *err)
         return errbuf_set(err, "%s: LimitRequestLine and LimitRequestFieldSize must be at least 16",
                           s->conf_file);
     if (stat(s->document_root, &st) < 0 || !S_ISDIR(st.st_mode))
-        config_warn("DocumentRoot [%s] does not exist", s->document_root);
+        warnings_add(w, "DocumentRoot [%s] does not exist", s->document_root);
     s->mime = mime_load(s->pool, s->types_config, err);
-    if (s->mime == NULL)
-        return -1;
-    return unixd_check_config(s, err);
+    return s->mime != NULL ? 0 : -1;
 }
 
 /* ServerRoot when neither -d nor the file says: the parent of the directory holding the config file. */
@@ -797,7 +841,7 @@ static char *default_root(struct pool *p, const char *conf)
     return root;
 }
 
-struct server *config_load(const struct config_args *args, struct errbuf *err)
+struct server *config_load(const struct config_args *args, struct warnings *w, struct errbuf *err)
 {
     struct pool *p = pool_create(16384);
     if (p == NULL) {
@@ -806,6 +850,7 @@ struct server *config_load(const struct config_args *args, struct errbuf *err)
     }
     struct server *s = pool_calloc(p, sizeof(*s));
     s->pool = p;
+    s->mpms = args->mpms;
     set_defaults(s);
     if (args->server_root != NULL) {
         char *abs = realpath(args->server_root, NULL);
@@ -842,10 +887,16 @@ struct server *config_load(const struct config_args *args, struct errbuf *err)
         errbuf_set(err, "%s: <IfDefine> section is not closed", s->conf_file);
         goto fail;
     }
-    if (choose_mpm(s, rd.head, err) < 0 || apply(s, rd.head, err) < 0)
+    s->conf_lines = rd.head;
+    if (choose_mpm(s, rd.head, err) < 0 || apply(s, args->modules, rd.head, NULL, err) < 0)
         goto fail;
     default_paths(s);
-    if (check_core(s, err) < 0 || s->mpm->check_config(s, err) < 0)
+    if (check_core(s, w, err) < 0)
+        goto fail;
+    for (int i = 0; args->modules != NULL && args->modules[i] != NULL; i++)
+        if (args->modules[i]->check_config != NULL && args->modules[i]->check_config(s, w, err) < 0)
+            goto fail;
+    if (s->mpm->check_config(s, w, err) < 0)
         goto fail;
     return s;
 fail:

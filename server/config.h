@@ -1,7 +1,12 @@
 /*
  * Apache-syntax configuration. The file is first read into a list of lines (Include, <IfDefine>, continuation
  * and quoting handled there), the MPM is chosen, and then every line is applied through the directive tables:
- * the core's and the chosen MPM's. Directives are data: a row per directive with its setter and storage.
+ * the core's, those of the modules the caller names (unixd's User and Group) and the chosen MPM's. Directives
+ * are data: a row per directive with its setter and storage.
+ *
+ * The one thing to know: this file knows no module and no MPM by name. The caller (main) hands it the MPM
+ * registry and the modules, so that they depend on config and never the reverse; warnings are data written
+ * into the caller's struct warnings, never printed here.
  */
 #ifndef HTTPD_CONFIG_H
 #define HTTPD_CONFIG_H
@@ -36,30 +41,53 @@ const char *config_set_string(struct server *s, const struct directive *d, int a
 const char *config_set_path(struct server *s, const struct directive *d, int argc,
                             char **argv); /* relative to ServerRoot */
 
+struct mpm;
+
+/* A module with directives of its own, applied beside the core's (unixd: User, Group). */
+struct config_module {
+    const char *name;                   /* for <IfModule> and messages: "unixd_module" */
+    const struct directive *directives; /* {NULL}-terminated */
+    /* After every line is applied, before the MPM's check: settles what the directives left; warnings into
+     * w (may be NULL); -1 with err refuses the configuration. NULL: nothing to check. */
+    int (*check_config)(struct server *s, struct warnings *w, struct errbuf *err);
+};
+
 /* Command-line input to config_load(). */
 struct config_args {
-    const char *conf_file;   /* -f; NULL for SERVER_CONFIG_FILE under -d or HTTPD_ROOT */
-    const char *server_root; /* -d */
-    const char **pre;        /* -C directives, applied before the file; NULL-terminated */
-    const char **post;       /* -c directives, applied after the file; NULL-terminated */
-    const char **defines;    /* -D names; NULL-terminated */
+    const struct mpm *const *mpms;              /* the MPMs to choose from (the first is the default); */
+    const struct config_module *const *modules; /* NULL-terminated lists */
+    const char *conf_file;                      /* -f; NULL for SERVER_CONFIG_FILE under -d or HTTPD_ROOT */
+    const char *server_root;                    /* -d */
+    const char **pre;                           /* -C directives, applied before the file; NULL-terminated */
+    const char **post;                          /* -c directives, applied after the file; NULL-terminated */
+    const char **defines;                       /* -D names; NULL-terminated */
 };
 
 /*
- * Reads the configuration, applies it and runs the MPM's check_config. Returns a new server (its own pool) or
- * NULL with err holding "file:line: message".
+ * Reads the configuration, applies it, and runs the checks: the core's, each module's, the MPM's (which fill
+ * defaults and clamp as Apache does). Warnings go to w (NULL: dropped). Returns a new server (its own pool)
+ * or NULL with err holding "file:line: message".
  */
-struct server *config_load(const struct config_args *args, struct errbuf *err);
+struct server *config_load(const struct config_args *args, struct warnings *w, struct errbuf *err);
+
+/*
+ * The MPM settings the configuration of s gives MPM m, which need not be s's own: the lines s was read from,
+ * applied as if `MPM m` were chosen (m's directives only, <IfModule> decided for m), then the fields of
+ * `force` that are >= 0 set as if written last, then m's check_config with its warnings to w (NULL: dropped).
+ * Used to size the scoreboard for every MPM a graceful restart may switch to, and to keep ServerLimit and
+ * ThreadLimit across restarts. Returns 0 with *out, or -1 with err.
+ */
+int config_mpm_settings(const struct server *s, const struct mpm *m, const struct mpm_conf *force,
+                        struct mpm_conf *out, struct warnings *w, struct errbuf *err);
+
+/* Sets every field of c to -1 ("not set"), as the configuration starts. */
+void config_mpm_conf_unset(struct mpm_conf *c);
 
 /* Frees a server returned by config_load(). */
 void config_free(struct server *s);
 
 /* Resolves `path` against ServerRoot unless it is absolute; allocated in s->pool. */
 char *config_server_path(struct server *s, const char *path);
-
-/* A start-up warning on stderr, "httpd: WARNING: ..." (check_config clamps report through it, as Apache's).
- */
-void config_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* The core directive table, for documentation. */
 extern const struct directive config_core_directives[];

@@ -50,7 +50,7 @@ struct request {
     const struct server *server;
     struct http_conn *conn;
 
-    /* the client, for the access log and access control: copied from the connection when the request starts */
+    /* the client, for the access log and access control (copied from the connection) */
     int peer_family;             /* AF_INET, AF_INET6, or 0 when unknown */
     unsigned char peer_addr[16]; /* 4 or 16 bytes in network order */
     int peer_local;              /* it connected from the address it connected to (the server's own) */

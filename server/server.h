@@ -15,6 +15,7 @@ struct mime_table;
 struct handler;
 struct mpm;
 struct log_format;
+struct conf_line;
 
 #define SERVER_SOFTWARE "httpd/" PACKAGE_VERSION
 
@@ -117,6 +118,10 @@ struct server {
     const struct mpm *mpm; /* MPM */
     struct mpm_conf mpm_conf;
     int graceful_shutdown_timeout; /* GracefulShutdownTimeout, seconds; 0 = wait without limit */
+
+    /* how it was read, for config_mpm_settings() */
+    const struct mpm *const *mpms; /* the MPMs it could choose from */
+    struct conf_line *conf_lines;  /* the directives as read, in order */
 
     /* command line */
     int one_process; /* -X */

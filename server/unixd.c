@@ -18,6 +18,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "config.h"
 #include "log.h"
 #include "pool.h"
 #include "unixd.h"
@@ -33,7 +34,7 @@ static long long parse_id(const char *arg)
     return v;
 }
 
-const char *unixd_set_user(struct server *s, const struct directive *d, int argc, char **argv)
+static const char *set_user(struct server *s, const struct directive *d, int argc, char **argv)
 {
     (void)d;
     if (argc != 1)
@@ -66,7 +67,7 @@ const char *unixd_set_user(struct server *s, const struct directive *d, int argc
     return NULL;
 }
 
-const char *unixd_set_group(struct server *s, const struct directive *d, int argc, char **argv)
+static const char *set_group(struct server *s, const struct directive *d, int argc, char **argv)
 {
     (void)d;
     if (argc != 1)
@@ -89,18 +90,21 @@ const char *unixd_set_group(struct server *s, const struct directive *d, int arg
     return NULL;
 }
 
-int unixd_check_config(struct server *s, struct errbuf *err)
+const char *unixd_root_warning(const struct server *s)
 {
-    if (geteuid() != 0)
-        return 0; /* not root: User and Group are ignored */
-    if (s->user == NULL) {
-        static int warned; /* once per process: a restart re-reads the configuration */
-        if (!warned++)
-            config_warn(
-                "started as root without a User directive: the children will serve requests as root%s",
-                s->group != NULL ? " (Group alone changes nothing)" : "");
-        return 0;
-    }
+    if (geteuid() != 0 || s->user != NULL)
+        return NULL;
+    return s->group != NULL ? "started as root without a User directive: the children will serve requests as "
+                              "root (Group alone changes nothing)"
+                            : "started as root without a User directive: the children will serve requests as "
+                              "root";
+}
+
+static int check_config(struct server *s, struct warnings *w, struct errbuf *err)
+{
+    (void)w;
+    if (geteuid() != 0 || s->user == NULL)
+        return 0; /* not root: User and Group are ignored; root without User: unixd_root_warning() */
     if (s->group == NULL) {
         if (s->user_gid == (gid_t)-1)
             return errbuf_set(err,
@@ -123,6 +127,18 @@ int unixd_check_config(struct server *s, struct errbuf *err)
     s->user_ngroups = n;
     return 0;
 }
+
+static const struct directive unixd_directives[] = {
+    {"User", set_user, 0, "user name or #uid the children serve as when started as root"},
+    {"Group", set_group, 0, "group name or #gid of the children (default: the User's group)"},
+    {NULL, NULL, 0, NULL},
+};
+
+const struct config_module unixd_module = {
+    .name = "unixd_module",
+    .directives = unixd_directives,
+    .check_config = check_config,
+};
 
 int unixd_drop_privileges(const struct server *s, struct errbuf *err)
 {

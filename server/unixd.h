@@ -11,20 +11,20 @@
 #include "util.h"
 
 /*
- * `User name|#uid`: the user the children serve as. The name must exist (passwd); uid 0 is refused, as
- * Apache built without BIG_SECURITY_HOLE refuses it.
+ * The module the configuration applies beside the core: its directives,
+ *   `User name|#uid`: the user the children serve as. The name must exist (passwd); uid 0 is refused, as
+ *                     Apache built without BIG_SECURITY_HOLE refuses it;
+ *   `Group name|#gid`: the children's group; without it, the User's primary group;
+ * and its check, run once the whole configuration is applied: it fixes the group and the supplementary groups
+ * of the User, and refuses the configuration when, as root, the children's identity cannot be settled.
  */
-const char *unixd_set_user(struct server *s, const struct directive *d, int argc, char **argv);
-
-/* `Group name|#gid`: the children's group; without it, the User's primary group. */
-const char *unixd_set_group(struct server *s, const struct directive *d, int argc, char **argv);
+extern const struct config_module unixd_module;
 
 /*
- * Run once the whole configuration is applied: fixes the group and the supplementary groups of the User.
- * When the process is root and no User is set, it warns that children will serve as root. Returns -1 with
- * err when, as root, the children's identity cannot be settled.
+ * When children started now would serve as root (root, and no User), the warning to give; else NULL. The
+ * server warns when it starts serving so, and only then (-t, -k and -V start no children).
  */
-int unixd_check_config(struct server *s, struct errbuf *err);
+const char *unixd_root_warning(const struct server *s);
 
 /*
  * In a child right after fork() (and in the only process with -X), before it serves: when the process is

@@ -22,6 +22,24 @@ int errbuf_set(struct errbuf *err, const char *fmt, ...)
     return -1;
 }
 
+void warnings_add(struct warnings *w, const char *fmt, ...)
+{
+    if (w == NULL)
+        return;
+    if (w->count < WARNINGS_MAX) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(w->msg[w->count], sizeof(w->msg[w->count]), fmt, ap);
+        va_end(ap);
+    }
+    w->count++;
+}
+
+int warnings_kept(const struct warnings *w)
+{
+    return w->count < WARNINGS_MAX ? w->count : WARNINGS_MAX;
+}
+
 int64_t now_ms(void)
 {
     struct timespec ts;

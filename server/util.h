@@ -19,6 +19,24 @@ struct errbuf {
 /* Formats into err (if not NULL) and returns -1, so callers can write `return errbuf_set(err, ...)`. */
 int errbuf_set(struct errbuf *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
+/*
+ * Warnings gathered while a configuration is checked (Apache's start-up "WARNING: MaxRequestWorkers of ..."):
+ * data that the caller prints, logs or asserts on. Whoever checks a configuration writes into the caller's
+ * sink; a NULL sink drops them (a configuration read only to size something).
+ */
+#define WARNINGS_MAX 16
+#define WARNING_SIZE 320
+struct warnings {
+    int count; /* warnings added; those beyond WARNINGS_MAX are counted but not kept */
+    char msg[WARNINGS_MAX][WARNING_SIZE];
+};
+
+/* Adds one warning to w (NULL: dropped). */
+void warnings_add(struct warnings *w, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* The warnings kept in w, in order: msg[0 .. warnings_kept(w) - 1]. */
+int warnings_kept(const struct warnings *w);
+
 /* Milliseconds on the monotonic clock: all deadlines are expressed in it. */
 int64_t now_ms(void);
 

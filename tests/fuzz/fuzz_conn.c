@@ -28,6 +28,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "../../mpm/mpm.h"
 #include "config.h"
 #include "fuzz_conn.h"
 #include "http_conn.h"
@@ -111,9 +112,9 @@ void fuzz_conn_init(void)
 
     char conf[300];
     snprintf(conf, sizeof(conf), "%s/conf/httpd.conf", root);
-    struct config_args args = {.conf_file = conf};
+    struct config_args args = {.mpms = mpm_registry, .conf_file = conf};
     struct errbuf err;
-    srv = config_load(&args, &err);
+    srv = config_load(&args, NULL, &err);
     if (srv == NULL || log_open(srv, &err) < 0 || process_init(2, 2, &err) < 0) {
         fprintf(stderr, "fuzz: %s\n", err.msg);
         abort();

@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #define GET_ROOT "GET / HTTP/1.1\r\nHost: localhost\r\n\r\n"
 
@@ -226,4 +228,60 @@ MPM_TEST(cli, include_glob, .timeout = 20)
     resp_free(r);
     conn_close(c);
     server_stop(s);
+}
+
+/*
+ * Run as root without a User directive, only the commands that start children say that they will serve as
+ * root: starting does (on stderr), -t, -V, -k graceful and -k stop do not, and a graceful restart to a
+ * configuration that still serves as root does not say it again.
+ */
+MPM_TEST(cli, root_warning_only_where_children_serve, .timeout = 30)
+{
+    const char *warning = "started as root without a User directive";
+    struct srv *s = server_start(mpm, NULL);
+    char *started = read_file(s->stderr_log, NULL), *out;
+
+    if (geteuid() == 0)
+        hassert(started && strstr(started, warning), "started as root: no warning on stderr:\n%s", started);
+    else
+        hassert(!started || !strstr(started, warning), "not root, yet warned:\n%s", started);
+    free(started);
+    const char *const *commands[] = {
+        (const char *[]){"-t", "-f", s->conf, NULL},
+        (const char *[]){"-V", "-f", s->conf, NULL},
+        (const char *[]){"-k", "graceful", "-f", s->conf, NULL},
+    };
+    for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
+        int status = run_httpd(commands[i], &out);
+        hassert(status == 0, "httpd %s: exit %d; output:\n%s", commands[i][0], status, out);
+        hassert(!strstr(out, warning), "httpd %s %s warned:\n%s", commands[i][0], commands[i][1], out);
+        free(out);
+    }
+    hassert(wait_log(s->error_log, "resuming normal operations", 2, 5000),
+            "the graceful restart did not complete");
+    hassert(log_count(s->error_log, warning) == 0, "the restart logged the root warning again");
+    int status = run_httpd((const char *[]){"-k", "stop", "-f", s->conf, NULL}, &out);
+    hassert(status == 0 && !strstr(out, warning), "httpd -k stop: exit %d; output:\n%s", status, out);
+    free(out);
+    int64_t deadline = now_ms() + 5000;
+    while (s->pid != 0 && now_ms() < deadline)
+        if (waitpid(s->pid, &status, WNOHANG) == s->pid)
+            s->pid = 0;
+        else
+            sleep_ms(10);
+    hassert(s->pid == 0, "httpd -k stop: the server did not stop within 5 s");
+    server_destroy(s);
+}
+
+/* -V without a configuration it can read says which file it looked for and why it could not read it. */
+MPM_TEST(cli, version_names_a_missing_configuration, .timeout = 20)
+{
+    char *out;
+    int status = run_httpd((const char *[]){"-V", "-f", "/nonexistent/conf/httpd.conf", NULL}, &out);
+
+    hassert(status == 0, "httpd -V: exit %d", status);
+    hassert(strstr(out, "/nonexistent/conf/httpd.conf") && strstr(out, "No such file or directory") &&
+                strstr(out, "no configuration was read"),
+            "httpd -V with a missing file printed:\n%s", out);
+    free(out);
 }

@@ -42,8 +42,8 @@ static void write_at(const char *rel, const char *text)
 static struct server *load(const char *text, struct errbuf *err)
 {
     write_at("conf/test.conf", text);
-    struct config_args args = {.conf_file = conf_path};
-    return config_load(&args, err);
+    struct config_args args = {CONFTEST_ARGS, .conf_file = conf_path};
+    return config_load(&args, NULL, err);
 }
 
 /* Loads text that must fail; returns the message. */
@@ -210,8 +210,9 @@ Test(config, ifdefine_and_command_line)
     const char *pre[] = {"Timeout 9", "ServerName first", NULL};
     const char *post[] = {"Listen 127.0.0.1:9000", NULL};
     const char *defs[] = {NULL};
-    struct config_args args = {.conf_file = conf_path, .pre = pre, .post = post, .defines = defs};
-    struct server *s = config_load(&args, &err);
+    struct config_args args = {CONFTEST_ARGS, .conf_file = conf_path, .pre = pre, .post = post,
+                               .defines = defs};
+    struct server *s = config_load(&args, NULL, &err);
     cr_assert_not_null(s, "%s", err.msg);
     cr_assert_eq(s->timeout, 9);
     cr_assert_str_eq(s->server_name, "yes");
@@ -220,7 +221,7 @@ Test(config, ifdefine_and_command_line)
 
     const char *defs2[] = {"TLS", NULL};
     args.defines = defs2;
-    s = config_load(&args, &err);
+    s = config_load(&args, NULL, &err);
     cr_assert_null(s, "Bar inside <IfDefine TLS> must be read when TLS is defined");
     cr_assert(strstr(err.msg, "unknown directive 'Bar'") != NULL, "%s", err.msg);
 }
@@ -350,4 +351,88 @@ Test(config, request_read_timeout)
     cr_assert(strstr(msg, "MinRate must be") != NULL, "%s", msg);
     msg = load_fail("Listen 8080\nRequestReadTimeout body=10,Rate=5\n");
     cr_assert(strstr(msg, "unknown option") != NULL, "%s", msg);
+}
+
+/* Checks write warnings into the caller's sink, in order; nothing is printed. */
+Test(config, warnings_are_data)
+{
+    struct errbuf err;
+    struct warnings w = {0};
+    write_at("conf/test.conf", "Listen 8080\nMPM prefork\nDocumentRoot /nonexistent/htdocs\n"
+                               "ServerLimit 4\nMaxRequestWorkers 9\n");
+    struct config_args args = {CONFTEST_ARGS, .conf_file = conf_path};
+    struct server *s = config_load(&args, &w, &err);
+    cr_assert_not_null(s, "%s", err.msg);
+    cr_assert_eq(w.count, 2);
+    cr_assert_str_eq(w.msg[0], "DocumentRoot [/nonexistent/htdocs] does not exist");
+    cr_assert_str_eq(w.msg[1], "MaxRequestWorkers of 9 exceeds ServerLimit of 4, decreasing to match");
+    config_free(s);
+}
+
+/* User and Group are unixd's, not the core's: a caller that does not hand config that module gets an error.
+ */
+Test(config, module_tables_come_from_the_caller)
+{
+    struct errbuf err;
+    write_at("conf/test.conf", "Listen 8080\nUser nobody\n");
+    struct config_args bare = {.mpms = mpm_registry, .conf_file = conf_path};
+    cr_assert_null(config_load(&bare, NULL, &err));
+    cr_assert(strstr(err.msg, "test.conf:2: unknown directive 'User'") != NULL, "%s", err.msg);
+    struct config_args with = {CONFTEST_ARGS, .conf_file = conf_path};
+    struct server *s = config_load(&with, NULL, &err);
+    cr_assert_not_null(s, "%s", err.msg);
+    cr_assert_str_eq(s->user, "nobody");
+    config_free(s);
+}
+
+/*
+ * Another MPM's settings from the same lines, as a restart to it would read them: its <IfModule> sections
+ * count, the running MPM's do not, forced fields act as if written last, and its clamps warn into the sink
+ * given. The lines can be applied any number of times.
+ */
+Test(config, settings_of_another_mpm)
+{
+    struct errbuf err;
+    struct server *s =
+        load("Listen 8080\nMPM prefork\n"
+             "<IfModule mpm_prefork_module>\nServerLimit 12\nMaxRequestWorkers 12\n</IfModule>\n"
+             "<IfModule mpm_worker_module>\nServerLimit 6\nThreadLimit 40\nThreadsPerChild 20\n"
+             "MaxRequestWorkers 100\n</IfModule>\n"
+             "<IfModule mpm_event_module>\nStartServers 3\n</IfModule>\n",
+             &err);
+    cr_assert_not_null(s, "%s", err.msg);
+    cr_assert_eq(s->mpm_conf.server_limit, 12);
+
+    for (int round = 0; round < 2; round++) {
+        struct mpm_conf c;
+        struct warnings w = {0};
+        cr_assert_eq(config_mpm_settings(s, &mpm_worker, NULL, &c, &w, &err), 0, "%s", err.msg);
+        cr_assert_eq(c.server_limit, 6);
+        cr_assert_eq(c.thread_limit, 40);
+        cr_assert_eq(c.threads_per_child, 20);
+        cr_assert_eq(c.max_workers, 100);
+        cr_assert_eq(w.count, 0);
+    }
+
+    struct mpm_conf c;
+    struct warnings w = {0};
+    struct mpm_conf force;
+    config_mpm_conf_unset(&force);
+    force.server_limit = 4;
+    cr_assert_eq(config_mpm_settings(s, &mpm_worker, &force, &c, &w, &err), 0, "%s", err.msg);
+    cr_assert_eq(c.server_limit, 4);
+    cr_assert_eq(c.max_workers, 80);
+    cr_assert_eq(w.count, 1);
+    cr_assert(strstr(w.msg[0],
+                     "MaxRequestWorkers of 100 would require 5 servers and would exceed ServerLimit "
+                     "of 4") != NULL,
+              "%s", w.msg[0]);
+
+    cr_assert_eq(config_mpm_settings(s, &mpm_event, NULL, &c, NULL, &err), 0, "%s", err.msg);
+    cr_assert_eq(c.start_servers, 3);
+    cr_assert_eq(c.server_limit, 16);
+    /* and the running MPM's own settings come out as config_load() made them */
+    cr_assert_eq(config_mpm_settings(s, s->mpm, NULL, &c, NULL, &err), 0, "%s", err.msg);
+    cr_assert_eq(memcmp(&c, &s->mpm_conf, sizeof(c)), 0);
+    config_free(s);
 }

@@ -25,7 +25,7 @@ static struct server *blank_server(void)
     return s;
 }
 
-/* Runs `fn` with stderr captured; returns what it wrote (malloc'd). */
+/* Runs `fn` with stderr captured (the error log before it is opened); returns what it wrote (malloc'd). */
 static char *capture_stderr(void (*fn)(struct server *), struct server *s)
 {
     char path[] = "/tmp/test_event.XXXXXX";
@@ -50,15 +50,12 @@ static char *capture_stderr(void (*fn)(struct server *), struct server *s)
     return out;
 }
 
-static void run_check(struct server *s)
-{
-    struct errbuf err;
-    cr_assert_eq(event_check_config(s, &err), 0);
-}
-
 static void expect_output(struct server *s, const char *want)
 {
-    char *got = capture_stderr(run_check, s);
+    struct errbuf err;
+    struct warnings w = {0};
+    cr_assert_eq(event_check_config(s, &w, &err), 0);
+    char *got = conftest_warnings_text(&w);
     cr_assert_str_eq(got, want);
     free(got);
 }
@@ -223,8 +220,8 @@ static struct server *load(const char *text, char *msg, size_t size)
     cr_assert_not_null(f);
     fputs(text, f);
     fclose(f);
-    struct config_args args = {.conf_file = p};
-    struct server *s = config_load(&args, &err);
+    struct config_args args = {CONFTEST_ARGS, .conf_file = p};
+    struct server *s = config_load(&args, NULL, &err);
     if (s == NULL)
         snprintf(msg, size, "%s", err.msg);
     return s;

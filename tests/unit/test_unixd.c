@@ -41,8 +41,8 @@ static struct server *load(const char *text, struct errbuf *err)
     cr_assert_not_null(f);
     fprintf(f, "Listen 127.0.0.1:8080\n%s", text);
     fclose(f);
-    struct config_args args = {.conf_file = conf_path};
-    return config_load(&args, err);
+    struct config_args args = {CONFTEST_ARGS, .conf_file = conf_path};
+    return config_load(&args, NULL, err);
 }
 
 static const char *load_fail(const char *text)

@@ -24,30 +24,13 @@ static struct server *blank_server(void)
     return s;
 }
 
-/* Runs worker_check_config() with stderr captured; returns what it wrote (malloc'd). */
+/* Runs worker_check_config(); returns its warnings as main() prints them (malloc'd). */
 static char *check(struct server *s)
 {
     struct errbuf err;
-    char path[] = "/tmp/test_worker.XXXXXX";
-    int fd = mkstemp(path);
-    cr_assert_geq(fd, 0);
-    unlink(path);
-    fflush(stderr);
-    int saved = dup(STDERR_FILENO);
-    cr_assert_geq(saved, 0);
-    cr_assert_geq(dup2(fd, STDERR_FILENO), 0);
-    int rc = worker_check_config(s, &err);
-    fflush(stderr);
-    cr_assert_geq(dup2(saved, STDERR_FILENO), 0);
-    close(saved);
-    cr_assert_eq(rc, 0);
-
-    off_t len = lseek(fd, 0, SEEK_END);
-    cr_assert_geq(len, 0);
-    char *out = calloc(1, (size_t)len + 1);
-    cr_assert_eq(pread(fd, out, (size_t)len, 0), len);
-    close(fd);
-    return out;
+    struct warnings w = {0};
+    cr_assert_eq(worker_check_config(s, &w, &err), 0);
+    return conftest_warnings_text(&w);
 }
 
 static void expect_output(struct server *s, const char *want)
@@ -243,8 +226,8 @@ static struct server *load(const char *text)
     cr_assert_not_null(f);
     fputs(text, f);
     fclose(f);
-    struct config_args args = {.conf_file = p};
-    struct server *s = config_load(&args, &err);
+    struct config_args args = {CONFTEST_ARGS, .conf_file = p};
+    struct server *s = config_load(&args, NULL, &err);
     cr_assert_not_null(s, "%s", err.msg);
     return s;
 }
