@@ -3,55 +3,30 @@
  * ones included, so an idle client costs a small struct and a socket, never a process or a thread (the answer
  * to the keep-alive problem Apache's event MPM was written for). Supervision is server/process.c's, with a
  * fixed number of children; HTTP is the core's (server/http_conn.c): this file only maps the core's states to
- * events, with the state contract of the blocking driver in server/serve.c:
+ * events, with the state contract of the blocking driver in mpm/serve.c:
  *
  *     READ, KEEPALIVE -> EV_READ until http_conn_deadline(), then http_conn_timeout()
- *     WRITE           -> serve_write() (sendmsg/sendfile) until EAGAIN, then EV_WRITE until the deadline
+ *     WRITE           -> driver_write() (sendmsg/sendfile) until EAGAIN, then EV_WRITE until the deadline
  *     WAIT            -> a timer at the deadline, then http_conn_timeout() resumes the handler
  *     CLOSE           -> close(), or a lingering close (shutdown, read and drop for 2 s) inside the reactor
  *
  * One struct event per connection, persistent and re-assigned only when the direction changes, so the usual
  * keep-alive request (readable, answer written at once, idle again) costs no epoll_ctl().
  *
- * Directives, inside <IfModule mpm_event_module>:
- *   StartServers N            children, a fixed number (default: the number of online CPUs)
- *   ServerLimit N             scoreboard rows (default 16, or twice StartServers if more; at most 20000);
- *                             the rows beyond StartServers let a recycled child's replacement start at once
- *   WorkerConnections N       connections one child holds at once, idle ones included (default 10000,
- *                             lowered at start to what RLIMIT_NOFILE allows, its soft limit first raised
- *                             toward the hard one). The name is nginx's worker_connections, which means
- *                             exactly this; MaxConnectionsPerChild already has Apache's meaning below.
- *                             A connection that arrives at the cap logs a warning naming it, once until the
- *                             count has fallen clearly below, and the child stops accepting until it is
- *                             below the cap; with the shared listener another child takes the connection.
- *   MaxConnectionsPerChild N  connections a child accepts in its life; then it stops accepting, finishes
- *                             the ones it has and exits, and process.c replaces it (default 0: never)
- *
- * Spreading connections: every child waits on the listeners inherited from the parent (the shared listener)
- * rather than on a SO_REUSEPORT socket of its own. Measured on this 2-CPU host (wrk on the same CPUs), 2
- * children, `wrk -t1 -c50 -d5s` on the 1 KiB page, MaxKeepAliveRequests 100 (so wrk reconnects all along),
- * 6 runs of each, alternated; requests per child from the access log (%P), connections from `ss` mid-run:
- *     shared listener:        39.1k-43.7k requests/s (mean 40.6k); requests split 36/64 to 42/58;
- *                             connections 17/28 to 25/25
- *     SO_REUSEPORT per child: 32.7k-42.2k requests/s (mean 39.3k); requests split 48/52 to 50/50;
- *                             connections 13/32 to 27/21 (a hash of the address, blind to load)
- * Throughput is the same within the noise. SO_REUSEPORT evens out the work, but the kernel then assigns each
- * connection to one child for good: what waits in the queue of a child that exits (MaxConnectionsPerChild, a
- * crash, a graceful stop) is reset, and a child paused at WorkerConnections or on EMFILE strands its share,
- * where with the shared listener any child that is free takes it. It would also need the parent's socket
- * bound with SO_REUSEPORT (a change to listen.c). So: the shared listener, a bounded accept batch per wakeup.
- * (Every child wakes for a new connection and the losers get EAGAIN; libevent 2.1 has no EPOLLEXCLUSIVE.)
+ * Directives: event_directives below, and the README. At WorkerConnections (nginx's worker_connections: the
+ * connections one child holds, idle ones included) a child logs a warning naming it, once, and stops
+ * accepting until it is below, so that another child takes the connection. The children share the listeners
+ * inherited from the parent rather than SO_REUSEPORT sockets of their own (the README's event section has the
+ * figures); every child wakes for a new connection and the losers get EAGAIN (libevent 2.1 has no
+ * EPOLLEXCLUSIVE).
  */
 
 #include <errno.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
 #include <unistd.h>
@@ -59,26 +34,23 @@
 #include <event2/event.h>
 #include <event2/event_struct.h>
 
+#include "driver.h"
 #include "mpm.h"
 #include "../server/http_conn.h"
 #include "../server/log.h"
 #include "../server/process.h"
 #include "../server/listen.h"
 #include "../server/scoreboard.h"
-#include "serve.h"
 
 #define MODULE                 "mpm_event"
 #define EVENT_MAX_SERVER_LIMIT 20000
 #define EVENT_DEFAULT_LIMIT    16
 #define EVENT_DEFAULT_CONNS    10000
 #define EVENT_MAX_CONNS        1000000
-#define FD_RESERVE             64  /* descriptors besides connections: listeners, logs, files being sent */
 #define ACCEPT_BATCH           16  /* accepts per wakeup of a listener, so that reading is not starved */
-#define ACCEPT_BACKOFF_MS      100 /* pause after accept4() failed for lack of descriptors or memory */
 #define READ_ROUNDS            4   /* reads per wakeup while each fills the space the core gives */
 #define WRITE_ROUNDS           16  /* writes per wakeup before yielding to other connections */
 #define TICK_MS                200 /* how often the stop and graceful flags set by signals are looked at */
-#define LINGER_MS              2000
 
 #define CONF(field) offsetof(struct server, mpm_conf.field)
 
@@ -106,14 +78,8 @@ static int event_check_config(struct server *s, struct warnings *w, struct errbu
     struct mpm_conf *c = &s->mpm_conf;
     (void)err;
 
-    if (c->server_limit > EVENT_MAX_SERVER_LIMIT) {
-        warnings_add(w, "ServerLimit of %d exceeds compile-time limit of %d servers, decreasing to %d.",
-                     c->server_limit, EVENT_MAX_SERVER_LIMIT, EVENT_MAX_SERVER_LIMIT);
-        c->server_limit = EVENT_MAX_SERVER_LIMIT;
-    } else if (c->server_limit == 0) {
-        warnings_add(w, "ServerLimit of 0 not allowed, increasing to 1.");
-        c->server_limit = 1;
-    }
+    /* left unset, ServerLimit follows StartServers (below) */
+    driver_clamp(&c->server_limit, -1, EVENT_MAX_SERVER_LIMIT, "ServerLimit", "servers", ".", w);
 
     if (c->start_servers < 0) {
         c->start_servers = online_cpus();
@@ -134,16 +100,7 @@ static int event_check_config(struct server *s, struct warnings *w, struct errbu
                 2 * c->start_servers > EVENT_MAX_SERVER_LIMIT ? EVENT_MAX_SERVER_LIMIT : 2 * c->start_servers;
     }
 
-    if (c->max_conns < 0) {
-        c->max_conns = EVENT_DEFAULT_CONNS;
-    } else if (c->max_conns == 0) {
-        warnings_add(w, "WorkerConnections of 0 not allowed, increasing to 1.");
-        c->max_conns = 1;
-    } else if (c->max_conns > EVENT_MAX_CONNS) {
-        warnings_add(w, "WorkerConnections of %d exceeds compile-time limit of %d, decreasing to match.",
-                     c->max_conns, EVENT_MAX_CONNS);
-        c->max_conns = EVENT_MAX_CONNS;
-    }
+    driver_clamp(&c->max_conns, EVENT_DEFAULT_CONNS, EVENT_MAX_CONNS, "WorkerConnections", NULL, ".", w);
 
     if (c->max_conn_per_child < 0)
         c->max_conn_per_child = 0;
@@ -155,10 +112,7 @@ static int event_check_config(struct server *s, struct warnings *w, struct errbu
 
 /* ---- the reactor of one child ---- */
 
-/*
- * A connection. While the core drives it, hc is set; once it closes lingeringly, hc is gone and linger_until
- * bounds the wait for the peer's EOF.
- */
+/* A connection: hc while the core drives it; once it closes lingeringly, the deadline of that close. */
 struct econn {
     struct event ev; /* the only event: EV_READ, EV_WRITE or a timer, as the state asks */
     union {
@@ -191,9 +145,9 @@ static struct reactor {
     int at_cap;             /* stopped accepting at WorkerConnections */
     int cap_logged;         /* the cap warning was logged in this episode */
     int in_backoff;         /* stopped accepting after a resource error */
-    int resource_logged;    /* that error was logged in this episode */
-    int leaving;            /* no more accepting: drain and exit */
-    int leave_mode;         /* CHILD_LEAVE, or CHILD_LEAVE_AFTER_NEXT (graceful restart: idle ones stay) */
+    struct driver_acceptor acceptor;
+    int leaving;    /* no more accepting: drain and exit */
+    int leave_mode; /* CHILD_LEAVE, or CHILD_LEAVE_AFTER_NEXT (graceful restart: idle ones stay) */
 } rx;
 
 static void conn_cb(evutil_socket_t fd, short what, void *arg);
@@ -277,7 +231,7 @@ static void conn_end(struct econn *e)
      * close with unread data does not turn into a reset that could destroy the response in flight. */
     if (linger && shutdown(e->fd, SHUT_WR) == 0) {
         e->lingering = 1;
-        e->u.linger_until = now_ms() + LINGER_MS;
+        e->u.linger_until = now_ms() + DRIVER_LINGER_MS;
         conn_arm(e, EV_READ, e->u.linger_until);
         return;
     }
@@ -287,83 +241,29 @@ static void conn_end(struct econn *e)
 /* Lingering close: drops what arrived; EOF, an error or the end of the 2 s closes. */
 static void linger_cb(struct econn *e, short what)
 {
-    char buf[2048];
-
-    if (what & EV_READ) {
-        for (int i = 0; i < READ_ROUNDS; i++) {
-            ssize_t n = read(e->fd, buf, sizeof(buf));
-            if (n > 0)
-                continue;
-            if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
-                break;
-            conn_free(e);
-            return;
-        }
-    }
-    if (now_ms() >= e->u.linger_until) {
+    if (((what & EV_READ) && driver_linger_drain(e->fd)) || now_ms() >= e->u.linger_until) {
         conn_free(e);
         return;
     }
     conn_arm(e, EV_READ, e->u.linger_until);
 }
 
-/* READ or KEEPALIVE, readable: reads into the core's space. */
+/* READ or KEEPALIVE, readable: reads into the core's space while each read fills it, READ_ROUNDS at most. */
 static enum conn_state conn_read(struct econn *e, enum conn_state st)
 {
-    struct http_conn *c = e->u.hc;
-
-    for (int i = 0; i < READ_ROUNDS; i++) {
-        char *buf;
-        size_t len;
-        if (http_conn_read_space(c, &buf, &len) < 0) {
-            log_error(LOG_ERR, MODULE, "out of memory for a read buffer");
-            return http_conn_abort(c);
-        }
-        ssize_t n = read(e->fd, buf, len);
-        if (n > 0) {
-            st = http_conn_input(c, (size_t)n, now_ms());
-            if (st != CONN_READ || (size_t)n < len)
-                return st;
-            continue;
-        }
-        if (n == 0)
-            return http_conn_eof(c, now_ms());
-        if (errno == EINTR)
-            continue;
-        if (errno == EAGAIN || errno == EWOULDBLOCK)
-            return st;
-        log_error(LOG_DEBUG, MODULE, "read() failed: %s", strerror(errno));
-        return http_conn_abort(c);
-    }
+    int blocked, full = 1;
+    for (int i = 0; i < READ_ROUNDS && full && (i == 0 || st == CONN_READ); i++)
+        st = driver_read(e->u.hc, e->fd, st, MODULE, &blocked, &full);
     return st;
 }
 
 /* WRITE: writes what the core has pending until it is all written, the socket is full, or WRITE_ROUNDS. */
 static enum conn_state conn_write(struct econn *e)
 {
-    struct http_conn *c = e->u.hc;
-    struct conn_out out;
     enum conn_state st = CONN_WRITE;
-
-    for (int i = 0; i < WRITE_ROUNDS && st == CONN_WRITE; i++) {
-        if (http_conn_output(c, &out) < 0) {
-            /* The state said WRITE but nothing is pending: end the connection rather than spin. */
-            log_error(LOG_ERR, MODULE, "connection in write state with no output pending");
-            return http_conn_abort(c);
-        }
-        ssize_t n = serve_write(e->fd, &out);
-        if (n > 0) {
-            st = http_conn_sent(c, (size_t)n, now_ms());
-            continue;
-        }
-        if (errno == EINTR)
-            continue;
-        if (errno == EAGAIN || errno == EWOULDBLOCK)
-            break;
-        log_error(LOG_DEBUG, MODULE, "%s() failed: %s", out.iovcnt > 0 ? "sendmsg" : "sendfile",
-                  strerror(errno));
-        return http_conn_abort(c);
-    }
+    int blocked = 0;
+    for (int i = 0; i < WRITE_ROUNDS && st == CONN_WRITE && !blocked; i++)
+        st = driver_write(e->u.hc, e->fd, MODULE, &blocked);
     return st;
 }
 
@@ -435,11 +335,7 @@ static void conn_cb(evutil_socket_t fd, short what, void *arg)
 /* A new connection: the core starts in READ, waiting for its first bytes without a buffer. */
 static void conn_new(int fd, const struct sockaddr *peer, socklen_t peerlen)
 {
-    int one = 1;
-
-    /* Responses are written whole; Nagle would only delay the last segment of each. */
-    if (setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) < 0)
-        log_error(LOG_DEBUG, MODULE, "setsockopt(TCP_NODELAY) failed: %s", strerror(errno));
+    driver_socket_setup(fd, MODULE);
     struct econn *e = calloc(1, sizeof(*e));
     struct http_conn *c = e != NULL ? http_conn_create(rx.s, peer, peerlen, now_ms()) : NULL;
     if (c == NULL) {
@@ -515,9 +411,7 @@ static void start_leaving(int recycling)
 
 static void backoff_cb(evutil_socket_t fd, short what, void *arg)
 {
-    (void)fd;
-    (void)what;
-    (void)arg;
+    (void)fd, (void)what, (void)arg;
     rx.in_backoff = 0;
     update_listening();
 }
@@ -525,27 +419,20 @@ static void backoff_cb(evutil_socket_t fd, short what, void *arg)
 /* Handles a failed accept4(). Returns 1 to accept again, 0 to wait for the next wakeup. */
 static int accept_failed(void)
 {
-    int e = errno;
-    switch (listen_accept_error(e)) {
-    case ACCEPT_AGAIN:
-        return e == EINTR;
-    case ACCEPT_NEXT:
+    switch (driver_accept_failed(&rx.acceptor, errno)) {
+    case DRIVER_ACCEPT_RETRY:
         return 1;
-    case ACCEPT_RESOURCE:
-        /* The connection stays queued and the listener readable: stop watching it for a while, not spin. */
-        if (!rx.resource_logged) {
-            log_error(LOG_ERR, MODULE, "accept4() failed: %s; pausing accepting, retrying every %d ms",
-                      strerror(e), ACCEPT_BACKOFF_MS);
-            rx.resource_logged = 1;
-        }
-        break;
-    case ACCEPT_FATAL:
+    case DRIVER_ACCEPT_WAIT:
+        return 0;
+    case DRIVER_ACCEPT_LEAVE:
         /* as prefork: an error of the listener itself; the child leaves and process.c replaces it */
-        log_error(LOG_ERR, MODULE, "accept4() failed: %s", strerror(e));
         start_leaving(0);
         return 0;
+    case DRIVER_ACCEPT_BACKOFF:
+        break;
     }
-    struct timeval tv = {.tv_sec = 0, .tv_usec = ACCEPT_BACKOFF_MS * 1000};
+    /* The connection stays queued and the listener readable: stop watching it for a while, not spin. */
+    struct timeval tv = {.tv_sec = 0, .tv_usec = DRIVER_ACCEPT_BACKOFF_MS * 1000};
     rx.in_backoff = 1;
     update_listening();
     if (event_add(rx.backoff, &tv) < 0)
@@ -555,8 +442,7 @@ static int accept_failed(void)
 
 static void accept_cb(evutil_socket_t lfd, short what, void *arg)
 {
-    (void)what;
-    (void)arg;
+    (void)what, (void)arg;
 
     for (int i = 0; i < ACCEPT_BATCH && rx.listening; i++) {
         if (rx.nconns >= rx.max_conns) {
@@ -583,7 +469,7 @@ static void accept_cb(evutil_socket_t lfd, short what, void *arg)
                 continue;
             return;
         }
-        rx.resource_logged = 0;
+        driver_accepted(&rx.acceptor);
         conn_new(fd, (struct sockaddr *)&peer, peerlen);
         unsigned long max = (unsigned long)rx.s->mpm_conf.max_conn_per_child;
         if (max > 0 && ++rx.accepted >= max) {
@@ -596,9 +482,7 @@ static void accept_cb(evutil_socket_t lfd, short what, void *arg)
 /* Signals only set flags (process.c's handlers), looked at here; TERM ends a forked child at once. */
 static void tick_cb(evutil_socket_t fd, short what, void *arg)
 {
-    (void)fd;
-    (void)what;
-    (void)arg;
+    (void)fd, (void)what, (void)arg;
     if (*rx.ctx->stop)
         event_base_loopbreak(rx.base);
     else if (*rx.ctx->graceful)
@@ -637,6 +521,7 @@ static void event_child_main(struct server *s, struct child_ctx *ctx)
     rx.row = scoreboard_child(ctx->sb, ctx->slot);
     rx.slot = scoreboard_worker(ctx->sb, ctx->slot, 0);
     rx.max_conns = s->mpm_conf.max_conns > 0 ? s->mpm_conf.max_conns : 1;
+    rx.acceptor.module = MODULE;
 
     /* One thread per reactor: no locking. The base is made after fork, as libevent requires. */
     cfg = event_config_new();
@@ -650,13 +535,9 @@ static void event_child_main(struct server *s, struct child_ctx *ctx)
         goto done;
     }
 
-    for (struct listener *l = s->listeners; l != NULL; l = l->next)
-        if (l->fd >= 0)
-            rx.n_listen++;
-    if (rx.n_listen == 0) {
-        log_error(LOG_ERR, MODULE, "no listening sockets available");
+    rx.n_listen = driver_listeners(s, MODULE);
+    if (rx.n_listen == 0)
         goto done;
-    }
     rx.listen_ev = calloc((size_t)rx.n_listen, sizeof(*rx.listen_ev));
     if (rx.listen_ev == NULL) {
         log_error(LOG_ERR, MODULE, "out of memory");
@@ -688,41 +569,11 @@ done:
     reactor_free();
 }
 
-/* Raises the soft RLIMIT_NOFILE toward what WorkerConnections needs, and lowers WorkerConnections to fit. */
-static void fit_nofile(struct server *s)
-{
-    struct rlimit rl;
-    rlim_t want = (rlim_t)s->mpm_conf.max_conns + FD_RESERVE;
-
-    if (getrlimit(RLIMIT_NOFILE, &rl) < 0) {
-        log_error(LOG_ERR, MODULE, "getrlimit(RLIMIT_NOFILE) failed: %s", strerror(errno));
-        return;
-    }
-    if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < want) {
-        struct rlimit raised = rl;
-        raised.rlim_cur = rl.rlim_max != RLIM_INFINITY && rl.rlim_max < want ? rl.rlim_max : want;
-        if (setrlimit(RLIMIT_NOFILE, &raised) < 0)
-            log_error(LOG_ERR, MODULE, "setrlimit(RLIMIT_NOFILE) failed: %s", strerror(errno));
-        else
-            rl = raised;
-    }
-    if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < want) {
-        int fit = rl.rlim_cur > 2 * FD_RESERVE ? (int)(rl.rlim_cur - FD_RESERVE) : (int)(rl.rlim_cur / 2);
-        if (fit < 1)
-            fit = 1;
-        log_error(LOG_WARN, MODULE,
-                  "WorkerConnections of %d exceeds what RLIMIT_NOFILE of %llu descriptors allows, decreasing "
-                  "to %d",
-                  s->mpm_conf.max_conns, (unsigned long long)rl.rlim_cur, fit);
-        s->mpm_conf.max_conns = fit;
-    }
-}
-
 static int event_run(struct server *s)
 {
     const struct mpm_conf *c = &s->mpm_conf;
 
-    fit_nofile(s);
+    driver_fit_nofile(&s->mpm_conf.max_conns, "WorkerConnections", MODULE);
     const struct process_policy policy = {
         .mpm_name = "event",
         .start_children = c->start_servers,

@@ -14,11 +14,11 @@
 #include <stddef.h>
 #include <stdio.h>
 #include <string.h>
-#include <poll.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "driver.h"
 #include "mpm.h"
 #include "../server/log.h"
 #include "../server/process.h"
@@ -28,7 +28,6 @@
 
 #define PREFORK_MAX_SERVER_LIMIT 20000
 #define PREFORK_DEFAULT_LIMIT    256
-#define ACCEPT_BACKOFF_MS        100 /* pause after accept4() fails for lack of descriptors or memory */
 #define MAX_EVENTS               16
 
 #define CONF(field) offsetof(struct server, mpm_conf.field)
@@ -54,16 +53,8 @@ static int prefork_check_config(struct server *s, struct warnings *w, struct err
     struct mpm_conf *c = &s->mpm_conf;
     (void)err;
 
-    if (c->server_limit < 0) {
-        c->server_limit = PREFORK_DEFAULT_LIMIT;
-    } else if (c->server_limit > PREFORK_MAX_SERVER_LIMIT) {
-        warnings_add(w, "ServerLimit of %d exceeds compile-time limit of %d servers, decreasing to %d",
-                     c->server_limit, PREFORK_MAX_SERVER_LIMIT, PREFORK_MAX_SERVER_LIMIT);
-        c->server_limit = PREFORK_MAX_SERVER_LIMIT;
-    } else if (c->server_limit < 1) {
-        warnings_add(w, "ServerLimit of %d not allowed, increasing to 1", c->server_limit);
-        c->server_limit = 1;
-    }
+    driver_clamp(&c->server_limit, PREFORK_DEFAULT_LIMIT, PREFORK_MAX_SERVER_LIMIT, "ServerLimit", "servers",
+                 "", w);
 
     /* Left unset, MaxRequestWorkers follows a smaller ServerLimit without a warning. */
     if (c->max_workers < 0) {
@@ -103,35 +94,13 @@ static int prefork_check_config(struct server *s, struct warnings *w, struct err
     return 0;
 }
 
-/* Handles a failed accept4(). Returns 0 to go on waiting, -1 when the child should leave. */
-static int accept_failed(int *resource_logged)
-{
-    int e = errno;
-    switch (listen_accept_error(e)) {
-    case ACCEPT_AGAIN:
-    case ACCEPT_NEXT:
-        return 0;
-    case ACCEPT_RESOURCE:
-        if (!*resource_logged) {
-            log_error(LOG_ERR, "mpm_prefork", "accept4() failed: %s", strerror(e));
-            *resource_logged = 1;
-        }
-        if (poll(NULL, 0, ACCEPT_BACKOFF_MS) < 0 && errno != EINTR)
-            log_error(LOG_ERR, "mpm_prefork", "poll() failed: %s", strerror(errno));
-        return 0;
-    case ACCEPT_FATAL:
-        break;
-    }
-    log_error(LOG_ERR, "mpm_prefork", "accept4() failed: %s", strerror(e));
-    return -1;
-}
-
 static void prefork_child_main(struct server *s, struct child_ctx *ctx)
 {
     struct sb_worker *slot = scoreboard_worker(ctx->sb, ctx->slot, 0);
     struct epoll_event events[MAX_EVENTS];
     sigset_t wait_mask;
-    int epfd, listeners = 0, served = 0, resource_logged = 0;
+    struct driver_acceptor acceptor = {.module = "mpm_prefork"};
+    int epfd, served = 0;
     int max_conns = s->mpm_conf.max_conn_per_child;
 
     epfd = epoll_create1(EPOLL_CLOEXEC);
@@ -147,12 +116,9 @@ static void prefork_child_main(struct server *s, struct child_ctx *ctx)
             log_error(LOG_ERR, "mpm_prefork", "epoll_ctl() failed: %s", strerror(errno));
             goto done;
         }
-        listeners++;
     }
-    if (listeners == 0) {
-        log_error(LOG_ERR, "mpm_prefork", "no listening sockets available");
+    if (driver_listeners(s, "mpm_prefork") == 0)
         goto done;
-    }
 
     /* wait_mask is the mask with the child's signals unblocked, used only while waiting in epoll_pwait(). */
     if (sigprocmask(SIG_SETMASK, NULL, &wait_mask) < 0) {
@@ -176,10 +142,15 @@ static void prefork_child_main(struct server *s, struct child_ctx *ctx)
             socklen_t peerlen = sizeof(peer);
             int fd = accept4(l->fd, (struct sockaddr *)&peer, &peerlen, SOCK_CLOEXEC | SOCK_NONBLOCK);
             if (fd < 0) {
-                if (accept_failed(&resource_logged) < 0)
+                /* retry or wait alike: the listener stays readable while anything is queued */
+                enum driver_accept next = driver_accept_failed(&acceptor, errno);
+                if (next == DRIVER_ACCEPT_LEAVE)
                     goto done;
+                if (next == DRIVER_ACCEPT_BACKOFF)
+                    driver_backoff(&acceptor, NULL);
                 continue;
             }
+            driver_accepted(&acceptor);
             /* While serving, a signal must interrupt the waits, so that `leaving` ends an idle keep-alive. */
             process_block_signals(0);
             serve_connection(s, fd, (struct sockaddr *)&peer, peerlen, slot, ctx->leaving);

@@ -11,23 +11,18 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <poll.h>
 #include <string.h>
-#include <sys/sendfile.h>
 #include <sys/socket.h>
-#include <sys/uio.h>
 #include <unistd.h>
 
 #include "../server/util.h"
 #include "../server/http_conn.h"
 #include "../server/log.h"
 #include "../server/scoreboard.h"
-#include "serve.h"
 #include "../server/server.h"
-
-#define LINGER_MS 2000
+#include "driver.h"
+#include "serve.h"
 
 enum wait_result { WAIT_READY, WAIT_DEADLINE, WAIT_INTERRUPTED, WAIT_ERROR };
 
@@ -78,75 +73,35 @@ static enum conn_state do_read(struct http_conn *c, int fd, enum conn_state st,
         return http_conn_timeout(c, now_ms());
     }
 
-    char *buf;
-    size_t len;
-    if (http_conn_read_space(c, &buf, &len) < 0) {
-        log_error(LOG_ERR, "core", "out of memory for a read buffer");
-        return http_conn_abort(c);
-    }
-    ssize_t n = read(fd, buf, len);
-    if (n > 0)
-        return http_conn_input(c, (size_t)n, now_ms());
-    if (n == 0)
-        return http_conn_eof(c, now_ms());
-    if (errno == EINTR)
+    int blocked, full;
+    st = driver_read(c, fd, st, "core", &blocked, &full);
+    if (!blocked)
         return st;
-    if (errno == EAGAIN || errno == EWOULDBLOCK) {
-        switch (wait_fd(fd, POLLIN, deadline)) {
-        case WAIT_DEADLINE:
-            return http_conn_timeout(c, now_ms());
-        case WAIT_ERROR:
-            return http_conn_abort(c);
-        default:
-            return st;
-        }
+    switch (wait_fd(fd, POLLIN, deadline)) {
+    case WAIT_DEADLINE:
+        return http_conn_timeout(c, now_ms());
+    case WAIT_ERROR:
+        return http_conn_abort(c);
+    default:
+        return st;
     }
-    log_error(LOG_DEBUG, "core", "read() failed: %s", strerror(errno));
-    return http_conn_abort(c);
-}
-
-ssize_t serve_write(int fd, const struct conn_out *out)
-{
-    if (out->iovcnt > 0) {
-        struct msghdr msg = {.msg_iov = (struct iovec *)out->iov, .msg_iovlen = (size_t)out->iovcnt};
-        return sendmsg(fd, &msg, MSG_NOSIGNAL | (out->more ? MSG_MORE : 0));
-    }
-    off_t off = out->file_off;
-    ssize_t n = sendfile(fd, out->file_fd, &off, out->file_len);
-    if (n == 0) {
-        errno = ENODATA;
-        return -1;
-    }
-    return n;
 }
 
 /* WRITE: write what the core has pending, waiting for the socket until the deadline. */
 static enum conn_state do_write(struct http_conn *c, int fd)
 {
-    struct conn_out out;
-
-    if (http_conn_output(c, &out) < 0) {
-        /* The state said WRITE but nothing is pending: end the connection rather than spin. */
-        log_error(LOG_ERR, "core", "connection in write state with no output pending");
+    int blocked;
+    enum conn_state st = driver_write(c, fd, "core", &blocked);
+    if (!blocked)
+        return st;
+    switch (wait_fd(fd, POLLOUT, http_conn_deadline(c))) {
+    case WAIT_DEADLINE:
+        return http_conn_timeout(c, now_ms());
+    case WAIT_ERROR:
         return http_conn_abort(c);
-    }
-    ssize_t n = serve_write(fd, &out);
-    if (n > 0)
-        return http_conn_sent(c, (size_t)n, now_ms());
-    if (errno == EINTR)
+    default:
         return CONN_WRITE;
-    if (errno == EAGAIN || errno == EWOULDBLOCK) {
-        switch (wait_fd(fd, POLLOUT, http_conn_deadline(c))) {
-        case WAIT_DEADLINE:
-            return http_conn_timeout(c, now_ms());
-        case WAIT_ERROR:
-            return http_conn_abort(c);
-        default:
-            return CONN_WRITE;
-        }
     }
-    log_error(LOG_DEBUG, "core", "%s() failed: %s", out.iovcnt > 0 ? "sendmsg" : "sendfile", strerror(errno));
-    return http_conn_abort(c);
 }
 
 /* WAIT: sleep until the handler's deadline, then let the core resume it. */
@@ -185,11 +140,7 @@ static enum sb_state slot_state(enum conn_state st)
 void serve_connection(const struct server *s, int fd, const struct sockaddr *peer, socklen_t peerlen,
                       struct sb_worker *slot, volatile sig_atomic_t *leaving)
 {
-    int one = 1;
-
-    /* Responses are written whole; Nagle would only delay the last segment of each. */
-    if (setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) < 0)
-        log_error(LOG_DEBUG, "core", "setsockopt(TCP_NODELAY) failed: %s", strerror(errno));
+    driver_socket_setup(fd, "core");
     int flags = fcntl(fd, F_GETFL);
     if (flags < 0 || (!(flags & O_NONBLOCK) && fcntl(fd, F_SETFL, flags | O_NONBLOCK) < 0)) {
         log_error(LOG_ERR, "core", "fcntl(O_NONBLOCK) failed: %s", strerror(errno));
@@ -249,13 +200,11 @@ fail:
 
 void serve_lingering_close(int fd)
 {
-    char buf[2048];
-
     /* The FIN tells the client the response is complete; what it still sends is read and dropped, so that a
      * close with unread data does not turn into a reset that could destroy the response in flight. */
     if (shutdown(fd, SHUT_WR) < 0)
         goto done;
-    int64_t deadline = now_ms() + LINGER_MS;
+    int64_t deadline = now_ms() + DRIVER_LINGER_MS;
     for (;;) {
         int64_t left = deadline - now_ms();
         if (left <= 0)
@@ -264,10 +213,7 @@ void serve_lingering_close(int fd)
         int n = poll(&pfd, 1, (int)left);
         if (n < 0 && errno == EINTR)
             continue;
-        if (n <= 0)
-            break;
-        ssize_t r = read(fd, buf, sizeof(buf));
-        if (r == 0 || (r < 0 && errno != EINTR && errno != EAGAIN && errno != EWOULDBLOCK))
+        if (n <= 0 || driver_linger_drain(fd))
             break;
     }
 

@@ -1,6 +1,6 @@
 /*
  * The blocking driver of the core, shared by prefork and worker: one thread serves one connection with
- * poll()/read()/writev()/sendfile() until the core says CLOSE, then closes it (lingering when asked).
+ * poll()/read()/sendmsg()/sendfile() until the core says CLOSE, then closes it (lingering when asked).
  */
 #ifndef HTTPD_SERVE_H
 #define HTTPD_SERVE_H
@@ -21,15 +21,6 @@ struct sb_worker;
  */
 void serve_connection(const struct server *s, int fd, const struct sockaddr *peer, socklen_t peerlen,
                       struct sb_worker *slot, volatile sig_atomic_t *leaving);
-
-struct conn_out;
-
-/*
- * Writes once what `out` describes (the buffers, with MSG_MORE when a file range follows, or the file range
- * with sendfile()); for blocking and non-blocking sockets alike. Returns the bytes written, or -1 with errno
- * set (EAGAIN/EINTR to retry; ENODATA when the file became shorter than the range).
- */
-ssize_t serve_write(int fd, const struct conn_out *out);
 
 /* Shuts the write side and reads until EOF or 2 s (Apache's lingering close), then closes fd. */
 void serve_lingering_close(int fd);

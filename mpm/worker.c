@@ -32,6 +32,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "driver.h"
 #include "mpm.h"
 #include "../server/log.h"
 #include "../server/process.h"
@@ -48,7 +49,6 @@
 #define DEFAULT_MIN_SPARE       75     /* 3 children's worth of threads */
 #define DEFAULT_MAX_SPARE       250    /* 10 children's worth */
 #define DEFAULT_MAX_WORKERS     400    /* DEFAULT_SERVER_LIMIT x DEFAULT_THREADS */
-#define ACCEPT_BACKOFF_MS       100    /* pause after accept4() fails for lack of descriptors or memory */
 #define WAKE_RETRY_MS           200    /* how often a leaving child repeats the wake-up of its busy workers */
 #define WORKER_WAKE_SIGNAL      SIGURG /* ignored by default, so a stray one is harmless */
 #define WORKER_THREAD_NAME      "httpd-worker"
@@ -85,27 +85,11 @@ static int worker_check_config(struct server *s, struct warnings *w, struct errb
     struct mpm_conf *c = &s->mpm_conf;
     (void)err;
 
-    if (c->server_limit < 0) {
-        c->server_limit = DEFAULT_SERVER_LIMIT;
-    } else if (c->server_limit > WORKER_MAX_SERVER_LIMIT) {
-        warnings_add(w, "ServerLimit of %d exceeds compile-time limit of %d servers, decreasing to %d.",
-                     c->server_limit, WORKER_MAX_SERVER_LIMIT, WORKER_MAX_SERVER_LIMIT);
-        c->server_limit = WORKER_MAX_SERVER_LIMIT;
-    } else if (c->server_limit < 1) {
-        warnings_add(w, "ServerLimit of %d not allowed, increasing to 1.", c->server_limit);
-        c->server_limit = 1;
-    }
+    driver_clamp(&c->server_limit, DEFAULT_SERVER_LIMIT, WORKER_MAX_SERVER_LIMIT, "ServerLimit", "servers",
+                 ".", w);
 
-    if (c->thread_limit < 0) {
-        c->thread_limit = DEFAULT_THREAD_LIMIT;
-    } else if (c->thread_limit > WORKER_MAX_THREAD_LIMIT) {
-        warnings_add(w, "ThreadLimit of %d exceeds compile-time limit of %d threads, decreasing to %d.",
-                     c->thread_limit, WORKER_MAX_THREAD_LIMIT, WORKER_MAX_THREAD_LIMIT);
-        c->thread_limit = WORKER_MAX_THREAD_LIMIT;
-    } else if (c->thread_limit < 1) {
-        warnings_add(w, "ThreadLimit of %d not allowed, increasing to 1.", c->thread_limit);
-        c->thread_limit = 1;
-    }
+    driver_clamp(&c->thread_limit, DEFAULT_THREAD_LIMIT, WORKER_MAX_THREAD_LIMIT, "ThreadLimit", "threads",
+                 ".", w);
 
     if (c->threads_per_child < 0) {
         c->threads_per_child = DEFAULT_THREADS < c->thread_limit ? DEFAULT_THREADS : c->thread_limit;
@@ -337,31 +321,6 @@ static void *worker_thread_main(void *arg)
     return NULL;
 }
 
-/* Handles a failed accept4(). Returns 0 to go on, -1 when the child should leave. */
-static int accept_failed(int *resource_logged, const sigset_t *wait_mask)
-{
-    int e = errno;
-    switch (listen_accept_error(e)) {
-    case ACCEPT_AGAIN:
-    case ACCEPT_NEXT:
-        return 0;
-    case ACCEPT_RESOURCE: {
-        if (!*resource_logged) {
-            log_error(LOG_ERR, "mpm_worker", "accept4() failed: %s", strerror(e));
-            *resource_logged = 1;
-        }
-        struct timespec ts = {.tv_sec = 0, .tv_nsec = ACCEPT_BACKOFF_MS * 1000000L};
-        if (ppoll(NULL, 0, &ts, wait_mask) < 0 && errno != EINTR)
-            log_error(LOG_ERR, "mpm_worker", "ppoll() failed: %s", strerror(errno));
-        return 0;
-    }
-    case ACCEPT_FATAL:
-        break;
-    }
-    log_error(LOG_ERR, "mpm_worker", "accept4() failed: %s", strerror(e));
-    return -1;
-}
-
 /* Queues an accepted connection for a worker; there is room, since only idle workers' share is accepted. */
 static void hand_over(struct worker_child *ch, const struct conn_item *it)
 {
@@ -383,7 +342,8 @@ static void hand_over(struct worker_child *ch, const struct conn_item *it)
  */
 static void listen_loop(struct worker_child *ch, struct pollfd *fds, int nfds, const sigset_t *wait_mask)
 {
-    int max_conns = ch->s->mpm_conf.max_conn_per_child, accepted = 0, resource_logged = 0;
+    int max_conns = ch->s->mpm_conf.max_conn_per_child, accepted = 0;
+    struct driver_acceptor acceptor = {.module = "mpm_worker"};
 
     while (!process_child_leaving(ch->ctx)) {
         pthread_mutex_lock(&ch->lock);
@@ -409,10 +369,15 @@ static void listen_loop(struct worker_child *ch, struct pollfd *fds, int nfds, c
             it.fd =
                 accept4(fds[i].fd, (struct sockaddr *)&it.peer, &it.peerlen, SOCK_CLOEXEC | SOCK_NONBLOCK);
             if (it.fd < 0) {
-                if (accept_failed(&resource_logged, wait_mask) < 0)
+                /* retry or wait alike: the listener stays readable while anything is queued */
+                enum driver_accept next = driver_accept_failed(&acceptor, errno);
+                if (next == DRIVER_ACCEPT_LEAVE)
                     return;
+                if (next == DRIVER_ACCEPT_BACKOFF)
+                    driver_backoff(&acceptor, wait_mask);
                 continue;
             }
+            driver_accepted(&acceptor);
             hand_over(ch, &it);
             room--;
             if (max_conns > 0 && ++accepted >= max_conns)
@@ -486,13 +451,9 @@ static void worker_child_main(struct server *s, struct child_ctx *ctx)
         goto fail;
     }
 
-    for (struct listener *l = s->listeners; l != NULL; l = l->next)
-        if (l->fd >= 0)
-            nfds++;
-    if (nfds == 1) {
-        log_error(LOG_ERR, "mpm_worker", "no listening sockets available");
+    nfds += driver_listeners(s, "mpm_worker");
+    if (nfds == 1)
         goto fail;
-    }
     fds = calloc((size_t)nfds, sizeof(*fds));
     ch.threads = calloc((size_t)tpc, sizeof(*ch.threads));
     if (fds == NULL || ch.threads == NULL || queue_init(&ch.queue, tpc) < 0) {

@@ -149,7 +149,7 @@ Test(event_config, zeros_raised_to_one)
 
 static void run_fit(struct server *s)
 {
-    fit_nofile(s);
+    driver_fit_nofile(&s->mpm_conf.max_conns, "WorkerConnections", MODULE);
 }
 
 Test(event_nofile, soft_limit_raised_to_what_the_cap_needs)
@@ -161,7 +161,7 @@ Test(event_nofile, soft_limit_raised_to_what_the_cap_needs)
     char *out = capture_stderr(run_fit, s);
     cr_assert_str_eq(out, "", "no warning when the hard limit allows the cap");
     cr_assert_eq(getrlimit(RLIMIT_NOFILE, &rl), 0);
-    cr_assert_eq(rl.rlim_cur, 1000 + FD_RESERVE);
+    cr_assert_eq(rl.rlim_cur, 1000 + DRIVER_FD_RESERVE);
     cr_assert_eq(rl.rlim_max, 4096);
     cr_assert_eq(s->mpm_conf.max_conns, 1000);
     free(out);
@@ -177,7 +177,7 @@ Test(event_nofile, cap_lowered_to_the_hard_limit_with_a_warning)
     char *out = capture_stderr(run_fit, s);
     cr_assert_eq(getrlimit(RLIMIT_NOFILE, &rl), 0);
     cr_assert_eq(rl.rlim_cur, 512, "soft limit raised to the hard one");
-    cr_assert_eq(s->mpm_conf.max_conns, 512 - FD_RESERVE);
+    cr_assert_eq(s->mpm_conf.max_conns, 512 - DRIVER_FD_RESERVE);
     cr_assert_not_null(strstr(out, "WorkerConnections of 10000 exceeds what RLIMIT_NOFILE of 512 descriptors "
                                    "allows, decreasing to 448"),
                        "stderr: %s", out);

@@ -1,0 +1,197 @@
+/* The drivers' toolkit (see driver.h): the steps every MPM takes the same way around the core. */
+
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <string.h>
+#include <sys/sendfile.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "../server/listen.h"
+#include "../server/log.h"
+#include "../server/server.h"
+#include "../server/util.h"
+#include "driver.h"
+
+enum driver_accept driver_accept_failed(struct driver_acceptor *a, int err)
+{
+    switch (listen_accept_error(err)) {
+    case ACCEPT_AGAIN:
+        return err == EINTR ? DRIVER_ACCEPT_RETRY : DRIVER_ACCEPT_WAIT;
+    case ACCEPT_NEXT:
+        return DRIVER_ACCEPT_RETRY;
+    case ACCEPT_RESOURCE:
+        if (!a->resource_logged) {
+            log_error(LOG_ERR, a->module, "accept4() failed: %s; pausing accepting, retrying every %d ms",
+                      strerror(err), DRIVER_ACCEPT_BACKOFF_MS);
+            a->resource_logged = 1;
+        }
+        return DRIVER_ACCEPT_BACKOFF;
+    case ACCEPT_FATAL:
+        break;
+    }
+    log_error(LOG_ERR, a->module, "accept4() failed: %s", strerror(err));
+    return DRIVER_ACCEPT_LEAVE;
+}
+
+void driver_accepted(struct driver_acceptor *a)
+{
+    a->resource_logged = 0;
+}
+
+void driver_backoff(const struct driver_acceptor *a, const sigset_t *mask)
+{
+    struct timespec ts = {.tv_sec = 0, .tv_nsec = DRIVER_ACCEPT_BACKOFF_MS * 1000000L};
+    if (ppoll(NULL, 0, &ts, mask) < 0 && errno != EINTR)
+        log_error(LOG_ERR, a->module, "ppoll() failed: %s", strerror(errno));
+}
+
+void driver_socket_setup(int fd, const char *module)
+{
+    int one = 1;
+    if (setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) < 0)
+        log_error(LOG_DEBUG, module, "setsockopt(TCP_NODELAY) failed: %s", strerror(errno));
+}
+
+int driver_listeners(const struct server *s, const char *module)
+{
+    int n = 0;
+    for (const struct listener *l = s->listeners; l != NULL; l = l->next)
+        n += l->fd >= 0;
+    if (n == 0)
+        log_error(LOG_ERR, module, "no listening sockets available");
+    return n;
+}
+
+enum conn_state driver_read(struct http_conn *c, int fd, enum conn_state st, const char *module, int *blocked,
+                            int *full)
+{
+    char *buf;
+    size_t len;
+
+    *blocked = *full = 0;
+    if (http_conn_read_space(c, &buf, &len) < 0) {
+        log_error(LOG_ERR, module, "out of memory for a read buffer");
+        return http_conn_abort(c);
+    }
+    ssize_t n = read(fd, buf, len);
+    if (n > 0) {
+        *full = (size_t)n == len;
+        return http_conn_input(c, (size_t)n, now_ms());
+    }
+    if (n == 0)
+        return http_conn_eof(c, now_ms());
+    if (errno == EINTR)
+        return st;
+    if (errno == EAGAIN || errno == EWOULDBLOCK) {
+        *blocked = 1;
+        return st;
+    }
+    log_error(LOG_DEBUG, module, "read() failed: %s", strerror(errno));
+    return http_conn_abort(c);
+}
+
+ssize_t driver_send(int fd, const struct conn_out *out)
+{
+    if (out->iovcnt > 0) {
+        struct msghdr msg = {.msg_iov = (struct iovec *)out->iov, .msg_iovlen = (size_t)out->iovcnt};
+        return sendmsg(fd, &msg, MSG_NOSIGNAL | (out->more ? MSG_MORE : 0));
+    }
+    off_t off = out->file_off;
+    ssize_t n = sendfile(fd, out->file_fd, &off, out->file_len);
+    if (n == 0) {
+        errno = ENODATA;
+        return -1;
+    }
+    return n;
+}
+
+enum conn_state driver_write(struct http_conn *c, int fd, const char *module, int *blocked)
+{
+    struct conn_out out;
+
+    *blocked = 0;
+    if (http_conn_output(c, &out) < 0) {
+        /* The state said WRITE but nothing is pending: end the connection rather than spin. */
+        log_error(LOG_ERR, module, "connection in write state with no output pending");
+        return http_conn_abort(c);
+    }
+    ssize_t n = driver_send(fd, &out);
+    if (n > 0)
+        return http_conn_sent(c, (size_t)n, now_ms());
+    if (errno == EINTR)
+        return CONN_WRITE;
+    if (errno == EAGAIN || errno == EWOULDBLOCK) {
+        *blocked = 1;
+        return CONN_WRITE;
+    }
+    log_error(LOG_DEBUG, module, "%s() failed: %s", out.iovcnt > 0 ? "sendmsg" : "sendfile", strerror(errno));
+    return http_conn_abort(c);
+}
+
+int driver_linger_drain(int fd)
+{
+    char buf[2048];
+    /* bounded, so that a peer that keeps sending cannot hold the caller */
+    for (int i = 0; i < 4; i++) {
+        ssize_t n = read(fd, buf, sizeof(buf));
+        if (n > 0)
+            continue;
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
+            return 0;
+        return 1;
+    }
+    return 0;
+}
+
+void driver_clamp(int *v, int def, int max, const char *name, const char *unit, const char *end,
+                  struct warnings *w)
+{
+    if (*v < 0) {
+        *v = def;
+    } else if (*v > max) {
+        if (unit != NULL)
+            warnings_add(w, "%s of %d exceeds compile-time limit of %d %s, decreasing to %d%s", name, *v, max,
+                         unit, max, end);
+        else
+            warnings_add(w, "%s of %d exceeds compile-time limit of %d, decreasing to match%s", name, *v, max,
+                         end);
+        *v = max;
+    } else if (*v < 1) {
+        warnings_add(w, "%s of %d not allowed, increasing to 1%s", name, *v, end);
+        *v = 1;
+    }
+}
+
+void driver_fit_nofile(int *conns, const char *directive, const char *module)
+{
+    struct rlimit rl;
+    rlim_t want = (rlim_t)*conns + DRIVER_FD_RESERVE;
+
+    if (getrlimit(RLIMIT_NOFILE, &rl) < 0) {
+        log_error(LOG_ERR, module, "getrlimit(RLIMIT_NOFILE) failed: %s", strerror(errno));
+        return;
+    }
+    if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < want) {
+        struct rlimit raised = rl;
+        raised.rlim_cur = rl.rlim_max != RLIM_INFINITY && rl.rlim_max < want ? rl.rlim_max : want;
+        if (setrlimit(RLIMIT_NOFILE, &raised) < 0)
+            log_error(LOG_ERR, module, "setrlimit(RLIMIT_NOFILE) failed: %s", strerror(errno));
+        else
+            rl = raised;
+    }
+    if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < want) {
+        int fit = rl.rlim_cur > 2 * DRIVER_FD_RESERVE ? (int)(rl.rlim_cur - DRIVER_FD_RESERVE)
+                                                      : (int)(rl.rlim_cur / 2);
+        if (fit < 1)
+            fit = 1;
+        log_error(LOG_WARN, module,
+                  "%s of %d exceeds what RLIMIT_NOFILE of %llu descriptors allows, decreasing to %d",
+                  directive, *conns, (unsigned long long)rl.rlim_cur, fit);
+        *conns = fit;
+    }
+}

@@ -1,0 +1,109 @@
+/*
+ * The drivers' toolkit: what every MPM does the same way around the core, written once. Accepting (what a
+ * failed accept4() means and when to say so), an accepted socket's set-up, one read and one write of a
+ * connection through the core, the lingering close's drain, the listeners a child can wait on, and the clamps
+ * with which check_config fits a limit between 1 and its compile-time maximum, with Apache's warnings.
+ *
+ * The one thing to know: nothing here waits. Each MPM waits its own way (epoll in prefork, ppoll in worker's
+ * listener, poll in serve.c, libevent in event); the toolkit only does the step after the wait and says what
+ * the wait should be next.
+ */
+#ifndef HTTPD_DRIVER_H
+#define HTTPD_DRIVER_H
+
+#include <signal.h>
+#include <sys/types.h>
+
+#include "../server/http_conn.h"
+
+struct server;
+struct warnings;
+
+#define DRIVER_LINGER_MS         2000 /* Apache's lingering close: read and drop for at most 2 s */
+#define DRIVER_ACCEPT_BACKOFF_MS 100  /* pause after accept4() failed for lack of descriptors or memory */
+
+/* ---- accepting ---- */
+
+/* What to do after accept4() failed. */
+enum driver_accept {
+    DRIVER_ACCEPT_RETRY,   /* accept again now (interrupted, or that connection failed before it was ours) */
+    DRIVER_ACCEPT_WAIT,    /* nothing is queued: wait for the listener's next wakeup */
+    DRIVER_ACCEPT_BACKOFF, /* out of descriptors or memory: the connection stays queued; pause accepting for
+                              DRIVER_ACCEPT_BACKOFF_MS rather than spin */
+    DRIVER_ACCEPT_LEAVE    /* the listener itself failed: the child leaves and supervision replaces it */
+};
+
+/* A child's accepting, for the log: a resource error is logged once until an accept succeeds again. */
+struct driver_acceptor {
+    const char *module; /* "mpm_prefork" ... */
+    int resource_logged;
+};
+
+/* Classifies errno `err` of a failed accept4(), logging what deserves it. */
+enum driver_accept driver_accept_failed(struct driver_acceptor *a, int err);
+
+/* After a successful accept4(): the next resource error is logged again. */
+void driver_accepted(struct driver_acceptor *a);
+
+/* Blocks for DRIVER_ACCEPT_BACKOFF_MS with `mask` as the signal mask (NULL: the current one). */
+void driver_backoff(const struct driver_acceptor *a, const sigset_t *mask);
+
+/* Sets up an accepted socket: TCP_NODELAY (responses are written whole; Nagle would only delay the last
+ * segment of each). */
+void driver_socket_setup(int fd, const char *module);
+
+/* The listeners of s that are open; 0 (logged) when there is none for a child to wait on. */
+int driver_listeners(const struct server *s, const char *module);
+
+/* ---- one step of a connection through the core ---- */
+
+/*
+ * Reads once into the core's space. Returns the core's new state; *blocked is set when nothing could be read
+ * (EAGAIN: wait for readability), *full when the read filled the whole space (more may be waiting). Errors
+ * and EOF end in the core (logged at debug).
+ */
+enum conn_state driver_read(struct http_conn *c, int fd, enum conn_state st, const char *module, int *blocked,
+                            int *full);
+
+/*
+ * Writes once what the core has pending (buffers with MSG_MORE when a file range follows, or the file range
+ * with sendfile()). Returns the core's new state; *blocked is set when the socket is full (EAGAIN: wait for
+ * writability). Errors end in the core (logged at debug).
+ */
+enum conn_state driver_write(struct http_conn *c, int fd, const char *module, int *blocked);
+
+/*
+ * Writes once what `out` describes; for blocking and non-blocking sockets alike. Returns the bytes written,
+ * or -1 with errno set (EAGAIN/EINTR to retry; ENODATA when the file became shorter than the range).
+ */
+ssize_t driver_send(int fd, const struct conn_out *out);
+
+/*
+ * Lingering close, after shutdown(SHUT_WR): reads and drops what the peer still sends. Returns 1 when the
+ * socket can be closed (EOF or an error), 0 when it would block (wait for readability, until the linger
+ * deadline).
+ */
+int driver_linger_drain(int fd);
+
+/* ---- limits ---- */
+
+#define DRIVER_FD_RESERVE 64 /* descriptors besides connections: listeners, logs, files being sent */
+
+/*
+ * Raises the soft RLIMIT_NOFILE toward *conns + DRIVER_FD_RESERVE (up to the hard limit), and lowers *conns,
+ * with a warning naming `directive`, to what the limit allows.
+ */
+void driver_fit_nofile(int *conns, const char *directive, const char *module);
+
+/* ---- check_config ---- */
+
+/*
+ * Fits *v between 1 and max with Apache's warnings: unset (-1) becomes `def` (which may stay -1 to be decided
+ * later); above max, "NAME of V exceeds compile-time limit of MAX UNIT, decreasing to MAX" (without a unit:
+ * "..., decreasing to match"); below 1, "NAME of V not allowed, increasing to 1". `end` closes the messages
+ * ("" as prefork's, "." as worker's and event's).
+ */
+void driver_clamp(int *v, int def, int max, const char *name, const char *unit, const char *end,
+                  struct warnings *w);
+
+#endif
