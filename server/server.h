@@ -15,6 +15,7 @@ struct mime_table;
 struct handler;
 struct mpm;
 struct log_format;
+struct authz;
 
 #define SERVER_SOFTWARE "httpd/" PACKAGE_VERSION
 
@@ -27,11 +28,12 @@ struct listener {
     struct listener *next;
 };
 
-/* A <Location PATH> section: requests whose path starts with `path` go to `handler`. */
+/* A <Location PATH> section: requests whose path starts with `path` go to `handler`, if `authz` grants. */
 struct location {
     char *path;
     size_t len;
     const struct handler *handler;
+    struct authz *authz; /* its Require lines (server/authz.c); NULL when it has none */
     struct location *next;
 };
 
