@@ -6,6 +6,7 @@
 #include <arpa/inet.h>
 #include <criterion/criterion.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "authz.c"
@@ -508,4 +509,41 @@ Test(authz, nesting_is_bounded)
     struct server *s = load(text, &err);
     cr_assert_null(s);
     cr_expect(strstr(err.msg, ":19: <RequireAll> nested too deeply") != NULL, "%s", err.msg);
+}
+
+/* ---- the shipped configurations ---- */
+
+/* conf/NAME of the source tree ($HTTPD_SRCDIR under make check, else relative to this file). */
+static const char *shipped_conf(const char *name)
+{
+    static char path[700];
+    const char *srcdir = getenv("HTTPD_SRCDIR");
+    if (srcdir != NULL && srcdir[0] != '\0') {
+        snprintf(path, sizeof(path), "%s/conf/%s", srcdir, name);
+    } else {
+        /* __FILE__ is .../tests/unit/test_authz.c */
+        const char *slash = strrchr(__FILE__, '/');
+        int dirlen = slash ? (int)(slash - __FILE__) : 1;
+        snprintf(path, sizeof(path), "%.*s/../../conf/%s", dirlen, slash ? __FILE__ : ".", name);
+    }
+    return path;
+}
+
+Test(authz, shipped_configurations_keep_server_status_local)
+{
+    static const char *const names[] = {"httpd.conf", "prefork.conf", "worker.conf", "event.conf"};
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+        struct errbuf err;
+        struct config_args args = {.conf_file = shipped_conf(names[i])};
+        config_free(srv);
+        srv = config_load(&args, &err);
+        cr_assert_not_null(srv, "%s: %s", args.conf_file, err.msg);
+        cr_expect_not_null(authz_for(srv, "/server-status"), "%s: no Require on /server-status", names[i]);
+        GRANTED("/server-status", "127.0.0.1");
+        GRANTED("/server-status", "127.0.0.2");
+        GRANTED("/server-status", "::1");
+        DENIED("/server-status", "192.0.2.1");
+        DENIED("/server-status", "2001:db8::1");
+        GRANTED("/index.html", "192.0.2.1");
+    }
 }
