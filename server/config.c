@@ -28,6 +28,7 @@
 #include <unistd.h>
 
 #include "../mpm/mpm.h"
+#include "authz.h"
 #include "config.h"
 #include "handler.h"
 #include "listen.h"
@@ -635,7 +636,7 @@ static int apply(struct server *s, const struct config_module *const *modules, s
                     struct location *loc = pool_calloc(s->pool, sizeof(*loc));
                     loc->path = pool_strdup(s->pool, arg);
                     loc->len = strlen(arg);
-                    loc->handler = &static_handler;
+                    loc->handler = NULL; /* until a SetHandler: the static files, or a shorter section's */
                     loc->next = s->locations;
                     s->locations = loc;
                     sec->location = loc;
@@ -650,13 +651,15 @@ static int apply(struct server *s, const struct config_module *const *modules, s
             enum section_kind k = strcasecmp(name, "</IfModule>") == 0 ? SEC_IFMODULE : SEC_LOCATION;
             if (depth == 0 || stack[depth - 1].kind != k)
                 return errbuf_set(err, "%s:%d: %s without matching opening section", l->file, l->line, name);
+            if (stack[depth - 1].location != NULL && authz_config_end(stack[depth - 1].location, err) < 0)
+                return -1;
             depth--;
             active = 1;
             for (int i = 0; i < depth; i++)
                 active = active && stack[i].active;
             continue;
         }
-        if (name[0] == '<')
+        if (name[0] == '<' && !authz_directive(name))
             return errbuf_set(err, "%s:%d: unknown section '%s'", l->file, l->line, name);
         if (!active)
             continue;
@@ -671,6 +674,11 @@ static int apply(struct server *s, const struct config_module *const *modules, s
         for (int i = 0; i < depth; i++)
             if (stack[i].kind == SEC_LOCATION)
                 loc = stack[i].location;
+        if (authz_directive(name)) {
+            if (authz_config_line(s->pool, loc, l->file, l->line, l->argc, l->argv, err) < 0)
+                return -1;
+            continue;
+        }
         if (strcasecmp(name, "SetHandler") == 0) {
             if (loc == NULL)
                 return errbuf_set(err, "%s:%d: SetHandler is only allowed inside <Location>", l->file,

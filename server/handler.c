@@ -32,11 +32,24 @@ static int location_matches(const struct location *l, const char *path)
     return l->len == 0 || l->path[l->len - 1] == '/' || path[l->len] == '\0' || path[l->len] == '/';
 }
 
-const struct handler *handler_for(const struct server *s, const char *path)
+const struct location *location_for(const struct server *s, const char *path,
+                                    int (*has)(const struct location *l))
 {
     const struct location *best = NULL;
+    /* the list is in reverse file order, so among sections of the same path the last one written wins */
     for (const struct location *l = s->locations; l != NULL; l = l->next)
-        if (location_matches(l, path) && (best == NULL || l->len >= best->len))
+        if (has(l) && location_matches(l, path) && (best == NULL || l->len > best->len))
             best = l;
-    return best != NULL ? best->handler : &static_handler;
+    return best;
+}
+
+static int has_handler(const struct location *l)
+{
+    return l->handler != NULL;
+}
+
+const struct handler *handler_for(const struct server *s, const char *path)
+{
+    const struct location *l = location_for(s, path, has_handler);
+    return l != NULL ? l->handler : &static_handler;
 }

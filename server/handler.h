@@ -24,8 +24,19 @@ struct handler {
 /* The handler registered under `name` (case-insensitive), or NULL. */
 const struct handler *handler_find(const char *name);
 
-/* The handler that serves `path`: the longest matching <Location>, else the static-file handler. */
+/* The handler that serves `path`: that of the longest matching <Location> with a SetHandler, else the
+ * static-file handler. */
 const struct handler *handler_for(const struct server *s, const char *path);
+
+struct location;
+
+/*
+ * The longest <Location> of s that covers `path` (at a segment boundary) among those for which has() is
+ * true; among sections of the same path, the last one in the file. NULL if none. A section decides only what
+ * it sets: SetHandler (handler_for) or Require (authz_for), as Apache merges its sections.
+ */
+const struct location *location_for(const struct server *s, const char *path,
+                                    int (*has)(const struct location *l));
 
 /* Every registered handler, NULL-terminated (for documentation and -V). */
 extern const struct handler *const handler_registry[];

@@ -26,6 +26,7 @@
 
 #include <llhttp.h>
 
+#include "authz.h"
 #include "handler.h"
 #include "http.h"
 #include "http_conn.h"
@@ -829,6 +830,8 @@ static enum conn_state dispatch(struct http_conn *c, int64_t now)
 
     if (c->x->path_status != 0)
         return respond_error(c, c->x->path_status, now);
+    if (!authz_check(r))
+        return respond_error(c, 403, now);
     h = strcmp(r->path, "*") == 0 ? &static_handler : handler_for(c->s, r->path);
     c->x->handler = h;
     if (r->method == METHOD_OPTIONS) {

@@ -16,6 +16,7 @@ struct handler;
 struct mpm;
 struct log_format;
 struct conf_line;
+struct authz;
 
 #define SERVER_SOFTWARE "httpd/" PACKAGE_VERSION
 
@@ -28,11 +29,12 @@ struct listener {
     struct listener *next;
 };
 
-/* A <Location PATH> section: requests whose path starts with `path` go to `handler`. */
+/* A <Location PATH> section: requests whose path starts with `path` go to `handler`, if `authz` grants. */
 struct location {
     char *path;
     size_t len;
-    const struct handler *handler;
+    const struct handler *handler; /* its SetHandler; NULL when it has none */
+    struct authz *authz; /* its Require lines (server/authz.c); NULL when it has none */
     struct location *next;
 };
 

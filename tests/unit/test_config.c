@@ -436,3 +436,26 @@ Test(config, settings_of_another_mpm)
     cr_assert_eq(memcmp(&c, &s->mpm_conf, sizeof(c)), 0);
     config_free(s);
 }
+
+/*
+ * A <Location> decides only what it sets, as Apache merges its sections: a later section of the same path
+ * that only restricts access keeps the earlier one's handler; of two SetHandler for one path, the later one
+ * wins; a longer section without SetHandler leaves a shorter one's handler in place.
+ */
+Test(config, location_sections_merge_what_they_set)
+{
+    struct errbuf err;
+    struct server *s = load("Listen 8080\n"
+                            "<Location /server-status>\nSetHandler server-status\n</Location>\n"
+                            "<Location /server-status>\nRequire local\n</Location>\n"
+                            "<Location /w>\nSetHandler delay\n</Location>\n"
+                            "<Location /w>\nSetHandler cpu\n</Location>\n"
+                            "<Location /w/sub>\nRequire all denied\n</Location>\n",
+                            &err);
+    cr_assert_not_null(s, "%s", err.msg);
+    cr_assert_str_eq(handler_for(s, "/server-status")->name, "server-status");
+    cr_assert_str_eq(handler_for(s, "/w/x")->name, "cpu");
+    cr_assert_str_eq(handler_for(s, "/w/sub/x")->name, "cpu");
+    cr_assert_eq(handler_for(s, "/other"), &static_handler);
+    config_free(s);
+}

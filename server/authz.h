@@ -1,0 +1,49 @@
+/*
+ * Access control, as Apache 2.4's mod_authz_core and mod_authz_host: `Require all granted|denied`,
+ * `Require local`, `Require ip ADDR[/BITS|/NETMASK] ...` and `Require not ...`, combined by <RequireAll>,
+ * <RequireAny> and <RequireNone> inside a <Location>. A request a rule does not grant gets 403.
+ *
+ * The rule of a request is the one of the longest matching <Location> that has Require lines (the same
+ * longest-prefix choice that picks its handler); a section without any inherits the rule of the next shorter
+ * one. A path no rule covers is granted, as in Apache without authorization directives.
+ */
+#ifndef HTTPD_AUTHZ_H
+#define HTTPD_AUTHZ_H
+
+struct authz;
+struct errbuf;
+struct location;
+struct pool;
+struct request;
+struct server;
+
+/* What a rule (or one of its lines) says of a request; NEUTRAL is a `Require not` that did not refuse. */
+enum authz_result { AUTHZ_DENIED, AUTHZ_GRANTED, AUTHZ_NEUTRAL };
+
+/* Whether a configuration line named `name` is this module's: Require and the <Require...> containers. */
+int authz_directive(const char *name);
+
+/*
+ * Applies one such line (argv[0] is its name as written) to loc, NULL when the line is outside <Location>.
+ * Returns 0, or -1 with err holding "file:line: message".
+ */
+int authz_config_line(struct pool *p, struct location *loc, const char *file, int line, int argc, char **argv,
+                      struct errbuf *err);
+
+/* At </Location>: every container must be closed. Returns 0, or -1 with err naming the open one. */
+int authz_config_end(const struct location *loc, struct errbuf *err);
+
+/* The rule for `path` (see above), or NULL when no <Location> with Require lines matches it. */
+const struct authz *authz_for(const struct server *s, const char *path);
+
+/* Evaluates a rule for the client of r (r->peer_family, peer_addr, peer_local) as Apache does. */
+enum authz_result authz_eval(const struct authz *a, const struct request *r);
+
+/*
+ * The check the core makes before it runs a handler: 1 when r may proceed, 0 when it must be answered 403.
+ * A refusal is written to the error log at level error, as Apache's
+ * "[client ADDR] AH01630: client denied by server configuration: DOCUMENT_ROOT/PATH".
+ */
+int authz_check(const struct request *r);
+
+#endif
