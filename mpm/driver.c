@@ -57,6 +57,19 @@ void driver_socket_setup(int fd, const char *module)
         log_error(LOG_DEBUG, module, "setsockopt(TCP_NODELAY) failed: %s", strerror(errno));
 }
 
+void driver_conn_setup(const struct server *s, struct http_conn *c, int fd, const char *module)
+{
+    struct sockaddr_storage local;
+    socklen_t len = sizeof(local);
+    if (!s->need_local_addr)
+        return;
+    if (getsockname(fd, (struct sockaddr *)&local, &len) < 0) {
+        log_error(LOG_ERR, module, "getsockname() failed: %s", strerror(errno));
+        return;
+    }
+    http_conn_set_local(c, (struct sockaddr *)&local, len);
+}
+
 int driver_listeners(const struct server *s, const char *module)
 {
     int n = 0;

@@ -52,6 +52,10 @@ void driver_backoff(const struct driver_acceptor *a, const sigset_t *mask);
  * segment of each). */
 void driver_socket_setup(int fd, const char *module);
 
+/* For a new connection of s on fd: tells the core the local address when the configuration needs it
+ * (Require local; one getsockname() a connection, only then). */
+void driver_conn_setup(const struct server *s, struct http_conn *c, int fd, const char *module);
+
 /* The listeners of s that are open; 0 (logged) when there is none for a child to wait on. */
 int driver_listeners(const struct server *s, const char *module);
 

@@ -345,6 +345,7 @@ static void conn_new(int fd, const struct sockaddr *peer, socklen_t peerlen)
             log_error(LOG_DEBUG, MODULE, "close() failed: %s", strerror(errno));
         return;
     }
+    driver_conn_setup(rx.s, c, fd, MODULE);
     http_conn_set_slot(c, rx.slot);
     e->u.hc = c;
     e->fd = fd;

@@ -152,6 +152,7 @@ void serve_connection(const struct server *s, int fd, const struct sockaddr *pee
         log_error(LOG_ERR, "core", "out of memory for a new connection");
         goto fail;
     }
+    driver_conn_setup(s, c, fd, "core");
     if (slot != NULL)
         atomic_fetch_add_explicit(&slot->conns, 1, memory_order_relaxed);
     http_conn_set_slot(c, slot);

@@ -239,6 +239,24 @@ enum authz_result authz_eval(const struct authz *a, const struct request *r)
     return eval(&a->root, r);
 }
 
+static int uses_local(const struct node *n)
+{
+    if (n->kind == NODE_LOCAL)
+        return 1;
+    for (const struct node *k = n->first; k != NULL; k = k->next)
+        if (uses_local(k))
+            return 1;
+    return 0;
+}
+
+int authz_needs_local_addr(const struct server *s)
+{
+    for (const struct location *l = s->locations; l != NULL; l = l->next)
+        if (l->authz != NULL && uses_local(&l->authz->root))
+            return 1;
+    return 0;
+}
+
 static int has_authz(const struct location *l)
 {
     return l->authz != NULL;

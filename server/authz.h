@@ -33,6 +33,12 @@ int authz_config_line(struct pool *p, struct location *loc, const char *file, in
 /* At </Location>: every container must be closed. Returns 0, or -1 with err naming the open one. */
 int authz_config_end(const struct location *loc, struct errbuf *err);
 
+/*
+ * Whether some rule of s has `Require local`, which needs the connection's local address as well as the
+ * client's (a client connecting from the server's own address is local): only then do the MPMs look it up.
+ */
+int authz_needs_local_addr(const struct server *s);
+
 /* The rule for `path` (see above), or NULL when no <Location> with Require lines matches it. */
 const struct authz *authz_for(const struct server *s, const char *path);
 

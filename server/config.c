@@ -899,6 +899,7 @@ struct server *config_load(const struct config_args *args, struct warnings *w, s
     if (choose_mpm(s, rd.head, err) < 0 || apply(s, args->modules, rd.head, NULL, err) < 0)
         goto fail;
     default_paths(s);
+    s->need_local_addr = authz_needs_local_addr(s);
     if (check_core(s, w, err) < 0)
         goto fail;
     for (int i = 0; args->modules != NULL && args->modules[i] != NULL; i++)

@@ -115,6 +115,7 @@ struct server {
 
     /* handlers */
     struct location *locations; /* <Location> sections, longest match wins */
+    int need_local_addr;        /* a rule needs the local address of each connection (Require local) */
 
     /* concurrency model */
     const struct mpm *mpm; /* MPM */

@@ -6,6 +6,8 @@
  * stops the server from starting, with file:line.
  */
 #include <arpa/inet.h>
+#include <ifaddrs.h>
+#include <net/if.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -258,4 +260,50 @@ MPM_TEST(authz, bad_configuration, .timeout = 30)
         free(want_fmt);
     }
     server_destroy(s);
+}
+
+/* The first IPv4 address of an interface that is up and not loopback, into buf; 0 if there is none. */
+static int own_address(char *buf, size_t size)
+{
+    struct ifaddrs *list, *i;
+    int found = 0;
+
+    if (getifaddrs(&list) != 0)
+        return 0;
+    for (i = list; i != NULL && !found; i = i->ifa_next)
+        if (i->ifa_addr != NULL && i->ifa_addr->sa_family == AF_INET && (i->ifa_flags & IFF_UP) &&
+            !(i->ifa_flags & IFF_LOOPBACK))
+            found = inet_ntop(AF_INET, &((struct sockaddr_in *)i->ifa_addr)->sin_addr, buf,
+                              (socklen_t)size) != NULL;
+    freeifaddrs(list);
+    return found;
+}
+
+/*
+ * `Require local` also grants a client that connects from the server's own address (not only loopback): the
+ * MPM reports the connection's local address when a rule needs it. The server listens on every address, and
+ * the client connects from this host's first non-loopback address to that same address.
+ */
+MPM_TEST(authz, local_means_the_servers_own_address_too, .timeout = 30)
+{
+    char own[INET_ADDRSTRLEN];
+    if (!own_address(own, sizeof(own))) {
+        cr_skip_test("no non-loopback IPv4 address on this host");
+        return;
+    }
+    struct srv *s = server_new(mpm, "Listen @PORT@\n" RULES);
+    s->listen_in_conf = 0;
+    server_launch(s, NULL);
+
+    const char *const raws[] = {GET_PAGE, GET_SUB};
+    const int want[] = {200, 403}; /* Require local grants it; Require ip 127.0.0.1 does not */
+    for (int i = 0; i < 2; i++) {
+        struct conn *c = conn_from(own, own, s->port, 0);
+        struct resp *r = exchange(c, raws[i]);
+        hassert(r->status == want[i], "from %s to itself: %.*s answered %d, want %d", own,
+                (int)(strchr(raws[i], '\r') - raws[i]), raws[i], r->status, want[i]);
+        resp_free(r);
+        conn_close(c);
+    }
+    server_stop(s);
 }
