@@ -12,8 +12,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <llhttp.h>
@@ -82,20 +80,8 @@ static void show_settings(const struct server *s, const char *why)
         printf("Config file:    not read: %s\n", why);
     }
     /* as Apache's: where an installed httpd looks without -d and -f */
-    printf("Server compiled with....\n");
-    printf(" -D HTTPD_ROOT=\"%s\"\n", HTTPD_ROOT);
-    printf(" -D SERVER_CONFIG_FILE=\"%s\"\n", SERVER_CONFIG_FILE);
-}
-
-/* The configuration's warnings (and `extra`, if not NULL) on stderr, as Apache prints them at start-up. */
-static void print_warnings(const struct warnings *w, const char *extra)
-{
-    for (int i = 0; i < warnings_kept(w); i++)
-        fprintf(stderr, "httpd: WARNING: %s\n", w->msg[i]);
-    if (w->count > WARNINGS_MAX)
-        fprintf(stderr, "httpd: WARNING: %d more warnings\n", w->count - WARNINGS_MAX);
-    if (extra != NULL)
-        fprintf(stderr, "httpd: WARNING: %s\n", extra);
+    printf("Server compiled with....\n -D HTTPD_ROOT=\"%s\"\n -D SERVER_CONFIG_FILE=\"%s\"\n", HTTPD_ROOT,
+           SERVER_CONFIG_FILE);
 }
 
 /* Reads the pid in PidFile; 0 if there is none. */
@@ -171,23 +157,28 @@ static int signal_running(const struct server *s, const char *command, int sig)
     return 0;
 }
 
+/* Appends a -D, -C or -c argument to its NULL-terminated list (MAX_CMDLINE at most). */
+static void append(const char **list, int *n, const char *arg)
+{
+    if (*n < MAX_CMDLINE)
+        list[(*n)++] = arg;
+}
+
 int main(int argc, char **argv)
 {
     const char *pre[MAX_CMDLINE + 1] = {0}, *post[MAX_CMDLINE + 1] = {0}, *defines[MAX_CMDLINE + 1] = {0};
-    int npre = 0, npost = 0, ndef = 0;
-    int test_only = 0, show_v = 0, show_V = 0, one_process = 0, k_sig = 0;
+    int npre = 0, npost = 0, ndef = 0, opt, test_only = 0, show_v = 0, show_V = 0, one_process = 0, k_sig = 0;
     const char *command = NULL;
     static const struct config_module *const modules[] = {&unixd_module, NULL};
-    struct config_args args = {0};
+    struct config_args args = {
+        .mpms = mpm_registry, .modules = modules, .pre = pre, .post = post, .defines = defines};
     struct warnings w = {0};
     struct errbuf err;
-    int opt;
 
     while ((opt = getopt(argc, argv, "D:d:f:C:c:k:vVhtX")) != -1) {
         switch (opt) {
         case 'D':
-            if (ndef < MAX_CMDLINE)
-                defines[ndef++] = optarg;
+            append(defines, &ndef, optarg);
             break;
         case 'd':
             args.server_root = optarg;
@@ -196,12 +187,10 @@ int main(int argc, char **argv)
             args.conf_file = optarg;
             break;
         case 'C':
-            if (npre < MAX_CMDLINE)
-                pre[npre++] = optarg;
+            append(pre, &npre, optarg);
             break;
         case 'c':
-            if (npost < MAX_CMDLINE)
-                post[npost++] = optarg;
+            append(post, &npost, optarg);
             break;
         case 'k':
             command = optarg;
@@ -246,11 +235,6 @@ int main(int argc, char **argv)
         }
         k_sig = k_commands[i].sig;
     }
-    args.mpms = mpm_registry;
-    args.modules = modules;
-    args.pre = pre;
-    args.post = post;
-    args.defines = defines;
 
     struct server *s = config_load(&args, &w, &err);
     if (show_V) {
@@ -263,7 +247,7 @@ int main(int argc, char **argv)
         return 1;
     }
     if (test_only) {
-        print_warnings(&w, NULL);
+        restart_warnings(&w, NULL, 0);
         fprintf(stderr, "Syntax OK\n");
         config_free(s);
         return 0;
@@ -276,8 +260,7 @@ int main(int argc, char **argv)
             return rc;
         }
     }
-    s->one_process = one_process;
-    s->foreground = one_process;
+    s->one_process = s->foreground = one_process;
     for (int i = 0; i < ndef; i++)
         if (strcmp(defines[i], "FOREGROUND") == 0 || strcmp(defines[i], "NO_DETACH") == 0)
             s->foreground = 1;
@@ -290,14 +273,10 @@ int main(int argc, char **argv)
     }
     signal(SIGPIPE, SIG_IGN);
 
-    print_warnings(&w, unixd_root_warning(s));
+    restart_warnings(&w, unixd_root_warning(s), 0);
     struct restart rs = {.args = &args};
     process_hold_signals();
     if (restart_prepare(&rs, s, &err) < 0) {
-        fprintf(stderr, "httpd: could not create the scoreboard: %s\n", err.msg);
-        return 1;
-    }
-    if (log_open(s, &err) < 0 || listen_open(s, &err) < 0) {
         fprintf(stderr, "httpd: %s\n", err.msg);
         return 1;
     }
@@ -308,14 +287,10 @@ int main(int argc, char **argv)
     }
     if (restart_write_pid_file(s->pid_file) < 0)
         return 1;
-    log_error(LOG_NOTICE, "core", "%s (%s MPM) configured -- resuming normal operations", SERVER_SOFTWARE,
-              s->mpm->name);
 
     int rc = restart_serve(&rs, &s);
-    listen_close(s);
     if (unlink(s->pid_file) < 0)
         log_error(LOG_WARN, "core", "unlink() of PidFile %s failed: %s", s->pid_file, strerror(errno));
-    log_close(s);
-    config_free(s);
+    restart_release(s);
     return rc == PROCESS_STOPPED ? 0 : 1;
 }

@@ -50,15 +50,22 @@ int restart_write_pid_file(const char *path)
     return 0;
 }
 
-void restart_log_warnings(const struct warnings *w)
+void restart_warnings(const struct warnings *w, const char *extra, int to_log)
 {
-    for (int i = 0; i < warnings_kept(w); i++)
-        log_error(LOG_WARN, "core", "%s", w->msg[i]);
-    if (w->count > WARNINGS_MAX)
-        log_error(LOG_WARN, "core", "%d more warnings", w->count - WARNINGS_MAX);
+    const char *more = w->count > WARNINGS_MAX ? "more warnings were dropped" : NULL;
+    const char *const tail[] = {more, extra};
+    for (int i = 0; i < warnings_kept(w) + 2; i++) {
+        const char *msg = i < warnings_kept(w) ? w->msg[i] : tail[i - warnings_kept(w)];
+        if (msg == NULL)
+            continue;
+        if (to_log)
+            log_error(LOG_WARN, "core", "%s", msg);
+        else
+            fprintf(stderr, "httpd: WARNING: %s\n", msg);
+    }
 }
 
-int restart_prepare(struct restart *rs, const struct server *s, struct errbuf *err)
+int restart_prepare(struct restart *rs, struct server *s, struct errbuf *err)
 {
     int self = mpm_index(s, s->mpm);
     int own_rows = s->mpm_conf.server_limit > 0 ? s->mpm_conf.server_limit : 1;
@@ -101,7 +108,18 @@ int restart_prepare(struct restart *rs, const struct server *s, struct errbuf *e
             if (i != self)
                 rs->limits[i].known = 0;
     }
-    return process_init(rows, slots, err);
+    if (process_init(rows, slots, err) < 0) {
+        struct errbuf e = *err;
+        return errbuf_set(err, "could not create the scoreboard: %s", e.msg);
+    }
+    return log_open(s, err) < 0 || listen_open(s, err) < 0 ? -1 : 0;
+}
+
+void restart_release(struct server *s)
+{
+    listen_close(s);
+    log_close(s);
+    config_free(s);
 }
 
 /*
@@ -175,9 +193,8 @@ static struct server *reload(const struct restart *rs, struct server *old, struc
     log_release(old);
     if (!n->foreground)
         log_redirect_stderr();
-    restart_log_warnings(&w);
-    if (unixd_root_warning(n) != NULL && unixd_root_warning(old) == NULL)
-        log_error(LOG_WARN, "core", "%s", unixd_root_warning(n));
+    /* the root warning only when this restart makes the children serve as root */
+    restart_warnings(&w, unixd_root_warning(old) == NULL ? unixd_root_warning(n) : NULL, 1);
     if (strcmp(old->pid_file, n->pid_file) != 0 && restart_write_pid_file(n->pid_file) == 0 &&
         unlink(old->pid_file) < 0)
         log_error(LOG_WARN, "core", "unlink() of the old PidFile %s failed: %s", old->pid_file,
@@ -193,13 +210,17 @@ int restart_serve(struct restart *rs, struct server **sp)
 {
     struct server *s = *sp;
     struct errbuf err;
-    int rc;
+    int rc, fresh = 1;
 
     for (;;) {
+        if (fresh)
+            log_error(LOG_NOTICE, "core", "%s (%s MPM) configured -- resuming normal operations",
+                      SERVER_SOFTWARE, s->mpm->name);
         rc = s->mpm->run(s);
         if (rc != PROCESS_RESTART && rc != PROCESS_GRACEFUL)
             break;
         struct server *n = reload(rs, s, &err);
+        fresh = n != NULL;
         if (n == NULL) {
             log_error(LOG_ERR, "core", "restart failed, still serving with the previous configuration: %s",
                       err.msg);
@@ -208,8 +229,6 @@ int restart_serve(struct restart *rs, struct server **sp)
         config_free(s);
         s = n;
         process_new_generation(rc == PROCESS_GRACEFUL);
-        log_error(LOG_NOTICE, "core", "%s (%s MPM) configured -- resuming normal operations", SERVER_SOFTWARE,
-                  s->mpm->name);
     }
     *sp = s;
     return rc;
