@@ -180,20 +180,20 @@ void driver_clamp(int *v, int def, int max, const char *name, const char *unit, 
     }
 }
 
-void driver_fit_nofile(int *conns, const char *directive, const char *module)
+void driver_fit_nofile(int *conns, const char *directive, struct warnings *w)
 {
     struct rlimit rl;
     rlim_t want = (rlim_t)*conns + DRIVER_FD_RESERVE;
 
     if (getrlimit(RLIMIT_NOFILE, &rl) < 0) {
-        log_error(LOG_ERR, module, "getrlimit(RLIMIT_NOFILE) failed: %s", strerror(errno));
+        warnings_add(w, "getrlimit(RLIMIT_NOFILE) failed: %s", strerror(errno));
         return;
     }
     if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < want) {
         struct rlimit raised = rl;
         raised.rlim_cur = rl.rlim_max != RLIM_INFINITY && rl.rlim_max < want ? rl.rlim_max : want;
         if (setrlimit(RLIMIT_NOFILE, &raised) < 0)
-            log_error(LOG_ERR, module, "setrlimit(RLIMIT_NOFILE) failed: %s", strerror(errno));
+            warnings_add(w, "setrlimit(RLIMIT_NOFILE) failed: %s", strerror(errno));
         else
             rl = raised;
     }
@@ -202,9 +202,8 @@ void driver_fit_nofile(int *conns, const char *directive, const char *module)
                                                       : (int)(rl.rlim_cur / 2);
         if (fit < 1)
             fit = 1;
-        log_error(LOG_WARN, module,
-                  "%s of %d exceeds what RLIMIT_NOFILE of %llu descriptors allows, decreasing to %d",
-                  directive, *conns, (unsigned long long)rl.rlim_cur, fit);
+        warnings_add(w, "%s of %d exceeds what RLIMIT_NOFILE of %llu descriptors allows, decreasing to %d",
+                     directive, *conns, (unsigned long long)rl.rlim_cur, fit);
         *conns = fit;
     }
 }

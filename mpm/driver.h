@@ -95,9 +95,10 @@ int driver_linger_drain(int fd);
 
 /*
  * Raises the soft RLIMIT_NOFILE toward *conns + DRIVER_FD_RESERVE (up to the hard limit), and lowers *conns,
- * with a warning naming `directive`, to what the limit allows.
+ * with a warning into w naming `directive`, to what the limit allows. A failed getrlimit() or setrlimit() is
+ * a warning too.
  */
-void driver_fit_nofile(int *conns, const char *directive, const char *module);
+void driver_fit_nofile(int *conns, const char *directive, struct warnings *w);
 
 /* ---- check_config ---- */
 

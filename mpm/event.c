@@ -574,7 +574,9 @@ static int event_run(struct server *s)
 {
     const struct mpm_conf *c = &s->mpm_conf;
 
-    driver_fit_nofile(&s->mpm_conf.max_conns, "WorkerConnections", MODULE);
+    struct warnings w = {0};
+    driver_fit_nofile(&s->mpm_conf.max_conns, "WorkerConnections", &w);
+    log_warnings(&w, MODULE);
     const struct process_policy policy = {
         .mpm_name = "event",
         .start_children = c->start_servers,

@@ -387,6 +387,14 @@ size_t log_format_render(const struct log_format *f, const struct request *r, ch
     return n;
 }
 
+void log_warnings(const struct warnings *w, const char *module)
+{
+    for (int i = 0; i < warnings_kept(w); i++)
+        log_error(LOG_WARN, module, "%s", w->msg[i]);
+    if (w->count > WARNINGS_MAX)
+        log_error(LOG_WARN, module, "%d more warnings were dropped", w->count - WARNINGS_MAX);
+}
+
 void log_access(const struct server *s, const struct request *r)
 {
     char line[LINE_MAX_LEN];

@@ -34,6 +34,11 @@ void log_close(struct server *s);
 void log_error(enum log_level level, const char *module, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
+struct warnings;
+
+/* Writes each warning of w (and a count of those it dropped) at LOG_WARN, as `module`. */
+void log_warnings(const struct warnings *w, const char *module);
+
 /* Writes the request's line to every CustomLog. */
 void log_access(const struct server *s, const struct request *r);
 

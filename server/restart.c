@@ -52,17 +52,17 @@ int restart_write_pid_file(const char *path)
 
 void restart_warnings(const struct warnings *w, const char *extra, int to_log)
 {
-    const char *more = w->count > WARNINGS_MAX ? "more warnings were dropped" : NULL;
-    const char *const tail[] = {more, extra};
-    for (int i = 0; i < warnings_kept(w) + 2; i++) {
-        const char *msg = i < warnings_kept(w) ? w->msg[i] : tail[i - warnings_kept(w)];
-        if (msg == NULL)
-            continue;
-        if (to_log)
-            log_error(LOG_WARN, "core", "%s", msg);
-        else
-            fprintf(stderr, "httpd: WARNING: %s\n", msg);
+    struct warnings all = *w;
+    if (extra != NULL)
+        warnings_add(&all, "%s", extra);
+    if (to_log) {
+        log_warnings(&all, "core");
+        return;
     }
+    for (int i = 0; i < warnings_kept(&all); i++)
+        fprintf(stderr, "httpd: WARNING: %s\n", all.msg[i]);
+    if (all.count > WARNINGS_MAX)
+        fprintf(stderr, "httpd: WARNING: %d more warnings were dropped\n", all.count - WARNINGS_MAX);
 }
 
 int restart_prepare(struct restart *rs, struct server *s, struct errbuf *err)

@@ -25,31 +25,6 @@ static struct server *blank_server(void)
     return s;
 }
 
-/* Runs `fn` with stderr captured (the error log before it is opened); returns what it wrote (malloc'd). */
-static char *capture_stderr(void (*fn)(struct server *), struct server *s)
-{
-    char path[] = "/tmp/test_event.XXXXXX";
-    int fd = mkstemp(path);
-    cr_assert_geq(fd, 0);
-    unlink(path);
-    fflush(stderr);
-    int saved = dup(STDERR_FILENO);
-    cr_assert_geq(saved, 0);
-    cr_assert_geq(dup2(fd, STDERR_FILENO), 0);
-    fn(s);
-    fflush(stderr);
-    cr_assert_geq(dup2(saved, STDERR_FILENO), 0);
-    close(saved);
-
-    off_t len = lseek(fd, 0, SEEK_END);
-    cr_assert_geq(len, 0);
-    char *out = calloc(1, (size_t)len + 1);
-    cr_assert_not_null(out);
-    cr_assert_eq(pread(fd, out, (size_t)len, 0), len);
-    close(fd);
-    return out;
-}
-
 static void expect_output(struct server *s, const char *want)
 {
     struct errbuf err;
@@ -147,9 +122,12 @@ Test(event_config, zeros_raised_to_one)
 
 /* ---- RLIMIT_NOFILE (Criterion runs each test in its own process, so the limits can be changed) ---- */
 
-static void run_fit(struct server *s)
+/* Runs the fit; returns its warnings, one a line as main() prints them (malloc'd). */
+static char *run_fit(struct server *s)
 {
-    driver_fit_nofile(&s->mpm_conf.max_conns, "WorkerConnections", MODULE);
+    struct warnings w = {0};
+    driver_fit_nofile(&s->mpm_conf.max_conns, "WorkerConnections", &w);
+    return conftest_warnings_text(&w);
 }
 
 Test(event_nofile, soft_limit_raised_to_what_the_cap_needs)
@@ -158,7 +136,7 @@ Test(event_nofile, soft_limit_raised_to_what_the_cap_needs)
     cr_assert_eq(setrlimit(RLIMIT_NOFILE, &rl), 0, "setrlimit: %s", strerror(errno));
     struct server *s = blank_server();
     s->mpm_conf.max_conns = 1000;
-    char *out = capture_stderr(run_fit, s);
+    char *out = run_fit(s);
     cr_assert_str_eq(out, "", "no warning when the hard limit allows the cap");
     cr_assert_eq(getrlimit(RLIMIT_NOFILE, &rl), 0);
     cr_assert_eq(rl.rlim_cur, 1000 + DRIVER_FD_RESERVE);
@@ -174,13 +152,13 @@ Test(event_nofile, cap_lowered_to_the_hard_limit_with_a_warning)
     cr_assert_eq(setrlimit(RLIMIT_NOFILE, &rl), 0, "setrlimit: %s", strerror(errno));
     struct server *s = blank_server();
     s->mpm_conf.max_conns = 10000;
-    char *out = capture_stderr(run_fit, s);
+    char *out = run_fit(s);
     cr_assert_eq(getrlimit(RLIMIT_NOFILE, &rl), 0);
     cr_assert_eq(rl.rlim_cur, 512, "soft limit raised to the hard one");
     cr_assert_eq(s->mpm_conf.max_conns, 512 - DRIVER_FD_RESERVE);
     cr_assert_not_null(strstr(out, "WorkerConnections of 10000 exceeds what RLIMIT_NOFILE of 512 descriptors "
                                    "allows, decreasing to 448"),
-                       "stderr: %s", out);
+                       "warnings: %s", out);
     free(out);
     free(s);
 }
@@ -191,7 +169,7 @@ Test(event_nofile, tiny_limit_keeps_half_for_connections)
     cr_assert_eq(setrlimit(RLIMIT_NOFILE, &rl), 0, "setrlimit: %s", strerror(errno));
     struct server *s = blank_server();
     s->mpm_conf.max_conns = 100;
-    free(capture_stderr(run_fit, s));
+    free(run_fit(s));
     cr_assert_eq(s->mpm_conf.max_conns, 20);
     free(s);
 }
