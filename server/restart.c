@@ -153,17 +153,24 @@ static int keep_limits(const struct restart *rs, struct server *n, struct warnin
     config_mpm_conf_unset(&force);
     force.server_limit = sl;
     force.thread_limit = tl;
-    /* the MPM's warnings of the first check were about the limits it will not have: these replace them */
-    struct warnings mpm_w = {0};
-    if (config_mpm_settings(n, n->mpm, &force, &n->mpm_conf, &mpm_w, err) < 0)
+    /* the MPM's warnings of the first check were about limits it will not have: the forced check's replace
+     * them (the first check, run again, tells which they were) */
+    struct warnings first = {0}, forced = {0}, kept = {0};
+    struct mpm_conf unforced;
+    if (config_mpm_settings(n, n->mpm, NULL, &unforced, &first, err) < 0 ||
+        config_mpm_settings(n, n->mpm, &force, &n->mpm_conf, &forced, err) < 0)
         return -1;
-    for (int k = 0; k < warnings_kept(&mpm_w); k++) {
-        int seen = 0;
-        for (int j = 0; j < warnings_kept(w) && !seen; j++)
-            seen = strcmp(w->msg[j], mpm_w.msg[k]) == 0;
-        if (!seen)
-            warnings_add(w, "%s", mpm_w.msg[k]);
+    for (int k = 0; w != NULL && k < warnings_kept(w); k++) {
+        int mpm_said = 0;
+        for (int j = 0; j < warnings_kept(&first) && !mpm_said; j++)
+            mpm_said = strcmp(w->msg[k], first.msg[j]) == 0;
+        if (!mpm_said)
+            warnings_add(&kept, "%s", w->msg[k]);
     }
+    for (int k = 0; k < warnings_kept(&forced); k++)
+        warnings_add(&kept, "%s", forced.msg[k]);
+    if (w != NULL)
+        *w = kept;
     return 0;
 }
 
