@@ -188,20 +188,7 @@ static int check_invariants(const struct resp *r, char *err, size_t errlen)
     return 0;
 }
 
-void resp_free(struct resp *r)
-{
-    if (!r)
-        return;
-    for (int i = 0; i < r->n_headers; i++) {
-        free(r->names[i]);
-        free(r->values[i]);
-    }
-    free(r->head);
-    free(r->norm);
-    free(r->body);
-    free(r);
-}
-
+/* Frees what r holds and empties it. */
 static void resp_clear(struct resp *r)
 {
     for (int i = 0; i < r->n_headers; i++) {
@@ -212,6 +199,14 @@ static void resp_clear(struct resp *r)
     free(r->norm);
     free(r->body);
     memset(r, 0, sizeof(*r));
+}
+
+void resp_free(struct resp *r)
+{
+    if (!r)
+        return;
+    resp_clear(r);
+    free(r);
 }
 
 const char *resp_get(const struct resp *r, const char *name)
