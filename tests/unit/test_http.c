@@ -21,6 +21,7 @@
 #include "http_conn.h"
 #include "pool.h"
 #include "server.h"
+#include "testserver.h"
 
 #define ERROR_TYPE "text/html; charset=utf-8"
 
@@ -292,17 +293,9 @@ static char *round_trip(const struct server *s, const char *req, int *closed)
 Test(http, error_pages_close_exactly_the_listed_statuses)
 {
     struct location loc = {.path = "/e", .len = 2, .handler = &error_handler};
-    struct server s = {
-        .pool = pool,
-        .server_name = "localhost",
-        .timeout = 60,
-        .keepalive = 1,
-        .keepalive_timeout = 5,
-        .limit_request_line = 8190,
-        .limit_request_field_size = 8190,
-        .limit_request_fields = 100,
-        .locations = &loc,
-    };
+    struct server s;
+    testserver_init(&s, pool);
+    s.locations = &loc;
     int checked = 0;
 
     /* every error status the server can send, so that one it closes after and the list does not is caught */

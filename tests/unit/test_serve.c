@@ -30,6 +30,7 @@
 #include "scoreboard.h"
 #include "serve.h"
 #include "server.h"
+#include "testserver.h"
 #include "util.h"
 
 #define FILE_TEXT "0123456789abcdefghij"
@@ -108,17 +109,8 @@ static void setup(void)
     write_path(big_path, big, BIG_SIZE);
     free(big);
 
-    memset(&srv, 0, sizeof(srv));
-    srv.pool = pool;
-    srv.server_name = "localhost";
+    testserver_init(&srv, pool);
     srv.timeout = 5;
-    srv.keepalive = 1;
-    srv.keepalive_timeout = 5;
-    srv.max_keepalive_requests = 100;
-    srv.limit_request_line = 8190;
-    srv.limit_request_field_size = 8190;
-    srv.limit_request_fields = 100;
-    srv.limit_request_body = 1 << 20;
     srv.locations = &test_location;
 
     /* what the MPMs do: a closed peer is EPIPE, and a signal interrupts a wait (no SA_RESTART) */
