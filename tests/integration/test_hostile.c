@@ -103,26 +103,6 @@ static char *show(const void *data, size_t len, size_t max)
     return out;
 }
 
-/* Statuses after which the server must close: the framing of what follows is in doubt (RFC 9112 6.3; the
- * server's own list, close to Apache's ap_status_drops_connection()). */
-static int closes(int status)
-{
-    switch (status) {
-    case 400:
-    case 408:
-    case 413:
-    case 414:
-    case 417:
-    case 431:
-    case 500:
-    case 501:
-    case 505:
-        return 1;
-    default:
-        return 0;
-    }
-}
-
 /* Sends everything unless the peer stops taking it; 0 or the errno. */
 static int send_all(int fd, const char *p, size_t len)
 {
@@ -246,10 +226,10 @@ static char *run_case(struct srv *s, const struct hcase *k, const struct resp *r
         free(path);
     } else {
         const char *hh = k->hh ? k->hh : r->status == 405 ? ALLOW_HH : NULL;
-        if ((p = page_problem(r, hh, closes(r->status) ? "close" : NULL)) != NULL)
+        if ((p = page_problem(r, hh, status_closes(r->status) ? "close" : NULL)) != NULL)
             goto done;
     }
-    if (closes(r->status)) {
+    if (status_closes(r->status)) {
         p = closed_problem(c);
         goto done;
     }

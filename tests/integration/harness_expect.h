@@ -1,0 +1,47 @@
+/*
+ * Expectations (harness_expect.c): the exact bytes responses must have, built from tests/http_status.h
+ * (reason phrases, which statuses close the connection), compared byte for byte after the Date value was
+ * replaced by DATE_PLACEHOLDER. Included through harness.h.
+ */
+#ifndef HTTPD_TEST_HARNESS_EXPECT_H
+#define HTTPD_TEST_HARNESS_EXPECT_H
+
+#include <stddef.h>
+
+#define HTML_ERROR_TYPE "text/html; charset=utf-8"
+#define ALLOW_STATIC    "GET, HEAD, OPTIONS"
+
+struct conn;
+struct resp;
+struct srv;
+
+/* "HTTP/1.1 S R\r\nDate: <DATE>\r\nServer: ...\r\n" + handler_headers + Content-Length (if >= 0) +
+ * Content-Type (if non-NULL) + Connection (if non-NULL) + "\r\n"; malloc'd. */
+char *expect_head(int status, const char *handler_headers, long long content_length, const char *content_type,
+                  const char *connection);
+
+/* The standard reason phrase the server must use ("?" for a status it never sends). */
+const char *reason_phrase(int status);
+
+/* Whether the server must close the connection after a response with this status. */
+int status_closes(int status);
+
+/* The body of an error page (malloc'd). */
+char *error_body(int status);
+
+/* Asserts r is exactly the error page for status (handler_headers, Connection as given; HEAD: no body). */
+void expect_error(const struct resp *r, int status, const char *handler_headers, const char *connection,
+                  int head);
+
+/* Asserts r is exactly the 200 response for htdocs/rel with the given body and type (Last-Modified from stat,
+ * ETag as received but strong and quoted). */
+void expect_static(const struct resp *r, const struct srv *s, const char *rel, const void *body, size_t len,
+                   const char *content_type, const char *connection, int head);
+
+/* Asserts got equals want, showing both escaped on failure. */
+void expect_bytes(const char *what, const void *got, size_t got_len, const void *want, size_t want_len);
+
+/* Asserts the server closes the connection in an orderly way within timeout_ms, sending nothing more. */
+void expect_closed(struct conn *c, int timeout_ms);
+
+#endif

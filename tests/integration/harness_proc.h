@@ -1,0 +1,35 @@
+/*
+ * Processes (harness_proc.c): what /proc says about the server's processes (children, process group,
+ * descriptors, threads, memory, CPU time), and running a command with its output collected. Included through
+ * harness.h.
+ */
+#ifndef HTTPD_TEST_HARNESS_PROC_H
+#define HTTPD_TEST_HARNESS_PROC_H
+
+#include <sys/types.h>
+
+/* Pids of the processes whose parent is `parent`; returns the count (at most max). */
+int proc_children(pid_t parent, pid_t *out, int max);
+
+/* Pids of the processes in process group pgid; returns the count (at most max). */
+int proc_group(pid_t pgid, pid_t *out, int max);
+
+/* Descriptors open in a process (from /proc/PID/fd), -1 if it is gone; *highest (if not NULL) gets the
+ * highest of them. */
+int proc_fds(pid_t pid, int *highest);
+
+/* The number a field of /proc/PID/status starts with ("VmRSS" in kB, "Threads"); -1 if the process is gone
+ * or has no such field. */
+long proc_status(pid_t pid, const char *field);
+
+/* utime + stime of a process (all its threads) from /proc/PID/stat, in clock ticks; -1 if it is gone. */
+long proc_cpu_ticks(pid_t pid);
+
+/*
+ * Runs argv (PATH searched) with stdin from /dev/null, collecting stdout and stderr (malloc'd,
+ * NUL-terminated, may be NULL pointers to discard). Returns the exit status, 128+signal if killed, -1 on
+ * timeout (the process group is then killed) or if it could not run.
+ */
+int run_cmd(char *const argv[], int timeout_ms, char **out, char **err);
+
+#endif
