@@ -114,8 +114,9 @@ int http_resp_body_mem(struct request *r, const void *data, size_t len);
  */
 int http_resp_body_file(struct request *r, int fd, off_t off, size_t len);
 
-/* Makes the response an error page: status, short HTML body, and Connection: close where the framing is
- * in doubt (400, 408, 413, 414, 431, 501, 505). Resets anything the handler had set. */
+/* Makes the response an error page: status and short HTML body, resetting anything the handler had set. (The
+ * core closes the connection after the statuses where the framing is in doubt: 400, 408, 413, 414, 417, 431,
+ * 500, 501, 505.) */
 int http_resp_error(struct request *r, int status);
 
 /* For the core: closes every file the response body refers to, once each. */
