@@ -55,24 +55,18 @@ enum stage {
     ST_BODY    /* from the end of the headers to the end of the body */
 };
 
-/* A growing byte string in the request pool. */
-struct span {
-    char *p;
-    size_t len, cap;
-};
-
 /* Everything about the request in progress, allocated in the request pool: absent while idle. */
 struct exchange {
     struct request req;
-    llhttp_t parser; /* initialised per request: a paused parser is at a message boundary */
-    struct span url, field, value;
-    int in_value;          /* last callback was a header value */
-    const char *exec_base; /* the bytes of the llhttp_execute() in progress start here */
-    int after_lf;          /* the bytes parsed before exec_base end with LF and optional SP/HTAB */
-    int cap_headers;       /* room in req.headers */
-    size_t header_bytes;   /* size of the header line being read */
-    int error_status;      /* set by a callback that fails the request */
-    int path_status;       /* 404 etc. decided at headers, answered when the body has been read */
+    llhttp_t parser;               /* initialised per request: a paused parser is at a message boundary */
+    struct pbuf url, field, value; /* the target, and the header field being read */
+    int in_value;                  /* last callback was a header value */
+    const char *exec_base;         /* the bytes of the llhttp_execute() in progress start here */
+    int after_lf;                  /* the bytes parsed before exec_base end with LF and optional SP/HTAB */
+    int cap_headers;               /* room in req.headers */
+    size_t header_bytes;           /* size of the header line being read */
+    int error_status;              /* set by a callback that fails the request */
+    int path_status;               /* 404 etc. decided at headers, answered when the body has been read */
     int expect_continue;
     int headers_done;
     int send_body;      /* false for HEAD */
@@ -108,6 +102,9 @@ struct http_conn {
     unsigned char peer_addr[16];
 };
 
+static const char *const method_names[METHOD_COUNT] = {"GET",    "HEAD",    "POST",  "PUT",
+                                                       "DELETE", "OPTIONS", "TRACE", "PATCH"};
+
 static const char continue_line[] = "HTTP/1.1 100 Continue\r\n\r\n";
 
 static llhttp_settings_t parser_settings;
@@ -115,34 +112,6 @@ static pthread_once_t settings_once = PTHREAD_ONCE_INIT;
 
 static enum conn_state process_input(struct http_conn *c, int64_t now);
 static enum conn_state respond(struct http_conn *c, int64_t now);
-
-/* ---- spans ---- */
-
-static int span_append(struct pool *p, struct span *s, const char *at, size_t n)
-{
-    if (s->len + n + 1 > s->cap) {
-        size_t cap = s->cap ? s->cap * 2 : 64;
-        while (cap < s->len + n + 1)
-            cap *= 2;
-        char *np = pool_alloc(p, cap);
-        if (np == NULL)
-            return -1;
-        if (s->len)
-            memcpy(np, s->p, s->len);
-        s->p = np;
-        s->cap = cap;
-    }
-    memcpy(s->p + s->len, at, n);
-    s->len += n;
-    s->p[s->len] = '\0';
-    return 0;
-}
-
-static void span_clear(struct span *s)
-{
-    s->p = NULL;
-    s->len = s->cap = 0;
-}
 
 /* ---- read deadlines ---- */
 
@@ -210,6 +179,7 @@ static int begin_request(struct http_conn *c, int64_t now)
     r->start_time = time(NULL);
     r->start_ms = now;
     r->method_name = "-";
+    x->url.pool = x->field.pool = x->value.pool = c->pool;
     llhttp_init(&x->parser, HTTP_REQUEST, &parser_settings);
     x->parser.data = c;
     x->send_body = 1;
@@ -255,7 +225,7 @@ static int on_url(llhttp_t *p, const char *at, size_t n)
     /* the request line is method SP target SP HTTP/x.y */
     if (strlen(m) + 1 + c->x->url.len + n + 9 > (size_t)c->s->limit_request_line)
         return fail(c, 414);
-    if (span_append(c->pool, &c->x->url, at, n) < 0)
+    if (pbuf_append(&c->x->url, at, n) < 0)
         return fail(c, 500);
     return 0;
 }
@@ -288,8 +258,8 @@ static int add_header(struct http_conn *c)
     r->headers[r->n_headers].name = c->x->field.p;
     r->headers[r->n_headers].value = v;
     r->n_headers++;
-    span_clear(&c->x->field);
-    span_clear(&c->x->value);
+    pbuf_clear(&c->x->field);
+    pbuf_clear(&c->x->value);
     c->x->header_bytes = 0;
     return 0;
 }
@@ -306,7 +276,7 @@ static int on_header_field(llhttp_t *p, const char *at, size_t n)
     c->x->header_bytes += n;
     if (c->x->header_bytes > (size_t)c->s->limit_request_field_size)
         return fail(c, 431);
-    return span_append(c->pool, &c->x->field, at, n) < 0 ? fail(c, 500) : 0;
+    return pbuf_append(&c->x->field, at, n) < 0 ? fail(c, 500) : 0;
 }
 
 static int on_header_value(llhttp_t *p, const char *at, size_t n)
@@ -328,7 +298,7 @@ static int on_header_value(llhttp_t *p, const char *at, size_t n)
     /* field ": " value, as Apache counts the line */
     if (c->x->header_bytes + 2 > (size_t)c->s->limit_request_field_size)
         return fail(c, 431);
-    return span_append(c->pool, &c->x->value, at, n) < 0 ? fail(c, 500) : 0;
+    return pbuf_append(&c->x->value, at, n) < 0 ? fail(c, 500) : 0;
 }
 
 static int on_header_value_complete(llhttp_t *p)
@@ -336,7 +306,7 @@ static int on_header_value_complete(llhttp_t *p)
     struct http_conn *c = conn_of(p);
     if (c->x->field.len == 0) /* ": value": a field name is a non-empty token (RFC 9110 5.1) */
         return fail(c, 400);
-    if (c->x->value.p == NULL && span_append(c->pool, &c->x->value, "", 0) < 0)
+    if (c->x->value.p == NULL && pbuf_append(&c->x->value, "", 0) < 0)
         return fail(c, 500);
     c->x->in_value = 0;
     return add_header(c);
@@ -735,19 +705,39 @@ static int status_closes(int status)
 /* "GET, HEAD, OPTIONS" for a handler's method bits (OPTIONS is always answered by the core). */
 static const char *allow_header(struct pool *p, unsigned methods)
 {
-    static const char *const names[METHOD_COUNT] = {"GET",    "HEAD",    "POST",  "PUT",
-                                                    "DELETE", "OPTIONS", "TRACE", "PATCH"};
-    char buf[128] = "";
+    struct pbuf b = {.pool = p};
     methods |= HTTP_M(METHOD_OPTIONS);
     for (int m = 0; m < METHOD_COUNT; m++) {
         if (!(methods & HTTP_M(m)))
             continue;
-        if (buf[0] != '\0')
-            strcat(buf, ", ");
-        strcat(buf, names[m]);
+        if (b.len > 0)
+            pbuf_append(&b, ", ", 2);
+        pbuf_puts(&b, method_names[m]);
     }
-    return pool_strdup(p, buf);
+    return b.failed ? NULL : b.p;
 }
+
+/* Appends the decimal digits of v (no printf on the path of every response). */
+static void put_uint(struct pbuf *b, unsigned long long v)
+{
+    char digits[20];
+    size_t i = sizeof(digits);
+    do
+        digits[--i] = (char)('0' + v % 10);
+    while ((v /= 10) > 0);
+    pbuf_append(b, digits + i, sizeof(digits) - i);
+}
+
+/* Appends "name: value" CRLF. */
+static void put_header(struct pbuf *b, const char *name, const char *value)
+{
+    pbuf_puts(b, name);
+    pbuf_append(b, ": ", 2);
+    pbuf_puts(b, value);
+    pbuf_append(b, "\r\n", 2);
+}
+
+#define PUT_LIT(b, lit) pbuf_append((b), (lit), sizeof(lit) - 1)
 
 /* Serialises status line and headers into c->x->head and starts writing. */
 static enum conn_state respond(struct http_conn *c, int64_t now)
@@ -768,31 +758,40 @@ static enum conn_state respond(struct http_conn *c, int64_t now)
         c->x->seg = r->body;
     c->x->seg_off = 0;
 
+    /* one allocation for the whole head: 256 bytes cover the status line and the core's own headers */
     size_t size = 256 + (r->content_type ? strlen(r->content_type) : 0);
     for (int i = 0; i < r->n_resp_headers; i++)
         size += strlen(r->resp_headers[i].name) + strlen(r->resp_headers[i].value) + 4;
-    char *h = pool_alloc(r->pool, size);
-    if (h == NULL) {
+    struct pbuf h = {.pool = r->pool};
+    pbuf_reserve(&h, size);
+    PUT_LIT(&h, "HTTP/1.1 ");
+    put_uint(&h, (unsigned)status);
+    PUT_LIT(&h, " ");
+    pbuf_puts(&h, http_reason(status));
+    PUT_LIT(&h, "\r\nDate: ");
+    pbuf_puts(&h, http_date_now());
+    PUT_LIT(&h, "\r\nServer: " SERVER_SOFTWARE "\r\n");
+    for (int i = 0; i < r->n_resp_headers; i++)
+        put_header(&h, r->resp_headers[i].name, r->resp_headers[i].value);
+    if (!bodiless) {
+        PUT_LIT(&h, "Content-Length: ");
+        put_uint(&h, r->body_len);
+        PUT_LIT(&h, "\r\n");
+    }
+    if (r->content_type != NULL && status != 304)
+        put_header(&h, "Content-Type", r->content_type);
+    if (c->close_after)
+        PUT_LIT(&h, "Connection: close\r\n");
+    else if (r->version_minor == 0)
+        PUT_LIT(&h, "Connection: keep-alive\r\n");
+    PUT_LIT(&h, "\r\n");
+    if (h.failed) {
         c->close_after = 1;
         c->state = CONN_CLOSE;
         return c->state;
     }
-    size_t n = (size_t)snprintf(h, size, "HTTP/1.1 %d %s\r\nDate: %s\r\nServer: %s\r\n", status,
-                                http_reason(status), http_date_now(), SERVER_SOFTWARE);
-    for (int i = 0; i < r->n_resp_headers; i++)
-        n += (size_t)snprintf(h + n, size - n, "%s: %s\r\n", r->resp_headers[i].name,
-                              r->resp_headers[i].value);
-    if (!bodiless)
-        n += (size_t)snprintf(h + n, size - n, "Content-Length: %zu\r\n", r->body_len);
-    if (r->content_type != NULL && status != 304)
-        n += (size_t)snprintf(h + n, size - n, "Content-Type: %s\r\n", r->content_type);
-    if (c->close_after)
-        n += (size_t)snprintf(h + n, size - n, "Connection: close\r\n");
-    else if (r->version_minor == 0)
-        n += (size_t)snprintf(h + n, size - n, "Connection: keep-alive\r\n");
-    n += (size_t)snprintf(h + n, size - n, "\r\n");
-    c->x->head = h;
-    c->x->head_len = n;
+    c->x->head = h.p;
+    c->x->head_len = h.len;
     c->x->head_off = 0;
     c->phase = PH_RESPONDING;
     c->state = CONN_WRITE;
