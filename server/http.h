@@ -58,11 +58,11 @@ struct request {
     /* request line */
     enum http_method method;
     const char *method_name;
-    const char *target; /* as received */
-    const char *path;   /* decoded, dot-segments removed, always starts with '/' */
-    const char *query;  /* after '?', without it; NULL if none */
-    int version_major, version_minor;
-    const char *request_line; /* for the access log */
+    const char *target;               /* as received */
+    const char *path;                 /* decoded, dot-segments removed, always starts with '/' */
+    const char *query;                /* after '?', without it; NULL if none */
+    int version_major, version_minor; /* as received: 1.2 and up are served as 1.1 (RFC 9110 2.5) */
+    const char *request_line;         /* as received, without CRLF: for the access log */
 
     /* headers */
     struct http_header *headers;

@@ -7,6 +7,10 @@
  * the remaining bytes. A response is a head (status line and headers, built here) followed by the handler's
  * body segments; http_conn_output() hands them out as iovecs, or as a file range for sendfile().
  *
+ * Ahead of llhttp, scan_head() walks the lines of the head: every line must end with CRLF (a bare LF is a 400
+ * wherever it is), and the request line is recorded, so that a request line llhttp stops in is judged whole
+ * (judge_line(): 400, 414, 501 or 505, the same however the bytes were split across reads).
+ *
  * The one thing to know: an idle keep-alive connection owns no buffer and no pool (see go_idle()), so the
  * event MPM can hold thousands of them for the size of this struct.
  */
@@ -56,29 +60,62 @@ enum stage {
     ST_BODY    /* from the end of the headers to the end of the body */
 };
 
-/* A growing byte string in the request pool. */
-struct span {
-    char *p;
-    size_t len, cap;
+/* Where scan_head() is in the head of the request. */
+enum scan {
+    SCAN_LEADING, /* empty lines before the request line */
+    SCAN_LINE,    /* the request line, recorded in exchange.line */
+    SCAN_FIELDS,  /* header lines, up to the empty line */
+    SCAN_DONE     /* past the head */
+};
+
+/* How the request line ended. */
+enum term {
+    TERM_NONE, /* not yet */
+    TERM_CRLF,
+    TERM_LF /* a bare LF: 400 */
+};
+
+/* Where judge_line() is in the request line. */
+enum judge {
+    J_METHOD,
+    J_SP1,
+    J_TARGET,
+    J_SP2,
+    J_VERSION, /* "HTTP/" DIGIT "." DIGIT */
+    J_END      /* after the version: nothing more may come */
 };
 
 /* Everything about the request in progress, allocated in the request pool: absent while idle. */
 struct exchange {
     struct request req;
-    llhttp_t parser; /* initialised per request: a paused parser is at a message boundary */
-    struct span url, field, value;
-    int in_value;          /* last callback was a header value */
-    const char *exec_base; /* the bytes of the llhttp_execute() in progress start here */
-    int after_lf;          /* the bytes parsed before exec_base end with LF and optional SP/HTAB */
-    int cap_headers;       /* room in req.headers */
-    size_t header_bytes;   /* size of the header line being read */
-    int error_status;      /* set by a callback that fails the request */
-    int path_status;       /* 404 etc. decided at headers, answered when the body has been read */
+    llhttp_t parser;               /* initialised per request: a paused parser is at a message boundary */
+    struct pbuf url, field, value; /* the target, and the header field being read */
+    int in_value;                  /* last callback was a header value */
+    const char *exec_base;         /* the bytes of the llhttp_execute() in progress start here */
+    int after_lf;                  /* the bytes parsed before exec_base end with LF and optional SP/HTAB */
+    int cap_headers;               /* room in req.headers */
+    size_t header_bytes;           /* size of the header line being read */
+    int error_status;              /* set by a callback that fails the request */
+    int path_status;               /* 404 etc. decided at headers, answered when the body has been read */
     int expect_continue;
     int headers_done;
     int send_body;      /* false for HEAD */
     size_t interim_off; /* of "100 Continue" */
     const struct handler *handler;
+
+    /* the lines of the head, walked by scan_head() ahead of llhttp */
+    struct pbuf line;          /* the request line as received, without its CRLF */
+    const char *line_lf;       /* the LF ending the request line, when it is in the bytes parsed now */
+    size_t col;                /* bytes of the header line being scanned */
+    enum scan scan : 8;        /* where scan_head() is */
+    enum term term : 8;        /* how the request line ended */
+    enum judge jphase : 8;     /* where judge_line() is, at line.p[jpos] */
+    unsigned lead_cr : 1;      /* an empty line before the request line has had its CR */
+    unsigned last_cr : 1;      /* the last byte scanned in a header line is CR */
+    unsigned version_seen : 1; /* llhttp has read the version */
+    unsigned line_failed : 1;  /* llhttp failed inside the request line: the answer waits for its end */
+    size_t jpos, method_len, version_at;
+    char tail[3]; /* the last bytes parsed of a chunked request */
 
     /* output: head, then the body segments from seg at offset seg_off */
     char *head;
@@ -109,6 +146,9 @@ struct http_conn {
     unsigned char peer_addr[16];
 };
 
+static const char *const method_names[METHOD_COUNT] = {"GET",    "HEAD",    "POST",  "PUT",
+                                                       "DELETE", "OPTIONS", "TRACE", "PATCH"};
+
 static const char continue_line[] = "HTTP/1.1 100 Continue\r\n\r\n";
 
 static llhttp_settings_t parser_settings;
@@ -116,34 +156,6 @@ static pthread_once_t settings_once = PTHREAD_ONCE_INIT;
 
 static enum conn_state process_input(struct http_conn *c, int64_t now);
 static enum conn_state respond(struct http_conn *c, int64_t now);
-
-/* ---- spans ---- */
-
-static int span_append(struct pool *p, struct span *s, const char *at, size_t n)
-{
-    if (s->len + n + 1 > s->cap) {
-        size_t cap = s->cap ? s->cap * 2 : 64;
-        while (cap < s->len + n + 1)
-            cap *= 2;
-        char *np = pool_alloc(p, cap);
-        if (np == NULL)
-            return -1;
-        if (s->len)
-            memcpy(np, s->p, s->len);
-        s->p = np;
-        s->cap = cap;
-    }
-    memcpy(s->p + s->len, at, n);
-    s->len += n;
-    s->p[s->len] = '\0';
-    return 0;
-}
-
-static void span_clear(struct span *s)
-{
-    s->p = NULL;
-    s->len = s->cap = 0;
-}
 
 /* ---- read deadlines ---- */
 
@@ -188,6 +200,21 @@ static int fail(struct http_conn *c, int status)
     return HPE_USER;
 }
 
+/* The request line as received becomes the access log's once llhttp has read its version and scan_head() its
+ * end; `partial` takes what has arrived of it (a request that ends before its line does). */
+static void settle_line(struct exchange *x, int partial)
+{
+    if (x->req.request_line != NULL || !x->version_seen || x->line.p == NULL)
+        return;
+    if (x->term == TERM_NONE) {
+        if (!partial)
+            return;
+        if (x->line.len > 0 && x->line.p[x->line.len - 1] == '\r')
+            x->line.p[--x->line.len] = '\0';
+    }
+    x->req.request_line = x->line.p;
+}
+
 static int begin_request(struct http_conn *c, int64_t now)
 {
     if (c->pool == NULL) {
@@ -211,7 +238,11 @@ static int begin_request(struct http_conn *c, int64_t now)
     r->start_time = time(NULL);
     r->start_ms = now;
     r->method_name = "-";
+    x->url.pool = x->field.pool = x->value.pool = x->line.pool = c->pool;
     llhttp_init(&x->parser, HTTP_REQUEST, &parser_settings);
+    /* any HTTP/d.d gets through the parser, so that on_version_complete() serves 1.x as 1.1 (RFC 9110 2.5)
+     * and judge_line() refuses other versions; llhttp 8.1 has the flag but no setter */
+    x->parser.lenient_flags |= LENIENT_VERSION;
     x->parser.data = c;
     x->send_body = 1;
     c->x = x;
@@ -223,6 +254,7 @@ static int begin_request(struct http_conn *c, int64_t now)
 static void end_request(struct http_conn *c)
 {
     struct request *r = &c->x->req;
+    settle_line(c->x, 1);
     log_access(c->s, r);
     if (c->slot != NULL) {
         atomic_fetch_add_explicit(&c->slot->accesses, 1, memory_order_relaxed);
@@ -252,13 +284,8 @@ static void go_idle(struct http_conn *c)
 static int on_url(llhttp_t *p, const char *at, size_t n)
 {
     struct http_conn *c = conn_of(p);
-    const char *m = llhttp_method_name(llhttp_get_method(p));
-    /* the request line is method SP target SP HTTP/x.y */
-    if (strlen(m) + 1 + c->x->url.len + n + 9 > (size_t)c->s->limit_request_line)
-        return fail(c, 414);
-    if (span_append(c->pool, &c->x->url, at, n) < 0)
-        return fail(c, 500);
-    return 0;
+    /* LimitRequestLine holds for the whole line: scan_head() stops the parser at it */
+    return pbuf_append(&c->x->url, at, n) < 0 ? fail(c, 500) : 0;
 }
 
 static int add_header(struct http_conn *c)
@@ -289,8 +316,8 @@ static int add_header(struct http_conn *c)
     r->headers[r->n_headers].name = c->x->field.p;
     r->headers[r->n_headers].value = v;
     r->n_headers++;
-    span_clear(&c->x->field);
-    span_clear(&c->x->value);
+    pbuf_clear(&c->x->field);
+    pbuf_clear(&c->x->value);
     c->x->header_bytes = 0;
     return 0;
 }
@@ -307,7 +334,7 @@ static int on_header_field(llhttp_t *p, const char *at, size_t n)
     c->x->header_bytes += n;
     if (c->x->header_bytes > (size_t)c->s->limit_request_field_size)
         return fail(c, 431);
-    return span_append(c->pool, &c->x->field, at, n) < 0 ? fail(c, 500) : 0;
+    return pbuf_append(&c->x->field, at, n) < 0 ? fail(c, 500) : 0;
 }
 
 static int on_header_value(llhttp_t *p, const char *at, size_t n)
@@ -329,7 +356,7 @@ static int on_header_value(llhttp_t *p, const char *at, size_t n)
     /* field ": " value, as Apache counts the line */
     if (c->x->header_bytes + 2 > (size_t)c->s->limit_request_field_size)
         return fail(c, 431);
-    return span_append(c->pool, &c->x->value, at, n) < 0 ? fail(c, 500) : 0;
+    return pbuf_append(&c->x->value, at, n) < 0 ? fail(c, 500) : 0;
 }
 
 static int on_header_value_complete(llhttp_t *p)
@@ -337,7 +364,7 @@ static int on_header_value_complete(llhttp_t *p)
     struct http_conn *c = conn_of(p);
     if (c->x->field.len == 0) /* ": value": a field name is a non-empty token (RFC 9110 5.1) */
         return fail(c, 400);
-    if (c->x->value.p == NULL && span_append(c->pool, &c->x->value, "", 0) < 0)
+    if (c->x->value.p == NULL && pbuf_append(&c->x->value, "", 0) < 0)
         return fail(c, 500);
     c->x->in_value = 0;
     return add_header(c);
@@ -526,19 +553,19 @@ static int check_headers(struct http_conn *c, struct request *r)
     return 0;
 }
 
-/* The request line is complete: known from here on for the access log, also of a request that then fails
- * (a 408 in the headers is logged with its request line, as Apache's). */
+/* The version has been read: from here on the request line is known for the access log, also of a request
+ * that then fails (a 408 in the headers is logged with its request line, as Apache's). */
 static int on_version_complete(llhttp_t *p)
 {
     struct http_conn *c = conn_of(p);
     struct request *r = &c->x->req;
     r->version_major = p->http_major;
-    r->version_minor = p->http_minor;
+    r->version_minor = p->http_minor; /* 1.2 and up are answered as 1.1: every test is ">= 1" */
     r->method_name = llhttp_method_name(llhttp_get_method(p));
-    r->request_line = pool_printf(c->pool, "%s %s HTTP/%d.%d", r->method_name, c->x->url.p ? c->x->url.p : "",
-                                  r->version_major, r->version_minor);
-    if (r->request_line == NULL)
-        return fail(c, 500);
+    c->x->version_seen = 1;
+    settle_line(c->x, 0);
+    if (r->version_major != 1)
+        return fail(c, 505); /* before its headers; judge_line() has the last word on the line */
     return 0;
 }
 
@@ -553,10 +580,9 @@ static int on_headers_complete(llhttp_t *p)
             return st;
         c->x->in_value = 0;
     }
-    if (r->request_line == NULL && (st = on_version_complete(p)) != 0)
+    /* "GET /" CRLF (HTTP/0.9) has no version for llhttp to report */
+    if (!c->x->version_seen && (st = on_version_complete(p)) != 0)
         return st;
-    if (r->version_major != 1)
-        return fail(c, 505);
     if (map_method(p, &r->method) < 0)
         return fail(c, 501);
     st = parse_target(c, r);
@@ -736,19 +762,39 @@ static int status_closes(int status)
 /* "GET, HEAD, OPTIONS" for a handler's method bits (OPTIONS is always answered by the core). */
 static const char *allow_header(struct pool *p, unsigned methods)
 {
-    static const char *const names[METHOD_COUNT] = {"GET",    "HEAD",    "POST",  "PUT",
-                                                    "DELETE", "OPTIONS", "TRACE", "PATCH"};
-    char buf[128] = "";
+    struct pbuf b = {.pool = p};
     methods |= HTTP_M(METHOD_OPTIONS);
     for (int m = 0; m < METHOD_COUNT; m++) {
         if (!(methods & HTTP_M(m)))
             continue;
-        if (buf[0] != '\0')
-            strcat(buf, ", ");
-        strcat(buf, names[m]);
+        if (b.len > 0)
+            pbuf_append(&b, ", ", 2);
+        pbuf_puts(&b, method_names[m]);
     }
-    return pool_strdup(p, buf);
+    return b.failed ? NULL : b.p;
 }
+
+/* Appends the decimal digits of v (no printf on the path of every response). */
+static void put_uint(struct pbuf *b, unsigned long long v)
+{
+    char digits[20];
+    size_t i = sizeof(digits);
+    do
+        digits[--i] = (char)('0' + v % 10);
+    while ((v /= 10) > 0);
+    pbuf_append(b, digits + i, sizeof(digits) - i);
+}
+
+/* Appends "name: value" CRLF. */
+static void put_header(struct pbuf *b, const char *name, const char *value)
+{
+    pbuf_puts(b, name);
+    pbuf_append(b, ": ", 2);
+    pbuf_puts(b, value);
+    pbuf_append(b, "\r\n", 2);
+}
+
+#define PUT_LIT(b, lit) pbuf_append((b), (lit), sizeof(lit) - 1)
 
 /* Serialises status line and headers into c->x->head and starts writing. */
 static enum conn_state respond(struct http_conn *c, int64_t now)
@@ -769,31 +815,40 @@ static enum conn_state respond(struct http_conn *c, int64_t now)
         c->x->seg = r->body;
     c->x->seg_off = 0;
 
+    /* one allocation for the whole head: 256 bytes cover the status line and the core's own headers */
     size_t size = 256 + (r->content_type ? strlen(r->content_type) : 0);
     for (int i = 0; i < r->n_resp_headers; i++)
         size += strlen(r->resp_headers[i].name) + strlen(r->resp_headers[i].value) + 4;
-    char *h = pool_alloc(r->pool, size);
-    if (h == NULL) {
+    struct pbuf h = {.pool = r->pool};
+    pbuf_reserve(&h, size);
+    PUT_LIT(&h, "HTTP/1.1 ");
+    put_uint(&h, (unsigned)status);
+    PUT_LIT(&h, " ");
+    pbuf_puts(&h, http_reason(status));
+    PUT_LIT(&h, "\r\nDate: ");
+    pbuf_puts(&h, http_date_now());
+    PUT_LIT(&h, "\r\nServer: " SERVER_SOFTWARE "\r\n");
+    for (int i = 0; i < r->n_resp_headers; i++)
+        put_header(&h, r->resp_headers[i].name, r->resp_headers[i].value);
+    if (!bodiless) {
+        PUT_LIT(&h, "Content-Length: ");
+        put_uint(&h, r->body_len);
+        PUT_LIT(&h, "\r\n");
+    }
+    if (r->content_type != NULL && status != 304)
+        put_header(&h, "Content-Type", r->content_type);
+    if (c->close_after)
+        PUT_LIT(&h, "Connection: close\r\n");
+    else if (r->version_minor == 0)
+        PUT_LIT(&h, "Connection: keep-alive\r\n");
+    PUT_LIT(&h, "\r\n");
+    if (h.failed) {
         c->close_after = 1;
         c->state = CONN_CLOSE;
         return c->state;
     }
-    size_t n = (size_t)snprintf(h, size, "HTTP/1.1 %d %s\r\nDate: %s\r\nServer: %s\r\n", status,
-                                http_reason(status), http_date_now(), SERVER_SOFTWARE);
-    for (int i = 0; i < r->n_resp_headers; i++)
-        n += (size_t)snprintf(h + n, size - n, "%s: %s\r\n", r->resp_headers[i].name,
-                              r->resp_headers[i].value);
-    if (!bodiless)
-        n += (size_t)snprintf(h + n, size - n, "Content-Length: %zu\r\n", r->body_len);
-    if (r->content_type != NULL && status != 304)
-        n += (size_t)snprintf(h + n, size - n, "Content-Type: %s\r\n", r->content_type);
-    if (c->close_after)
-        n += (size_t)snprintf(h + n, size - n, "Connection: close\r\n");
-    else if (r->version_minor == 0)
-        n += (size_t)snprintf(h + n, size - n, "Connection: keep-alive\r\n");
-    n += (size_t)snprintf(h + n, size - n, "\r\n");
-    c->x->head = h;
-    c->x->head_len = n;
+    c->x->head = h.p;
+    c->x->head_len = h.len;
     c->x->head_off = 0;
     c->phase = PH_RESPONDING;
     c->state = CONN_WRITE;
@@ -806,6 +861,7 @@ static int prepare_error(struct http_conn *c, int status, int64_t now)
 {
     if (c->x == NULL && begin_request(c, now) < 0)
         return -1;
+    settle_line(c->x, 1);
     if (c->x->req.method == METHOD_HEAD && c->x->req.request_line != NULL)
         c->x->send_body = 0;
     if (status_closes(status))
@@ -856,40 +912,195 @@ static enum conn_state dispatch(struct http_conn *c, int64_t now)
     return respond(c, now);
 }
 
-/* Whether the bytes at p look like "TOKEN SP": an unknown method (501) rather than garbage (400). */
-static int looks_like_method(const char *p, size_t n)
+/* ---- the request line and the head's lines ---- */
+
+/* tchar (RFC 9110 5.6.2) */
+static int is_tchar(unsigned char ch)
 {
-    size_t i = 0;
-    while (i < n && (isalnum((unsigned char)p[i]) || strchr("!#$%&'*+-.^_`|~", p[i]) != NULL) && p[i] != '\0')
-        i++;
-    return i > 0 && i < n && p[i] == ' ';
+    return (ch >= '0' && ch <= '9') || (ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z') ||
+           (ch != '\0' && strchr("!#$%&'*+-.^_`|~", ch) != NULL);
 }
 
-/* Whether the bytes at p look like "HTTP/d.d": a version we do not speak (505) rather than garbage (400). */
-static int looks_like_version(const char *p, size_t n)
+/*
+ * Judges the request line as received, whole, so that the answer never depends on where llhttp happened to
+ * stop or on how the line was split across reads: method 1*SP target 1*SP "HTTP/" DIGIT "." DIGIT CRLF (RFC
+ * 9112 3, with llhttp's 1*SP), the method a token, the target visible ASCII. Returns, for the first fault in
+ * the line's bytes, 400 (malformed) or 414 (longer than LimitRequestLine); for a whole well-formed line 505
+ * if the version is not 1.x ("method target" alone is HTTP/0.9), 501 if the method is none the server
+ * implements, else 0; -1 while the bytes so far may still begin a well-formed line. Resumes where the last
+ * call stopped.
+ */
+static int judge_line(struct exchange *x, size_t limit)
 {
-    return n >= 8 && memcmp(p, "HTTP/", 5) == 0 && isdigit((unsigned char)p[5]) && p[6] == '.' &&
-           isdigit((unsigned char)p[7]);
-}
-
-static int error_status(struct http_conn *c, llhttp_errno_t err, const char *data, size_t n)
-{
-    /* a callback that failed the request decided the status, whatever code llhttp reports for it */
-    if (c->x->error_status != 0)
-        return c->x->error_status;
-    switch (err) {
-    case HPE_INVALID_METHOD:
-        return looks_like_method(data, n) ? 501 : 400;
-    case HPE_INVALID_VERSION: {
-        /* llhttp stops inside the version: find "HTTP/" before the error position */
-        const char *pos = llhttp_get_error_pos(&c->x->parser);
-        for (const char *q = pos; q >= data && pos - q <= 16; q--)
-            if (looks_like_version(q, (size_t)(data + n - q)))
-                return 505;
-        return 400;
+    if (x->line.failed)
+        return 500;
+    const unsigned char *s = (const unsigned char *)x->line.p;
+    size_t n = x->line.len;
+    if (x->term == TERM_NONE && n > 0 && s[n - 1] == '\r')
+        n--; /* perhaps the CR of the CRLF */
+    for (; x->jpos < n; x->jpos++) {
+        unsigned char ch = s[x->jpos];
+        if (x->jpos >= limit)
+            return 414;
+        switch (x->jphase) {
+        case J_METHOD:
+            if (ch == ' ' && x->jpos > 0) {
+                x->method_len = x->jpos;
+                x->jphase = J_SP1;
+            } else if (!is_tchar(ch)) {
+                return 400;
+            }
+            break;
+        case J_SP1:
+            if (ch == ' ')
+                break;
+            if (ch < 0x21 || ch > 0x7e)
+                return 400;
+            x->jphase = J_TARGET;
+            break;
+        case J_TARGET:
+            if (ch == ' ')
+                x->jphase = J_SP2;
+            else if (ch < 0x21 || ch > 0x7e)
+                return 400;
+            break;
+        case J_SP2:
+            if (ch == ' ')
+                break;
+            x->version_at = x->jpos;
+            x->jphase = J_VERSION;
+            /* fall through */
+        case J_VERSION: {
+            size_t k = x->jpos - x->version_at;
+            if (k < 5 ? ch != (unsigned char)"HTTP/"[k] : k == 6 ? ch != '.' : !(ch >= '0' && ch <= '9'))
+                return 400;
+            if (k == 7)
+                x->jphase = J_END;
+            break;
+        }
+        case J_END:
+            return 400;
+        }
     }
-    default:
+    if (x->term == TERM_NONE)
+        return -1;
+    if (x->term == TERM_LF)
         return 400;
+    if (x->jphase == J_TARGET)
+        return 505; /* HTTP/0.9 */
+    if (x->jphase != J_END)
+        return 400;
+    if (s[x->version_at + 5] != '1')
+        return 505;
+    for (int m = 0; m < METHOD_COUNT; m++)
+        if (strlen(method_names[m]) == x->method_len && memcmp(s, method_names[m], x->method_len) == 0)
+            return 0;
+    return 501;
+}
+
+/*
+ * Walks the lines of the head ahead of llhttp and returns how many of the n bytes at p it may parse; when
+ * that is fewer, *status is the answer to the byte there. The rule for every line of the head (the request
+ * line, each header field, the empty line that ends the head and empty lines before the request line) is the
+ * same: it ends with CRLF, and a bare LF is a 400 wherever it is. (llhttp 8.1 alone refuses one after a field
+ * but takes one after the request line and as the empty line.) The request line is recorded on the way, for
+ * judge_line() and the access log, and held to LimitRequestLine.
+ */
+static size_t scan_head(struct http_conn *c, const char *p, size_t n, int *status)
+{
+    struct exchange *x = c->x;
+    size_t limit = (size_t)c->s->limit_request_line;
+    size_t i = 0;
+
+    *status = 0;
+    /* RFC 9112 2.2: empty lines before the request line are ignored */
+    while (x->scan == SCAN_LEADING && i < n) {
+        if (x->lead_cr ? p[i] != '\n' : p[i] == '\n') {
+            *status = 400;
+            return i;
+        }
+        if (p[i] == '\r' || p[i] == '\n')
+            x->lead_cr = p[i++] == '\r';
+        else
+            x->scan = SCAN_LINE;
+    }
+    if (x->scan == SCAN_LINE && i < n) {
+        size_t room = limit + 2 - x->line.len; /* enough to tell a line of limit + 1 bytes */
+        size_t take = n - i < room ? n - i : room;
+        const char *lf = memchr(p + i, '\n', take);
+        if (lf != NULL)
+            take = (size_t)(lf - (p + i));
+        if (pbuf_append(&x->line, p + i, take) < 0) {
+            *status = 500;
+            return i;
+        }
+        i += take;
+        if (lf == NULL) {
+            if (x->line.len - (x->line.p[x->line.len - 1] == '\r') <= limit)
+                return n;
+            *status = judge_line(x, limit); /* 400 or 414 */
+            return i;
+        }
+        x->line_lf = lf;
+        if (x->line.len > 0 && x->line.p[x->line.len - 1] == '\r') {
+            x->line.p[--x->line.len] = '\0';
+            x->term = TERM_CRLF;
+        } else {
+            x->term = TERM_LF;
+        }
+        x->scan = SCAN_FIELDS;
+        settle_line(x, 0);
+        if (x->term == TERM_LF || x->line.len > limit) {
+            *status = judge_line(x, limit); /* 400 or 414 */
+            return i;
+        }
+        i++;
+    }
+    while (x->scan == SCAN_FIELDS && i < n) {
+        const char *lf = memchr(p + i, '\n', n - i);
+        if (lf == NULL) {
+            x->col += n - i;
+            x->last_cr = p[n - 1] == '\r';
+            return n;
+        }
+        size_t k = (size_t)(lf - p);
+        if (!(k > i ? p[k - 1] == '\r' : x->last_cr)) {
+            *status = 400;
+            return k;
+        }
+        if (x->col + (k - i) == 1)
+            x->scan = SCAN_DONE; /* the empty line */
+        x->col = 0;
+        x->last_cr = 0;
+        i = k + 1;
+    }
+    return n;
+}
+
+/*
+ * The status for a parse that failed at `pos`: a failure inside the request line is judged on the whole line
+ * (-1: not all of it is here yet); elsewhere a callback that failed the request decided it, whatever code
+ * llhttp reports for it, and anything else is a 400.
+ */
+static int error_status(struct http_conn *c, const char *pos)
+{
+    struct exchange *x = c->x;
+    if (x->scan <= SCAN_LINE || (x->line_lf != NULL && pos <= x->line_lf)) {
+        int st = judge_line(x, (size_t)c->s->limit_request_line);
+        if (st != 0)
+            return st;
+    }
+    return x->error_status != 0 ? x->error_status : 400;
+}
+
+/* Keeps the last three bytes parsed: a chunked request must end with the CRLF of an empty line. */
+static void keep_tail(struct exchange *x, const char *data, size_t n)
+{
+    if (n >= sizeof(x->tail)) {
+        memcpy(x->tail, data + n - sizeof(x->tail), sizeof(x->tail));
+    } else {
+        memmove(x->tail, x->tail + n, sizeof(x->tail) - n);
+        memcpy(x->tail + sizeof(x->tail) - n, data, n);
     }
 }
 
@@ -909,25 +1120,49 @@ static enum conn_state process_input(struct http_conn *c, int64_t now)
     c->deadline = now + (int64_t)c->s->timeout * 1000;
     while (c->start < c->end) {
         const char *data = c->buf + c->start;
-        size_t avail = c->end - c->start;
+        size_t avail = c->end - c->start, len = avail;
+        int stop = 0;
         if (c->x == NULL && begin_request(c, now) < 0) {
             c->state = CONN_CLOSE;
             return c->state;
         }
-        c->x->exec_base = data;
-        llhttp_errno_t err = llhttp_execute(&c->x->parser, data, avail);
-        if (err == HPE_OK) {
-            note_tail(c->x, data, avail);
+        struct exchange *x = c->x;
+        x->line_lf = NULL;
+        if (x->scan != SCAN_DONE)
+            len = scan_head(c, data, avail, &stop);
+        if (x->line_failed) {
+            /* llhttp failed inside the request line: only the line's end was awaited */
             c->start = c->end;
+            int st = error_status(c, data);
+            if (st < 0)
+                break;
+            c->stage = ST_NONE;
+            return respond_error(c, st, now);
+        }
+        x->exec_base = data;
+        llhttp_errno_t err = llhttp_execute(&x->parser, data, len);
+        const char *pos = err == HPE_OK ? data + len : llhttp_get_error_pos(&x->parser);
+        note_tail(x, data, (size_t)(pos - data));
+        if (x->req.chunked)
+            keep_tail(x, data, (size_t)(pos - data));
+        c->start += (size_t)(pos - data);
+        if (err == HPE_OK && stop == 0)
+            break;
+        if (err == HPE_PAUSED) {
+            c->stage = ST_NONE;
+            if (!x->req.chunked || memcmp(x->tail, "\n\r\n", 3) == 0)
+                return dispatch(c, now);
+            c->start = c->end;
+            return respond_error(c, 400, now); /* the trailer section ended with a bare LF */
+        }
+        int st = err == HPE_OK ? stop : error_status(c, pos);
+        c->start = c->end; /* the rest of the stream cannot be trusted */
+        if (st < 0) {
+            x->line_failed = 1; /* wait for the rest of the line */
             break;
         }
-        note_tail(c->x, data, (size_t)(llhttp_get_error_pos(&c->x->parser) - data));
-        c->start += (size_t)(llhttp_get_error_pos(&c->x->parser) - data);
         c->stage = ST_NONE;
-        if (err == HPE_PAUSED)
-            return dispatch(c, now);
-        c->start = c->end; /* the rest of the stream cannot be trusted */
-        return respond_error(c, error_status(c, err, data, avail), now);
+        return respond_error(c, st, now);
     }
     if (c->x != NULL && c->x->headers_done && c->stage == ST_HEADER)
         stage_begin(c, ST_BODY, now);

@@ -412,6 +412,71 @@ MPM_TEST(hostile, chunk_data_and_trailers, .timeout = 20)
     server_stop(s);
 }
 
+/* ---- the request line and line ends ---- */
+
+MPM_TEST(hostile, request_line_forms, .timeout = 20)
+{
+    /* RFC 9112 3: a request line other than method SP target SP HTTP-version CRLF is a 400, whichever part is
+     * wrong and wherever the parser noticed; 501 and 505 are only for a well-formed line with a method the
+     * server does not implement or a version it does not speak. RFC 9110 2.5: HTTP/1.x above 1.1 is served as
+     * 1.1 (so the pipelined request behind it is answered too). */
+    static const struct hcase cases[] = {
+        CASE("space inside the method", "G ET / HTTP/1.0\r\n\r\n", 400),
+        CASE("NUL after the version", "GET / HTTP/1.0\0\r\n\r\n", 400),
+        CASE("a word after the version", "GET / HTTP/1.0 x\r\n\r\n", 400),
+        CASE("two spaces after the version", "GET / HTTP/1.0  \r\n\r\n", 400),
+        CASE("a word after HTTP/2.0", "GET / HTTP/2.0 x\r\nHost: localhost\r\n\r\n", 400),
+        CASE("two-digit minor version", "GET / HTTP/1.10\r\nHost: localhost\r\n\r\n", 400),
+        CASE("two-digit major version", "GET / HTTP/10.0\r\nHost: localhost\r\n\r\n", 400),
+        CASE("lower-case protocol name", "GET / http/1.1\r\nHost: localhost\r\n\r\n", 400),
+        CASE("tab between method and target", "GET\t/ HTTP/1.1\r\nHost: localhost\r\n\r\n", 400),
+        CASE("space before the method", " GET / HTTP/1.1\r\nHost: localhost\r\n\r\n", 400),
+        CASE("unknown method, a word after the version", "FOO / HTTP/1.1 x\r\nHost: localhost\r\n\r\n", 400),
+        CASE("unknown method, control byte in the target", "FOO /\001 HTTP/1.1\r\nHost: localhost\r\n\r\n",
+             400),
+        CASE("unknown method", "FOO / HTTP/1.1\r\nHost: localhost\r\n\r\n", 501),
+        CASE("lower-case method", "get / HTTP/1.1\r\nHost: localhost\r\n\r\n", 501),
+        CASE("WebDAV method", "PROPFIND / HTTP/1.1\r\nHost: localhost\r\n\r\n", 501),
+        CASE("HTTP/2.0", "GET / HTTP/2.0\r\nHost: localhost\r\n\r\n", 505),
+        CASE("HTTP/3.1", "GET / HTTP/3.1\r\nHost: localhost\r\n\r\n", 505),
+        CASE("HTTP/0.9", "GET / HTTP/0.9\r\n\r\n", 505),
+        CASE("unknown method and HTTP/2.0", "FOO / HTTP/2.0\r\nHost: localhost\r\n\r\n", 505),
+        CASE("HTTP/2 connection preface", "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", 505),
+        CASE_FILE("HTTP/1.2", "GET / HTTP/1.2\r\nHost: localhost\r\n\r\n", "index.html"),
+        CASE_FILE("HTTP/1.9", "GET /page.html HTTP/1.9\r\nHost: localhost\r\n\r\n", "page.html"),
+    };
+    run_table(mpm, NULL, cases, N_CASES(cases));
+}
+
+MPM_TEST(hostile, bare_lf_refused_everywhere, .timeout = 20)
+{
+    /* One rule for every line of the head and of the chunked framing: it ends with CRLF, and a bare LF is a
+     * 400 wherever it stands (RFC 9112 2.2 allows either rule; the README says why this one). The chunk-size
+     * and chunk-data lines are in chunk_size_malformed and chunk_data_and_trailers. */
+    static const struct hcase cases[] = {
+        CASE("as an empty line before the request line", "\nGET / HTTP/1.1\r\nHost: localhost\r\n\r\n", 400),
+        CASE("after an empty CRLF line", "\r\n\nGET / HTTP/1.1\r\nHost: localhost\r\n\r\n", 400),
+        CASE("bare CR before the request line", "\rGET / HTTP/1.1\r\nHost: localhost\r\n\r\n", 400),
+        CASE("ending the request line", "GET / HTTP/1.1\nHost: localhost\r\n\r\n", 400),
+        CASE("ending the request line and as the empty line", "GET / HTTP/1.0\n\n", 400),
+        CASE("as the empty line after the request line", "GET / HTTP/1.0\r\n\n", 400),
+        CASE("ending a field", "GET / HTTP/1.1\r\nHost: localhost\nX-A: b\r\n\r\n", 400),
+        CASE("ending the last field", "GET / HTTP/1.1\r\nHost: localhost\n\r\n", 400),
+        CASE("as the empty line after the fields", "GET / HTTP/1.1\r\nHost: localhost\r\n\n", 400),
+        CASE("ending the last chunk", POST_CHUNKED "5\r\nhello\r\n0\n\r\n", 400),
+        CASE("as the empty line after the last chunk", POST_CHUNKED "5\r\nhello\r\n0\r\n\n", 400),
+        CASE("ending a trailer field", POST_CHUNKED "5\r\nhello\r\n0\r\nX-T: a\n\r\n", 400),
+        CASE("as the empty line after the trailers", POST_CHUNKED "5\r\nhello\r\n0\r\nX-T: a\r\n\n", 400),
+        /* the same places with CRLF, and LF as data */
+        CASE_FILE("an empty CRLF line before the request line", "\r\n" GET("/"), "index.html"),
+        CASE("trailers", POST_CHUNKED "5\r\nhello\r\n0\r\nX-T: a\r\n\r\n", 405),
+        CASE("LF in chunk data", POST_CHUNKED "3\r\na\nb\r\n0\r\n\r\n", 405),
+        CASE("LF in a Content-Length body",
+             "POST / HTTP/1.1\r\nHost: localhost\r\nContent-Length: 3\r\n\r\na\nb", 405),
+    };
+    run_table(mpm, NULL, cases, N_CASES(cases));
+}
+
 /* ---- header fields ---- */
 
 MPM_TEST(hostile, header_control_bytes, .timeout = 20)

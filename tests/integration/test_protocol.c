@@ -226,6 +226,97 @@ MPM_TEST(protocol, bad_versions, .timeout = 20)
     server_stop(s);
 }
 
+MPM_TEST(protocol, higher_minor_version_served_as_http11, .timeout = 20)
+{
+    /* RFC 9110 2.5: HTTP/1.2 and up are answered as HTTP/1.1, with 1.1's persistent connection and Host rule
+     */
+    struct srv *s = server_start(mpm, NULL);
+    static const char no_host[] = "GET / HTTP/1.2\r\n\r\n";
+    struct conn *c;
+    struct resp *r = request_once(s, "GET / HTTP/1.2\r\nHost: localhost\r\n\r\n", &c);
+
+    expect_static(r, s, "index.html", INDEX_HTML, strlen(INDEX_HTML), "text/html", NULL, 0);
+    resp_free(r);
+    r = exchange(c, "GET /page.html HTTP/1.9\r\nHost: localhost\r\n\r\n");
+    expect_static(r, s, "page.html", harness_page(), PAGE_LEN, "text/html", NULL, 0);
+    resp_free(r);
+    r = exchange(c, "GET / HTTP/1.2\r\nHost: localhost\r\nConnection: close\r\n\r\n");
+    expect_static(r, s, "index.html", INDEX_HTML, strlen(INDEX_HTML), "text/html", "close", 0);
+    expect_closed(c, 2000);
+    resp_free(r);
+    conn_close(c);
+    expect_closing_error(s, no_host, strlen(no_host), 400);
+    server_stop(s);
+}
+
+/*
+ * Sends raw in two writes, `at` bytes first, and expects the server to answer nothing before the second (the
+ * first part could still begin a well-formed request line) and then `status`, closing if status says so.
+ */
+static void expect_split(struct srv *s, const char *raw, size_t at, int status)
+{
+    struct conn *c = conn_open(s->port);
+    struct resp *r;
+    char *e = escape(raw, strlen(raw));
+
+    conn_send(c, raw, at);
+    int n = conn_fill(c, 300);
+    hassert(n == -1, "request \"%s\": the server answered or closed after its first %zu bytes (%d)", e, at,
+            n);
+    conn_send(c, raw + at, strlen(raw) - at);
+    r = must_read(c, 0);
+    hassert(r->status == status, "request \"%s\" sent in two parts: status %d, want %d", e, r->status,
+            status);
+    if (status >= 400) {
+        expect_error(r, status, NULL, "close", 0);
+        expect_closed(c, 2000);
+    }
+    free(e);
+    resp_free(r);
+    conn_close(c);
+}
+
+MPM_TEST(protocol, request_line_judged_whole, .timeout = 20)
+{
+    /* The answer to a request line does not depend on how its bytes arrive: the server waits for the line's
+     * end before telling a malformed line (400) from an unknown method (501) or version (505). */
+    struct srv *s = server_start(mpm, NULL);
+
+    expect_split(s, "FOO / HTTP/1.1\r\nHost: localhost\r\n\r\n", 1, 501);
+    expect_split(s, "FOO / HTTP/1.1\r\nHost: localhost\r\n\r\n", 15, 501);
+    expect_split(s, "G ET / HTTP/1.0\r\n\r\n", 1, 400);
+    expect_split(s, "GET / HTTP/1.0 x\r\n\r\n", 14, 400);
+    expect_split(s, "FOO / HTTP/1.1 x\r\n\r\n", 14, 400);
+    expect_split(s, "FOO / HTTP/1.1\nHost: localhost\r\n\r\n", 14, 400);
+    expect_split(s, "GET / HTTP/2.0\r\nHost: localhost\r\n\r\n", 15, 505);
+    expect_split(s, "GET / HTTP/2.0 x\r\n\r\n", 14, 400);
+    expect_split(s, "GET / HTTP/1.2\r\nHost: localhost\r\n\r\n", 15, 200);
+    server_stop(s);
+}
+
+MPM_TEST(protocol, bare_lf_between_pipelined_requests, .timeout = 20)
+{
+    /* An empty line before a request must be CRLF like every other line of a head (see the README): after a
+     * bare LF the request is refused and the connection closed, once the response before it has gone. */
+    struct srv *s = server_start(mpm, NULL);
+    struct conn *c = conn_open(s->port);
+    struct resp *r;
+
+    conn_send_str(c, GET("/") "\r\n" GET("/page.html") "\n" GET("/"));
+    r = must_read(c, 0);
+    expect_static(r, s, "index.html", INDEX_HTML, strlen(INDEX_HTML), "text/html", NULL, 0);
+    resp_free(r);
+    r = must_read(c, 0);
+    expect_static(r, s, "page.html", harness_page(), PAGE_LEN, "text/html", NULL, 0);
+    resp_free(r);
+    r = must_read(c, 0);
+    expect_error(r, 400, NULL, "close", 0);
+    resp_free(r);
+    expect_closed(c, 2000);
+    conn_close(c);
+    server_stop(s);
+}
+
 MPM_TEST(protocol, malformed_requests_400, .timeout = 20)
 {
     struct srv *s = server_start(mpm, NULL);

@@ -127,14 +127,15 @@ static enum conn_state drive(struct http_conn *c, const char *in, size_t len, si
     return st;
 }
 
-/* Runs a whole exchange on a fresh connection; returns the output with Date values replaced by "X". */
-static char *exchange(const char *in, size_t step, enum conn_state *final)
+/* Runs a whole exchange of `len` bytes on a fresh connection; returns the output with Date values replaced by
+ * "X". */
+static char *exchange_n(const char *in, size_t len, size_t step, enum conn_state *final)
 {
     int64_t now = 1000000;
     struct out o = {0};
     struct http_conn *c = http_conn_create(&srv, NULL, 0, now);
     cr_assert_not_null(c);
-    enum conn_state st = drive(c, in, strlen(in), step, &o, &now);
+    enum conn_state st = drive(c, in, len, step, &o, &now);
     if (final != NULL)
         *final = st;
     http_conn_destroy(c);
@@ -147,6 +148,11 @@ static char *exchange(const char *in, size_t step, enum conn_state *final)
         d[8] = 'X';
     }
     return o.data;
+}
+
+static char *exchange(const char *in, size_t step, enum conn_state *final)
+{
+    return exchange_n(in, strlen(in), step, final);
 }
 
 static char *error_page(int code, const char *reason, int head, const char *extra, int close)
@@ -265,7 +271,6 @@ Test(http_conn, errors)
     expect_error("GET / HTTP/1.1\r\nHost: x\r\nA: \x01\r\n\r\n", 400, "Bad Request", 1);
     expect_error("GET / HTTP/1.1\r\nHost: x\r\nA: b\rc\r\n\r\n", 400, "Bad Request", 1);
     expect_error("GET / HTTP/1.1\nHost: x\n\n", 400, "Bad Request", 1);
-    expect_error("GET / HTTP/1.2\r\nHost: x\r\n\r\n", 505, "HTTP Version Not Supported", 1);
     expect_error("POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip, chunked\r\n\r\n0\r\n\r\n", 501,
                  "Not Implemented", 1);
 }
@@ -587,4 +592,195 @@ Test(http_conn, http10_transfer_encoding_closes)
     cr_assert_null(strstr(got + 13, "HTTP/1.1 "), "the request after it was answered: %s", got);
     cr_assert_eq(st, CONN_CLOSE);
     free(got);
+}
+
+/* The status of the first response to `len` bytes fed `step` at a time (0 if none), and the final state. */
+static int status_n(const char *req, size_t len, size_t step, enum conn_state *st)
+{
+    char *got = exchange_n(req, len, step, st);
+    int code = 0;
+    if (sscanf(got, "HTTP/1.1 %d ", &code) != 1)
+        code = 0;
+    free(got);
+    return code;
+}
+
+/* Expects `status` for the whole input, and for it split at every byte and in pieces of 2, 3 and 7 bytes;
+ * a 400, 414, 501 or 505 must close the connection. */
+static void expect_status_any_split(const char *req, size_t len, int status)
+{
+    static const size_t steps[] = {1 << 20, 1, 2, 3, 7};
+    char *shown = malloc(4 * len + 1);
+    size_t o = 0;
+    for (size_t i = 0; i < len; i++)
+        o += (size_t)(req[i] >= 0x20 && req[i] < 0x7f ? sprintf(shown + o, "%c", req[i])
+                                                      : sprintf(shown + o, "\\x%02x", (unsigned char)req[i]));
+    shown[o] = '\0';
+    for (size_t i = 0; i < sizeof(steps) / sizeof(steps[0]); i++) {
+        enum conn_state st;
+        int got = status_n(req, len, steps[i], &st);
+        cr_assert_eq(got, status, "\"%s\" in pieces of %zu: status %d, want %d", shown, steps[i], got,
+                     status);
+        if (status == 400 || status == 414 || status == 501 || status == 505)
+            cr_assert_eq(st, CONN_CLOSE, "\"%s\" in pieces of %zu: the connection stays open", shown,
+                         steps[i]);
+    }
+    free(shown);
+}
+
+#define EXPECT_STATUS(lit, status) expect_status_any_split((lit), sizeof(lit) - 1, (status))
+
+Test(http_conn, higher_minor_version_is_served_as_http11)
+{
+    /* RFC 9110 2.5: a 1.x request with x > 1 is answered as the highest version we speak */
+    enum conn_state st;
+    char *got = exchange("GET / HTTP/1.2\r\nHost: x\r\n\r\n", 1 << 20, &st);
+    cr_assert(strncmp(got, "HTTP/1.1 200 OK\r\n", 17) == 0, "%s", got);
+    cr_assert_null(strstr(got, "\r\nConnection:"), "1.1 keeps the connection without saying so: %s", got);
+    cr_assert_eq(st, CONN_KEEPALIVE);
+    free(got);
+    EXPECT_STATUS("GET / HTTP/1.2\r\nHost: x\r\n\r\n", 200);
+    EXPECT_STATUS("HEAD / HTTP/1.9\r\nHost: x\r\n\r\n", 200);
+    /* 1.1's rules hold: Host is required, Connection: close closes, pipelined requests are answered in turn
+     */
+    EXPECT_STATUS("GET / HTTP/1.2\r\n\r\n", 400);
+    got = exchange("GET / HTTP/1.9\r\nHost: x\r\nConnection: close\r\n\r\n", 1 << 20, &st);
+    cr_assert_not_null(strstr(got, "\r\nConnection: close\r\n"), "%s", got);
+    cr_assert_eq(st, CONN_CLOSE);
+    free(got);
+    got = exchange("GET / HTTP/1.2\r\nHost: x\r\n\r\nGET /nope HTTP/1.3\r\nHost: x\r\n\r\n", 1, &st);
+    const char *second = strstr(got + 1, "HTTP/1.1 ");
+    cr_assert(second != NULL && strncmp(second, "HTTP/1.1 404 ", 13) == 0, "%s", got);
+    cr_assert_eq(st, CONN_KEEPALIVE);
+    free(got);
+}
+
+Test(http_conn, request_line_is_judged_whole)
+{
+    /* a malformed request line is a 400, whatever llhttp stumbled on first */
+    EXPECT_STATUS("G ET / HTTP/1.0\r\n\r\n", 400);
+    EXPECT_STATUS("GET / HTTP/1.0\0\r\n\r\n", 400);
+    EXPECT_STATUS("GET / HTTP/1.0 x\r\n\r\n", 400);
+    EXPECT_STATUS("GET / HTTP/1.0  \r\n\r\n", 400);
+    EXPECT_STATUS("GET / HTTP/1.0 \r\n\r\n", 400);
+    EXPECT_STATUS("GET / HTTP/1.0\r\r\n\r\n", 400);
+    EXPECT_STATUS("GET / HTTP/2.0 x\r\n\r\n", 400);
+    EXPECT_STATUS("GET / HTTP/1.10\r\n\r\n", 400);
+    EXPECT_STATUS("GET / HTTP/10.0\r\n\r\n", 400);
+    EXPECT_STATUS("GET / HTTP/1.\r\n\r\n", 400);
+    EXPECT_STATUS("GET / http/1.1\r\nHost: x\r\n\r\n", 400);
+    EXPECT_STATUS("GET\t/ HTTP/1.1\r\nHost: x\r\n\r\n", 400);
+    EXPECT_STATUS(" GET / HTTP/1.1\r\nHost: x\r\n\r\n", 400);
+    EXPECT_STATUS("FOO\0 / HTTP/1.1\r\nHost: x\r\n\r\n", 400);
+    EXPECT_STATUS("FOO /\x01 HTTP/1.1\r\nHost: x\r\n\r\n", 400);
+    EXPECT_STATUS("FOO / HTTP/1.1 x\r\nHost: x\r\n\r\n", 400);
+    EXPECT_STATUS("FOO / HTTP/1.1\nHost: x\n\n", 400);
+    EXPECT_STATUS("\x01\x02 hello\r\n\r\n", 400);
+    /* 501 for a well-formed line with a method the server does not implement */
+    EXPECT_STATUS("FOO / HTTP/1.1\r\nHost: x\r\n\r\n", 501);
+    EXPECT_STATUS("get / HTTP/1.1\r\nHost: x\r\n\r\n", 501);
+    EXPECT_STATUS("GE / HTTP/1.1\r\nHost: x\r\n\r\n", 501);
+    EXPECT_STATUS("PROPFIND / HTTP/1.1\r\nHost: x\r\n\r\n", 501);
+    EXPECT_STATUS("FOO  /  HTTP/1.0\r\n\r\n", 501);
+    /* 505 for a well-formed line with a version other than 1.x, also with an unknown method */
+    EXPECT_STATUS("GET / HTTP/2.0\r\nHost: x\r\n\r\n", 505);
+    EXPECT_STATUS("GET / HTTP/3.1\r\n\r\n", 505);
+    EXPECT_STATUS("GET / HTTP/0.9\r\n\r\n", 505);
+    EXPECT_STATUS("FOO / HTTP/2.0\r\n\r\n", 505);
+    EXPECT_STATUS("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", 505);
+    /* llhttp's own leniency is kept: several spaces between the parts */
+    EXPECT_STATUS("GET  /  HTTP/1.1\r\nHost: x\r\n\r\n", 200);
+}
+
+Test(http_conn, request_line_waits_for_its_end_only_while_it_may_be_well_formed)
+{
+    enum conn_state st;
+    /* "FOO / HTTP/1.1" could still be a 501 or, with a bare LF, a 400: nothing is answered yet */
+    cr_assert_eq(status_n("FOO / HTTP/1.1", 14, 1 << 20, &st), 0);
+    cr_assert_eq(st, CONN_READ);
+    cr_assert_eq(status_n("FOO / HTTP/1.1\r", 15, 1, &st), 0);
+    cr_assert_eq(st, CONN_READ);
+    /* bytes no well-formed line begins with are refused at once */
+    EXPECT_STATUS("\x01", 400);
+    EXPECT_STATUS("G ET / ", 400);
+    EXPECT_STATUS("FOO / HTTP/1.1 ", 400);
+    EXPECT_STATUS("GET / HTTP/2.0 ", 400);
+}
+
+Test(http_conn, request_line_limit)
+{
+    /* LimitRequestLine counts the line without its CRLF, whatever the method */
+    char req[512], path[200];
+    srv.limit_request_line = 100;
+    memset(path, 'a', sizeof(path));
+    /* "GET /" + 86 + " HTTP/1.1" = 100 bytes */
+    snprintf(req, sizeof(req), "GET /%.*s HTTP/1.1\r\nHost: x\r\n\r\n", 86, path);
+    expect_status_any_split(req, strlen(req), 404);
+    snprintf(req, sizeof(req), "GET /%.*s HTTP/1.1\r\nHost: x\r\n\r\n", 87, path);
+    expect_status_any_split(req, strlen(req), 414);
+    snprintf(req, sizeof(req), "FOO /%.*s HTTP/1.1\r\nHost: x\r\n\r\n", 87, path);
+    expect_status_any_split(req, strlen(req), 414);
+    /* without an end, as soon as it is too long */
+    snprintf(req, sizeof(req), "FOO /%.*s", 190, path);
+    expect_status_any_split(req, strlen(req), 414);
+    snprintf(req, sizeof(req), "GET /%.*s", 190, path);
+    expect_status_any_split(req, strlen(req), 414);
+    /* a fault before the limit comes first */
+    snprintf(req, sizeof(req), "G ET /%.*s HTTP/1.1\r\n\r\n", 190, path);
+    expect_status_any_split(req, strlen(req), 400);
+    srv.limit_request_line = 8190;
+}
+
+Test(http_conn, bare_lf_is_refused_everywhere)
+{
+#define CHUNKED "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+    /* one rule for every line of the head and of the chunked framing: it ends with CRLF */
+    EXPECT_STATUS("\nGET / HTTP/1.1\r\nHost: x\r\n\r\n", 400);
+    EXPECT_STATUS("\r\n\nGET / HTTP/1.1\r\nHost: x\r\n\r\n", 400);
+    EXPECT_STATUS("\rGET / HTTP/1.1\r\nHost: x\r\n\r\n", 400);
+    EXPECT_STATUS("GET / HTTP/1.0\n\n", 400);
+    EXPECT_STATUS("GET / HTTP/1.0\nHost: x\r\n\r\n", 400);
+    EXPECT_STATUS("GET / HTTP/1.0\r\n\n", 400);
+    EXPECT_STATUS("GET / HTTP/1.1\r\nHost: x\n\r\n", 400);
+    EXPECT_STATUS("GET / HTTP/1.1\r\nHost: x\nX-A: b\r\n\r\n", 400);
+    EXPECT_STATUS("GET / HTTP/1.1\r\nHost: x\r\n\n", 400);
+    EXPECT_STATUS("GET / HTTP/1.1\r\nHost: x\r\nX-A:\n\r\n", 400);
+    EXPECT_STATUS(CHUNKED "5\nhello\r\n0\r\n\r\n", 400);
+    EXPECT_STATUS(CHUNKED "5\r\nhello\n0\r\n\r\n", 400);
+    EXPECT_STATUS(CHUNKED "5\r\nhello\r\n0\n\r\n", 400);
+    EXPECT_STATUS(CHUNKED "5\r\nhello\r\n0\r\n\n", 400);
+    EXPECT_STATUS(CHUNKED "0\r\nX-T: a\n\r\n", 400);
+    EXPECT_STATUS(CHUNKED "0\r\nX-T: a\r\n\n", 400);
+    /* the same requests with CRLF */
+    EXPECT_STATUS("\r\n\r\nGET / HTTP/1.1\r\nHost: x\r\n\r\n", 200);
+    EXPECT_STATUS("GET / HTTP/1.0\r\n\r\n", 200);
+    EXPECT_STATUS(CHUNKED "5\r\nhello\r\n0\r\n\r\n", 405);
+    EXPECT_STATUS(CHUNKED "0\r\nX-T: a\r\n\r\n", 405);
+    /* a LF in a body is data */
+    EXPECT_STATUS("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\na\nb", 405);
+    EXPECT_STATUS(CHUNKED "3\r\na\nb\r\n0\r\n\r\n", 405);
+#undef CHUNKED
+}
+
+Test(http_conn, bare_lf_between_pipelined_requests)
+{
+    /* the empty line a client may send before a request is held to the same rule */
+    enum conn_state st;
+    static const char crlf[] = "GET / HTTP/1.1\r\nHost: x\r\n\r\n\r\nGET / HTTP/1.1\r\nHost: x\r\n\r\n";
+    static const char lf[] = "GET / HTTP/1.1\r\nHost: x\r\n\r\n\nGET / HTTP/1.1\r\nHost: x\r\n\r\n";
+    static const size_t steps[] = {1 << 20, 1, 7};
+    for (size_t i = 0; i < sizeof(steps) / sizeof(steps[0]); i++) {
+        size_t step = steps[i];
+        char *got = exchange(crlf, step, &st);
+        const char *second = strstr(got + 1, "HTTP/1.1 ");
+        cr_assert(second != NULL && strncmp(second, "HTTP/1.1 200 ", 13) == 0, "%s", got);
+        cr_assert_eq(st, CONN_KEEPALIVE);
+        free(got);
+        got = exchange(lf, step, &st);
+        second = strstr(got + 1, "HTTP/1.1 ");
+        cr_assert(strncmp(got, "HTTP/1.1 200 ", 13) == 0, "%s", got);
+        cr_assert(second != NULL && strncmp(second, "HTTP/1.1 400 ", 13) == 0, "%s", got);
+        cr_assert_eq(st, CONN_CLOSE);
+        free(got);
+    }
 }
