@@ -156,24 +156,26 @@ fail:
     return -1;
 }
 
+/* Binds every listener of s that has no socket yet. Returns 0, or -1 with err (the caller cleans up). */
+static int open_missing(struct server *s, int backlog, struct errbuf *err)
+{
+    for (struct listener *l = s->listeners; l != NULL; l = l->next)
+        if (l->fd < 0 && open_one(l, backlog, err) < 0)
+            return -1;
+    return 0;
+}
+
 int listen_open(struct server *s, struct errbuf *err)
 {
     int backlog = s->listen_backlog > 0 ? s->listen_backlog : LISTEN_DEFAULT_BACKLOG;
 
     if (s->listeners == NULL)
         return errbuf_set(err, "no listening sockets available: add a Listen directive");
-
-    for (struct listener *l = s->listeners; l != NULL; l = l->next) {
-        if (l->fd >= 0)
-            continue;
-        if (open_one(l, backlog, err) < 0)
-            goto fail;
+    if (open_missing(s, backlog, err) < 0) {
+        listen_close(s);
+        return -1;
     }
     return 0;
-
-fail:
-    listen_close(s);
-    return -1;
 }
 
 /* old's listener on the same address as l, with an open socket, or NULL. */
@@ -213,17 +215,11 @@ int listen_open_from(struct server *s, const struct server *old, struct errbuf *
                       backlog, strerror(errno));
         }
     }
-    for (struct listener *l = s->listeners; l != NULL; l = l->next) {
-        if (l->fd >= 0)
-            continue;
-        if (open_one(l, backlog, err) < 0)
-            goto fail;
+    if (open_missing(s, backlog, err) < 0) {
+        listen_abandon(s, old);
+        return -1;
     }
     return 0;
-
-fail:
-    listen_abandon(s, old);
-    return -1;
 }
 
 void listen_abandon(struct server *s, const struct server *old)
