@@ -10,7 +10,7 @@
  * the children the configuration runs). Status knows nothing of supervision or of the MPMs, and finds the
  * board as the one this process mapped (scoreboard_current()).
  *
- * Counting follows mod_status (Apache 2.4.6x, which separates the graceful workers). Over the live children
+ * Counting follows mod_status (Apache 2.4.71, which counts graceful workers apart). Over the live children
  * that are not leaving, a worker slot is idle when READY ('_') and the child belongs to the current
  * generation, graceful when 'G' (finishing before its child exits), busy when in any other state but DEAD,
  * STARTING and IDLE_KILL. The Scoreboard line has a character per slot up to MaxRequestWorkers (ServerLimit

@@ -1,7 +1,8 @@
 /*
  * /server-status?auto: Apache's machine-readable text, key for key in the order and value formats of Apache
- * 2.4.6x's mod_status (which 2.4.5x's tools read: prometheus-apache-exporter, telegraf, collectd and the
- * like), so that they read it unchanged. One "Key: value" line each after the server's name:
+ * 2.4's mod_status as Debian's apache2 (2.4.71, ExtendedStatus On) prints it under each MPM, so that the
+ * tools that read it (prometheus-apache-exporter, telegraf, collectd and the like) read ours unchanged. One
+ * "Key: value" line each after the server's name:
  *
  *   ServerVersion, ServerMPM, Server Built, CurrentTime, RestartTime, ParentServerConfigGeneration,
  *   ParentServerMPMGeneration, ServerUptimeSeconds, ServerUptime, Load1, Load5, Load15, Total Accesses,

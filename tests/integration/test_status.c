@@ -295,7 +295,7 @@ static void check_auto(const struct auto_page *a, const char *mpm, const struct 
     hassert(auto_int(a, "GracefulWorkers") == 0, "GracefulWorkers %s in a fresh server",
             auto_get(a, "GracefulWorkers"));
     hassert(auto_get_nth(a, "BusyWorkers", 1) == NULL && auto_get_nth(a, "IdleWorkers", 1) == NULL,
-            "BusyWorkers and IdleWorkers once, as Apache 2.4.6x");
+            "BusyWorkers and IdleWorkers once, as Apache 2.4.71");
     if (!event) {
         /* the worker answering this request is busy */
         hassert(busy >= 1, "BusyWorkers %lld while serving the status request", busy);

@@ -266,7 +266,7 @@ Test(status, auto_matches_apache_for_event)
     struct status_sys sys = {.now = T0, .load = {-1, -1, -1}};
 
     /* no Host and no ServerName; no CPU figures; no uptime yet (no rates) and no request (no BytesPerReq nor
-     * DurationPerReq); the slot finishing on its own is graceful, not busy; Busy/Idle once, as Apache 2.4.6x
+     * DurationPerReq); the slot finishing on its own is graceful, not busy; Busy/Idle once, as Apache 2.4.71
      */
     char *body = render(p, s, NULL, sb, STATUS_AUTO, &sys, NULL);
     cr_assert_str_eq(body, "localhost\n"
