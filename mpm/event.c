@@ -584,6 +584,7 @@ static int event_run(struct server *s)
         .max_spare = 0,
         .max_children = c->server_limit,
         .workers_per_child = 1,
+        .async = 1,
         .limit_directive = "ServerLimit",
         .child_main = event_child_main,
     };

@@ -256,10 +256,8 @@ static void end_request(struct http_conn *c)
     struct request *r = &c->x->req;
     settle_line(c->x, 1);
     log_access(c->s, r);
-    if (c->slot != NULL) {
-        atomic_fetch_add_explicit(&c->slot->accesses, 1, memory_order_relaxed);
-        atomic_fetch_add_explicit(&c->slot->bytes, r->bytes_sent + c->x->head_len, memory_order_relaxed);
-    }
+    if (c->slot != NULL) /* the duration as the access log's %D measures it */
+        scoreboard_request_done(c->slot, r->bytes_sent + c->x->head_len, now_ms() - r->start_ms);
     http_resp_close_files(r);
     c->x = NULL;
     pool_reset(c->pool);

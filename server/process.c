@@ -618,6 +618,18 @@ void process_hold_signals(void)
         startup_held = 1;
 }
 
+/* Tells the scoreboard (and so /server-status) which model runs and how many children and slots it uses. */
+static void describe_model(const struct parent *P)
+{
+    struct sb_info info = {
+        .async = P->p->async != 0,
+        .threads_per_child = P->workers,
+        .max_servers = P->fixed ? P->start : P->max_children,
+    };
+    snprintf(info.mpm, sizeof(info.mpm), "%s", P->p->mpm_name);
+    scoreboard_set_info(P->sb, &info);
+}
+
 /* -X: child_main in this process, slot 0; TERM/INT set the stop flag, which the MPM's loop notices. */
 static int run_one_process(struct server *s, const struct process_policy *p, struct scoreboard *sb, int gen)
 {
@@ -712,6 +724,7 @@ int process_run(struct server *s, const struct process_policy *p)
     P.start = p->start_children < P.max_children ? p->start_children : P.max_children;
     P.spawn_rate = 1;
     P.respawn_budget = MAX_SPAWN_RATE;
+    describe_model(&P);
 
     /* A write to a closed connection returns EPIPE instead of killing the process. */
     struct sigaction sa;

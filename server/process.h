@@ -45,6 +45,7 @@ struct process_policy {
     int min_spare, max_spare;    /* idle worker slots to keep; both 0: a fixed number of children */
     int max_children;            /* MaxRequestWorkers / workers_per_child, <= ServerLimit */
     int workers_per_child;       /* 1 for prefork, ThreadsPerChild for worker, 1 for event */
+    int async;                   /* a child's reactor owns its connections (event): told to the scoreboard */
     const char *limit_directive; /* named in "server reached ... setting" */
     /*
      * When the child is asked to leave, its signal handler closes the child's copies of the listening sockets

@@ -3,10 +3,12 @@
  * sees the same memory: the header, then server_limit child rows, then server_limit x thread_limit worker
  * slots. Nothing here locks. Each slot has a single writer (the worker that owns it; the parent only while
  * the owning child is dead), and every field is an atomic, so readers such as the parent's idle count or
- * /server-status see each value whole, if not a consistent snapshot of all of them.
+ * /server-status see each value whole, if not a consistent snapshot of all of them. The header's description
+ * of the running model is the exception: its fields belong together, so they sit behind a sequence lock.
  */
 
 #include <errno.h>
+#include <sched.h>
 #include <stdint.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -14,6 +16,11 @@
 
 #include "scoreboard.h"
 #include "util.h"
+
+#define INFO_READ_TRIES 1000 /* reads of one unfinished write: its writer died half-way */
+
+/* The board this process mapped last (a forked child inherits it). */
+static struct scoreboard *current;
 
 /* Rounds n up to a multiple of 64 so that each array starts on its own cache line. */
 static size_t align64(size_t n)
@@ -61,6 +68,7 @@ struct scoreboard *scoreboard_create(int server_limit, int thread_limit, struct 
                                        align64((size_t)server_limit * sizeof(struct sb_child)));
     for (size_t i = 0; i < (size_t)server_limit * (size_t)thread_limit; i++)
         atomic_init(&sb->workers[i].state, (char)SB_DEAD);
+    current = sb;
     return sb;
 }
 
@@ -68,7 +76,54 @@ void scoreboard_destroy(struct scoreboard *sb)
 {
     if (sb == NULL)
         return;
+    if (current == sb)
+        current = NULL;
     munmap(sb, scoreboard_size(sb->server_limit, sb->thread_limit));
+}
+
+struct scoreboard *scoreboard_current(void)
+{
+    return current;
+}
+
+void scoreboard_set_info(struct scoreboard *sb, const struct sb_info *info)
+{
+    unsigned seq = atomic_load_explicit(&sb->info_seq, memory_order_relaxed);
+    atomic_store_explicit(&sb->info_seq, seq + 1, memory_order_relaxed);
+    atomic_thread_fence(memory_order_release);
+    int end = 0;
+    for (size_t i = 0; i < SB_MPM_NAME_MAX; i++) {
+        end = end || i == SB_MPM_NAME_MAX - 1 || info->mpm[i] == '\0';
+        atomic_store_explicit(&sb->info_mpm[i], end ? '\0' : info->mpm[i], memory_order_relaxed);
+    }
+    atomic_store_explicit(&sb->info_async, info->async, memory_order_relaxed);
+    atomic_store_explicit(&sb->info_threads_per_child, info->threads_per_child, memory_order_relaxed);
+    atomic_store_explicit(&sb->info_max_servers, info->max_servers, memory_order_relaxed);
+    atomic_store_explicit(&sb->info_seq, seq + 2, memory_order_release);
+}
+
+void scoreboard_get_info(struct scoreboard *sb, struct sb_info *info)
+{
+    unsigned last = 0;
+    int stuck = 0;
+    for (;;) {
+        unsigned before = atomic_load_explicit(&sb->info_seq, memory_order_acquire);
+        for (size_t i = 0; i < SB_MPM_NAME_MAX; i++)
+            info->mpm[i] = atomic_load_explicit(&sb->info_mpm[i], memory_order_relaxed);
+        info->async = atomic_load_explicit(&sb->info_async, memory_order_relaxed);
+        info->threads_per_child = atomic_load_explicit(&sb->info_threads_per_child, memory_order_relaxed);
+        info->max_servers = atomic_load_explicit(&sb->info_max_servers, memory_order_relaxed);
+        atomic_thread_fence(memory_order_acquire);
+        if ((before & 1) == 0 && atomic_load_explicit(&sb->info_seq, memory_order_relaxed) == before)
+            break;
+        /* the parent is writing: let it finish, unless it died half-way (the same odd count for long) */
+        stuck = before == last ? stuck + 1 : 0;
+        if (stuck >= INFO_READ_TRIES)
+            break;
+        last = before;
+        sched_yield();
+    }
+    info->mpm[SB_MPM_NAME_MAX - 1] = '\0';
 }
 
 struct sb_child *scoreboard_child(struct scoreboard *sb, int i)
@@ -88,6 +143,14 @@ void scoreboard_set_state(struct sb_worker *w, enum sb_state st)
     if (st == SB_READ || st == SB_WRITE || st == SB_KEEPALIVE || st == SB_CLOSING)
         atomic_store_explicit(&w->last_used, (int64_t)time(NULL), memory_order_relaxed);
     atomic_store_explicit(&w->state, (char)st, memory_order_release);
+}
+
+void scoreboard_request_done(struct sb_worker *w, uint64_t bytes, int64_t duration_ms)
+{
+    atomic_fetch_add_explicit(&w->accesses, 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&w->bytes, bytes, memory_order_relaxed);
+    if (duration_ms > 0)
+        atomic_fetch_add_explicit(&w->duration_ms, (uint64_t)duration_ms, memory_order_relaxed);
 }
 
 int scoreboard_idle_workers(struct scoreboard *sb, int gen)

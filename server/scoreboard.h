@@ -1,7 +1,9 @@
 /*
  * The scoreboard: shared memory (an anonymous MAP_SHARED mapping made by the parent before it forks) holding
- * a row per child process and a slot per worker (ServerLimit x ThreadLimit). Children write their own slots
- * with atomic stores; the parent reads them to count idle workers and /server-status renders them.
+ * a header, a row per child process and a slot per worker (ServerLimit x ThreadLimit). Children write their
+ * own slots with atomic stores; the parent reads them to count idle workers and /server-status renders them.
+ * The header also says which model runs and how it uses the board (struct sb_info): supervision writes it,
+ * so that status reads everything it shows from the scoreboard alone.
  */
 #ifndef HTTPD_SCOREBOARD_H
 #define HTTPD_SCOREBOARD_H
@@ -34,10 +36,11 @@ enum sb_quitting {
 
 struct sb_worker {
     _Atomic char state;
-    atomic_uint_fast64_t accesses; /* requests served */
-    atomic_uint_fast64_t bytes;    /* bytes sent */
-    atomic_uint_fast32_t conns;    /* connections served */
-    _Atomic int64_t last_used;     /* wall-clock seconds */
+    atomic_uint_fast64_t accesses;    /* requests served */
+    atomic_uint_fast64_t bytes;       /* bytes sent */
+    atomic_uint_fast32_t conns;       /* connections served */
+    _Atomic int64_t last_used;        /* wall-clock seconds */
+    atomic_uint_fast64_t duration_ms; /* milliseconds spent on the requests served (Total Duration) */
 };
 
 struct sb_child {
@@ -49,11 +52,28 @@ struct sb_child {
     atomic_int_fast32_t idle_conns; /* idle keep-alive connections (event) */
 };
 
+#define SB_MPM_NAME_MAX 16
+
+/* What the running model makes of the board, as /server-status shows it. */
+struct sb_info {
+    char mpm[SB_MPM_NAME_MAX]; /* "prefork", "worker", "event"; "" until supervision has written it */
+    int async;                 /* a reactor per child owns its connections (event): the rows' connection
+                                  counts are what the children are doing */
+    int threads_per_child;     /* worker slots each child uses */
+    int max_servers; /* children the configuration runs at most: MaxRequestWorkers / ThreadsPerChild,
+                        or the fixed number of children (Apache's AP_MPMQ_MAX_DAEMONS) */
+};
+
 struct scoreboard {
     int server_limit;
     int thread_limit;
     time_t start_time;
     _Atomic int generation;
+    /* struct sb_info, field by field: rewritten by the parent at each generation while children may read it,
+     * so it is a sequence lock (odd while scoreboard_set_info() writes) over atomic fields */
+    atomic_uint info_seq;
+    _Atomic char info_mpm[SB_MPM_NAME_MAX];
+    atomic_int info_async, info_threads_per_child, info_max_servers;
     struct sb_child *children; /* server_limit rows */
     struct sb_worker *workers; /* server_limit * thread_limit slots */
 };
@@ -64,6 +84,18 @@ struct scoreboard *scoreboard_create(int server_limit, int thread_limit, struct 
 /* Unmaps it. */
 void scoreboard_destroy(struct scoreboard *sb);
 
+/*
+ * The scoreboard this process mapped last (its forked children inherit it), or NULL before the first one
+ * and once that one is unmapped: how a handler finds the board without knowing who made it.
+ */
+struct scoreboard *scoreboard_current(void);
+
+/* Writes the header's description of the running model (by the process that supervises the children). */
+void scoreboard_set_info(struct scoreboard *sb, const struct sb_info *info);
+
+/* Reads it whole: never half of one write and half of another (mpm is "" if it was never written). */
+void scoreboard_get_info(struct scoreboard *sb, struct sb_info *info);
+
 /* Child row `i`. */
 struct sb_child *scoreboard_child(struct scoreboard *sb, int i);
 
@@ -72,6 +104,9 @@ struct sb_worker *scoreboard_worker(struct scoreboard *sb, int i, int t);
 
 /* Sets a slot's state (and its last-used time when it becomes busy). */
 void scoreboard_set_state(struct sb_worker *w, enum sb_state st);
+
+/* Accounts a finished request to a slot: one access, `bytes` sent, `duration_ms` spent (negative: 0). */
+void scoreboard_request_done(struct sb_worker *w, uint64_t bytes, int64_t duration_ms);
 
 /* Workers in SB_READY over the live children whose generation is `gen` and which are not quitting. */
 int scoreboard_idle_workers(struct scoreboard *sb, int gen);

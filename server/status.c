@@ -1,37 +1,37 @@
 /*
  * /server-status: the scoreboard as Apache's mod_status renders it. The handler first copies the shared
  * scoreboard into a snapshot (children write it all the time, without locks), counts from the copy, then
- * prints one of three formats into a single buffer in the request pool:
+ * one of three renderers prints it into a single buffer in the request pool: status_html.c (the default
+ * page), status_auto.c (Apache's machine-readable ?auto) and status_json.c (?json). This file takes the
+ * snapshot and computes the figures they share; status_snap.h is what they see of it.
  *
- *   HTML    the default page: version, MPM, times, totals, a table of child processes, the scoreboard
- *           characters and a table of the worker slots that have served something.
- *   ?auto   Apache's machine-readable text, key for key in Apache 2.4's order and value formats, so that
- *           apache_exporter, telegraf, collectd and the like read it unchanged. Floats are printed as APR's
- *           "%g" prints them: six significant digits and no zero before the point (".0277778").
- *   ?json   the same figures and, per child, its slot, pid, generation, state and worker slots.
+ * Everything shown comes from the scoreboard: the rows and slots, and its header, in which supervision
+ * describes the running model (its name, whether a reactor owns the connections, the threads per child and
+ * the children the configuration runs). Status knows nothing of supervision or of the MPMs, and finds the
+ * board as the one this process mapped (scoreboard_current()).
  *
- * Counting follows mod_status. A worker slot of a live child that is not leaving is idle when READY ('_')
- * and the child belongs to the current generation, busy when in any other state but DEAD, STARTING and
- * IDLE_KILL. The Scoreboard line has a character per slot up to MaxRequestWorkers (ServerLimit rows
- * x ThreadLimit slots, leaving out the DEAD slots beyond the configured number of children or threads, as
- * Apache 2.4 does): prefork and worker print MaxRequestWorkers characters, event one per StartServers child,
- * plus any slot outside those bounds that is in use (a child of an older generation).
+ * Counting follows mod_status (Apache 2.4.71, which counts graceful workers apart). Over the live children
+ * that are not leaving, a worker slot is idle when READY ('_') and the child belongs to the current
+ * generation, graceful when 'G' (finishing before its child exits), busy when in any other state but DEAD,
+ * STARTING and IDLE_KILL. The Scoreboard line has a character per slot up to MaxRequestWorkers (ServerLimit
+ * rows x ThreadLimit slots, leaving out the DEAD slots beyond the configured number of children or threads,
+ * as Apache 2.4 does): prefork and worker print MaxRequestWorkers characters, event one per StartServers
+ * child, plus any slot outside those bounds that is in use (a child of an older generation).
  *
  * Under event a child is one reactor with one slot, READY whenever it can take connections, so what it is
  * doing shows in the connection counts kept in its scoreboard row: ConnsTotal (open connections, lingering
  * closes included) and ConnsAsyncKeepAlive (idle keep-alive). The reactor serves every other connection
- * asynchronously, so those are reported as ConnsAsyncWriting; ConnsAsyncClosing is 0 because the row does
- * not count lingering closes apart.
+ * asynchronously, so those are reported as ConnsAsyncWriting; ConnsAsyncClosing and ConnsAsyncWaitIO are 0
+ * because the row does not count lingering closes or connections waiting for I/O apart.
  *
- * Beyond the scoreboard: the load average from /proc/loadavg and CPU times from /proc/PID/stat of the parent
- * (its cutime/cstime hold the children it has reaped) and of every live child. Total Duration and Server
- * Built are not printed: nothing records request durations, and a build date would make builds differ.
+ * Request durations are what each slot has accumulated (the milliseconds from the first byte of a request
+ * to its end, as the access log's %D), summed as Apache's Total Duration. Beyond the scoreboard: the load
+ * average from /proc/loadavg and CPU times from /proc/PID/stat of the parent (its cutime/cstime hold the
+ * children it has reaped) and of every live child.
  */
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <inttypes.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -41,18 +41,13 @@
 #include "handler.h"
 #include "http.h"
 #include "log.h"
-#include "mpm.h"
 #include "pool.h"
-#include "process.h"
 #include "scoreboard.h"
 #include "server.h"
 #include "status.h"
+#include "status_snap.h"
 #include "util.h"
 
-#define KBYTE         1024
-#define MBYTE         1048576.0
-#define GBYTE         1073741824.0
-#define BOARD_LINE    64 /* scoreboard characters per line of the HTML page, as Apache */
 #define TIME_FORMAT   "%A, %d-%b-%Y %H:%M:%S %Z"
 #define REFRESH_DEF   10 /* ?refresh without a valid number, as Apache */
 #define REFRESH_MAX   86400
@@ -61,48 +56,18 @@
 #define CONTENT_JSON  "application/json"
 #define INITIAL_SPACE 4096
 
+const char status_server_built[] = __DATE__ " " __TIME__;
+
 /* ---- the snapshot ---- */
 
-struct snap_slot {
-    char state;
-    uint64_t accesses, bytes;
-    uint32_t conns;
-    int64_t last_used;
-};
-
-struct snap_row {
-    pid_t pid;
-    int generation;
-    int quitting;
-    long conns, idle_conns; /* event */
-    uint64_t accesses, bytes;
-    int busy, idle; /* its slots: working ones, READY ones */
-};
-
-struct snap {
-    const char *host;
-    const char *mpm;
-    int async;
-    int server_limit, thread_limit;
-    int threads_per_child, max_servers, max_workers;
-    int generation;
-    time_t start;
-    long uptime;
-    struct snap_row *rows;
-    struct snap_slot *slots; /* server_limit x thread_limit */
-
-    uint64_t accesses, bytes;
-    int busy, idle;                 /* Apache's BusyWorkers and IdleWorkers */
-    int procs, stopping;            /* live children, and those leaving */
-    int busy_async, idle_async;     /* event's second BusyWorkers/IdleWorkers: any generation, G idle */
-    long conns, keepalive, writing; /* event */
-    char *board;                    /* the Scoreboard characters */
-    size_t board_len;
-};
-
-static struct snap_slot *snap_slot(const struct snap *sn, int i, int t)
+static struct status_slot *slot_at(const struct status_snap *sn, int i, int t)
 {
     return &sn->slots[(size_t)i * (size_t)sn->thread_limit + (size_t)t];
+}
+
+const struct status_slot *status_slot_at(const struct status_snap *sn, int i, int t)
+{
+    return slot_at(sn, i, t);
 }
 
 /* A state as printed: Apache's character, '?' for anything else (as mod_status). */
@@ -111,16 +76,16 @@ static char known_state(char st)
     return st != '\0' && strchr("._SRWKCGLDI", st) != NULL ? st : '?';
 }
 
-/* A worker that is doing something (Apache: not DEAD, STARTING or IDLE_KILL, and not READY). */
+/* A worker that is serving (Apache: not DEAD, STARTING, IDLE_KILL or READY, and not finishing: GRACEFUL). */
 static int state_busy(char st)
 {
-    return st != SB_DEAD && st != SB_STARTING && st != SB_READY && st != 'I';
+    return st != SB_DEAD && st != SB_STARTING && st != SB_READY && st != 'I' && st != SB_GRACEFUL;
 }
 
 /* A slot is left out of the Scoreboard line when it is DEAD and beyond the configured children or threads. */
-static int slot_shown(const struct snap *sn, int i, int t)
+static int slot_shown(const struct status_snap *sn, int i, int t)
 {
-    return snap_slot(sn, i, t)->state != SB_DEAD || (i < sn->max_servers && t < sn->threads_per_child);
+    return slot_at(sn, i, t)->state != SB_DEAD || (i < sn->max_servers && t < sn->threads_per_child);
 }
 
 /*
@@ -146,28 +111,92 @@ static const char *page_host(const struct request *r)
     return "localhost";
 }
 
-/* Copies the scoreboard and counts. Returns 0, or -1 when out of memory. */
-static int snap_take(struct snap *sn, struct request *r, struct scoreboard *sb, const struct status_sys *sys)
+/* The model as supervision described it in the header; without a description, all of the board. */
+static void snap_model(struct status_snap *sn, struct scoreboard *sb)
 {
-    const struct server *s = r->server;
+    struct sb_info info;
+    scoreboard_get_info(sb, &info);
+    snprintf(sn->mpm, sizeof(sn->mpm), "%s", info.mpm[0] != '\0' ? info.mpm : "unknown");
+    sn->async = info.async != 0;
+    sn->threads_per_child = info.threads_per_child > 0 && info.threads_per_child <= sb->thread_limit
+                                ? info.threads_per_child
+                                : sb->thread_limit;
+    sn->max_servers =
+        info.max_servers > 0 && info.max_servers <= sb->server_limit ? info.max_servers : sb->server_limit;
+    sn->max_workers = sn->max_servers * sn->threads_per_child;
+}
+
+/* Copies row i and its slots. */
+static void snap_copy_row(struct status_snap *sn, struct scoreboard *sb, int i)
+{
+    struct sb_child *c = scoreboard_child(sb, i);
+    struct status_row *row = &sn->rows[i];
+    row->pid = atomic_load(&c->pid);
+    row->generation = atomic_load(&c->generation);
+    row->quitting = atomic_load(&c->quitting) != 0;
+    long conns = (long)atomic_load_explicit(&c->conns, memory_order_relaxed);
+    long idle = (long)atomic_load_explicit(&c->idle_conns, memory_order_relaxed);
+    /* two counters read one after the other: never less open than idle, never negative */
+    row->keepalive = idle < 0 ? 0 : idle;
+    row->conns = conns < row->keepalive ? row->keepalive : conns;
+    row->writing = row->conns - row->keepalive;
+    for (int t = 0; t < sb->thread_limit; t++) {
+        struct sb_worker *w = scoreboard_worker(sb, i, t);
+        struct status_slot *x = slot_at(sn, i, t);
+        x->state = known_state(atomic_load_explicit(&w->state, memory_order_acquire));
+        x->accesses = atomic_load_explicit(&w->accesses, memory_order_relaxed);
+        x->bytes = atomic_load_explicit(&w->bytes, memory_order_relaxed);
+        x->duration_ms = atomic_load_explicit(&w->duration_ms, memory_order_relaxed);
+        x->conns = (uint32_t)atomic_load_explicit(&w->conns, memory_order_relaxed);
+        x->last_used = atomic_load_explicit(&w->last_used, memory_order_relaxed);
+    }
+}
+
+/* Counts row i of the copy into its own figures and the totals. */
+static void snap_count_row(struct status_snap *sn, int i)
+{
+    struct status_row *row = &sn->rows[i];
+    int counted = row->pid != 0 && !row->quitting;
+    for (int t = 0; t < sn->thread_limit; t++) {
+        const struct status_slot *x = slot_at(sn, i, t);
+        int ready = x->state == SB_READY, graceful = x->state == SB_GRACEFUL, busy = state_busy(x->state);
+        row->accesses += x->accesses;
+        row->bytes += x->bytes;
+        row->duration_ms += x->duration_ms;
+        row->idle += ready;
+        row->graceful += graceful;
+        row->busy += busy;
+        if (slot_shown(sn, i, t))
+            sn->board[sn->board_len++] = x->state;
+        if (counted) {
+            sn->idle += ready && row->generation == sn->generation;
+            sn->graceful += graceful;
+            sn->busy += busy;
+        }
+    }
+    sn->accesses += row->accesses;
+    sn->bytes += row->bytes;
+    sn->duration_ms += row->duration_ms;
+    if (row->pid != 0) {
+        sn->procs++;
+        sn->stopping += row->quitting;
+        sn->conns += row->conns;
+        sn->keepalive += row->keepalive;
+        sn->writing += row->writing;
+    }
+}
+
+/* Copies the scoreboard and counts. Returns 0, or -1 when out of memory. */
+static int snap_take(struct status_snap *sn, struct request *r, struct scoreboard *sb,
+                     const struct status_sys *sys)
+{
     struct pool *p = r->pool;
 
     memset(sn, 0, sizeof(*sn));
     sn->host = page_host(r);
-    sn->mpm = s != NULL && s->mpm != NULL ? s->mpm->name : "unknown";
-    sn->async = s != NULL && s->mpm != NULL && (s->mpm->caps & MPM_ASYNC) != 0;
     sn->server_limit = sb->server_limit;
     sn->thread_limit = sb->thread_limit;
-
-    /* What the configuration uses of the scoreboard; without it, all of it. */
-    int tpc = s != NULL ? s->mpm_conf.threads_per_child : -1;
-    sn->threads_per_child = tpc > 0 && tpc <= sb->thread_limit ? tpc : sb->thread_limit;
-    int maxw = s != NULL ? s->mpm_conf.max_workers : -1;
-    sn->max_servers = maxw > 0 ? maxw / sn->threads_per_child : sb->server_limit;
-    if (sn->max_servers < 1 || sn->max_servers > sb->server_limit)
-        sn->max_servers = sb->server_limit;
-    sn->max_workers = sn->max_servers * sn->threads_per_child;
-
+    snap_model(sn, sb);
     sn->generation = atomic_load(&sb->generation);
     sn->start = sb->start_time;
     sn->uptime = sys->now > sb->start_time ? (long)(sys->now - sb->start_time) : 0;
@@ -178,606 +207,62 @@ static int snap_take(struct snap *sn, struct request *r, struct scoreboard *sb, 
     sn->board = pool_alloc(p, nslots + 1);
     if (sn->rows == NULL || sn->slots == NULL || sn->board == NULL)
         return -1;
-
-    for (int i = 0; i < sb->server_limit; i++) {
-        struct sb_child *c = scoreboard_child(sb, i);
-        struct snap_row *row = &sn->rows[i];
-        row->pid = atomic_load(&c->pid);
-        row->generation = atomic_load(&c->generation);
-        row->quitting = atomic_load(&c->quitting) != 0;
-        row->conns = (long)atomic_load_explicit(&c->conns, memory_order_relaxed);
-        row->idle_conns = (long)atomic_load_explicit(&c->idle_conns, memory_order_relaxed);
-        for (int t = 0; t < sb->thread_limit; t++) {
-            struct sb_worker *w = scoreboard_worker(sb, i, t);
-            struct snap_slot *x = snap_slot(sn, i, t);
-            x->state = known_state(atomic_load_explicit(&w->state, memory_order_acquire));
-            x->accesses = atomic_load_explicit(&w->accesses, memory_order_relaxed);
-            x->bytes = atomic_load_explicit(&w->bytes, memory_order_relaxed);
-            x->conns = (uint32_t)atomic_load_explicit(&w->conns, memory_order_relaxed);
-            x->last_used = atomic_load_explicit(&w->last_used, memory_order_relaxed);
-        }
-    }
-
-    for (int i = 0; i < sn->server_limit; i++) {
-        struct snap_row *row = &sn->rows[i];
-        int counted = row->pid != 0 && !row->quitting;
-        for (int t = 0; t < sn->thread_limit; t++) {
-            struct snap_slot *x = snap_slot(sn, i, t);
-            row->accesses += x->accesses;
-            row->bytes += x->bytes;
-            if (x->state == SB_READY)
-                row->idle++;
-            else if (state_busy(x->state))
-                row->busy++;
-            if (slot_shown(sn, i, t))
-                sn->board[sn->board_len++] = x->state;
-            if (!counted)
-                continue;
-            if (x->state == SB_READY) {
-                if (row->generation == sn->generation)
-                    sn->idle++;
-                sn->idle_async++;
-            } else if (state_busy(x->state)) {
-                sn->busy++;
-                if (x->state == SB_GRACEFUL)
-                    sn->idle_async++;
-                else
-                    sn->busy_async++;
-            }
-        }
-        sn->accesses += row->accesses;
-        sn->bytes += row->bytes;
-        if (row->pid != 0) {
-            long idle = row->idle_conns < 0 ? 0 : row->idle_conns;
-            long open = row->conns < idle ? idle : row->conns;
-            sn->procs++;
-            sn->stopping += row->quitting;
-            sn->conns += open;
-            sn->keepalive += idle;
-            sn->writing += open - idle;
-        }
-    }
+    for (int i = 0; i < sb->server_limit; i++)
+        snap_copy_row(sn, sb, i);
+    for (int i = 0; i < sn->server_limit; i++)
+        snap_count_row(sn, i);
     sn->board[sn->board_len] = '\0';
     return 0;
 }
 
-/* ---- the output buffer ---- */
+/* ---- figures the renderers share ---- */
 
-struct out {
-    struct pool *pool;
-    char *buf;
-    size_t len, cap;
-    int failed; /* out of memory: everything after is dropped */
-};
-
-/* Makes room for `need` more bytes and a NUL. */
-static int out_reserve(struct out *o, size_t need)
+double status_req_per_sec(const struct status_snap *sn)
 {
-    if (o->failed)
-        return -1;
-    if (o->len + need + 1 <= o->cap)
-        return 0;
-    size_t cap = o->cap > 0 ? o->cap : INITIAL_SPACE;
-    while (cap < o->len + need + 1)
-        cap *= 2;
-    char *buf = pool_alloc(o->pool, cap);
-    if (buf == NULL) {
-        o->failed = 1;
-        return -1;
-    }
-    if (o->len > 0)
-        memcpy(buf, o->buf, o->len);
-    o->buf = buf;
-    o->cap = cap;
-    return 0;
+    return sn->uptime > 0 ? (double)((float)sn->accesses / (float)sn->uptime) : 0;
 }
 
-static void out_write(struct out *o, const char *s, size_t n)
+double status_bytes_per_sec(const struct status_snap *sn)
 {
-    if (out_reserve(o, n) < 0)
-        return;
-    memcpy(o->buf + o->len, s, n);
-    o->len += n;
-    o->buf[o->len] = '\0';
+    return sn->uptime > 0 ? (double)(STATUS_KBYTE * (float)(sn->bytes / STATUS_KBYTE) / (float)sn->uptime)
+                          : 0;
 }
 
-static void out_puts(struct out *o, const char *s)
+double status_bytes_per_req(const struct status_snap *sn)
 {
-    out_write(o, s, strlen(s));
+    return sn->accesses > 0 ? (double)(STATUS_KBYTE * (float)(sn->bytes / STATUS_KBYTE) / (float)sn->accesses)
+                            : 0;
 }
 
-static void out_printf(struct out *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void out_printf(struct out *o, const char *fmt, ...)
+double status_duration_per_req(const struct status_snap *sn)
 {
-    va_list ap;
-    if (out_reserve(o, 128) < 0)
-        return;
-    va_start(ap, fmt);
-    int n = vsnprintf(o->buf + o->len, o->cap - o->len, fmt, ap);
-    va_end(ap);
-    if (n < 0) {
-        o->failed = 1;
-        return;
-    }
-    if ((size_t)n >= o->cap - o->len) {
-        if (out_reserve(o, (size_t)n) < 0)
-            return;
-        va_start(ap, fmt);
-        vsnprintf(o->buf + o->len, o->cap - o->len, fmt, ap);
-        va_end(ap);
-    }
-    o->len += (size_t)n;
+    return sn->accesses > 0 ? (double)((float)sn->duration_ms / (float)sn->accesses) : 0;
 }
 
-/* Text for an HTML page: & < > " ' escaped. */
-static void out_html(struct out *o, const char *s)
+double status_cpu_load(const struct status_snap *sn, const struct status_sys *sys)
 {
-    for (; *s != '\0'; s++) {
-        switch (*s) {
-        case '&':
-            out_puts(o, "&amp;");
-            break;
-        case '<':
-            out_puts(o, "&lt;");
-            break;
-        case '>':
-            out_puts(o, "&gt;");
-            break;
-        case '"':
-            out_puts(o, "&quot;");
-            break;
-        case '\'':
-            out_puts(o, "&#39;");
-            break;
-        default:
-            out_write(o, s, 1);
-        }
-    }
+    double total = sys->cpu_user + sys->cpu_system + sys->cpu_children_user + sys->cpu_children_system;
+    return sys->have_cpu && sn->uptime > 0 ? total / (double)sn->uptime * 100. : 0;
 }
 
-/* A JSON string. Bytes above 0x7f are taken as ISO-8859-1 (the page's charset) and escaped, so the output
- * is ASCII and valid whatever the Host header held. */
-static void out_json_str(struct out *o, const char *s)
-{
-    out_puts(o, "\"");
-    for (const unsigned char *u = (const unsigned char *)s; *u != '\0'; u++) {
-        if (*u == '"' || *u == '\\')
-            out_printf(o, "\\%c", *u);
-        else if (*u == '\n')
-            out_puts(o, "\\n");
-        else if (*u == '\t')
-            out_puts(o, "\\t");
-        else if (*u < 0x20 || *u >= 0x7f)
-            out_printf(o, "\\u%04x", *u);
-        else
-            out_write(o, (const char *)u, 1);
-    }
-    out_puts(o, "\"");
-}
-
-/* ---- value formats ---- */
-
-/*
- * `v` as APR's "%g" prints it (what Apache's ?auto shows): six significant digits, trailing zeros dropped,
- * no zero before the point (".0277778"), exponent form when the number would need more than four trailing
- * zeros or starts more than three places after the point, with an unpadded exponent ("1.5e+7", "2.5e-5").
- */
-static void format_apr_g(double v, char *buf, size_t size)
-{
-    char digits[16], tmp[40], res[48];
-    char *p = res;
-
-    if (v != v || v > 1e300 || v < -1e300) { /* NaN or infinite: never produced by the callers */
-        snprintf(buf, size, "0");
-        return;
-    }
-    if (v == 0) {
-        snprintf(buf, size, "0");
-        return;
-    }
-    if (v < 0) {
-        *p++ = '-';
-        v = -v;
-    }
-    /* d.ddddde[+-]X...: six correctly rounded significant digits and the decimal exponent */
-    snprintf(tmp, sizeof(tmp), "%.5e", v);
-    digits[0] = tmp[0];
-    memcpy(digits + 1, tmp + 2, 5);
-    int decpt = atoi(tmp + 8) + 1; /* digits before the point */
-    int nd = 6;
-    while (nd > 1 && digits[nd - 1] == '0')
-        nd--;
-
-    if ((decpt >= 0 && decpt - nd > 4) || decpt < -3) {
-        int e = decpt - 1;
-        *p++ = digits[0];
-        *p++ = '.';
-        for (int i = 1; i < nd; i++)
-            *p++ = digits[i];
-        *p++ = 'e';
-        *p++ = e < 0 ? '-' : '+';
-        if (e < 0)
-            e = -e;
-        if (e / 100 > 0)
-            *p++ = (char)('0' + e / 100);
-        if (e / 10 > 0)
-            *p++ = (char)('0' + (e % 100) / 10);
-        *p++ = (char)('0' + e % 10);
-    } else {
-        if (decpt <= 0) {
-            *p++ = '.';
-            for (; decpt < 0; decpt++)
-                *p++ = '0';
-        }
-        for (int i = 1; i <= nd; i++) {
-            *p++ = digits[i - 1];
-            if (i == decpt)
-                *p++ = '.';
-        }
-        for (int i = nd; i < decpt; i++)
-            *p++ = '0';
-        if (nd < decpt)
-            *p++ = '.';
-    }
-    if (p[-1] == '.')
-        p--;
-    *p = '\0';
-    snprintf(buf, size, "%s", res);
-}
-
-/* Apache's local-time format: "Thursday, 27-Aug-2020 09:05:11 UTC". */
-static void format_time(time_t t, char *buf, size_t size)
+void status_format_time(time_t t, char *buf, size_t size)
 {
     struct tm tm;
     if (localtime_r(&t, &tm) == NULL || strftime(buf, size, TIME_FORMAT, &tm) == 0)
         snprintf(buf, size, "-");
 }
 
-/* " 1 day 2 hours 5 seconds": the parts that are not zero, each after a space (empty for 0). */
-static void out_uptime(struct out *o, long secs)
+void status_put_uptime(struct pbuf *b, long secs)
 {
     long days = secs / 86400, hours = secs / 3600 % 24, mins = secs / 60 % 60, s = secs % 60;
     if (days > 0)
-        out_printf(o, " %ld day%s", days, days == 1 ? "" : "s");
+        pbuf_printf(b, " %ld day%s", days, days == 1 ? "" : "s");
     if (hours > 0)
-        out_printf(o, " %ld hour%s", hours, hours == 1 ? "" : "s");
+        pbuf_printf(b, " %ld hour%s", hours, hours == 1 ? "" : "s");
     if (mins > 0)
-        out_printf(o, " %ld minute%s", mins, mins == 1 ? "" : "s");
+        pbuf_printf(b, " %ld minute%s", mins, mins == 1 ? "" : "s");
     if (s > 0)
-        out_printf(o, " %ld second%s", s, s == 1 ? "" : "s");
-}
-
-/* A byte count for people: "512 B", "12.5 kB", "3.1 MB", "1.2 GB" (Apache's thresholds). */
-static void out_bytes(struct out *o, double bytes)
-{
-    if (bytes < 5 * KBYTE)
-        out_printf(o, "%d B", (int)bytes);
-    else if (bytes < MBYTE / 2)
-        out_printf(o, "%.1f kB", bytes / KBYTE);
-    else if (bytes < GBYTE / 2)
-        out_printf(o, "%.1f MB", bytes / MBYTE);
-    else
-        out_printf(o, "%.1f GB", bytes / GBYTE);
-}
-
-/* The rates as Apache computes them: single precision, from whole kilobytes. */
-static double req_per_sec(const struct snap *sn)
-{
-    return sn->uptime > 0 ? (double)((float)sn->accesses / (float)sn->uptime) : 0;
-}
-
-static double bytes_per_sec(const struct snap *sn)
-{
-    return sn->uptime > 0 ? (double)(KBYTE * (float)(sn->bytes / KBYTE) / (float)sn->uptime) : 0;
-}
-
-static double bytes_per_req(const struct snap *sn)
-{
-    return sn->accesses > 0 ? (double)(KBYTE * (float)(sn->bytes / KBYTE) / (float)sn->accesses) : 0;
-}
-
-static double cpu_total(const struct status_sys *sys)
-{
-    return sys->cpu_user + sys->cpu_system + sys->cpu_children_user + sys->cpu_children_system;
-}
-
-/* CPU load in percent of one CPU over the uptime; 0 if unknown. */
-static double cpu_load(const struct snap *sn, const struct status_sys *sys)
-{
-    return sys->have_cpu && sn->uptime > 0 ? cpu_total(sys) / (double)sn->uptime * 100. : 0;
-}
-
-/* ---- ?auto ---- */
-
-static void out_auto_g(struct out *o, const char *key, double v)
-{
-    char num[48];
-    format_apr_g(v, num, sizeof(num));
-    out_printf(o, "%s: %s\n", key, num);
-}
-
-static void render_auto(struct out *o, const struct snap *sn, const struct status_sys *sys)
-{
-    char now[96], start[96];
-    format_time(sys->now, now, sizeof(now));
-    format_time(sn->start, start, sizeof(start));
-
-    out_printf(o, "%s\n", sn->host);
-    out_printf(o, "ServerVersion: %s\n", SERVER_SOFTWARE);
-    out_printf(o, "ServerMPM: %s\n", sn->mpm);
-    out_printf(o, "CurrentTime: %s\n", now);
-    out_printf(o, "RestartTime: %s\n", start);
-    out_printf(o, "ParentServerConfigGeneration: %d\n", sn->generation + 1);
-    out_printf(o, "ParentServerMPMGeneration: %d\n", sn->generation);
-    out_printf(o, "ServerUptimeSeconds: %ld\n", sn->uptime);
-    out_puts(o, "ServerUptime:");
-    out_uptime(o, sn->uptime);
-    out_puts(o, "\n");
-    out_printf(o, "Load1: %.2f\nLoad5: %.2f\nLoad15: %.2f\n", sys->load[0], sys->load[1], sys->load[2]);
-    out_printf(o, "Total Accesses: %" PRIu64 "\n", sn->accesses);
-    out_printf(o, "Total kBytes: %" PRIu64 "\n", sn->bytes / KBYTE);
-    if (sys->have_cpu) {
-        out_auto_g(o, "CPUUser", sys->cpu_user);
-        out_auto_g(o, "CPUSystem", sys->cpu_system);
-        out_auto_g(o, "CPUChildrenUser", sys->cpu_children_user);
-        out_auto_g(o, "CPUChildrenSystem", sys->cpu_children_system);
-        if (cpu_total(sys) > 0 && sn->uptime > 0)
-            out_auto_g(o, "CPULoad", cpu_load(sn, sys));
-    }
-    out_printf(o, "Uptime: %ld\n", sn->uptime);
-    if (sn->uptime > 0) {
-        out_auto_g(o, "ReqPerSec", req_per_sec(sn));
-        out_auto_g(o, "BytesPerSec", bytes_per_sec(sn));
-    }
-    if (sn->accesses > 0)
-        out_auto_g(o, "BytesPerReq", bytes_per_req(sn));
-    out_printf(o, "BusyWorkers: %d\nIdleWorkers: %d\n", sn->busy, sn->idle);
-    if (sn->async) {
-        out_printf(o,
-                   "Processes: %d\nStopping: %d\nBusyWorkers: %d\nIdleWorkers: %d\nConnsTotal: %ld\n"
-                   "ConnsAsyncWriting: %ld\nConnsAsyncKeepAlive: %ld\nConnsAsyncClosing: %d\n",
-                   sn->procs, sn->stopping, sn->busy_async, sn->idle_async, sn->conns, sn->writing,
-                   sn->keepalive, 0);
-    }
-    out_printf(o, "Scoreboard: %s\n", sn->board);
-}
-
-/* ---- ?json ---- */
-
-/* A JSON number: the shortest %g form with 6 significant digits (a leading zero, as JSON requires). */
-static void out_json_num(struct out *o, double v)
-{
-    out_printf(o, "%.6g", v);
-}
-
-static void render_json(struct out *o, const struct snap *sn, const struct status_sys *sys)
-{
-    out_puts(o, "{\"server_name\":");
-    out_json_str(o, sn->host);
-    out_puts(o, ",\"server_version\":");
-    out_json_str(o, SERVER_SOFTWARE);
-    out_puts(o, ",\"server_mpm\":");
-    out_json_str(o, sn->mpm);
-    out_printf(o, ",\"current_time\":%lld,\"restart_time\":%lld", (long long)sys->now, (long long)sn->start);
-    out_printf(o, ",\"config_generation\":%d,\"mpm_generation\":%d,\"uptime\":%ld", sn->generation + 1,
-               sn->generation, sn->uptime);
-    out_puts(o, ",\"load\":");
-    if (sys->load[0] >= 0)
-        out_printf(o, "[%.2f,%.2f,%.2f]", sys->load[0], sys->load[1], sys->load[2]);
-    else
-        out_puts(o, "null");
-    out_puts(o, ",\"cpu\":");
-    if (sys->have_cpu) {
-        out_puts(o, "{\"user\":");
-        out_json_num(o, sys->cpu_user);
-        out_puts(o, ",\"system\":");
-        out_json_num(o, sys->cpu_system);
-        out_puts(o, ",\"children_user\":");
-        out_json_num(o, sys->cpu_children_user);
-        out_puts(o, ",\"children_system\":");
-        out_json_num(o, sys->cpu_children_system);
-        out_puts(o, ",\"load\":");
-        out_json_num(o, cpu_load(sn, sys));
-        out_puts(o, "}");
-    } else {
-        out_puts(o, "null");
-    }
-    out_printf(o, ",\"total_accesses\":%" PRIu64 ",\"total_kbytes\":%" PRIu64 ",\"total_bytes\":%" PRIu64,
-               sn->accesses, sn->bytes / KBYTE, sn->bytes);
-    out_puts(o, ",\"req_per_sec\":");
-    out_json_num(o, req_per_sec(sn));
-    out_puts(o, ",\"bytes_per_sec\":");
-    out_json_num(o, bytes_per_sec(sn));
-    out_puts(o, ",\"bytes_per_req\":");
-    out_json_num(o, bytes_per_req(sn));
-    out_printf(o, ",\"busy_workers\":%d,\"idle_workers\":%d,\"processes\":%d,\"stopping\":%d", sn->busy,
-               sn->idle, sn->procs, sn->stopping);
-    out_printf(o,
-               ",\"limits\":{\"server_limit\":%d,\"thread_limit\":%d,\"threads_per_child\":%d,"
-               "\"max_request_workers\":%d}",
-               sn->server_limit, sn->thread_limit, sn->threads_per_child, sn->max_workers);
-    if (sn->async)
-        out_printf(o, ",\"connections\":{\"total\":%ld,\"writing\":%ld,\"keepalive\":%ld,\"closing\":0}",
-                   sn->conns, sn->writing, sn->keepalive);
-    out_puts(o, ",\"scoreboard\":");
-    out_json_str(o, sn->board);
-
-    out_puts(o, ",\"children\":[");
-    int first = 1;
-    for (int i = 0; i < sn->server_limit; i++) {
-        const struct snap_row *row = &sn->rows[i];
-        if (row->pid == 0)
-            continue;
-        out_printf(o,
-                   "%s{\"slot\":%d,\"pid\":%d,\"generation\":%d,\"old_generation\":%s,\"quitting\":%s,"
-                   "\"accesses\":%" PRIu64 ",\"bytes\":%" PRIu64 ",\"busy\":%d,\"idle\":%d",
-                   first ? "" : ",", i, (int)row->pid, row->generation,
-                   row->generation != sn->generation ? "true" : "false", row->quitting ? "true" : "false",
-                   row->accesses, row->bytes, row->busy, row->idle);
-        first = 0;
-        if (sn->async) {
-            long idle = row->idle_conns < 0 ? 0 : row->idle_conns;
-            long open = row->conns < idle ? idle : row->conns;
-            out_printf(o, ",\"connections\":{\"total\":%ld,\"writing\":%ld,\"keepalive\":%ld}", open,
-                       open - idle, idle);
-        }
-        /* the slots the child may use, and any other one in use */
-        int n = 0;
-        for (int t = 0; t < sn->thread_limit; t++)
-            if (t < sn->threads_per_child || snap_slot(sn, i, t)->state != SB_DEAD)
-                n = t + 1;
-        out_puts(o, ",\"workers\":\"");
-        for (int t = 0; t < n; t++)
-            out_write(o, &snap_slot(sn, i, t)->state, 1);
-        out_puts(o, "\",\"slots\":[");
-        for (int t = 0; t < n; t++) {
-            const struct snap_slot *x = snap_slot(sn, i, t);
-            out_printf(o,
-                       "%s{\"state\":\"%c\",\"accesses\":%" PRIu64 ",\"bytes\":%" PRIu64
-                       ",\"connections\":%" PRIu32 ",\"last_used\":%lld}",
-                       t == 0 ? "" : ",", x->state, x->accesses, x->bytes, x->conns, (long long)x->last_used);
-        }
-        out_puts(o, "]}");
-    }
-    out_puts(o, "]}\n");
-}
-
-/* ---- HTML ---- */
-
-static const char html_key[] = "<p>Scoreboard Key:<br />\n"
-                               "\"<b><code>_</code></b>\" Waiting for Connection, \n"
-                               "\"<b><code>S</code></b>\" Starting up, \n"
-                               "\"<b><code>R</code></b>\" Reading Request,<br />\n"
-                               "\"<b><code>W</code></b>\" Sending Reply, \n"
-                               "\"<b><code>K</code></b>\" Keepalive (read), \n"
-                               "\"<b><code>C</code></b>\" Closing connection, \n"
-                               "\"<b><code>G</code></b>\" Gracefully finishing,<br />\n"
-                               "\"<b><code>.</code></b>\" Open slot with no current process</p>\n";
-
-static void render_html(struct out *o, const struct snap *sn, const struct status_sys *sys)
-{
-    char now[96], start[96];
-    format_time(sys->now, now, sizeof(now));
-    format_time(sn->start, start, sizeof(start));
-
-    out_puts(o, "<!DOCTYPE html>\n<html><head>\n<title>Server Status</title>\n</head><body>\n"
-                "<h1>Server Status for ");
-    out_html(o, sn->host);
-    out_puts(o, "</h1>\n\n<dl><dt>Server Version: ");
-    out_html(o, SERVER_SOFTWARE);
-    out_puts(o, "</dt>\n<dt>Server MPM: ");
-    out_html(o, sn->mpm);
-    out_puts(o, "</dt>\n</dl><hr /><dl>\n");
-    out_printf(o, "<dt>Current Time: %s</dt>\n<dt>Restart Time: %s</dt>\n", now, start);
-    out_printf(o, "<dt>Parent Server Config. Generation: %d</dt>\n", sn->generation + 1);
-    out_printf(o, "<dt>Parent Server MPM Generation: %d</dt>\n", sn->generation);
-    out_puts(o, "<dt>Server uptime: ");
-    out_uptime(o, sn->uptime);
-    out_puts(o, "</dt>\n");
-    if (sys->load[0] >= 0)
-        out_printf(o, "<dt>Server load: %.2f %.2f %.2f</dt>\n", sys->load[0], sys->load[1], sys->load[2]);
-    out_printf(o, "<dt>Total accesses: %" PRIu64 " - Total Traffic: ", sn->accesses);
-    out_bytes(o, (double)sn->bytes);
-    out_puts(o, "</dt>\n");
-    if (sys->have_cpu) {
-        out_printf(o, "<dt>CPU Usage: u%.2f s%.2f cu%.2f cs%.2f", sys->cpu_user, sys->cpu_system,
-                   sys->cpu_children_user, sys->cpu_children_system);
-        if (cpu_total(sys) > 0 && sn->uptime > 0)
-            out_printf(o, " - %.3g%% CPU load", cpu_load(sn, sys));
-        out_puts(o, "</dt>\n");
-    }
-    out_puts(o, "<dt>");
-    if (sn->uptime > 0) {
-        out_printf(o, "%.3g requests/sec - ", req_per_sec(sn));
-        out_bytes(o, bytes_per_sec(sn));
-        out_puts(o, "/second");
-    }
-    if (sn->accesses > 0) {
-        if (sn->uptime > 0)
-            out_puts(o, " - ");
-        out_bytes(o, bytes_per_req(sn));
-        out_puts(o, "/request");
-    }
-    out_puts(o, "</dt>\n");
-    out_printf(o, "<dt>%d requests currently being processed, %d idle workers</dt>\n", sn->busy, sn->idle);
-    if (sn->async)
-        out_printf(o, "<dt>%ld connections: %ld being served, %ld idle in keep-alive</dt>\n", sn->conns,
-                   sn->writing, sn->keepalive);
-    out_puts(o, "</dl>\n");
-
-    /* child processes */
-    out_printf(o,
-               "\n<h2>Processes</h2>\n<table border=\"1\" cellpadding=\"3\">\n<tr><th>Slot</th><th>PID</th>"
-               "<th>Generation</th><th>Stopping</th><th>Accesses</th><th>Traffic</th><th>Busy</th>"
-               "<th>Idle</th>%s</tr>\n",
-               sn->async ? "<th>Connections</th><th>Writing</th><th>Keep-alive</th>" : "");
-    for (int i = 0; i < sn->server_limit; i++) {
-        const struct snap_row *row = &sn->rows[i];
-        if (row->pid == 0)
-            continue;
-        out_printf(o, "<tr><td>%d</td><td>%d</td><td>%d%s</td><td>%s</td><td>%" PRIu64 "</td><td>", i,
-                   (int)row->pid, row->generation, row->generation != sn->generation ? " (old gen)" : "",
-                   row->quitting ? "yes" : "no", row->accesses);
-        out_bytes(o, (double)row->bytes);
-        out_printf(o, "</td><td>%d</td><td>%d</td>", row->busy, row->idle);
-        if (sn->async) {
-            long idle = row->idle_conns < 0 ? 0 : row->idle_conns;
-            long open = row->conns < idle ? idle : row->conns;
-            out_printf(o, "<td>%ld</td><td>%ld</td><td>%ld</td>", open, open - idle, idle);
-        }
-        out_puts(o, "</tr>\n");
-    }
-    out_printf(o, "<tr><td>Sum</td><td>%d</td><td>&nbsp;</td><td>%d</td><td>%" PRIu64 "</td><td>", sn->procs,
-               sn->stopping, sn->accesses);
-    out_bytes(o, (double)sn->bytes);
-    out_printf(o, "</td><td>%d</td><td>%d</td>", sn->busy, sn->idle);
-    if (sn->async)
-        out_printf(o, "<td>%ld</td><td>%ld</td><td>%ld</td>", sn->conns, sn->writing, sn->keepalive);
-    out_puts(o, "</tr>\n</table>\n");
-
-    /* the scoreboard characters */
-    out_puts(o, "<pre>");
-    for (size_t k = 0; k < sn->board_len; k++) {
-        out_write(o, &sn->board[k], 1);
-        if (k % BOARD_LINE == BOARD_LINE - 1)
-            out_puts(o, "\n");
-    }
-    out_puts(o, "</pre>\n");
-    out_puts(o, html_key);
-
-    /* the worker slots that have served something or are at work */
-    out_puts(o, "\n<table border=\"0\"><tr><th>Srv</th><th>PID</th><th>Conn</th><th>Acc</th><th>M</th>"
-                "<th>SS</th><th>Slot</th></tr>\n");
-    for (int i = 0; i < sn->server_limit; i++) {
-        const struct snap_row *row = &sn->rows[i];
-        for (int t = 0; t < sn->thread_limit; t++) {
-            const struct snap_slot *x = snap_slot(sn, i, t);
-            if (x->accesses == 0 && (x->state == SB_READY || x->state == SB_DEAD))
-                continue;
-            out_printf(o, "<tr><td><b>%d-%d</b></td>", i, row->generation);
-            if (row->pid != 0 && x->state != SB_DEAD)
-                out_printf(o, "<td>%d</td>", (int)row->pid);
-            else
-                out_puts(o, "<td>-</td>");
-            out_printf(o, "<td>%" PRIu32 "</td><td>%" PRIu64 "</td><td>%c</td>", x->conns, x->accesses,
-                       x->state);
-            if (x->last_used > 0)
-                out_printf(o, "<td>%lld</td>",
-                           (long long)(sys->now > x->last_used ? sys->now - x->last_used : 0));
-            else
-                out_puts(o, "<td>-</td>");
-            out_printf(o, "<td>%.2f</td></tr>\n", (double)x->bytes / MBYTE);
-        }
-    }
-    out_puts(o, "</table>\n<hr />\n<table>\n"
-                "<tr><th>Srv</th><td>Child Server number - generation</td></tr>\n"
-                "<tr><th>PID</th><td>OS process ID</td></tr>\n"
-                "<tr><th>Conn</th><td>Connections served by this slot</td></tr>\n"
-                "<tr><th>Acc</th><td>Requests served by this slot</td></tr>\n"
-                "<tr><th>M</th><td>Mode of operation</td></tr>\n"
-                "<tr><th>SS</th><td>Seconds since beginning of most recent request</td></tr>\n"
-                "<tr><th>Slot</th><td>Total megabytes transferred this slot</td></tr>\n"
-                "</table>\n</body></html>\n");
+        pbuf_printf(b, " %ld second%s", s, s == 1 ? "" : "s");
 }
 
 /* ---- system figures ---- */
@@ -908,27 +393,27 @@ enum status_format status_format_of(const char *query)
 int status_render(struct request *r, struct scoreboard *sb, enum status_format fmt,
                   const struct status_sys *sys)
 {
-    struct snap sn;
-    struct out o = {.pool = r->pool};
+    struct status_snap sn;
+    struct pbuf b = {.pool = r->pool};
 
-    if (snap_take(&sn, r, sb, sys) < 0)
+    if (snap_take(&sn, r, sb, sys) < 0 || pbuf_reserve(&b, INITIAL_SPACE) < 0)
         return -1;
     switch (fmt) {
     case STATUS_AUTO:
-        render_auto(&o, &sn, sys);
+        status_render_auto(&b, &sn, sys);
         break;
     case STATUS_JSON:
-        render_json(&o, &sn, sys);
+        status_render_json(&b, &sn, sys);
         break;
     case STATUS_HTML:
-        render_html(&o, &sn, sys);
+        status_render_html(&b, &sn, sys);
         break;
     }
-    if (o.failed || o.len == 0)
+    if (b.failed || b.len == 0)
         return -1;
 
     const char *type = fmt == STATUS_AUTO ? CONTENT_AUTO : fmt == STATUS_JSON ? CONTENT_JSON : CONTENT_HTML;
-    if (http_resp_content_type(r, type) < 0 || http_resp_body_mem(r, o.buf, o.len) < 0)
+    if (http_resp_content_type(r, type) < 0 || http_resp_body_mem(r, b.p, b.len) < 0)
         return -1;
     http_resp_status(r, 200);
     return 0;
@@ -957,7 +442,7 @@ static int add_refresh(struct request *r)
 
 static enum handler_result status_handle(struct request *r)
 {
-    struct scoreboard *sb = process_scoreboard();
+    struct scoreboard *sb = scoreboard_current();
     if (sb == NULL) {
         log_error(LOG_ERR, "status", "server-status: no scoreboard in this process");
         http_resp_error(r, 500);

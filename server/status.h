@@ -2,7 +2,8 @@
  * /server-status, enabled with `<Location /server-status> SetHandler server-status </Location>`: the shared
  * scoreboard rendered as Apache's mod_status does. Three formats: an HTML page (the default), `?auto` with
  * Apache's machine-readable keys and value formats (so existing exporters and monitoring agents read it), and
- * `?json` with the same figures plus a row per child process. `?refresh=N` adds a Refresh header.
+ * `?json` with the same figures plus a row per child process. `?refresh=N` adds a Refresh header. The
+ * handler renders the scoreboard of its process (scoreboard_current()), which supervision describes.
  */
 #ifndef HTTPD_STATUS_H
 #define HTTPD_STATUS_H
@@ -38,8 +39,8 @@ void status_sys_read(struct status_sys *sys, struct scoreboard *sb, pid_t parent
 
 /*
  * Renders sb as `fmt` into r's response: status 200, Content-Type and body (allocated in r->pool). The MPM
- * and its limits come from r->server, the name on the page from r->host or ServerName. Returns 0, or -1 when
- * out of memory (nothing useful was set; the caller answers 500).
+ * and the limits it uses come from sb's header (scoreboard_get_info()), the name on the page from r->host or
+ * ServerName. Returns 0, or -1 when out of memory (nothing useful was set; the caller answers 500).
  */
 int status_render(struct request *r, struct scoreboard *sb, enum status_format fmt,
                   const struct status_sys *sys);

@@ -1,11 +1,13 @@
 /*
  * /server-status through the real server, under every MPM. `?auto` is read line by line and checked key by
- * key: Apache 2.4's key order, each value's type and format (APR floats without a leading zero), the figures
- * against each other (rates against totals, ServerUptime against ServerUptimeSeconds), Total Accesses
- * growing by exactly the requests made, the Scoreboard's length and characters. `?json` is parsed with a
- * strict parser and its per-child rows checked against the totals and the server's real child processes.
- * The HTML page names the MPM; methods and ?refresh behave. Idle-server maintenance (prefork, worker) is
- * watched through the count of '_' and of live slots in the Scoreboard.
+ * key: Apache 2.4's key set and order (Debian's apache2 2.4 under each MPM), each value's type and format
+ * (APR floats without a leading zero), the figures against each other (rates against totals, DurationPerReq
+ * against Total Duration, ServerUptime against ServerUptimeSeconds), Total Accesses growing by exactly the
+ * requests made, Total Duration by at least the time /delay requests took, the Scoreboard's length and
+ * characters. `?json` is parsed with a strict parser and its per-child rows checked against the totals and
+ * the server's real child processes. The HTML page names the MPM, links ?auto, ?json and ?refresh=5, and
+ * writes no number in exponent form; methods and ?refresh behave. Idle-server maintenance (prefork, worker)
+ * is watched through the count of '_' and of live slots in the Scoreboard.
  *
  * The Scoreboard has MaxRequestWorkers characters under prefork and worker and one per StartServers child
  * under event (slots beyond those are printed only while in use), so each MPM gets limits of known size.
@@ -25,6 +27,7 @@
 #define PAGE_REQ    "GET /page.html HTTP/1.1\r\nHost: localhost\r\n\r\n"
 #define AUTO_TYPE   "text/plain; charset=ISO-8859-1"
 #define STATE_CHARS "_SRWKCGLDI."
+#define BUSY_CHARS  "RWKCLD" /* busy slots; 'G' (finishing) is counted apart, as GracefulWorkers */
 
 /* Limits of known size per MPM: the Scoreboard length, the worker slots per child, the children. */
 struct sizing {
@@ -179,18 +182,21 @@ static int count_chars(const char *s, const char *set)
     return n;
 }
 
-/* Every key of a fresh server's ?auto, in Apache's order, with its type and its relations to the others. */
+/* Every key of a fresh server's ?auto, in Apache's order (as Debian's apache2 2.4 prints it under each MPM),
+ * with its type and its relations to the others. */
 static void check_auto(const struct auto_page *a, const char *mpm, const struct sizing *z)
 {
     int event = strcmp(mpm, "event") == 0;
     long long acc = auto_int(a, "Total Accesses"), kb = auto_int(a, "Total kBytes");
-    long long up = auto_int(a, "Uptime");
+    long long up = auto_int(a, "Uptime"), ms = auto_int(a, "Total Duration");
 
-    /* the keys and their order; CPULoad only when some CPU time was used, BytesPerReq once a request was */
+    /* the keys and their order; CPULoad only when some CPU time was used, BytesPerReq and DurationPerReq once
+     * a request was */
     const char *order[MAX_KEYS];
     int n = 0;
     const char *head[] = {"ServerVersion",
                           "ServerMPM",
+                          "Server Built",
                           "CurrentTime",
                           "RestartTime",
                           "ParentServerConfigGeneration",
@@ -202,6 +208,7 @@ static void check_auto(const struct auto_page *a, const char *mpm, const struct 
                           "Load15",
                           "Total Accesses",
                           "Total kBytes",
+                          "Total Duration",
                           "CPUUser",
                           "CPUSystem",
                           "CPUChildrenUser",
@@ -214,13 +221,17 @@ static void check_auto(const struct auto_page *a, const char *mpm, const struct 
     hassert(up >= 1, "the test waits a second: Uptime %lld", up);
     order[n++] = "ReqPerSec";
     order[n++] = "BytesPerSec";
-    if (acc > 0)
+    if (acc > 0) {
         order[n++] = "BytesPerReq";
+        order[n++] = "DurationPerReq";
+    }
     order[n++] = "BusyWorkers";
+    order[n++] = "GracefulWorkers";
     order[n++] = "IdleWorkers";
     if (event) {
-        const char *async[] = {"Processes",  "Stopping",          "BusyWorkers",         "IdleWorkers",
-                               "ConnsTotal", "ConnsAsyncWriting", "ConnsAsyncKeepAlive", "ConnsAsyncClosing"};
+        const char *async[] = {"Processes",        "Stopping",          "ConnsTotal",
+                               "ConnsAsyncWaitIO", "ConnsAsyncWriting", "ConnsAsyncKeepAlive",
+                               "ConnsAsyncClosing"};
         for (size_t i = 0; i < sizeof(async) / sizeof(async[0]); i++)
             order[n++] = async[i];
     }
@@ -234,6 +245,8 @@ static void check_auto(const struct auto_page *a, const char *mpm, const struct 
     hassert(strcmp(auto_get(a, "ServerVersion"), SERVER_STRING) == 0, "ServerVersion %s",
             auto_get(a, "ServerVersion"));
     hassert(strcmp(auto_get(a, "ServerMPM"), mpm) == 0, "ServerMPM %s", auto_get(a, "ServerMPM"));
+    hassert(strlen(auto_get(a, "Server Built")) == strlen("Nov 12 2026 08:58:41"), "Server Built %s",
+            auto_get(a, "Server Built"));
     check_time(a, "CurrentTime");
     check_time(a, "RestartTime");
     hassert(auto_int(a, "ParentServerConfigGeneration") == 1, "config generation of a fresh server");
@@ -267,6 +280,9 @@ static void check_auto(const struct auto_page *a, const char *mpm, const struct 
         hassert(bpr >= 1024.0 * (double)kb / (double)acc * 0.9999 &&
                     bpr <= 1024.0 * (double)kb / (double)acc * 1.0001,
                 "BytesPerReq %f for %lld kB in %lld requests", bpr, kb, acc);
+        double dpr = auto_float(a, "DurationPerReq");
+        hassert(dpr >= (double)ms / (double)acc * 0.9999 && dpr <= (double)ms / (double)acc * 1.0001,
+                "DurationPerReq %f for %lld ms in %lld requests", dpr, ms, acc);
     }
 
     const char *board = auto_get(a, "Scoreboard");
@@ -275,15 +291,17 @@ static void check_auto(const struct auto_page *a, const char *mpm, const struct 
     hassert(strspn(board, STATE_CHARS) == strlen(board), "Scoreboard \"%s\": unknown state", board);
     long long busy = auto_int(a, "BusyWorkers"), idle = auto_int(a, "IdleWorkers");
     hassert(idle <= count_chars(board, "_"), "IdleWorkers %lld, Scoreboard \"%s\"", idle, board);
-    hassert(busy <= count_chars(board, "RWKCGLD"), "BusyWorkers %lld, Scoreboard \"%s\"", busy, board);
+    hassert(busy <= count_chars(board, BUSY_CHARS), "BusyWorkers %lld, Scoreboard \"%s\"", busy, board);
+    hassert(auto_int(a, "GracefulWorkers") == 0, "GracefulWorkers %s in a fresh server",
+            auto_get(a, "GracefulWorkers"));
+    hassert(auto_get_nth(a, "BusyWorkers", 1) == NULL && auto_get_nth(a, "IdleWorkers", 1) == NULL,
+            "BusyWorkers and IdleWorkers once, as Apache 2.4.71");
     if (!event) {
         /* the worker answering this request is busy */
         hassert(busy >= 1, "BusyWorkers %lld while serving the status request", busy);
     } else {
         hassert(auto_int(a, "Processes") == z->children, "Processes %s", auto_get(a, "Processes"));
         hassert(auto_int(a, "Stopping") == 0, "Stopping %s", auto_get(a, "Stopping"));
-        hassert(auto_get_nth(a, "BusyWorkers", 1) != NULL && auto_get_nth(a, "IdleWorkers", 1) != NULL,
-                "event prints BusyWorkers and IdleWorkers twice, as Apache");
         long long total = auto_int(a, "ConnsTotal"), writing = auto_int(a, "ConnsAsyncWriting");
         long long keepalive = auto_int(a, "ConnsAsyncKeepAlive");
         /* this connection is open (counted as keep-alive or writing: the reactor updates the row after the
@@ -292,6 +310,7 @@ static void check_auto(const struct auto_page *a, const char *mpm, const struct 
         hassert(total == writing + keepalive, "ConnsTotal %lld != %lld writing + %lld keep-alive", total,
                 writing, keepalive);
         hassert(auto_int(a, "ConnsAsyncClosing") == 0, "ConnsAsyncClosing");
+        hassert(auto_int(a, "ConnsAsyncWaitIO") == 0, "ConnsAsyncWaitIO");
     }
 }
 
@@ -355,6 +374,41 @@ MPM_TEST(status, auto_key_by_key, .timeout = 30)
     auto_free(a0);
     auto_free(a1);
     conn_close(idle);
+    conn_close(c);
+    server_stop(s);
+}
+
+/*
+ * Request durations: three /delay?ms=300 requests on one connection add at least 900 ms to Total Duration,
+ * and no more than the time that passed between the two status requests around them (every request counted
+ * in between ran inside that time, one after another).
+ */
+MPM_TEST(status, total_duration_grows, .timeout = 30)
+{
+    enum { N = 3, DELAY_MS = 300 };
+    struct sizing z = sizing_for(mpm);
+    struct srv *s = server_start(mpm, z.conf);
+    sleep_ms(1100);
+    struct conn *c = conn_open(s->port);
+    int64_t t0 = now_ms();
+    struct auto_page *a0 = get_auto(c);
+    for (int i = 0; i < N; i++) {
+        struct resp *r = exchange(c, "GET /delay?ms=300 HTTP/1.1\r\nHost: localhost\r\n\r\n");
+        hassert(r->status == 200, "delay: status %d", r->status);
+        resp_free(r);
+    }
+    struct auto_page *a1 = get_auto(c);
+    int64_t wall = now_ms() - t0;
+    check_auto(a1, mpm, &z);
+    long long d0 = auto_int(a0, "Total Duration"), d1 = auto_int(a1, "Total Duration");
+    hassert(d1 - d0 >= N * DELAY_MS, "Total Duration %lld -> %lld after %d requests of %d ms", d0, d1, N,
+            DELAY_MS);
+    /* a request's milliseconds are whole ones: each may round up by one */
+    hassert(d1 - d0 <= wall + N + 1, "Total Duration %lld -> %lld in %lld ms of wall time", d0, d1,
+            (long long)wall);
+    hassert(auto_int(a1, "Total Accesses") == auto_int(a0, "Total Accesses") + 1 + N, "Total Accesses");
+    auto_free(a0);
+    auto_free(a1);
     conn_close(c);
     server_stop(s);
 }
@@ -434,7 +488,7 @@ MPM_TEST(status, json_parsed, .timeout = 30)
     hassert(children != NULL && children->type == J_ARR, "children is not an array");
     hassert(children->n == z.children && jnum(v, "processes") == z.children, "%d children, %f processes",
             children->n, jnum(v, "processes"));
-    double sum_acc = 0, sum_conns = 0;
+    double sum_acc = 0, sum_conns = 0, sum_ms = 0;
     int idle = 0, busy = 0;
     for (int i = 0; i < children->n; i++) {
         char path[64];
@@ -462,9 +516,11 @@ MPM_TEST(status, json_parsed, .timeout = 30)
         hassert(acc_slots == jnum(v, CHILD("accesses")), "child %d: slots add up to %f, row says %f",
                 (int)pid, acc_slots, jnum(v, CHILD("accesses")));
         hassert(jnum(v, CHILD("idle")) == count_chars(workers, "_"), "idle of child %d", (int)pid);
-        hassert(jnum(v, CHILD("busy")) == count_chars(workers, "RWKCGLD"), "busy of child %d", (int)pid);
+        hassert(jnum(v, CHILD("busy")) == count_chars(workers, BUSY_CHARS), "busy of child %d", (int)pid);
+        hassert(jnum(v, CHILD("graceful")) == count_chars(workers, "G"), "graceful of child %d", (int)pid);
         idle += count_chars(workers, "_");
-        busy += count_chars(workers, "RWKCGLD");
+        busy += count_chars(workers, BUSY_CHARS);
+        sum_ms += jnum(v, CHILD("duration_ms"));
         sum_acc += jnum(v, CHILD("accesses"));
         if (strcmp(mpm, "event") == 0) {
             double total = jnum(v, CHILD("connections.total"));
@@ -476,6 +532,13 @@ MPM_TEST(status, json_parsed, .timeout = 30)
     }
     /* one snapshot: the totals are the children's (none has exited) */
     hassert(sum_acc == acc, "children's accesses %f, total %f", sum_acc, acc);
+    hassert(sum_ms == jnum(v, "total_duration_ms"), "children's durations %f, total %f", sum_ms,
+            jnum(v, "total_duration_ms"));
+    hassert(jnum(v, "duration_per_req_ms") >= jnum(v, "total_duration_ms") / acc * 0.9999 &&
+                jnum(v, "duration_per_req_ms") <= jnum(v, "total_duration_ms") / acc * 1.0001,
+            "duration_per_req_ms %f", jnum(v, "duration_per_req_ms"));
+    hassert(jnum(v, "graceful_workers") == 0, "graceful_workers");
+    hassert(strlen(jstr(v, "server_built")) > 0, "server_built");
     hassert(idle == jnum(v, "idle_workers") && busy == jnum(v, "busy_workers"),
             "workers: %d idle, %d busy vs %f, %f", idle, busy, jnum(v, "idle_workers"),
             jnum(v, "busy_workers"));
@@ -485,7 +548,8 @@ MPM_TEST(status, json_parsed, .timeout = 30)
         hassert(jnum(v, "connections.total") ==
                     jnum(v, "connections.writing") + jnum(v, "connections.keepalive"),
                 "connections");
-        hassert(jnum(v, "connections.closing") == 0, "connections.closing");
+        hassert(jnum(v, "connections.closing") == 0 && jnum(v, "connections.wait_io") == 0,
+                "connections.closing, connections.wait_io");
     } else {
         hassert(jget(v, "connections") == NULL, "connections is event's");
         hassert(busy >= 1, "the worker serving this request is busy");
@@ -537,6 +601,95 @@ MPM_TEST(status, html_and_methods, .timeout = 30)
             "?refresh=3: Refresh %s", resp_get(r, "Refresh") ? resp_get(r, "Refresh") : "(none)");
     hassert(strstr(r->body, "\nScoreboard: ") != NULL, "?auto&refresh=3 is the ?auto text");
     resp_free(r);
+    server_stop(s);
+}
+
+/* Whether the text holds a number in exponent form ("3.26e+03", "1e-05"). */
+static int has_exponent(const char *s)
+{
+    for (const char *e = strpbrk(s, "eE"); e != NULL; e = strpbrk(e + 1, "eE"))
+        if (e > s && isdigit((unsigned char)e[-1]) && (e[1] == '+' || e[1] == '-') &&
+            isdigit((unsigned char)e[2]))
+            return 1;
+    return 0;
+}
+
+/* The page's rate: the number before " requests/sec", which must be written plainly; -1 if there is none. */
+static double page_rate(const char *page)
+{
+    const char *end = strstr(page, " requests/sec");
+    if (end == NULL)
+        return -1;
+    const char *start = end;
+    while (start > page && (isdigit((unsigned char)start[-1]) || start[-1] == '.'))
+        start--;
+    hassert(start < end && start[-1] == '>', "the rate is not a plain number: \"%.*s\"",
+            (int)(end - start + 20), start - 1);
+    return strtod(start, NULL);
+}
+
+/*
+ * Over a thousand requests a second (HEAD requests pipelined, 99 and the page on each connection as
+ * MaxKeepAliveRequests allows 100, until the page says so): the page writes the rate as a plain number, and
+ * nothing in exponent form; it links ?auto, ?json and ?refresh=5, and each link answers as it should.
+ */
+MPM_TEST(status, html_links_and_plain_numbers, .timeout = 60)
+{
+    enum { BATCH = 99, MAX_MS = 20000 };
+    struct sizing z = sizing_for(mpm);
+    struct srv *s = server_start(mpm, z.conf);
+    char *batch = NULL;
+    for (int i = 0; i <= BATCH; i++) {
+        const char *req = i < BATCH ? "HEAD /page.html HTTP/1.1\r\nHost: localhost\r\n\r\n"
+                                    : "GET /server-status HTTP/1.1\r\nHost: localhost\r\n\r\n";
+        char *next = xasprintf("%s%s", batch ? batch : "", req);
+        free(batch);
+        batch = next;
+    }
+    int64_t until = now_ms() + MAX_MS;
+    double rate = -1;
+    char *page = NULL;
+    int requests = 0;
+    do {
+        struct conn *c = conn_open(s->port);
+        conn_send_str(c, batch);
+        for (int i = 0; i < BATCH; i++) {
+            struct resp *r = must_read(c, 1);
+            hassert(r->status == 200, "HEAD: status %d", r->status);
+            resp_free(r);
+        }
+        struct resp *r = must_read(c, 0);
+        hassert(r->status == 200, "page: status %d", r->status);
+        free(page);
+        page = strndup(r->body, r->body_len);
+        resp_free(r);
+        conn_close(c);
+        requests += BATCH + 1;
+        rate = page_rate(page);
+    } while (rate < 1000 && now_ms() < until);
+    hassert(rate >= 1000, "%d requests in %d ms did not reach 1000 requests/sec (%f)", requests, MAX_MS,
+            rate);
+    hassert(!has_exponent(page), "a number in exponent form:\n%s", page);
+    const char *links[] = {"<a href=\"?auto\">", "<a href=\"?json\">", "<a href=\"?refresh=5\">"};
+    for (size_t i = 0; i < sizeof(links) / sizeof(links[0]); i++)
+        hassert(strstr(page, links[i]) != NULL, "no %s in the page:\n%s", links[i], page);
+    free(page);
+    free(batch);
+
+    /* the links, resolved against /server-status */
+    struct conn *c = conn_open(s->port);
+    struct resp *r = exchange(c, "GET /server-status?auto HTTP/1.1\r\nHost: localhost\r\n\r\n");
+    hassert(r->status == 200 && strcmp(resp_get(r, "Content-Type"), AUTO_TYPE) == 0, "?auto");
+    resp_free(r);
+    r = exchange(c, JSON_REQ);
+    hassert(r->status == 200 && strcmp(resp_get(r, "Content-Type"), "application/json") == 0, "?json");
+    resp_free(r);
+    r = exchange(c, "GET /server-status?refresh=5 HTTP/1.1\r\nHost: localhost\r\n\r\n");
+    hassert(r->status == 200 && resp_get(r, "Refresh") != NULL && strcmp(resp_get(r, "Refresh"), "5") == 0,
+            "?refresh=5: Refresh %s", resp_get(r, "Refresh") ? resp_get(r, "Refresh") : "(none)");
+    hassert(strstr(r->body, "<!DOCTYPE html>") != NULL, "?refresh=5 is the page");
+    resp_free(r);
+    conn_close(c);
     server_stop(s);
 }
 

@@ -1,9 +1,13 @@
 /*
  * Tests of server/scoreboard.c: the mapping is shared with forked children, slots start dead, idle workers
- * are counted only over live, current-generation, non-quitting children, and the totals sum every slot.
+ * are counted only over live, current-generation, non-quitting children, and the totals sum every slot. A
+ * finished request is accounted with its duration; the header's description of the model is read whole,
+ * even while it is rewritten; the board a process mapped last is the one it finds (and its children too).
  */
 #include <criterion/criterion.h>
+#include <sched.h>
 #include <stdint.h>
+#include <string.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -40,6 +44,13 @@ Test(scoreboard, starts_empty)
     cr_assert_eq(scoreboard_idle_workers(sb, 0), 0);
     cr_assert_eq(scoreboard_total_accesses(sb), 0);
     cr_assert_eq(scoreboard_total_bytes(sb), 0);
+    struct sb_info info;
+    memset(&info, 'x', sizeof(info));
+    scoreboard_get_info(sb, &info);
+    cr_assert_str_eq(info.mpm, "", "no model described yet");
+    cr_assert_eq(info.async, 0);
+    cr_assert_eq(info.threads_per_child, 0);
+    cr_assert_eq(info.max_servers, 0);
 }
 
 Test(scoreboard, slots_are_distinct)
@@ -180,4 +191,113 @@ Test(scoreboard, rejects_bad_sizes)
     cr_assert_null(scoreboard_create(0, 1, &err));
     cr_assert_neq(err.msg[0], '\0');
     cr_assert_null(scoreboard_create(1, -1, NULL));
+}
+
+Test(scoreboard, request_done_accounts_access_bytes_and_duration)
+{
+    struct sb_worker *w = scoreboard_worker(sb, 3, 2);
+    scoreboard_request_done(w, 512, 40);
+    scoreboard_request_done(w, 100, 0);
+    scoreboard_request_done(w, 1, -5); /* a clock that went back: no negative duration */
+    cr_assert_eq(atomic_load(&w->accesses), 3);
+    cr_assert_eq(atomic_load(&w->bytes), 613);
+    cr_assert_eq(atomic_load(&w->duration_ms), 40);
+    cr_assert_eq(atomic_load(&scoreboard_worker(sb, 3, 1)->duration_ms), 0, "only its own slot");
+    cr_assert_eq(scoreboard_total_accesses(sb), 3);
+}
+
+Test(scoreboard, info_round_trip)
+{
+    struct sb_info in = {.async = 1, .threads_per_child = 25, .max_servers = 6}, out;
+    strcpy(in.mpm, "event");
+    scoreboard_set_info(sb, &in);
+    scoreboard_get_info(sb, &out);
+    cr_assert_str_eq(out.mpm, "event");
+    cr_assert_eq(out.async, 1);
+    cr_assert_eq(out.threads_per_child, 25);
+    cr_assert_eq(out.max_servers, 6);
+    cr_assert_eq(atomic_load(&sb->info_seq) % 2, 0, "not left locked");
+
+    /* a name that fills the field is cut to fit with its NUL; a shorter one replaces it whole */
+    memset(in.mpm, 'n', sizeof(in.mpm));
+    scoreboard_set_info(sb, &in);
+    scoreboard_get_info(sb, &out);
+    cr_assert_eq(strlen(out.mpm), SB_MPM_NAME_MAX - 1);
+    strcpy(in.mpm, "worker");
+    in.async = 0;
+    scoreboard_set_info(sb, &in);
+    scoreboard_get_info(sb, &out);
+    cr_assert_str_eq(out.mpm, "worker");
+    cr_assert_eq(out.async, 0);
+}
+
+/* Another process rewrites the description between two models, over and over: every read is one of them
+ * whole, never the name of one with the figures of the other. */
+Test(scoreboard, info_is_read_whole_while_rewritten, .timeout = 30)
+{
+    struct sb_info a = {.async = 0, .threads_per_child = 25, .max_servers = 16};
+    struct sb_info b = {.async = 1, .threads_per_child = 1, .max_servers = 4};
+    strcpy(a.mpm, "worker");
+    strcpy(b.mpm, "event");
+    scoreboard_set_info(sb, &a);
+    _Atomic int *stop = &scoreboard_child(sb, 0)->quitting; /* a flag both processes see */
+    atomic_store(stop, 0);
+    pid_t parent = getpid(), pid = fork();
+    cr_assert_geq(pid, 0);
+    if (pid == 0) {
+        /* until told, or until the test has gone (it may fail half-way), or 20 s at most */
+        time_t until = time(NULL) + 20;
+        for (int i = 0; !atomic_load(stop) && getppid() == parent && time(NULL) < until; i++) {
+            scoreboard_set_info(sb, i % 2 == 0 ? &b : &a);
+            sched_yield();
+        }
+        _exit(0);
+    }
+    int seen_a = 0, seen_b = 0, mixed = 0, reads = 0;
+    time_t until = time(NULL) + 10;
+    for (; (reads < 200000 || !seen_a || !seen_b) && time(NULL) < until; reads++) {
+        struct sb_info got;
+        scoreboard_get_info(sb, &got);
+        int is_a = strcmp(got.mpm, "worker") == 0 && got.async == 0 && got.threads_per_child == 25 &&
+                   got.max_servers == 16;
+        int is_b = strcmp(got.mpm, "event") == 0 && got.async == 1 && got.threads_per_child == 1 &&
+                   got.max_servers == 4;
+        mixed += !is_a && !is_b;
+        seen_a |= is_a;
+        seen_b |= is_b;
+    }
+    atomic_store(stop, 1);
+    int status;
+    cr_assert_eq(waitpid(pid, &status, 0), pid);
+    cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    cr_assert_eq(mixed, 0, "%d of %d reads mixed two descriptions", mixed, reads);
+    cr_assert(seen_a && seen_b, "the rewrites were not seen (%d reads)", reads);
+}
+
+Test(scoreboard, current_is_the_last_mapped)
+{
+    struct errbuf err;
+    cr_assert_eq(scoreboard_current(), sb, "the fixture's board");
+    struct scoreboard *other = scoreboard_create(1, 1, &err);
+    cr_assert_not_null(other);
+    cr_assert_eq(scoreboard_current(), other);
+
+    /* a forked child finds the same board, and its writes are the parent's */
+    pid_t pid = fork();
+    cr_assert_geq(pid, 0);
+    if (pid == 0) {
+        struct scoreboard *mine = scoreboard_current();
+        if (mine != other)
+            _exit(1);
+        scoreboard_request_done(scoreboard_worker(mine, 0, 0), 10, 7);
+        _exit(0);
+    }
+    int status;
+    cr_assert_eq(waitpid(pid, &status, 0), pid);
+    cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "the child did not find the board");
+    cr_assert_eq(atomic_load(&scoreboard_worker(other, 0, 0)->duration_ms), 7);
+
+    scoreboard_destroy(other);
+    cr_assert_null(scoreboard_current(), "an unmapped board is not found");
+    scoreboard_destroy(NULL);
 }

@@ -1,11 +1,15 @@
 /*
- * Tests of server/status.c without a server: scoreboards built by hand are rendered into requests made by
- * hand. ?auto is compared byte for byte with what Apache's mod_status prints for the same figures (key names,
- * order, APR's float format, which keys are left out); ?json is read back with the strict JSON parser below
- * and checked value by value; the HTML page for its escaping and scoreboard layout. Also: APR's "%g", the
- * query options, the handler outside a server, and the /proc readings on this process.
+ * Tests of server-status (server/status.c and its renderers status_auto.c, status_json.c, status_html.c)
+ * without a server: scoreboards filled by hand, header included (the model's name and sizes, as supervision
+ * writes them), are rendered into requests made by hand. ?auto is compared byte for byte with what Apache's
+ * mod_status prints for the same figures (key names, order, APR's float format, which keys are left out),
+ * and its key list under each kind of model with Apache 2.4's own; ?json is read back with the strict JSON
+ * parser below and checked value by value; the HTML page for its escaping, scoreboard layout, links and
+ * plain numbers. Also: APR's "%g", request durations, graceful workers, the query options, the handler
+ * finding the board of its process, and the /proc readings on this process.
  */
 #include <criterion/criterion.h>
+#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +17,9 @@
 #include <unistd.h>
 
 #include "status.c"
+#include "status_auto.c"
+#include "status_html.c"
+#include "status_json.c"
 
 #define T0 1700000000 /* Tuesday, 14-Nov-2023 22:13:20 UTC */
 
@@ -53,15 +60,21 @@ static void utc(void)
 
 TestSuite(status, .init = utc);
 
-static struct server *new_server(const struct mpm *m, int threads_per_child, int max_workers)
+static struct server *new_server(void)
 {
     struct server *s = calloc(1, sizeof(*s));
     cr_assert_not_null(s);
-    s->mpm = m;
-    s->mpm_conf = (struct mpm_conf){-1, -1, -1, -1, -1, -1, -1, -1, -1};
-    s->mpm_conf.threads_per_child = threads_per_child;
-    s->mpm_conf.max_workers = max_workers;
     return s;
+}
+
+/* The header as supervision writes it. */
+static void describe(struct scoreboard *sb, const char *mpm, int async, int threads_per_child,
+                     int max_servers)
+{
+    struct sb_info info = {
+        .async = async, .threads_per_child = threads_per_child, .max_servers = max_servers};
+    snprintf(info.mpm, sizeof(info.mpm), "%s", mpm);
+    scoreboard_set_info(sb, &info);
 }
 
 static struct request *new_request(struct pool *p, const struct server *s, const char *host,
@@ -95,6 +108,11 @@ static void set_slot(struct scoreboard *sb, int i, int t, char st, uint64_t acce
     atomic_store(&w->bytes, bytes);
 }
 
+static void set_duration(struct scoreboard *sb, int i, int t, uint64_t ms)
+{
+    atomic_store(&scoreboard_worker(sb, i, t)->duration_ms, ms);
+}
+
 static void set_child(struct scoreboard *sb, int i, pid_t pid, int gen, int quitting, int conns,
                       int idle_conns)
 {
@@ -112,13 +130,14 @@ static void set_child(struct scoreboard *sb, int i, pid_t pid, int gen, int quit
  *   row 1  pid 101, gen 0, quitting:  G _ . . .
  *   row 2  no process:                . . . . .   (its first slot served 15 requests before)
  *   row 3  pid 103, gen 1:            _ _ S R .   (a row beyond MaxRequestWorkers / ThreadsPerChild)
- * 100 requests and 200 kB in all.
+ * 100 requests, 200 kB and 12345 ms in all.
  */
 static struct scoreboard *worker_board(void)
 {
     struct errbuf err;
     struct scoreboard *sb = scoreboard_create(4, 5, &err);
     cr_assert_not_null(sb, "%s", err.msg);
+    describe(sb, "worker", 0, 4, 2);
     atomic_store(&sb->generation, 1);
     sb->start_time = T0;
     set_child(sb, 0, 100, 1, 0, 0, 0);
@@ -135,6 +154,10 @@ static struct scoreboard *worker_board(void)
     set_slot(sb, 3, 1, SB_READY, 0, 0);
     set_slot(sb, 3, 2, SB_STARTING, 0, 0);
     set_slot(sb, 3, 3, SB_READ, 0, 0);
+    set_duration(sb, 0, 0, 10000);
+    set_duration(sb, 0, 1, 2000);
+    set_duration(sb, 1, 0, 300);
+    set_duration(sb, 2, 0, 45); /* a dead slot's past counts, as its requests do */
     return sb;
 }
 
@@ -165,6 +188,7 @@ static struct scoreboard *event_board(void)
     struct errbuf err;
     struct scoreboard *sb = scoreboard_create(4, 1, &err);
     cr_assert_not_null(sb, "%s", err.msg);
+    describe(sb, "event", 1, 1, 3);
     sb->start_time = T0;
     set_child(sb, 0, 200, 0, 0, 5, 3);
     set_slot(sb, 0, 0, SB_READY, 0, 0);
@@ -174,6 +198,9 @@ static struct scoreboard *event_board(void)
     set_slot(sb, 2, 0, SB_READY, 0, 0);
     return sb;
 }
+
+/* The build date as the renderers print it. */
+#define BUILT "Server Built: " __DATE__ " " __TIME__ "\n"
 
 static char *render(struct pool *p, const struct server *s, const char *host, struct scoreboard *sb,
                     enum status_format fmt, const struct status_sys *sys, struct request **out)
@@ -191,7 +218,7 @@ static char *render(struct pool *p, const struct server *s, const char *host, st
 Test(status, auto_matches_apache_for_worker)
 {
     struct pool *p = pool_create(4096);
-    struct server *s = new_server(&mpm_worker, 4, 8);
+    struct server *s = new_server();
     struct scoreboard *sb = worker_board();
     struct status_sys sys = worker_sys();
     struct request *r;
@@ -200,8 +227,7 @@ Test(status, auto_matches_apache_for_worker)
     cr_assert_str_eq(r->content_type, "text/plain; charset=ISO-8859-1");
     cr_assert_str_eq(body, "www.example.com\n"
                            "ServerVersion: httpd/0.1.0\n"
-                           "ServerMPM: worker\n"
-                           "CurrentTime: Tuesday, 14-Nov-2023 23:15:25 UTC\n"
+                           "ServerMPM: worker\n" BUILT "CurrentTime: Tuesday, 14-Nov-2023 23:15:25 UTC\n"
                            "RestartTime: Tuesday, 14-Nov-2023 22:13:20 UTC\n"
                            "ParentServerConfigGeneration: 2\n"
                            "ParentServerMPMGeneration: 1\n"
@@ -212,6 +238,7 @@ Test(status, auto_matches_apache_for_worker)
                            "Load15: 1.00\n"
                            "Total Accesses: 100\n"
                            "Total kBytes: 200\n"
+                           "Total Duration: 12345\n"
                            "CPUUser: 1.5\n"
                            "CPUSystem: .25\n"
                            "CPUChildrenUser: .75\n"
@@ -221,7 +248,9 @@ Test(status, auto_matches_apache_for_worker)
                            "ReqPerSec: .0268456\n"
                            "BytesPerSec: 54.9799\n"
                            "BytesPerReq: 2048\n"
+                           "DurationPerReq: 123.45\n"
                            "BusyWorkers: 3\n"
+                           "GracefulWorkers: 0\n"
                            "IdleWorkers: 4\n"
                            "Scoreboard: _WK_G_..__SR\n");
     scoreboard_destroy(sb);
@@ -232,16 +261,17 @@ Test(status, auto_matches_apache_for_worker)
 Test(status, auto_matches_apache_for_event)
 {
     struct pool *p = pool_create(4096);
-    struct server *s = new_server(&mpm_event, 1, 3);
+    struct server *s = new_server();
     struct scoreboard *sb = event_board();
     struct status_sys sys = {.now = T0, .load = {-1, -1, -1}};
 
-    /* no Host and no ServerName; no CPU figures; no uptime yet (no rates) and no request (no BytesPerReq) */
+    /* no Host and no ServerName; no CPU figures; no uptime yet (no rates) and no request (no BytesPerReq nor
+     * DurationPerReq); the slot finishing on its own is graceful, not busy; Busy/Idle once, as Apache 2.4.71
+     */
     char *body = render(p, s, NULL, sb, STATUS_AUTO, &sys, NULL);
     cr_assert_str_eq(body, "localhost\n"
                            "ServerVersion: httpd/0.1.0\n"
-                           "ServerMPM: event\n"
-                           "CurrentTime: Tuesday, 14-Nov-2023 22:13:20 UTC\n"
+                           "ServerMPM: event\n" BUILT "CurrentTime: Tuesday, 14-Nov-2023 22:13:20 UTC\n"
                            "RestartTime: Tuesday, 14-Nov-2023 22:13:20 UTC\n"
                            "ParentServerConfigGeneration: 1\n"
                            "ParentServerMPMGeneration: 0\n"
@@ -252,14 +282,15 @@ Test(status, auto_matches_apache_for_event)
                            "Load15: -1.00\n"
                            "Total Accesses: 0\n"
                            "Total kBytes: 0\n"
+                           "Total Duration: 0\n"
                            "Uptime: 0\n"
-                           "BusyWorkers: 1\n"
+                           "BusyWorkers: 0\n"
+                           "GracefulWorkers: 1\n"
                            "IdleWorkers: 1\n"
                            "Processes: 3\n"
                            "Stopping: 1\n"
-                           "BusyWorkers: 0\n"
-                           "IdleWorkers: 2\n"
                            "ConnsTotal: 8\n"
+                           "ConnsAsyncWaitIO: 0\n"
                            "ConnsAsyncWriting: 4\n"
                            "ConnsAsyncKeepAlive: 4\n"
                            "ConnsAsyncClosing: 0\n"
@@ -272,10 +303,11 @@ Test(status, auto_matches_apache_for_event)
 Test(status, idle_counts_only_the_current_generation)
 {
     struct pool *p = pool_create(4096);
-    struct server *s = new_server(&mpm_prefork, 1, 3);
+    struct server *s = new_server();
     struct errbuf err;
     struct scoreboard *sb = scoreboard_create(3, 1, &err);
     struct status_sys sys = {.now = T0 + 10, .load = {0, 0, 0}};
+    describe(sb, "prefork", 0, 1, 3);
     sb->start_time = T0;
     atomic_store(&sb->generation, 2);
     set_child(sb, 0, 300, 2, 0, 0, 0); /* current generation, idle */
@@ -285,9 +317,188 @@ Test(status, idle_counts_only_the_current_generation)
     set_child(sb, 2, 302, 1, 0, 0, 0); /* an older generation still busy: busy all the same */
     set_slot(sb, 2, 0, SB_WRITE, 0, 0);
     char *body = render(p, s, "h", sb, STATUS_AUTO, &sys, NULL);
-    cr_assert(strstr(body, "\nBusyWorkers: 1\nIdleWorkers: 1\nScoreboard: __W\n") != NULL, "%s", body);
+    cr_assert(strstr(body, "\nBusyWorkers: 1\nGracefulWorkers: 0\nIdleWorkers: 1\nScoreboard: __W\n") != NULL,
+              "%s", body);
     cr_assert(strstr(body, "\nParentServerMPMGeneration: 2\n") != NULL);
     cr_assert_null(strstr(body, "Processes:"), "Processes is event's (is_async) only, as Apache");
+    scoreboard_destroy(sb);
+    free(s);
+    pool_destroy(p);
+}
+
+/*
+ * The keys of ?auto under each kind of model, every optional one present (uptime, requests, CPU time), as
+ * Apache 2.4's mod_status prints them (Debian's apache2 with ExtendedStatus On, under mpm_prefork, mpm_worker
+ * and mpm_event).
+ */
+static const char *const apache_keys[] = {"ServerVersion",
+                                          "ServerMPM",
+                                          "Server Built",
+                                          "CurrentTime",
+                                          "RestartTime",
+                                          "ParentServerConfigGeneration",
+                                          "ParentServerMPMGeneration",
+                                          "ServerUptimeSeconds",
+                                          "ServerUptime",
+                                          "Load1",
+                                          "Load5",
+                                          "Load15",
+                                          "Total Accesses",
+                                          "Total kBytes",
+                                          "Total Duration",
+                                          "CPUUser",
+                                          "CPUSystem",
+                                          "CPUChildrenUser",
+                                          "CPUChildrenSystem",
+                                          "CPULoad",
+                                          "Uptime",
+                                          "ReqPerSec",
+                                          "BytesPerSec",
+                                          "BytesPerReq",
+                                          "DurationPerReq",
+                                          "BusyWorkers",
+                                          "GracefulWorkers",
+                                          "IdleWorkers",
+                                          NULL};
+static const char *const apache_async_keys[] = {
+    "Processes",           "Stopping",          "ConnsTotal", "ConnsAsyncWaitIO", "ConnsAsyncWriting",
+    "ConnsAsyncKeepAlive", "ConnsAsyncClosing", NULL};
+
+Test(status, auto_keys_in_apache_order_per_model)
+{
+    struct {
+        const char *mpm;
+        int async, rows, threads;
+    } models[] = {{"prefork", 0, 4, 1}, {"worker", 0, 2, 4}, {"event", 1, 3, 1}};
+    for (size_t m = 0; m < sizeof(models) / sizeof(models[0]); m++) {
+        struct pool *p = pool_create(4096);
+        struct server *s = new_server();
+        struct errbuf err;
+        struct scoreboard *sb = scoreboard_create(models[m].rows, models[m].threads, &err);
+        cr_assert_not_null(sb);
+        describe(sb, models[m].mpm, models[m].async, models[m].threads, models[m].rows);
+        sb->start_time = T0;
+        set_child(sb, 0, 400, 0, 0, 2, 1);
+        set_slot(sb, 0, 0, SB_WRITE, 7, 9000);
+        set_duration(sb, 0, 0, 21);
+        struct status_sys sys = worker_sys();
+        char *body = render(p, s, "h", sb, STATUS_AUTO, &sys, NULL);
+
+        const char *want[64];
+        int n = 0;
+        for (int k = 0; apache_keys[k] != NULL; k++)
+            want[n++] = apache_keys[k];
+        for (int k = 0; models[m].async && apache_async_keys[k] != NULL; k++)
+            want[n++] = apache_async_keys[k];
+        want[n++] = "Scoreboard";
+
+        char *save = NULL, *line = strtok_r(body, "\n", &save);
+        cr_assert_str_eq(line, "h", "%s: the name first", models[m].mpm);
+        int k = 0;
+        for (line = strtok_r(NULL, "\n", &save); line != NULL; line = strtok_r(NULL, "\n", &save), k++) {
+            char *colon = strstr(line, ": ");
+            cr_assert(colon != NULL && k < n, "%s: line %d \"%s\"", models[m].mpm, k, line);
+            *colon = '\0';
+            cr_assert_str_eq(line, want[k], "%s: key %d is \"%s\", Apache's is \"%s\"", models[m].mpm, k,
+                             line, want[k]);
+        }
+        cr_assert_eq(k, n, "%s: %d keys, Apache prints %d", models[m].mpm, k, n);
+        scoreboard_destroy(sb);
+        free(s);
+        pool_destroy(p);
+    }
+}
+
+/* A prefork child of the previous generation finishing its request after a graceful restart, as Apache's
+ * own ?auto showed it: "BusyWorkers: 1 / GracefulWorkers: 1 / IdleWorkers: 4 / Scoreboard: __W_G_". */
+Test(status, graceful_workers_apart_from_busy)
+{
+    struct pool *p = pool_create(4096);
+    struct server *s = new_server();
+    struct errbuf err;
+    struct scoreboard *sb = scoreboard_create(6, 1, &err);
+    struct status_sys sys = {.now = T0 + 10, .load = {0, 0, 0}};
+    describe(sb, "prefork", 0, 1, 6);
+    sb->start_time = T0;
+    atomic_store(&sb->generation, 1);
+    const char states[] = "__W_G_";
+    for (int i = 0; i < 6; i++) {
+        set_child(sb, i, 500 + i, i == 4 ? 0 : 1, 0, 0, 0);
+        set_slot(sb, i, 0, states[i], 1, 100);
+    }
+    char *body = render(p, s, "h", sb, STATUS_AUTO, &sys, NULL);
+    cr_assert(strstr(body, "\nBusyWorkers: 1\nGracefulWorkers: 1\nIdleWorkers: 4\nScoreboard: __W_G_\n") !=
+                  NULL,
+              "%s", body);
+    body = render(p, s, "h", sb, STATUS_HTML, &sys, NULL);
+    cr_assert(strstr(body,
+                     "<dt>1 requests currently being processed, 1 workers gracefully restarting, 4 idle "
+                     "workers</dt>") != NULL,
+              "%s", body);
+    /* a leaving child's slots are not counted at all, as Apache */
+    atomic_store(&scoreboard_child(sb, 4)->quitting, SB_QUIT_RESTART);
+    body = render(p, s, "h", sb, STATUS_AUTO, &sys, NULL);
+    cr_assert(strstr(body, "\nBusyWorkers: 1\nGracefulWorkers: 0\nIdleWorkers: 4\n") != NULL, "%s", body);
+    scoreboard_destroy(sb);
+    free(s);
+    pool_destroy(p);
+}
+
+/* Total Duration sums the milliseconds of every slot, DurationPerReq divides it in single precision. */
+Test(status, durations)
+{
+    struct pool *p = pool_create(4096);
+    struct server *s = new_server();
+    struct errbuf err;
+    struct scoreboard *sb = scoreboard_create(2, 2, &err);
+    struct status_sys sys = {.now = T0 + 3, .load = {0, 0, 0}};
+    describe(sb, "worker", 0, 2, 2);
+    sb->start_time = T0;
+    set_child(sb, 0, 600, 0, 0, 0, 0);
+    set_slot(sb, 0, 0, SB_READY, 2, 0);
+    set_slot(sb, 0, 1, SB_READY, 1, 0);
+    set_slot(sb, 1, 1, SB_DEAD, 4, 0);
+    /* as end_request() accounts them */
+    scoreboard_request_done(scoreboard_worker(sb, 0, 0), 0, 0);
+    set_duration(sb, 0, 0, 1000);
+    scoreboard_request_done(scoreboard_worker(sb, 0, 1), 0, 250);
+    set_duration(sb, 1, 1, 4);
+    /* 9 requests, 1254 ms */
+    char *body = render(p, s, "h", sb, STATUS_AUTO, &sys, NULL);
+    cr_assert(strstr(body, "\nTotal Accesses: 9\nTotal kBytes: 0\nTotal Duration: 1254\n") != NULL, "%s",
+              body);
+    cr_assert(strstr(body, "\nBytesPerReq: 0\nDurationPerReq: 139.333\n") != NULL, "%s", body);
+
+    body = render(p, s, "h", sb, STATUS_JSON, &sys, NULL);
+    struct jval *v = jparse(body);
+    cr_assert_not_null(v, "%s", body);
+    cr_assert_eq(jnum(v, "total_duration_ms"), 1254);
+    cr_assert_float_eq(jnum(v, "duration_per_req_ms"), 1254.0 / 9, 1e-3);
+    cr_assert_eq(jnum(v, "children.0.duration_ms"), 1250);
+    cr_assert_eq(jnum(v, "children.0.slots.1.duration_ms"), 250);
+    jfree(v);
+
+    body = render(p, s, "h", sb, STATUS_HTML, &sys, NULL);
+    cr_assert(strstr(body, " - Total Duration: 1254</dt>") != NULL, "%s", body);
+    cr_assert(strstr(body, "0 B/request - 139 ms/request</dt>") != NULL, "%s", body);
+    scoreboard_destroy(sb);
+    free(s);
+    pool_destroy(p);
+}
+
+/* Without a description in the header (no supervision wrote one): the whole board, and the model unknown. */
+Test(status, board_without_description)
+{
+    struct pool *p = pool_create(4096);
+    struct server *s = new_server();
+    struct errbuf err;
+    struct scoreboard *sb = scoreboard_create(3, 2, &err);
+    struct status_sys sys = {.now = T0, .load = {0, 0, 0}};
+    sb->start_time = T0;
+    char *body = render(p, s, "h", sb, STATUS_AUTO, &sys, NULL);
+    cr_assert(strstr(body, "\nServerMPM: unknown\n") != NULL, "%s", body);
+    cr_assert(strstr(body, "\nScoreboard: ......\n") != NULL, "%s", body);
+    cr_assert_null(strstr(body, "ConnsTotal"), "%s", body);
     scoreboard_destroy(sb);
     free(s);
     pool_destroy(p);
@@ -328,7 +539,7 @@ Test(status, apr_float_format)
 Test(status, json_worker)
 {
     struct pool *p = pool_create(4096);
-    struct server *s = new_server(&mpm_worker, 4, 8);
+    struct server *s = new_server();
     struct scoreboard *sb = worker_board();
     struct status_sys sys = worker_sys();
     struct request *r;
@@ -356,7 +567,11 @@ Test(status, json_worker)
     cr_assert_float_eq(jnum(v, "req_per_sec"), 100.0 / 3725, 1e-6);
     cr_assert_float_eq(jnum(v, "bytes_per_sec"), 204800.0 / 3725, 1e-3);
     cr_assert_eq(jnum(v, "bytes_per_req"), 2048);
+    cr_assert_eq(jnum(v, "total_duration_ms"), 12345);
+    cr_assert_float_eq(jnum(v, "duration_per_req_ms"), 123.45, 1e-4);
+    cr_assert_str_eq(jstr(v, "server_built"), __DATE__ " " __TIME__);
     cr_assert_eq(jnum(v, "busy_workers"), 3);
+    cr_assert_eq(jnum(v, "graceful_workers"), 0);
     cr_assert_eq(jnum(v, "idle_workers"), 4);
     cr_assert_eq(jnum(v, "processes"), 3);
     cr_assert_eq(jnum(v, "stopping"), 1);
@@ -370,7 +585,8 @@ Test(status, json_worker)
     struct jval *children = jget(v, "children");
     cr_assert(children != NULL && children->type == J_ARR && children->n == 3);
     int slots[] = {0, 1, 3}, pids[] = {100, 101, 103}, gens[] = {1, 0, 1}, quitting[] = {0, 1, 0};
-    int accesses[] = {55, 25, 5}, busy[] = {2, 1, 1}, idle[] = {2, 1, 2};
+    int accesses[] = {55, 25, 5}, busy[] = {2, 0, 1}, graceful[] = {0, 1, 0}, idle[] = {2, 1, 2};
+    int durations[] = {12000, 300, 0};
     const char *workers[] = {"_WK_", "G_..", "__SR"};
     for (int i = 0; i < 3; i++) {
         char path[64];
@@ -382,7 +598,9 @@ Test(status, json_worker)
         cr_assert_eq(jbool(v, CHILD("quitting")), quitting[i]);
         cr_assert_eq(jnum(v, CHILD("accesses")), accesses[i]);
         cr_assert_eq(jnum(v, CHILD("bytes")), accesses[i] * 2048);
+        cr_assert_eq(jnum(v, CHILD("duration_ms")), durations[i]);
         cr_assert_eq(jnum(v, CHILD("busy")), busy[i]);
+        cr_assert_eq(jnum(v, CHILD("graceful")), graceful[i]);
         cr_assert_eq(jnum(v, CHILD("idle")), idle[i]);
         cr_assert_str_eq(jstr(v, CHILD("workers")), workers[i]);
         struct jval *sl = jget(v, CHILD("slots"));
@@ -392,6 +610,7 @@ Test(status, json_worker)
     cr_assert_str_eq(jstr(v, "children.0.slots.1.state"), "W");
     cr_assert_eq(jnum(v, "children.0.slots.1.accesses"), 10);
     cr_assert_eq(jnum(v, "children.0.slots.1.bytes"), 20480);
+    cr_assert_eq(jnum(v, "children.0.slots.1.duration_ms"), 2000);
     cr_assert_eq(jnum(v, "children.0.slots.1.connections"), 0);
     cr_assert_eq(jnum(v, "children.0.slots.1.last_used"), 0);
     jfree(v);
@@ -403,7 +622,7 @@ Test(status, json_worker)
 Test(status, json_event_connections)
 {
     struct pool *p = pool_create(4096);
-    struct server *s = new_server(&mpm_event, 1, 3);
+    struct server *s = new_server();
     struct scoreboard *sb = event_board();
     struct status_sys sys = {.now = T0, .load = {-1, -1, -1}};
     char *body = render(p, s, NULL, sb, STATUS_JSON, &sys, NULL);
@@ -414,6 +633,7 @@ Test(status, json_event_connections)
     cr_assert_eq(jget(v, "cpu")->type, J_NULL);
     cr_assert_eq(jnum(v, "req_per_sec"), 0);
     cr_assert_eq(jnum(v, "connections.total"), 8);
+    cr_assert_eq(jnum(v, "connections.wait_io"), 0);
     cr_assert_eq(jnum(v, "connections.writing"), 4);
     cr_assert_eq(jnum(v, "connections.keepalive"), 4);
     cr_assert_eq(jnum(v, "connections.closing"), 0);
@@ -423,6 +643,8 @@ Test(status, json_event_connections)
     cr_assert_eq(jnum(v, "children.1.connections.writing"), 2);
     cr_assert(jbool(v, "children.2.quitting"));
     cr_assert_str_eq(jstr(v, "children.1.workers"), "G");
+    cr_assert_eq(jnum(v, "graceful_workers"), 1);
+    cr_assert_eq(jnum(v, "duration_per_req_ms"), 0);
     cr_assert_str_eq(jstr(v, "scoreboard"), "_G_");
     jfree(v);
     scoreboard_destroy(sb);
@@ -433,7 +655,7 @@ Test(status, json_event_connections)
 Test(status, json_escapes_strings)
 {
     struct pool *p = pool_create(4096);
-    struct server *s = new_server(&mpm_event, 1, 3);
+    struct server *s = new_server();
     struct scoreboard *sb = event_board();
     struct status_sys sys = {.now = T0, .load = {-1, -1, -1}};
     const char *name = "a\"b\\c\x01\x7f\xe9</d";
@@ -456,10 +678,11 @@ Test(status, json_large_scoreboard)
 {
     enum { ROWS = 20, THREADS = 64 };
     struct pool *p = pool_create(4096);
-    struct server *s = new_server(&mpm_worker, THREADS, ROWS * THREADS);
+    struct server *s = new_server();
     struct errbuf err;
     struct scoreboard *sb = scoreboard_create(ROWS, THREADS, &err);
     struct status_sys sys = {.now = T0 + 1, .load = {0, 0, 0}};
+    describe(sb, "worker", 0, THREADS, ROWS);
     sb->start_time = T0;
     for (int i = 0; i < ROWS; i++) {
         set_child(sb, i, 1000 + i, 0, 0, 0, 0);
@@ -500,7 +723,7 @@ Test(status, name_from_host_or_server_name)
         {"", "srv.example"},
         {NULL, "srv.example"},
     };
-    struct server *s = new_server(&mpm_prefork, 1, 1);
+    struct server *s = new_server();
     s->server_name = "srv.example";
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         struct pool *p = pool_create(1024);
@@ -516,7 +739,7 @@ Test(status, name_from_host_or_server_name)
 Test(status, html_page)
 {
     struct pool *p = pool_create(4096);
-    struct server *s = new_server(&mpm_worker, 4, 8);
+    struct server *s = new_server();
     struct scoreboard *sb = worker_board();
     struct status_sys sys = worker_sys();
     struct request *r;
@@ -533,11 +756,20 @@ Test(status, html_page)
         "<dt>Parent Server MPM Generation: 1</dt>",
         "<dt>Server uptime:  1 hour 2 minutes 5 seconds</dt>",
         "<dt>Server load: 0.50 0.25 1.00</dt>",
-        "<dt>Total accesses: 100 - Total Traffic: 200.0 kB</dt>",
-        "<dt>3 requests currently being processed, 4 idle workers</dt>",
+        "<dt>Server Built: " __DATE__ " " __TIME__ "</dt>",
+        "<dt>Total accesses: 100 - Total Traffic: 200.0 kB - Total Duration: 12345</dt>",
+        "<dt>CPU Usage: u1.50 s0.25 cu0.75 cs0.50 - 0.0805% CPU load</dt>",
+        "<dt>0.0268 requests/sec - 54 B/second - 2048 B/request - 123 ms/request</dt>",
+        "<dt>3 requests currently being processed, 0 workers gracefully restarting, 4 idle workers</dt>",
+        "<a href=\"?auto\">",
+        "<a href=\"?json\">",
+        "<a href=\"?refresh=5\">",
         "<td>1</td><td>101</td><td>0 (old gen)</td><td>yes</td><td>25</td>",
         "<pre>_WK_G_..__SR</pre>",
-        "<tr><td><b>2-0</b></td><td>-</td><td>0</td><td>15</td><td>.</td>",
+        "<tr><td><b>2-0</b></td><td>-</td><td>0</td><td>15</td><td>.</td><td>-</td><td>45</td><td>0.03</td></"
+        "tr>",
+        "<td>1</td><td>101</td><td>0 (old gen)</td><td>yes</td><td>25</td><td>50.0 "
+        "kB</td><td>0</td><td>1</td><td>1</td>",
         "</body></html>\n",
     };
     for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++)
@@ -548,13 +780,94 @@ Test(status, html_page)
     pool_destroy(p);
 }
 
+/* Whether the text holds a number in exponent form ("3.26e+03", "1e-05"). */
+static int has_exponent(const char *s)
+{
+    for (const char *e = strpbrk(s, "eE"); e != NULL; e = strpbrk(e + 1, "eE"))
+        if (e > s && isdigit((unsigned char)e[-1]) && (e[1] == '+' || e[1] == '-') &&
+            isdigit((unsigned char)e[2]))
+            return 1;
+    return 0;
+}
+
+Test(status, plain_numbers)
+{
+    struct {
+        double v;
+        const char *want;
+    } cases[] = {
+        {0, "0"},
+        {3260, "3260"},
+        {3264.7, "3265"},
+        {123.45, "123"},
+        {99.4, "99.4"},
+        {99.96, "100"},
+        {42.5, "42.5"},
+        {9.996, "10"},
+        {1.5, "1.5"},
+        {0.5, "0.5"},
+        {0.0714286, "0.0714"},
+        {1.0 / 36, "0.0278"},
+        {0.00001, "0.00001"},
+        {1e-9, "0"},
+        {-3, "0"},
+        {1e15, "1000000000000000"},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        struct pool *p = pool_create(1024);
+        struct pbuf b = {.pool = p};
+        put_plain(&b, cases[i].v);
+        cr_assert(!b.failed);
+        cr_assert_str_eq(b.p, cases[i].want, "%g printed as %s, want %s", cases[i].v, b.p, cases[i].want);
+        pool_destroy(p);
+    }
+    cr_assert(has_exponent("3.26e+03 requests") && has_exponent("x 1e-05") && !has_exponent("Keep-alive e+"));
+}
+
+/* A busy server: the rates as people read them, never in exponent form, and the page's other forms linked. */
+Test(status, html_plain_numbers_and_links)
+{
+    struct pool *p = pool_create(4096);
+    struct server *s = new_server();
+    struct errbuf err;
+    struct scoreboard *sb = scoreboard_create(2, 1, &err);
+    struct status_sys sys = {.now = T0 + 100, .load = {12.5, 3, 0.01}, .have_cpu = 1, .cpu_user = 1500};
+    describe(sb, "event", 1, 1, 2);
+    sb->start_time = T0;
+    set_child(sb, 0, 700, 0, 0, 3, 1);
+    /* 3260 requests a second for 100 s, 1.2 MB a second, 1.5 ms each */
+    set_slot(sb, 0, 0, SB_READY, 326000, 125829120);
+    set_duration(sb, 0, 0, 489000);
+    char *body = render(p, s, "h", sb, STATUS_HTML, &sys, NULL);
+    const char *want[] = {
+        "<dt>3260 requests/sec - 1.2 MB/second - 385 B/request - 1.5 ms/request</dt>",
+        "<dt>CPU Usage: u1500.00 s0.00 cu0.00 cs0.00 - 1500% CPU load</dt>",
+        "<a href=\"?auto\">?auto</a>",
+        "<a href=\"?json\">?json</a>",
+        "<a href=\"?refresh=5\">",
+        "<dt>Total accesses: 326000 - Total Traffic: 120.0 MB - Total Duration: 489000</dt>",
+    };
+    for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++)
+        cr_assert(strstr(body, want[i]) != NULL, "no %s in\n%s", want[i], body);
+    cr_assert_not(has_exponent(body), "a number in exponent form:\n%s", body);
+    /* ?auto keeps APR's %g, as Apache */
+    body = render(p, s, "h", sb, STATUS_AUTO, &sys, NULL);
+    cr_assert(strstr(body, "\nReqPerSec: 3260\nBytesPerSec: 1258290\nBytesPerReq: 385.979\n"
+                           "DurationPerReq: 1.5\n") != NULL,
+              "%s", body);
+    scoreboard_destroy(sb);
+    free(s);
+    pool_destroy(p);
+}
+
 Test(status, html_scoreboard_lines_of_64)
 {
     struct pool *p = pool_create(4096);
-    struct server *s = new_server(&mpm_worker, 40, 80);
+    struct server *s = new_server();
     struct errbuf err;
     struct scoreboard *sb = scoreboard_create(2, 40, &err);
     struct status_sys sys = {.now = T0, .load = {-1, -1, -1}};
+    describe(sb, "worker", 0, 40, 2);
     sb->start_time = T0;
     char *body = render(p, s, "h", sb, STATUS_HTML, &sys, NULL);
     /* 80 open slots: a line of 64, then 16 */
@@ -613,12 +926,40 @@ Test(status, registered_for_get_and_head)
     cr_assert_null(status_handler.resume);
 }
 
+/* The handler renders the board this process mapped, described by whoever supervises it. */
+Test(status, handler_uses_the_board_of_its_process)
+{
+    struct errbuf err;
+    struct scoreboard *sb = scoreboard_create(2, 3, &err);
+    cr_assert_eq(scoreboard_current(), sb);
+    describe(sb, "worker", 0, 3, 2);
+    set_child(sb, 1, getpid(), 0, 0, 0, 0);
+    set_slot(sb, 1, 0, SB_WRITE, 0, 0);
+    struct pool *p = pool_create(1024);
+    struct server *s = new_server();
+    s->one_process = 1; /* no parent to read */
+    struct request *r = new_request(p, s, "here", "auto&refresh=2");
+    cr_assert_eq(status_handler.handle(r), HANDLER_DONE);
+    cr_assert_eq(r->status, 200);
+    cr_assert_str_eq(r->content_type, "text/plain; charset=ISO-8859-1");
+    char *body = body_of(r);
+    cr_assert(strncmp(body, "here\nServerVersion: httpd/0.1.0\nServerMPM: worker\n", 50) == 0, "%s", body);
+    cr_assert(strstr(body, "\nBusyWorkers: 1\nGracefulWorkers: 0\nIdleWorkers: 0\nScoreboard: ...W..\n") !=
+                  NULL,
+              "%s", body);
+    cr_assert(strstr(body, "\nCPUUser: ") != NULL, "this process's CPU times: %s", body);
+    cr_assert_str_eq(r->resp_headers[0].name, "Refresh");
+    free(s);
+    pool_destroy(p);
+    scoreboard_destroy(sb);
+}
+
 Test(status, no_scoreboard_is_500)
 {
     struct pool *p = pool_create(1024);
-    struct server *s = new_server(&mpm_prefork, 1, 1);
+    struct server *s = new_server();
     struct request *r = new_request(p, s, NULL, "auto");
-    cr_assert_null(process_scoreboard());
+    cr_assert_null(scoreboard_current());
     cr_assert_eq(status_handler.handle(r), HANDLER_DONE);
     cr_assert_eq(r->status, 500);
     free(s);
