@@ -12,30 +12,15 @@
 #include <time.h>
 
 #include "handler.h"
+#include "status_snap.h"
 
 struct request;
 struct scoreboard;
 
 enum status_format { STATUS_HTML, STATUS_AUTO, STATUS_JSON };
 
-/* What the page shows besides the scoreboard: the clock, the load average and CPU times. */
-struct status_sys {
-    time_t now;
-    double load[3];              /* 1, 5 and 15 minutes; -1 when /proc/loadavg could not be read */
-    int have_cpu;                /* the CPU times below were read */
-    double cpu_user, cpu_system; /* seconds: the parent and its live children */
-    double cpu_children_user, cpu_children_system; /* seconds: the children that have exited */
-};
-
 /* The format a query string asks for: a `json` or `auto` parameter (json wins), else HTML. */
 enum status_format status_format_of(const char *query);
-
-/*
- * Fills sys with the time, /proc/loadavg, and the CPU times from /proc/PID/stat of `parent` (0: none; used
- * only if it runs a program of this process's name) and of every live child in sb. Values that cannot be
- * read are left out (load -1, have_cpu 0); never fails.
- */
-void status_sys_read(struct status_sys *sys, struct scoreboard *sb, pid_t parent);
 
 /*
  * Renders sb as `fmt` into r's response: status 200, Content-Type and body (allocated in r->pool). The MPM

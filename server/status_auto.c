@@ -23,7 +23,6 @@
 
 #include "pool.h"
 #include "server.h"
-#include "status.h"
 #include "status_snap.h"
 
 /*

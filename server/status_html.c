@@ -12,7 +12,6 @@
 
 #include "pool.h"
 #include "server.h"
-#include "status.h"
 #include "status_snap.h"
 
 #define BOARD_LINE 64 /* scoreboard characters per line, as Apache */

@@ -9,7 +9,6 @@
 
 #include "pool.h"
 #include "server.h"
-#include "status.h"
 #include "status_snap.h"
 
 /* A JSON string. */

@@ -1,7 +1,7 @@
 /*
- * Inside server-status: the snapshot that status.c takes of the scoreboard, which its three renderers
- * (status_auto.c, status_json.c, status_html.c) print, and the figures they all compute the same way.
- * Nothing here is for other modules.
+ * Inside server-status: the snapshot that status_snap.c takes of the scoreboard, which the three renderers
+ * (status_auto.c, status_json.c, status_html.c) print, the figures they all compute the same way, and what
+ * the page shows from /proc. The handler (status.c) and the renderers sit above it.
  */
 #ifndef HTTPD_STATUS_SNAP_H
 #define HTTPD_STATUS_SNAP_H
@@ -14,7 +14,8 @@
 #include "scoreboard.h"
 
 struct pbuf;
-struct status_sys;
+struct request;
+struct scoreboard;
 
 #define STATUS_KBYTE 1024
 #define STATUS_MBYTE 1048576.0
@@ -57,6 +58,30 @@ struct status_snap {
     char *board;                    /* the Scoreboard characters */
     size_t board_len;
 };
+
+/* What the page shows besides the scoreboard: the clock, the load average and CPU times. */
+struct status_sys {
+    time_t now;
+    double load[3];              /* 1, 5 and 15 minutes; -1 when /proc/loadavg could not be read */
+    int have_cpu;                /* the CPU times below were read */
+    double cpu_user, cpu_system; /* seconds: the parent and its live children */
+    double cpu_children_user, cpu_children_system; /* seconds: the children that have exited */
+};
+
+/*
+ * Fills sys with the time, /proc/loadavg, and the CPU times from /proc/PID/stat of `parent` (0: none; used
+ * only if it runs a program of this process's name) and of every live child in sb. Values that cannot be
+ * read are left out (load -1, have_cpu 0); never fails.
+ */
+void status_sys_read(struct status_sys *sys, struct scoreboard *sb, pid_t parent);
+
+/*
+ * Copies sb and counts from the copy, into sn (allocated in r's pool): the name on the page from r->host or
+ * ServerName, the model and its limits from sb's header, the uptime from sys->now. Returns 0, or -1 when out
+ * of memory.
+ */
+int status_snap_take(struct status_snap *sn, struct request *r, struct scoreboard *sb,
+                     const struct status_sys *sys);
 
 /* The build's date and time, as Apache's "Server Built" (__DATE__ __TIME__: fixed by SOURCE_DATE_EPOCH). */
 extern const char status_server_built[];

@@ -1,6 +1,6 @@
 /*
- * Tests of server-status (server/status.c and its renderers status_auto.c, status_json.c, status_html.c)
- * without a server: scoreboards filled by hand, header included (the model's name and sizes, as supervision
+ * Tests of server-status (server/status.c, status_snap.c and the renderers status_auto.c, status_json.c,
+ * status_html.c) without a server: scoreboards filled by hand, header included (the model's name and sizes, as supervision
  * writes them), are rendered into requests made by hand. ?auto is compared byte for byte with what Apache's
  * mod_status prints for the same figures (key names, order, APR's float format, which keys are left out),
  * and its key list under each kind of model with Apache 2.4's own; ?json is read back with the strict JSON
@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "status.c"
+#include "status_snap.c"
 #include "status_auto.c"
 #include "status_html.c"
 #include "status_json.c"
