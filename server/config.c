@@ -31,6 +31,8 @@
 #include "authz.h"
 #include "config.h"
 #include "handler.h"
+#include "handlers.h"
+#include "static.h"
 #include "listen.h"
 #include "log.h"
 #include "mime.h"

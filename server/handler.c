@@ -1,28 +1,9 @@
-/* The handler registry and <Location> routing: the longest matching prefix wins, else static files. */
+/* <Location> lookup: the longest section that covers a path and sets what is asked for. */
 
 #include <string.h>
-#include <strings.h>
 
 #include "handler.h"
 #include "server.h"
-#include "status.h"
-#include "workload.h"
-
-const struct handler *const handler_registry[] = {
-    &static_handler,
-    &delay_handler,
-    &cpu_handler,
-    &status_handler,
-    NULL,
-};
-
-const struct handler *handler_find(const char *name)
-{
-    for (int i = 0; handler_registry[i] != NULL; i++)
-        if (strcasecmp(handler_registry[i]->name, name) == 0)
-            return handler_registry[i];
-    return NULL;
-}
 
 /* A location matches at a segment boundary: /status matches /status and /status/x, not /statusx. */
 static int location_matches(const struct location *l, const char *path)
@@ -41,15 +22,4 @@ const struct location *location_for(const struct server *s, const char *path,
         if (has(l) && location_matches(l, path) && (best == NULL || l->len > best->len))
             best = l;
     return best;
-}
-
-static int has_handler(const struct location *l)
-{
-    return l->handler != NULL;
-}
-
-const struct handler *handler_for(const struct server *s, const char *path)
-{
-    const struct location *l = location_for(s, path, has_handler);
-    return l != NULL ? l->handler : &static_handler;
 }

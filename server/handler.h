@@ -1,8 +1,9 @@
 /*
- * Handlers produce responses. A <Location PATH> section with SetHandler NAME routes a path prefix to one;
- * everything else goes to the static-file handler. A handler is called once the whole request (body included)
- * has been read; it fills the response through http.h and returns DONE, or WAIT to be resumed at a deadline
- * without holding a thread under the event MPM.
+ * Handlers produce responses: the interface every handler fills in, and the <Location> lookup. A <Location
+ * PATH> section with SetHandler NAME routes a path prefix to one; everything else goes to the static-file
+ * handler (handlers.h holds the registry and that choice). A handler is called once the whole request (body
+ * included) has been read; it fills the response through http.h and returns DONE, or WAIT to be resumed at a
+ * deadline without holding a thread under the event MPM.
  */
 #ifndef HTTPD_HANDLER_H
 #define HTTPD_HANDLER_H
@@ -21,13 +22,6 @@ struct handler {
     enum handler_result (*resume)(struct request *r); /* when r->wait_until has passed; NULL if never waits */
 };
 
-/* The handler registered under `name` (case-insensitive), or NULL. */
-const struct handler *handler_find(const char *name);
-
-/* The handler that serves `path`: that of the longest matching <Location> with a SetHandler, else the
- * static-file handler. */
-const struct handler *handler_for(const struct server *s, const char *path);
-
 struct location;
 
 /*
@@ -37,10 +31,5 @@ struct location;
  */
 const struct location *location_for(const struct server *s, const char *path,
                                     int (*has)(const struct location *l));
-
-/* Every registered handler, NULL-terminated (for documentation and -V). */
-extern const struct handler *const handler_registry[];
-
-extern const struct handler static_handler;
 
 #endif

@@ -31,6 +31,8 @@
 
 #include "authz.h"
 #include "handler.h"
+#include "handlers.h"
+#include "static.h"
 #include "http.h"
 #include "http_conn.h"
 #include "log.h"

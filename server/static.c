@@ -33,6 +33,7 @@
 #include <unistd.h>
 
 #include "handler.h"
+#include "static.h"
 #include "http.h"
 #include "log.h"
 #include "mime.h"

@@ -10,6 +10,8 @@
 #include "conftest.h"
 #include "config.h"
 #include "handler.h"
+#include "handlers.h"
+#include "static.h"
 #include "mpm.h"
 #include "server.h"
 

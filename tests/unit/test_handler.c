@@ -1,12 +1,14 @@
 /*
- * Tests of server/handler.c: the registry (handler_find by SetHandler name) and <Location> routing
- * (handler_for: the longest prefix that ends at a segment boundary, else static files), over location lists
- * built by hand in both orders, since config keeps them in reverse file order.
+ * Tests of server/handlers.c and handler.c: the registry (handler_find by SetHandler name) and <Location>
+ * routing (handler_for: the longest prefix that ends at a segment boundary, else static files), over location
+ * lists built by hand in both orders, since config keeps them in reverse file order.
  */
 #include <criterion/criterion.h>
 #include <string.h>
 
 #include "handler.h"
+#include "handlers.h"
+#include "static.h"
 #include "server.h"
 #include "status.h"
 #include "workload.h"

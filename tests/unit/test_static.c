@@ -20,6 +20,8 @@
 #include <unistd.h>
 
 #include "handler.h"
+#include "handlers.h"
+#include "static.h"
 #include "http.h"
 #include "mime.h"
 #include "pool.h"

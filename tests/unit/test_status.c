@@ -9,6 +9,9 @@
  * finding the board of its process, and the /proc readings on this process.
  */
 #include <criterion/criterion.h>
+
+#include "handlers.h"
+#include "static.h"
 #include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>

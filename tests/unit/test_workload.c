@@ -4,6 +4,8 @@
 #include <time.h>
 
 #include "handler.h"
+#include "handlers.h"
+#include "static.h"
 #include "http.h"
 #include "pool.h"
 #include "util.h"

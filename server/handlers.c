@@ -1,0 +1,32 @@
+/* The handler registry: SetHandler names, and the handler that serves a path. */
+
+#include <strings.h>
+
+#include "handlers.h"
+#include "server.h"
+#include "static.h"
+#include "status.h"
+#include "workload.h"
+
+const struct handler *const handler_registry[] = {
+    &static_handler, &delay_handler, &cpu_handler, &status_handler, NULL,
+};
+
+const struct handler *handler_find(const char *name)
+{
+    for (int i = 0; handler_registry[i] != NULL; i++)
+        if (strcasecmp(handler_registry[i]->name, name) == 0)
+            return handler_registry[i];
+    return NULL;
+}
+
+static int has_handler(const struct location *l)
+{
+    return l->handler != NULL;
+}
+
+const struct handler *handler_for(const struct server *s, const char *path)
+{
+    const struct location *l = location_for(s, path, has_handler);
+    return l != NULL ? l->handler : handler_registry[0];
+}
