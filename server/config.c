@@ -27,7 +27,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "../mpm/mpm.h"
 #include "authz.h"
 #include "config.h"
 #include "handler.h"

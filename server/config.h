@@ -41,8 +41,6 @@ const char *config_set_string(struct server *s, const struct directive *d, int a
 const char *config_set_path(struct server *s, const struct directive *d, int argc,
                             char **argv); /* relative to ServerRoot */
 
-struct mpm;
-
 /* A module with directives of its own, applied beside the core's (unixd: User, Group). */
 struct config_module {
     const char *name;                   /* for <IfModule> and messages: "unixd_module" */

@@ -11,6 +11,10 @@
 #include <sys/types.h>
 
 struct pool;
+struct server;
+struct errbuf;
+struct warnings;
+struct directive;
 struct mime_table;
 struct handler;
 struct mpm;
@@ -34,7 +38,7 @@ struct location {
     char *path;
     size_t len;
     const struct handler *handler; /* its SetHandler; NULL when it has none */
-    struct authz *authz; /* its Require lines (server/authz.c); NULL when it has none */
+    struct authz *authz;           /* its Require lines (server/authz.c); NULL when it has none */
     struct location *next;
 };
 
@@ -48,6 +52,28 @@ struct custom_log {
 
 /* LogLevel values, as Apache's. */
 enum log_level { LOG_EMERG, LOG_ALERT, LOG_CRIT, LOG_ERR, LOG_WARN, LOG_NOTICE, LOG_INFO, LOG_DEBUG };
+
+/*
+ * A concurrency model (MPM): a const struct of function pointers, which the configuration chooses by name
+ * (`MPM worker`) from the registry main hands it (mpm/mpm.h); the MPMs under mpm/ fill it in.
+ */
+enum mpm_caps {
+    MPM_FORKED = 1u << 0,   /* serves from child processes */
+    MPM_THREADED = 1u << 1, /* several worker threads per child */
+    MPM_ASYNC = 1u << 2     /* connections not tied to a thread (idle keep-alive costs no worker) */
+};
+
+struct mpm {
+    const char *name;                   /* "prefork", "worker", "event" */
+    unsigned caps;                      /* enum mpm_caps */
+    const struct directive *directives; /* its directives; {NULL} ends the table */
+    /* After the config is read: fill defaults left at -1, clamp as Apache does with its warnings into w (may
+     * be NULL); -1 with err to refuse. Also run on a copy of the settings to size the scoreboard for a
+     * restart to this MPM (config_mpm_settings), so it must have no effect beyond s->mpm_conf. */
+    int (*check_config)(struct server *s, struct warnings *w, struct errbuf *err);
+    /* Serves until stopped or asked to restart; returns an enum process_result (server/process.h). */
+    int (*run)(struct server *s);
+};
 
 /* Knobs of the concurrency model; -1 means "not set in the config". */
 struct mpm_conf {
