@@ -170,7 +170,9 @@ MPM_TEST(reqtimeout, timeout_cuts_a_reader_that_stops_reading, .timeout = 30)
     struct srv *s = server_new(mpm, NULL);
     char *data = malloc(BIG);
     memset(data, 'z', BIG);
-    write_file(xasprintf("%s/huge.bin", s->htdocs), data, BIG);
+    char *path = xasprintf("%s/huge.bin", s->htdocs);
+    write_file(path, data, BIG);
+    free(path);
     free(data);
     server_launch(s, NULL);
     /* a small receive buffer set before connect() (which turns off its autotuning, up to 32 MiB here): the
