@@ -1,12 +1,12 @@
 /*
  * Tests of server-status (server/status.c, status_snap.c and the renderers status_auto.c, status_json.c,
- * status_html.c) without a server: scoreboards filled by hand, header included (the model's name and sizes, as supervision
- * writes them), are rendered into requests made by hand. ?auto is compared byte for byte with what Apache's
- * mod_status prints for the same figures (key names, order, APR's float format, which keys are left out),
- * and its key list under each kind of model with Apache 2.4's own; ?json is read back with the strict JSON
- * parser below and checked value by value; the HTML page for its escaping, scoreboard layout, links and
- * plain numbers. Also: APR's "%g", request durations, graceful workers, the query options, the handler
- * finding the board of its process, and the /proc readings on this process.
+ * status_html.c) without a server: scoreboards filled by hand, header included (the model's name and sizes,
+ * as supervision writes them), are rendered into requests made by hand. ?auto is compared byte for byte with
+ * what Apache's mod_status prints for the same figures (key names, order, APR's float format, which keys are
+ * left out), and its key list under each kind of model with Apache 2.4's own; ?json is read back with the
+ * strict JSON parser below and checked value by value; the HTML page for its escaping, scoreboard layout,
+ * links and plain numbers. Also: APR's "%g", request durations, graceful workers, the query options, the
+ * handler finding the board of its process, and the /proc readings on this process.
  */
 #include <criterion/criterion.h>
 
@@ -24,6 +24,7 @@
 #include "status_auto.c"
 #include "status_html.c"
 #include "status_json.c"
+#include "testserver.h"
 
 #define T0 1700000000 /* Tuesday, 14-Nov-2023 22:13:20 UTC */
 
@@ -84,14 +85,9 @@ static void describe(struct scoreboard *sb, const char *mpm, int async, int thre
 static struct request *new_request(struct pool *p, const struct server *s, const char *host,
                                    const char *query)
 {
-    struct request *r = pool_calloc(p, sizeof(*r));
-    cr_assert_not_null(r);
-    r->pool = p;
-    r->server = s;
+    struct request *r = testserver_request(p, s);
     r->host = host;
     r->query = query;
-    r->status = 200;
-    r->body_tail = &r->body;
     return r;
 }
 
@@ -100,8 +96,7 @@ static char *body_of(struct request *r)
 {
     cr_assert_not_null(r->body);
     cr_assert_null(r->body->next);
-    cr_assert_eq(r->body->len, r->body_len);
-    return pool_strndup(r->pool, r->body->data, r->body->len);
+    return testserver_body(r);
 }
 
 static void set_slot(struct scoreboard *sb, int i, int t, char st, uint64_t accesses, uint64_t bytes)
