@@ -13,6 +13,7 @@
 #define HTTPD_TEST_CONFTEST_H
 
 #include <criterion/criterion.h>
+#include <criterion/parameterized.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -174,15 +175,16 @@ static inline struct server *conftest_blank_server(void)
     return s;
 }
 
-/* Runs an MPM's check_config on s, which must accept it; asserts its warnings, as main() prints them. */
+/* Runs an MPM's check_config on s, which must accept it; asserts its warnings, as main() prints them. what
+ * names the case. */
 static inline void conftest_expect_check(int (*check)(struct server *, struct warnings *, struct errbuf *),
-                                         struct server *s, const char *want)
+                                         struct server *s, const char *want, const char *what)
 {
     struct errbuf err;
     struct warnings w = {0};
-    cr_assert_eq(check(s, &w, &err), 0, "%s", err.msg);
+    cr_assert_eq(check(s, &w, &err), 0, "%s: %s", what, err.msg);
     char *got = conftest_warnings_text(&w);
-    cr_assert_str_eq(got, want);
+    cr_assert_str_eq(got, want, "%s", what);
     free(got);
 }
 
@@ -221,5 +223,48 @@ static inline void conftest_expect_settings(struct server *s, const struct direc
         cr_assert_eq(got, want, "%s: %s is %d, want %d", what, name, got, want);
     }
 }
+
+/* One case of an MPM's check_config: the settings made, in the MPM's directive names, and what follows. */
+struct conftest_check_case {
+    const char *what;     /* names the case in messages */
+    const char *set;      /* "Name value" pairs applied to a blank server ("" for none) */
+    const char *warnings; /* what main() prints, "" for none */
+    const char *want;     /* "Name value" pairs the check leaves */
+};
+
+/* Runs one case: a blank server, the settings applied through table, check_config, its warnings and settings
+ * asserted. */
+static inline void conftest_run_check(int (*check)(struct server *, struct warnings *, struct errbuf *),
+                                      const struct directive *table, const struct conftest_check_case *c)
+{
+    struct server *s = conftest_blank_server();
+    conftest_apply(s, table, c->set);
+    conftest_expect_check(check, s, c->warnings, c->what);
+    conftest_expect_settings(s, table, c->want, c->what);
+    free(s);
+}
+
+/* Parameters 0 .. n-1, indexes into a table of cases (a parameter may not hold pointers of this process). */
+static inline struct criterion_test_params conftest_indexes(size_t n)
+{
+    static size_t *idx;
+    if (idx == NULL) {
+        idx = cr_calloc(n, sizeof(*idx));
+        for (size_t i = 0; i < n; i++)
+            idx[i] = i;
+    }
+    return cr_make_param_array(size_t, idx, n);
+}
+
+/* Defines the test `suite`/`name`, run once per row of the array `cases` (struct conftest_check_case). */
+#define CONFTEST_CHECK_TEST(suite, name, check, table, cases)                                                \
+    ParameterizedTestParameters(suite, name)                                                                 \
+    {                                                                                                        \
+        return conftest_indexes(sizeof(cases) / sizeof((cases)[0]));                                         \
+    }                                                                                                        \
+    ParameterizedTest(size_t *i, suite, name)                                                                \
+    {                                                                                                        \
+        conftest_run_check(check, table, &(cases)[*i]);                                                      \
+    }
 
 #endif
