@@ -31,7 +31,6 @@ static void refused(const char *text, const char *want)
 
 Test(config, apache_defaults)
 {
-    struct errbuf err;
     struct server *s = load("Listen 8080\n");
     cr_assert_eq(s->timeout, 60);
     cr_assert_eq(s->keepalive, 1);
@@ -62,7 +61,6 @@ Test(config, apache_defaults)
 
 Test(config, every_core_directive)
 {
-    struct errbuf err;
     struct server *s = load("# a comment\n"
                             "listen 127.0.0.1:8081\n"
                             "Listen [::1]:8082\n"
@@ -114,7 +112,6 @@ Test(config, every_core_directive)
 
 Test(config, quoting_and_continuation)
 {
-    struct errbuf err;
     struct server *s = load("Listen \\\n  8080\n"
                             "ServerName 'my host'\n"
                             "LogFormat \"%h \\\"%r\\\" %>s\" q\n"
@@ -181,7 +178,6 @@ Test(config, ifdefine_and_command_line)
 
 Test(config, include_glob_relative_to_server_root)
 {
-    struct errbuf err;
     char p[700];
     snprintf(p, sizeof(p), "%s/conf/extra", conftest_dir);
     mkdir(p, 0755);
@@ -198,7 +194,6 @@ Test(config, include_glob_relative_to_server_root)
 
 Test(config, locations_and_handlers)
 {
-    struct errbuf err;
     struct server *s = load("Listen 8080\n<Location /files>\n  SetHandler static\n</Location>\n");
     cr_assert_str_eq(s->locations->path, "/files");
     cr_assert_eq(handler_for(s, "/files/a"), &static_handler);
@@ -208,7 +203,6 @@ Test(config, locations_and_handlers)
 
 Test(config, ifmodule_follows_the_mpm)
 {
-    struct errbuf err;
     struct server *s = load("Listen 8080\nMPM prefork\n"
                             "<IfModule mpm_prefork_module>\nStartServers 2\n</IfModule>\n"
                             "<IfModule mpm_nothing_module>\nThis is skipped\n</IfModule>\n"
@@ -222,7 +216,6 @@ Test(config, ifmodule_follows_the_mpm)
 
 Test(config, prefork_defaults_and_clamps)
 {
-    struct errbuf err;
     struct server *s = load("Listen 8080\nMPM prefork\n");
     cr_assert_eq(s->mpm_conf.start_servers, 5);
     cr_assert_eq(s->mpm_conf.min_spare, 5);
@@ -245,7 +238,6 @@ Test(config, prefork_defaults_and_clamps)
 
 Test(config, request_read_timeout)
 {
-    struct errbuf err;
     struct server *s = load("Listen 8080\n");
     /* mod_reqtimeout's defaults: header=20-40,MinRate=500 body=20,MinRate=500 */
     cr_assert_eq(s->header_timeout.timeout, 20);
@@ -374,7 +366,6 @@ Test(config, settings_of_another_mpm)
  */
 Test(config, location_sections_merge_what_they_set)
 {
-    struct errbuf err;
     struct server *s = load("Listen 8080\n"
                             "<Location /server-status>\nSetHandler server-status\n</Location>\n"
                             "<Location /server-status>\nRequire local\n</Location>\n"
