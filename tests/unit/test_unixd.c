@@ -148,14 +148,23 @@ static struct report drop_in_child(const struct server *s, uid_t pre_uid)
     return rep;
 }
 
+/* Loads text and runs unixd_drop_privileges() on it in a child that is pre_uid first (0: stays root); asserts
+ * that it succeeded and returns what the child reported. */
+static struct report dropped(const char *text, uid_t pre_uid)
+{
+    struct server *s = load(text);
+    struct report r = drop_in_child(s, pre_uid);
+    config_free(s);
+    cr_assert_eq(r.rc, 0, "unixd_drop_privileges: %s", r.msg);
+    return r;
+}
+
 Test(unixd, child_drops_to_user_and_group)
 {
     struct passwd pw;
     struct group gr;
     need_root_and_nobody(&pw, &gr);
-    struct server *s = load("User nobody\nGroup nogroup\n");
-    struct report r = drop_in_child(s, 0);
-    cr_assert_eq(r.rc, 0, "unixd_drop_privileges: %s", r.msg);
+    struct report r = dropped("User nobody\nGroup nogroup\n", 0);
     cr_assert(r.r == pw.pw_uid && r.e == pw.pw_uid && r.s == pw.pw_uid, "uids %d %d %d", (int)r.r, (int)r.e,
               (int)r.s);
     cr_assert(r.rg == gr.gr_gid && r.eg == gr.gr_gid && r.sg == gr.gr_gid, "gids %d %d %d", (int)r.rg,
@@ -166,23 +175,17 @@ Test(unixd, child_drops_to_user_and_group)
     cr_assert_eq(r.regained, 0, "setuid(0) worked after the drop");
     /* the parent (this process) is untouched */
     cr_assert_eq(geteuid(), 0);
-    config_free(s);
 }
 
 Test(unixd, group_defaults_to_users_primary_group)
 {
     struct passwd pw;
     struct group gr;
-    struct errbuf err;
     need_root_and_nobody(&pw, &gr);
-    struct server *s = conftest_load(LISTEN, "User \"#65534\"\n", NULL, &err);
     if (pw.pw_uid != 65534)
         cr_skip_test("nobody is not uid 65534 here");
-    cr_assert_not_null(s, "%s", err.msg);
-    struct report r = drop_in_child(s, 0);
-    cr_assert_eq(r.rc, 0, "unixd_drop_privileges: %s", r.msg);
+    struct report r = dropped("User \"#65534\"\n", 0);
     cr_assert(r.e == 65534 && r.eg == pw.pw_gid, "uid %d gid %d", (int)r.e, (int)r.eg);
-    config_free(s);
 }
 
 Test(unixd, nothing_done_without_user_or_without_root)
@@ -192,16 +195,10 @@ Test(unixd, nothing_done_without_user_or_without_root)
     need_root_and_nobody(&pw, &gr);
 
     /* root without User: the child keeps root (config_load warned) */
-    struct server *s = load("");
-    struct report r = drop_in_child(s, 0);
-    cr_assert_eq(r.rc, 0, "%s", r.msg);
+    struct report r = dropped("", 0);
     cr_assert_eq(r.e, 0);
-    config_free(s);
 
     /* not root: User is ignored, as Apache */
-    s = load("User nobody\nGroup nogroup\n");
-    r = drop_in_child(s, pw.pw_uid);
-    cr_assert_eq(r.rc, 0, "%s", r.msg);
+    r = dropped("User nobody\nGroup nogroup\n", pw.pw_uid);
     cr_assert(r.e == pw.pw_uid && r.rg == 0, "uid %d gid %d: the ids changed", (int)r.e, (int)r.rg);
-    config_free(s);
 }
