@@ -53,6 +53,18 @@ char *xasprintf(const char *fmt, ...)
     return s;
 }
 
+char *repeat(const char *unit, size_t times)
+{
+    size_t ul = strlen(unit);
+    char *s = malloc(ul * times + 1);
+
+    cr_assert(s != NULL, "malloc() failed");
+    for (size_t i = 0; i < times; i++)
+        memcpy(s + i * ul, unit, ul);
+    s[ul * times] = '\0';
+    return s;
+}
+
 int64_t now_ms(void)
 {
     struct timespec ts;

@@ -105,6 +105,69 @@ void expect_static(const struct resp *r, const struct srv *s, const char *rel, c
     free(want);
 }
 
+void expect_file(const struct resp *r, const struct srv *s, const char *rel, const char *connection, int head)
+{
+    static const struct {
+        const char *rel;
+        const char *body;
+    } pages[] = {{"index.html", INDEX_HTML}, {"sub/index.html", SUB_INDEX_HTML}, {"page.html", NULL}};
+
+    for (size_t i = 0; i < sizeof(pages) / sizeof(pages[0]); i++) {
+        if (strcmp(rel, pages[i].rel) != 0)
+            continue;
+        const char *body = pages[i].body != NULL ? pages[i].body : harness_page();
+        size_t len = pages[i].body != NULL ? strlen(body) : PAGE_LEN;
+        expect_static(r, s, rel, body, len, "text/html", connection, head);
+        return;
+    }
+    hfail("%s is not a page every server has", rel);
+}
+
+void expect_next_file(struct conn *c, const struct srv *s, const char *rel, const char *connection, int head)
+{
+    struct resp *r = must_read(c, head);
+
+    expect_file(r, s, rel, connection, head);
+    resp_free(r);
+}
+
+void expect_next_error(struct conn *c, int status, const char *handler_headers, const char *connection)
+{
+    struct resp *r = must_read(c, 0);
+
+    expect_error(r, status, handler_headers, connection, 0);
+    resp_free(r);
+}
+
+void expect_served(const struct srv *s, const char *raw, const char *rel, const char *connection)
+{
+    struct conn *c;
+    struct resp *r = request_once(s, raw, &c);
+
+    expect_file(r, s, rel, connection, strncmp(raw, "HEAD ", 5) == 0);
+    if (connection != NULL && strcmp(connection, "close") == 0)
+        expect_closed(c, 2000);
+    resp_free(r);
+    conn_close(c);
+}
+
+void expect_closing_error(const struct srv *s, const void *raw, size_t len, int status)
+{
+    struct conn *c = conn_open(s->port);
+    struct resp *r;
+
+    conn_send(c, raw, len);
+    r = must_read(c, 0);
+    if (r->status != status) {
+        char *e = escape(raw, len);
+        hfail("request \"%s\": status %d, want %d", e, r->status, status);
+    }
+    expect_error(r, status, NULL, "close", 0);
+    expect_closed(c, 2000);
+    resp_free(r);
+    conn_close(c);
+}
+
 void expect_closed(struct conn *c, int timeout_ms)
 {
     int64_t deadline = now_ms() + timeout_ms;

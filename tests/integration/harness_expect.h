@@ -38,6 +38,24 @@ void expect_error(const struct resp *r, int status, const char *handler_headers,
 void expect_static(const struct resp *r, const struct srv *s, const char *rel, const void *body, size_t len,
                    const char *content_type, const char *connection, int head);
 
+/* expect_static() for one of the pages every server has: "index.html", "page.html" or "sub/index.html". */
+void expect_file(const struct resp *r, const struct srv *s, const char *rel, const char *connection,
+                 int head);
+
+/* Reads the next response on c (head: one to a HEAD request) and asserts expect_file() of it. */
+void expect_next_file(struct conn *c, const struct srv *s, const char *rel, const char *connection, int head);
+
+/* Reads the next response on c (one to a GET) and asserts expect_error() of it. */
+void expect_next_error(struct conn *c, int status, const char *handler_headers, const char *connection);
+
+/* Sends raw on a new connection and asserts expect_file() of its answer; with Connection: close also the
+ * orderly close that follows. */
+void expect_served(const struct srv *s, const char *raw, const char *rel, const char *connection);
+
+/* Sends raw bytes on a new connection and asserts the error page for status with Connection: close, then an
+ * orderly close. */
+void expect_closing_error(const struct srv *s, const void *raw, size_t len, int status);
+
 /* Asserts got equals want, showing both escaped on failure. */
 void expect_bytes(const char *what, const void *got, size_t got_len, const void *want, size_t want_len);
 

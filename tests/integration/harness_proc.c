@@ -79,6 +79,38 @@ int proc_group(pid_t pgid, pid_t *out, int max)
     return proc_scan(pgid, 1, out, max);
 }
 
+static int cmp_pid(const void *a, const void *b)
+{
+    pid_t x = *(const pid_t *)a, y = *(const pid_t *)b;
+    return (x > y) - (x < y);
+}
+
+int pid_in(const pid_t *set, int n, pid_t pid)
+{
+    for (int i = 0; i < n; i++)
+        if (set[i] == pid)
+            return 1;
+    return 0;
+}
+
+int proc_group_sorted(pid_t pgid, pid_t *out, int max)
+{
+    int n = proc_group(pgid, out, max);
+
+    qsort(out, (size_t)n, sizeof(pid_t), cmp_pid);
+    return n;
+}
+
+int proc_wait_children(pid_t parent, pid_t *out, int max, int least, int most, int ms)
+{
+    int64_t deadline = now_ms() + ms;
+    int n;
+
+    while (((n = proc_children(parent, out, max)) < least || n > most) && now_ms() < deadline)
+        sleep_ms(20);
+    return n;
+}
+
 /* ---- running a command ---- */
 
 /* Appends what fd has to *buf; returns 0 at EOF, 1 otherwise. */

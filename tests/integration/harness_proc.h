@@ -14,6 +14,16 @@ int proc_children(pid_t parent, pid_t *out, int max);
 /* Pids of the processes in process group pgid; returns the count (at most max). */
 int proc_group(pid_t pgid, pid_t *out, int max);
 
+/* Whether pid is one of the n in set. */
+int pid_in(const pid_t *set, int n, pid_t pid);
+
+/* proc_group() sorted by pid. */
+int proc_group_sorted(pid_t pgid, pid_t *out, int max);
+
+/* Waits up to ms until `parent` has from least to most children; returns how many it has then (pids into out,
+ * at most max). */
+int proc_wait_children(pid_t parent, pid_t *out, int max, int least, int most, int ms);
+
 /* Descriptors open in a process (from /proc/PID/fd), -1 if it is gone; *highest (if not NULL) gets the
  * highest of them. */
 int proc_fds(pid_t pid, int *highest);

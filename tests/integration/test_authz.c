@@ -103,9 +103,8 @@ MPM_TEST(authz, require_ip_local_and_not, .timeout = 30)
     conn_close(c);
 
     c = conn_from("127.0.0.2", "127.0.0.1", s->port, 0);
-    r = exchange(c, GET_SUB);
-    expect_error(r, 403, NULL, NULL, 0);
-    resp_free(r);
+    conn_send_str(c, GET_SUB);
+    expect_next_error(c, 403, NULL, NULL);
     /* the connection stays usable: HEAD gets the head alone, then a page the rule allows */
     r = exchange(c, HEAD_SUB);
     expect_error(r, 403, NULL, NULL, 1);
@@ -197,9 +196,8 @@ MPM_TEST(authz, ipv6_loopback, .timeout = 30)
     struct resp *r = exchange(c, GET_SUB);
     hassert(r->status == 200, "GET /sub/ from ::1 with Require ip ::1: %d", r->status);
     resp_free(r);
-    r = exchange(c, GET_PAGE);
-    expect_error(r, 403, NULL, NULL, 0);
-    resp_free(r);
+    conn_send_str(c, GET_PAGE);
+    expect_next_error(c, 403, NULL, NULL);
     r = exchange(c, GET_INDEX);
     hassert(r->status == 200, "GET /index.html from ::1 with Require local: %d", r->status);
     resp_free(r);

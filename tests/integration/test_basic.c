@@ -13,16 +13,9 @@
 MPM_TEST(basic, get_index, .timeout = 20)
 {
     struct srv *s = server_start(mpm, NULL);
-    struct resp *r = request_once(s, GET("/"), NULL);
-
-    expect_static(r, s, "index.html", INDEX_HTML, strlen(INDEX_HTML), "text/html", NULL, 0);
-    resp_free(r);
-    r = request_once(s, GET("/index.html"), NULL);
-    expect_static(r, s, "index.html", INDEX_HTML, strlen(INDEX_HTML), "text/html", NULL, 0);
-    resp_free(r);
-    r = request_once(s, GET("/page.html"), NULL);
-    expect_static(r, s, "page.html", harness_page(), PAGE_LEN, "text/html", NULL, 0);
-    resp_free(r);
+    expect_served(s, GET("/"), "index.html", NULL);
+    expect_served(s, GET("/index.html"), "index.html", NULL);
+    expect_served(s, GET("/page.html"), "page.html", NULL);
     server_stop(s);
 }
 
@@ -33,13 +26,12 @@ MPM_TEST(basic, head_has_get_headers_and_no_body, .timeout = 20)
     struct resp *get = request_once(s, GET("/"), NULL);
     struct resp *head = request_once(s, "HEAD / HTTP/1.1\r\nHost: localhost\r\n\r\n", &c);
 
-    expect_static(head, s, "index.html", INDEX_HTML, strlen(INDEX_HTML), "text/html", NULL, 1);
+    expect_file(head, s, "index.html", NULL, 1);
     expect_bytes("HEAD vs GET headers", head->norm, strlen(head->norm), get->norm, strlen(get->norm));
     /* Had HEAD sent a body, it would be read as the start of this response. */
     resp_free(get);
-    get = exchange(c, GET("/sub/"));
-    expect_static(get, s, "sub/index.html", SUB_INDEX_HTML, strlen(SUB_INDEX_HTML), "text/html", NULL, 0);
-    resp_free(get);
+    conn_send_str(c, GET("/sub/"));
+    expect_next_file(c, s, "sub/index.html", NULL, 0);
     resp_free(head);
     conn_close(c);
     server_stop(s);
@@ -57,9 +49,8 @@ MPM_TEST(basic, missing_is_404, .timeout = 20)
     r = exchange(c, "HEAD /missing.html HTTP/1.1\r\nHost: localhost\r\n\r\n");
     expect_error(r, 404, NULL, NULL, 1);
     resp_free(r);
-    r = exchange(c, GET("/sub/missing/deeper"));
-    expect_error(r, 404, NULL, NULL, 0);
-    resp_free(r);
+    conn_send_str(c, GET("/sub/missing/deeper"));
+    expect_next_error(c, 404, NULL, NULL);
     conn_close(c);
     server_stop(s);
 }
@@ -74,9 +65,8 @@ MPM_TEST(basic, directory_without_slash_redirects, .timeout = 20)
 
     expect_error(r, 301, loc, NULL, 0);
     resp_free(r);
-    r = exchange(c, GET("/sub/"));
-    expect_static(r, s, "sub/index.html", SUB_INDEX_HTML, strlen(SUB_INDEX_HTML), "text/html", NULL, 0);
-    resp_free(r);
+    conn_send_str(c, GET("/sub/"));
+    expect_next_file(c, s, "sub/index.html", NULL, 0);
     conn_close(c);
     free(req);
     free(loc);
@@ -93,12 +83,10 @@ MPM_TEST(basic, post_is_405, .timeout = 20)
     expect_error(r, 405, "Allow: " ALLOW_STATIC "\r\n", NULL, 0);
     resp_free(r);
     /* The body was consumed: the connection carries the next request. */
-    r = exchange(c, GET("/"));
-    expect_static(r, s, "index.html", INDEX_HTML, strlen(INDEX_HTML), "text/html", NULL, 0);
-    resp_free(r);
-    r = exchange(c, "DELETE /index.html HTTP/1.1\r\nHost: localhost\r\n\r\n");
-    expect_error(r, 405, "Allow: " ALLOW_STATIC "\r\n", NULL, 0);
-    resp_free(r);
+    conn_send_str(c, GET("/"));
+    expect_next_file(c, s, "index.html", NULL, 0);
+    conn_send_str(c, "DELETE /index.html HTTP/1.1\r\nHost: localhost\r\n\r\n");
+    expect_next_error(c, 405, "Allow: " ALLOW_STATIC "\r\n", NULL);
     conn_close(c);
     server_stop(s);
 }
@@ -147,9 +135,7 @@ MPM_TEST(basic, path_traversal, .timeout = 20)
     expect_refused(s, "/%00", 400);
     expect_refused(s, "/index.html%00.txt", 400);
     /* Dot-segments that stay inside the root are fine. */
-    struct resp *r = request_once(s, GET("/sub/../index.html"), NULL);
-    expect_static(r, s, "index.html", INDEX_HTML, strlen(INDEX_HTML), "text/html", NULL, 0);
-    resp_free(r);
+    expect_served(s, GET("/sub/../index.html"), "index.html", NULL);
     server_stop(s);
 }
 
@@ -184,15 +170,12 @@ MPM_TEST(basic, query_and_encoded_path, .timeout = 20)
     struct resp *r;
 
     /* The query is not part of the file name; percent-encoded octets are decoded. */
-    r = exchange(c, GET("/index.html?x=1&y=%2F"));
-    expect_static(r, s, "index.html", INDEX_HTML, strlen(INDEX_HTML), "text/html", NULL, 0);
-    resp_free(r);
-    r = exchange(c, GET("/%70age%2Ehtml"));
-    expect_static(r, s, "page.html", harness_page(), PAGE_LEN, "text/html", NULL, 0);
-    resp_free(r);
-    r = exchange(c, GET("/sub/?q"));
-    expect_static(r, s, "sub/index.html", SUB_INDEX_HTML, strlen(SUB_INDEX_HTML), "text/html", NULL, 0);
-    resp_free(r);
+    conn_send_str(c, GET("/index.html?x=1&y=%2F"));
+    expect_next_file(c, s, "index.html", NULL, 0);
+    conn_send_str(c, GET("/%70age%2Ehtml"));
+    expect_next_file(c, s, "page.html", NULL, 0);
+    conn_send_str(c, GET("/sub/?q"));
+    expect_next_file(c, s, "sub/index.html", NULL, 0);
     r = exchange(c, GET("//sub//index.html"));
     hassert(r->status == 200 || r->status == 404, "GET //sub//index.html: status %d", r->status);
     resp_free(r);

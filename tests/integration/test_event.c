@@ -46,17 +46,6 @@ static int sanitized(pid_t pid)
 
 /* ---- processes ---- */
 
-/* Waits up to ms for the server to have n children; returns how many it has. */
-static int wait_children(const struct srv *s, pid_t *kids, int n, int ms)
-{
-    int64_t deadline = now_ms() + ms;
-    int got;
-
-    while ((got = proc_children(s->pid, kids, MAX_KIDS)) < n && now_ms() < deadline)
-        sleep_ms(20);
-    return got;
-}
-
 /* Resident memory of the server's whole process group, in kB. */
 static long group_rss_kb(const struct srv *s)
 {
@@ -70,30 +59,6 @@ static long group_rss_kb(const struct srv *s)
             sum += kb;
     }
     return sum;
-}
-
-/* ---- raw connections, light enough for thousands ---- */
-
-/* A blocking connection to the server; rcvbuf > 0 sets SO_RCVBUF first. */
-static int raw_connect(int port, int rcvbuf)
-{
-    struct sockaddr_in a = {
-        .sin_family = AF_INET, .sin_port = htons((uint16_t)port), .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-
-    hassert(fd != -1, "socket() failed: %s", strerror(errno));
-    if (rcvbuf > 0)
-        hassert(setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf)) == 0, "SO_RCVBUF: %s",
-                strerror(errno));
-    hassert(connect(fd, (struct sockaddr *)&a, sizeof(a)) == 0, "connect(127.0.0.1:%d) failed: %s", port,
-            strerror(errno));
-    return fd;
-}
-
-static void raw_send(int fd, const char *req)
-{
-    size_t len = strlen(req);
-    hassert(send(fd, req, len, MSG_NOSIGNAL) == (ssize_t)len, "send() failed: %s", strerror(errno));
 }
 
 /*
@@ -158,7 +123,7 @@ Test(event, five_thousand_idle_keepalive_connections, .fini = harness_fini, .tim
             IDLE_CONNS + 200);
     struct srv *s = server_start("event", "StartServers 2\nKeepAliveTimeout 60\nMaxKeepAliveRequests 0\n");
     pid_t kids[MAX_KIDS];
-    hassert(wait_children(s, kids, 2, 3000) == 2, "the server has not got 2 children");
+    hassert(proc_wait_children(s->pid, kids, MAX_KIDS, 2, 2, 3000) == 2, "the server has not got 2 children");
     timed_request(s);
     sleep_ms(200);
     long rss_before = group_rss_kb(s);
@@ -314,7 +279,7 @@ Test(event, emfile_pauses_accepting_without_spinning, .fini = harness_fini, .tim
     harness_begin_mpm("event");
     struct srv *s = server_start("event", "StartServers 1\nTimeout 30\n");
     pid_t kids[MAX_KIDS];
-    hassert(wait_children(s, kids, 1, 3000) == 1, "the server has not got its child");
+    hassert(proc_wait_children(s->pid, kids, MAX_KIDS, 1, 1, 3000) == 1, "the server has not got its child");
     pid_t kid = kids[0];
     sleep_ms(200);
 
@@ -360,7 +325,7 @@ Test(event, max_connections_per_child_recycles_gracefully, .fini = harness_fini,
     harness_begin_mpm("event");
     struct srv *s = server_start("event", "StartServers 1\nMaxConnectionsPerChild 5\nKeepAliveTimeout 30\n");
     pid_t kids[MAX_KIDS];
-    hassert(wait_children(s, kids, 1, 3000) == 1, "the server has not got its child");
+    hassert(proc_wait_children(s->pid, kids, MAX_KIDS, 1, 1, 3000) == 1, "the server has not got its child");
     pid_t first = kids[0];
 
     /* an idle keep-alive connection of the first child: closed when it leaves */

@@ -46,36 +46,11 @@
 
 /* Prints a measured figure into the test log (cr_log_warn would make Criterion 2.4 exit 1). */
 
-/* Waits up to ms for the server to have n children; returns how many it has. */
-static int wait_children(const struct srv *s, pid_t *kids, int n, int ms)
-{
-    int64_t deadline = now_ms() + ms;
-    int got;
-
-    while ((got = proc_children(s->pid, kids, MAX_KIDS)) != n && now_ms() < deadline)
-        sleep_ms(20);
-    return got;
-}
-
-static int cmp_pid(const void *a, const void *b)
-{
-    pid_t x = *(const pid_t *)a, y = *(const pid_t *)b;
-    return (x > y) - (x < y);
-}
-
-/* The server's processes (parent and children), sorted. */
-static int group_pids(const struct srv *s, pid_t *pids)
-{
-    int n = proc_group(s->pid, pids, MAX_KIDS);
-    qsort(pids, (size_t)n, sizeof(pid_t), cmp_pid);
-    return n;
-}
-
 /* Asserts the server has exactly the processes it had before (none died or was replaced). */
 static void expect_same_processes(const struct srv *s, const pid_t *before, int nb, const char *when)
 {
     pid_t after[MAX_KIDS];
-    int na = group_pids(s, after);
+    int na = proc_group_sorted(s->pid, after, MAX_KIDS);
 
     hassert(na == nb && memcmp(before, after, (size_t)na * sizeof(pid_t)) == 0,
             "%s: the server had %d processes (first %d, last %d), now %d (first %d, last %d)", when, nb,
@@ -97,26 +72,6 @@ static int children_fds(const struct srv *s)
             sum += k;
     }
     return sum;
-}
-
-/* A blocking connection to the server, without the harness's per-connection buffer. */
-static int raw_connect(int port)
-{
-    struct sockaddr_in a = {
-        .sin_family = AF_INET, .sin_port = htons((uint16_t)port), .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-
-    hassert(fd != -1, "socket() failed: %s", strerror(errno));
-    hassert(connect(fd, (struct sockaddr *)&a, sizeof(a)) == 0, "connect(127.0.0.1:%d) failed: %s", port,
-            strerror(errno));
-    return fd;
-}
-
-static void raw_send(int fd, const char *data)
-{
-    size_t len = strlen(data);
-    ssize_t n = send(fd, data, len, MSG_NOSIGNAL);
-    hassert(n == (ssize_t)len, "send() of %zu bytes returned %zd: %s", len, n, strerror(errno));
 }
 
 /* Reads one response from a raw descriptor within ms (the harness's checks apply); fails the test if none. */
@@ -154,7 +109,7 @@ static int64_t fresh_request(const struct srv *s, int ms)
     conn_send_str(c, INDEX_CLOSE);
     hassert(resp_read(c, 0, ms, r, err, sizeof(err)) == 0, "a fresh client: %s", err);
     int64_t took = now_ms() - t0;
-    expect_static(r, s, "index.html", INDEX_HTML, strlen(INDEX_HTML), "text/html", "close", 0);
+    expect_file(r, s, "index.html", "close", 0);
     resp_free(r);
     conn_close(c);
     return took;
@@ -184,9 +139,9 @@ Test(exhaust, event_slowloris_does_not_delay_fresh_clients, .fini = harness_fini
     struct srv *s =
         server_start("event", "StartServers 2\nServerLimit 4\nWorkerConnections 5000\nTimeout 30\n");
     pid_t kids[MAX_KIDS], before[MAX_KIDS];
-    hassert(wait_children(s, kids, 2, 3000) == 2, "the server has not got 2 children");
+    hassert(proc_wait_children(s->pid, kids, MAX_KIDS, 2, 2, 3000) == 2, "the server has not got 2 children");
     sleep_ms(200); /* the harness's probe connections are gone */
-    int nb = group_pids(s, before);
+    int nb = proc_group_sorted(s->pid, before, MAX_KIDS);
 
     int64_t base[10];
     for (int i = 0; i < 10; i++)
@@ -209,7 +164,7 @@ Test(exhaust, event_slowloris_does_not_delay_fresh_clients, .fini = harness_fini
     int64_t t0 = now_ms();
     for (int b = 0; b < SLOW_CONNS; b += SLOW_BATCH) {
         for (int i = b; i < b + SLOW_BATCH; i++) {
-            fds[i] = raw_connect(s->port);
+            fds[i] = raw_connect(s->port, 0);
             raw_send(fds[i], PARTIAL);
         }
         int64_t deadline = now_ms() + 5000;
@@ -254,7 +209,7 @@ Test(exhaust, event_slowloris_does_not_delay_fresh_clients, .fini = harness_fini
     for (int i = 0; i < SLOW_CONNS; i += step / 2) {
         raw_send(fds[i], PARTIAL_END);
         struct resp *r = raw_read(fds[i], 3000, "a completed slowloris request");
-        expect_static(r, s, "index.html", INDEX_HTML, strlen(INDEX_HTML), "text/html", NULL, 0);
+        expect_file(r, s, "index.html", NULL, 0);
         resp_free(r);
     }
 
@@ -285,10 +240,10 @@ static void held_until_attackers_close(const char *mpm, const char *conf, int sl
     struct srv *s = server_start(mpm, conf);
     pid_t kids[MAX_KIDS], before[MAX_KIDS];
     int nchildren = strcmp(mpm, "prefork") == 0 ? slots : 2;
-    hassert(wait_children(s, kids, nchildren, 5000) == nchildren, "the server has not got %d children",
-            nchildren);
+    hassert(proc_wait_children(s->pid, kids, MAX_KIDS, nchildren, nchildren, 5000) == nchildren,
+            "the server has not got %d children", nchildren);
     sleep_ms(300);
-    int nb = group_pids(s, before);
+    int nb = proc_group_sorted(s->pid, before, MAX_KIDS);
     hassert(log_count(s->error_log, "server reached MaxRequestWorkers") == 0,
             "the limit was reported before the test");
 
@@ -322,7 +277,7 @@ static void held_until_attackers_close(const char *mpm, const char *conf, int sl
     hassert(r != NULL, "calloc() failed");
     hassert(resp_read(c, 0, 3000, r, err, sizeof(err)) == 0, "the waiting client: %s", err);
     int64_t waited = now_ms() - t0;
-    expect_static(r, s, "index.html", INDEX_HTML, strlen(INDEX_HTML), "text/html", "close", 0);
+    expect_file(r, s, "index.html", "close", 0);
     resp_free(r);
     expect_closed(c, 3000);
     conn_close(c);
@@ -345,8 +300,8 @@ static void held_until_timeout(const char *mpm, const char *conf, int slots)
     free(full);
     pid_t kids[MAX_KIDS];
     int nchildren = strcmp(mpm, "prefork") == 0 ? slots : 2;
-    hassert(wait_children(s, kids, nchildren, 5000) == nchildren, "the server has not got %d children",
-            nchildren);
+    hassert(proc_wait_children(s->pid, kids, MAX_KIDS, nchildren, nchildren, 5000) == nchildren,
+            "the server has not got %d children", nchildren);
     sleep_ms(300);
 
     struct conn *att[MAX_SLOTS];
@@ -394,7 +349,7 @@ static void held_until_timeout(const char *mpm, const char *conf, int slots)
     hassert(resp_read(c, 0, 8000, r, err, sizeof(err)) == 0,
             "the waiting client, with the attackers timed out and still connected: %s", err);
     int64_t waited = now_ms() - t0;
-    expect_static(r, s, "index.html", INDEX_HTML, strlen(INDEX_HTML), "text/html", "close", 0);
+    expect_file(r, s, "index.html", "close", 0);
     resp_free(r);
     expect_closed(c, 3000);
     conn_close(c);
@@ -638,13 +593,13 @@ MPM_TEST(exhaust, flood_beyond_capacity_is_served_or_refused, .timeout = 60)
     struct srv *s = server_start(mpm, conf);
     int want_kids = strcmp(mpm, "prefork") == 0 ? 10 : 2;
     pid_t kids[MAX_KIDS], before[MAX_KIDS];
-    hassert(wait_children(s, kids, want_kids, 5000) == want_kids, "the server has not got %d children",
-            want_kids);
+    hassert(proc_wait_children(s->pid, kids, MAX_KIDS, want_kids, want_kids, 5000) == want_kids,
+            "the server has not got %d children", want_kids);
     sleep_ms(300);
-    int nb = group_pids(s, before);
+    int nb = proc_group_sorted(s->pid, before, MAX_KIDS);
 
     struct resp *want = request_once(s, INDEX_CLOSE, NULL);
-    expect_static(want, s, "index.html", INDEX_HTML, strlen(INDEX_HTML), "text/html", "close", 0);
+    expect_file(want, s, "index.html", "close", 0);
 
     struct flood f;
     flood(s, FLOOD_CONNS, want, &f);
@@ -666,7 +621,7 @@ MPM_TEST(exhaust, flood_beyond_capacity_is_served_or_refused, .timeout = 60)
     expect_same_processes(s, before, nb, "after the flood");
     sleep_ms(500);
     pid_t pids[MAX_KIDS];
-    int np = group_pids(s, pids);
+    int np = proc_group_sorted(s->pid, pids, MAX_KIDS);
     long t_before[MAX_KIDS], used = 0;
     for (int i = 0; i < np; i++)
         t_before[i] = proc_cpu_ticks(pids[i]);
@@ -696,7 +651,7 @@ Test(exhaust, prefork_out_of_descriptors_waits_without_spinning, .fini = harness
     struct srv *s = server_start("prefork", "StartServers 1\nServerLimit 1\nMaxRequestWorkers 1\n"
                                             "MinSpareServers 1\nMaxSpareServers 2\n");
     pid_t kids[MAX_KIDS];
-    hassert(wait_children(s, kids, 1, 3000) == 1, "the server has not got its child");
+    hassert(proc_wait_children(s->pid, kids, MAX_KIDS, 1, 1, 3000) == 1, "the server has not got its child");
     pid_t kid = kids[0];
     fresh_request(s, 2000);
     sleep_ms(200);
@@ -738,7 +693,8 @@ Test(exhaust, prefork_out_of_descriptors_waits_without_spinning, .fini = harness
             used);
     hassert(log_count(s->error_log, EMFILE_LOG) == 1, "\"%s\" logged %d times, want once", EMFILE_LOG,
             log_count(s->error_log, EMFILE_LOG));
-    hassert(wait_children(s, kids, 1, 0) == 1 && kids[0] == kid, "the child was replaced");
+    hassert(proc_wait_children(s->pid, kids, MAX_KIDS, 1, 1, 0) == 1 && kids[0] == kid,
+            "the child was replaced");
 
     /* Descriptors available again: every waiting client is served, byte for byte. */
     int64_t t1 = now_ms();
@@ -749,7 +705,7 @@ Test(exhaust, prefork_out_of_descriptors_waits_without_spinning, .fini = harness
         char err[2048];
         hassert(r != NULL, "calloc() failed");
         hassert(resp_read(w[i], 0, 3000, r, err, sizeof(err)) == 0, "waiting client %d: %s", i, err);
-        expect_static(r, s, "index.html", INDEX_HTML, strlen(INDEX_HTML), "text/html", "close", 0);
+        expect_file(r, s, "index.html", "close", 0);
         resp_free(r);
         expect_closed(w[i], 2000);
         conn_close(w[i]);
@@ -758,6 +714,7 @@ Test(exhaust, prefork_out_of_descriptors_waits_without_spinning, .fini = harness
     hassert(recovered < 1500, "the waiting clients took %lld ms to be served once descriptors were available",
             (long long)recovered);
     fresh_request(s, 2000);
-    hassert(wait_children(s, kids, 1, 0) == 1 && kids[0] == kid, "the child was replaced");
+    hassert(proc_wait_children(s->pid, kids, MAX_KIDS, 1, 1, 0) == 1 && kids[0] == kid,
+            "the child was replaced");
     server_stop(s);
 }

@@ -66,18 +66,6 @@ static void free_cases(struct hcase *cases, size_t n)
         free((char *)cases[i].raw);
 }
 
-static char *repeat(const char *unit, size_t times)
-{
-    size_t ul = strlen(unit);
-    char *s = malloc(ul * times + 1);
-
-    cr_assert(s != NULL, "malloc() failed");
-    for (size_t i = 0; i < times; i++)
-        memcpy(s + i * ul, unit, ul);
-    s[ul * times] = '\0';
-    return s;
-}
-
 /* Bytes on one line (\r \n \t \" \\ \xNN), at most max of them; malloc'd. */
 static char *show(const void *data, size_t len, size_t max)
 {
@@ -265,7 +253,7 @@ static void run_cases(struct srv *s, const struct hcase *cases, size_t n)
     int bad = 0;
 
     list[0] = '\0';
-    expect_static(ref, s, "page.html", harness_page(), PAGE_LEN, "text/html", NULL, 0);
+    expect_file(ref, s, "page.html", NULL, 0);
     for (size_t i = 0; i < n; i++) {
         char *p = run_case(s, &cases[i], ref);
         if (p == NULL)

@@ -88,21 +88,11 @@ static int count_lines(const char *path)
     return text != NULL ? n : -1;
 }
 
-static int contains(const pid_t *set, int n, pid_t pid)
-{
-    for (int i = 0; i < n; i++)
-        if (set[i] == pid)
-            return 1;
-    return 0;
-}
-
 /* The children of the current generation once StartServers of them (MPM_DIRECTIVES) are there. */
 static int start_children(const struct srv *s, pid_t *kids)
 {
-    int want = strcmp(s->mpm, "prefork") == 0 ? 4 : 2, n;
-    int64_t deadline = now_ms() + 5000;
-    while ((n = proc_children(s->pid, kids, MAX_KIDS)) < want && now_ms() < deadline)
-        sleep_ms(20);
+    int want = strcmp(s->mpm, "prefork") == 0 ? 4 : 2;
+    int n = proc_wait_children(s->pid, kids, MAX_KIDS, want, MAX_KIDS, 5000);
     hassert(n >= want, "the server has %d of its %d children", n, want);
     return n;
 }
@@ -114,7 +104,7 @@ static int wait_replaced(const struct srv *s, const pid_t *old, int nold, pid_t 
     for (;;) {
         int n = proc_children(s->pid, kids, MAX_KIDS), stale = 0;
         for (int i = 0; i < n; i++)
-            stale += contains(old, nold, kids[i]);
+            stale += pid_in(old, nold, kids[i]);
         if ((n > 0 && stale == 0) || now_ms() >= deadline)
             return stale == 0 ? n : -stale;
         sleep_ms(20);
@@ -149,16 +139,6 @@ static void expect_clean_exit(pid_t pgid, int status, const char *how)
     for (int i = 0; i < 50 && (n = proc_group(pgid, left, 8)) > 0; i++)
         sleep_ms(10);
     hassert(n == 0, "%d process(es) of the server's group left after %s", n, how);
-}
-
-/* A server built with --enable-sanitizers reports on stderr (server_stop() checks the same for its stops). */
-static void expect_no_sanitizer_report(const struct srv *s)
-{
-    char *out = read_file(s->stderr_log, NULL);
-    int bad = out && (strstr(out, "AddressSanitizer") || strstr(out, "LeakSanitizer") ||
-                      strstr(out, "runtime error:") || strstr(out, "ThreadSanitizer"));
-    hassert(!bad, "the server's stderr has a sanitizer report:\n%s", out);
-    free(out);
 }
 
 /* One GET /page.html on a new connection with Connection: close, checked whole. */
@@ -818,7 +798,7 @@ MPM_TEST(restart, bad_config_keeps_the_old_generation, .timeout = 25)
     /* the running generation was not told to leave (the maintenance may have added children to it) */
     int n = proc_children(s->pid, now, MAX_KIDS);
     for (int i = 0; i < nfirst; i++)
-        hassert(contains(now, n, first[i]), "child %d left after a bad configuration", (int)first[i]);
+        hassert(pid_in(now, n, first[i]), "child %d left after a bad configuration", (int)first[i]);
 
     /* an address that cannot be bound: the restart is undone, the old listener goes on */
     int taken_fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -841,7 +821,7 @@ MPM_TEST(restart, bad_config_keeps_the_old_generation, .timeout = 25)
     close(taken_fd);
     n = proc_children(s->pid, now, MAX_KIDS);
     for (int i = 0; i < nfirst; i++)
-        hassert(contains(now, n, first[i]), "child %d left after a failed bind", (int)first[i]);
+        hassert(pid_in(now, n, first[i]), "child %d left after a failed bind", (int)first[i]);
 
     /* fixed: the next USR1 restarts */
     rewrite_conf(s, NULL, good);

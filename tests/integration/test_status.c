@@ -17,6 +17,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "../apache_auto_keys.h"
 #include "harness.h"
 
 #define LOCATIONS                                                                                            \
@@ -193,49 +194,8 @@ static void check_auto(const struct auto_page *a, const char *mpm, const struct 
     /* the keys and their order; CPULoad only when some CPU time was used, BytesPerReq and DurationPerReq once
      * a request was */
     const char *order[MAX_KEYS];
-    int n = 0;
-    const char *head[] = {"ServerVersion",
-                          "ServerMPM",
-                          "Server Built",
-                          "CurrentTime",
-                          "RestartTime",
-                          "ParentServerConfigGeneration",
-                          "ParentServerMPMGeneration",
-                          "ServerUptimeSeconds",
-                          "ServerUptime",
-                          "Load1",
-                          "Load5",
-                          "Load15",
-                          "Total Accesses",
-                          "Total kBytes",
-                          "Total Duration",
-                          "CPUUser",
-                          "CPUSystem",
-                          "CPUChildrenUser",
-                          "CPUChildrenSystem"};
-    for (size_t i = 0; i < sizeof(head) / sizeof(head[0]); i++)
-        order[n++] = head[i];
-    if (auto_get_nth(a, "CPULoad", 0) != NULL)
-        order[n++] = "CPULoad";
-    order[n++] = "Uptime";
     hassert(up >= 1, "the test waits a second: Uptime %lld", up);
-    order[n++] = "ReqPerSec";
-    order[n++] = "BytesPerSec";
-    if (acc > 0) {
-        order[n++] = "BytesPerReq";
-        order[n++] = "DurationPerReq";
-    }
-    order[n++] = "BusyWorkers";
-    order[n++] = "GracefulWorkers";
-    order[n++] = "IdleWorkers";
-    if (event) {
-        const char *async[] = {"Processes",        "Stopping",          "ConnsTotal",
-                               "ConnsAsyncWaitIO", "ConnsAsyncWriting", "ConnsAsyncKeepAlive",
-                               "ConnsAsyncClosing"};
-        for (size_t i = 0; i < sizeof(async) / sizeof(async[0]); i++)
-            order[n++] = async[i];
-    }
-    order[n++] = "Scoreboard";
+    int n = apache_auto_expected(order, auto_get_nth(a, "CPULoad", 0) != NULL, 1, acc > 0, event);
     hassert(a->n == n, "%d keys, expected %d:\n%s", a->n, n, a->text);
     for (int i = 0; i < n; i++)
         hassert(strcmp(a->keys[i], order[i]) == 0, "key %d is \"%s\", expected \"%s\"", i, a->keys[i],

@@ -78,7 +78,7 @@ static int wait_ready_children(const struct srv *s, int threads, int want_min, i
 static void get_page(struct conn *c, const struct srv *s, const char *connection)
 {
     struct resp *r = exchange(c, connection ? PAGE_CLOSE : PAGE_REQ);
-    expect_static(r, s, "page.html", harness_page(), PAGE_LEN, "text/html", connection, 0);
+    expect_file(r, s, "page.html", connection, 0);
     resp_free(r);
 }
 
@@ -199,7 +199,7 @@ Test(worker, full_server_keeps_new_connections_in_the_backlog, .fini = harness_f
         hassert(r != NULL, "calloc() failed");
         hassert(resp_read(waiting[i], 0, 10000, r, err, sizeof(err)) == 0, "waiting connection %d: %s", i,
                 err);
-        expect_static(r, s, "page.html", harness_page(), PAGE_LEN, "text/html", "close", 0);
+        expect_file(r, s, "page.html", "close", 0);
         resp_free(r);
         expect_closed(waiting[i], 3000);
         conn_close(waiting[i]);
@@ -224,9 +224,7 @@ Test(worker, spare_threads_start_children, .fini = harness_fini, .timeout = 30)
     sleep_ms(2500);
     total = proc_children(s->pid, kids, MAX_KIDS);
     hassert(total >= 3 && total <= 4, "%d children 2.5 s later, want 3 or 4", total);
-    struct resp *r = request_once(s, PAGE_REQ, NULL);
-    expect_static(r, s, "page.html", harness_page(), PAGE_LEN, "text/html", NULL, 0);
-    resp_free(r);
+    expect_served(s, PAGE_REQ, "page.html", NULL);
     server_stop(s);
 }
 
@@ -250,9 +248,7 @@ Test(worker, spare_threads_retire_children, .fini = harness_fini, .timeout = 30)
     hassert(log && !strstr(log, "exit signal") && !strstr(log, "exit status"),
             "a retired child did not end cleanly; error log:\n%s", log);
     free(log);
-    struct resp *r = request_once(s, PAGE_REQ, NULL);
-    expect_static(r, s, "page.html", harness_page(), PAGE_LEN, "text/html", NULL, 0);
-    resp_free(r);
+    expect_served(s, PAGE_REQ, "page.html", NULL);
     server_stop(s);
 }
 
@@ -307,9 +303,7 @@ Test(worker, killed_child_replaced_while_another_serves, .fini = harness_fini, .
     na = proc_children(s->pid, after, MAX_KIDS);
     hassert(!contains(after, na, victim), "killed child %d is still a child", (int)victim);
     for (int i = 0; i < 10; i++) {
-        struct resp *r = request_once(s, PAGE_REQ, NULL);
-        expect_static(r, s, "page.html", harness_page(), PAGE_LEN, "text/html", NULL, 0);
-        resp_free(r);
+        expect_served(s, PAGE_REQ, "page.html", NULL);
     }
     char *log = read_file(s->error_log, NULL);
     hassert(log && strstr(log, "exit signal Killed (9)"), "the child's death was not logged:\n%s", log);
@@ -464,9 +458,7 @@ Test(worker, one_process_mode, .fini = harness_fini, .timeout = 30)
         conn_send_str(c[i], PAGE_REQ);
     }
     for (int i = 0; i < 3; i++) {
-        struct resp *r = must_read(c[i], 0);
-        expect_static(r, s, "page.html", harness_page(), PAGE_LEN, "text/html", NULL, 0);
-        resp_free(r);
+        expect_next_file(c[i], s, "page.html", NULL, 0);
     }
     conn_close(c[1]);
     conn_close(c[2]);
