@@ -255,7 +255,7 @@ void harness_begin_mpm(const char *name)
 
 /* ---- limits and reporting ---- */
 
-int raise_nofile(unsigned long want)
+void raise_nofile(unsigned long want)
 {
     struct rlimit rl;
 
@@ -264,7 +264,7 @@ int raise_nofile(unsigned long want)
         rl.rlim_cur = rl.rlim_max == RLIM_INFINITY || rl.rlim_max >= want ? want : rl.rlim_max;
         hassert(setrlimit(RLIMIT_NOFILE, &rl) == 0, "setrlimit() failed: %s", strerror(errno));
     }
-    return rl.rlim_cur >= want;
+    hassert(rl.rlim_cur >= want, "RLIMIT_NOFILE's hard limit is below %lu descriptors", want);
 }
 
 void harness_report(const char *fmt, ...)

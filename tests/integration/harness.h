@@ -98,9 +98,8 @@ void write_file(const char *path, const void *data, size_t len);
 /* Printable rendering of bytes for messages (\r \n \xNN), truncated; malloc'd. */
 char *escape(const void *data, size_t len);
 
-/* Raises this process's soft RLIMIT_NOFILE towards want (as far as the hard limit allows); true if reached.
- */
-int raise_nofile(unsigned long want);
+/* Raises this process's soft RLIMIT_NOFILE to want; fails the test if the hard limit is lower. */
+void raise_nofile(unsigned long want);
 
 /* A measured figure, on a line of its own in the test's output (cr_log_warn would make Criterion 2.4 exit 1).
  */
@@ -130,15 +129,21 @@ void sleep_ms(int ms);
 #define expect_static(...)              HARNESS_CALL(expect_static, __VA_ARGS__)
 #define expect_bytes(...)               HARNESS_CALL(expect_bytes, __VA_ARGS__)
 #define expect_closed(...)              HARNESS_CALL(expect_closed, __VA_ARGS__)
+#define fresh_request(...)              HARNESS_CALL(fresh_request, __VA_ARGS__)
+#define expect_unanswered(...)          HARNESS_CALL(expect_unanswered, __VA_ARGS__)
 #define expect_file(...)                HARNESS_CALL(expect_file, __VA_ARGS__)
 #define expect_served(...)              HARNESS_CALL(expect_served, __VA_ARGS__)
+#define expect_body_consumed(...)       HARNESS_CALL(expect_body_consumed, __VA_ARGS__)
 #define expect_next_file(...)           HARNESS_CALL(expect_next_file, __VA_ARGS__)
 #define expect_next_error(...)          HARNESS_CALL(expect_next_error, __VA_ARGS__)
 #define expect_closing_error(...)       HARNESS_CALL(expect_closing_error, __VA_ARGS__)
 #define must_read_within(...)           HARNESS_CALL(must_read_within, __VA_ARGS__)
 #define exchange_status(...)            HARNESS_CALL(exchange_status, __VA_ARGS__)
+#define expect_status(...)              HARNESS_CALL(expect_status, __VA_ARGS__)
 #define raw_connect(...)                HARNESS_CALL(raw_connect, __VA_ARGS__)
 #define raw_send(...)                   HARNESS_CALL(raw_send, __VA_ARGS__)
+#define raise_nofile(...)               HARNESS_CALL(raise_nofile, __VA_ARGS__)
+#define proc_set_nofile(...)            HARNESS_CALL(proc_set_nofile, __VA_ARGS__)
 #define expect_no_sanitizer_report(...) HARNESS_CALL(expect_no_sanitizer_report, __VA_ARGS__)
 #endif
 

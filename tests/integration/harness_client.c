@@ -12,6 +12,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -388,28 +389,31 @@ int resp_read(struct conn *c, int no_body, int timeout_ms, struct resp *r, char 
     }
 }
 
-/* resp_read() that fails the test, its message led by `what` unless NULL. */
+/* resp_read() that fails the test, its message led by `what` unless it is empty. */
 static struct resp *read_or_fail(struct conn *c, int no_body, int timeout_ms, const char *what)
 {
     struct resp *r = calloc(1, sizeof(*r));
     char err[8192];
 
     cr_assert(r != NULL, "calloc() failed");
-    if (resp_read(c, no_body, timeout_ms, r, err, sizeof(err)) == -1) {
-        if (what != NULL)
-            hfail("%s: %s", what, err);
-        hfail("%s", err);
-    }
+    if (resp_read(c, no_body, timeout_ms, r, err, sizeof(err)) == -1)
+        hfail("%s%s%s", what, what[0] ? ": " : "", err);
     return r;
 }
 
 struct resp *must_read(struct conn *c, int no_body)
 {
-    return read_or_fail(c, no_body, 5000, NULL);
+    return read_or_fail(c, no_body, 5000, "");
 }
 
-struct resp *must_read_within(struct conn *c, int timeout_ms, const char *what)
+struct resp *must_read_within(struct conn *c, int timeout_ms, const char *fmt, ...)
 {
+    char what[512];
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(what, sizeof(what), fmt, ap);
+    va_end(ap);
     return read_or_fail(c, 0, timeout_ms, what);
 }
 
@@ -426,6 +430,13 @@ int exchange_status(struct conn *c, const char *raw)
 
     resp_free(r);
     return status;
+}
+
+void expect_status(struct conn *c, const char *raw, int status)
+{
+    int got = exchange_status(c, raw);
+
+    hassert(got == status, "%.*s: status %d, want %d", (int)strcspn(raw, "\r\n"), raw, got, status);
 }
 
 struct resp *request_once(const struct srv *s, const char *raw, struct conn **out)

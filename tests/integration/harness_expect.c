@@ -7,6 +7,7 @@
 #include "harness.h"
 
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -139,6 +140,13 @@ void expect_next_error(struct conn *c, int status, const char *handler_headers, 
     resp_free(r);
 }
 
+void expect_body_consumed(struct conn *c, const struct srv *s)
+{
+    expect_next_error(c, 405, "Allow: " ALLOW_STATIC "\r\n", NULL);
+    conn_send_str(c, "GET / HTTP/1.1\r\nHost: localhost\r\n\r\n");
+    expect_next_file(c, s, "index.html", NULL, 0);
+}
+
 void expect_served(const struct srv *s, const char *raw, const char *rel, const char *connection)
 {
     struct conn *c;
@@ -149,6 +157,20 @@ void expect_served(const struct srv *s, const char *raw, const char *rel, const 
         expect_closed(c, 2000);
     resp_free(r);
     conn_close(c);
+}
+
+int64_t fresh_request(const struct srv *s, int ms)
+{
+    int64_t t0 = now_ms();
+    struct conn *c = conn_open(s->port);
+
+    conn_send_str(c, "GET /index.html HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n");
+    struct resp *r = must_read_within(c, ms, "a fresh client");
+    int64_t took = now_ms() - t0;
+    expect_file(r, s, "index.html", "close", 0);
+    resp_free(r);
+    conn_close(c);
+    return took;
 }
 
 void expect_closing_error(const struct srv *s, const void *raw, size_t len, int status)
@@ -166,6 +188,20 @@ void expect_closing_error(const struct srv *s, const void *raw, size_t len, int 
     expect_closed(c, 2000);
     resp_free(r);
     conn_close(c);
+}
+
+void expect_unanswered(struct conn *c, int ms, const char *fmt, ...)
+{
+    int n = conn_fill(c, ms);
+
+    if (n != -1) {
+        char who[512];
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(who, sizeof(who), fmt, ap);
+        va_end(ap);
+        hfail("%s: got %s", who, n == 0 ? "closed" : n > 0 ? "an answer" : "an error");
+    }
 }
 
 void expect_closed(struct conn *c, int timeout_ms)

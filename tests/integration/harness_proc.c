@@ -111,6 +111,29 @@ int proc_wait_children(pid_t parent, pid_t *out, int max, int least, int most, i
     return n;
 }
 
+int proc_free_fd(pid_t pid, int nth)
+{
+    for (int fd = 0; fd < 4096; fd++) {
+        char path[64], target[64];
+        snprintf(path, sizeof(path), "/proc/%d/fd/%d", (int)pid, fd);
+        if (readlink(path, target, sizeof(target)) < 0 && errno == ENOENT && --nth == 0)
+            return fd;
+    }
+    return -1;
+}
+
+void proc_set_nofile(pid_t pid, rlim_t soft, rlim_t hard, struct rlimit *old)
+{
+    struct rlimit before, rl;
+
+    hassert(prlimit(pid, RLIMIT_NOFILE, NULL, &before) == 0, "prlimit(%d) failed: %s", (int)pid,
+            strerror(errno));
+    rl = (struct rlimit){.rlim_cur = soft, .rlim_max = hard != 0 ? hard : before.rlim_max};
+    hassert(prlimit(pid, RLIMIT_NOFILE, &rl, NULL) == 0, "prlimit(%d) failed: %s", (int)pid, strerror(errno));
+    if (old != NULL)
+        *old = before;
+}
+
 /* ---- running a command ---- */
 
 /* Appends what fd has to *buf; returns 0 at EOF, 1 otherwise. */

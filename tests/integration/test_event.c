@@ -98,19 +98,6 @@ static int raw_response(int fd, int ms)
     }
 }
 
-/* A fresh connection, one request, the time until its 200 arrived. */
-static int64_t timed_request(const struct srv *s)
-{
-    int64_t t0 = now_ms();
-    int fd = raw_connect(s->port, 0);
-    raw_send(fd, REQ_INDEX);
-    int st = raw_response(fd, 5000);
-    int64_t took = now_ms() - t0;
-    close(fd);
-    hassert(st == 200, "a fresh request got %d (0: no answer in 5 s, -1: closed)", st);
-    return took;
-}
-
 /* ---- tests ---- */
 
 #define IDLE_CONNS 5000
@@ -119,12 +106,11 @@ static int64_t timed_request(const struct srv *s)
 Test(event, five_thousand_idle_keepalive_connections, .fini = harness_fini, .timeout = 90)
 {
     harness_begin_mpm("event");
-    hassert(raise_nofile(IDLE_CONNS + 200), "RLIMIT_NOFILE's hard limit is below %d descriptors",
-            IDLE_CONNS + 200);
+    raise_nofile(IDLE_CONNS + 200);
     struct srv *s = server_start("event", "StartServers 2\nKeepAliveTimeout 60\nMaxKeepAliveRequests 0\n");
     pid_t kids[MAX_KIDS];
     hassert(proc_wait_children(s->pid, kids, MAX_KIDS, 2, 2, 3000) == 2, "the server has not got 2 children");
-    timed_request(s);
+    fresh_request(s, 5000);
     sleep_ms(200);
     long rss_before = group_rss_kb(s);
 
@@ -153,7 +139,7 @@ Test(event, five_thousand_idle_keepalive_connections, .fini = harness_fini, .tim
     /* While they are all held, a new client is served at once, several times. */
     int64_t worst = 0;
     for (int i = 0; i < 10; i++) {
-        int64_t took = timed_request(s);
+        int64_t took = fresh_request(s, 5000);
         if (took > worst)
             worst = took;
     }
@@ -197,7 +183,7 @@ Test(event, slow_reader_does_not_delay_others, .fini = harness_fini, .timeout = 
                 strerror(errno));
         n_got++;
         if (i % 10 == 0) {
-            int64_t took = timed_request(s);
+            int64_t took = fresh_request(s, 5000);
             if (took > worst)
                 worst = took;
             fast++;
@@ -267,7 +253,7 @@ Test(event, worker_connections_cap, .fini = harness_fini, .timeout = 30)
             "%d warnings in the error log, want the cap's only", log_count(s->error_log, "[mpm_event:warn]"));
     for (int i = OVER - CAP; i < OVER; i++)
         close(fds[i]);
-    timed_request(s);
+    fresh_request(s, 5000);
     server_stop(s);
 }
 
@@ -286,9 +272,7 @@ Test(event, emfile_pauses_accepting_without_spinning, .fini = harness_fini, .tim
     /* Leave the child SPARE_FDS descriptors above its highest one (lower ones free may add a few). */
     int highest, open_now = proc_fds(kid, &highest);
     hassert(open_now >= 0, "the child %d is gone", (int)kid);
-    struct rlimit rl = {.rlim_cur = (rlim_t)highest + 1 + SPARE_FDS,
-                        .rlim_max = (rlim_t)highest + 1 + SPARE_FDS};
-    hassert(prlimit(kid, RLIMIT_NOFILE, &rl, NULL) == 0, "prlimit(%d) failed: %s", (int)kid, strerror(errno));
+    proc_set_nofile(kid, (rlim_t)highest + 1 + SPARE_FDS, (rlim_t)highest + 1 + SPARE_FDS, NULL);
     int spare = (highest + 1 + SPARE_FDS) - open_now;
 
     int fds[EMFILE_CONNS];
@@ -314,7 +298,7 @@ Test(event, emfile_pauses_accepting_without_spinning, .fini = harness_fini, .tim
     for (int i = 0; i < EMFILE_CONNS; i++)
         close(fds[i]);
     sleep_ms(300);
-    int64_t took = timed_request(s);
+    int64_t took = fresh_request(s, 5000);
     hassert(took < 2000, "the first request after the descriptors were freed took %lld ms", (long long)took);
     hassert(proc_children(s->pid, kids, MAX_KIDS) == 1 && kids[0] == kid, "the child was replaced");
     server_stop(s);
@@ -336,7 +320,7 @@ Test(event, max_connections_per_child_recycles_gracefully, .fini = harness_fini,
 
     /* The harness's probes counted too: within 5 more connections the first child has had its share. */
     for (int i = 0; i < 5; i++)
-        timed_request(s);
+        fresh_request(s, 5000);
     expect_closed(idle, 3000);
     conn_close(idle);
 
@@ -351,7 +335,7 @@ Test(event, max_connections_per_child_recycles_gracefully, .fini = harness_fini,
                 gone = 0;
     }
     hassert(gone, "child %d did not leave for a new one within 5 s (%d children)", (int)first, n);
-    timed_request(s);
+    fresh_request(s, 5000);
     hassert(log_count(s->error_log, "exit status") == 0 && log_count(s->error_log, "exit signal") == 0,
             "the recycled child did not exit cleanly");
     server_stop(s);

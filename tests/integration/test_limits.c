@@ -16,17 +16,13 @@ MPM_TEST(limits, request_body, .timeout = 20)
                               "3c\r\n%s\r\n3c\r\n%s\r\n0\r\n\r\n",
                               chunk, chunk);
     char *small = xasprintf("POST / HTTP/1.1\r\nHost: localhost\r\nContent-Length: 100\r\n\r\n%.100s", body);
-    struct conn *c;
-    struct resp *r;
 
     expect_closing_error(s, big, strlen(big), 413);
     expect_closing_error(s, chunked, strlen(chunked), 413);
     /* At the limit the body is accepted: 405 from the static handler, connection kept. */
-    r = request_once(s, small, &c);
-    expect_error(r, 405, "Allow: " ALLOW_STATIC "\r\n", NULL, 0);
-    resp_free(r);
-    conn_send_str(c, "GET / HTTP/1.1\r\nHost: localhost\r\n\r\n");
-    expect_next_file(c, s, "index.html", NULL, 0);
+    struct conn *c = conn_open(s->port);
+    conn_send_str(c, small);
+    expect_body_consumed(c, s);
     conn_close(c);
     free(body);
     free(chunk);

@@ -152,6 +152,15 @@ static void get_page(int port, const char *why)
     conn_close(c);
 }
 
+/* n get_page() and their n lines in the access log. */
+static void get_pages_logged(const struct srv *s, int n, const char *why)
+{
+    for (int i = 0; i < n; i++)
+        get_page(s->port, why);
+    hassert(wait_log(s->access_log, "GET /page.html", n, 2000) == n, "%s: the %d requests are not all logged",
+            why, n);
+}
+
 /* Whether a connection to the port is refused. */
 static int refused(int port)
 {
@@ -740,9 +749,7 @@ MPM_TEST(restart, logrotate_moves_logs_and_usr1_reopens, .timeout = 20)
     int nfirst = start_children(s, first);
     char *old_access = xasprintf("%s.1", s->access_log), *old_error = xasprintf("%s.1", s->error_log);
 
-    for (int i = 0; i < 20; i++)
-        get_page(s->port, "before the rotation");
-    hassert(wait_log(s->access_log, "GET /page.html", 20, 2000) == 20, "the 20 requests are not all logged");
+    get_pages_logged(s, 20, "before the rotation");
     int before = count_lines(s->access_log);
 
     /* what logrotate does: rename, then the postrotate command */
@@ -752,9 +759,7 @@ MPM_TEST(restart, logrotate_moves_logs_and_usr1_reopens, .timeout = 20)
     hassert(wait_log(s->error_log, "configured -- resuming normal operations", 1, 3000) == 1,
             "no new error log with the restart in it");
     hassert(wait_replaced(s, first, nfirst, kids, 5000) > 0, "the old children are still there");
-    for (int i = 0; i < 15; i++)
-        get_page(s->port, "after the rotation");
-    hassert(wait_log(s->access_log, "GET /page.html", 15, 2000) == 15, "the 15 requests are not all logged");
+    get_pages_logged(s, 15, "after the rotation");
     sleep_ms(200);
 
     int moved = count_lines(old_access), fresh = count_lines(s->access_log);
