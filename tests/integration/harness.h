@@ -133,6 +133,8 @@ void sleep_ms(int ms);
 #define expect_unanswered(...)          HARNESS_CALL(expect_unanswered, __VA_ARGS__)
 #define expect_file(...)                HARNESS_CALL(expect_file, __VA_ARGS__)
 #define expect_served(...)              HARNESS_CALL(expect_served, __VA_ARGS__)
+#define expect_last_file(...)           HARNESS_CALL(expect_last_file, __VA_ARGS__)
+#define expect_last_error(...)          HARNESS_CALL(expect_last_error, __VA_ARGS__)
 #define expect_body_consumed(...)       HARNESS_CALL(expect_body_consumed, __VA_ARGS__)
 #define expect_next_file(...)           HARNESS_CALL(expect_next_file, __VA_ARGS__)
 #define expect_next_error(...)          HARNESS_CALL(expect_next_error, __VA_ARGS__)

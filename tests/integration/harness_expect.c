@@ -132,6 +132,22 @@ void expect_next_file(struct conn *c, const struct srv *s, const char *rel, cons
     resp_free(r);
 }
 
+void expect_last_file(struct resp *r, struct conn *c, const struct srv *s, const char *rel, int ms)
+{
+    expect_file(r, s, rel, "close", 0);
+    resp_free(r);
+    expect_closed(c, ms);
+    conn_close(c);
+}
+
+void expect_last_error(struct resp *r, struct conn *c, int status)
+{
+    expect_error(r, status, NULL, "close", 0);
+    resp_free(r);
+    expect_closed(c, 2000);
+    conn_close(c);
+}
+
 void expect_next_error(struct conn *c, int status, const char *handler_headers, const char *connection)
 {
     struct resp *r = must_read(c, 0);
@@ -184,10 +200,7 @@ void expect_closing_error(const struct srv *s, const void *raw, size_t len, int 
         char *e = escape(raw, len);
         hfail("request \"%s\": status %d, want %d", e, r->status, status);
     }
-    expect_error(r, status, NULL, "close", 0);
-    expect_closed(c, 2000);
-    resp_free(r);
-    conn_close(c);
+    expect_last_error(r, c, status);
 }
 
 void expect_unanswered(struct conn *c, int ms, const char *fmt, ...)

@@ -46,6 +46,14 @@ void expect_file(const struct resp *r, const struct srv *s, const char *rel, con
 /* Reads the next response on c (head: one to a HEAD request) and asserts expect_file() of it. */
 void expect_next_file(struct conn *c, const struct srv *s, const char *rel, const char *connection, int head);
 
+/* Asserts expect_file() of r with Connection: close, then that the server closes c in an orderly way within
+ * ms; frees r and c. */
+void expect_last_file(struct resp *r, struct conn *c, const struct srv *s, const char *rel, int ms);
+
+/* Asserts that r is the error page for status with Connection: close, then that the server closes c in an
+ * orderly way; frees r and c. */
+void expect_last_error(struct resp *r, struct conn *c, int status);
+
 /* Reads the next response on c (one to a GET) and asserts expect_error() of it. */
 void expect_next_error(struct conn *c, int status, const char *handler_headers, const char *connection);
 

@@ -212,13 +212,8 @@ MPM_TEST(cli, include_glob, .timeout = 20)
     server_add_file(s, "conf/extra/ignored.txt", "Foo bar\n");
     s->listen_in_conf = 0;
     server_launch(s, NULL);
-    struct conn *c;
-    struct resp *r = request_once(s, GET_ROOT, &c);
     /* Both files applied: the Listen, and KeepAlive Off closes the connection. */
-    expect_file(r, s, "index.html", "close", 0);
-    expect_closed(c, 2000);
-    resp_free(r);
-    conn_close(c);
+    expect_served(s, GET_ROOT, "index.html", "close");
     server_stop(s);
 }
 

@@ -258,10 +258,7 @@ static void held_until_attackers_close(const char *mpm, const char *conf, int sl
         conn_close(att[i]);
     struct resp *r = must_read_within(c, 3000, "the waiting client");
     int64_t waited = now_ms() - t0;
-    expect_file(r, s, "index.html", "close", 0);
-    resp_free(r);
-    expect_closed(c, 3000);
-    conn_close(c);
+    expect_last_file(r, c, s, "index.html", 3000);
     harness_report("%s: the client queued behind %d held workers was answered %lld ms after they closed", mpm,
                    slots, (long long)waited);
     hassert(waited < 1000, "the waiting client was answered %lld ms after the attackers closed",
@@ -314,10 +311,7 @@ static void held_until_timeout(const char *mpm, const char *conf, int slots)
     struct resp *r =
         must_read_within(c, 8000, "the waiting client, with the attackers timed out and still connected");
     int64_t waited = now_ms() - t0;
-    expect_file(r, s, "index.html", "close", 0);
-    resp_free(r);
-    expect_closed(c, 3000);
-    conn_close(c);
+    expect_last_file(r, c, s, "index.html", 3000);
     harness_report(
         "%s, Timeout 2: %d held workers answered 408 after %lld-%lld ms; the queued client was served "
         "after %lld ms",
@@ -659,10 +653,7 @@ Test(exhaust, prefork_out_of_descriptors_waits_without_spinning, .fini = harness
     proc_set_nofile(kid, old.rlim_cur, old.rlim_max, NULL);
     for (int i = 0; i < EMFILE_WAITING; i++) {
         struct resp *r = must_read_within(w[i], 3000, "waiting client %d", i);
-        expect_file(r, s, "index.html", "close", 0);
-        resp_free(r);
-        expect_closed(w[i], 2000);
-        conn_close(w[i]);
+        expect_last_file(r, w[i], s, "index.html", 2000);
     }
     int64_t recovered = now_ms() - t1;
     hassert(recovered < 1500, "the waiting clients took %lld ms to be served once descriptors were available",

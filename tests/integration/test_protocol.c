@@ -34,10 +34,7 @@ MPM_TEST(protocol, http10_keepalive, .timeout = 20)
     expect_next_file(c, s, "page.html", "keep-alive", 0);
     /* Without the token the 1.0 connection ends. */
     r = exchange(c, "GET / HTTP/1.0\r\n\r\n");
-    expect_file(r, s, "index.html", "close", 0);
-    expect_closed(c, 2000);
-    resp_free(r);
-    conn_close(c);
+    expect_last_file(r, c, s, "index.html", 2000);
     server_stop(s);
 }
 
@@ -161,10 +158,7 @@ MPM_TEST(protocol, bad_versions, .timeout = 20)
     conn_send_str(c, v09);
     r = must_read(c, 0);
     hassert(r->status == 400 || r->status == 505, "GET / HTTP/0.9: status %d, want 400 or 505", r->status);
-    expect_error(r, r->status, NULL, "close", 0);
-    expect_closed(c, 2000);
-    resp_free(r);
-    conn_close(c);
+    expect_last_error(r, c, r->status);
     server_stop(s);
 }
 
@@ -182,10 +176,7 @@ MPM_TEST(protocol, higher_minor_version_served_as_http11, .timeout = 20)
     conn_send_str(c, "GET /page.html HTTP/1.9\r\nHost: localhost\r\n\r\n");
     expect_next_file(c, s, "page.html", NULL, 0);
     r = exchange(c, "GET / HTTP/1.2\r\nHost: localhost\r\nConnection: close\r\n\r\n");
-    expect_file(r, s, "index.html", "close", 0);
-    expect_closed(c, 2000);
-    resp_free(r);
-    conn_close(c);
+    expect_last_file(r, c, s, "index.html", 2000);
     expect_closing_error(s, no_host, strlen(no_host), 400);
     server_stop(s);
 }
@@ -208,11 +199,11 @@ static void expect_split(struct srv *s, const char *raw, size_t at, int status)
     r = must_read(c, 0);
     hassert(r->status == status, "request \"%s\" sent in two parts: status %d, want %d", e, r->status,
             status);
-    if (status >= 400) {
-        expect_error(r, status, NULL, "close", 0);
-        expect_closed(c, 2000);
-    }
     free(e);
+    if (status >= 400) {
+        expect_last_error(r, c, status);
+        return;
+    }
     resp_free(r);
     conn_close(c);
 }
@@ -277,10 +268,7 @@ MPM_TEST(protocol, request_timeout_408, .timeout = 20)
     r = must_read_within(c, 5000, "no 408 within Timeout (3 s) + 2 s of an incomplete request");
     int64_t took = now_ms() - start;
     hassert(took >= 2500, "408 after %lld ms, before Timeout (3 s)", (long long)took);
-    expect_error(r, 408, NULL, "close", 0);
-    expect_closed(c, 2000);
-    resp_free(r);
-    conn_close(c);
+    expect_last_error(r, c, 408);
     server_stop(s);
 }
 

@@ -17,7 +17,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "../apache_auto_keys.h"
+#include "../status_expect.h"
 #include "harness.h"
 
 #define LOCATIONS                                                                                            \
@@ -557,16 +557,6 @@ MPM_TEST(status, html_and_methods, .timeout = 30)
     hassert(strstr(r->body, "\nScoreboard: ") != NULL, "?auto&refresh=3 is the ?auto text");
     resp_free(r);
     server_stop(s);
-}
-
-/* Whether the text holds a number in exponent form ("3.26e+03", "1e-05"). */
-static int has_exponent(const char *s)
-{
-    for (const char *e = strpbrk(s, "eE"); e != NULL; e = strpbrk(e + 1, "eE"))
-        if (e > s && isdigit((unsigned char)e[-1]) && (e[1] == '+' || e[1] == '-') &&
-            isdigit((unsigned char)e[2]))
-            return 1;
-    return 0;
 }
 
 /* The page's rate: the number before " requests/sec", which must be written plainly; -1 if there is none. */

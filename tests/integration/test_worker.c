@@ -191,10 +191,7 @@ Test(worker, full_server_keeps_new_connections_in_the_backlog, .fini = harness_f
         conn_close(held[i]);
     for (int i = 0; i < WAITING; i++) {
         struct resp *r = must_read_within(waiting[i], 10000, "waiting connection %d", i);
-        expect_file(r, s, "page.html", "close", 0);
-        resp_free(r);
-        expect_closed(waiting[i], 3000);
-        conn_close(waiting[i]);
+        expect_last_file(r, waiting[i], s, "page.html", 3000);
     }
     server_stop(s);
 }

@@ -33,7 +33,7 @@
 #define JSON_ASSERT(cond, ...) cr_assert(cond, __VA_ARGS__)
 #include "../json.h"
 
-#include "../apache_auto_keys.h"
+#include "../status_expect.h"
 
 Test(status, json_parser_is_strict)
 {
@@ -322,7 +322,7 @@ Test(status, idle_counts_only_the_current_generation)
 }
 
 /* The keys of ?auto under each kind of model, every optional one present (uptime, requests, CPU time), as
- * Apache 2.4's mod_status prints them (tests/apache_auto_keys.h). */
+ * Apache 2.4's mod_status prints them (tests/status_expect.h). */
 Test(status, auto_keys_in_apache_order_per_model)
 {
     struct {
@@ -669,16 +669,6 @@ Test(status, html_page)
     for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++)
         cr_assert(strstr(body, want[i]) != NULL, "no %s in\n%s", want[i], body);
     cr_assert_null(strstr(body, "<x&y>"), "the name is not escaped");
-}
-
-/* Whether the text holds a number in exponent form ("3.26e+03", "1e-05"). */
-static int has_exponent(const char *s)
-{
-    for (const char *e = strpbrk(s, "eE"); e != NULL; e = strpbrk(e + 1, "eE"))
-        if (e > s && isdigit((unsigned char)e[-1]) && (e[1] == '+' || e[1] == '-') &&
-            isdigit((unsigned char)e[2]))
-            return 1;
-    return 0;
 }
 
 Test(status, plain_numbers)

@@ -1,11 +1,15 @@
 /*
- * The keys of server-status ?auto in the order Apache 2.4's mod_status prints them (Debian's apache2 with
- * ExtendedStatus On, under mpm_prefork, mpm_worker and mpm_event), each with the condition under which it is
- * printed. The unit and the integration tests of server-status build the key list they expect from it.
- * Header-only.
+ * What the unit and the integration tests of server-status both expect of its pages: the keys of ?auto in the
+ * order Apache 2.4's mod_status prints them (Debian's apache2 with ExtendedStatus On, under mpm_prefork,
+ * mpm_worker and mpm_event), each with the condition under which it is printed; and no number in exponent
+ * form on the HTML page. Header-only.
  */
-#ifndef HTTPD_TEST_APACHE_AUTO_KEYS_H
-#define HTTPD_TEST_APACHE_AUTO_KEYS_H
+#ifndef HTTPD_TEST_STATUS_EXPECT_H
+#define HTTPD_TEST_STATUS_EXPECT_H
+
+#include <ctype.h>
+#include <stddef.h>
+#include <string.h>
 
 enum apache_auto_when {
     AUTO_ALWAYS,
@@ -69,6 +73,16 @@ static inline int apache_auto_expected(const char **out, int cpu, int uptime, in
             out[n++] = apache_auto_keys[i].name;
     }
     return n;
+}
+
+/* Whether the text holds a number in exponent form ("3.26e+03", "1e-05"). */
+static inline int has_exponent(const char *s)
+{
+    for (const char *e = strpbrk(s, "eE"); e != NULL; e = strpbrk(e + 1, "eE"))
+        if (e > s && isdigit((unsigned char)e[-1]) && (e[1] == '+' || e[1] == '-') &&
+            isdigit((unsigned char)e[2]))
+            return 1;
+    return 0;
 }
 
 #endif
