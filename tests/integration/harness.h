@@ -95,8 +95,12 @@ const char *http_date(time_t t);
 char *read_file(const char *path, size_t *len);
 void write_file(const char *path, const void *data, size_t len);
 
-/* Printable rendering of bytes for messages (\r \n \xNN), truncated; malloc'd. */
+/* Printable rendering of bytes for messages (\r \n \t \\ \xNN, a line break after each \n), truncated;
+ * malloc'd. */
 char *escape(const void *data, size_t len);
+
+/* The same on one line (\" too), at most max bytes; malloc'd. */
+char *escape_line(const void *data, size_t len, size_t max);
 
 /* Raises this process's soft RLIMIT_NOFILE to want; fails the test if the hard limit is lower. */
 void raise_nofile(unsigned long want);
