@@ -53,6 +53,18 @@ char *xasprintf(const char *fmt, ...)
     return s;
 }
 
+char *repeat(const char *unit, size_t times)
+{
+    size_t ul = strlen(unit);
+    char *s = malloc(ul * times + 1);
+
+    cr_assert(s != NULL, "malloc() failed");
+    for (size_t i = 0; i < times; i++)
+        memcpy(s + i * ul, unit, ul);
+    s[ul * times] = '\0';
+    return s;
+}
+
 int64_t now_ms(void)
 {
     struct timespec ts;
@@ -69,25 +81,22 @@ void sleep_ms(int ms)
         ;
 }
 
-char *escape(const void *data, size_t len)
+/* Bytes rendered printable, at most max of them: \r \n \t \" \\ and \xNN; on one line, or with a line
+ * break after each \n. */
+static char *render(const void *data, size_t len, size_t max, int one_line)
 {
     const unsigned char *p = data;
-    size_t max = 3000, n = len < max ? len : max, o = 0;
+    size_t n = len < max ? len : max, o = 0;
     char *out = malloc(n * 4 + 64);
 
     cr_assert(out != NULL, "malloc() failed");
     for (size_t i = 0; i < n; i++) {
         unsigned char ch = p[i];
-        if (ch == '\r') {
+        if (ch == '\r' || ch == '\n' || ch == '\t' || ch == '\\' || (ch == '"' && one_line)) {
             out[o++] = '\\';
-            out[o++] = 'r';
-        } else if (ch == '\n') {
-            out[o++] = '\\';
-            out[o++] = 'n';
-            out[o++] = '\n';
-        } else if (ch == '\\') {
-            out[o++] = '\\';
-            out[o++] = '\\';
+            out[o++] = ch == '\r' ? 'r' : ch == '\n' ? 'n' : ch == '\t' ? 't' : (char)ch;
+            if (ch == '\n' && !one_line)
+                out[o++] = '\n';
         } else if (ch < 0x20 || ch >= 0x7f) {
             o += (size_t)sprintf(out + o, "\\x%02x", ch);
         } else {
@@ -98,6 +107,16 @@ char *escape(const void *data, size_t len)
         o += (size_t)sprintf(out + o, "...(%zu bytes in all)", len);
     out[o] = '\0';
     return out;
+}
+
+char *escape(const void *data, size_t len)
+{
+    return render(data, len, 3000, 0);
+}
+
+char *escape_line(const void *data, size_t len, size_t max)
+{
+    return render(data, len, max, 1);
 }
 
 char *read_file(const char *path, size_t *len)
@@ -243,7 +262,7 @@ void harness_begin_mpm(const char *name)
 
 /* ---- limits and reporting ---- */
 
-int raise_nofile(unsigned long want)
+void raise_nofile(unsigned long want)
 {
     struct rlimit rl;
 
@@ -252,7 +271,7 @@ int raise_nofile(unsigned long want)
         rl.rlim_cur = rl.rlim_max == RLIM_INFINITY || rl.rlim_max >= want ? want : rl.rlim_max;
         hassert(setrlimit(RLIMIT_NOFILE, &rl) == 0, "setrlimit() failed: %s", strerror(errno));
     }
-    return rl.rlim_cur >= want;
+    hassert(rl.rlim_cur >= want, "RLIMIT_NOFILE's hard limit is below %lu descriptors", want);
 }
 
 void harness_report(const char *fmt, ...)

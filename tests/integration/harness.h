@@ -95,39 +95,62 @@ const char *http_date(time_t t);
 char *read_file(const char *path, size_t *len);
 void write_file(const char *path, const void *data, size_t len);
 
-/* Printable rendering of bytes for messages (\r \n \xNN), truncated; malloc'd. */
+/* Printable rendering of bytes for messages (\r \n \t \\ \xNN, a line break after each \n), truncated;
+ * malloc'd. */
 char *escape(const void *data, size_t len);
 
-/* Raises this process's soft RLIMIT_NOFILE towards want (as far as the hard limit allows); true if reached.
- */
-int raise_nofile(unsigned long want);
+/* The same on one line (\" too), at most max bytes; malloc'd. */
+char *escape_line(const void *data, size_t len, size_t max);
+
+/* Raises this process's soft RLIMIT_NOFILE to want; fails the test if the hard limit is lower. */
+void raise_nofile(unsigned long want);
 
 /* A measured figure, on a line of its own in the test's output (cr_log_warn would make Criterion 2.4 exit 1).
  */
 void harness_report(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* unit written `times` times over (malloc'd). */
+char *repeat(const char *unit, size_t times);
 int64_t now_ms(void);
 void sleep_ms(int ms);
 
 /* Helpers that may fail the test record the test line that called them, for the failure message. */
 #ifndef HARNESS_IMPL
-#define HARNESS_CALL(f, ...)  (harness_at(__FILE__, __LINE__), f(__VA_ARGS__))
-#define server_new(...)       HARNESS_CALL(server_new, __VA_ARGS__)
-#define server_launch(...)    HARNESS_CALL(server_launch, __VA_ARGS__)
-#define server_start(...)     HARNESS_CALL(server_start, __VA_ARGS__)
-#define server_terminate(...) HARNESS_CALL(server_terminate, __VA_ARGS__)
-#define server_stop(...)      HARNESS_CALL(server_stop, __VA_ARGS__)
-#define conn_open(...)        HARNESS_CALL(conn_open, __VA_ARGS__)
-#define conn_send(...)        HARNESS_CALL(conn_send, __VA_ARGS__)
-#define conn_send_str(...)    HARNESS_CALL(conn_send_str, __VA_ARGS__)
-#define must_read(...)        HARNESS_CALL(must_read, __VA_ARGS__)
-#define exchange(...)         HARNESS_CALL(exchange, __VA_ARGS__)
-#define request_once(...)     HARNESS_CALL(request_once, __VA_ARGS__)
-#define expect_error(...)     HARNESS_CALL(expect_error, __VA_ARGS__)
-#define expect_static(...)    HARNESS_CALL(expect_static, __VA_ARGS__)
-#define expect_bytes(...)     HARNESS_CALL(expect_bytes, __VA_ARGS__)
-#define expect_closed(...)    HARNESS_CALL(expect_closed, __VA_ARGS__)
+#define HARNESS_CALL(f, ...)            (harness_at(__FILE__, __LINE__), f(__VA_ARGS__))
+#define server_new(...)                 HARNESS_CALL(server_new, __VA_ARGS__)
+#define server_launch(...)              HARNESS_CALL(server_launch, __VA_ARGS__)
+#define server_start(...)               HARNESS_CALL(server_start, __VA_ARGS__)
+#define server_terminate(...)           HARNESS_CALL(server_terminate, __VA_ARGS__)
+#define server_stop(...)                HARNESS_CALL(server_stop, __VA_ARGS__)
+#define conn_open(...)                  HARNESS_CALL(conn_open, __VA_ARGS__)
+#define conn_send(...)                  HARNESS_CALL(conn_send, __VA_ARGS__)
+#define conn_send_str(...)              HARNESS_CALL(conn_send_str, __VA_ARGS__)
+#define must_read(...)                  HARNESS_CALL(must_read, __VA_ARGS__)
+#define exchange(...)                   HARNESS_CALL(exchange, __VA_ARGS__)
+#define request_once(...)               HARNESS_CALL(request_once, __VA_ARGS__)
+#define expect_error(...)               HARNESS_CALL(expect_error, __VA_ARGS__)
+#define expect_static(...)              HARNESS_CALL(expect_static, __VA_ARGS__)
+#define expect_bytes(...)               HARNESS_CALL(expect_bytes, __VA_ARGS__)
+#define expect_closed(...)              HARNESS_CALL(expect_closed, __VA_ARGS__)
+#define fresh_request(...)              HARNESS_CALL(fresh_request, __VA_ARGS__)
+#define expect_unanswered(...)          HARNESS_CALL(expect_unanswered, __VA_ARGS__)
+#define expect_file(...)                HARNESS_CALL(expect_file, __VA_ARGS__)
+#define expect_served(...)              HARNESS_CALL(expect_served, __VA_ARGS__)
+#define expect_last_file(...)           HARNESS_CALL(expect_last_file, __VA_ARGS__)
+#define expect_last_error(...)          HARNESS_CALL(expect_last_error, __VA_ARGS__)
+#define expect_body_consumed(...)       HARNESS_CALL(expect_body_consumed, __VA_ARGS__)
+#define expect_next_file(...)           HARNESS_CALL(expect_next_file, __VA_ARGS__)
+#define expect_next_error(...)          HARNESS_CALL(expect_next_error, __VA_ARGS__)
+#define expect_closing_error(...)       HARNESS_CALL(expect_closing_error, __VA_ARGS__)
+#define must_read_within(...)           HARNESS_CALL(must_read_within, __VA_ARGS__)
+#define exchange_status(...)            HARNESS_CALL(exchange_status, __VA_ARGS__)
+#define expect_status(...)              HARNESS_CALL(expect_status, __VA_ARGS__)
+#define raw_connect(...)                HARNESS_CALL(raw_connect, __VA_ARGS__)
+#define raw_send(...)                   HARNESS_CALL(raw_send, __VA_ARGS__)
+#define raise_nofile(...)               HARNESS_CALL(raise_nofile, __VA_ARGS__)
+#define proc_set_nofile(...)            HARNESS_CALL(proc_set_nofile, __VA_ARGS__)
+#define expect_no_sanitizer_report(...) HARNESS_CALL(expect_no_sanitizer_report, __VA_ARGS__)
 #endif
 
 #endif

@@ -12,6 +12,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -55,6 +56,29 @@ void conn_send(struct conn *c, const void *data, size_t len)
 void conn_send_str(struct conn *c, const char *s)
 {
     conn_send(c, s, strlen(s));
+}
+
+int raw_connect(int port, int rcvbuf)
+{
+    struct sockaddr_in a = {
+        .sin_family = AF_INET, .sin_port = htons((uint16_t)port), .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+    hassert(fd != -1, "socket() failed: %s", strerror(errno));
+    if (rcvbuf > 0)
+        hassert(setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf)) == 0, "SO_RCVBUF: %s",
+                strerror(errno));
+    hassert(connect(fd, (struct sockaddr *)&a, sizeof(a)) == 0, "connect(127.0.0.1:%d) failed: %s", port,
+            strerror(errno));
+    return fd;
+}
+
+void raw_send(int fd, const char *data)
+{
+    size_t len = strlen(data);
+    ssize_t n = send(fd, data, len, MSG_NOSIGNAL);
+
+    hassert(n == (ssize_t)len, "send() of %zu bytes returned %zd: %s", len, n, strerror(errno));
 }
 
 int conn_fill(struct conn *c, int timeout_ms)
@@ -365,21 +389,54 @@ int resp_read(struct conn *c, int no_body, int timeout_ms, struct resp *r, char 
     }
 }
 
-struct resp *must_read(struct conn *c, int no_body)
+/* resp_read() that fails the test, its message led by `what` unless it is empty. */
+static struct resp *read_or_fail(struct conn *c, int no_body, int timeout_ms, const char *what)
 {
     struct resp *r = calloc(1, sizeof(*r));
     char err[8192];
 
     cr_assert(r != NULL, "calloc() failed");
-    if (resp_read(c, no_body, 5000, r, err, sizeof(err)) == -1)
-        hfail("%s", err);
+    if (resp_read(c, no_body, timeout_ms, r, err, sizeof(err)) == -1)
+        hfail("%s%s%s", what, what[0] ? ": " : "", err);
     return r;
+}
+
+struct resp *must_read(struct conn *c, int no_body)
+{
+    return read_or_fail(c, no_body, 5000, "");
+}
+
+struct resp *must_read_within(struct conn *c, int timeout_ms, const char *fmt, ...)
+{
+    char what[512];
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(what, sizeof(what), fmt, ap);
+    va_end(ap);
+    return read_or_fail(c, 0, timeout_ms, what);
 }
 
 struct resp *exchange(struct conn *c, const char *raw)
 {
     conn_send_str(c, raw);
     return must_read(c, strncmp(raw, "HEAD ", 5) == 0);
+}
+
+int exchange_status(struct conn *c, const char *raw)
+{
+    struct resp *r = exchange(c, raw);
+    int status = r->status;
+
+    resp_free(r);
+    return status;
+}
+
+void expect_status(struct conn *c, const char *raw, int status)
+{
+    int got = exchange_status(c, raw);
+
+    hassert(got == status, "%.*s: status %d, want %d", (int)strcspn(raw, "\r\n"), raw, got, status);
 }
 
 struct resp *request_once(const struct srv *s, const char *raw, struct conn **out)

@@ -38,6 +38,12 @@ struct resp {
 struct conn *conn_open(int port);
 void conn_send(struct conn *c, const void *data, size_t len);
 void conn_send_str(struct conn *c, const char *s);
+/* A blocking socket connected to 127.0.0.1:port without the per-connection buffer, light enough for
+ * thousands; rcvbuf > 0 sets SO_RCVBUF before connecting (asserts). */
+int raw_connect(int port, int rcvbuf);
+/* Sends all of data on a raw socket in one send() (asserts). */
+void raw_send(int fd, const char *data);
+
 /* Reads what is available within timeout_ms: >0 bytes added, 0 EOF, -1 timeout, -2 error (c->err). */
 int conn_fill(struct conn *c, int timeout_ms);
 void conn_close(struct conn *c);
@@ -55,8 +61,19 @@ int resp_read(struct conn *c, int no_body, int timeout_ms, struct resp *r, char 
 /* resp_read() that fails the test on error (5 s timeout). */
 struct resp *must_read(struct conn *c, int no_body);
 
+/* must_read() of a response to a GET within timeout_ms; a failure message starts with the printf-style
+ * fmt, ... (the situation: "the waiting client"). */
+struct resp *must_read_within(struct conn *c, int timeout_ms, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
 /* Sends raw request bytes and reads one response (HEAD inferred from the bytes). */
 struct resp *exchange(struct conn *c, const char *raw);
+
+/* exchange() that returns only the status (the response is freed). */
+int exchange_status(struct conn *c, const char *raw);
+
+/* exchange() that asserts the status of the response (the message names the request line). */
+void expect_status(struct conn *c, const char *raw, int status);
 
 /* Opens a connection, exchanges one request, returns the response; *out gets the connection or it is closed.
  */

@@ -7,6 +7,7 @@
 #include "harness.h"
 
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -103,6 +104,117 @@ void expect_static(const struct resp *r, const struct srv *s, const char *rel, c
         expect_bytes("static body", r->body, r->body_len, body, len);
     free(hh);
     free(want);
+}
+
+void expect_file(const struct resp *r, const struct srv *s, const char *rel, const char *connection, int head)
+{
+    static const struct {
+        const char *rel;
+        const char *body;
+    } pages[] = {{"index.html", INDEX_HTML}, {"sub/index.html", SUB_INDEX_HTML}, {"page.html", NULL}};
+
+    for (size_t i = 0; i < sizeof(pages) / sizeof(pages[0]); i++) {
+        if (strcmp(rel, pages[i].rel) != 0)
+            continue;
+        const char *body = pages[i].body != NULL ? pages[i].body : harness_page();
+        size_t len = pages[i].body != NULL ? strlen(body) : PAGE_LEN;
+        expect_static(r, s, rel, body, len, "text/html", connection, head);
+        return;
+    }
+    hfail("%s is not a page every server has", rel);
+}
+
+void expect_next_file(struct conn *c, const struct srv *s, const char *rel, const char *connection, int head)
+{
+    struct resp *r = must_read(c, head);
+
+    expect_file(r, s, rel, connection, head);
+    resp_free(r);
+}
+
+void expect_last_file(struct resp *r, struct conn *c, const struct srv *s, const char *rel, int ms)
+{
+    expect_file(r, s, rel, "close", 0);
+    resp_free(r);
+    expect_closed(c, ms);
+    conn_close(c);
+}
+
+void expect_last_error(struct resp *r, struct conn *c, int status)
+{
+    expect_error(r, status, NULL, "close", 0);
+    resp_free(r);
+    expect_closed(c, 2000);
+    conn_close(c);
+}
+
+void expect_next_error(struct conn *c, int status, const char *handler_headers, const char *connection)
+{
+    struct resp *r = must_read(c, 0);
+
+    expect_error(r, status, handler_headers, connection, 0);
+    resp_free(r);
+}
+
+void expect_body_consumed(struct conn *c, const struct srv *s)
+{
+    expect_next_error(c, 405, "Allow: " ALLOW_STATIC "\r\n", NULL);
+    conn_send_str(c, "GET / HTTP/1.1\r\nHost: localhost\r\n\r\n");
+    expect_next_file(c, s, "index.html", NULL, 0);
+}
+
+void expect_served(const struct srv *s, const char *raw, const char *rel, const char *connection)
+{
+    struct conn *c;
+    struct resp *r = request_once(s, raw, &c);
+
+    expect_file(r, s, rel, connection, strncmp(raw, "HEAD ", 5) == 0);
+    if (connection != NULL && strcmp(connection, "close") == 0)
+        expect_closed(c, 2000);
+    resp_free(r);
+    conn_close(c);
+}
+
+int64_t fresh_request(const struct srv *s, int ms)
+{
+    int64_t t0 = now_ms();
+    struct conn *c = conn_open(s->port);
+
+    conn_send_str(c, "GET /index.html HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n");
+    struct resp *r = must_read_within(c, ms, "a fresh client");
+    int64_t took = now_ms() - t0;
+    expect_file(r, s, "index.html", "close", 0);
+    resp_free(r);
+    conn_close(c);
+    return took;
+}
+
+void expect_closing_error(const struct srv *s, const void *raw, size_t len, int status)
+{
+    struct conn *c = conn_open(s->port);
+    struct resp *r;
+
+    conn_send(c, raw, len);
+    r = must_read(c, 0);
+    if (r->status != status) {
+        char *e = escape(raw, len);
+        hfail("request \"%s\": status %d, want %d", e, r->status, status);
+    }
+    expect_last_error(r, c, status);
+}
+
+void expect_unanswered(struct conn *c, int ms, const char *fmt, ...)
+{
+    int n = conn_fill(c, ms);
+
+    if (n != -1) {
+        char who[512];
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(who, sizeof(who), fmt, ap);
+        va_end(ap);
+        hfail("%s: got %s", who, n == 0 ? "closed" : n > 0 ? "an answer" : "an error");
+    }
 }
 
 void expect_closed(struct conn *c, int timeout_ms)

@@ -7,6 +7,7 @@
 #define HTTPD_TEST_HARNESS_EXPECT_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #define HTML_ERROR_TYPE "text/html; charset=utf-8"
 #define ALLOW_STATIC    "GET, HEAD, OPTIONS"
@@ -38,8 +39,46 @@ void expect_error(const struct resp *r, int status, const char *handler_headers,
 void expect_static(const struct resp *r, const struct srv *s, const char *rel, const void *body, size_t len,
                    const char *content_type, const char *connection, int head);
 
+/* expect_static() for one of the pages every server has: "index.html", "page.html" or "sub/index.html". */
+void expect_file(const struct resp *r, const struct srv *s, const char *rel, const char *connection,
+                 int head);
+
+/* Reads the next response on c (head: one to a HEAD request) and asserts expect_file() of it. */
+void expect_next_file(struct conn *c, const struct srv *s, const char *rel, const char *connection, int head);
+
+/* Asserts expect_file() of r with Connection: close, then that the server closes c in an orderly way within
+ * ms; frees r and c. */
+void expect_last_file(struct resp *r, struct conn *c, const struct srv *s, const char *rel, int ms);
+
+/* Asserts that r is the error page for status with Connection: close, then that the server closes c in an
+ * orderly way; frees r and c. */
+void expect_last_error(struct resp *r, struct conn *c, int status);
+
+/* Reads the next response on c (one to a GET) and asserts expect_error() of it. */
+void expect_next_error(struct conn *c, int status, const char *handler_headers, const char *connection);
+
+/* Reads the static handler's 405 to a request with a body on c, then asserts that c carries a GET / as a
+ * fresh connection would: the body was read exactly. */
+void expect_body_consumed(struct conn *c, const struct srv *s);
+
+/* Sends raw on a new connection and asserts expect_file() of its answer; with Connection: close also the
+ * orderly close that follows. */
+void expect_served(const struct srv *s, const char *raw, const char *rel, const char *connection);
+
+/* A new connection asks for /index.html with Connection: close and must get it whole within ms; returns how
+ * long that took, connecting included. */
+int64_t fresh_request(const struct srv *s, int ms);
+
+/* Sends raw bytes on a new connection and asserts the error page for status with Connection: close, then an
+ * orderly close. */
+void expect_closing_error(const struct srv *s, const void *raw, size_t len, int status);
+
 /* Asserts got equals want, showing both escaped on failure. */
 void expect_bytes(const char *what, const void *got, size_t got_len, const void *want, size_t want_len);
+
+/* Asserts that nothing comes on c for ms and that it stays open (the server holds the request); the message
+ * is fmt, ... (who waits, and why) followed by what came: "closed", "an answer" or "an error". */
+void expect_unanswered(struct conn *c, int ms, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
 /* Asserts the server closes the connection in an orderly way within timeout_ms, sending nothing more. */
 void expect_closed(struct conn *c, int timeout_ms);

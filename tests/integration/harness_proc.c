@@ -79,6 +79,61 @@ int proc_group(pid_t pgid, pid_t *out, int max)
     return proc_scan(pgid, 1, out, max);
 }
 
+static int cmp_pid(const void *a, const void *b)
+{
+    pid_t x = *(const pid_t *)a, y = *(const pid_t *)b;
+    return (x > y) - (x < y);
+}
+
+int pid_in(const pid_t *set, int n, pid_t pid)
+{
+    for (int i = 0; i < n; i++)
+        if (set[i] == pid)
+            return 1;
+    return 0;
+}
+
+int proc_group_sorted(pid_t pgid, pid_t *out, int max)
+{
+    int n = proc_group(pgid, out, max);
+
+    qsort(out, (size_t)n, sizeof(pid_t), cmp_pid);
+    return n;
+}
+
+int proc_wait_children(pid_t parent, pid_t *out, int max, int least, int most, int ms)
+{
+    int64_t deadline = now_ms() + ms;
+    int n;
+
+    while (((n = proc_children(parent, out, max)) < least || n > most) && now_ms() < deadline)
+        sleep_ms(20);
+    return n;
+}
+
+int proc_free_fd(pid_t pid, int nth)
+{
+    for (int fd = 0; fd < 4096; fd++) {
+        char path[64], target[64];
+        snprintf(path, sizeof(path), "/proc/%d/fd/%d", (int)pid, fd);
+        if (readlink(path, target, sizeof(target)) < 0 && errno == ENOENT && --nth == 0)
+            return fd;
+    }
+    return -1;
+}
+
+void proc_set_nofile(pid_t pid, rlim_t soft, rlim_t hard, struct rlimit *old)
+{
+    struct rlimit before, rl;
+
+    hassert(prlimit(pid, RLIMIT_NOFILE, NULL, &before) == 0, "prlimit(%d) failed: %s", (int)pid,
+            strerror(errno));
+    rl = (struct rlimit){.rlim_cur = soft, .rlim_max = hard != 0 ? hard : before.rlim_max};
+    hassert(prlimit(pid, RLIMIT_NOFILE, &rl, NULL) == 0, "prlimit(%d) failed: %s", (int)pid, strerror(errno));
+    if (old != NULL)
+        *old = before;
+}
+
 /* ---- running a command ---- */
 
 /* Appends what fd has to *buf; returns 0 at EOF, 1 otherwise. */

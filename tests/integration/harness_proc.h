@@ -6,6 +6,7 @@
 #ifndef HTTPD_TEST_HARNESS_PROC_H
 #define HTTPD_TEST_HARNESS_PROC_H
 
+#include <sys/resource.h>
 #include <sys/types.h>
 
 /* Pids of the processes whose parent is `parent`; returns the count (at most max). */
@@ -14,9 +15,26 @@ int proc_children(pid_t parent, pid_t *out, int max);
 /* Pids of the processes in process group pgid; returns the count (at most max). */
 int proc_group(pid_t pgid, pid_t *out, int max);
 
+/* Whether pid is one of the n in set. */
+int pid_in(const pid_t *set, int n, pid_t pid);
+
+/* proc_group() sorted by pid. */
+int proc_group_sorted(pid_t pgid, pid_t *out, int max);
+
+/* Waits up to ms until `parent` has from least to most children; returns how many it has then (pids into out,
+ * at most max). */
+int proc_wait_children(pid_t parent, pid_t *out, int max, int least, int most, int ms);
+
 /* Descriptors open in a process (from /proc/PID/fd), -1 if it is gone; *highest (if not NULL) gets the
  * highest of them. */
 int proc_fds(pid_t pid, int *highest);
+
+/* The nth (from 1) lowest descriptor number that is free in process pid, -1 if there is none below 4096. */
+int proc_free_fd(pid_t pid, int nth);
+
+/* Sets RLIMIT_NOFILE of process pid to soft and hard (hard 0: unchanged), asserting; *old (if not NULL) gets
+ * the limits before. */
+void proc_set_nofile(pid_t pid, rlim_t soft, rlim_t hard, struct rlimit *old);
 
 /* The number a field of /proc/PID/status starts with ("VmRSS" in kB, "Threads"); -1 if the process is gone
  * or has no such field. */

@@ -437,6 +437,12 @@ void server_stop(struct srv *s)
             kill(left[i], SIGKILL);
         hfail("%d process(es) of the server's group (first %d) still alive after it exited", n, (int)left[0]);
     }
+    expect_no_sanitizer_report(s);
+    server_destroy(s);
+}
+
+void expect_no_sanitizer_report(const struct srv *s)
+{
     /* A server built with --enable-sanitizers reports on stderr, sometimes from a child that just died. */
     char *out = read_file(s->stderr_log, NULL);
     if (out && (strstr(out, "AddressSanitizer") || strstr(out, "LeakSanitizer") ||
@@ -445,5 +451,4 @@ void server_stop(struct srv *s)
         hfail("sanitizer report in the server's stderr:\n%s", e);
     }
     free(out);
-    server_destroy(s);
 }

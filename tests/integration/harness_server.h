@@ -66,6 +66,10 @@ void server_destroy(struct srv *s);
 /* server_terminate(), asserts exit status 0 and that no process of its group is left, server_destroy(). */
 void server_stop(struct srv *s);
 
+/* Asserts that the server's stderr holds no report of a sanitizer (a build with --enable-sanitizers);
+ * server_stop() checks it too. */
+void expect_no_sanitizer_report(const struct srv *s);
+
 /* A path under the server's directory (static buffer rotated over 4 calls). */
 const char *server_path(const struct srv *s, const char *rel);
 

@@ -83,11 +83,20 @@ static struct conn *conn_from(const char *src, const char *dst, int port, int ma
 static int status_from(const struct srv *s, const char *src, const char *raw)
 {
     struct conn *c = conn_from(src, "127.0.0.1", s->port, 0);
-    struct resp *r = exchange(c, raw);
-    int status = r->status;
-    resp_free(r);
+    int status = exchange_status(c, raw);
     conn_close(c);
     return status;
+}
+
+/* Waits for the error log to have n lines of AH01630 (the refusal) for client and the file rel under htdocs.
+ */
+static void expect_denied_logged(const struct srv *s, const char *client, const char *rel, int n)
+{
+    char *line = xasprintf("[client %s] AH01630: client denied by server configuration: %s/%s", client,
+                           s->htdocs, rel);
+    hassert(wait_log(s->error_log, line, n, 3000) == n, "no \"%s\" %d times in the error log:\n%s", line, n,
+            read_file(s->error_log, NULL));
+    free(line);
 }
 
 MPM_TEST(authz, require_ip_local_and_not, .timeout = 30)
@@ -103,16 +112,13 @@ MPM_TEST(authz, require_ip_local_and_not, .timeout = 30)
     conn_close(c);
 
     c = conn_from("127.0.0.2", "127.0.0.1", s->port, 0);
-    r = exchange(c, GET_SUB);
-    expect_error(r, 403, NULL, NULL, 0);
-    resp_free(r);
+    conn_send_str(c, GET_SUB);
+    expect_next_error(c, 403, NULL, NULL);
     /* the connection stays usable: HEAD gets the head alone, then a page the rule allows */
     r = exchange(c, HEAD_SUB);
     expect_error(r, 403, NULL, NULL, 1);
     resp_free(r);
-    r = exchange(c, GET_PAGE);
-    hassert(r->status == 200, "GET /page.html from 127.0.0.2 after a 403: %d, want 200", r->status);
-    resp_free(r);
+    expect_status(c, GET_PAGE, 200);
     conn_close(c);
 
     /* Require local: 127.0.0.2 is local too, as in Apache */
@@ -129,15 +135,8 @@ MPM_TEST(authz, require_ip_local_and_not, .timeout = 30)
     hassert(status_from(s, "127.0.0.2", "GET / HTTP/1.1\r\nHost: localhost\r\n\r\n") == 200, "GET / refused");
 
     /* the error log names the client and the file, once per refusal (GET and HEAD /sub/, /index.html) */
-    char *line =
-        xasprintf("[client 127.0.0.2] AH01630: client denied by server configuration: %s/sub/", s->htdocs);
-    hassert(wait_log(s->error_log, line, 2, 3000) == 2, "no \"%s\" twice in the error log:\n%s", line,
-            read_file(s->error_log, NULL));
-    free(line);
-    line = xasprintf("[client 127.0.0.2] AH01630: client denied by server configuration: %s/index.html",
-                     s->htdocs);
-    hassert(wait_log(s->error_log, line, 1, 3000) == 1, "no \"%s\" in the error log", line);
-    free(line);
+    expect_denied_logged(s, "127.0.0.2", "sub/", 2);
+    expect_denied_logged(s, "127.0.0.2", "index.html", 1);
     hassert(log_count(s->error_log, DENIED_LOG) == 3, "%d refusals logged, want 3:\n%s",
             log_count(s->error_log, DENIED_LOG), read_file(s->error_log, NULL));
     hassert(log_count(s->error_log, "[client 127.0.0.1]") == 0, "127.0.0.1 was refused somewhere:\n%s",
@@ -194,24 +193,15 @@ MPM_TEST(authz, ipv6_loopback, .timeout = 30)
     server_launch(s, NULL);
 
     struct conn *c = conn_from("::1", "::1", s->port, 0);
-    struct resp *r = exchange(c, GET_SUB);
-    hassert(r->status == 200, "GET /sub/ from ::1 with Require ip ::1: %d", r->status);
-    resp_free(r);
-    r = exchange(c, GET_PAGE);
-    expect_error(r, 403, NULL, NULL, 0);
-    resp_free(r);
-    r = exchange(c, GET_INDEX);
-    hassert(r->status == 200, "GET /index.html from ::1 with Require local: %d", r->status);
-    resp_free(r);
+    expect_status(c, GET_SUB, 200);
+    conn_send_str(c, GET_PAGE);
+    expect_next_error(c, 403, NULL, NULL);
+    expect_status(c, GET_INDEX, 200);
     conn_close(c);
     hassert(status_from(s, "127.0.0.1", GET_SUB) == 403, "Require ip ::1 let 127.0.0.1 in");
     hassert(status_from(s, "127.0.0.1", GET_PAGE) == 200, "Require ip 127.0.0.1 refused 127.0.0.1");
 
-    char *line =
-        xasprintf("[client ::1] AH01630: client denied by server configuration: %s/page.html", s->htdocs);
-    hassert(wait_log(s->error_log, line, 1, 3000) == 1, "no \"%s\" in the error log:\n%s", line,
-            read_file(s->error_log, NULL));
-    free(line);
+    expect_denied_logged(s, "::1", "page.html", 1);
     server_stop(s);
 }
 

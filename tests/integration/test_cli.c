@@ -129,9 +129,7 @@ MPM_TEST(cli, listen_from_command_line, .timeout = 20)
 
     s->listen_in_conf = 0;
     server_launch(s, (const char *[]){"-c", "Listen 127.0.0.1:@PORT@", NULL});
-    struct resp *r = request_once(s, GET_ROOT, NULL);
-    expect_static(r, s, "index.html", INDEX_HTML, strlen(INDEX_HTML), "text/html", NULL, 0);
-    resp_free(r);
+    expect_served(s, GET_ROOT, "index.html", NULL);
     server_stop(s);
 }
 
@@ -156,9 +154,7 @@ MPM_TEST(cli, pre_and_post_directives, .timeout = 20)
     make_htdocs2(s);
     pre = xasprintf("DocumentRoot %s/htdocs2", s->dir);
     server_launch(s, (const char *[]){"-C", pre, NULL});
-    r = request_once(s, GET_ROOT, NULL);
-    expect_static(r, s, "index.html", INDEX_HTML, strlen(INDEX_HTML), "text/html", NULL, 0);
-    resp_free(r);
+    expect_served(s, GET_ROOT, "index.html", NULL);
     server_stop(s);
 
     s = server_new(mpm, NULL);
@@ -195,18 +191,14 @@ MPM_TEST(cli, ifdefine, .timeout = 20)
     s = server_new(mpm, "<IfDefine !NOPE>\nListen 127.0.0.1:@PORT@\n</IfDefine>\n");
     s->listen_in_conf = 0;
     server_launch(s, NULL);
-    struct resp *r = request_once(s, GET_ROOT, NULL);
-    expect_static(r, s, "index.html", INDEX_HTML, strlen(INDEX_HTML), "text/html", NULL, 0);
-    resp_free(r);
+    expect_served(s, GET_ROOT, "index.html", NULL);
     server_stop(s);
 
     /* -D MYDEF enables <IfDefine MYDEF>. */
     s = server_new(mpm, "<IfDefine MYDEF>\nListen 127.0.0.1:@PORT@\n</IfDefine>\n");
     s->listen_in_conf = 0;
     server_launch(s, (const char *[]){"-D", "MYDEF", NULL});
-    r = request_once(s, GET_ROOT, NULL);
-    expect_static(r, s, "index.html", INDEX_HTML, strlen(INDEX_HTML), "text/html", NULL, 0);
-    resp_free(r);
+    expect_served(s, GET_ROOT, "index.html", NULL);
     server_stop(s);
 }
 
@@ -220,13 +212,8 @@ MPM_TEST(cli, include_glob, .timeout = 20)
     server_add_file(s, "conf/extra/ignored.txt", "Foo bar\n");
     s->listen_in_conf = 0;
     server_launch(s, NULL);
-    struct conn *c;
-    struct resp *r = request_once(s, GET_ROOT, &c);
     /* Both files applied: the Listen, and KeepAlive Off closes the connection. */
-    expect_static(r, s, "index.html", INDEX_HTML, strlen(INDEX_HTML), "text/html", "close", 0);
-    expect_closed(c, 2000);
-    resp_free(r);
-    conn_close(c);
+    expect_served(s, GET_ROOT, "index.html", "close");
     server_stop(s);
 }
 

@@ -46,17 +46,6 @@ static int sanitized(pid_t pid)
 
 /* ---- processes ---- */
 
-/* Waits up to ms for the server to have n children; returns how many it has. */
-static int wait_children(const struct srv *s, pid_t *kids, int n, int ms)
-{
-    int64_t deadline = now_ms() + ms;
-    int got;
-
-    while ((got = proc_children(s->pid, kids, MAX_KIDS)) < n && now_ms() < deadline)
-        sleep_ms(20);
-    return got;
-}
-
 /* Resident memory of the server's whole process group, in kB. */
 static long group_rss_kb(const struct srv *s)
 {
@@ -70,30 +59,6 @@ static long group_rss_kb(const struct srv *s)
             sum += kb;
     }
     return sum;
-}
-
-/* ---- raw connections, light enough for thousands ---- */
-
-/* A blocking connection to the server; rcvbuf > 0 sets SO_RCVBUF first. */
-static int raw_connect(int port, int rcvbuf)
-{
-    struct sockaddr_in a = {
-        .sin_family = AF_INET, .sin_port = htons((uint16_t)port), .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-
-    hassert(fd != -1, "socket() failed: %s", strerror(errno));
-    if (rcvbuf > 0)
-        hassert(setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf)) == 0, "SO_RCVBUF: %s",
-                strerror(errno));
-    hassert(connect(fd, (struct sockaddr *)&a, sizeof(a)) == 0, "connect(127.0.0.1:%d) failed: %s", port,
-            strerror(errno));
-    return fd;
-}
-
-static void raw_send(int fd, const char *req)
-{
-    size_t len = strlen(req);
-    hassert(send(fd, req, len, MSG_NOSIGNAL) == (ssize_t)len, "send() failed: %s", strerror(errno));
 }
 
 /*
@@ -133,19 +98,6 @@ static int raw_response(int fd, int ms)
     }
 }
 
-/* A fresh connection, one request, the time until its 200 arrived. */
-static int64_t timed_request(const struct srv *s)
-{
-    int64_t t0 = now_ms();
-    int fd = raw_connect(s->port, 0);
-    raw_send(fd, REQ_INDEX);
-    int st = raw_response(fd, 5000);
-    int64_t took = now_ms() - t0;
-    close(fd);
-    hassert(st == 200, "a fresh request got %d (0: no answer in 5 s, -1: closed)", st);
-    return took;
-}
-
 /* ---- tests ---- */
 
 #define IDLE_CONNS 5000
@@ -154,12 +106,11 @@ static int64_t timed_request(const struct srv *s)
 Test(event, five_thousand_idle_keepalive_connections, .fini = harness_fini, .timeout = 90)
 {
     harness_begin_mpm("event");
-    hassert(raise_nofile(IDLE_CONNS + 200), "RLIMIT_NOFILE's hard limit is below %d descriptors",
-            IDLE_CONNS + 200);
+    raise_nofile(IDLE_CONNS + 200);
     struct srv *s = server_start("event", "StartServers 2\nKeepAliveTimeout 60\nMaxKeepAliveRequests 0\n");
     pid_t kids[MAX_KIDS];
-    hassert(wait_children(s, kids, 2, 3000) == 2, "the server has not got 2 children");
-    timed_request(s);
+    hassert(proc_wait_children(s->pid, kids, MAX_KIDS, 2, 2, 3000) == 2, "the server has not got 2 children");
+    fresh_request(s, 5000);
     sleep_ms(200);
     long rss_before = group_rss_kb(s);
 
@@ -188,7 +139,7 @@ Test(event, five_thousand_idle_keepalive_connections, .fini = harness_fini, .tim
     /* While they are all held, a new client is served at once, several times. */
     int64_t worst = 0;
     for (int i = 0; i < 10; i++) {
-        int64_t took = timed_request(s);
+        int64_t took = fresh_request(s, 5000);
         if (took > worst)
             worst = took;
     }
@@ -232,7 +183,7 @@ Test(event, slow_reader_does_not_delay_others, .fini = harness_fini, .timeout = 
                 strerror(errno));
         n_got++;
         if (i % 10 == 0) {
-            int64_t took = timed_request(s);
+            int64_t took = fresh_request(s, 5000);
             if (took > worst)
                 worst = took;
             fast++;
@@ -302,7 +253,7 @@ Test(event, worker_connections_cap, .fini = harness_fini, .timeout = 30)
             "%d warnings in the error log, want the cap's only", log_count(s->error_log, "[mpm_event:warn]"));
     for (int i = OVER - CAP; i < OVER; i++)
         close(fds[i]);
-    timed_request(s);
+    fresh_request(s, 5000);
     server_stop(s);
 }
 
@@ -314,16 +265,14 @@ Test(event, emfile_pauses_accepting_without_spinning, .fini = harness_fini, .tim
     harness_begin_mpm("event");
     struct srv *s = server_start("event", "StartServers 1\nTimeout 30\n");
     pid_t kids[MAX_KIDS];
-    hassert(wait_children(s, kids, 1, 3000) == 1, "the server has not got its child");
+    hassert(proc_wait_children(s->pid, kids, MAX_KIDS, 1, 1, 3000) == 1, "the server has not got its child");
     pid_t kid = kids[0];
     sleep_ms(200);
 
     /* Leave the child SPARE_FDS descriptors above its highest one (lower ones free may add a few). */
     int highest, open_now = proc_fds(kid, &highest);
     hassert(open_now >= 0, "the child %d is gone", (int)kid);
-    struct rlimit rl = {.rlim_cur = (rlim_t)highest + 1 + SPARE_FDS,
-                        .rlim_max = (rlim_t)highest + 1 + SPARE_FDS};
-    hassert(prlimit(kid, RLIMIT_NOFILE, &rl, NULL) == 0, "prlimit(%d) failed: %s", (int)kid, strerror(errno));
+    proc_set_nofile(kid, (rlim_t)highest + 1 + SPARE_FDS, (rlim_t)highest + 1 + SPARE_FDS, NULL);
     int spare = (highest + 1 + SPARE_FDS) - open_now;
 
     int fds[EMFILE_CONNS];
@@ -349,7 +298,7 @@ Test(event, emfile_pauses_accepting_without_spinning, .fini = harness_fini, .tim
     for (int i = 0; i < EMFILE_CONNS; i++)
         close(fds[i]);
     sleep_ms(300);
-    int64_t took = timed_request(s);
+    int64_t took = fresh_request(s, 5000);
     hassert(took < 2000, "the first request after the descriptors were freed took %lld ms", (long long)took);
     hassert(proc_children(s->pid, kids, MAX_KIDS) == 1 && kids[0] == kid, "the child was replaced");
     server_stop(s);
@@ -360,7 +309,7 @@ Test(event, max_connections_per_child_recycles_gracefully, .fini = harness_fini,
     harness_begin_mpm("event");
     struct srv *s = server_start("event", "StartServers 1\nMaxConnectionsPerChild 5\nKeepAliveTimeout 30\n");
     pid_t kids[MAX_KIDS];
-    hassert(wait_children(s, kids, 1, 3000) == 1, "the server has not got its child");
+    hassert(proc_wait_children(s->pid, kids, MAX_KIDS, 1, 1, 3000) == 1, "the server has not got its child");
     pid_t first = kids[0];
 
     /* an idle keep-alive connection of the first child: closed when it leaves */
@@ -371,7 +320,7 @@ Test(event, max_connections_per_child_recycles_gracefully, .fini = harness_fini,
 
     /* The harness's probes counted too: within 5 more connections the first child has had its share. */
     for (int i = 0; i < 5; i++)
-        timed_request(s);
+        fresh_request(s, 5000);
     expect_closed(idle, 3000);
     conn_close(idle);
 
@@ -386,7 +335,7 @@ Test(event, max_connections_per_child_recycles_gracefully, .fini = harness_fini,
                 gone = 0;
     }
     hassert(gone, "child %d did not leave for a new one within 5 s (%d children)", (int)first, n);
-    timed_request(s);
+    fresh_request(s, 5000);
     hassert(log_count(s->error_log, "exit status") == 0 && log_count(s->error_log, "exit signal") == 0,
             "the recycled child did not exit cleanly");
     server_stop(s);

@@ -66,43 +66,6 @@ static void free_cases(struct hcase *cases, size_t n)
         free((char *)cases[i].raw);
 }
 
-static char *repeat(const char *unit, size_t times)
-{
-    size_t ul = strlen(unit);
-    char *s = malloc(ul * times + 1);
-
-    cr_assert(s != NULL, "malloc() failed");
-    for (size_t i = 0; i < times; i++)
-        memcpy(s + i * ul, unit, ul);
-    s[ul * times] = '\0';
-    return s;
-}
-
-/* Bytes on one line (\r \n \t \" \\ \xNN), at most max of them; malloc'd. */
-static char *show(const void *data, size_t len, size_t max)
-{
-    const unsigned char *p = data;
-    size_t n = len < max ? len : max, o = 0;
-    char *out = malloc(n * 4 + 64);
-
-    cr_assert(out != NULL, "malloc() failed");
-    for (size_t i = 0; i < n; i++) {
-        unsigned char ch = p[i];
-        if (ch == '\r' || ch == '\n' || ch == '\t' || ch == '\\' || ch == '"') {
-            out[o++] = '\\';
-            out[o++] = ch == '\r' ? 'r' : ch == '\n' ? 'n' : ch == '\t' ? 't' : (char)ch;
-        } else if (ch < 0x20 || ch >= 0x7f) {
-            o += (size_t)sprintf(out + o, "\\x%02x", ch);
-        } else {
-            out[o++] = (char)ch;
-        }
-    }
-    if (len > n)
-        o += (size_t)sprintf(out + o, "...(%zu bytes)", len);
-    out[o] = '\0';
-    return out;
-}
-
 /* Sends everything unless the peer stops taking it; 0 or the errno. */
 static int send_all(int fd, const char *p, size_t len)
 {
@@ -126,12 +89,12 @@ static char *page_problem(const struct resp *r, const char *hh, const char *conn
     char *p = NULL;
 
     if (strcmp(r->norm, want) != 0) {
-        char *g = show(r->norm, strlen(r->norm), 600), *w = show(want, strlen(want), 600);
+        char *g = escape_line(r->norm, strlen(r->norm), 600), *w = escape_line(want, strlen(want), 600);
         p = xasprintf("head \"%s\", want \"%s\"", g, w);
         free(g);
         free(w);
     } else if (r->body_len != strlen(body) || memcmp(r->body, body, r->body_len) != 0) {
-        char *g = show(r->body, r->body_len, 300);
+        char *g = escape_line(r->body, r->body_len, 300);
         p = xasprintf("body \"%s\", want the standard %d page", g, r->status);
         free(g);
     }
@@ -147,7 +110,7 @@ static char *closed_problem(struct conn *c)
 
     for (;;) {
         if (c->len > 0) {
-            char *g = show(c->buf, c->len, 300);
+            char *g = escape_line(c->buf, c->len, 300);
             char *p = xasprintf("bytes after the response, the request behind it was answered: \"%s\"", g);
             free(g);
             return p;
@@ -239,11 +202,11 @@ static char *run_case(struct srv *s, const struct hcase *k, const struct resp *r
         p = xasprintf("the pipelined GET /page.html was not answered: %s", why);
     } else if (strcmp(f->norm, ref->norm) != 0 || f->body_len != PAGE_LEN ||
                memcmp(f->body, harness_page(), PAGE_LEN) != 0) {
-        char *g = show(f->norm, strlen(f->norm), 400);
+        char *g = escape_line(f->norm, strlen(f->norm), 400);
         p = xasprintf("the pipelined GET /page.html got \"%s\" and %zu bytes", g, f->body_len);
         free(g);
     } else if (c->len > 0) {
-        char *g = show(c->buf, c->len, 300);
+        char *g = escape_line(c->buf, c->len, 300);
         p = xasprintf("bytes after the pipelined response: \"%s\"", g);
         free(g);
     }
@@ -265,12 +228,12 @@ static void run_cases(struct srv *s, const struct hcase *cases, size_t n)
     int bad = 0;
 
     list[0] = '\0';
-    expect_static(ref, s, "page.html", harness_page(), PAGE_LEN, "text/html", NULL, 0);
+    expect_file(ref, s, "page.html", NULL, 0);
     for (size_t i = 0; i < n; i++) {
         char *p = run_case(s, &cases[i], ref);
         if (p == NULL)
             continue;
-        char *sent = show(cases[i].raw, cases[i].len, 220);
+        char *sent = escape_line(cases[i].raw, cases[i].len, 220);
         if (used < sizeof(list)) {
             int w = snprintf(list + used, sizeof(list) - used, "\n  - %s: sent \"%s\": %s", cases[i].what,
                              sent, p);

@@ -11,24 +11,15 @@
 static const char *const paths[] = {"/", "/page.html", "/sub/", "/big.bin"};
 static const char *const files[] = {"index.html", "page.html", "sub/index.html", "big.bin"};
 
-static void expect_file(struct srv *s, const struct resp *r, int which, const char *connection, int head)
+static void expect_nth(struct srv *s, const struct resp *r, int which, const char *connection, int head)
 {
-    switch (which) {
-    case 0:
-        expect_static(r, s, files[0], INDEX_HTML, strlen(INDEX_HTML), "text/html", connection, head);
-        break;
-    case 1:
-        expect_static(r, s, files[1], harness_page(), PAGE_LEN, "text/html", connection, head);
-        break;
-    case 2:
-        expect_static(r, s, files[2], SUB_INDEX_HTML, strlen(SUB_INDEX_HTML), "text/html", connection, head);
-        break;
-    default:
-        hassert(r->status == 200, "GET /big.bin: status %d", r->status);
-        if (!head)
-            expect_bytes("big.bin", r->body, r->body_len, harness_big(), BIG_LEN);
-        break;
+    if (which < 3) {
+        expect_file(r, s, files[which], connection, head);
+        return;
     }
+    hassert(r->status == 200, "GET /big.bin: status %d", r->status);
+    if (!head)
+        expect_bytes("big.bin", r->body, r->body_len, harness_big(), BIG_LEN);
 }
 
 MPM_TEST(keepalive, hundred_sequential_requests, .timeout = 30)
@@ -44,7 +35,7 @@ MPM_TEST(keepalive, hundred_sequential_requests, .timeout = 30)
 
         hassert(resp_get(r, "Connection") == NULL, "request %d: Connection: %s", i + 1,
                 resp_get(r, "Connection"));
-        expect_file(s, r, which, NULL, head);
+        expect_nth(s, r, which, NULL, head);
         resp_free(r);
         free(req);
     }
@@ -66,7 +57,7 @@ MPM_TEST(keepalive, fifty_pipelined_requests, .timeout = 30)
     conn_send_str(c, all);
     for (int i = 0; i < 50; i++) {
         struct resp *r = must_read(c, 0);
-        expect_file(s, r, i % 3, NULL, 0);
+        expect_nth(s, r, i % 3, NULL, 0);
         resp_free(r);
     }
     free(all);
@@ -81,7 +72,7 @@ MPM_TEST(keepalive, max_keepalive_requests, .timeout = 20)
 
     for (int i = 0; i < 3; i++) {
         struct resp *r = exchange(c, "GET / HTTP/1.1\r\nHost: localhost\r\n\r\n");
-        expect_file(s, r, 0, i == 2 ? "close" : NULL, 0);
+        expect_file(r, s, "index.html", i == 2 ? "close" : NULL, 0);
         resp_free(r);
     }
     expect_closed(c, 2000);
@@ -96,7 +87,7 @@ MPM_TEST(keepalive, idle_connection_closed_after_timeout, .timeout = 20)
     struct resp *r = exchange(c, "GET / HTTP/1.1\r\nHost: localhost\r\n\r\n");
     int64_t start = now_ms();
 
-    expect_file(s, r, 0, NULL, 0);
+    expect_file(r, s, "index.html", NULL, 0);
     /* KeepAliveTimeout 2: closed without a byte (no 408 on an idle connection). */
     expect_closed(c, 4500);
     int64_t took = now_ms() - start;
@@ -115,9 +106,7 @@ MPM_TEST(keepalive, idle_connection_closed_after_timeout, .timeout = 20)
     hassert(now_ms() - start >= 1500, "a silent connection was closed after %lld ms",
             (long long)(now_ms() - start));
     if (c->len > 0) {
-        struct resp *rr = must_read(c, 0);
-        expect_error(rr, 408, NULL, "close", 0);
-        resp_free(rr);
+        expect_next_error(c, 408, NULL, "close");
     }
     conn_close(c);
     server_stop(s);
@@ -126,19 +115,9 @@ MPM_TEST(keepalive, idle_connection_closed_after_timeout, .timeout = 20)
 MPM_TEST(keepalive, keepalive_off, .timeout = 20)
 {
     struct srv *s = server_start(mpm, "KeepAlive Off\n");
-    struct conn *c = conn_open(s->port);
-    struct resp *r = exchange(c, "GET / HTTP/1.1\r\nHost: localhost\r\n\r\n");
 
-    expect_file(s, r, 0, "close", 0);
-    expect_closed(c, 2000);
-    resp_free(r);
-    conn_close(c);
+    expect_served(s, "GET / HTTP/1.1\r\nHost: localhost\r\n\r\n", "index.html", "close");
     /* 1.0 keep-alive requests are refused too. */
-    c = conn_open(s->port);
-    r = exchange(c, "GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n");
-    expect_file(s, r, 0, "close", 0);
-    expect_closed(c, 2000);
-    resp_free(r);
-    conn_close(c);
+    expect_served(s, "GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n", "index.html", "close");
     server_stop(s);
 }

@@ -925,12 +925,6 @@ static int count_fds(pid_t pid, const char *root)
     return roots > 1 ? -2 : n;
 }
 
-static int cmp_pid(const void *a, const void *b)
-{
-    pid_t x = *(const pid_t *)a, y = *(const pid_t *)b;
-    return (x > y) - (x < y);
-}
-
 /* Whether every child holds the DocumentRoot handle, i.e. has served a static request (see count_fds()). */
 static int all_children_served(const struct srv *s)
 {
@@ -954,9 +948,8 @@ static int snapshot(const struct srv *s, struct pstat *out)
     char root[PATH_MAX];
     hassert(realpath(s->htdocs, root) != NULL, "realpath(%s): %s", s->htdocs, strerror(errno));
     pid_t pids[MAX_PROCS];
-    int n = proc_group(s->pid, pids, MAX_PROCS);
+    int n = proc_group_sorted(s->pid, pids, MAX_PROCS);
 
-    qsort(pids, (size_t)n, sizeof(pids[0]), cmp_pid);
     for (int i = 0; i < n; i++) {
         out[i].pid = pids[i];
         out[i].fds = count_fds(pids[i], root);

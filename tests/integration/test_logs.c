@@ -48,19 +48,12 @@ MPM_TEST(logs, access_and_error_log, .timeout = 20)
 {
     struct srv *s = server_start(mpm, NULL);
     struct conn *c = conn_open(s->port);
-    struct resp *r;
     char *page404 = error_body(404), *n200 = xasprintf("%zu", strlen(INDEX_HTML));
     char *n404 = xasprintf("%zu", strlen(page404));
 
-    r = exchange(c, "GET / HTTP/1.1\r\nHost: localhost\r\n\r\n");
-    hassert(r->status == 200, "GET /: %d", r->status);
-    resp_free(r);
-    r = exchange(c, "GET /missing HTTP/1.1\r\nHost: localhost\r\n\r\n");
-    hassert(r->status == 404, "GET /missing: %d", r->status);
-    resp_free(r);
-    r = exchange(c, "HEAD / HTTP/1.1\r\nHost: localhost\r\n\r\n");
-    hassert(r->status == 200, "HEAD /: %d", r->status);
-    resp_free(r);
+    expect_status(c, "GET / HTTP/1.1\r\nHost: localhost\r\n\r\n", 200);
+    expect_status(c, "GET /missing HTTP/1.1\r\nHost: localhost\r\n\r\n", 404);
+    expect_status(c, "HEAD / HTTP/1.1\r\nHost: localhost\r\n\r\n", 200);
     conn_close(c);
 
     /* Lines are written when each request ends; give the last one a moment. */

@@ -110,9 +110,7 @@ MPM_TEST(privileges, children_serve_as_user, .timeout = 30)
 
     /* still serving, from files the User can read (the harness makes the tree world-readable) */
     for (int i = 0; i < 5; i++) {
-        struct resp *r = request_once(s, GET_INDEX, NULL);
-        expect_static(r, s, "index.html", INDEX_HTML, strlen(INDEX_HTML), "text/html", NULL, 0);
-        resp_free(r);
+        expect_served(s, GET_INDEX, "index.html", NULL);
     }
 
     /* every child, every thread: nobody/nogroup; a child seen right after fork() may still be root, so
@@ -138,9 +136,7 @@ MPM_TEST(privileges, children_serve_as_user, .timeout = 30)
     hassert(ids_are(path, 0, 0, 0, why, sizeof(why)) == 1, "the parent is no longer root: %s", why);
 
     /* and once more after the check, in case a child was replaced meanwhile */
-    struct resp *r = request_once(s, GET_INDEX, NULL);
-    expect_static(r, s, "index.html", INDEX_HTML, strlen(INDEX_HTML), "text/html", NULL, 0);
-    resp_free(r);
+    expect_served(s, GET_INDEX, "index.html", NULL);
     char *log = read_file(s->access_log, NULL);
     hassert(log != NULL && strstr(log, "\"GET /index.html HTTP/1.1\" 200") != NULL,
             "the children could not write the access log (opened by the root parent):\n%s", log ? log : "");
@@ -158,9 +154,7 @@ MPM_TEST(privileges, one_process_serves_as_user, .timeout = 30)
     char why[512] = "", path[64];
 
     server_launch(s, (const char *const[]){"-X", NULL});
-    struct resp *r = request_once(s, GET_INDEX, NULL);
-    expect_static(r, s, "index.html", INDEX_HTML, strlen(INDEX_HTML), "text/html", NULL, 0);
-    resp_free(r);
+    expect_served(s, GET_INDEX, "index.html", NULL);
     snprintf(path, sizeof(path), "/proc/%d/status", (int)s->pid);
     hassert(ids_are(path, (long)uid, (long)gid, 1, why, sizeof(why)) == 1,
             "httpd -X does not serve as nobody: %s", why);

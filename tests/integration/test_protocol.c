@@ -11,40 +11,14 @@
 
 #define GET(path) "GET " path " HTTP/1.1\r\nHost: localhost\r\n\r\n"
 
-/* Sends raw bytes on a new connection and expects the error page for status, Connection: close, then EOF. */
-static void expect_closing_error(struct srv *s, const char *raw, size_t len, int status)
-{
-    struct conn *c = conn_open(s->port);
-    struct resp *r;
-
-    conn_send(c, raw, len);
-    r = must_read(c, 0);
-    if (r->status != status) {
-        char *e = escape(raw, len);
-        hfail("request \"%s\": status %d, want %d", e, r->status, status);
-    }
-    expect_error(r, status, NULL, "close", 0);
-    expect_closed(c, 2000);
-    resp_free(r);
-    conn_close(c);
-}
-
 MPM_TEST(protocol, http10_closes, .timeout = 20)
 {
     struct srv *s = server_start(mpm, NULL);
-    struct conn *c;
-    struct resp *r = request_once(s, "GET / HTTP/1.0\r\n\r\n", &c);
+    static const char missing[] = "GET /missing HTTP/1.0\r\nHost: localhost\r\n\r\n";
 
-    expect_static(r, s, "index.html", INDEX_HTML, strlen(INDEX_HTML), "text/html", "close", 0);
-    expect_closed(c, 2000);
-    resp_free(r);
-    conn_close(c);
+    expect_served(s, "GET / HTTP/1.0\r\n\r\n", "index.html", "close");
     /* An error to a 1.0 client closes too. */
-    r = request_once(s, "GET /missing HTTP/1.0\r\nHost: localhost\r\n\r\n", &c);
-    expect_error(r, 404, NULL, "close", 0);
-    expect_closed(c, 2000);
-    resp_free(r);
-    conn_close(c);
+    expect_closing_error(s, missing, strlen(missing), 404);
     server_stop(s);
 }
 
@@ -54,17 +28,13 @@ MPM_TEST(protocol, http10_keepalive, .timeout = 20)
     struct conn *c;
     struct resp *r = request_once(s, "GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n", &c);
 
-    expect_static(r, s, "index.html", INDEX_HTML, strlen(INDEX_HTML), "text/html", "keep-alive", 0);
+    expect_file(r, s, "index.html", "keep-alive", 0);
     resp_free(r);
-    r = exchange(c, "GET /page.html HTTP/1.0\r\nConnection: Keep-Alive\r\n\r\n");
-    expect_static(r, s, "page.html", harness_page(), PAGE_LEN, "text/html", "keep-alive", 0);
-    resp_free(r);
+    conn_send_str(c, "GET /page.html HTTP/1.0\r\nConnection: Keep-Alive\r\n\r\n");
+    expect_next_file(c, s, "page.html", "keep-alive", 0);
     /* Without the token the 1.0 connection ends. */
     r = exchange(c, "GET / HTTP/1.0\r\n\r\n");
-    expect_static(r, s, "index.html", INDEX_HTML, strlen(INDEX_HTML), "text/html", "close", 0);
-    expect_closed(c, 2000);
-    resp_free(r);
-    conn_close(c);
+    expect_last_file(r, c, s, "index.html", 2000);
     server_stop(s);
 }
 
@@ -77,22 +47,15 @@ MPM_TEST(protocol, host_rules, .timeout = 20)
     expect_closing_error(s, no_host, strlen(no_host), 400);
     expect_closing_error(s, two_hosts, strlen(two_hosts), 400);
     /* absolute-form carries the authority: no Host header needed */
-    struct resp *r = request_once(s, "GET http://localhost/ HTTP/1.1\r\n\r\n", NULL);
-    expect_static(r, s, "index.html", INDEX_HTML, strlen(INDEX_HTML), "text/html", NULL, 0);
-    resp_free(r);
+    expect_served(s, "GET http://localhost/ HTTP/1.1\r\n\r\n", "index.html", NULL);
     server_stop(s);
 }
 
 MPM_TEST(protocol, connection_close, .timeout = 20)
 {
     struct srv *s = server_start(mpm, NULL);
-    struct conn *c;
-    struct resp *r = request_once(s, "GET / HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n", &c);
 
-    expect_static(r, s, "index.html", INDEX_HTML, strlen(INDEX_HTML), "text/html", "close", 0);
-    expect_closed(c, 2000);
-    resp_free(r);
-    conn_close(c);
+    expect_served(s, "GET / HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n", "index.html", "close");
     server_stop(s);
 }
 
@@ -100,22 +63,13 @@ MPM_TEST(protocol, pipelining, .timeout = 20)
 {
     struct srv *s = server_start(mpm, NULL);
     struct conn *c = conn_open(s->port);
-    struct resp *r;
 
     conn_send_str(c, GET("/") "HEAD /page.html HTTP/1.1\r\nHost: localhost\r\n\r\n" GET("/missing")
                          GET("/page.html"));
-    r = must_read(c, 0);
-    expect_static(r, s, "index.html", INDEX_HTML, strlen(INDEX_HTML), "text/html", NULL, 0);
-    resp_free(r);
-    r = must_read(c, 1);
-    expect_static(r, s, "page.html", harness_page(), PAGE_LEN, "text/html", NULL, 1);
-    resp_free(r);
-    r = must_read(c, 0);
-    expect_error(r, 404, NULL, NULL, 0);
-    resp_free(r);
-    r = must_read(c, 0);
-    expect_static(r, s, "page.html", harness_page(), PAGE_LEN, "text/html", NULL, 0);
-    resp_free(r);
+    expect_next_file(c, s, "index.html", NULL, 0);
+    expect_next_file(c, s, "page.html", NULL, 1);
+    expect_next_error(c, 404, NULL, NULL);
+    expect_next_file(c, s, "page.html", NULL, 0);
     hassert(c->len == 0, "%zu extra bytes after the pipelined responses", c->len);
     conn_close(c);
     server_stop(s);
@@ -126,15 +80,12 @@ MPM_TEST(protocol, byte_by_byte, .timeout = 20)
     struct srv *s = server_start(mpm, NULL);
     struct conn *c = conn_open(s->port);
     static const char req[] = "GET /page.html HTTP/1.1\r\nHost: localhost\r\nX-Split: yes\r\n\r\n";
-    struct resp *r;
 
     for (size_t i = 0; i < strlen(req); i++) {
         conn_send(c, req + i, 1);
         sleep_ms(2);
     }
-    r = must_read(c, 0);
-    expect_static(r, s, "page.html", harness_page(), PAGE_LEN, "text/html", NULL, 0);
-    resp_free(r);
+    expect_next_file(c, s, "page.html", NULL, 0);
     conn_close(c);
     server_stop(s);
 }
@@ -143,7 +94,6 @@ MPM_TEST(protocol, chunked_body, .timeout = 20)
 {
     struct srv *s = server_start(mpm, NULL);
     struct conn *c = conn_open(s->port);
-    struct resp *r;
 
     conn_send_str(c,
                   "POST / HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n");
@@ -152,12 +102,7 @@ MPM_TEST(protocol, chunked_body, .timeout = 20)
     hassert(n == -1, "the server answered (or closed) before the chunked body ended: %d, \"%s\"", n,
             c->buf ? c->buf : "");
     conn_send_str(c, "6;ext=1\r\n world\r\n0\r\nX-Trailer: t\r\n\r\n");
-    r = must_read(c, 0);
-    expect_error(r, 405, "Allow: " ALLOW_STATIC "\r\n", NULL, 0);
-    resp_free(r);
-    r = exchange(c, GET("/"));
-    expect_static(r, s, "index.html", INDEX_HTML, strlen(INDEX_HTML), "text/html", NULL, 0);
-    resp_free(r);
+    expect_body_consumed(c, s);
     conn_close(c);
     server_stop(s);
 }
@@ -177,7 +122,6 @@ MPM_TEST(protocol, expect_100_continue, .timeout = 20)
     struct srv *s = server_start(mpm, NULL);
     struct conn *c = conn_open(s->port);
     static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
-    struct resp *r;
     int64_t deadline = now_ms() + 3000;
 
     conn_send_str(c,
@@ -187,12 +131,7 @@ MPM_TEST(protocol, expect_100_continue, .timeout = 20)
     expect_bytes("interim response", c->buf, c->len, cont, strlen(cont));
     c->len = 0;
     conn_send_str(c, "0123456789");
-    r = must_read(c, 0);
-    expect_error(r, 405, "Allow: " ALLOW_STATIC "\r\n", NULL, 0);
-    resp_free(r);
-    r = exchange(c, GET("/"));
-    expect_static(r, s, "index.html", INDEX_HTML, strlen(INDEX_HTML), "text/html", NULL, 0);
-    resp_free(r);
+    expect_body_consumed(c, s);
     conn_close(c);
     server_stop(s);
 }
@@ -219,10 +158,7 @@ MPM_TEST(protocol, bad_versions, .timeout = 20)
     conn_send_str(c, v09);
     r = must_read(c, 0);
     hassert(r->status == 400 || r->status == 505, "GET / HTTP/0.9: status %d, want 400 or 505", r->status);
-    expect_error(r, r->status, NULL, "close", 0);
-    expect_closed(c, 2000);
-    resp_free(r);
-    conn_close(c);
+    expect_last_error(r, c, r->status);
     server_stop(s);
 }
 
@@ -235,16 +171,12 @@ MPM_TEST(protocol, higher_minor_version_served_as_http11, .timeout = 20)
     struct conn *c;
     struct resp *r = request_once(s, "GET / HTTP/1.2\r\nHost: localhost\r\n\r\n", &c);
 
-    expect_static(r, s, "index.html", INDEX_HTML, strlen(INDEX_HTML), "text/html", NULL, 0);
+    expect_file(r, s, "index.html", NULL, 0);
     resp_free(r);
-    r = exchange(c, "GET /page.html HTTP/1.9\r\nHost: localhost\r\n\r\n");
-    expect_static(r, s, "page.html", harness_page(), PAGE_LEN, "text/html", NULL, 0);
-    resp_free(r);
+    conn_send_str(c, "GET /page.html HTTP/1.9\r\nHost: localhost\r\n\r\n");
+    expect_next_file(c, s, "page.html", NULL, 0);
     r = exchange(c, "GET / HTTP/1.2\r\nHost: localhost\r\nConnection: close\r\n\r\n");
-    expect_static(r, s, "index.html", INDEX_HTML, strlen(INDEX_HTML), "text/html", "close", 0);
-    expect_closed(c, 2000);
-    resp_free(r);
-    conn_close(c);
+    expect_last_file(r, c, s, "index.html", 2000);
     expect_closing_error(s, no_host, strlen(no_host), 400);
     server_stop(s);
 }
@@ -267,11 +199,11 @@ static void expect_split(struct srv *s, const char *raw, size_t at, int status)
     r = must_read(c, 0);
     hassert(r->status == status, "request \"%s\" sent in two parts: status %d, want %d", e, r->status,
             status);
-    if (status >= 400) {
-        expect_error(r, status, NULL, "close", 0);
-        expect_closed(c, 2000);
-    }
     free(e);
+    if (status >= 400) {
+        expect_last_error(r, c, status);
+        return;
+    }
     resp_free(r);
     conn_close(c);
 }
@@ -300,20 +232,11 @@ MPM_TEST(protocol, bare_lf_between_pipelined_requests, .timeout = 20)
      * bare LF the request is refused and the connection closed, once the response before it has gone. */
     struct srv *s = server_start(mpm, NULL);
     struct conn *c = conn_open(s->port);
-    struct resp *r;
 
     conn_send_str(c, GET("/") "\r\n" GET("/page.html") "\n" GET("/"));
-    r = must_read(c, 0);
-    expect_static(r, s, "index.html", INDEX_HTML, strlen(INDEX_HTML), "text/html", NULL, 0);
-    resp_free(r);
-    r = must_read(c, 0);
-    expect_static(r, s, "page.html", harness_page(), PAGE_LEN, "text/html", NULL, 0);
-    resp_free(r);
-    r = must_read(c, 0);
-    expect_error(r, 400, NULL, "close", 0);
-    resp_free(r);
-    expect_closed(c, 2000);
-    conn_close(c);
+    expect_next_file(c, s, "index.html", NULL, 0);
+    expect_next_file(c, s, "page.html", NULL, 0);
+    expect_last_error(must_read(c, 0), c, 400);
     server_stop(s);
 }
 
@@ -337,19 +260,13 @@ MPM_TEST(protocol, request_timeout_408, .timeout = 20)
     struct srv *s = server_start(mpm, NULL);
     struct conn *c = conn_open(s->port);
     struct resp *r;
-    char err[4096];
 
     conn_send_str(c, "GET / HTTP/1.1\r\nHost: localhost\r\n");
     int64_t start = now_ms();
-    r = calloc(1, sizeof(*r));
-    if (resp_read(c, 0, 5000, r, err, sizeof(err)) == -1)
-        hfail("no 408 within Timeout (3 s) + 2 s of an incomplete request: %s", err);
+    r = must_read_within(c, 5000, "no 408 within Timeout (3 s) + 2 s of an incomplete request");
     int64_t took = now_ms() - start;
     hassert(took >= 2500, "408 after %lld ms, before Timeout (3 s)", (long long)took);
-    expect_error(r, 408, NULL, "close", 0);
-    expect_closed(c, 2000);
-    resp_free(r);
-    conn_close(c);
+    expect_last_error(r, c, 408);
     server_stop(s);
 }
 
@@ -357,7 +274,6 @@ MPM_TEST(protocol, pipelined_body_and_error, .timeout = 20)
 {
     struct srv *s = server_start(mpm, NULL);
     struct conn *c = conn_open(s->port);
-    struct resp *r;
 
     /* A body between pipelined requests is consumed exactly; a bad request ends the connection after the
      * responses before it. */
@@ -368,23 +284,11 @@ MPM_TEST(protocol, pipelined_body_and_error, .timeout = 20)
            "GET / HTTP/1.1\r\nHost: localhost\r\n\r\n"
            "\x01garbage\r\n\r\n"
            "GET / HTTP/1.1\r\nHost: localhost\r\n\r\n");
-    r = must_read(c, 0);
-    expect_error(r, 405, "Allow: " ALLOW_STATIC "\r\n", NULL, 0);
-    resp_free(r);
-    r = must_read(c, 0);
-    expect_static(r, s, "page.html", harness_page(), PAGE_LEN, "text/html", NULL, 0);
-    resp_free(r);
-    r = must_read(c, 0);
-    expect_error(r, 405, "Allow: " ALLOW_STATIC "\r\n", NULL, 0);
-    resp_free(r);
-    r = must_read(c, 0);
-    expect_static(r, s, "index.html", INDEX_HTML, strlen(INDEX_HTML), "text/html", NULL, 0);
-    resp_free(r);
-    r = must_read(c, 0);
-    expect_error(r, 400, NULL, "close", 0);
-    resp_free(r);
-    expect_closed(c, 2000);
-    conn_close(c);
+    expect_next_error(c, 405, "Allow: " ALLOW_STATIC "\r\n", NULL);
+    expect_next_file(c, s, "page.html", NULL, 0);
+    expect_next_error(c, 405, "Allow: " ALLOW_STATIC "\r\n", NULL);
+    expect_next_file(c, s, "index.html", NULL, 0);
+    expect_last_error(must_read(c, 0), c, 400);
     server_stop(s);
 }
 
@@ -395,18 +299,12 @@ MPM_TEST(protocol, chunked_body_split, .timeout = 20)
     static const char req[] =
         "POST /index.html HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: chunked\r\n\r\n"
         "a\r\n0123456789\r\n1\r\nx\r\n0\r\n\r\n";
-    struct resp *r;
 
     for (size_t i = 0; i < strlen(req); i++) {
         conn_send(c, req + i, 1);
         sleep_ms(1);
     }
-    r = must_read(c, 0);
-    expect_error(r, 405, "Allow: " ALLOW_STATIC "\r\n", NULL, 0);
-    resp_free(r);
-    r = exchange(c, GET("/"));
-    expect_static(r, s, "index.html", INDEX_HTML, strlen(INDEX_HTML), "text/html", NULL, 0);
-    resp_free(r);
+    expect_body_consumed(c, s);
     conn_close(c);
     server_stop(s);
 }
@@ -414,17 +312,10 @@ MPM_TEST(protocol, chunked_body_split, .timeout = 20)
 MPM_TEST(protocol, header_names_case_insensitive, .timeout = 20)
 {
     struct srv *s = server_start(mpm, NULL);
-    struct conn *c;
-    struct resp *r = request_once(s, "GET / HTTP/1.1\r\nhOST: localhost\r\nCONNECTION: Close\r\n\r\n", &c);
-
-    expect_static(r, s, "index.html", INDEX_HTML, strlen(INDEX_HTML), "text/html", "close", 0);
-    expect_closed(c, 2000);
-    resp_free(r);
-    conn_close(c);
+    expect_served(s, "GET / HTTP/1.1\r\nhOST: localhost\r\nCONNECTION: Close\r\n\r\n", "index.html", "close");
     /* Optional whitespace around the value is not part of it. */
-    r = request_once(s, "GET / HTTP/1.1\r\nHost:localhost  \r\nIf-None-Match:\t\"nope\" \r\n\r\n", NULL);
-    expect_static(r, s, "index.html", INDEX_HTML, strlen(INDEX_HTML), "text/html", NULL, 0);
-    resp_free(r);
+    expect_served(s, "GET / HTTP/1.1\r\nHost:localhost  \r\nIf-None-Match:\t\"nope\" \r\n\r\n", "index.html",
+                  NULL);
     server_stop(s);
 }
 

@@ -14,18 +14,24 @@
 
 #include "harness.h"
 
-/* Waits for the 408 on c and returns after how many ms since `since` it came; asserts the exact page. */
+/* Waits for the 408 on c and returns after how many ms since `since` it came; asserts the exact page and the
+ * close, and closes c. */
 static int64_t expect_408(struct conn *c, int64_t since, int within_ms)
 {
-    char err[4096];
-    struct resp *r = calloc(1, sizeof(*r));
-    if (resp_read(c, 0, within_ms, r, err, sizeof(err)) == -1)
-        hfail("no 408 within %d ms: %s", within_ms, err);
+    struct resp *r = must_read_within(c, within_ms, "no 408 within %d ms", within_ms);
     int64_t took = now_ms() - since;
-    expect_error(r, 408, NULL, "close", 0);
-    expect_closed(c, 2000);
-    resp_free(r);
+    expect_last_error(r, c, 408);
     return took;
+}
+
+/* Sends the incomplete request raw on c and asserts the 408 that ends it after lo to hi ms (why names the
+ * deadline); closes c. */
+static void expect_408_after(struct conn *c, const char *raw, int lo, int hi, const char *why)
+{
+    conn_send_str(c, raw);
+    int64_t took = expect_408(c, now_ms(), 5000);
+    hassert(took >= lo && took < hi, "408 after %lld ms, want %d to %d ms (%s)", (long long)took, lo, hi,
+            why);
 }
 
 MPM_TEST(reqtimeout, header_stage_from_accept, .timeout = 20)
@@ -36,7 +42,6 @@ MPM_TEST(reqtimeout, header_stage_from_accept, .timeout = 20)
     conn_send_str(c, "GET /index.html HTTP/1.1\r\nHost: local");
     int64_t took = expect_408(c, start, 5000);
     hassert(took >= 900 && took < 2500, "408 after %lld ms; header=1 means about 1 s", (long long)took);
-    conn_close(c);
     /* logged with the request line that had arrived, as Apache's */
     char *log = read_file(s->access_log, NULL);
     hassert(log != NULL && strstr(log, "\"GET /index.html HTTP/1.1\" 408 ") != NULL, "access log: %s", log);
@@ -72,7 +77,6 @@ MPM_TEST(reqtimeout, min_rate_extends_up_to_the_maximum, .timeout = 20)
     int64_t took = expect_408(c, start, 3000);
     hassert(took >= 2700 && took < 4500, "408 after %lld ms (%d header lines sent); the cap is 3 s",
             (long long)took, i);
-    conn_close(c);
     server_stop(s);
 }
 
@@ -81,11 +85,9 @@ MPM_TEST(reqtimeout, body_stage, .timeout = 20)
     struct srv *s = server_start(mpm, "Timeout 30\nRequestReadTimeout header=10 body=1\n");
     struct conn *c = conn_open(s->port);
     sleep_ms(1500); /* longer than the body timeout: the body stage starts with the end of the headers */
-    conn_send_str(c, "POST /index.html HTTP/1.1\r\nHost: localhost\r\nContent-Length: 100\r\n\r\n0123456789");
-    int64_t start = now_ms();
-    int64_t took = expect_408(c, start, 5000);
-    hassert(took >= 900 && took < 2500, "408 after %lld ms of body; body=1 means about 1 s", (long long)took);
-    conn_close(c);
+    expect_408_after(c,
+                     "POST /index.html HTTP/1.1\r\nHost: localhost\r\nContent-Length: 100\r\n\r\n0123456789",
+                     900, 2500, "of body; body=1 means about 1 s");
     hassert(log_count(s->error_log, "Request body read timeout") >= 1, "no info line in the error log");
     server_stop(s);
 }
@@ -95,15 +97,9 @@ MPM_TEST(reqtimeout, keepalive_request_starts_at_its_first_byte, .timeout = 20)
     struct srv *s =
         server_start(mpm, "Timeout 30\nKeepAliveTimeout 10\nRequestReadTimeout header=1-2,MinRate=500\n");
     struct conn *c = conn_open(s->port);
-    struct resp *r = exchange(c, "GET /index.html HTTP/1.1\r\nHost: localhost\r\n\r\n");
-    hassert(r->status == 200, "status %d", r->status);
-    resp_free(r);
+    expect_status(c, "GET /index.html HTTP/1.1\r\nHost: localhost\r\n\r\n", 200);
     sleep_ms(1500); /* idle: KeepAliveTimeout applies, not the header timeout */
-    conn_send_str(c, "GET /index.html HTTP/1.1\r\n");
-    int64_t start = now_ms();
-    int64_t took = expect_408(c, start, 5000);
-    hassert(took >= 900 && took < 2500, "408 %lld ms after the first byte", (long long)took);
-    conn_close(c);
+    expect_408_after(c, "GET /index.html HTTP/1.1\r\n", 900, 2500, "after the first byte");
     server_stop(s);
 }
 
@@ -111,12 +107,8 @@ MPM_TEST(reqtimeout, disabled_by_zero, .timeout = 20)
 {
     struct srv *s = server_start(mpm, "Timeout 2\nRequestReadTimeout header=0 body=0\n");
     struct conn *c = conn_open(s->port);
-    conn_send_str(c, "GET /index.html HTTP/1.1\r\n");
-    int64_t start = now_ms();
     /* header=0: only Timeout (2 s after the last byte) applies */
-    int64_t took = expect_408(c, start, 5000);
-    hassert(took >= 1800 && took < 3500, "408 after %lld ms; Timeout 2", (long long)took);
-    conn_close(c);
+    expect_408_after(c, "GET /index.html HTTP/1.1\r\n", 1800, 3500, "Timeout 2");
     server_stop(s);
 }
 
@@ -145,19 +137,14 @@ MPM_TEST(reqtimeout, slow_clients_give_capacity_back, .timeout = 30)
     sleep_ms(300);
     struct conn *c = conn_open(s->port);
     conn_send_str(c, "GET /page.html HTTP/1.1\r\nHost: localhost\r\n\r\n");
-    char err[4096];
-    struct resp *r = calloc(1, sizeof(*r));
-    if (resp_read(c, 0, 6000, r, err, sizeof(err)) == -1)
-        hfail("the waiting client was not served: %s", err);
+    struct resp *r = must_read_within(c, 6000, "the waiting client was not served");
     int64_t took = now_ms() - start;
-    expect_static(r, s, "page.html", harness_page(), PAGE_LEN, "text/html", NULL, 0);
+    expect_file(r, s, "page.html", NULL, 0);
     hassert(took >= 800, "served after %lld ms: the slow clients did not hold the capacity", (long long)took);
     hassert(took < 4000, "served after %lld ms", (long long)took);
     resp_free(r);
-    for (int i = 0; i < 2; i++) {
+    for (int i = 0; i < 2; i++)
         expect_408(slow[i], start, 3000);
-        conn_close(slow[i]);
-    }
     conn_close(c);
     server_stop(s);
 }
@@ -200,8 +187,6 @@ MPM_TEST(reqtimeout, timeout_cuts_a_reader_that_stops_reading, .timeout = 30)
     hassert(got > 0 && got < (size_t)BIG, "received %zu of %d bytes", got, BIG);
     conn_close(c);
     /* the server is fine and serves the next client */
-    struct resp *r = request_once(s, "GET /page.html HTTP/1.1\r\nHost: localhost\r\n\r\n", NULL);
-    expect_static(r, s, "page.html", harness_page(), PAGE_LEN, "text/html", NULL, 0);
-    resp_free(r);
+    expect_served(s, "GET /page.html HTTP/1.1\r\nHost: localhost\r\n\r\n", "page.html", NULL);
     server_stop(s);
 }

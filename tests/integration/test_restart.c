@@ -88,21 +88,11 @@ static int count_lines(const char *path)
     return text != NULL ? n : -1;
 }
 
-static int contains(const pid_t *set, int n, pid_t pid)
-{
-    for (int i = 0; i < n; i++)
-        if (set[i] == pid)
-            return 1;
-    return 0;
-}
-
 /* The children of the current generation once StartServers of them (MPM_DIRECTIVES) are there. */
 static int start_children(const struct srv *s, pid_t *kids)
 {
-    int want = strcmp(s->mpm, "prefork") == 0 ? 4 : 2, n;
-    int64_t deadline = now_ms() + 5000;
-    while ((n = proc_children(s->pid, kids, MAX_KIDS)) < want && now_ms() < deadline)
-        sleep_ms(20);
+    int want = strcmp(s->mpm, "prefork") == 0 ? 4 : 2;
+    int n = proc_wait_children(s->pid, kids, MAX_KIDS, want, MAX_KIDS, 5000);
     hassert(n >= want, "the server has %d of its %d children", n, want);
     return n;
 }
@@ -114,7 +104,7 @@ static int wait_replaced(const struct srv *s, const pid_t *old, int nold, pid_t 
     for (;;) {
         int n = proc_children(s->pid, kids, MAX_KIDS), stale = 0;
         for (int i = 0; i < n; i++)
-            stale += contains(old, nold, kids[i]);
+            stale += pid_in(old, nold, kids[i]);
         if ((n > 0 && stale == 0) || now_ms() >= deadline)
             return stale == 0 ? n : -stale;
         sleep_ms(20);
@@ -151,16 +141,6 @@ static void expect_clean_exit(pid_t pgid, int status, const char *how)
     hassert(n == 0, "%d process(es) of the server's group left after %s", n, how);
 }
 
-/* A server built with --enable-sanitizers reports on stderr (server_stop() checks the same for its stops). */
-static void expect_no_sanitizer_report(const struct srv *s)
-{
-    char *out = read_file(s->stderr_log, NULL);
-    int bad = out && (strstr(out, "AddressSanitizer") || strstr(out, "LeakSanitizer") ||
-                      strstr(out, "runtime error:") || strstr(out, "ThreadSanitizer"));
-    hassert(!bad, "the server's stderr has a sanitizer report:\n%s", out);
-    free(out);
-}
-
 /* One GET /page.html on a new connection with Connection: close, checked whole. */
 static void get_page(int port, const char *why)
 {
@@ -170,6 +150,15 @@ static void get_page(int port, const char *why)
             "%s: GET /page.html on port %d: status %d, %zu bytes", why, port, r->status, r->body_len);
     resp_free(r);
     conn_close(c);
+}
+
+/* n get_page() and their n lines in the access log. */
+static void get_pages_logged(const struct srv *s, int n, const char *why)
+{
+    for (int i = 0; i < n; i++)
+        get_page(s->port, why);
+    hassert(wait_log(s->access_log, "GET /page.html", n, 2000) == n, "%s: the %d requests are not all logged",
+            why, n);
 }
 
 /* Whether a connection to the port is refused. */
@@ -760,9 +749,7 @@ MPM_TEST(restart, logrotate_moves_logs_and_usr1_reopens, .timeout = 20)
     int nfirst = start_children(s, first);
     char *old_access = xasprintf("%s.1", s->access_log), *old_error = xasprintf("%s.1", s->error_log);
 
-    for (int i = 0; i < 20; i++)
-        get_page(s->port, "before the rotation");
-    hassert(wait_log(s->access_log, "GET /page.html", 20, 2000) == 20, "the 20 requests are not all logged");
+    get_pages_logged(s, 20, "before the rotation");
     int before = count_lines(s->access_log);
 
     /* what logrotate does: rename, then the postrotate command */
@@ -772,9 +759,7 @@ MPM_TEST(restart, logrotate_moves_logs_and_usr1_reopens, .timeout = 20)
     hassert(wait_log(s->error_log, "configured -- resuming normal operations", 1, 3000) == 1,
             "no new error log with the restart in it");
     hassert(wait_replaced(s, first, nfirst, kids, 5000) > 0, "the old children are still there");
-    for (int i = 0; i < 15; i++)
-        get_page(s->port, "after the rotation");
-    hassert(wait_log(s->access_log, "GET /page.html", 15, 2000) == 15, "the 15 requests are not all logged");
+    get_pages_logged(s, 15, "after the rotation");
     sleep_ms(200);
 
     int moved = count_lines(old_access), fresh = count_lines(s->access_log);
@@ -818,7 +803,7 @@ MPM_TEST(restart, bad_config_keeps_the_old_generation, .timeout = 25)
     /* the running generation was not told to leave (the maintenance may have added children to it) */
     int n = proc_children(s->pid, now, MAX_KIDS);
     for (int i = 0; i < nfirst; i++)
-        hassert(contains(now, n, first[i]), "child %d left after a bad configuration", (int)first[i]);
+        hassert(pid_in(now, n, first[i]), "child %d left after a bad configuration", (int)first[i]);
 
     /* an address that cannot be bound: the restart is undone, the old listener goes on */
     int taken_fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -841,7 +826,7 @@ MPM_TEST(restart, bad_config_keeps_the_old_generation, .timeout = 25)
     close(taken_fd);
     n = proc_children(s->pid, now, MAX_KIDS);
     for (int i = 0; i < nfirst; i++)
-        hassert(contains(now, n, first[i]), "child %d left after a failed bind", (int)first[i]);
+        hassert(pid_in(now, n, first[i]), "child %d left after a failed bind", (int)first[i]);
 
     /* fixed: the next USR1 restarts */
     rewrite_conf(s, NULL, good);

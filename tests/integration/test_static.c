@@ -140,9 +140,8 @@ MPM_TEST(static, unsatisfiable_range_416, .timeout = 20)
     free(body);
     resp_free(r);
     /* The connection stays usable. */
-    r = exchange(c, REQ("/page.html", ""));
-    expect_static(r, s, "page.html", harness_page(), PAGE_LEN, "text/html", NULL, 0);
-    resp_free(r);
+    conn_send_str(c, REQ("/page.html", ""));
+    expect_next_file(c, s, "page.html", NULL, 0);
     conn_close(c);
     server_stop(s);
 }
@@ -160,18 +159,17 @@ static void expect_304(struct srv *s, struct conn *c, const char *etag, const ch
     resp_free(r);
     free(req);
     /* Nothing followed the 304 on the wire. */
-    r = exchange(c, "GET /sub/ HTTP/1.1\r\nHost: localhost\r\n\r\n");
-    expect_static(r, s, "sub/index.html", SUB_INDEX_HTML, strlen(SUB_INDEX_HTML), "text/html", NULL, 0);
-    resp_free(r);
+    conn_send_str(c, "GET /sub/ HTTP/1.1\r\nHost: localhost\r\n\r\n");
+    expect_next_file(c, s, "sub/index.html", NULL, 0);
 }
 
 MPM_TEST(static, conditionals, .timeout = 20)
 {
     struct srv *s = server_start(mpm, NULL);
     struct conn *c;
-    struct resp *full = request_once(s, REQ("/", ""), &c), *r;
+    struct resp *full = request_once(s, REQ("/", ""), &c);
 
-    expect_static(full, s, "index.html", INDEX_HTML, strlen(INDEX_HTML), "text/html", NULL, 0);
+    expect_file(full, s, "index.html", NULL, 0);
     char *etag = strdup(resp_get(full, "ETag")), *lm = strdup(resp_get(full, "Last-Modified"));
     char *h;
 
@@ -187,25 +185,20 @@ MPM_TEST(static, conditionals, .timeout = 20)
     free(h);
 
     /* Validators that do not match: full response. */
-    r = exchange(c, REQ("/", "If-None-Match: \"nope\"\r\n"));
-    expect_static(r, s, "index.html", INDEX_HTML, strlen(INDEX_HTML), "text/html", NULL, 0);
-    resp_free(r);
-    r = exchange(c, REQ("/", "If-Modified-Since: Mon, 01 Jan 1990 00:00:00 GMT\r\n"));
-    expect_static(r, s, "index.html", INDEX_HTML, strlen(INDEX_HTML), "text/html", NULL, 0);
-    resp_free(r);
+    conn_send_str(c, REQ("/", "If-None-Match: \"nope\"\r\n"));
+    expect_next_file(c, s, "index.html", NULL, 0);
+    conn_send_str(c, REQ("/", "If-Modified-Since: Mon, 01 Jan 1990 00:00:00 GMT\r\n"));
+    expect_next_file(c, s, "index.html", NULL, 0);
 
     /* Preconditions that fail: 412. */
-    r = exchange(c, REQ("/", "If-Match: \"nope\"\r\n"));
-    expect_error(r, 412, NULL, NULL, 0);
-    resp_free(r);
-    r = exchange(c, REQ("/", "If-Unmodified-Since: Mon, 01 Jan 1990 00:00:00 GMT\r\n"));
-    expect_error(r, 412, NULL, NULL, 0);
-    resp_free(r);
+    conn_send_str(c, REQ("/", "If-Match: \"nope\"\r\n"));
+    expect_next_error(c, 412, NULL, NULL);
+    conn_send_str(c, REQ("/", "If-Unmodified-Since: Mon, 01 Jan 1990 00:00:00 GMT\r\n"));
+    expect_next_error(c, 412, NULL, NULL);
     /* Preconditions that hold. */
     h = xasprintf("GET / HTTP/1.1\r\nHost: localhost\r\nIf-Match: %s\r\n\r\n", etag);
-    r = exchange(c, h);
-    expect_static(r, s, "index.html", INDEX_HTML, strlen(INDEX_HTML), "text/html", NULL, 0);
-    resp_free(r);
+    conn_send_str(c, h);
+    expect_next_file(c, s, "index.html", NULL, 0);
     free(h);
     conn_close(c);
     resp_free(full);
@@ -220,7 +213,7 @@ MPM_TEST(static, if_range, .timeout = 20)
     struct conn *c;
     struct resp *r = request_once(s, REQ("/page.html", "Range: bytes=0-9\r\nIf-Range: \"wrong\"\r\n"), &c);
 
-    expect_static(r, s, "page.html", harness_page(), PAGE_LEN, "text/html", NULL, 0);
+    expect_file(r, s, "page.html", NULL, 0);
     char *etag = strdup(resp_get(r, "ETag"));
     resp_free(r);
     char *req = xasprintf(

@@ -17,6 +17,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "../status_expect.h"
 #include "harness.h"
 
 #define LOCATIONS                                                                                            \
@@ -48,6 +49,25 @@ static struct sizing sizing_for(const char *mpm)
     return (struct sizing){LOCATIONS "StartServers 3\nMinSpareServers 2\nMaxSpareServers 5\n"
                                      "MaxRequestWorkers 6\nServerLimit 8\n",
                            6, 1, 3};
+}
+
+/* The server of mpm sized by sizing_for(), once a second has passed (Uptime and the rates are then shown). */
+static struct srv *start_sized(const char *mpm)
+{
+    struct srv *s = server_start(mpm, sizing_for(mpm).conf);
+    sleep_ms(1100);
+    return s;
+}
+
+/* The response to raw on c, whose status must be 200 and Content-Type `type`. */
+static struct resp *get_typed(struct conn *c, const char *raw, const char *type)
+{
+    struct resp *r = exchange(c, raw);
+    const char *got = resp_get(r, "Content-Type");
+    hassert(r->status == 200, "%.*s: status %d", (int)strcspn(raw, "\r"), raw, r->status);
+    hassert(got != NULL && strcmp(got, type) == 0, "%.*s: Content-Type %s", (int)strcspn(raw, "\r"), raw,
+            got ? got : "(none)");
+    return r;
 }
 
 /* ---- ?auto ---- */
@@ -193,49 +213,8 @@ static void check_auto(const struct auto_page *a, const char *mpm, const struct 
     /* the keys and their order; CPULoad only when some CPU time was used, BytesPerReq and DurationPerReq once
      * a request was */
     const char *order[MAX_KEYS];
-    int n = 0;
-    const char *head[] = {"ServerVersion",
-                          "ServerMPM",
-                          "Server Built",
-                          "CurrentTime",
-                          "RestartTime",
-                          "ParentServerConfigGeneration",
-                          "ParentServerMPMGeneration",
-                          "ServerUptimeSeconds",
-                          "ServerUptime",
-                          "Load1",
-                          "Load5",
-                          "Load15",
-                          "Total Accesses",
-                          "Total kBytes",
-                          "Total Duration",
-                          "CPUUser",
-                          "CPUSystem",
-                          "CPUChildrenUser",
-                          "CPUChildrenSystem"};
-    for (size_t i = 0; i < sizeof(head) / sizeof(head[0]); i++)
-        order[n++] = head[i];
-    if (auto_get_nth(a, "CPULoad", 0) != NULL)
-        order[n++] = "CPULoad";
-    order[n++] = "Uptime";
     hassert(up >= 1, "the test waits a second: Uptime %lld", up);
-    order[n++] = "ReqPerSec";
-    order[n++] = "BytesPerSec";
-    if (acc > 0) {
-        order[n++] = "BytesPerReq";
-        order[n++] = "DurationPerReq";
-    }
-    order[n++] = "BusyWorkers";
-    order[n++] = "GracefulWorkers";
-    order[n++] = "IdleWorkers";
-    if (event) {
-        const char *async[] = {"Processes",        "Stopping",          "ConnsTotal",
-                               "ConnsAsyncWaitIO", "ConnsAsyncWriting", "ConnsAsyncKeepAlive",
-                               "ConnsAsyncClosing"};
-        for (size_t i = 0; i < sizeof(async) / sizeof(async[0]); i++)
-            order[n++] = async[i];
-    }
-    order[n++] = "Scoreboard";
+    int n = apache_auto_expected(order, auto_get_nth(a, "CPULoad", 0) != NULL, 1, acc > 0, event);
     hassert(a->n == n, "%d keys, expected %d:\n%s", a->n, n, a->text);
     for (int i = 0; i < n; i++)
         hassert(strcmp(a->keys[i], order[i]) == 0, "key %d is \"%s\", expected \"%s\"", i, a->keys[i],
@@ -316,10 +295,7 @@ static void check_auto(const struct auto_page *a, const char *mpm, const struct 
 
 static struct auto_page *get_auto(struct conn *c)
 {
-    struct resp *r = exchange(c, AUTO_REQ);
-    hassert(r->status == 200, "?auto: status %d", r->status);
-    const char *type = resp_get(r, "Content-Type");
-    hassert(type != NULL && strcmp(type, AUTO_TYPE) == 0, "?auto Content-Type %s", type ? type : "(none)");
+    struct resp *r = get_typed(c, AUTO_REQ, AUTO_TYPE);
     struct auto_page *a = auto_parse(r->body, r->body_len);
     resp_free(r);
     return a;
@@ -331,19 +307,15 @@ MPM_TEST(status, auto_key_by_key, .timeout = 30)
 {
     enum { N = 7 };
     struct sizing z = sizing_for(mpm);
-    struct srv *s = server_start(mpm, z.conf);
-    sleep_ms(1100);
+    struct srv *s = start_sized(mpm);
 
     /* one connection for everything counted: its requests are served and accounted one after another */
     struct conn *c = conn_open(s->port);
     struct auto_page *a0 = get_auto(c);
     check_auto(a0, mpm, &z);
     hassert(auto_int(a0, "Total Accesses") == 0, "a fresh server has served nothing:\n%s", a0->text);
-    for (int i = 0; i < N; i++) {
-        struct resp *r = exchange(c, PAGE_REQ);
-        hassert(r->status == 200, "page: status %d", r->status);
-        resp_free(r);
-    }
+    for (int i = 0; i < N; i++)
+        expect_status(c, PAGE_REQ, 200);
     struct auto_page *a1 = get_auto(c);
     check_auto(a1, mpm, &z);
     long long acc0 = auto_int(a0, "Total Accesses"), acc1 = auto_int(a1, "Total Accesses");
@@ -355,9 +327,7 @@ MPM_TEST(status, auto_key_by_key, .timeout = 30)
 
     /* another connection left idle in keep-alive */
     struct conn *idle = conn_open(s->port);
-    struct resp *r = exchange(idle, PAGE_REQ);
-    hassert(r->status == 200, "page: status %d", r->status);
-    resp_free(r);
+    expect_status(idle, PAGE_REQ, 200);
     int seen = 0;
     for (int tries = 0; tries < 10 && !seen; tries++) {
         struct auto_page *a = get_auto(c);
@@ -387,15 +357,12 @@ MPM_TEST(status, total_duration_grows, .timeout = 30)
 {
     enum { N = 3, DELAY_MS = 300 };
     struct sizing z = sizing_for(mpm);
-    struct srv *s = server_start(mpm, z.conf);
-    sleep_ms(1100);
+    struct srv *s = start_sized(mpm);
     struct conn *c = conn_open(s->port);
     int64_t t0 = now_ms();
     struct auto_page *a0 = get_auto(c);
     for (int i = 0; i < N; i++) {
-        struct resp *r = exchange(c, "GET /delay?ms=300 HTTP/1.1\r\nHost: localhost\r\n\r\n");
-        hassert(r->status == 200, "delay: status %d", r->status);
-        resp_free(r);
+        expect_status(c, "GET /delay?ms=300 HTTP/1.1\r\nHost: localhost\r\n\r\n", 200);
     }
     struct auto_page *a1 = get_auto(c);
     int64_t wall = now_ms() - t0;
@@ -423,30 +390,18 @@ MPM_TEST(status, total_duration_grows, .timeout = 30)
 static int is_child_of(pid_t pid, pid_t parent)
 {
     pid_t kids[64];
-    int n = proc_children(parent, kids, 64);
-    for (int i = 0; i < n; i++)
-        if (kids[i] == pid)
-            return 1;
-    return 0;
+    return pid_in(kids, proc_children(parent, kids, 64), pid);
 }
 
 MPM_TEST(status, json_parsed, .timeout = 30)
 {
     enum { N = 3 };
     struct sizing z = sizing_for(mpm);
-    struct srv *s = server_start(mpm, z.conf);
-    sleep_ms(1100);
+    struct srv *s = start_sized(mpm);
     struct conn *c = conn_open(s->port);
-    for (int i = 0; i < N; i++) {
-        struct resp *r = exchange(c, PAGE_REQ);
-        hassert(r->status == 200, "page: status %d", r->status);
-        resp_free(r);
-    }
-    struct resp *r = exchange(c, JSON_REQ);
-    hassert(r->status == 200, "?json: status %d", r->status);
-    const char *type = resp_get(r, "Content-Type");
-    hassert(type != NULL && strcmp(type, "application/json") == 0, "?json Content-Type %s",
-            type ? type : "-");
+    for (int i = 0; i < N; i++)
+        expect_status(c, PAGE_REQ, 200);
+    struct resp *r = get_typed(c, JSON_REQ, "application/json");
     struct jval *v = jparse(r->body);
     hassert(v != NULL && v->type == J_OBJ, "?json is not a JSON object:\n%s", r->body);
 
@@ -602,16 +557,6 @@ MPM_TEST(status, html_and_methods, .timeout = 30)
     hassert(strstr(r->body, "\nScoreboard: ") != NULL, "?auto&refresh=3 is the ?auto text");
     resp_free(r);
     server_stop(s);
-}
-
-/* Whether the text holds a number in exponent form ("3.26e+03", "1e-05"). */
-static int has_exponent(const char *s)
-{
-    for (const char *e = strpbrk(s, "eE"); e != NULL; e = strpbrk(e + 1, "eE"))
-        if (e > s && isdigit((unsigned char)e[-1]) && (e[1] == '+' || e[1] == '-') &&
-            isdigit((unsigned char)e[2]))
-            return 1;
-    return 0;
 }
 
 /* The page's rate: the number before " requests/sec", which must be written plainly; -1 if there is none. */

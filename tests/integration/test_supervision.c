@@ -15,26 +15,6 @@
 
 #define MAX_KIDS 256
 
-/* Waits up to ms for the server to have at least one child; returns how many. */
-static int wait_children(const struct srv *s, pid_t *kids, int ms)
-{
-    int64_t deadline = now_ms() + ms;
-    int n;
-
-    while ((n = proc_children(s->pid, kids, MAX_KIDS)) == 0 && now_ms() < deadline)
-        sleep_ms(20);
-    return n;
-}
-
-static int contains(const pid_t *set, int n, pid_t pid)
-{
-    for (int i = 0; i < n; i++) {
-        if (set[i] == pid)
-            return 1;
-    }
-    return 0;
-}
-
 static const char *supervision_directives(const char *mpm)
 {
     /* Enough spares that replacing the dead child is the only change to expect. */
@@ -47,7 +27,7 @@ MPM_TEST(supervision, killed_child_is_replaced, .timeout = 30)
 {
     struct srv *s = server_start(mpm, supervision_directives(mpm));
     pid_t before[MAX_KIDS], after[MAX_KIDS];
-    int nb = wait_children(s, before, 3000), na = 0, replaced = 0;
+    int nb = proc_wait_children(s->pid, before, MAX_KIDS, 1, MAX_KIDS, 3000), na = 0, replaced = 0;
 
     hassert(nb > 0, "the server (pid %d) has no child process", (int)s->pid);
     pid_t victim = before[0];
@@ -58,17 +38,15 @@ MPM_TEST(supervision, killed_child_is_replaced, .timeout = 30)
         sleep_ms(50);
         na = proc_children(s->pid, after, MAX_KIDS);
         for (int i = 0; i < na; i++) {
-            if (!contains(before, nb, after[i]))
+            if (!pid_in(before, nb, after[i]))
                 replaced = 1;
         }
     }
     hassert(replaced, "no new child within 3 s of killing child %d (%d children before, %d now)", (int)victim,
             nb, na);
-    hassert(!contains(after, na, victim), "killed child %d is still a child (not reaped?)", (int)victim);
+    hassert(!pid_in(after, na, victim), "killed child %d is still a child (not reaped?)", (int)victim);
 
-    struct resp *r = request_once(s, "GET / HTTP/1.1\r\nHost: localhost\r\n\r\n", NULL);
-    expect_static(r, s, "index.html", INDEX_HTML, strlen(INDEX_HTML), "text/html", NULL, 0);
-    resp_free(r);
+    expect_served(s, "GET / HTTP/1.1\r\nHost: localhost\r\n\r\n", "index.html", NULL);
 
     char *log = NULL;
     deadline = now_ms() + 3000;
@@ -89,7 +67,7 @@ MPM_TEST(supervision, sigterm_stops_everything, .timeout = 30)
 {
     struct srv *s = server_start(mpm, NULL);
     pid_t kids[MAX_KIDS];
-    int n = wait_children(s, kids, 3000);
+    int n = proc_wait_children(s->pid, kids, MAX_KIDS, 1, MAX_KIDS, 3000);
 
     hassert(n > 0, "the server (pid %d) has no child process", (int)s->pid);
     /* A client in the middle of a keep-alive connection must not delay the stop. */

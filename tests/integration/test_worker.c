@@ -78,7 +78,7 @@ static int wait_ready_children(const struct srv *s, int threads, int want_min, i
 static void get_page(struct conn *c, const struct srv *s, const char *connection)
 {
     struct resp *r = exchange(c, connection ? PAGE_CLOSE : PAGE_REQ);
-    expect_static(r, s, "page.html", harness_page(), PAGE_LEN, "text/html", connection, 0);
+    expect_file(r, s, "page.html", connection, 0);
     resp_free(r);
 }
 
@@ -136,12 +136,14 @@ static pid_t owner_of(const struct srv *s, const struct conn *c)
     return 0;
 }
 
-static int contains(const pid_t *set, int n, pid_t pid)
+/* Starts the worker MPM with conf and waits until it has `children` children of `threads` worker threads. */
+static struct srv *start_ready(const char *conf, int children, int threads)
 {
-    for (int i = 0; i < n; i++)
-        if (set[i] == pid)
-            return 1;
-    return 0;
+    struct srv *s = server_start("worker", conf);
+    hassert(wait_ready_children(s, threads, children, children, 5000) == children,
+            "the server did not start %d %s of %d worker threads", children,
+            children == 1 ? "child" : "children", threads);
+    return s;
 }
 
 #define HELD    4
@@ -151,12 +153,10 @@ Test(worker, full_server_keeps_new_connections_in_the_backlog, .fini = harness_f
 {
     harness_begin_mpm("worker");
     /* Two children of two threads, all four held by idle keep-alive connections for longer than the test. */
-    struct srv *s =
-        server_start("worker", "StartServers 2\nServerLimit 2\nThreadsPerChild 2\nMaxRequestWorkers 4\n"
-                               "MinSpareThreads 2\nMaxSpareThreads 4\nKeepAlive On\n"
-                               "KeepAliveTimeout 30\n");
-    hassert(wait_ready_children(s, 2, 2, 2, 5000) == 2,
-            "the server did not start 2 children of 2 worker threads");
+    struct srv *s = start_ready("StartServers 2\nServerLimit 2\nThreadsPerChild 2\nMaxRequestWorkers 4\n"
+                                "MinSpareThreads 2\nMaxSpareThreads 4\nKeepAlive On\n"
+                                "KeepAliveTimeout 30\n",
+                                2, 2);
 
     struct conn *held[HELD], *waiting[WAITING];
     for (int i = 0; i < HELD; i++) {
@@ -183,26 +183,15 @@ Test(worker, full_server_keeps_new_connections_in_the_backlog, .fini = harness_f
         conn_send_str(waiting[i], PAGE_CLOSE);
     }
     for (int i = 0; i < WAITING; i++) {
-        int n = conn_fill(waiting[i], i == 0 ? 500 : 10);
-        hassert(n == -1, "connection %d got %s while every worker was held", i,
-                n == 0  ? "closed"
-                : n > 0 ? "an answer"
-                        : "an error");
+        expect_unanswered(waiting[i], i == 0 ? 500 : 10, "connection %d while every worker was held", i);
     }
 
     /* As the held connections go, the waiting ones are all served, none refused or reset. */
     for (int i = 0; i < HELD; i++)
         conn_close(held[i]);
     for (int i = 0; i < WAITING; i++) {
-        struct resp *r = calloc(1, sizeof(*r));
-        char err[512];
-        hassert(r != NULL, "calloc() failed");
-        hassert(resp_read(waiting[i], 0, 10000, r, err, sizeof(err)) == 0, "waiting connection %d: %s", i,
-                err);
-        expect_static(r, s, "page.html", harness_page(), PAGE_LEN, "text/html", "close", 0);
-        resp_free(r);
-        expect_closed(waiting[i], 3000);
-        conn_close(waiting[i]);
+        struct resp *r = must_read_within(waiting[i], 10000, "waiting connection %d", i);
+        expect_last_file(r, waiting[i], s, "page.html", 3000);
     }
     server_stop(s);
 }
@@ -224,9 +213,7 @@ Test(worker, spare_threads_start_children, .fini = harness_fini, .timeout = 30)
     sleep_ms(2500);
     total = proc_children(s->pid, kids, MAX_KIDS);
     hassert(total >= 3 && total <= 4, "%d children 2.5 s later, want 3 or 4", total);
-    struct resp *r = request_once(s, PAGE_REQ, NULL);
-    expect_static(r, s, "page.html", harness_page(), PAGE_LEN, "text/html", NULL, 0);
-    resp_free(r);
+    expect_served(s, PAGE_REQ, "page.html", NULL);
     server_stop(s);
 }
 
@@ -238,10 +225,7 @@ Test(worker, spare_threads_retire_children, .fini = harness_fini, .timeout = 30)
         server_start("worker", "StartServers 5\nServerLimit 8\nThreadsPerChild 2\nMaxRequestWorkers 16\n"
                                "MinSpareThreads 2\nMaxSpareThreads 4\n");
     pid_t kids[MAX_KIDS];
-    int64_t deadline = now_ms() + 10000;
-    int total;
-    while ((total = proc_children(s->pid, kids, MAX_KIDS)) != 2 && now_ms() < deadline)
-        sleep_ms(100);
+    int total = proc_wait_children(s->pid, kids, MAX_KIDS, 2, 2, 10000);
     hassert(total == 2, "%d children after 10 s, want 2 (MaxSpareThreads 4, ThreadsPerChild 2)", total);
     hassert(wait_ready_children(s, 2, 2, 2, 2000) == 2,
             "the 2 children left do not have 2 worker threads each");
@@ -250,21 +234,17 @@ Test(worker, spare_threads_retire_children, .fini = harness_fini, .timeout = 30)
     hassert(log && !strstr(log, "exit signal") && !strstr(log, "exit status"),
             "a retired child did not end cleanly; error log:\n%s", log);
     free(log);
-    struct resp *r = request_once(s, PAGE_REQ, NULL);
-    expect_static(r, s, "page.html", harness_page(), PAGE_LEN, "text/html", NULL, 0);
-    resp_free(r);
+    expect_served(s, PAGE_REQ, "page.html", NULL);
     server_stop(s);
 }
 
 Test(worker, killed_child_replaced_while_another_serves, .fini = harness_fini, .timeout = 60)
 {
     harness_begin_mpm("worker");
-    struct srv *s =
-        server_start("worker", "StartServers 2\nServerLimit 4\nThreadsPerChild 2\nMaxRequestWorkers 8\n"
-                               "MinSpareThreads 2\nMaxSpareThreads 6\nKeepAlive On\n"
-                               "KeepAliveTimeout 30\nMaxKeepAliveRequests 0\n");
-    hassert(wait_ready_children(s, 2, 2, 2, 5000) == 2,
-            "the server did not start 2 children of 2 worker threads");
+    struct srv *s = start_ready("StartServers 2\nServerLimit 4\nThreadsPerChild 2\nMaxRequestWorkers 8\n"
+                                "MinSpareThreads 2\nMaxSpareThreads 6\nKeepAlive On\n"
+                                "KeepAliveTimeout 30\nMaxKeepAliveRequests 0\n",
+                                2, 2);
     pid_t before[MAX_KIDS], after[MAX_KIDS];
     int nb = proc_children(s->pid, before, MAX_KIDS), na = 0;
 
@@ -289,7 +269,7 @@ Test(worker, killed_child_replaced_while_another_serves, .fini = harness_fini, .
         if (killed_at != 0 && !replaced) {
             na = proc_children(s->pid, after, MAX_KIDS);
             for (int i = 0; i < na; i++)
-                if (!contains(before, nb, after[i]))
+                if (!pid_in(before, nb, after[i]))
                     replaced = 1;
         }
         /* keep going a little after the replacement appeared */
@@ -305,11 +285,9 @@ Test(worker, killed_child_replaced_while_another_serves, .fini = harness_fini, .
 
     /* the killed child is gone, and new connections are served */
     na = proc_children(s->pid, after, MAX_KIDS);
-    hassert(!contains(after, na, victim), "killed child %d is still a child", (int)victim);
+    hassert(!pid_in(after, na, victim), "killed child %d is still a child", (int)victim);
     for (int i = 0; i < 10; i++) {
-        struct resp *r = request_once(s, PAGE_REQ, NULL);
-        expect_static(r, s, "page.html", harness_page(), PAGE_LEN, "text/html", NULL, 0);
-        resp_free(r);
+        expect_served(s, PAGE_REQ, "page.html", NULL);
     }
     char *log = read_file(s->error_log, NULL);
     hassert(log && strstr(log, "exit signal Killed (9)"), "the child's death was not logged:\n%s", log);
@@ -322,11 +300,10 @@ Test(worker, max_connections_per_child_ends_idle_keepalive, .fini = harness_fini
     harness_begin_mpm("worker");
     /* One child of 4 threads (ServerLimit 1), which leaves after its 3rd connection. The harness's probe for
      * the port may have been one of them, so connections are opened until the child begins to leave. */
-    struct srv *s = server_start("worker", "StartServers 1\nServerLimit 1\nThreadsPerChild 4\n"
-                                           "MaxRequestWorkers 4\nMaxConnectionsPerChild 3\n"
-                                           "KeepAlive On\nKeepAliveTimeout 30\n");
-    hassert(wait_ready_children(s, 4, 1, 1, 5000) == 1,
-            "the server did not start 1 child of 4 worker threads");
+    struct srv *s = start_ready("StartServers 1\nServerLimit 1\nThreadsPerChild 4\n"
+                                "MaxRequestWorkers 4\nMaxConnectionsPerChild 3\n"
+                                "KeepAlive On\nKeepAliveTimeout 30\n",
+                                1, 4);
     pid_t first[MAX_KIDS];
     hassert(proc_children(s->pid, first, MAX_KIDS) == 1, "more than one child");
 
@@ -355,10 +332,10 @@ Test(worker, max_connections_per_child_ends_idle_keepalive, .fini = harness_fini
     int64_t deadline = now_ms() + 3000;
     pid_t kids[MAX_KIDS];
     int nk;
-    while ((nk = proc_children(s->pid, kids, MAX_KIDS)) > 0 && contains(kids, nk, first[0]) &&
+    while ((nk = proc_children(s->pid, kids, MAX_KIDS)) > 0 && pid_in(kids, nk, first[0]) &&
            now_ms() < deadline)
         sleep_ms(50);
-    hassert(!contains(kids, nk, first[0]), "the child that reached MaxConnectionsPerChild did not exit");
+    hassert(!pid_in(kids, nk, first[0]), "the child that reached MaxConnectionsPerChild did not exit");
     char *log = read_file(s->error_log, NULL);
     hassert(log && !strstr(log, "exit signal") && !strstr(log, "exit status"),
             "a child did not end cleanly; error log:\n%s", log);
@@ -379,26 +356,17 @@ static void expect_options(struct conn *c)
 Test(worker, out_of_descriptors_waits_without_spinning, .fini = harness_fini, .timeout = 30)
 {
     harness_begin_mpm("worker");
-    struct srv *s = server_start("worker", "StartServers 1\nServerLimit 1\nThreadsPerChild 4\n"
-                                           "MaxRequestWorkers 4\nKeepAlive On\nKeepAliveTimeout 30\n");
+    struct srv *s = start_ready("StartServers 1\nServerLimit 1\nThreadsPerChild 4\n"
+                                "MaxRequestWorkers 4\nKeepAlive On\nKeepAliveTimeout 30\n",
+                                1, 4);
     pid_t kid;
-    hassert(wait_ready_children(s, 4, 1, 1, 5000) == 1 && ready_children(s, 4, &kid) == 1,
-            "the server did not start 1 child of 4 worker threads");
+    hassert(ready_children(s, 4, &kid) == 1, "the server did not start 1 child of 4 worker threads");
 
     /* Leave the child exactly two free descriptor numbers below its RLIMIT_NOFILE. */
-    int limit = 0, free_fds = 0;
-    for (; free_fds < 3 && limit < 4096; limit++) {
-        char path[64], target[16];
-        snprintf(path, sizeof(path), "/proc/%d/fd/%d", (int)kid, limit);
-        if (readlink(path, target, sizeof(target)) < 0 && errno == ENOENT && ++free_fds == 3)
-            break;
-    }
-    hassert(free_fds == 3, "cannot find free descriptor numbers in child %d", (int)kid);
-    struct rlimit old, rl;
-    hassert(prlimit(kid, RLIMIT_NOFILE, NULL, &old) == 0, "prlimit(%d) failed: %s", (int)kid,
-            strerror(errno));
-    rl = (struct rlimit){.rlim_cur = (rlim_t)limit, .rlim_max = old.rlim_max};
-    hassert(prlimit(kid, RLIMIT_NOFILE, &rl, NULL) == 0, "prlimit(%d) failed: %s", (int)kid, strerror(errno));
+    int limit = proc_free_fd(kid, 3);
+    hassert(limit >= 0, "cannot find free descriptor numbers in child %d", (int)kid);
+    struct rlimit old;
+    proc_set_nofile(kid, (rlim_t)limit, 0, &old);
 
     struct conn *held[2];
     for (int i = 0; i < 2; i++) {
@@ -411,22 +379,15 @@ Test(worker, out_of_descriptors_waits_without_spinning, .fini = harness_fini, .t
     sleep_ms(300);
     long t0 = proc_cpu_ticks(kid);
     int64_t w0 = now_ms();
-    int n = conn_fill(third, 1500);
+    expect_unanswered(third, 1500, "the third connection although the child had no descriptor left");
     long used = proc_cpu_ticks(kid) - t0;
     long ms = (long)(now_ms() - w0);
-    hassert(n == -1, "the third connection got %s although the child had no descriptor left",
-            n == 0  ? "closed"
-            : n > 0 ? "an answer"
-                    : "an error");
     hassert(t0 >= 0 && used * 1000 / sysconf(_SC_CLK_TCK) < ms / 4,
             "the child used %ld ticks of CPU in %ld ms without a descriptor (spinning?)", used, ms);
 
     /* Freed descriptor: the waiting connection is accepted and served. */
     conn_close(held[0]);
-    struct resp *r = calloc(1, sizeof(*r));
-    char err[512];
-    hassert(r != NULL, "calloc() failed");
-    hassert(resp_read(third, 0, 3000, r, err, sizeof(err)) == 0, "the waiting connection: %s", err);
+    struct resp *r = must_read_within(third, 3000, "the waiting connection");
     hassert(r->status == 200, "OPTIONS *: status %d", r->status);
     resp_free(r);
     conn_close(third);
@@ -438,8 +399,7 @@ Test(worker, out_of_descriptors_waits_without_spinning, .fini = harness_fini, .t
     hassert(first != NULL, "EMFILE not logged; error log:\n%s", log);
     hassert(strstr(first + 1, msg) == NULL, "EMFILE logged more than once; error log:\n%s", log);
     free(log);
-    hassert(prlimit(kid, RLIMIT_NOFILE, &old, NULL) == 0, "prlimit(%d) failed: %s", (int)kid,
-            strerror(errno));
+    proc_set_nofile(kid, old.rlim_cur, old.rlim_max, NULL);
     server_stop(s);
 }
 
@@ -464,9 +424,7 @@ Test(worker, one_process_mode, .fini = harness_fini, .timeout = 30)
         conn_send_str(c[i], PAGE_REQ);
     }
     for (int i = 0; i < 3; i++) {
-        struct resp *r = must_read(c[i], 0);
-        expect_static(r, s, "page.html", harness_page(), PAGE_LEN, "text/html", NULL, 0);
-        resp_free(r);
+        expect_next_file(c[i], s, "page.html", NULL, 0);
     }
     conn_close(c[1]);
     conn_close(c[2]);

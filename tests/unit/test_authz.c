@@ -15,42 +15,24 @@
 #include "http.h"
 #include "server.h"
 
-static char dir[] = "/tmp/test_authz.XXXXXX";
-static char conf_path[600];
 static struct server *srv;
-
-static void setup(void)
-{
-    conftest_make_root(dir, "/tmp/test_authz.XXXXXX");
-    snprintf(conf_path, sizeof(conf_path), "%s/conf/test.conf", dir);
-}
 
 static void teardown(void)
 {
     config_free(srv);
     srv = NULL;
-    conftest_remove_root(dir);
+    conftest_teardown();
 }
 
-TestSuite(authz, .init = setup, .fini = teardown);
+TestSuite(authz, .init = conftest_setup, .fini = teardown);
 
-static struct server *load(const char *text, struct errbuf *err)
-{
-    FILE *f = fopen(conf_path, "w");
-    cr_assert_not_null(f);
-    fprintf(f, "Listen 8080\n%s", text);
-    fclose(f);
-    struct config_args args = {CONFTEST_ARGS, .conf_file = conf_path};
-    return config_load(&args, NULL, err);
-}
+#define LISTEN "Listen 8080\n"
 
 /* Loads a configuration that must be valid (freed by teardown, or by the next call). */
 static void use(const char *text)
 {
-    struct errbuf err;
     config_free(srv);
-    srv = load(text, &err);
-    cr_assert_not_null(srv, "configuration refused: %s\n%s", err.msg, text);
+    srv = conftest_load_ok(LISTEN, text, NULL);
 }
 
 /* A request for path from peer ("10.1.2.3", "::1"; NULL: address unknown). */
@@ -488,13 +470,13 @@ Test(authz, errors_name_file_line_and_directive)
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         struct errbuf err;
-        struct server *s = load(cases[i].conf, &err);
+        struct server *s = conftest_load(LISTEN, cases[i].conf, NULL, &err);
         cr_expect_null(s, "accepted:\n%s", cases[i].conf);
         config_free(s);
         if (s != NULL)
             continue;
         char want[700];
-        snprintf(want, sizeof(want), "%s%s", conf_path, cases[i].want);
+        snprintf(want, sizeof(want), "%s%s", conftest_conf, cases[i].want);
         cr_expect(strncmp(err.msg, want, strlen(want)) == 0, "config:\n%s\ngot:  %s\nwant: %s...",
                   cases[i].conf, err.msg, want);
     }
@@ -506,35 +488,20 @@ Test(authz, nesting_is_bounded)
     for (int i = 0; i < AUTHZ_MAX_DEPTH + 1; i++)
         strcat(text, "<RequireAll>\n");
     struct errbuf err;
-    struct server *s = load(text, &err);
+    struct server *s = conftest_load(LISTEN, text, NULL, &err);
     cr_assert_null(s);
     cr_expect(strstr(err.msg, ":19: <RequireAll> nested too deeply") != NULL, "%s", err.msg);
 }
 
 /* ---- the shipped configurations ---- */
 
-/* conf/NAME of the source tree ($HTTPD_SRCDIR under make check, else relative to this file). */
-static const char *shipped_conf(const char *name)
-{
-    static char path[700];
-    const char *srcdir = getenv("HTTPD_SRCDIR");
-    if (srcdir != NULL && srcdir[0] != '\0') {
-        snprintf(path, sizeof(path), "%s/conf/%s", srcdir, name);
-    } else {
-        /* __FILE__ is .../tests/unit/test_authz.c */
-        const char *slash = strrchr(__FILE__, '/');
-        int dirlen = slash ? (int)(slash - __FILE__) : 1;
-        snprintf(path, sizeof(path), "%.*s/../../conf/%s", dirlen, slash ? __FILE__ : ".", name);
-    }
-    return path;
-}
-
 Test(authz, shipped_configurations_keep_server_status_local)
 {
-    static const char *const names[] = {"httpd.conf", "prefork.conf", "worker.conf", "event.conf"};
+    static const char *const names[] = {"conf/httpd.conf", "conf/prefork.conf", "conf/worker.conf",
+                                        "conf/event.conf"};
     for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
         struct errbuf err;
-        struct config_args args = {CONFTEST_ARGS, .conf_file = shipped_conf(names[i])};
+        struct config_args args = {CONFTEST_ARGS, .conf_file = conftest_source_file(names[i])};
         config_free(srv);
         srv = config_load(&args, NULL, &err);
         cr_assert_not_null(srv, "%s: %s", args.conf_file, err.msg);

@@ -25,42 +25,11 @@
 
 #define ERROR_TYPE "text/html; charset=utf-8"
 
-static struct pool *pool;
-
-static void setup(void)
-{
-    pool = pool_create(1024);
-    cr_assert_not_null(pool);
-}
-
-static void teardown(void)
-{
-    pool_destroy(pool);
-}
-
-TestSuite(http, .init = setup, .fini = teardown);
+TestSuite(http, .init = testserver_pool_setup, .fini = testserver_pool_teardown);
 
 static struct request *new_request(void)
 {
-    struct request *r = pool_calloc(pool, sizeof(*r));
-    cr_assert_not_null(r);
-    r->pool = pool;
-    r->status = 200;
-    r->body_tail = &r->body;
-    return r;
-}
-
-/* The body segments of r concatenated (memory segments only). */
-static char *body_text(const struct request *r)
-{
-    struct pbuf b = {.pool = pool};
-    pbuf_puts(&b, "");
-    for (const struct body_seg *s = r->body; s != NULL; s = s->next) {
-        cr_assert_not_null(s->data, "a file segment where only memory was expected");
-        pbuf_append(&b, s->data, s->len);
-    }
-    cr_assert_not(b.failed);
-    return b.p;
+    return testserver_request(test_pool, NULL);
 }
 
 static int fd_open(int fd)
@@ -201,8 +170,9 @@ Test(http, body_on_a_request_without_a_tail)
 static char *error_page(int status, const char *reason)
 {
     return pool_printf(
-        pool, "<!DOCTYPE html>\n<html><head><title>%d %s</title></head>\n<body><h1>%s</h1></body></html>\n",
-        status, reason, reason);
+        test_pool,
+        "<!DOCTYPE html>\n<html><head><title>%d %s</title></head>\n<body><h1>%s</h1></body></html>\n", status,
+        reason, reason);
 }
 
 Test(http, error_page_for_every_status)
@@ -215,7 +185,7 @@ Test(http, error_page_for_every_status)
         cr_assert_str_eq(r->content_type, ERROR_TYPE);
         cr_assert_eq(r->n_resp_headers, 0);
         char *want = error_page(status, http_status_table[i].reason);
-        cr_assert_str_eq(body_text(r), want, "status %d", status);
+        cr_assert_str_eq(testserver_body(r), want, "status %d", status);
         cr_assert_eq(r->body_len, strlen(want));
     }
 }
@@ -235,7 +205,7 @@ Test(http, error_replaces_what_the_handler_set)
     cr_assert_eq(r->status, 500);
     cr_assert_eq(r->n_resp_headers, 0);
     cr_assert_str_eq(r->content_type, ERROR_TYPE);
-    cr_assert_str_eq(body_text(r), error_page(500, "Internal Server Error"));
+    cr_assert_str_eq(testserver_body(r), error_page(500, "Internal Server Error"));
     cr_assert_not(fd_open(fd), "the file the handler had attached is closed");
 
     /* headers added after the error page (Allow on a 405) are kept */
@@ -258,7 +228,7 @@ static const struct handler error_handler = {"test-error", HTTP_M(METHOD_GET), e
 static char *round_trip(const struct server *s, const char *req, int *closed)
 {
     struct http_conn *c = http_conn_create(s, NULL, 0, 1000);
-    struct pbuf out = {.pool = pool};
+    struct pbuf out = {.pool = test_pool};
     char *buf;
     size_t space;
 
@@ -294,7 +264,7 @@ Test(http, error_pages_close_exactly_the_listed_statuses)
 {
     struct location loc = {.path = "/e", .len = 2, .handler = &error_handler};
     struct server s;
-    testserver_init(&s, pool);
+    testserver_init(&s, test_pool);
     s.locations = &loc;
     int checked = 0;
 
@@ -304,10 +274,10 @@ Test(http, error_pages_close_exactly_the_listed_statuses)
             continue;
         const struct http_status_expect *e = http_status_find(status);
         cr_assert_not_null(e, "status %d is not in tests/http_status.h", status);
-        char *req = pool_printf(pool, "GET /e?%d HTTP/1.1\r\nHost: x\r\n\r\n", status);
+        char *req = pool_printf(test_pool, "GET /e?%d HTTP/1.1\r\nHost: x\r\n\r\n", status);
         char *page = error_page(status, e->reason);
         char *want =
-            pool_printf(pool,
+            pool_printf(test_pool,
                         "HTTP/1.1 %d %s\r\nDate: X\r\nServer: " SERVER_SOFTWARE "\r\n"
                         "Content-Length: %zu\r\nContent-Type: " ERROR_TYPE "\r\n%s\r\n%s",
                         status, e->reason, strlen(page), e->closes ? "Connection: close\r\n" : "", page);

@@ -127,6 +127,38 @@ static enum conn_state drive(struct http_conn *c, const char *in, size_t len, si
     return st;
 }
 
+/* drive() with the whole of `in` in one piece. */
+static enum conn_state drive_str(struct http_conn *c, const char *in, struct out *o, int64_t *now)
+{
+    return drive(c, in, strlen(in), 1 << 20, o, now);
+}
+
+/* Plays the MPM after a read deadline passed: the 408 page is written, then the connection closes. */
+static void expect_408(struct http_conn *c, struct out *o, int64_t *now)
+{
+    cr_assert_eq(drive(c, "", 0, 1, o, now), CONN_CLOSE);
+    cr_assert(strncmp(o->data, "HTTP/1.1 408 Request Timeout\r\n", 30) == 0, "%s", o->data);
+}
+
+#define KEEPALIVE_GET "GET / HTTP/1.1\r\nHost: x\r\n\r\n"
+
+/* A new connection at *now that has served one GET and waits in keep-alive; its output went to o. */
+static struct http_conn *kept_alive(struct out *o, int64_t *now)
+{
+    struct http_conn *c = http_conn_create(&srv, NULL, 0, *now);
+    cr_assert_not_null(c);
+    cr_assert_eq(drive_str(c, KEEPALIVE_GET, o, now), CONN_KEEPALIVE);
+    return c;
+}
+
+/* Ends a connection the test played the MPM for; o is empty again. */
+static void played_out(struct http_conn *c, struct out *o)
+{
+    http_conn_destroy(c);
+    free(o->data);
+    memset(o, 0, sizeof(*o));
+}
+
 /* Runs a whole exchange of `len` bytes on a fresh connection; returns the output with Date values replaced by
  * "X". */
 static char *exchange_n(const char *in, size_t len, size_t step, enum conn_state *final)
@@ -277,16 +309,16 @@ Test(http_conn, errors)
 
 Test(http_conn, http09_is_refused)
 {
-    enum conn_state st;
-    char *got = exchange("GET / HTTP/0.9\r\n\r\n", 1 << 20, &st);
-    cr_assert(strncmp(got, "HTTP/1.1 505 ", 13) == 0 || strncmp(got, "HTTP/1.1 400 ", 13) == 0, "%s", got);
-    cr_assert_eq(st, CONN_CLOSE);
-    free(got);
     /* llhttp reads a request line without a version as HTTP/0.9 */
-    got = exchange("GET /\r\n\r\n", 1 << 20, &st);
-    cr_assert(strncmp(got, "HTTP/1.1 505 ", 13) == 0 || strncmp(got, "HTTP/1.1 400 ", 13) == 0, "%s", got);
-    cr_assert_eq(st, CONN_CLOSE);
-    free(got);
+    static const char *const reqs[] = {"GET / HTTP/0.9\r\n\r\n", "GET /\r\n\r\n"};
+    for (size_t i = 0; i < sizeof(reqs) / sizeof(reqs[0]); i++) {
+        enum conn_state st;
+        char *got = exchange(reqs[i], 1 << 20, &st);
+        cr_assert(strncmp(got, "HTTP/1.1 505 ", 13) == 0 || strncmp(got, "HTTP/1.1 400 ", 13) == 0, "%s",
+                  got);
+        cr_assert_eq(st, CONN_CLOSE);
+        free(got);
+    }
 }
 
 Test(http_conn, limits)
@@ -371,24 +403,17 @@ Test(http_conn, timeouts)
     http_conn_destroy(c);
 
     c = http_conn_create(&srv, NULL, 0, now);
-    const char *part = "GET / HTTP/1.1\r\nHo";
-    cr_assert_eq(drive(c, part, strlen(part), 1 << 20, &o, &now), CONN_READ);
+    cr_assert_eq(drive_str(c, "GET / HTTP/1.1\r\nHo", &o, &now), CONN_READ);
     cr_assert_eq(http_conn_deadline(c), now + 60000);
     cr_assert_eq(http_conn_timeout(c, http_conn_deadline(c)), CONN_WRITE);
-    cr_assert_eq(drive(c, "", 0, 1, &o, &now), CONN_CLOSE);
-    cr_assert(strncmp(o.data, "HTTP/1.1 408 Request Timeout\r\n", 30) == 0, "%s", o.data);
-    http_conn_destroy(c);
-    free(o.data);
+    expect_408(c, &o, &now);
+    played_out(c, &o);
 
     /* idle keep-alive: KeepAliveTimeout, then close without a response */
-    memset(&o, 0, sizeof(o));
-    c = http_conn_create(&srv, NULL, 0, now);
-    const char *req = "GET / HTTP/1.1\r\nHost: x\r\n\r\n";
-    cr_assert_eq(drive(c, req, strlen(req), 1 << 20, &o, &now), CONN_KEEPALIVE);
+    c = kept_alive(&o, &now);
     cr_assert_eq(http_conn_deadline(c), now + 5000);
     cr_assert_eq(http_conn_timeout(c, now + 5000), CONN_CLOSE);
-    http_conn_destroy(c);
-    free(o.data);
+    played_out(c, &o);
 }
 
 Test(http_conn, idle_connection_holds_no_buffers)
@@ -397,34 +422,28 @@ Test(http_conn, idle_connection_holds_no_buffers)
     struct out o = {0};
     struct http_conn *c = http_conn_create(&srv, NULL, 0, now);
     size_t fresh = http_conn_footprint(c);
-    const char *req = "GET / HTTP/1.1\r\nHost: x\r\n\r\n";
-    cr_assert_eq(drive(c, req, strlen(req), 1 << 20, &o, &now), CONN_KEEPALIVE);
+    cr_assert_eq(drive_str(c, KEEPALIVE_GET, &o, &now), CONN_KEEPALIVE);
     cr_assert_eq(http_conn_footprint(c), fresh);
     cr_assert_lt(fresh, 128, "an idle connection costs %zu bytes", fresh);
-    http_conn_destroy(c);
-    free(o.data);
+    played_out(c, &o);
 }
 
 Test(http_conn, graceful_shutdown)
 {
     int64_t now = 1;
     struct out o = {0};
-    struct http_conn *c = http_conn_create(&srv, NULL, 0, now);
-    const char *req = "GET / HTTP/1.1\r\nHost: x\r\n\r\n";
-    cr_assert_eq(drive(c, req, strlen(req), 1 << 20, &o, &now), CONN_KEEPALIVE);
+    struct http_conn *c = kept_alive(&o, &now);
     cr_assert_eq(http_conn_shutdown(c), CONN_CLOSE);
-    http_conn_destroy(c);
-    free(o.data);
+    played_out(c, &o);
 
     /* mid-request: the response is sent, with Connection: close */
-    memset(&o, 0, sizeof(o));
+    const char *req = KEEPALIVE_GET;
     c = http_conn_create(&srv, NULL, 0, now);
     cr_assert_eq(drive(c, req, 10, 1 << 20, &o, &now), CONN_READ);
     cr_assert_eq(http_conn_shutdown(c), CONN_READ);
     cr_assert_eq(drive(c, req + 10, strlen(req) - 10, 1 << 20, &o, &now), CONN_CLOSE);
     cr_assert_not_null(strstr(o.data, "Connection: close\r\n"));
-    http_conn_destroy(c);
-    free(o.data);
+    played_out(c, &o);
 }
 
 /* Feeds `in` at time `now` (one piece). */
@@ -460,8 +479,7 @@ Test(http_conn, request_read_timeout_header_stage)
     cr_assert_eq(http_conn_timeout(c, t0 + 4000), CONN_WRITE);
     struct out o = {0};
     int64_t now = t0 + 4000;
-    cr_assert_eq(drive(c, "", 0, 1, &o, &now), CONN_CLOSE);
-    cr_assert(strncmp(o.data, "HTTP/1.1 408 Request Timeout\r\n", 30) == 0, "%s", o.data);
+    expect_408(c, &o, &now);
     cr_assert_not_null(strstr(o.data, "Connection: close\r\n"));
     http_conn_destroy(c);
     free(o.data);
@@ -477,9 +495,7 @@ Test(http_conn, request_read_timeout_keepalive_starts_at_first_byte)
     srv.header_timeout = (struct read_timeout){.timeout = 2, .max_timeout = 3, .min_rate = 500};
     int64_t now = 100000;
     struct out o = {0};
-    struct http_conn *c = http_conn_create(&srv, NULL, 0, now);
-    const char *req = "GET / HTTP/1.1\r\nHost: x\r\n\r\n";
-    cr_assert_eq(drive(c, req, strlen(req), 1 << 20, &o, &now), CONN_KEEPALIVE);
+    struct http_conn *c = kept_alive(&o, &now);
     cr_assert_eq(http_conn_deadline(c), now + 5000, "idle: KeepAliveTimeout");
     int64_t first = now + 4000; /* the next request starts late in the keep-alive wait */
     cr_assert_eq(feed(c, "GET / HT", first), CONN_READ);
@@ -508,8 +524,7 @@ Test(http_conn, request_read_timeout_body_stage)
     cr_assert_eq(http_conn_timeout(c, http_conn_deadline(c)), CONN_WRITE);
     struct out o = {0};
     int64_t now = http_conn_deadline(c);
-    cr_assert_eq(drive(c, "", 0, 1, &o, &now), CONN_CLOSE);
-    cr_assert(strncmp(o.data, "HTTP/1.1 408 Request Timeout\r\n", 30) == 0, "%s", o.data);
+    expect_408(c, &o, &now);
     http_conn_destroy(c);
     free(o.data);
 }

@@ -33,28 +33,30 @@ static struct listener parse_ok(const char *spec)
     return l;
 }
 
-static void expect_v4(const char *spec, const char *addr, int port)
+/* Parses spec, which must give an address of `family` (AF_INET, AF_INET6) written addr, and port. */
+static void expect_addr(const char *spec, int family, const char *addr, int port)
 {
     struct listener l = parse_ok(spec);
+    int v4 = family == AF_INET;
     const struct sockaddr_in *sin = (const struct sockaddr_in *)&l.addr;
-    char text[INET_ADDRSTRLEN];
-    cr_assert_eq(sin->sin_family, AF_INET, "Listen %s", spec);
-    cr_assert_eq(l.addrlen, sizeof(*sin), "Listen %s", spec);
-    cr_assert_not_null(inet_ntop(AF_INET, &sin->sin_addr, text, sizeof(text)));
+    const struct sockaddr_in6 *sin6 = (const struct sockaddr_in6 *)&l.addr;
+    char text[INET6_ADDRSTRLEN];
+    cr_assert_eq(l.addr.ss_family, family, "Listen %s", spec);
+    cr_assert_eq(l.addrlen, v4 ? sizeof(*sin) : sizeof(*sin6), "Listen %s", spec);
+    cr_assert_not_null(inet_ntop(family, v4 ? (const void *)&sin->sin_addr : (const void *)&sin6->sin6_addr,
+                                 text, sizeof(text)));
     cr_assert_str_eq(text, addr, "Listen %s", spec);
-    cr_assert_eq(ntohs(sin->sin_port), port, "Listen %s", spec);
+    cr_assert_eq(ntohs(v4 ? sin->sin_port : sin6->sin6_port), port, "Listen %s", spec);
+}
+
+static void expect_v4(const char *spec, const char *addr, int port)
+{
+    expect_addr(spec, AF_INET, addr, port);
 }
 
 static void expect_v6(const char *spec, const char *addr, int port)
 {
-    struct listener l = parse_ok(spec);
-    const struct sockaddr_in6 *sin6 = (const struct sockaddr_in6 *)&l.addr;
-    char text[INET6_ADDRSTRLEN];
-    cr_assert_eq(sin6->sin6_family, AF_INET6, "Listen %s", spec);
-    cr_assert_eq(l.addrlen, sizeof(*sin6), "Listen %s", spec);
-    cr_assert_not_null(inet_ntop(AF_INET6, &sin6->sin6_addr, text, sizeof(text)));
-    cr_assert_str_eq(text, addr, "Listen %s", spec);
-    cr_assert_eq(ntohs(sin6->sin6_port), port, "Listen %s", spec);
+    expect_addr(spec, AF_INET6, addr, port);
 }
 
 /* Parses a spec that must be refused; the message must contain `says`. */

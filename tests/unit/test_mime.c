@@ -12,46 +12,18 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "conftest.h"
 #include "mime.h"
 #include "pool.h"
+#include "testserver.h"
 #include "util.h"
 
-static struct pool *pool;
-
-static void setup(void)
-{
-    pool = pool_create(4096);
-    cr_assert_not_null(pool);
-}
-
-static void teardown(void)
-{
-    pool_destroy(pool);
-}
-
-TestSuite(mime, .init = setup, .fini = teardown);
-
-/* conf/mime.types of the source tree. */
-static const char *shipped_path(void)
-{
-    static char path[PATH_MAX];
-    const char *srcdir = getenv("HTTPD_SRCDIR");
-    if (srcdir != NULL && srcdir[0] != '\0') {
-        snprintf(path, sizeof(path), "%s/conf/mime.types", srcdir);
-    } else {
-        /* __FILE__ is .../tests/unit/test_mime.c */
-        const char *file = __FILE__;
-        const char *slash = strrchr(file, '/');
-        int dirlen = slash ? (int)(slash - file) : 1;
-        snprintf(path, sizeof(path), "%.*s/../../conf/mime.types", dirlen, slash ? file : ".");
-    }
-    return path;
-}
+TestSuite(mime, .init = testserver_pool_setup, .fini = testserver_pool_teardown);
 
 static struct mime_table *load_shipped(void)
 {
     struct errbuf err = {{0}};
-    struct mime_table *t = mime_load(pool, shipped_path(), &err);
+    struct mime_table *t = mime_load(test_pool, conftest_source_file("conf/mime.types"), &err);
     cr_assert_not_null(t, "mime_load: %s", err.msg);
     return t;
 }
@@ -65,7 +37,7 @@ static struct mime_table *load_text(const char *text)
     cr_assert_eq(write(fd, text, len), (ssize_t)len);
     close(fd);
     struct errbuf err = {{0}};
-    struct mime_table *t = mime_load(pool, path, &err);
+    struct mime_table *t = mime_load(test_pool, path, &err);
     unlink(path);
     cr_assert_not_null(t, "mime_load: %s", err.msg);
     return t;
@@ -180,7 +152,7 @@ Test(mime, empty_file_loads)
 Test(mime, missing_file_explains)
 {
     struct errbuf err = {{0}};
-    cr_expect_null(mime_load(pool, "/nonexistent/dir/mime.types", &err));
+    cr_expect_null(mime_load(test_pool, "/nonexistent/dir/mime.types", &err));
     cr_expect_not_null(strstr(err.msg, "/nonexistent/dir/mime.types"), "message: %s", err.msg);
     cr_expect_not_null(strstr(err.msg, strerror(ENOENT)), "message: %s", err.msg);
 }

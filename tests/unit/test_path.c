@@ -16,21 +16,9 @@
 #include <unistd.h>
 
 #include "../../server/path.c"
+#include "testserver.h"
 
-static struct pool *pool;
-
-static void pool_setup(void)
-{
-    pool = pool_create(4096);
-    cr_assert_not_null(pool);
-}
-
-static void pool_teardown(void)
-{
-    pool_destroy(pool);
-}
-
-TestSuite(normalize, .init = pool_setup, .fini = pool_teardown);
+TestSuite(normalize, .init = testserver_pool_setup, .fini = testserver_pool_teardown);
 
 struct norm_case {
     const char *raw;
@@ -97,7 +85,7 @@ Test(normalize, table)
     for (size_t i = 0; i < sizeof(norm_cases) / sizeof(norm_cases[0]); i++) {
         const struct norm_case *c = &norm_cases[i];
         char *out = NULL;
-        int st = path_normalize(pool, c->raw, strlen(c->raw), &out);
+        int st = path_normalize(test_pool, c->raw, strlen(c->raw), &out);
         cr_expect_eq(st, c->status, "\"%s\": status %d, expected %d", c->raw, st, c->status);
         if (c->status == 0 && st == 0)
             cr_expect_str_eq(out, c->out, "\"%s\" -> \"%s\", expected \"%s\"", c->raw, out, c->out);
@@ -109,7 +97,7 @@ Test(normalize, length_bounds_input)
     /* only `len` bytes are read: the query after them is not part of the path */
     const char raw[] = "/a/b?c=/../..";
     char *out = NULL;
-    cr_assert_eq(path_normalize(pool, raw, 4, &out), 0);
+    cr_assert_eq(path_normalize(test_pool, raw, 4, &out), 0);
     cr_assert_str_eq(out, "/a/b");
 }
 
@@ -117,7 +105,7 @@ Test(normalize, literal_nul)
 {
     const char raw[] = "/a\0b";
     char *out = NULL;
-    cr_assert_eq(path_normalize(pool, raw, 4, &out), 400);
+    cr_assert_eq(path_normalize(test_pool, raw, 4, &out), 400);
 }
 
 Test(normalize, escape_cut_by_length)
@@ -125,7 +113,7 @@ Test(normalize, escape_cut_by_length)
     /* "%41" exists in memory but only "%4" is inside the span */
     const char raw[] = "/a%41";
     char *out = NULL;
-    cr_assert_eq(path_normalize(pool, raw, 4, &out), 400);
+    cr_assert_eq(path_normalize(test_pool, raw, 4, &out), 400);
 }
 
 Test(normalize, overlong_input)
@@ -138,7 +126,7 @@ Test(normalize, overlong_input)
         raw[i] = i % 4 == 0 ? '/' : 'x';
     raw[n] = '\0';
     char *out = NULL;
-    cr_assert_eq(path_normalize(pool, raw, n, &out), 0);
+    cr_assert_eq(path_normalize(test_pool, raw, n, &out), 0);
     cr_assert_str_eq(out, raw);
 
     /* "/a/.." repeated: everything cancels out */
@@ -148,12 +136,12 @@ Test(normalize, overlong_input)
     for (size_t i = 0; i < reps; i++)
         memcpy(up + i * 5, "/a/..", 5);
     up[reps * 5] = '\0';
-    cr_assert_eq(path_normalize(pool, up, reps * 5, &out), 0);
+    cr_assert_eq(path_normalize(test_pool, up, reps * 5, &out), 0);
     cr_assert_str_eq(out, "/");
 
     /* one ".." too many at the very end of a long path: still 400 */
     memcpy(up + (reps - 1) * 5, "/../.", 5);
-    cr_assert_eq(path_normalize(pool, up, reps * 5, &out), 400);
+    cr_assert_eq(path_normalize(test_pool, up, reps * 5, &out), 400);
     free(raw);
     free(up);
 }
@@ -161,7 +149,7 @@ Test(normalize, overlong_input)
 Test(normalize, percent_encoded_escape_is_not_decoded_twice)
 {
     char *out = NULL;
-    cr_assert_eq(path_normalize(pool, "/%252e%252e/x", 13, &out), 0);
+    cr_assert_eq(path_normalize(test_pool, "/%252e%252e/x", 13, &out), 0);
     cr_assert_str_eq(out, "/%2e%2e/x");
 }
 

@@ -15,23 +15,9 @@
 #include "conftest.h"
 #include "restart.c"
 
-static char dir[] = "/tmp/test_restart.XXXXXX";
-static char conf_path[600];
+TestSuite(restart, .init = conftest_setup, .fini = conftest_teardown);
 
-static void setup(void)
-{
-    conftest_make_root(dir, "/tmp/test_restart.XXXXXX");
-    snprintf(conf_path, sizeof(conf_path), "%s/conf/test.conf", dir);
-}
-
-static void teardown(void)
-{
-    conftest_remove_root(dir);
-}
-
-TestSuite(restart, .init = setup, .fini = teardown);
-
-static const struct config_args args = {CONFTEST_ARGS, .conf_file = conf_path};
+static const struct config_args args = {CONFTEST_ARGS, .conf_file = conftest_conf};
 
 /* A loopback port free now. */
 static int free_port(void)
@@ -48,14 +34,12 @@ static int free_port(void)
 /* Writes the configuration (logs under the test's root, a free port) and loads it. */
 static struct server *load(const char *text, struct warnings *w)
 {
-    struct errbuf err;
-    FILE *f = fopen(conf_path, "w");
-    cr_assert_not_null(f);
-    fprintf(f, "Listen 127.0.0.1:%d\nErrorLog %s/error_log\nPidFile %s/httpd.pid\n%s", free_port(), dir, dir,
-            text);
-    fclose(f);
-    struct server *s = config_load(&args, w, &err);
-    cr_assert_not_null(s, "%s", err.msg);
+    char *head = NULL;
+    cr_assert_geq(asprintf(&head, "Listen 127.0.0.1:%d\nErrorLog %s/error_log\nPidFile %s/httpd.pid\n",
+                           free_port(), conftest_dir, conftest_dir),
+                  0);
+    struct server *s = conftest_load_ok(head, text, w);
+    free(head);
     return s;
 }
 

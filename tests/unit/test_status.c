@@ -1,12 +1,12 @@
 /*
  * Tests of server-status (server/status.c, status_snap.c and the renderers status_auto.c, status_json.c,
- * status_html.c) without a server: scoreboards filled by hand, header included (the model's name and sizes, as supervision
- * writes them), are rendered into requests made by hand. ?auto is compared byte for byte with what Apache's
- * mod_status prints for the same figures (key names, order, APR's float format, which keys are left out),
- * and its key list under each kind of model with Apache 2.4's own; ?json is read back with the strict JSON
- * parser below and checked value by value; the HTML page for its escaping, scoreboard layout, links and
- * plain numbers. Also: APR's "%g", request durations, graceful workers, the query options, the handler
- * finding the board of its process, and the /proc readings on this process.
+ * status_html.c) without a server: scoreboards filled by hand, header included (the model's name and sizes,
+ * as supervision writes them), are rendered into requests made by hand. ?auto is compared byte for byte with
+ * what Apache's mod_status prints for the same figures (key names, order, APR's float format, which keys are
+ * left out), and its key list under each kind of model with Apache 2.4's own; ?json is read back with the
+ * strict JSON parser below and checked value by value; the HTML page for its escaping, scoreboard layout,
+ * links and plain numbers. Also: APR's "%g", request durations, graceful workers, the query options, the
+ * handler finding the board of its process, and the /proc readings on this process.
  */
 #include <criterion/criterion.h>
 
@@ -24,6 +24,7 @@
 #include "status_auto.c"
 #include "status_html.c"
 #include "status_json.c"
+#include "testserver.h"
 
 #define T0 1700000000 /* Tuesday, 14-Nov-2023 22:13:20 UTC */
 
@@ -31,6 +32,8 @@
 
 #define JSON_ASSERT(cond, ...) cr_assert(cond, __VA_ARGS__)
 #include "../json.h"
+
+#include "../status_expect.h"
 
 Test(status, json_parser_is_strict)
 {
@@ -56,20 +59,25 @@ Test(status, json_parser_is_strict)
 
 /* ---- fixtures ---- */
 
-static void utc(void)
+/* Every test has the pool of testserver.h, a server with nothing set, and the scoreboard it made last. */
+static struct server srv;
+static struct scoreboard *board;
+
+static void setup(void)
 {
     setenv("TZ", "UTC", 1);
     tzset();
+    testserver_pool_setup();
 }
 
-TestSuite(status, .init = utc);
-
-static struct server *new_server(void)
+static void teardown(void)
 {
-    struct server *s = calloc(1, sizeof(*s));
-    cr_assert_not_null(s);
-    return s;
+    if (board != NULL)
+        scoreboard_destroy(board);
+    testserver_pool_teardown();
 }
+
+TestSuite(status, .init = setup, .fini = teardown);
 
 /* The header as supervision writes it. */
 static void describe(struct scoreboard *sb, const char *mpm, int async, int threads_per_child,
@@ -81,17 +89,27 @@ static void describe(struct scoreboard *sb, const char *mpm, int async, int thre
     scoreboard_set_info(sb, &info);
 }
 
-static struct request *new_request(struct pool *p, const struct server *s, const char *host,
-                                   const char *query)
+/* The test's scoreboard of rows x threads (replacing the one before), started at T0, described for mpm as
+ * supervision does (NULL: no description). */
+static struct scoreboard *new_board(int rows, int threads, const char *mpm, int async, int threads_per_child,
+                                    int max_servers)
 {
-    struct request *r = pool_calloc(p, sizeof(*r));
-    cr_assert_not_null(r);
-    r->pool = p;
-    r->server = s;
+    struct errbuf err;
+    if (board != NULL)
+        scoreboard_destroy(board);
+    board = scoreboard_create(rows, threads, &err);
+    cr_assert_not_null(board, "%s", err.msg);
+    if (mpm != NULL)
+        describe(board, mpm, async, threads_per_child, max_servers);
+    board->start_time = T0;
+    return board;
+}
+
+static struct request *new_request(const char *host, const char *query)
+{
+    struct request *r = testserver_request(test_pool, &srv);
     r->host = host;
     r->query = query;
-    r->status = 200;
-    r->body_tail = &r->body;
     return r;
 }
 
@@ -100,8 +118,7 @@ static char *body_of(struct request *r)
 {
     cr_assert_not_null(r->body);
     cr_assert_null(r->body->next);
-    cr_assert_eq(r->body->len, r->body_len);
-    return pool_strndup(r->pool, r->body->data, r->body->len);
+    return testserver_body(r);
 }
 
 static void set_slot(struct scoreboard *sb, int i, int t, char st, uint64_t accesses, uint64_t bytes)
@@ -138,12 +155,8 @@ static void set_child(struct scoreboard *sb, int i, pid_t pid, int gen, int quit
  */
 static struct scoreboard *worker_board(void)
 {
-    struct errbuf err;
-    struct scoreboard *sb = scoreboard_create(4, 5, &err);
-    cr_assert_not_null(sb, "%s", err.msg);
-    describe(sb, "worker", 0, 4, 2);
+    struct scoreboard *sb = new_board(4, 5, "worker", 0, 4, 2);
     atomic_store(&sb->generation, 1);
-    sb->start_time = T0;
     set_child(sb, 0, 100, 1, 0, 0, 0);
     set_slot(sb, 0, 0, SB_READY, 40, 81920);
     set_slot(sb, 0, 1, SB_WRITE, 10, 20480);
@@ -189,11 +202,7 @@ static struct status_sys worker_sys(void)
  */
 static struct scoreboard *event_board(void)
 {
-    struct errbuf err;
-    struct scoreboard *sb = scoreboard_create(4, 1, &err);
-    cr_assert_not_null(sb, "%s", err.msg);
-    describe(sb, "event", 1, 1, 3);
-    sb->start_time = T0;
+    struct scoreboard *sb = new_board(4, 1, "event", 1, 1, 3);
     set_child(sb, 0, 200, 0, 0, 5, 3);
     set_slot(sb, 0, 0, SB_READY, 0, 0);
     set_child(sb, 1, 201, 0, 0, 2, 0);
@@ -206,10 +215,10 @@ static struct scoreboard *event_board(void)
 /* The build date as the renderers print it. */
 #define BUILT "Server Built: " __DATE__ " " __TIME__ "\n"
 
-static char *render(struct pool *p, const struct server *s, const char *host, struct scoreboard *sb,
-                    enum status_format fmt, const struct status_sys *sys, struct request **out)
+static char *render(const char *host, struct scoreboard *sb, enum status_format fmt,
+                    const struct status_sys *sys, struct request **out)
 {
-    struct request *r = new_request(p, s, host, NULL);
+    struct request *r = new_request(host, NULL);
     cr_assert_eq(status_render(r, sb, fmt, sys), 0);
     cr_assert_eq(r->status, 200);
     if (out != NULL)
@@ -221,12 +230,10 @@ static char *render(struct pool *p, const struct server *s, const char *host, st
 
 Test(status, auto_matches_apache_for_worker)
 {
-    struct pool *p = pool_create(4096);
-    struct server *s = new_server();
     struct scoreboard *sb = worker_board();
     struct status_sys sys = worker_sys();
     struct request *r;
-    char *body = render(p, s, "www.example.com:8080", sb, STATUS_AUTO, &sys, &r);
+    char *body = render("www.example.com:8080", sb, STATUS_AUTO, &sys, &r);
 
     cr_assert_str_eq(r->content_type, "text/plain; charset=ISO-8859-1");
     cr_assert_str_eq(body, "www.example.com\n"
@@ -257,22 +264,17 @@ Test(status, auto_matches_apache_for_worker)
                            "GracefulWorkers: 0\n"
                            "IdleWorkers: 4\n"
                            "Scoreboard: _WK_G_..__SR\n");
-    scoreboard_destroy(sb);
-    free(s);
-    pool_destroy(p);
 }
 
 Test(status, auto_matches_apache_for_event)
 {
-    struct pool *p = pool_create(4096);
-    struct server *s = new_server();
     struct scoreboard *sb = event_board();
     struct status_sys sys = {.now = T0, .load = {-1, -1, -1}};
 
     /* no Host and no ServerName; no CPU figures; no uptime yet (no rates) and no request (no BytesPerReq nor
      * DurationPerReq); the slot finishing on its own is graceful, not busy; Busy/Idle once, as Apache 2.4.71
      */
-    char *body = render(p, s, NULL, sb, STATUS_AUTO, &sys, NULL);
+    char *body = render(NULL, sb, STATUS_AUTO, &sys, NULL);
     cr_assert_str_eq(body, "localhost\n"
                            "ServerVersion: httpd/0.1.0\n"
                            "ServerMPM: event\n" BUILT "CurrentTime: Tuesday, 14-Nov-2023 22:13:20 UTC\n"
@@ -299,20 +301,12 @@ Test(status, auto_matches_apache_for_event)
                            "ConnsAsyncKeepAlive: 4\n"
                            "ConnsAsyncClosing: 0\n"
                            "Scoreboard: _G_\n");
-    scoreboard_destroy(sb);
-    free(s);
-    pool_destroy(p);
 }
 
 Test(status, idle_counts_only_the_current_generation)
 {
-    struct pool *p = pool_create(4096);
-    struct server *s = new_server();
-    struct errbuf err;
-    struct scoreboard *sb = scoreboard_create(3, 1, &err);
+    struct scoreboard *sb = new_board(3, 1, "prefork", 0, 1, 3);
     struct status_sys sys = {.now = T0 + 10, .load = {0, 0, 0}};
-    describe(sb, "prefork", 0, 1, 3);
-    sb->start_time = T0;
     atomic_store(&sb->generation, 2);
     set_child(sb, 0, 300, 2, 0, 0, 0); /* current generation, idle */
     set_slot(sb, 0, 0, SB_READY, 0, 0);
@@ -320,54 +314,15 @@ Test(status, idle_counts_only_the_current_generation)
     set_slot(sb, 1, 0, SB_READY, 0, 0);
     set_child(sb, 2, 302, 1, 0, 0, 0); /* an older generation still busy: busy all the same */
     set_slot(sb, 2, 0, SB_WRITE, 0, 0);
-    char *body = render(p, s, "h", sb, STATUS_AUTO, &sys, NULL);
+    char *body = render("h", sb, STATUS_AUTO, &sys, NULL);
     cr_assert(strstr(body, "\nBusyWorkers: 1\nGracefulWorkers: 0\nIdleWorkers: 1\nScoreboard: __W\n") != NULL,
               "%s", body);
     cr_assert(strstr(body, "\nParentServerMPMGeneration: 2\n") != NULL);
     cr_assert_null(strstr(body, "Processes:"), "Processes is event's (is_async) only, as Apache");
-    scoreboard_destroy(sb);
-    free(s);
-    pool_destroy(p);
 }
 
-/*
- * The keys of ?auto under each kind of model, every optional one present (uptime, requests, CPU time), as
- * Apache 2.4's mod_status prints them (Debian's apache2 with ExtendedStatus On, under mpm_prefork, mpm_worker
- * and mpm_event).
- */
-static const char *const apache_keys[] = {"ServerVersion",
-                                          "ServerMPM",
-                                          "Server Built",
-                                          "CurrentTime",
-                                          "RestartTime",
-                                          "ParentServerConfigGeneration",
-                                          "ParentServerMPMGeneration",
-                                          "ServerUptimeSeconds",
-                                          "ServerUptime",
-                                          "Load1",
-                                          "Load5",
-                                          "Load15",
-                                          "Total Accesses",
-                                          "Total kBytes",
-                                          "Total Duration",
-                                          "CPUUser",
-                                          "CPUSystem",
-                                          "CPUChildrenUser",
-                                          "CPUChildrenSystem",
-                                          "CPULoad",
-                                          "Uptime",
-                                          "ReqPerSec",
-                                          "BytesPerSec",
-                                          "BytesPerReq",
-                                          "DurationPerReq",
-                                          "BusyWorkers",
-                                          "GracefulWorkers",
-                                          "IdleWorkers",
-                                          NULL};
-static const char *const apache_async_keys[] = {
-    "Processes",           "Stopping",          "ConnsTotal", "ConnsAsyncWaitIO", "ConnsAsyncWriting",
-    "ConnsAsyncKeepAlive", "ConnsAsyncClosing", NULL};
-
+/* The keys of ?auto under each kind of model, every optional one present (uptime, requests, CPU time), as
+ * Apache 2.4's mod_status prints them (tests/status_expect.h). */
 Test(status, auto_keys_in_apache_order_per_model)
 {
     struct {
@@ -375,26 +330,16 @@ Test(status, auto_keys_in_apache_order_per_model)
         int async, rows, threads;
     } models[] = {{"prefork", 0, 4, 1}, {"worker", 0, 2, 4}, {"event", 1, 3, 1}};
     for (size_t m = 0; m < sizeof(models) / sizeof(models[0]); m++) {
-        struct pool *p = pool_create(4096);
-        struct server *s = new_server();
-        struct errbuf err;
-        struct scoreboard *sb = scoreboard_create(models[m].rows, models[m].threads, &err);
-        cr_assert_not_null(sb);
-        describe(sb, models[m].mpm, models[m].async, models[m].threads, models[m].rows);
-        sb->start_time = T0;
+        struct scoreboard *sb = new_board(models[m].rows, models[m].threads, models[m].mpm, models[m].async,
+                                          models[m].threads, models[m].rows);
         set_child(sb, 0, 400, 0, 0, 2, 1);
         set_slot(sb, 0, 0, SB_WRITE, 7, 9000);
         set_duration(sb, 0, 0, 21);
         struct status_sys sys = worker_sys();
-        char *body = render(p, s, "h", sb, STATUS_AUTO, &sys, NULL);
+        char *body = render("h", sb, STATUS_AUTO, &sys, NULL);
 
         const char *want[64];
-        int n = 0;
-        for (int k = 0; apache_keys[k] != NULL; k++)
-            want[n++] = apache_keys[k];
-        for (int k = 0; models[m].async && apache_async_keys[k] != NULL; k++)
-            want[n++] = apache_async_keys[k];
-        want[n++] = "Scoreboard";
+        int n = apache_auto_expected(want, 1, 1, 1, models[m].async);
 
         char *save = NULL, *line = strtok_r(body, "\n", &save);
         cr_assert_str_eq(line, "h", "%s: the name first", models[m].mpm);
@@ -407,9 +352,6 @@ Test(status, auto_keys_in_apache_order_per_model)
                              line, want[k]);
         }
         cr_assert_eq(k, n, "%s: %d keys, Apache prints %d", models[m].mpm, k, n);
-        scoreboard_destroy(sb);
-        free(s);
-        pool_destroy(p);
     }
 }
 
@@ -417,47 +359,34 @@ Test(status, auto_keys_in_apache_order_per_model)
  * own ?auto showed it: "BusyWorkers: 1 / GracefulWorkers: 1 / IdleWorkers: 4 / Scoreboard: __W_G_". */
 Test(status, graceful_workers_apart_from_busy)
 {
-    struct pool *p = pool_create(4096);
-    struct server *s = new_server();
-    struct errbuf err;
-    struct scoreboard *sb = scoreboard_create(6, 1, &err);
+    struct scoreboard *sb = new_board(6, 1, "prefork", 0, 1, 6);
     struct status_sys sys = {.now = T0 + 10, .load = {0, 0, 0}};
-    describe(sb, "prefork", 0, 1, 6);
-    sb->start_time = T0;
     atomic_store(&sb->generation, 1);
     const char states[] = "__W_G_";
     for (int i = 0; i < 6; i++) {
         set_child(sb, i, 500 + i, i == 4 ? 0 : 1, 0, 0, 0);
         set_slot(sb, i, 0, states[i], 1, 100);
     }
-    char *body = render(p, s, "h", sb, STATUS_AUTO, &sys, NULL);
+    char *body = render("h", sb, STATUS_AUTO, &sys, NULL);
     cr_assert(strstr(body, "\nBusyWorkers: 1\nGracefulWorkers: 1\nIdleWorkers: 4\nScoreboard: __W_G_\n") !=
                   NULL,
               "%s", body);
-    body = render(p, s, "h", sb, STATUS_HTML, &sys, NULL);
+    body = render("h", sb, STATUS_HTML, &sys, NULL);
     cr_assert(strstr(body,
                      "<dt>1 requests currently being processed, 1 workers gracefully restarting, 4 idle "
                      "workers</dt>") != NULL,
               "%s", body);
     /* a leaving child's slots are not counted at all, as Apache */
     atomic_store(&scoreboard_child(sb, 4)->quitting, SB_QUIT_RESTART);
-    body = render(p, s, "h", sb, STATUS_AUTO, &sys, NULL);
+    body = render("h", sb, STATUS_AUTO, &sys, NULL);
     cr_assert(strstr(body, "\nBusyWorkers: 1\nGracefulWorkers: 0\nIdleWorkers: 4\n") != NULL, "%s", body);
-    scoreboard_destroy(sb);
-    free(s);
-    pool_destroy(p);
 }
 
 /* Total Duration sums the milliseconds of every slot, DurationPerReq divides it in single precision. */
 Test(status, durations)
 {
-    struct pool *p = pool_create(4096);
-    struct server *s = new_server();
-    struct errbuf err;
-    struct scoreboard *sb = scoreboard_create(2, 2, &err);
+    struct scoreboard *sb = new_board(2, 2, "worker", 0, 2, 2);
     struct status_sys sys = {.now = T0 + 3, .load = {0, 0, 0}};
-    describe(sb, "worker", 0, 2, 2);
-    sb->start_time = T0;
     set_child(sb, 0, 600, 0, 0, 0, 0);
     set_slot(sb, 0, 0, SB_READY, 2, 0);
     set_slot(sb, 0, 1, SB_READY, 1, 0);
@@ -468,12 +397,12 @@ Test(status, durations)
     scoreboard_request_done(scoreboard_worker(sb, 0, 1), 0, 250);
     set_duration(sb, 1, 1, 4);
     /* 9 requests, 1254 ms */
-    char *body = render(p, s, "h", sb, STATUS_AUTO, &sys, NULL);
+    char *body = render("h", sb, STATUS_AUTO, &sys, NULL);
     cr_assert(strstr(body, "\nTotal Accesses: 9\nTotal kBytes: 0\nTotal Duration: 1254\n") != NULL, "%s",
               body);
     cr_assert(strstr(body, "\nBytesPerReq: 0\nDurationPerReq: 139.333\n") != NULL, "%s", body);
 
-    body = render(p, s, "h", sb, STATUS_JSON, &sys, NULL);
+    body = render("h", sb, STATUS_JSON, &sys, NULL);
     struct jval *v = jparse(body);
     cr_assert_not_null(v, "%s", body);
     cr_assert_eq(jnum(v, "total_duration_ms"), 1254);
@@ -482,30 +411,20 @@ Test(status, durations)
     cr_assert_eq(jnum(v, "children.0.slots.1.duration_ms"), 250);
     jfree(v);
 
-    body = render(p, s, "h", sb, STATUS_HTML, &sys, NULL);
+    body = render("h", sb, STATUS_HTML, &sys, NULL);
     cr_assert(strstr(body, " - Total Duration: 1254</dt>") != NULL, "%s", body);
     cr_assert(strstr(body, "0 B/request - 139 ms/request</dt>") != NULL, "%s", body);
-    scoreboard_destroy(sb);
-    free(s);
-    pool_destroy(p);
 }
 
 /* Without a description in the header (no supervision wrote one): the whole board, and the model unknown. */
 Test(status, board_without_description)
 {
-    struct pool *p = pool_create(4096);
-    struct server *s = new_server();
-    struct errbuf err;
-    struct scoreboard *sb = scoreboard_create(3, 2, &err);
+    struct scoreboard *sb = new_board(3, 2, NULL, 0, 0, 0);
     struct status_sys sys = {.now = T0, .load = {0, 0, 0}};
-    sb->start_time = T0;
-    char *body = render(p, s, "h", sb, STATUS_AUTO, &sys, NULL);
+    char *body = render("h", sb, STATUS_AUTO, &sys, NULL);
     cr_assert(strstr(body, "\nServerMPM: unknown\n") != NULL, "%s", body);
     cr_assert(strstr(body, "\nScoreboard: ......\n") != NULL, "%s", body);
     cr_assert_null(strstr(body, "ConnsTotal"), "%s", body);
-    scoreboard_destroy(sb);
-    free(s);
-    pool_destroy(p);
 }
 
 Test(status, apr_float_format)
@@ -542,12 +461,10 @@ Test(status, apr_float_format)
 
 Test(status, json_worker)
 {
-    struct pool *p = pool_create(4096);
-    struct server *s = new_server();
     struct scoreboard *sb = worker_board();
     struct status_sys sys = worker_sys();
     struct request *r;
-    char *body = render(p, s, "www.example.com", sb, STATUS_JSON, &sys, &r);
+    char *body = render("www.example.com", sb, STATUS_JSON, &sys, &r);
 
     cr_assert_str_eq(r->content_type, "application/json");
     struct jval *v = jparse(body);
@@ -618,18 +535,13 @@ Test(status, json_worker)
     cr_assert_eq(jnum(v, "children.0.slots.1.connections"), 0);
     cr_assert_eq(jnum(v, "children.0.slots.1.last_used"), 0);
     jfree(v);
-    scoreboard_destroy(sb);
-    free(s);
-    pool_destroy(p);
 }
 
 Test(status, json_event_connections)
 {
-    struct pool *p = pool_create(4096);
-    struct server *s = new_server();
     struct scoreboard *sb = event_board();
     struct status_sys sys = {.now = T0, .load = {-1, -1, -1}};
-    char *body = render(p, s, NULL, sb, STATUS_JSON, &sys, NULL);
+    char *body = render(NULL, sb, STATUS_JSON, &sys, NULL);
 
     struct jval *v = jparse(body);
     cr_assert_not_null(v, "invalid JSON: %s", body);
@@ -651,20 +563,15 @@ Test(status, json_event_connections)
     cr_assert_eq(jnum(v, "duration_per_req_ms"), 0);
     cr_assert_str_eq(jstr(v, "scoreboard"), "_G_");
     jfree(v);
-    scoreboard_destroy(sb);
-    free(s);
-    pool_destroy(p);
 }
 
 Test(status, json_escapes_strings)
 {
-    struct pool *p = pool_create(4096);
-    struct server *s = new_server();
     struct scoreboard *sb = event_board();
     struct status_sys sys = {.now = T0, .load = {-1, -1, -1}};
     const char *name = "a\"b\\c\x01\x7f\xe9</d";
-    s->server_name = (char *)name;
-    char *body = render(p, s, NULL, sb, STATUS_JSON, &sys, NULL);
+    srv.server_name = (char *)name;
+    char *body = render(NULL, sb, STATUS_JSON, &sys, NULL);
 
     for (const unsigned char *u = (const unsigned char *)body; *u; u++)
         cr_assert((*u >= 0x20 && *u < 0x7f) || *u == '\n', "byte 0x%02x in the JSON", *u);
@@ -672,28 +579,20 @@ Test(status, json_escapes_strings)
     cr_assert_not_null(v, "invalid JSON: %s", body);
     cr_assert_str_eq(jstr(v, "server_name"), name);
     jfree(v);
-    scoreboard_destroy(sb);
-    free(s);
-    pool_destroy(p);
 }
 
 /* A large scoreboard, every slot busy with big counters: the buffer grows many times and stays valid. */
 Test(status, json_large_scoreboard)
 {
     enum { ROWS = 20, THREADS = 64 };
-    struct pool *p = pool_create(4096);
-    struct server *s = new_server();
-    struct errbuf err;
-    struct scoreboard *sb = scoreboard_create(ROWS, THREADS, &err);
+    struct scoreboard *sb = new_board(ROWS, THREADS, "worker", 0, THREADS, ROWS);
     struct status_sys sys = {.now = T0 + 1, .load = {0, 0, 0}};
-    describe(sb, "worker", 0, THREADS, ROWS);
-    sb->start_time = T0;
     for (int i = 0; i < ROWS; i++) {
         set_child(sb, i, 1000 + i, 0, 0, 0, 0);
         for (int t = 0; t < THREADS; t++)
             set_slot(sb, i, t, "RWK_"[t % 4], UINT64_C(1) << 40, UINT64_C(1) << 50);
     }
-    char *body = render(p, s, "h", sb, STATUS_JSON, &sys, NULL);
+    char *body = render("h", sb, STATUS_JSON, &sys, NULL);
     struct jval *v = jparse(body);
     cr_assert_not_null(v, "invalid JSON of %zu bytes", strlen(body));
     cr_assert_eq(jget(v, "children")->n, ROWS);
@@ -703,9 +602,6 @@ Test(status, json_large_scoreboard)
     cr_assert_eq(jnum(v, "total_accesses"), (double)ROWS * THREADS * (double)(UINT64_C(1) << 40));
     cr_assert_eq(jnum(v, "children.19.slots.63.bytes"), (double)(UINT64_C(1) << 50));
     jfree(v);
-    scoreboard_destroy(sb);
-    free(s);
-    pool_destroy(p);
 }
 
 /* The Host names the page only when it is a plain name or address: it could pose as a key of ?auto. */
@@ -727,28 +623,22 @@ Test(status, name_from_host_or_server_name)
         {"", "srv.example"},
         {NULL, "srv.example"},
     };
-    struct server *s = new_server();
-    s->server_name = "srv.example";
+    srv.server_name = "srv.example";
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-        struct pool *p = pool_create(1024);
-        struct request *r = new_request(p, s, cases[i].host, NULL);
+        struct request *r = new_request(cases[i].host, NULL);
         cr_assert_str_eq(page_host(r), cases[i].want, "Host %s", cases[i].host ? cases[i].host : "(none)");
-        pool_destroy(p);
     }
-    free(s);
 }
 
 /* ---- HTML ---- */
 
 Test(status, html_page)
 {
-    struct pool *p = pool_create(4096);
-    struct server *s = new_server();
     struct scoreboard *sb = worker_board();
     struct status_sys sys = worker_sys();
     struct request *r;
-    s->server_name = "<x&y>";
-    char *body = render(p, s, NULL, sb, STATUS_HTML, &sys, &r);
+    srv.server_name = "<x&y>";
+    char *body = render(NULL, sb, STATUS_HTML, &sys, &r);
 
     cr_assert_str_eq(r->content_type, "text/html; charset=ISO-8859-1");
     const char *want[] = {
@@ -779,19 +669,6 @@ Test(status, html_page)
     for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++)
         cr_assert(strstr(body, want[i]) != NULL, "no %s in\n%s", want[i], body);
     cr_assert_null(strstr(body, "<x&y>"), "the name is not escaped");
-    scoreboard_destroy(sb);
-    free(s);
-    pool_destroy(p);
-}
-
-/* Whether the text holds a number in exponent form ("3.26e+03", "1e-05"). */
-static int has_exponent(const char *s)
-{
-    for (const char *e = strpbrk(s, "eE"); e != NULL; e = strpbrk(e + 1, "eE"))
-        if (e > s && isdigit((unsigned char)e[-1]) && (e[1] == '+' || e[1] == '-') &&
-            isdigit((unsigned char)e[2]))
-            return 1;
-    return 0;
 }
 
 Test(status, plain_numbers)
@@ -818,12 +695,10 @@ Test(status, plain_numbers)
         {1e15, "1000000000000000"},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-        struct pool *p = pool_create(1024);
-        struct pbuf b = {.pool = p};
+        struct pbuf b = {.pool = test_pool};
         put_plain(&b, cases[i].v);
         cr_assert(!b.failed);
         cr_assert_str_eq(b.p, cases[i].want, "%g printed as %s, want %s", cases[i].v, b.p, cases[i].want);
-        pool_destroy(p);
     }
     cr_assert(has_exponent("3.26e+03 requests") && has_exponent("x 1e-05") && !has_exponent("Keep-alive e+"));
 }
@@ -831,18 +706,13 @@ Test(status, plain_numbers)
 /* A busy server: the rates as people read them, never in exponent form, and the page's other forms linked. */
 Test(status, html_plain_numbers_and_links)
 {
-    struct pool *p = pool_create(4096);
-    struct server *s = new_server();
-    struct errbuf err;
-    struct scoreboard *sb = scoreboard_create(2, 1, &err);
+    struct scoreboard *sb = new_board(2, 1, "event", 1, 1, 2);
     struct status_sys sys = {.now = T0 + 100, .load = {12.5, 3, 0.01}, .have_cpu = 1, .cpu_user = 1500};
-    describe(sb, "event", 1, 1, 2);
-    sb->start_time = T0;
     set_child(sb, 0, 700, 0, 0, 3, 1);
     /* 3260 requests a second for 100 s, 1.2 MB a second, 1.5 ms each */
     set_slot(sb, 0, 0, SB_READY, 326000, 125829120);
     set_duration(sb, 0, 0, 489000);
-    char *body = render(p, s, "h", sb, STATUS_HTML, &sys, NULL);
+    char *body = render("h", sb, STATUS_HTML, &sys, NULL);
     const char *want[] = {
         "<dt>3260 requests/sec - 1.2 MB/second - 385 B/request - 1.5 ms/request</dt>",
         "<dt>CPU Usage: u1500.00 s0.00 cu0.00 cs0.00 - 1500% CPU load</dt>",
@@ -855,34 +725,23 @@ Test(status, html_plain_numbers_and_links)
         cr_assert(strstr(body, want[i]) != NULL, "no %s in\n%s", want[i], body);
     cr_assert_not(has_exponent(body), "a number in exponent form:\n%s", body);
     /* ?auto keeps APR's %g, as Apache */
-    body = render(p, s, "h", sb, STATUS_AUTO, &sys, NULL);
+    body = render("h", sb, STATUS_AUTO, &sys, NULL);
     cr_assert(strstr(body, "\nReqPerSec: 3260\nBytesPerSec: 1258290\nBytesPerReq: 385.979\n"
                            "DurationPerReq: 1.5\n") != NULL,
               "%s", body);
-    scoreboard_destroy(sb);
-    free(s);
-    pool_destroy(p);
 }
 
 Test(status, html_scoreboard_lines_of_64)
 {
-    struct pool *p = pool_create(4096);
-    struct server *s = new_server();
-    struct errbuf err;
-    struct scoreboard *sb = scoreboard_create(2, 40, &err);
+    struct scoreboard *sb = new_board(2, 40, "worker", 0, 40, 2);
     struct status_sys sys = {.now = T0, .load = {-1, -1, -1}};
-    describe(sb, "worker", 0, 40, 2);
-    sb->start_time = T0;
-    char *body = render(p, s, "h", sb, STATUS_HTML, &sys, NULL);
+    char *body = render("h", sb, STATUS_HTML, &sys, NULL);
     /* 80 open slots: a line of 64, then 16 */
     char want[128] = "<pre>";
     memset(want + 5, '.', 64);
     strcpy(want + 69, "\n................</pre>");
     cr_assert(strstr(body, want) != NULL, "%s", body);
     cr_assert_null(strstr(body, "Server load"), "no load line when /proc/loadavg was not read");
-    scoreboard_destroy(sb);
-    free(s);
-    pool_destroy(p);
 }
 
 /* ---- options, the handler, /proc ---- */
@@ -906,8 +765,7 @@ Test(status, query_options)
                  {"refresh=abc", "10"},  {"refresh=99999999", "86400"}, {"auto", NULL},
                  {"refreshment=3", NULL}};
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-        struct pool *p = pool_create(1024);
-        struct request *r = new_request(p, NULL, NULL, cases[i].query);
+        struct request *r = new_request(NULL, cases[i].query);
         cr_assert_eq(add_refresh(r), 0);
         if (cases[i].refresh == NULL) {
             cr_assert_eq(r->n_resp_headers, 0, "%s", cases[i].query);
@@ -916,7 +774,6 @@ Test(status, query_options)
             cr_assert_str_eq(r->resp_headers[0].name, "Refresh");
             cr_assert_str_eq(r->resp_headers[0].value, cases[i].refresh, "%s", cases[i].query);
         }
-        pool_destroy(p);
     }
 }
 
@@ -939,10 +796,8 @@ Test(status, handler_uses_the_board_of_its_process)
     describe(sb, "worker", 0, 3, 2);
     set_child(sb, 1, getpid(), 0, 0, 0, 0);
     set_slot(sb, 1, 0, SB_WRITE, 0, 0);
-    struct pool *p = pool_create(1024);
-    struct server *s = new_server();
-    s->one_process = 1; /* no parent to read */
-    struct request *r = new_request(p, s, "here", "auto&refresh=2");
+    srv.one_process = 1; /* no parent to read */
+    struct request *r = new_request("here", "auto&refresh=2");
     cr_assert_eq(status_handler.handle(r), HANDLER_DONE);
     cr_assert_eq(r->status, 200);
     cr_assert_str_eq(r->content_type, "text/plain; charset=ISO-8859-1");
@@ -953,21 +808,15 @@ Test(status, handler_uses_the_board_of_its_process)
               "%s", body);
     cr_assert(strstr(body, "\nCPUUser: ") != NULL, "this process's CPU times: %s", body);
     cr_assert_str_eq(r->resp_headers[0].name, "Refresh");
-    free(s);
-    pool_destroy(p);
     scoreboard_destroy(sb);
 }
 
 Test(status, no_scoreboard_is_500)
 {
-    struct pool *p = pool_create(1024);
-    struct server *s = new_server();
-    struct request *r = new_request(p, s, NULL, "auto");
+    struct request *r = new_request(NULL, "auto");
     cr_assert_null(scoreboard_current());
     cr_assert_eq(status_handler.handle(r), HANDLER_DONE);
     cr_assert_eq(r->status, 500);
-    free(s);
-    pool_destroy(p);
 }
 
 static double cpu_seconds(const struct status_sys *sys)

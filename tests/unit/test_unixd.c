@@ -19,38 +19,20 @@
 #include "server.h"
 #include "unixd.h"
 
-static char dir[] = "/tmp/test_unixd.XXXXXX";
-static char conf_path[600];
+TestSuite(unixd, .init = conftest_setup, .fini = conftest_teardown);
 
-static void setup(void)
+#define LISTEN "Listen 127.0.0.1:8080\n"
+
+/* Loads text after a Listen line; it must be accepted. */
+static struct server *load(const char *text)
 {
-    conftest_make_root(dir, "/tmp/test_unixd.XXXXXX");
-    snprintf(conf_path, sizeof(conf_path), "%s/conf/test.conf", dir);
+    return conftest_load_ok(LISTEN, text, NULL);
 }
 
-static void teardown(void)
+/* Asserts that text after a Listen line is refused with a message containing want. */
+static void refused(const char *text, const char *want)
 {
-    conftest_remove_root(dir);
-}
-
-TestSuite(unixd, .init = setup, .fini = teardown);
-
-static struct server *load(const char *text, struct errbuf *err)
-{
-    FILE *f = fopen(conf_path, "w");
-    cr_assert_not_null(f);
-    fprintf(f, "Listen 127.0.0.1:8080\n%s", text);
-    fclose(f);
-    struct config_args args = {CONFTEST_ARGS, .conf_file = conf_path};
-    return config_load(&args, NULL, err);
-}
-
-static const char *load_fail(const char *text)
-{
-    static struct errbuf err;
-    struct server *s = load(text, &err);
-    cr_assert_null(s, "config accepted:\n%s", text);
-    return err.msg;
+    conftest_expect_refused(LISTEN, text, want);
 }
 
 static void need_root_and_nobody(struct passwd *pw, struct group *gr)
@@ -67,14 +49,12 @@ static void need_root_and_nobody(struct passwd *pw, struct group *gr)
 
 Test(unixd, names_and_ids_resolved)
 {
-    struct errbuf err;
     struct passwd *pw = getpwnam("nobody");
     if (pw == NULL)
         cr_skip_test("no user nobody");
     uid_t uid = pw->pw_uid;
     gid_t pgid = pw->pw_gid;
-    struct server *s = load("User nobody\n", &err);
-    cr_assert_not_null(s, "%s", err.msg);
+    struct server *s = load("User nobody\n");
     cr_assert_str_eq(s->user, "nobody");
     cr_assert_str_eq(s->user_name, "nobody");
     cr_assert_eq(s->user_id, uid);
@@ -83,8 +63,7 @@ Test(unixd, names_and_ids_resolved)
         cr_assert_eq(s->group_id, pgid, "without Group, the User's primary group");
     config_free(s);
 
-    s = load("User \"#4242\"\nGroup \"#4343\"\n", &err);
-    cr_assert_not_null(s, "%s", err.msg);
+    s = load("User \"#4242\"\nGroup \"#4343\"\n");
     cr_assert_eq(s->user_id, 4242);
     cr_assert_eq(s->group_id, 4343);
     if (geteuid() == 0 && getpwuid(4242) == NULL) {
@@ -94,30 +73,22 @@ Test(unixd, names_and_ids_resolved)
     config_free(s);
 
     /* not set: nothing to do */
-    s = load("", &err);
-    cr_assert_not_null(s, "%s", err.msg);
+    s = load("");
     cr_assert_null(s->user);
     config_free(s);
 }
 
 Test(unixd, root_and_bad_names_refused)
 {
-    const char *m = load_fail("\nUser root\n");
-    cr_assert(strstr(m, "test.conf:3: User 'root' is uid 0") != NULL, "%s", m);
-    m = load_fail("User \"#0\"\n");
-    cr_assert(strstr(m, "test.conf:2: User '#0' is uid 0") != NULL, "%s", m);
-    m = load_fail("User no-such-user-httpd\n");
-    cr_assert(strstr(m, "test.conf:2: User 'no-such-user-httpd': bad user name") != NULL, "%s", m);
-    m = load_fail("Group no-such-group-httpd\n");
-    cr_assert(strstr(m, "test.conf:2: Group 'no-such-group-httpd': bad group name") != NULL, "%s", m);
-    m = load_fail("Group \"#-1\"\n");
-    cr_assert(strstr(m, "test.conf:2: Group '#-1'") != NULL, "%s", m);
-    m = load_fail("User \"#x\"\n");
-    cr_assert(strstr(m, "test.conf:2: User '#x'") != NULL, "%s", m);
-    m = load_fail("User a b\n");
-    cr_assert(strstr(m, "test.conf:2: User takes one argument") != NULL, "%s", m);
+    refused("\nUser root\n", "test.conf:3: User 'root' is uid 0");
+    refused("User \"#0\"\n", "test.conf:2: User '#0' is uid 0");
+    refused("User no-such-user-httpd\n", "test.conf:2: User 'no-such-user-httpd': bad user name");
+    refused("Group no-such-group-httpd\n", "test.conf:2: Group 'no-such-group-httpd': bad group name");
+    refused("Group \"#-1\"\n", "test.conf:2: Group '#-1'");
+    refused("User \"#x\"\n", "test.conf:2: User '#x'");
+    refused("User a b\n", "test.conf:2: User takes one argument");
     /* an unquoted # starts a comment: the message says to quote it */
-    m = load_fail("User #65534\n");
+    const char *m = conftest_load_fail(LISTEN, "User #65534\n");
     cr_assert(strstr(m, "test.conf:2: User takes one argument") != NULL && strstr(m, "quoted") != NULL, "%s",
               m);
 }
@@ -128,7 +99,7 @@ Test(unixd, uid_without_passwd_entry_needs_group)
         cr_skip_test("not root: User and Group are ignored");
     if (getpwuid(4242) != NULL)
         cr_skip_test("uid 4242 exists here");
-    const char *m = load_fail("User \"#4242\"\n");
+    const char *m = conftest_load_fail(LISTEN, "User \"#4242\"\n");
     cr_assert(strstr(m, "User #4242 has no passwd entry") != NULL && strstr(m, "set Group") != NULL, "%s", m);
 }
 
@@ -177,16 +148,23 @@ static struct report drop_in_child(const struct server *s, uid_t pre_uid)
     return rep;
 }
 
+/* Loads text and runs unixd_drop_privileges() on it in a child that is pre_uid first (0: stays root); asserts
+ * that it succeeded and returns what the child reported. */
+static struct report dropped(const char *text, uid_t pre_uid)
+{
+    struct server *s = load(text);
+    struct report r = drop_in_child(s, pre_uid);
+    config_free(s);
+    cr_assert_eq(r.rc, 0, "unixd_drop_privileges: %s", r.msg);
+    return r;
+}
+
 Test(unixd, child_drops_to_user_and_group)
 {
     struct passwd pw;
     struct group gr;
-    struct errbuf err;
     need_root_and_nobody(&pw, &gr);
-    struct server *s = load("User nobody\nGroup nogroup\n", &err);
-    cr_assert_not_null(s, "%s", err.msg);
-    struct report r = drop_in_child(s, 0);
-    cr_assert_eq(r.rc, 0, "unixd_drop_privileges: %s", r.msg);
+    struct report r = dropped("User nobody\nGroup nogroup\n", 0);
     cr_assert(r.r == pw.pw_uid && r.e == pw.pw_uid && r.s == pw.pw_uid, "uids %d %d %d", (int)r.r, (int)r.e,
               (int)r.s);
     cr_assert(r.rg == gr.gr_gid && r.eg == gr.gr_gid && r.sg == gr.gr_gid, "gids %d %d %d", (int)r.rg,
@@ -197,45 +175,30 @@ Test(unixd, child_drops_to_user_and_group)
     cr_assert_eq(r.regained, 0, "setuid(0) worked after the drop");
     /* the parent (this process) is untouched */
     cr_assert_eq(geteuid(), 0);
-    config_free(s);
 }
 
 Test(unixd, group_defaults_to_users_primary_group)
 {
     struct passwd pw;
     struct group gr;
-    struct errbuf err;
     need_root_and_nobody(&pw, &gr);
-    struct server *s = load("User \"#65534\"\n", &err);
     if (pw.pw_uid != 65534)
         cr_skip_test("nobody is not uid 65534 here");
-    cr_assert_not_null(s, "%s", err.msg);
-    struct report r = drop_in_child(s, 0);
-    cr_assert_eq(r.rc, 0, "unixd_drop_privileges: %s", r.msg);
+    struct report r = dropped("User \"#65534\"\n", 0);
     cr_assert(r.e == 65534 && r.eg == pw.pw_gid, "uid %d gid %d", (int)r.e, (int)r.eg);
-    config_free(s);
 }
 
 Test(unixd, nothing_done_without_user_or_without_root)
 {
     struct passwd pw;
     struct group gr;
-    struct errbuf err;
     need_root_and_nobody(&pw, &gr);
 
     /* root without User: the child keeps root (config_load warned) */
-    struct server *s = load("", &err);
-    cr_assert_not_null(s, "%s", err.msg);
-    struct report r = drop_in_child(s, 0);
-    cr_assert_eq(r.rc, 0, "%s", r.msg);
+    struct report r = dropped("", 0);
     cr_assert_eq(r.e, 0);
-    config_free(s);
 
     /* not root: User is ignored, as Apache */
-    s = load("User nobody\nGroup nogroup\n", &err);
-    cr_assert_not_null(s, "%s", err.msg);
-    r = drop_in_child(s, pw.pw_uid);
-    cr_assert_eq(r.rc, 0, "%s", r.msg);
+    r = dropped("User nobody\nGroup nogroup\n", pw.pw_uid);
     cr_assert(r.e == pw.pw_uid && r.rg == 0, "uid %d gid %d: the ids changed", (int)r.e, (int)r.rg);
-    config_free(s);
 }

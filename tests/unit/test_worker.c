@@ -16,230 +16,81 @@
 
 /* ---- check_config ---- */
 
-static struct server *blank_server(void)
-{
-    struct server *s = calloc(1, sizeof(*s));
-    cr_assert_not_null(s);
-    s->mpm_conf = (struct mpm_conf){-1, -1, -1, -1, -1, -1, -1, -1, -1};
-    return s;
-}
-
-/* Runs worker_check_config(); returns its warnings as main() prints them (malloc'd). */
-static char *check(struct server *s)
-{
-    struct errbuf err;
-    struct warnings w = {0};
-    cr_assert_eq(worker_check_config(s, &w, &err), 0);
-    return conftest_warnings_text(&w);
-}
-
-static void expect_output(struct server *s, const char *want)
-{
-    char *got = check(s);
-    cr_assert_str_eq(got, want);
-    free(got);
-}
-
-Test(worker_config, apache_defaults)
-{
-    struct server *s = blank_server();
-    expect_output(s, "");
-    const struct mpm_conf *c = &s->mpm_conf;
-    cr_assert_eq(c->start_servers, 3);
-    cr_assert_eq(c->server_limit, 16);
-    cr_assert_eq(c->threads_per_child, 25);
-    cr_assert_eq(c->thread_limit, 64);
-    cr_assert_eq(c->max_workers, 400);
-    cr_assert_eq(c->min_spare, 75);
-    cr_assert_eq(c->max_spare, 250);
-    cr_assert_eq(c->max_conn_per_child, 0);
-    free(s);
-}
-
-Test(worker_config, max_workers_rounded_down_to_a_multiple)
-{
-    struct server *s = blank_server();
-    s->mpm_conf.max_workers = 410;
-    expect_output(s,
-                  "httpd: WARNING: MaxRequestWorkers of 410 is not an integer multiple of ThreadsPerChild of "
-                  "25, decreasing to nearest multiple 400, for a maximum of 16 servers.\n");
-    cr_assert_eq(s->mpm_conf.max_workers, 400);
-    free(s);
-}
-
-Test(worker_config, max_workers_raised_to_threads_per_child)
-{
-    struct server *s = blank_server();
-    s->mpm_conf.max_workers = 10;
-    expect_output(s,
-                  "httpd: WARNING: MaxRequestWorkers of 10 is less than ThreadsPerChild of 25, increasing to "
-                  "25. MaxRequestWorkers must be at least as large as the number of threads in a single "
-                  "server.\n");
-    cr_assert_eq(s->mpm_conf.max_workers, 25);
-    cr_assert_eq(s->mpm_conf.start_servers, 1, "StartServers follows MaxRequestWorkers / ThreadsPerChild");
-    free(s);
-}
-
-Test(worker_config, max_workers_capped_by_server_limit)
-{
-    struct server *s = blank_server();
-    s->mpm_conf.server_limit = 4;
-    s->mpm_conf.threads_per_child = 10;
-    s->mpm_conf.max_workers = 100;
-    expect_output(s,
-                  "httpd: WARNING: MaxRequestWorkers of 100 would require 10 servers and would exceed "
-                  "ServerLimit of 4, decreasing to 40. To increase, please see the ServerLimit directive.\n");
-    cr_assert_eq(s->mpm_conf.max_workers, 40);
-    cr_assert_eq(s->mpm_conf.start_servers, 3);
-    free(s);
-}
-
-Test(worker_config, both_roundings_warn_in_order)
-{
-    struct server *s = blank_server();
-    s->mpm_conf.server_limit = 2;
-    s->mpm_conf.threads_per_child = 10;
-    s->mpm_conf.max_workers = 55;
-    expect_output(s,
-                  "httpd: WARNING: MaxRequestWorkers of 55 is not an integer multiple of ThreadsPerChild of "
-                  "10, decreasing to nearest multiple 50, for a maximum of 5 servers.\n"
-                  "httpd: WARNING: MaxRequestWorkers of 50 would require 5 servers and would exceed "
-                  "ServerLimit of 2, decreasing to 20. To increase, please see the ServerLimit directive.\n");
-    cr_assert_eq(s->mpm_conf.max_workers, 20);
-    cr_assert_eq(s->mpm_conf.start_servers, 2, "StartServers is capped by the number of children");
-    free(s);
-}
-
-Test(worker_config, threads_per_child_capped_by_thread_limit)
-{
-    struct server *s = blank_server();
-    s->mpm_conf.threads_per_child = 100;
-    expect_output(
-        s, "httpd: WARNING: ThreadsPerChild of 100 exceeds ThreadLimit of 64 threads, decreasing to 64. "
-           "To increase, please see the ThreadLimit directive.\n");
-    cr_assert_eq(s->mpm_conf.threads_per_child, 64);
+static const struct conftest_check_case check_cases[] = {
+    {"Apache's defaults", "", "",
+     "StartServers 3 ServerLimit 16 ThreadsPerChild 25 ThreadLimit 64 MaxRequestWorkers 400 MinSpareThreads "
+     "75 "
+     "MaxSpareThreads 250 MaxConnectionsPerChild 0"},
+    {"MaxRequestWorkers rounded down to a multiple of ThreadsPerChild", "MaxRequestWorkers 410",
+     "httpd: WARNING: MaxRequestWorkers of 410 is not an integer multiple of ThreadsPerChild of 25, "
+     "decreasing "
+     "to nearest multiple 400, for a maximum of 16 servers.\n",
+     "MaxRequestWorkers 400"},
+    {"MaxRequestWorkers raised to ThreadsPerChild; StartServers follows MaxRequestWorkers / ThreadsPerChild",
+     "MaxRequestWorkers 10",
+     "httpd: WARNING: MaxRequestWorkers of 10 is less than ThreadsPerChild of 25, increasing to 25. "
+     "MaxRequestWorkers must be at least as large as the number of threads in a single server.\n",
+     "MaxRequestWorkers 25 StartServers 1"},
+    {"MaxRequestWorkers capped by ServerLimit", "ServerLimit 4 ThreadsPerChild 10 MaxRequestWorkers 100",
+     "httpd: WARNING: MaxRequestWorkers of 100 would require 10 servers and would exceed ServerLimit of 4, "
+     "decreasing to 40. To increase, please see the ServerLimit directive.\n",
+     "MaxRequestWorkers 40 StartServers 3"},
+    {"both roundings warn in order; StartServers is capped by the number of children",
+     "ServerLimit 2 ThreadsPerChild 10 MaxRequestWorkers 55",
+     "httpd: WARNING: MaxRequestWorkers of 55 is not an integer multiple of ThreadsPerChild of 10, "
+     "decreasing "
+     "to nearest multiple 50, for a maximum of 5 servers.\n"
+     "httpd: WARNING: MaxRequestWorkers of 50 would require 5 servers and would exceed ServerLimit of 2, "
+     "decreasing to 20. To increase, please see the ServerLimit directive.\n",
+     "MaxRequestWorkers 20 StartServers 2"},
     /* the default MaxRequestWorkers (400) is adjusted without a warning: only configured values are reported
      */
-    cr_assert_eq(s->mpm_conf.max_workers, 384);
-    free(s);
-}
+    {"ThreadsPerChild capped by ThreadLimit", "ThreadsPerChild 100",
+     "httpd: WARNING: ThreadsPerChild of 100 exceeds ThreadLimit of 64 threads, decreasing to 64. To "
+     "increase, "
+     "please see the ThreadLimit directive.\n",
+     "ThreadsPerChild 64 MaxRequestWorkers 384"},
+    {"an unset ThreadsPerChild follows a small ThreadLimit: 16 servers of 8 threads", "ThreadLimit 8", "",
+     "ThreadsPerChild 8 MaxRequestWorkers 128"},
+    {"compile-time limits", "ServerLimit 30000 ThreadLimit 25000 ThreadsPerChild 1 MaxRequestWorkers 1",
+     "httpd: WARNING: ServerLimit of 30000 exceeds compile-time limit of 20000 servers, decreasing to "
+     "20000.\n"
+     "httpd: WARNING: ThreadLimit of 25000 exceeds compile-time limit of 20000 threads, decreasing to "
+     "20000.\n",
+     "ServerLimit 20000 ThreadLimit 20000"},
+    {"zeros raised to one",
+     "ServerLimit 0 ThreadLimit 0 ThreadsPerChild 0 StartServers 0 MinSpareThreads 0 MaxRequestWorkers 1",
+     "httpd: WARNING: ServerLimit of 0 not allowed, increasing to 1.\n"
+     "httpd: WARNING: ThreadLimit of 0 not allowed, increasing to 1.\n"
+     "httpd: WARNING: ThreadsPerChild of 0 not allowed, increasing to 1.\n"
+     "httpd: WARNING: StartServers of 0 not allowed, increasing to 1.\n"
+     "httpd: WARNING: MinSpareThreads of 0 not allowed, increasing to 1 to avoid almost certain server "
+     "failure. "
+     "Please read the documentation.\n",
+     "ServerLimit 1 ThreadLimit 1 ThreadsPerChild 1 MaxRequestWorkers 1 StartServers 1 MinSpareThreads 1 "
+     "MaxSpareThreads 250"},
+    {"spare threads adjusted silently: MinSpareThreads is at least ThreadsPerChild, MaxSpareThreads at least "
+     "MinSpareThreads + ThreadsPerChild",
+     "ThreadsPerChild 10 MinSpareThreads 4 MaxSpareThreads 12", "", "MinSpareThreads 10 MaxSpareThreads 20"},
+    {"MaxSpareThreads follows a large MinSpareThreads", "MinSpareThreads 300", "", "MaxSpareThreads 325"},
+    {"StartServers capped", "StartServers 40", "", "StartServers 16"},
+};
 
-Test(worker_config, unset_threads_per_child_follows_a_small_thread_limit)
-{
-    struct server *s = blank_server();
-    s->mpm_conf.thread_limit = 8;
-    expect_output(s, "");
-    cr_assert_eq(s->mpm_conf.threads_per_child, 8);
-    cr_assert_eq(s->mpm_conf.max_workers, 128, "16 servers of 8 threads");
-    free(s);
-}
-
-Test(worker_config, compile_time_limits)
-{
-    struct server *s = blank_server();
-    s->mpm_conf.server_limit = 30000;
-    s->mpm_conf.thread_limit = 25000;
-    s->mpm_conf.threads_per_child = 1;
-    s->mpm_conf.max_workers = 1;
-    expect_output(s, "httpd: WARNING: ServerLimit of 30000 exceeds compile-time limit of 20000 servers, "
-                     "decreasing to 20000.\n"
-                     "httpd: WARNING: ThreadLimit of 25000 exceeds compile-time limit of 20000 threads, "
-                     "decreasing to 20000.\n");
-    cr_assert_eq(s->mpm_conf.server_limit, 20000);
-    cr_assert_eq(s->mpm_conf.thread_limit, 20000);
-    free(s);
-}
-
-Test(worker_config, zeros_raised_to_one)
-{
-    struct server *s = blank_server();
-    s->mpm_conf.server_limit = 0;
-    s->mpm_conf.thread_limit = 0;
-    s->mpm_conf.threads_per_child = 0;
-    s->mpm_conf.start_servers = 0;
-    s->mpm_conf.min_spare = 0;
-    s->mpm_conf.max_workers = 1;
-    expect_output(s,
-                  "httpd: WARNING: ServerLimit of 0 not allowed, increasing to 1.\n"
-                  "httpd: WARNING: ThreadLimit of 0 not allowed, increasing to 1.\n"
-                  "httpd: WARNING: ThreadsPerChild of 0 not allowed, increasing to 1.\n"
-                  "httpd: WARNING: StartServers of 0 not allowed, increasing to 1.\n"
-                  "httpd: WARNING: MinSpareThreads of 0 not allowed, increasing to 1 to avoid almost certain "
-                  "server failure. Please read the documentation.\n");
-    const struct mpm_conf *c = &s->mpm_conf;
-    cr_assert_eq(c->server_limit, 1);
-    cr_assert_eq(c->thread_limit, 1);
-    cr_assert_eq(c->threads_per_child, 1);
-    cr_assert_eq(c->max_workers, 1);
-    cr_assert_eq(c->start_servers, 1);
-    cr_assert_eq(c->min_spare, 1);
-    cr_assert_eq(c->max_spare, 250);
-    free(s);
-}
-
-Test(worker_config, spare_threads_adjusted_silently)
-{
-    struct server *s = blank_server();
-    s->mpm_conf.threads_per_child = 10;
-    s->mpm_conf.min_spare = 4;
-    s->mpm_conf.max_spare = 12;
-    expect_output(s, "");
-    cr_assert_eq(s->mpm_conf.min_spare, 10, "MinSpareThreads is at least ThreadsPerChild");
-    cr_assert_eq(s->mpm_conf.max_spare, 20, "MaxSpareThreads is at least MinSpareThreads + ThreadsPerChild");
-
-    s->mpm_conf = (struct mpm_conf){-1, -1, -1, -1, -1, -1, -1, -1, -1};
-    s->mpm_conf.min_spare = 300;
-    expect_output(s, "");
-    cr_assert_eq(s->mpm_conf.max_spare, 325);
-    free(s);
-}
-
-Test(worker_config, start_servers_capped)
-{
-    struct server *s = blank_server();
-    s->mpm_conf.start_servers = 40;
-    expect_output(s, "");
-    cr_assert_eq(s->mpm_conf.start_servers, 16);
-    free(s);
-}
+CONFTEST_CHECK_TEST(worker_config, check_config, worker_check_config, worker_directives, check_cases)
 
 /* ---- the directive table, through config_load() ---- */
 
-static char dir[] = "/tmp/test_worker_conf.XXXXXX";
-
-static void conf_setup(void)
+Test(worker_config, directives_and_aliases, .init = conftest_setup, .fini = conftest_teardown)
 {
-    conftest_make_root(dir, "/tmp/test_worker_conf.XXXXXX");
-}
-
-static void conf_teardown(void)
-{
-    conftest_remove_root(dir);
-}
-
-static struct server *load(const char *text)
-{
-    char p[700];
-    struct errbuf err;
-    snprintf(p, sizeof(p), "%s/conf/test.conf", dir);
-    FILE *f = fopen(p, "w");
-    cr_assert_not_null(f);
-    fputs(text, f);
-    fclose(f);
-    struct config_args args = {CONFTEST_ARGS, .conf_file = p};
-    struct server *s = config_load(&args, NULL, &err);
-    cr_assert_not_null(s, "%s", err.msg);
-    return s;
-}
-
-Test(worker_config, directives_and_aliases, .init = conf_setup, .fini = conf_teardown)
-{
-    struct server *s = load("Listen 8080\nMPM worker\n"
-                            "<IfModule mpm_worker_module>\n"
-                            "StartServers 2\nServerLimit 5\nThreadLimit 20\nThreadsPerChild 10\n"
-                            "MaxClients 30\nMinSpareThreads 15\nMaxSpareThreads 40\nMaxRequestsPerChild 99\n"
-                            "</IfModule>\n"
-                            "<IfModule mpm_prefork_module>\nMaxSpareServers 3\n</IfModule>\n");
+    struct server *s = conftest_load_ok("",
+                                        "Listen 8080\nMPM worker\n"
+                                        "<IfModule mpm_worker_module>\n"
+                                        "StartServers 2\nServerLimit 5\nThreadLimit 20\nThreadsPerChild 10\n"
+                                        "MaxClients 30\nMinSpareThreads 15\nMaxSpareThreads 40\n"
+                                        "MaxRequestsPerChild 99\n"
+                                        "</IfModule>\n"
+                                        "<IfModule mpm_prefork_module>\nMaxSpareServers 3\n</IfModule>\n",
+                                        NULL);
     cr_assert_str_eq(s->mpm->name, "worker");
     const struct mpm_conf *c = &s->mpm_conf;
     cr_assert_eq(c->start_servers, 2);
@@ -252,7 +103,9 @@ Test(worker_config, directives_and_aliases, .init = conf_setup, .fini = conf_tea
     cr_assert_eq(c->max_conn_per_child, 99);
     config_free(s);
 
-    s = load("Listen 8080\nMPM worker\nMaxRequestWorkers 50\nThreadsPerChild 5\nMaxConnectionsPerChild 7\n");
+    s = conftest_load_ok(
+        "", "Listen 8080\nMPM worker\nMaxRequestWorkers 50\nThreadsPerChild 5\nMaxConnectionsPerChild 7\n",
+        NULL);
     cr_assert_eq(s->mpm_conf.max_workers, 50);
     cr_assert_eq(s->mpm_conf.max_conn_per_child, 7);
     cr_assert_eq(s->mpm_conf.server_limit, 16);
@@ -338,17 +191,32 @@ static int room(struct worker_child *ch)
     return r;
 }
 
+/* The hand-over state of a child as worker.c sets it up: the lock, the condition, a queue of `slots` and the
+ * eventfd that wakes the listener. */
+static void child_init(struct worker_child *ch, int slots)
+{
+    cr_assert_eq(pthread_mutex_init(&ch->lock, NULL), 0);
+    cr_assert_eq(pthread_cond_init(&ch->work, NULL), 0);
+    cr_assert_eq(queue_init(&ch->queue, slots), 0);
+    ch->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    cr_assert_geq(ch->wake_fd, 0);
+}
+
+static void child_free(struct worker_child *ch)
+{
+    close(ch->wake_fd);
+    queue_free(&ch->queue);
+    pthread_cond_destroy(&ch->work);
+    pthread_mutex_destroy(&ch->lock);
+}
+
 Test(worker_handover, every_item_taken_once, .timeout = 20)
 {
     struct worker_child ch = {.wake_fd = -1};
     struct taker takers[T_THREADS];
     int seen[T_ITEMS] = {0};
 
-    cr_assert_eq(pthread_mutex_init(&ch.lock, NULL), 0);
-    cr_assert_eq(pthread_cond_init(&ch.work, NULL), 0);
-    cr_assert_eq(queue_init(&ch.queue, T_THREADS), 0);
-    ch.wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-    cr_assert_geq(ch.wake_fd, 0);
+    child_init(&ch, T_THREADS);
     ch.running = T_THREADS;
     for (int i = 0; i < T_THREADS; i++) {
         takers[i] = (struct taker){.ch = &ch};
@@ -398,10 +266,7 @@ Test(worker_handover, every_item_taken_once, .timeout = 20)
     cr_assert_eq(ch.idle, 0);
     cr_assert_gt(waits, 0, "the listener never had to wait for an idle worker");
 
-    close(ch.wake_fd);
-    queue_free(&ch.queue);
-    pthread_cond_destroy(&ch.work);
-    pthread_mutex_destroy(&ch.lock);
+    child_free(&ch);
 }
 
 Test(worker_handover, queued_connections_are_served_after_leaving)
@@ -409,11 +274,7 @@ Test(worker_handover, queued_connections_are_served_after_leaving)
     struct worker_child ch = {.wake_fd = -1};
     struct conn_item out;
 
-    cr_assert_eq(pthread_mutex_init(&ch.lock, NULL), 0);
-    cr_assert_eq(pthread_cond_init(&ch.work, NULL), 0);
-    cr_assert_eq(queue_init(&ch.queue, 2), 0);
-    ch.wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-    cr_assert_geq(ch.wake_fd, 0);
+    child_init(&ch, 2);
 
     struct conn_item a = item(7), b = item(8);
     cr_assert_eq(queue_push(&ch.queue, &a), 0);
@@ -437,8 +298,5 @@ Test(worker_handover, queued_connections_are_served_after_leaving)
     cr_assert_eq(next_connection(&ch, &out), -1);
     cr_assert_eq(read(ch.wake_fd, &n, sizeof(n)), -1, "woken although the listener was not waiting");
 
-    close(ch.wake_fd);
-    queue_free(&ch.queue);
-    pthread_cond_destroy(&ch.work);
-    pthread_mutex_destroy(&ch.lock);
+    child_free(&ch);
 }

@@ -8,6 +8,7 @@
 #include "static.h"
 #include "http.h"
 #include "pool.h"
+#include "testserver.h"
 #include "util.h"
 #include "workload.h"
 
@@ -37,18 +38,9 @@ Test(workload, registered_by_name)
 
 static struct request *new_request(struct pool *p, const char *query)
 {
-    struct request *r = pool_calloc(p, sizeof(*r));
-    r->pool = p;
+    struct request *r = testserver_request(p, NULL);
     r->query = query;
-    r->status = 200;
-    r->body_tail = &r->body;
     return r;
-}
-
-static char *body_of(struct request *r)
-{
-    cr_assert_not_null(r->body);
-    return pool_strndup(r->pool, r->body->data, r->body->len);
 }
 
 Test(workload, delay_waits_then_answers)
@@ -62,7 +54,7 @@ Test(workload, delay_waits_then_answers)
     cr_assert_eq(delay_handler.resume(r), HANDLER_DONE);
     cr_assert_eq(r->status, 200);
     cr_assert_str_eq(r->content_type, "text/plain");
-    cr_assert_str_eq(body_of(r), "waited 250 ms\n");
+    cr_assert_str_eq(testserver_body(r), "waited 250 ms\n");
     pool_destroy(p);
 }
 
@@ -100,6 +92,6 @@ Test(workload, cpu_uses_the_cpu_asked)
     cr_assert_geq(used, 0.050, "used %.3f s of CPU", used);
     cr_assert_lt(used, 0.5, "used %.3f s of CPU", used);
     cr_assert_eq(r->status, 200);
-    cr_assert_str_eq(body_of(r), "burned 50000 us\n");
+    cr_assert_str_eq(testserver_body(r), "burned 50000 us\n");
     pool_destroy(p);
 }
