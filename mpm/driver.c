@@ -1,11 +1,10 @@
 /* The drivers' toolkit (see driver.h): the steps every MPM takes the same way around the core. */
 
 #include <errno.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <poll.h>
 #include <string.h>
 #include <sys/sendfile.h>
+#include <sys/epoll.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <time.h>
@@ -50,13 +49,6 @@ void driver_backoff(const struct driver_acceptor *a, const sigset_t *mask)
         log_error(LOG_ERR, a->module, "ppoll() failed: %s", strerror(errno));
 }
 
-void driver_socket_setup(int fd, const char *module)
-{
-    int one = 1;
-    if (setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) < 0)
-        log_error(LOG_DEBUG, module, "setsockopt(TCP_NODELAY) failed: %s", strerror(errno));
-}
-
 void driver_conn_setup(const struct server *s, struct http_conn *c, int fd, const char *module)
 {
     struct sockaddr_storage local;
@@ -68,6 +60,26 @@ void driver_conn_setup(const struct server *s, struct http_conn *c, int fd, cons
         return;
     }
     http_conn_set_local(c, (struct sockaddr *)&local, len);
+}
+
+int driver_listen_set(const struct server *s, const char *module)
+{
+    if (driver_listeners(s, module) == 0)
+        return -1;
+    int epfd = epoll_create1(EPOLL_CLOEXEC);
+    if (epfd < 0) {
+        log_error(LOG_ERR, module, "epoll_create1() failed: %s", strerror(errno));
+        return -1;
+    }
+    for (const struct listener *l = s->listeners; l != NULL; l = l->next) {
+        struct epoll_event ev = {.events = EPOLLIN | EPOLLEXCLUSIVE, .data.ptr = (void *)l};
+        if (l->fd >= 0 && epoll_ctl(epfd, EPOLL_CTL_ADD, l->fd, &ev) < 0) {
+            log_error(LOG_ERR, module, "epoll_ctl() of a listener failed: %s", strerror(errno));
+            close(epfd);
+            return -1;
+        }
+    }
+    return epfd;
 }
 
 int driver_listeners(const struct server *s, const char *module)

@@ -48,16 +48,20 @@ void driver_accepted(struct driver_acceptor *a);
 /* Blocks for DRIVER_ACCEPT_BACKOFF_MS with `mask` as the signal mask (NULL: the current one). */
 void driver_backoff(const struct driver_acceptor *a, const sigset_t *mask);
 
-/* Sets up an accepted socket: TCP_NODELAY (responses are written whole; Nagle would only delay the last
- * segment of each). */
-void driver_socket_setup(int fd, const char *module);
-
 /* For a new connection of s on fd: tells the core the local address when the configuration needs it
  * (Require local; one getsockname() a connection, only then). */
 void driver_conn_setup(const struct server *s, struct http_conn *c, int fd, const char *module);
 
 /* The listeners of s that are open; 0 (logged) when there is none for a child to wait on. */
 int driver_listeners(const struct server *s, const char *module);
+
+/*
+ * A child's epoll set of the open listeners of s, each registered EPOLLEXCLUSIVE with the listener as
+ * data.ptr, so that a new connection wakes one waiting child instead of every one (the thundering herd Apache
+ * avoids with an accept mutex and nginx with the same flag). A reactor can watch the set's descriptor itself:
+ * the exclusivity holds through the nesting. Returns the descriptor, or -1 (logged).
+ */
+int driver_listen_set(const struct server *s, const char *module);
 
 /* ---- one step of a connection through the core ---- */
 

@@ -17,18 +17,15 @@
  * connections one child holds, idle ones included) a child logs a warning naming it, once, and stops
  * accepting until it is below, so that another child takes the connection. The children share the listeners
  * inherited from the parent rather than SO_REUSEPORT sockets of their own (the README's event section has the
- * figures); every child wakes for a new connection and the losers get EAGAIN (libevent 2.1 has no
- * EPOLLEXCLUSIVE).
+ * figures), through an epoll set of their own registered EPOLLEXCLUSIVE (driver_listen_set()), which the
+ * reactor watches: a new connection wakes one child, not all (libevent 2.1 has no EPOLLEXCLUSIVE).
  */
 
 #include <errno.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/socket.h>
-#include <sys/uio.h>
 #include <unistd.h>
 
 #include <event2/event.h>
@@ -133,8 +130,8 @@ static struct reactor {
     struct child_ctx *ctx;
     struct sb_child *row;
     struct sb_worker *slot;
-    struct event *listen_ev; /* one per listener */
-    int n_listen;
+    struct event listen_ev; /* on listen_set: readable when a listener has a connection for this child */
+    int listen_set;         /* driver_listen_set(): the listeners, EPOLLEXCLUSIVE; -1 once closed */
     struct event *tick;     /* looks at the signal flags */
     struct event *backoff;  /* resumes accepting after EMFILE and the like */
     struct econn *conns;    /* list head */
@@ -152,16 +149,22 @@ static struct reactor {
 
 static void conn_cb(evutil_socket_t fd, short what, void *arg);
 
+/* Closes the listen set when the child leaves, once update_listening() has stopped watching it. */
+static void close_listen_set(void)
+{
+    if (rx.listen_set >= 0 && close(rx.listen_set) < 0)
+        log_error(LOG_ERR, MODULE, "close() of the listen set failed: %s", strerror(errno));
+    rx.listen_set = -1;
+}
+
 /* Adds or removes the listener events so that they are added exactly when accepting is allowed. */
 static void update_listening(void)
 {
     int want = !rx.leaving && !rx.at_cap && !rx.in_backoff;
     if (want == rx.listening)
         return;
-    for (int i = 0; i < rx.n_listen; i++) {
-        if ((want ? event_add(&rx.listen_ev[i], NULL) : event_del(&rx.listen_ev[i])) < 0)
-            log_error(LOG_ERR, MODULE, "event_%s() of a listener failed", want ? "add" : "del");
-    }
+    if (rx.listen_set >= 0 && (want ? event_add(&rx.listen_ev, NULL) : event_del(&rx.listen_ev)) < 0)
+        log_error(LOG_ERR, MODULE, "event_%s() of the listeners failed", want ? "add" : "del");
     rx.listening = want;
 }
 
@@ -335,7 +338,6 @@ static void conn_cb(evutil_socket_t fd, short what, void *arg)
 /* A new connection: the core starts in READ, waiting for its first bytes without a buffer. */
 static void conn_new(int fd, const struct sockaddr *peer, socklen_t peerlen)
 {
-    driver_socket_setup(fd, MODULE);
     struct econn *e = calloc(1, sizeof(*e));
     struct http_conn *c = e != NULL ? http_conn_create(rx.s, peer, peerlen, now_ms()) : NULL;
     if (c == NULL) {
@@ -379,8 +381,9 @@ static void start_leaving(int recycling)
         update_listening();
         /* A forked child's copies of the listeners go now that libevent no longer watches them, so that a
          * graceful stop refuses new connections instead of queueing them on a socket nobody accepts from. */
-        for (int i = 0; i < rx.n_listen && !rx.s->one_process; i++)
-            if (close(event_get_fd(&rx.listen_ev[i])) < 0)
+        close_listen_set();
+        for (const struct listener *l = rx.s->listeners; l != NULL && !rx.s->one_process; l = l->next)
+            if (l->fd >= 0 && close(l->fd) < 0)
                 log_error(LOG_ERR, MODULE, "close() of a listener failed: %s", strerror(errno));
         if (rx.backoff != NULL)
             event_del(rx.backoff);
@@ -441,10 +444,9 @@ static int accept_failed(void)
     return 0;
 }
 
-static void accept_cb(evutil_socket_t lfd, short what, void *arg)
+/* Accepts from one listener, ACCEPT_BATCH at most, while accepting is allowed. */
+static void accept_from(int lfd)
 {
-    (void)what, (void)arg;
-
     for (int i = 0; i < ACCEPT_BATCH && rx.listening; i++) {
         if (rx.nconns >= rx.max_conns) {
             /* Full after accepting: whether anyone else waits shows as the listener's next wakeup. */
@@ -480,6 +482,18 @@ static void accept_cb(evutil_socket_t lfd, short what, void *arg)
     }
 }
 
+/* The listen set is readable: the listeners that have a connection for this child (one child is woken). */
+static void accept_cb(evutil_socket_t set, short what, void *arg)
+{
+    struct epoll_event ready[ACCEPT_BATCH];
+    (void)what, (void)arg;
+    int n = epoll_wait(set, ready, ACCEPT_BATCH, 0);
+    if (n < 0 && errno != EINTR)
+        log_error(LOG_ERR, MODULE, "epoll_wait() of the listen set failed: %s", strerror(errno));
+    for (int k = 0; k < n; k++)
+        accept_from(((const struct listener *)ready[k].data.ptr)->fd);
+}
+
 /* Signals only set flags (process.c's handlers), looked at here; TERM ends a forked child at once. */
 static void tick_cb(evutil_socket_t fd, short what, void *arg)
 {
@@ -501,7 +515,7 @@ static void reactor_free(void)
             http_conn_destroy(e->u.hc);
         conn_free(e);
     }
-    free(rx.listen_ev);
+    close_listen_set();
     if (rx.tick != NULL)
         event_free(rx.tick);
     if (rx.backoff != NULL)
@@ -523,31 +537,20 @@ static void event_child_main(struct server *s, struct child_ctx *ctx)
     rx.slot = scoreboard_worker(ctx->sb, ctx->slot, 0);
     rx.max_conns = s->mpm_conf.max_conns > 0 ? s->mpm_conf.max_conns : 1;
     rx.acceptor.module = MODULE;
+    rx.listen_set = -1;
 
     /* One thread per reactor: no locking. The base is made after fork, as libevent requires. */
     cfg = event_config_new();
-    if (cfg == NULL || event_config_set_flag(cfg, EVENT_BASE_FLAG_NOLOCK) < 0) {
-        log_error(LOG_ERR, MODULE, "event_config_new() failed");
-        goto done;
-    }
-    rx.base = event_base_new_with_config(cfg);
-    if (rx.base == NULL) {
+    if (cfg == NULL || event_config_set_flag(cfg, EVENT_BASE_FLAG_NOLOCK) < 0 ||
+        (rx.base = event_base_new_with_config(cfg)) == NULL) {
         log_error(LOG_ERR, MODULE, "event_base_new_with_config() failed");
         goto done;
     }
 
-    rx.n_listen = driver_listeners(s, MODULE);
-    if (rx.n_listen == 0)
+    rx.listen_set = driver_listen_set(s, MODULE);
+    if (rx.listen_set < 0)
         goto done;
-    rx.listen_ev = calloc((size_t)rx.n_listen, sizeof(*rx.listen_ev));
-    if (rx.listen_ev == NULL) {
-        log_error(LOG_ERR, MODULE, "out of memory");
-        goto done;
-    }
-    int i = 0;
-    for (struct listener *l = s->listeners; l != NULL; l = l->next)
-        if (l->fd >= 0)
-            event_assign(&rx.listen_ev[i++], rx.base, l->fd, EV_READ | EV_PERSIST, accept_cb, NULL);
+    event_assign(&rx.listen_ev, rx.base, rx.listen_set, EV_READ | EV_PERSIST, accept_cb, NULL);
     rx.tick = event_new(rx.base, -1, EV_PERSIST, tick_cb, NULL);
     rx.backoff = event_new(rx.base, -1, 0, backoff_cb, NULL);
     if (rx.tick == NULL || rx.backoff == NULL || event_add(rx.tick, &tick) < 0) {
@@ -573,16 +576,13 @@ done:
 static int event_run(struct server *s)
 {
     const struct mpm_conf *c = &s->mpm_conf;
-
     struct warnings w = {0};
     driver_fit_nofile(&s->mpm_conf.max_conns, "WorkerConnections", &w);
     log_warnings(&w, MODULE);
     const struct process_policy policy = {
         .mpm_name = "event",
         .start_children = c->start_servers,
-        .min_spare = 0,
-        .max_spare = 0,
-        .max_children = c->server_limit,
+        .max_children = c->server_limit, /* min_spare = max_spare = 0: a fixed number of children */
         .workers_per_child = 1,
         .async = 1,
         .limit_directive = "ServerLimit",

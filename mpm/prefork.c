@@ -103,21 +103,8 @@ static void prefork_child_main(struct server *s, struct child_ctx *ctx)
     int epfd, served = 0;
     int max_conns = s->mpm_conf.max_conn_per_child;
 
-    epfd = epoll_create1(EPOLL_CLOEXEC);
-    if (epfd < 0) {
-        log_error(LOG_ERR, "mpm_prefork", "epoll_create1() failed: %s", strerror(errno));
-        goto done;
-    }
-    for (struct listener *l = s->listeners; l != NULL; l = l->next) {
-        if (l->fd < 0)
-            continue;
-        struct epoll_event ev = {.events = EPOLLIN | EPOLLEXCLUSIVE, .data.ptr = l};
-        if (epoll_ctl(epfd, EPOLL_CTL_ADD, l->fd, &ev) < 0) {
-            log_error(LOG_ERR, "mpm_prefork", "epoll_ctl() failed: %s", strerror(errno));
-            goto done;
-        }
-    }
-    if (driver_listeners(s, "mpm_prefork") == 0)
+    epfd = driver_listen_set(s, "mpm_prefork");
+    if (epfd < 0)
         goto done;
 
     /* wait_mask is the mask with the child's signals unblocked, used only while waiting in epoll_pwait(). */

@@ -140,7 +140,6 @@ static enum sb_state slot_state(enum conn_state st)
 void serve_connection(const struct server *s, int fd, const struct sockaddr *peer, socklen_t peerlen,
                       struct sb_worker *slot, volatile sig_atomic_t *leaving)
 {
-    driver_socket_setup(fd, "core");
     int flags = fcntl(fd, F_GETFL);
     if (flags < 0 || (!(flags & O_NONBLOCK) && fcntl(fd, F_SETFL, flags | O_NONBLOCK) < 0)) {
         log_error(LOG_ERR, "core", "fcntl(O_NONBLOCK) failed: %s", strerror(errno));

@@ -16,8 +16,9 @@ struct sb_worker;
 
 /*
  * Serves `fd` until it closes, then closes it. `leaving` ends the connection at the next request boundary.
- * The socket is made non-blocking (accept4(SOCK_NONBLOCK) saves the fcntl) and gets TCP_NODELAY. With a slot,
- * its connection count is incremented, its state follows the connection (R, W, K, C) and is READY at the end.
+ * The socket is made non-blocking if it is not (accept4(SOCK_NONBLOCK) saves the fcntl); it inherits
+ * TCP_NODELAY from its listener. With a slot, its connection count is incremented, its state follows the
+ * connection (R, W, K, C) and is READY at the end.
  */
 void serve_connection(const struct server *s, int fd, const struct sockaddr *peer, socklen_t peerlen,
                       struct sb_worker *slot, volatile sig_atomic_t *leaving);

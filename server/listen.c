@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <netdb.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -132,6 +133,12 @@ static int open_one(struct listener *l, int backlog, struct errbuf *err)
     }
     if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0) {
         errbuf_set(err, "setsockopt(SO_REUSEADDR) for address %s failed: %s", name, strerror(errno));
+        goto fail;
+    }
+    /* Responses are written whole, so Nagle would only delay the last segment of each; an accepted socket
+     * inherits TCP_NODELAY from its listener, which saves a setsockopt() per connection. */
+    if (setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) < 0) {
+        errbuf_set(err, "setsockopt(TCP_NODELAY) for address %s failed: %s", name, strerror(errno));
         goto fail;
     }
     /* An IPv6 socket takes only IPv6, so "[::]:80" and "0.0.0.0:80" can both be listed. */

@@ -6,6 +6,9 @@
 #include <criterion/criterion.h>
 #include <errno.h>
 #include <string.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/epoll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -65,6 +68,34 @@ Test(driver, listeners_counted)
     cr_assert_eq(driver_listeners(&s, "mpm_test"), 0);
     s.listeners = &b;
     cr_assert_eq(driver_listeners(&s, "mpm_test"), 1, "only open ones count");
+}
+
+/* The listen set holds the open listeners, exclusively, and tells which one has a connection. */
+Test(driver, listen_set)
+{
+    struct server s = {0};
+    struct listener a = {.fd = -1}, b = {.fd = -1, .next = &a};
+    cr_assert_eq(driver_listen_set(&s, "mpm_test"), -1, "no listener: nothing to wait on");
+    s.listeners = &b;
+    b.fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    struct sockaddr_in addr = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t len = sizeof(addr);
+    cr_assert(b.fd >= 0 && bind(b.fd, (struct sockaddr *)&addr, sizeof(addr)) == 0 && listen(b.fd, 4) == 0 &&
+              getsockname(b.fd, (struct sockaddr *)&addr, &len) == 0);
+    int set = driver_listen_set(&s, "mpm_test");
+    cr_assert_geq(set, 0);
+    struct epoll_event ev;
+    cr_assert_eq(epoll_wait(set, &ev, 1, 0), 0, "nothing queued");
+    int c = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    cr_assert_eq(connect(c, (struct sockaddr *)&addr, sizeof(addr)), 0);
+    cr_assert_eq(epoll_wait(set, &ev, 1, 1000), 1);
+    cr_assert_eq(ev.data.ptr, &b, "the listener comes back as data.ptr");
+    /* the same listener a second time is refused by epoll: the set is all or nothing */
+    a.fd = b.fd;
+    cr_assert_eq(driver_listen_set(&s, "mpm_test"), -1);
+    close(c);
+    close(set);
+    close(b.fd);
 }
 
 /* A request read in one step, its answer written in the next, over a socketpair. */

@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -226,12 +227,24 @@ Test(listen, open_on_port_zero)
         len = sizeof(accepting);
         cr_assert_eq(getsockopt(l->fd, SOL_SOCKET, SO_ACCEPTCONN, &accepting, &len), 0);
         cr_assert(accepting, "listening");
+        len = sizeof(one);
+        one = 0;
+        cr_assert_eq(getsockopt(l->fd, IPPROTO_TCP, TCP_NODELAY, &one, &len), 0);
+        cr_assert(one, "TCP_NODELAY, which accepted sockets inherit");
     }
     /* nothing queued: a non-blocking accept says so at once */
     cr_assert_eq(accept4(a->fd, NULL, NULL, 0), -1);
     cr_assert_eq(listen_accept_error(errno), ACCEPT_AGAIN);
 
     int c = connect_to(pb);
+    int accepted = accept4(b->fd, NULL, NULL, 0), nodelay = 0;
+    socklen_t nlen = sizeof(nodelay);
+    cr_assert_geq(accepted, 0);
+    cr_assert_eq(getsockopt(accepted, IPPROTO_TCP, TCP_NODELAY, &nodelay, &nlen), 0);
+    cr_assert(nodelay, "an accepted socket has TCP_NODELAY without a setsockopt() of its own");
+    close(accepted);
+    close(c);
+    c = connect_to(pb);
     expect_carries(b->fd, c, "hello");
     close(c);
 
