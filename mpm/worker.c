@@ -27,6 +27,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <time.h>
@@ -338,10 +339,12 @@ static void hand_over(struct worker_child *ch, const struct conn_item *it)
 
 /*
  * The listener's loop: accepts while a worker is idle, until the child is asked to leave or has accepted
- * MaxConnectionsPerChild connections. fds[0] is the eventfd, the listening sockets follow.
+ * MaxConnectionsPerChild connections. fds[0] is the eventfd, fds[1] the listen set (driver_listen_set(): the
+ * listeners registered EPOLLEXCLUSIVE, so that a new connection wakes one child's listener, not every one).
  */
-static void listen_loop(struct worker_child *ch, struct pollfd *fds, int nfds, const sigset_t *wait_mask)
+static void listen_loop(struct worker_child *ch, struct pollfd fds[2], const sigset_t *wait_mask)
 {
+    struct epoll_event ready[16];
     int max_conns = ch->s->mpm_conf.max_conn_per_child, accepted = 0;
     struct driver_acceptor acceptor = {.module = "mpm_worker"};
 
@@ -352,7 +355,7 @@ static void listen_loop(struct worker_child *ch, struct pollfd *fds, int nfds, c
         pthread_mutex_unlock(&ch->lock);
 
         /* Without an idle worker only the eventfd is watched: the listening sockets are left to others. */
-        int n = ppoll(fds, room > 0 ? (nfds_t)nfds : 1, NULL, wait_mask);
+        int n = ppoll(fds, room > 0 ? 2 : 1, NULL, wait_mask);
         if (n < 0) {
             if (errno == EINTR)
                 continue;
@@ -361,13 +364,12 @@ static void listen_loop(struct worker_child *ch, struct pollfd *fds, int nfds, c
         }
         if (fds[0].revents != 0)
             drain_wakeups(ch);
-        for (int i = 1; room > 0 && i < nfds && !process_child_leaving(ch->ctx); i++) {
-            if (fds[i].revents == 0)
-                continue;
+        n = room > 0 && fds[1].revents != 0 ? epoll_wait(fds[1].fd, ready, 16, 0) : 0;
+        for (int i = 0; room > 0 && i < n && !process_child_leaving(ch->ctx); i++) {
+            const struct listener *l = ready[i].data.ptr;
             struct conn_item it;
             it.peerlen = sizeof(it.peer);
-            it.fd =
-                accept4(fds[i].fd, (struct sockaddr *)&it.peer, &it.peerlen, SOCK_CLOEXEC | SOCK_NONBLOCK);
+            it.fd = accept4(l->fd, (struct sockaddr *)&it.peer, &it.peerlen, SOCK_CLOEXEC | SOCK_NONBLOCK);
             if (it.fd < 0) {
                 /* retry or wait alike: the listener stays readable while anything is queued */
                 enum driver_accept next = driver_accept_failed(&acceptor, errno);
@@ -428,9 +430,9 @@ static void stop_workers(struct worker_child *ch, const sigset_t *wait_mask)
 
 static void worker_child_main(struct server *s, struct child_ctx *ctx)
 {
-    int tpc = s->mpm_conf.threads_per_child, nfds = 1, sync_ready = 0;
+    int tpc = s->mpm_conf.threads_per_child, sync_ready = 0;
     struct worker_child ch = {.s = s, .ctx = ctx, .wake_fd = -1};
-    struct pollfd *fds = NULL;
+    struct pollfd fds[2] = {{.fd = -1, .events = POLLIN}, {.fd = -1, .events = POLLIN}};
     sigset_t wait_mask;
     struct sigaction sa;
 
@@ -451,12 +453,11 @@ static void worker_child_main(struct server *s, struct child_ctx *ctx)
         goto fail;
     }
 
-    nfds += driver_listeners(s, "mpm_worker");
-    if (nfds == 1)
+    fds[1].fd = driver_listen_set(s, "mpm_worker");
+    if (fds[1].fd < 0)
         goto fail;
-    fds = calloc((size_t)nfds, sizeof(*fds));
     ch.threads = calloc((size_t)tpc, sizeof(*ch.threads));
-    if (fds == NULL || ch.threads == NULL || queue_init(&ch.queue, tpc) < 0) {
+    if (ch.threads == NULL || queue_init(&ch.queue, tpc) < 0) {
         log_error(LOG_ERR, "mpm_worker", "out of memory for %d threads", tpc);
         goto fail;
     }
@@ -465,11 +466,7 @@ static void worker_child_main(struct server *s, struct child_ctx *ctx)
         log_error(LOG_ERR, "mpm_worker", "eventfd() failed: %s", strerror(errno));
         goto fail;
     }
-    fds[0] = (struct pollfd){.fd = ch.wake_fd, .events = POLLIN};
-    int i = 1;
-    for (struct listener *l = s->listeners; l != NULL; l = l->next)
-        if (l->fd >= 0)
-            fds[i++] = (struct pollfd){.fd = l->fd, .events = POLLIN};
+    fds[0].fd = ch.wake_fd;
 
     rc = pthread_mutex_init(&ch.lock, NULL);
     if (rc == 0) {
@@ -502,7 +499,7 @@ static void worker_child_main(struct server *s, struct child_ctx *ctx)
     pthread_mutex_unlock(&ch.lock);
 
     if (ch.nthreads > 0)
-        listen_loop(&ch, fds, nfds, &wait_mask);
+        listen_loop(&ch, fds, &wait_mask);
     stop_workers(&ch, &wait_mask);
 
 fail:
@@ -510,11 +507,10 @@ fail:
         pthread_cond_destroy(&ch.work);
         pthread_mutex_destroy(&ch.lock);
     }
-    if (ch.wake_fd >= 0 && close(ch.wake_fd) < 0)
+    if ((ch.wake_fd >= 0 && close(ch.wake_fd) < 0) || (fds[1].fd >= 0 && close(fds[1].fd) < 0))
         log_error(LOG_ERR, "mpm_worker", "close() failed: %s", strerror(errno));
     queue_free(&ch.queue);
     free(ch.threads);
-    free(fds);
     /* with -X the process goes on after this: leave its signals as they were */
     process_block_signals(0);
 }
