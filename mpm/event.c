@@ -22,7 +22,6 @@
  */
 
 #include <errno.h>
-#include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -484,6 +483,7 @@ static void accept_cb(evutil_socket_t lfd, short what, void *arg)
 static void tick_cb(evutil_socket_t fd, short what, void *arg)
 {
     (void)fd, (void)what, (void)arg;
+    log_flush_due(0); /* BufferedLogs: the lines due */
     if (*rx.ctx->stop)
         event_base_loopbreak(rx.base);
     else if (*rx.ctx->graceful)
