@@ -51,6 +51,7 @@ struct log_format {
 
 static int error_fd = STDERR_FILENO;
 static int error_level = LOG_WARN;
+static int buffering; /* BufferedLogs of the last log_open(): what the children forked after it do */
 
 static const char *const level_names[] = {"emerg", "alert",  "crit", "error",
                                           "warn",  "notice", "info", "debug"};
@@ -97,6 +98,7 @@ int log_open(struct server *s, struct errbuf *err)
         close(error_fd);
     error_fd = fd;
     error_level = s->log_level;
+    buffering = s->buffered_logs && s->custom_logs != NULL;
     return 0;
 
 fail:
@@ -407,6 +409,7 @@ void log_warnings(const struct warnings *w, const char *module)
 
 #define FLUSH_SLACK_MS 250 /* lines are written this much before LOG_FLUSH_MS: callers look every 200 ms */
 #define BUSY_RETRY_MS  10  /* buffers another thread was using are looked at again after this */
+#define WATCH_MS       200 /* how often log_flush_due(1) looks: new lines of other threads do not wake it */
 
 /* Who is using a thread's buffers. */
 enum bufs_state {
@@ -567,9 +570,12 @@ int log_flush_due(int all)
 
     if (!all)
         return thread_buffers != NULL ? (int)bufs_due(thread_buffers, &now) : -1;
+    if (!buffering)
+        return -1;
+    next = WATCH_MS;
     for (struct log_buffers *b = atomic_load(&all_buffers); b != NULL; b = b->next) {
         int64_t ms = bufs_due(b, &now);
-        if (ms >= 0 && (next < 0 || ms < next))
+        if (ms >= 0 && ms < next)
             next = ms;
     }
     return (int)next;

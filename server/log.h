@@ -16,8 +16,9 @@ struct pool;
 
 /*
  * Opens ErrorLog and every CustomLog of s, then makes ErrorLog the process's error log (before the first
- * call, errors go to stderr). Called again with the new server on a restart, it opens the files anew, which
- * is how a log moved away by logrotate is replaced. On failure (err says which file) nothing has changed.
+ * call, errors go to stderr), and s's BufferedLogs the process's. Called again with the new server on a
+ * restart, it opens the files anew, which is how a log moved away by logrotate is replaced. On failure (err
+ * says which file) nothing has changed.
  */
 int log_open(struct server *s, struct errbuf *err);
 
@@ -57,8 +58,9 @@ void log_access(const struct server *s, const struct request *r);
 /*
  * Writes the buffered lines that are due: the calling thread's, or with `all` those of every thread of the
  * process whose buffers are not in use at that moment. Returns how many ms a wait may last until the next
- * lines are due (the poll/epoll timeout that bounds it), or -1 when nothing is buffered: an MPM calls it
- * before each wait (or at least every 200 ms), which costs nothing with BufferedLogs Off.
+ * lines are due (the poll/epoll timeout that bounds it), or -1 when nothing can fall due: an MPM calls it
+ * before each wait (or at least every 200 ms), which costs nothing with BufferedLogs Off. With `all` and
+ * BufferedLogs On it returns at most 200 ms, since other threads do not wake the caller when they buffer.
  */
 int log_flush_due(int all);
 

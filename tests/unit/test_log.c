@@ -225,6 +225,7 @@ Test(log, off_writes_each_line_at_once)
     }
     cr_assert_null(thread_buffers);
     cr_assert_eq(log_flush_due(0), -1);
+    cr_assert_eq(log_flush_due(1), -1, "BufferedLogs Off: no wait is bounded");
     remove_access_log();
 }
 
@@ -301,10 +302,14 @@ Test(log, due_lines_are_written_on_time)
 {
     open_access_log(1);
     cr_assert_eq(log_flush_due(0), -1, "nothing buffered: no timeout");
+    cr_assert_eq(log_flush_due(1), WATCH_MS, "other threads may buffer any time: looked at again");
     log_access(&srv, &req);
     int ms = log_flush_due(0);
-    cr_assert(ms > 0 && ms <= LOG_FLUSH_MS - FLUSH_SLACK_MS, "due in %d ms", ms);
-    cr_assert_eq(log_flush_due(1), ms, "every thread's: the same one");
+    cr_assert(ms > WATCH_MS && ms <= LOG_FLUSH_MS - FLUSH_SLACK_MS, "due in %d ms", ms);
+    cr_assert_eq(log_flush_due(1), WATCH_MS);
+    atomic_store(&thread_buffers->since, now_ms() - (LOG_FLUSH_MS - FLUSH_SLACK_MS - 50));
+    ms = log_flush_due(1);
+    cr_assert(ms > 0 && ms <= 50, "every thread's: due in %d ms", ms);
     cr_assert_eq(access_lines(), 0);
     /* as if the line had waited LOG_FLUSH_MS */
     atomic_store(&thread_buffers->since, now_ms() - LOG_FLUSH_MS);
