@@ -47,7 +47,7 @@
 #define ACCEPT_BATCH           16  /* accepts per wakeup of a listener, so that reading is not starved */
 #define READ_ROUNDS            4   /* reads per wakeup while each fills the space the core gives */
 #define WRITE_ROUNDS           16  /* writes per wakeup before yielding to other connections */
-#define TICK_MS                200 /* how often the stop and graceful flags set by signals are looked at */
+#define TICK_MS                200 /* how often the signal flags and the buffered log lines are looked at */
 
 #define CONF(field) offsetof(struct server, mpm_conf.field)
 
@@ -487,17 +487,18 @@ static void accept_cb(evutil_socket_t set, short what, void *arg)
 {
     struct epoll_event ready[ACCEPT_BATCH];
     (void)what, (void)arg;
-    int n = epoll_wait(set, ready, ACCEPT_BATCH, 0);
-    if (n < 0 && errno != EINTR)
-        log_error(LOG_ERR, MODULE, "epoll_wait() of the listen set failed: %s", strerror(errno));
+    int n =
+        epoll_wait(set, ready, ACCEPT_BATCH, 0); /* its own set, never waiting: nothing to fail but EINTR */
     for (int k = 0; k < n; k++)
         accept_from(((const struct listener *)ready[k].data.ptr)->fd);
 }
 
-/* Signals only set flags (process.c's handlers), looked at here; TERM ends a forked child at once. */
+/* Signals only set flags (process.c's handlers), looked at here, and the access log lines buffered since
+ * (BufferedLogs) are written when due; TERM ends a forked child at once. */
 static void tick_cb(evutil_socket_t fd, short what, void *arg)
 {
     (void)fd, (void)what, (void)arg;
+    log_flush_due(0);
     if (*rx.ctx->stop)
         event_base_loopbreak(rx.base);
     else if (*rx.ctx->graceful)
@@ -521,8 +522,7 @@ static void reactor_free(void)
     if (rx.backoff != NULL)
         event_free(rx.backoff);
     if (rx.base != NULL)
-        event_base_free(rx.base);
-    memset(&rx, 0, sizeof(rx));
+        event_base_free(rx.base); /* the next event_child_main() (-X) starts from a zeroed rx */
 }
 
 static void event_child_main(struct server *s, struct child_ctx *ctx)

@@ -116,7 +116,8 @@ static void prefork_child_main(struct server *s, struct child_ctx *ctx)
     scoreboard_set_state(slot, SB_READY);
 
     while (!process_child_leaving(ctx)) {
-        int n = epoll_pwait(epfd, events, MAX_EVENTS, -1, &wait_mask);
+        /* the wait ends when buffered access log lines are due (BufferedLogs), never otherwise */
+        int n = epoll_pwait(epfd, events, MAX_EVENTS, log_flush_due(0), &wait_mask);
         if (n < 0) {
             if (errno == EINTR)
                 continue;

@@ -26,14 +26,20 @@
 
 enum wait_result { WAIT_READY, WAIT_DEADLINE, WAIT_INTERRUPTED, WAIT_ERROR };
 
-/* Waits until fd is ready for `events` or the monotonic deadline passes. */
+/* Waits until fd is ready for `events` or the monotonic deadline passes; meanwhile writes the buffered access
+ * log lines as they fall due (BufferedLogs). */
 static enum wait_result wait_fd(int fd, short events, int64_t deadline)
 {
-    int64_t left = deadline - now_ms();
-    if (left <= 0)
-        return WAIT_DEADLINE;
     struct pollfd pfd = {.fd = fd, .events = events};
-    int n = poll(&pfd, 1, left > INT_MAX ? INT_MAX : (int)left);
+    int n, due, ms;
+    do {
+        int64_t left = deadline - now_ms();
+        if (left <= 0)
+            return WAIT_DEADLINE;
+        ms = left > INT_MAX ? INT_MAX : (int)left;
+        due = log_flush_due(0);
+        n = poll(&pfd, 1, due >= 0 && due < ms ? due : ms);
+    } while (n == 0 && due >= 0 && due < ms);
     if (n < 0) {
         if (errno == EINTR)
             return WAIT_INTERRUPTED;
@@ -112,6 +118,9 @@ static enum conn_state do_wait(struct http_conn *c)
         int64_t left = deadline - now_ms();
         if (left <= 0)
             break;
+        int due = log_flush_due(0); /* BufferedLogs: the lines due meanwhile */
+        if (due >= 0 && due < left)
+            left = due;
         if (poll(NULL, 0, left > INT_MAX ? INT_MAX : (int)left) < 0 && errno != EINTR) {
             log_error(LOG_ERR, "core", "poll() failed: %s", strerror(errno));
             break;

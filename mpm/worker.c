@@ -354,8 +354,11 @@ static void listen_loop(struct worker_child *ch, struct pollfd fds[2], const sig
         ch->listener_waiting = room <= 0;
         pthread_mutex_unlock(&ch->lock);
 
-        /* Without an idle worker only the eventfd is watched: the listening sockets are left to others. */
-        int n = ppoll(fds, room > 0 ? 2 : 1, NULL, wait_mask);
+        /* Without an idle worker only the eventfd is watched: the listening sockets are left to others. The
+         * wait ends when the workers' buffered access log lines are due (BufferedLogs), never otherwise. */
+        int due = log_flush_due(1);
+        struct timespec ts = {.tv_sec = due / 1000, .tv_nsec = (long)(due % 1000) * 1000000L};
+        int n = ppoll(fds, room > 0 ? 2 : 1, due >= 0 ? &ts : NULL, wait_mask);
         if (n < 0) {
             if (errno == EINTR)
                 continue;

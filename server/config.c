@@ -305,6 +305,8 @@ const struct directive config_core_directives[] = {
     CUSTOM("LogLevel", set_log_level, "least severe level written to the error log"),
     CUSTOM("LogFormat", set_log_format, "defines an access log format nickname"),
     CUSTOM("CustomLog", set_custom_log, "access log file and format"),
+    CORE("BufferedLogs", config_set_flag, buffered_logs,
+         "On or Off: access log lines written in blocks, each within 1 s (Off)"),
     CUSTOM("MPM", set_mpm, "concurrency model: prefork, worker or event"),
     CORE("GracefulShutdownTimeout", config_set_int, graceful_shutdown_timeout,
          "seconds a graceful stop (WINCH) waits for connections to finish, then stops them (0 = no limit)"),

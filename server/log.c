@@ -2,12 +2,20 @@
  * ErrorLog and CustomLog. Each line is built in a stack buffer and written with a single write() to a file
  * opened O_APPEND, which the kernel appends atomically: lines from every child and thread stay whole.
  * The error log is process-global (stderr until log_open()), so any module can report through log_error().
+ *
+ * BufferedLogs On gathers access log lines in per-thread buffers instead, written as blocks of whole lines
+ * (see log.h for when). The one thing to know there: a stop signal ends a child inside its handler, which may
+ * have interrupted the very thread that is adding a line, and which can neither wait for it nor take a lock;
+ * so each thread's buffers carry an atomic state, and the handler leaves buffers in use to their user, who
+ * writes them and ends the process itself (bufs_give()).
  */
 
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -43,6 +51,7 @@ struct log_format {
 
 static int error_fd = STDERR_FILENO;
 static int error_level = LOG_WARN;
+static int buffering; /* BufferedLogs of the last log_open(): what the children forked after it do */
 
 static const char *const level_names[] = {"emerg", "alert",  "crit", "error",
                                           "warn",  "notice", "info", "debug"};
@@ -89,6 +98,7 @@ int log_open(struct server *s, struct errbuf *err)
         close(error_fd);
     error_fd = fd;
     error_level = s->log_level;
+    buffering = s->buffered_logs && s->custom_logs != NULL;
     return 0;
 
 fail:
@@ -395,13 +405,240 @@ void log_warnings(const struct warnings *w, const char *module)
         log_error(LOG_WARN, module, "%d more warnings were dropped", w->count - WARNINGS_MAX);
 }
 
+/* ---- BufferedLogs ---- */
+
+#define FLUSH_SLACK_MS 250 /* lines are written this much before LOG_FLUSH_MS: callers look every 200 ms */
+#define BUSY_RETRY_MS  10  /* buffers another thread was using are looked at again after this */
+#define WATCH_MS       200 /* how often log_flush_due(1) looks: new lines of other threads do not wake it */
+
+/* Who is using a thread's buffers. */
+enum bufs_state {
+    BUFS_FREE,      /* nobody */
+    BUFS_BUSY,      /* a thread: their own, adding a line, or another writing them out */
+    BUFS_BUSY_EXIT, /* that thread, and a stop signal came meanwhile: it writes them and ends the process */
+    BUFS_DONE /* written for good by a stop signal: the process is ending, later lines go out directly */
+};
+
+/* One CustomLog's buffer: whole lines only. */
+struct log_buffer {
+    int fd;
+    size_t used;
+    char data[LOG_BUFFER_SIZE];
+};
+
+/* The buffers of one thread, one per CustomLog of s, in the order of s->custom_logs. */
+struct log_buffers {
+    atomic_int state;      /* enum bufs_state */
+    _Atomic int64_t since; /* now_ms() when the oldest line waiting was added; 0 when none waits */
+    const struct server *s;
+    int n;
+    struct log_buffers *next; /* the process's list (never freed: the process ends with them) */
+    struct log_buffer buf[];
+};
+
+static _Atomic(struct log_buffers *) all_buffers;
+static __thread struct log_buffers *thread_buffers;
+static atomic_int exit_holders;   /* a stop signal is being handled: those who still write buffers out */
+static pthread_key_t buffers_key; /* its destructor writes out the buffers of a thread that ends */
+static pthread_once_t buffers_once = PTHREAD_ONCE_INIT;
+static int buffers_key_ok;
+
+/* Writes out every buffer of b; the caller has taken b. */
+static void bufs_write(struct log_buffers *b)
+{
+    for (int i = 0; i < b->n; i++) {
+        struct log_buffer *lb = &b->buf[i];
+        if (lb->used > 0)
+            write_line(lb->fd, lb->data, lb->used);
+        lb->used = 0;
+    }
+    atomic_store(&b->since, 0);
+}
+
+/* Takes b for the caller; with `wait`, while another thread writes it out (one write()). 0 if b is done, or
+ * without `wait` in use. */
+static int bufs_take(struct log_buffers *b, int wait)
+{
+    for (;;) {
+        int st = BUFS_FREE;
+        if (atomic_compare_exchange_weak(&b->state, &st, BUFS_BUSY))
+            return 1;
+        if (st == BUFS_DONE || (!wait && st != BUFS_FREE))
+            return 0;
+        if (st != BUFS_FREE)
+            sched_yield();
+    }
+}
+
+/* Gives b back; if a stop signal left b to us meanwhile, writes it and, last of those, ends the process. */
+static void bufs_give(struct log_buffers *b)
+{
+    int st = BUFS_BUSY;
+    if (atomic_compare_exchange_strong(&b->state, &st, BUFS_FREE))
+        return;
+    bufs_write(b);
+    atomic_store(&b->state, BUFS_DONE);
+    if (atomic_fetch_sub(&exit_holders, 1) == 1)
+        _exit(0);
+}
+
+static void bufs_thread_exit(void *arg)
+{
+    struct log_buffers *b = arg;
+    if (bufs_take(b, 1)) {
+        bufs_write(b);
+        bufs_give(b);
+    }
+}
+
+static void bufs_key_init(void)
+{
+    buffers_key_ok = pthread_key_create(&buffers_key, bufs_thread_exit) == 0;
+}
+
+/* The calling thread's buffers for s, made at its first line; NULL without memory (lines then go out
+ * directly). */
+static struct log_buffers *bufs_get(const struct server *s)
+{
+    struct log_buffers *b = thread_buffers;
+    const struct custom_log *l;
+    int n = 0;
+
+    if (b != NULL && b->s == s)
+        return b;
+    /* another configuration's (-X serves one; unit tests more): its lines go out first */
+    if (b != NULL && bufs_take(b, 1)) {
+        bufs_write(b);
+        bufs_give(b);
+    }
+    for (l = s->custom_logs; l != NULL; l = l->next)
+        n++;
+    b = calloc(1, sizeof(*b) + (size_t)n * sizeof(b->buf[0]));
+    if (b == NULL)
+        return NULL;
+    b->s = s;
+    b->n = n;
+    pthread_once(&buffers_once, bufs_key_init);
+    if (buffers_key_ok)
+        pthread_setspecific(buffers_key, b);
+    b->next = atomic_load(&all_buffers);
+    while (!atomic_compare_exchange_weak(&all_buffers, &b->next, b))
+        ;
+    thread_buffers = b;
+    return b;
+}
+
+/* Adds a line; the lines before it are written first when it does not fit, and it is written alone when it
+ * is longer than the buffer: every write() ends at a line boundary. Returns whether lines wait in lb. */
+static int buffer_add(struct log_buffer *lb, int fd, const char *line, size_t n)
+{
+    if (lb->used > 0 && (lb->fd != fd || n > LOG_BUFFER_SIZE - lb->used)) {
+        write_line(lb->fd, lb->data, lb->used);
+        lb->used = 0;
+    }
+    lb->fd = fd;
+    if (n > LOG_BUFFER_SIZE) {
+        write_line(fd, line, n);
+    } else {
+        memcpy(lb->data + lb->used, line, n);
+        lb->used += n;
+    }
+    return lb->used > 0;
+}
+
+/* Writes b if its lines are due; returns the ms until they are, or -1 when none waits. */
+static int64_t bufs_due(struct log_buffers *b, int64_t *now)
+{
+    int64_t since = atomic_load_explicit(&b->since, memory_order_relaxed);
+    if (since == 0)
+        return -1;
+    if (*now == 0)
+        *now = now_ms();
+    int64_t left = since + LOG_FLUSH_MS - FLUSH_SLACK_MS - *now;
+    if (left > 0)
+        return left;
+    if (!bufs_take(b, 0))
+        return atomic_load(&b->state) == BUFS_DONE ? -1 : BUSY_RETRY_MS;
+    bufs_write(b);
+    bufs_give(b);
+    return -1;
+}
+
+int log_flush_due(int all)
+{
+    int64_t now = 0, next = -1;
+
+    if (!all)
+        return thread_buffers != NULL ? (int)bufs_due(thread_buffers, &now) : -1;
+    if (!buffering)
+        return -1;
+    next = WATCH_MS;
+    for (struct log_buffers *b = atomic_load(&all_buffers); b != NULL; b = b->next) {
+        int64_t ms = bufs_due(b, &now);
+        if (ms >= 0 && ms < next)
+            next = ms;
+    }
+    return (int)next;
+}
+
+void log_flush(void)
+{
+    for (struct log_buffers *b = atomic_load(&all_buffers); b != NULL; b = b->next) {
+        if (bufs_take(b, 1)) {
+            bufs_write(b);
+            bufs_give(b);
+        }
+    }
+}
+
+int log_flush_on_signal(void)
+{
+    int saved = errno;
+    /* our own hold: no thread may end the process before every buffer was looked at */
+    atomic_fetch_add(&exit_holders, 1);
+    for (struct log_buffers *b = atomic_load(&all_buffers); b != NULL; b = b->next) {
+        int st = atomic_load(&b->state);
+        for (;;) {
+            if (st == BUFS_FREE) {
+                if (atomic_compare_exchange_strong(&b->state, &st, BUFS_DONE)) {
+                    bufs_write(b);
+                    break;
+                }
+            } else if (st == BUFS_BUSY) {
+                atomic_fetch_add(&exit_holders, 1);
+                if (atomic_compare_exchange_strong(&b->state, &st, BUFS_BUSY_EXIT))
+                    break;
+                atomic_fetch_sub(&exit_holders, 1);
+            } else {
+                break;
+            }
+        }
+    }
+    int last = atomic_fetch_sub(&exit_holders, 1) == 1;
+    errno = saved;
+    return last;
+}
+
 void log_access(const struct server *s, const struct request *r)
 {
     char line[LINE_MAX_LEN];
-    for (const struct custom_log *l = s->custom_logs; l != NULL; l = l->next) {
+    struct log_buffers *b = s->buffered_logs && s->custom_logs != NULL ? bufs_get(s) : NULL;
+    int i = 0, waiting = 0;
+
+    if (b != NULL && !bufs_take(b, 1))
+        b = NULL;
+    for (const struct custom_log *l = s->custom_logs; l != NULL; l = l->next, i++) {
         if (l->fd < 0)
             continue;
         size_t n = log_format_render(l->format, r, line, sizeof(line));
-        write_line(l->fd, line, n);
+        if (b != NULL)
+            waiting |= buffer_add(&b->buf[i], l->fd, line, n);
+        else
+            write_line(l->fd, line, n);
     }
+    if (b == NULL)
+        return;
+    if (waiting && atomic_load_explicit(&b->since, memory_order_relaxed) == 0)
+        atomic_store(&b->since, now_ms());
+    bufs_give(b);
 }

@@ -1,6 +1,7 @@
 /*
  * ErrorLog and CustomLog. Every line is formatted in memory and written with one write() to a file opened
- * with O_APPEND, so lines from many children and threads never interleave.
+ * with O_APPEND, so lines from many children and threads never interleave; with BufferedLogs On, access log
+ * lines are gathered per thread and written in blocks of whole lines.
  */
 #ifndef HTTPD_LOG_H
 #define HTTPD_LOG_H
@@ -15,8 +16,9 @@ struct pool;
 
 /*
  * Opens ErrorLog and every CustomLog of s, then makes ErrorLog the process's error log (before the first
- * call, errors go to stderr). Called again with the new server on a restart, it opens the files anew, which
- * is how a log moved away by logrotate is replaced. On failure (err says which file) nothing has changed.
+ * call, errors go to stderr), and s's BufferedLogs the process's. Called again with the new server on a
+ * restart, it opens the files anew, which is how a log moved away by logrotate is replaced. On failure (err
+ * says which file) nothing has changed.
  */
 int log_open(struct server *s, struct errbuf *err);
 
@@ -39,8 +41,38 @@ struct warnings;
 /* Writes each warning of w (and a count of those it dropped) at LOG_WARN, as `module`. */
 void log_warnings(const struct warnings *w, const char *module);
 
-/* Writes the request's line to every CustomLog. */
+/* Writes the request's line to every CustomLog (with BufferedLogs On, into the calling thread's buffers). */
 void log_access(const struct server *s, const struct request *r);
+
+/*
+ * BufferedLogs On (Apache's mod_log_config; nginx's `access_log ... buffer= flush=`): each thread keeps a
+ * buffer of LOG_BUFFER_SIZE bytes per CustomLog and writes it with one write(), always ending at a line
+ * boundary, when the next line does not fit, when its oldest line is about to be LOG_FLUSH_MS old, and when
+ * the process ends (log_flush(), log_flush_on_signal()). A line longer than the buffer is written alone,
+ * after the lines before it. The error log is never buffered. A process killed with SIGKILL loses what its
+ * buffers hold: at most LOG_BUFFER_SIZE bytes per CustomLog and thread, none of it older than LOG_FLUSH_MS.
+ */
+#define LOG_BUFFER_SIZE 4096 /* Apache's LOG_BUFSIZE (PIPE_BUF) */
+#define LOG_FLUSH_MS    1000 /* a buffered line reaches its file within this */
+
+/*
+ * Writes the buffered lines that are due: the calling thread's, or with `all` those of every thread of the
+ * process whose buffers are not in use at that moment. Returns how many ms a wait may last until the next
+ * lines are due (the poll/epoll timeout that bounds it), or -1 when nothing can fall due: an MPM calls it
+ * before each wait (or at least every 200 ms), which costs nothing with BufferedLogs Off. With `all` and
+ * BufferedLogs On it returns at most 200 ms, since other threads do not wake the caller when they buffer.
+ */
+int log_flush_due(int all);
+
+/* Writes every buffered line of the process (when a child has finished serving, before it exits). */
+void log_flush(void);
+
+/*
+ * For a stop signal's handler, before _exit() (async-signal-safe): writes every buffered line of the process
+ * and returns 1. Returns 0 when a thread is in the middle of logging; that thread then writes the lines when
+ * it is done and ends the process with _exit(0) itself, so the handler must return without exiting.
+ */
+int log_flush_on_signal(void);
 
 /* Compiles a LogFormat string (%h %l %u %t %r %>s %s %b %B %D %T %m %U %q %H %v %p %P %a %{Header}i
  * %{Header}o

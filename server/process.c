@@ -113,7 +113,8 @@ static void on_stop(int sig)
     (void)sig;
     child_stop = 1;
     child_leaving = CHILD_LEAVE;
-    if (exit_on_stop)
+    /* BufferedLogs: a thread interrupted while logging writes the lines and ends the process itself */
+    if (exit_on_stop && log_flush_on_signal())
         _exit(0);
 }
 
@@ -265,6 +266,7 @@ static void run_child(struct parent *P, int slot)
         .leaving = &child_leaving,
     };
     P->p->child_main(P->s, &ctx);
+    log_flush();
     clear_workers(P->sb, slot);
     _exit(0);
 }
@@ -657,6 +659,7 @@ static int run_one_process(struct server *s, const struct process_policy *p, str
         .leaving = &child_leaving,
     };
     p->child_main(s, &ctx);
+    log_flush();
     clear_workers(sb, 0);
     atomic_store(&row->pid, 0);
     return 0;

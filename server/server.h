@@ -128,6 +128,7 @@ struct server {
     int log_level;                  /* LogLevel */
     struct log_format *formats;     /* LogFormat nicknames */
     struct custom_log *custom_logs; /* CustomLog */
+    int buffered_logs;              /* BufferedLogs On/Off */
 
     /* identity of the children when started as root (User, Group: server/unixd.c) */
     char *user;         /* User as written ("nobody", "#65534"); NULL when not set */

@@ -1,15 +1,17 @@
-/* Access log formats (common, combined, escapes), error log lines, and whole lines under concurrent writers.
- */
+/* Access log formats (common, combined, escapes), error log lines, whole lines under concurrent writers, and
+ * BufferedLogs: what waits, when it is written (full, due, thread and process end, stop signal), in blocks of
+ * whole lines. The .c is included to reach the buffers' state. */
 #include <criterion/criterion.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "../../server/log.c"
 #include "http.h"
-#include "log.h"
 #include "pool.h"
 #include "server.h"
 
@@ -153,4 +155,323 @@ Test(log, concurrent_lines_stay_whole)
     char cmd[64];
     snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
     cr_assert_eq(system(cmd), 0);
+}
+
+/* ---- BufferedLogs ---- */
+
+static char dir[32];
+static struct custom_log access_log;
+
+/* One CustomLog in the common format in a fresh directory, buffered or not. */
+static void open_access_log(int buffered)
+{
+    struct errbuf err;
+    snprintf(dir, sizeof(dir), "/tmp/test_log.XXXXXX");
+    cr_assert_not_null(mkdtemp(dir));
+    access_log = (struct custom_log){.path = pool_printf(pool, "%s/access_log", dir), .fd = -1};
+    access_log.format = log_format_compile(pool, "%h %l %u %t \"%r\" %>s %b", &err);
+    cr_assert_not_null(access_log.format);
+    srv.custom_logs = &access_log;
+    srv.error_log = pool_printf(pool, "%s/error_log", dir);
+    srv.buffered_logs = buffered;
+    cr_assert_eq(log_open(&srv, &err), 0, "%s", err.msg);
+}
+
+static void remove_access_log(void)
+{
+    log_close(&srv);
+    char cmd[64];
+    snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+    cr_assert_eq(system(cmd), 0);
+}
+
+/* The access log's text (static buffer) and its length. */
+static const char *access_text(size_t *len)
+{
+    static char text[1 << 20];
+    int fd = open(access_log.path, O_RDONLY);
+    cr_assert_geq(fd, 0);
+    ssize_t n = read(fd, text, sizeof(text) - 1);
+    cr_assert_geq(n, 0);
+    close(fd);
+    text[n] = '\0';
+    if (len != NULL)
+        *len = (size_t)n;
+    return text;
+}
+
+static int access_lines(void)
+{
+    int n = 0;
+    for (const char *p = access_text(NULL); *p; p++)
+        n += *p == '\n';
+    return n;
+}
+
+/* The line req renders to. */
+static size_t line_of(const struct request *r, char *buf, size_t size)
+{
+    size_t n = log_format_render(access_log.format, r, buf, size);
+    buf[n] = '\0';
+    return n;
+}
+
+Test(log, off_writes_each_line_at_once)
+{
+    open_access_log(0);
+    for (int i = 1; i <= 3; i++) {
+        log_access(&srv, &req);
+        cr_assert_eq(access_lines(), i);
+    }
+    cr_assert_null(thread_buffers);
+    cr_assert_eq(log_flush_due(0), -1);
+    cr_assert_eq(log_flush_due(1), -1, "BufferedLogs Off: no wait is bounded");
+    remove_access_log();
+}
+
+Test(log, buffered_lines_wait_until_flushed)
+{
+    open_access_log(1);
+    char line[512];
+    size_t n = line_of(&req, line, sizeof(line));
+    for (int i = 0; i < 3; i++)
+        log_access(&srv, &req);
+    cr_assert_eq(access_lines(), 0);
+    log_flush();
+    size_t len;
+    const char *text = access_text(&len);
+    cr_assert_eq(len, 3 * n);
+    for (int i = 0; i < 3; i++)
+        cr_assert_eq(memcmp(text + i * n, line, n), 0, "line %d: %.*s", i, (int)n, text + i * n);
+    /* flushed, the buffers go on buffering */
+    log_access(&srv, &req);
+    cr_assert_eq(access_lines(), 3);
+    log_flush();
+    cr_assert_eq(access_lines(), 4);
+    remove_access_log();
+}
+
+Test(log, full_buffer_is_written_at_a_line_boundary)
+{
+    open_access_log(1);
+    char line[512];
+    size_t n = line_of(&req, line, sizeof(line));
+    size_t fit = LOG_BUFFER_SIZE / n;
+    for (size_t i = 0; i < fit; i++)
+        log_access(&srv, &req);
+    cr_assert_eq(access_lines(), 0, "%zu lines of %zu bytes fill %d bytes", fit, n, LOG_BUFFER_SIZE);
+    log_access(&srv, &req);
+    size_t len;
+    const char *text = access_text(&len);
+    cr_assert_eq(len, fit * n, "one write of the %zu whole lines that fit: %zu bytes, got %zu", fit, fit * n,
+                 len);
+    cr_assert_eq(text[len - 1], '\n');
+    cr_assert_eq(thread_buffers->buf[0].used, n, "the line that did not fit waits alone");
+    log_flush();
+    cr_assert_eq(access_lines(), (int)fit + 1);
+    remove_access_log();
+}
+
+Test(log, longer_line_than_the_buffer_is_written_alone_in_order)
+{
+    open_access_log(1);
+    char *path = pool_alloc(pool, LOG_BUFFER_SIZE + 100);
+    memset(path, 'x', LOG_BUFFER_SIZE + 99);
+    path[0] = '/';
+    path[LOG_BUFFER_SIZE + 99] = '\0';
+    struct request big = req;
+    big.request_line = pool_printf(pool, "GET %s HTTP/1.1", path);
+    char small_line[512], *big_line = pool_alloc(pool, 2 * LOG_BUFFER_SIZE);
+    size_t ns = line_of(&req, small_line, sizeof(small_line));
+    size_t nb = line_of(&big, big_line, 2 * LOG_BUFFER_SIZE);
+    cr_assert_gt(nb, LOG_BUFFER_SIZE);
+
+    log_access(&srv, &req);
+    log_access(&srv, &big);
+    size_t len;
+    const char *text = access_text(&len);
+    cr_assert_eq(len, ns + nb, "the short line, then the long one: %zu bytes, got %zu", ns + nb, len);
+    cr_assert_eq(memcmp(text, small_line, ns), 0);
+    cr_assert_eq(memcmp(text + ns, big_line, nb), 0);
+    log_access(&srv, &req);
+    cr_assert_eq(access_lines(), 2, "the next short line is buffered again");
+    remove_access_log();
+}
+
+Test(log, due_lines_are_written_on_time)
+{
+    open_access_log(1);
+    cr_assert_eq(log_flush_due(0), -1, "nothing buffered: no timeout");
+    cr_assert_eq(log_flush_due(1), WATCH_MS, "other threads may buffer any time: looked at again");
+    log_access(&srv, &req);
+    int ms = log_flush_due(0);
+    cr_assert(ms > WATCH_MS && ms <= LOG_FLUSH_MS - FLUSH_SLACK_MS, "due in %d ms", ms);
+    cr_assert_eq(log_flush_due(1), WATCH_MS);
+    atomic_store(&thread_buffers->since, now_ms() - (LOG_FLUSH_MS - FLUSH_SLACK_MS - 50));
+    ms = log_flush_due(1);
+    cr_assert(ms > 0 && ms <= 50, "every thread's: due in %d ms", ms);
+    cr_assert_eq(access_lines(), 0);
+    /* as if the line had waited LOG_FLUSH_MS */
+    atomic_store(&thread_buffers->since, now_ms() - LOG_FLUSH_MS);
+    cr_assert_eq(log_flush_due(0), -1);
+    cr_assert_eq(access_lines(), 1);
+    remove_access_log();
+}
+
+Test(log, every_line_is_written_before_the_process_ends)
+{
+    open_access_log(1);
+    pid_t pid = fork();
+    cr_assert_geq(pid, 0);
+    if (pid == 0) {
+        for (int i = 0; i < 5; i++)
+            log_access(&srv, &req);
+        /* what process.c does when child_main returns */
+        log_flush();
+        _exit(0);
+    }
+    int status;
+    cr_assert_eq(waitpid(pid, &status, 0), pid);
+    cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    cr_assert_eq(access_lines(), 5);
+    remove_access_log();
+}
+
+Test(log, stop_signal_writes_every_line)
+{
+    open_access_log(1);
+    for (int i = 0; i < 5; i++)
+        log_access(&srv, &req);
+    cr_assert_eq(log_flush_on_signal(), 1, "nobody is logging: the handler may end the process");
+    cr_assert_eq(access_lines(), 5);
+    cr_assert_eq(atomic_load(&thread_buffers->state), BUFS_DONE);
+    /* the process is ending: a later line goes out at once */
+    log_access(&srv, &req);
+    cr_assert_eq(access_lines(), 6);
+    remove_access_log();
+}
+
+/* The signal interrupts a thread in the middle of adding a line: it finishes, writes, and ends the process.
+ */
+Test(log, stop_signal_while_logging_leaves_the_exit_to_the_logger)
+{
+    open_access_log(1);
+    pid_t pid = fork();
+    cr_assert_geq(pid, 0);
+    if (pid == 0) {
+        log_access(&srv, &req);
+        struct log_buffers *b = thread_buffers;
+        if (!bufs_take(b, 1))
+            _exit(10);
+        buffer_add(&b->buf[0], access_log.fd, "interrupted\n", 12);
+        if (log_flush_on_signal() != 0) /* the handler must not end the process now */
+            _exit(11);
+        if (access_lines() != 0)
+            _exit(12);
+        bufs_give(b); /* writes both lines and ends the process */
+        _exit(13);
+    }
+    int status;
+    cr_assert_eq(waitpid(pid, &status, 0), pid);
+    cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "child status 0x%x", status);
+    char line[512];
+    size_t n = line_of(&req, line, sizeof(line));
+    size_t len;
+    const char *text = access_text(&len);
+    cr_assert_eq(len, n + 12);
+    cr_assert_eq(memcmp(text, line, n), 0);
+    cr_assert_str_eq(text + n, "interrupted\n");
+    remove_access_log();
+}
+
+enum { THREADS = 4, THREAD_LINES = 3000 };
+
+struct logger {
+    int id;
+    struct request r;
+    char request_line[64];
+};
+
+static void *logger_main(void *arg)
+{
+    struct logger *lg = arg;
+    lg->r.request_line = lg->request_line;
+    for (int i = 0; i < THREAD_LINES; i++) {
+        snprintf(lg->request_line, sizeof(lg->request_line), "GET /t%d?i=%d HTTP/1.1", lg->id, i);
+        log_access(&srv, &lg->r);
+    }
+    return NULL;
+}
+
+static atomic_int loggers_done;
+
+/* worker's listener: writes every thread's due lines meanwhile. */
+static void *flusher_main(void *arg)
+{
+    (void)arg;
+    while (!atomic_load(&loggers_done)) {
+        for (struct log_buffers *b = atomic_load(&all_buffers); b != NULL; b = b->next)
+            atomic_store(&b->since, 1);
+        log_flush_due(1);
+    }
+    return NULL;
+}
+
+/* Threads keep their own buffers; another thread writes them out meanwhile; a thread's end writes its own. */
+Test(log, threads_buffer_apart_and_lines_stay_whole_and_ordered)
+{
+    open_access_log(1);
+    struct logger lg[THREADS];
+    pthread_t t[THREADS], flusher;
+    cr_assert_eq(pthread_create(&flusher, NULL, flusher_main, NULL), 0);
+    for (int i = 0; i < THREADS; i++) {
+        lg[i].id = i;
+        lg[i].r = req;
+        cr_assert_eq(pthread_create(&t[i], NULL, logger_main, &lg[i]), 0);
+    }
+    for (int i = 0; i < THREADS; i++)
+        pthread_join(t[i], NULL);
+    atomic_store(&loggers_done, 1);
+    pthread_join(flusher, NULL);
+
+    /* no log_flush(): the threads' ends wrote what they held */
+    char *text = strdup(access_text(NULL));
+    int next[THREADS] = {0}, count = 0;
+    for (char *save = NULL, *l = strtok_r(text, "\n", &save); l != NULL; l = strtok_r(NULL, "\n", &save)) {
+        int id, i;
+        cr_assert_eq(sscanf(l, "- - - [%*[^]]] \"GET /t%d?i=%d HTTP/1.1\" 200 1234", &id, &i), 2,
+                     "a line not whole: %s", l);
+        cr_assert(id >= 0 && id < THREADS);
+        cr_assert_eq(i, next[id], "thread %d: line %d after %d", id, i, next[id] - 1);
+        next[id]++;
+        count++;
+    }
+    cr_assert_eq(count, THREADS * THREAD_LINES);
+    free(text);
+    remove_access_log();
+}
+
+/* Processes write their blocks to the same O_APPEND file: every line arrives whole. */
+Test(log, buffered_processes_lines_stay_whole)
+{
+    open_access_log(1);
+    enum { PROCS = 4, LINES = 2000 };
+    for (int p = 0; p < PROCS; p++) {
+        if (fork() == 0) {
+            for (int i = 0; i < LINES; i++)
+                log_access(&srv, &req);
+            log_flush();
+            _exit(0);
+        }
+    }
+    for (int p = 0; p < PROCS; p++)
+        wait(NULL);
+    char expect[512];
+    size_t n = line_of(&req, expect, sizeof(expect));
+    size_t len;
+    const char *text = access_text(&len);
+    cr_assert_eq(len, PROCS * LINES * n);
+    for (size_t off = 0; off < len; off += n)
+        cr_assert_eq(memcmp(text + off, expect, n), 0, "at byte %zu: %.*s", off, (int)n, text + off);
+    remove_access_log();
 }
