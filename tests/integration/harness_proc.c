@@ -122,6 +122,24 @@ int proc_free_fd(pid_t pid, int nth)
     return -1;
 }
 
+int proc_sockets(pid_t pid)
+{
+    char dir[64];
+    snprintf(dir, sizeof(dir), "/proc/%d/fd", (int)pid);
+    DIR *d = opendir(dir);
+    if (d == NULL)
+        return -1;
+    int n = 0;
+    for (struct dirent *e; (e = readdir(d)) != NULL;) {
+        char link[320], target[64];
+        snprintf(link, sizeof(link), "%s/%s", dir, e->d_name);
+        ssize_t tl = readlink(link, target, sizeof(target) - 1);
+        n += tl > 7 && strncmp(target, "socket:", 7) == 0;
+    }
+    closedir(d);
+    return n;
+}
+
 void proc_set_nofile(pid_t pid, rlim_t soft, rlim_t hard, struct rlimit *old)
 {
     struct rlimit before, rl;

@@ -32,6 +32,9 @@ int proc_fds(pid_t pid, int *highest);
 /* The nth (from 1) lowest descriptor number that is free in process pid, -1 if there is none below 4096. */
 int proc_free_fd(pid_t pid, int nth);
 
+/* The sockets pid holds now (its /proc/PID/fd links to "socket:[...]"), or -1 if it cannot be read. */
+int proc_sockets(pid_t pid);
+
 /* Sets RLIMIT_NOFILE of process pid to soft and hard (hard 0: unchanged), asserting; *old (if not NULL) gets
  * the limits before. */
 void proc_set_nofile(pid_t pid, rlim_t soft, rlim_t hard, struct rlimit *old);

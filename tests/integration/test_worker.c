@@ -362,7 +362,11 @@ Test(worker, out_of_descriptors_waits_without_spinning, .fini = harness_fini, .t
     pid_t kid;
     hassert(ready_children(s, 4, &kid) == 1, "the server did not start 1 child of 4 worker threads");
 
-    /* Leave the child exactly two free descriptor numbers below its RLIMIT_NOFILE. */
+    /* Leave the child exactly two free descriptor numbers below its RLIMIT_NOFILE, once the connections the
+     * start-up probes made are gone from it (only its listener is a socket then). */
+    for (int64_t until = now_ms() + 3000; proc_sockets(kid) != 1 && now_ms() < until;)
+        sleep_ms(20);
+    hassert(proc_sockets(kid) == 1, "child %d still holds %d sockets", (int)kid, proc_sockets(kid));
     int limit = proc_free_fd(kid, 3);
     hassert(limit >= 0, "cannot find free descriptor numbers in child %d", (int)kid);
     struct rlimit old;
