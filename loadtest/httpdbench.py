@@ -353,6 +353,16 @@ def write_file(path, size):
     return path
 
 
+def can_connect(port, timeout):
+    """Whether a connection to 127.0.0.1:port is established within timeout seconds (not when the server's
+    listen queue is full: the kernel then drops the handshake and the client retries for minutes)."""
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
 def hold_idle(port, n, path, wait=10.0):
     """Opens up to n keep-alive connections, sends one request on each and waits (at most wait seconds) for the
     answers, leaving them idle; returns (the open sockets, how many were answered). A server that stops
