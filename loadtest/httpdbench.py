@@ -9,6 +9,7 @@ margin.
 import json
 import os
 import resource
+import selectors
 import signal
 import socket
 import subprocess
@@ -314,9 +315,58 @@ def wrk(port, path, duration, connections, threads=1, script=None, args=(), time
                                                                      run.stderr))
 
 
-def hold_idle(port, n, path):
-    """Opens up to n keep-alive connections, each answered once and then left idle; returns the open sockets.
-    A server that stops accepting (its connection limit) gets fewer: the caller reports how many."""
+def measure(pid, port, path, duration, connections, threads=1, script=None, args=(), timeout="5s"):
+    """wrk() against the server whose process tree starts at pid, plus what the server and the machine did
+    meanwhile: server_cpu_s (its processes' user + system time), client_cpu_s (wrk's), other_cpu_s (everything
+    else the machine ran: noise to be aware of), and the peaks of its RSS, process and thread counts sampled
+    every 0.1 s (rss_peak_kib, procs_peak, threads_peak)."""
+    cpu_before = cpu_seconds(descendants(pid))
+    client_before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    self_before = resource.getrusage(resource.RUSAGE_SELF)
+    busy_before = machine_busy_seconds()
+    sampler = TreeSampler(pid).start()
+    try:
+        r = wrk(port, path, duration, connections, threads, script, args, timeout)
+    finally:
+        sampler.stop()
+    client_after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    self_after = resource.getrusage(resource.RUSAGE_SELF)
+    busy = machine_busy_seconds() - busy_before
+    server = cpu_seconds(descendants(pid)) - cpu_before
+    client = client_after.ru_utime + client_after.ru_stime - client_before.ru_utime - client_before.ru_stime
+    me = self_after.ru_utime + self_after.ru_stime - self_before.ru_utime - self_before.ru_stime  # the sampler
+    r["server_cpu_s"] = round(server, 2)
+    r["client_cpu_s"] = round(client, 2)
+    r["other_cpu_s"] = round(max(0.0, busy - server - client - me), 2)
+    r["rss_peak_kib"] = sampler.rss_peak_kib
+    r["procs_peak"] = sampler.procs_peak
+    r["threads_peak"] = sampler.threads_peak
+    return r
+
+
+def write_file(path, size):
+    """A file of size bytes (a repeating 0..255 pattern) for the static workloads."""
+    block = bytes(range(256)) * 256
+    with open(path, "wb") as f:
+        for off in range(0, size, len(block)):
+            f.write(block[:min(len(block), size - off)])
+    return path
+
+
+def can_connect(port, timeout):
+    """Whether a connection to 127.0.0.1:port is established within timeout seconds (not when the server's
+    listen queue is full: the kernel then drops the handshake and the client retries for minutes)."""
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
+def hold_idle(port, n, path, wait=10.0):
+    """Opens up to n keep-alive connections, sends one request on each and waits (at most wait seconds) for the
+    answers, leaving them idle; returns (the open sockets, how many were answered). A server that stops
+    accepting (its connection limit) or answering (every worker held) gets fewer: the caller reports how many."""
     socks = []
     req = ("GET %s HTTP/1.1\r\nHost: localhost\r\n\r\n" % path).encode()
     for _ in range(n):
@@ -327,12 +377,18 @@ def hold_idle(port, n, path):
             break
         socks.append(s)
     # drain the answers so that every connection is idle on the server's side
-    deadline = time.time() + 30
-    for s in socks:
-        s.settimeout(max(0.1, deadline - time.time()))
-        try:
-            s.recv(65536)
-        except OSError:
-            pass
+    answered = 0
+    with selectors.DefaultSelector() as sel:
+        for s in socks:
+            s.setblocking(False)
+            sel.register(s, selectors.EVENT_READ)
+        deadline = time.time() + wait
+        while sel.get_map() and time.time() < deadline:
+            for key, _ in sel.select(max(0.0, deadline - time.time())):
+                try:
+                    answered += 1 if key.fileobj.recv(65536) else 0
+                except OSError:
+                    pass
+                sel.unregister(key.fileobj)
     time.sleep(0.5)
-    return socks
+    return socks, answered

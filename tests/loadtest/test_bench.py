@@ -1,0 +1,171 @@
+#!/usr/bin/env python3
+"""Smoke test of loadtest/bench, bounded and on 127.0.0.1 only; needs neither nginx nor apache2.
+
+1. The model mode, cheaply: --model event --workloads keepalive-1k, one round of 1 s a target, nginx pointed at
+   a path that does not exist (so it must be reported and skipped) and limitsrv compiled by bench (skipped, and
+   checked as skipped, without a C compiler). Checks the exit status, the ratio table's shape (a row per
+   workload, a column per peer), the per-target table, the JSON keys, and that the ratio is the one the two
+   measurements give.
+2. The --idle failure: a worker model with 2 threads and 2 idle keep-alive connections holding both, so wrk gets
+   no response at all; bench must report the run as failed (exit status 1, "failed" in the table and the JSON),
+   not as 0 req/s without errors.
+
+The server under test is $HTTPD_BIN (set by make check), else server/httpd of the source tree. Exits 77 (skipped)
+without wrk. Prints one "N passed, N failed" line and exits non-zero on failure.
+"""
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+
+SRCDIR = os.environ.get("HTTPD_SRCDIR") or os.path.dirname(os.path.dirname(os.path.dirname(
+    os.path.abspath(__file__))))
+HTTPD = os.environ.get("HTTPD_BIN") or os.path.join(SRCDIR, "server", "httpd")
+BENCH = os.path.join(SRCDIR, "loadtest", "bench")
+META_KEYS = ["date", "command", "cpus", "connections", "duration", "warmup", "rounds", "wrk_threads", "idle",
+             "workloads", "groups", "skipped", "elapsed_seconds"]
+MEASUREMENT_KEYS = ["round", "model", "workload", "target", "path", "status", "message", "requests", "duration_s",
+                    "rps", "bytes", "latency_us", "errors", "non2xx", "server_cpu_s", "client_cpu_s",
+                    "other_cpu_s", "rss_peak_kib", "procs_peak", "threads_peak", "rss_kib", "processes",
+                    "idle_held", "idle_answered", "idle_bytes_each"]
+RATIO_KEYS = ["model", "workload", "base", "peer", "status", "per_round", "median", "min", "max"]
+RATIO_CELL = r"\d+\.\d\d \(\d+\.\d\d–\d+\.\d\d\)"
+
+passed = failed = 0
+
+
+def check(name, ok, detail=""):
+    global passed, failed
+    if ok:
+        passed += 1
+        print("PASS: %s" % name)
+    else:
+        failed += 1
+        print("FAIL: %s%s" % (name, (": " + str(detail)) if detail else ""))
+    return ok
+
+
+def bench(args, json_path, timeout):
+    cmd = [sys.executable, BENCH, "--httpd", HTTPD, "-d", "1s", "-r", "1", "--warmup", "0", "--json", json_path]
+    cmd += args
+    print("running: %s" % " ".join(cmd))
+    try:
+        run = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        check("bench finishes within %d s" % timeout, False)
+        return None, {}
+    sys.stdout.write(run.stderr)
+    try:
+        with open(json_path) as f:
+            doc = json.load(f)
+    except (OSError, ValueError) as e:
+        check("JSON written and valid", False, e)
+        doc = {}
+    return run, doc
+
+
+def table_rows(text, header_start):
+    """The rows (lists of cells) of the Markdown table whose header starts with header_start, header first."""
+    lines = text.splitlines()
+    for i, line in enumerate(lines):
+        if line.startswith(header_start):
+            rows = []
+            for row in lines[i:]:
+                if not row.startswith("|"):
+                    break
+                rows.append([c.strip() for c in row.strip("|").split("|")])
+            return [rows[0]] + rows[2:]  # without the alignment row
+    return []
+
+
+def model_mode(out):
+    has_cc = shutil.which(os.environ.get("CC", "cc")) is not None
+    run, doc = bench(["--model", "event", "--workloads", "keepalive-1k", "-c", "10", "--nginx",
+                      "/nonexistent/nginx"], os.path.join(out, "model.json"), 60)
+    if run is None:
+        return
+    if not check("bench --model event exits 0", run.returncode == 0, "status %d" % run.returncode):
+        sys.stdout.write(run.stdout)
+    check("nginx reported as skipped", "nginx skipped: /nonexistent/nginx is not installed" in run.stdout
+          and "nginx skipped" in run.stderr, run.stdout[-300:])
+
+    ratio = table_rows(run.stdout, "| workload | httpd-event ÷")
+    if check("ratio table: a column per peer", ratio and ratio[0] == ["workload", "httpd-event ÷ nginx",
+                                                                      "httpd-event ÷ limitsrv"], ratio):
+        check("ratio table: one row, the workload's", len(ratio) == 2 and ratio[1][0] == "keep-alive 1 KiB",
+              ratio)
+        if len(ratio) == 2:
+            check("ratio table: nginx skipped", ratio[1][1] == "skipped", ratio[1])
+            if has_cc:
+                check("ratio table: median (min–max) against limitsrv", re.fullmatch(RATIO_CELL, ratio[1][2]),
+                      ratio[1])
+            else:
+                check("ratio table: limitsrv skipped without a C compiler", ratio[1][2] == "skipped", ratio[1])
+    targets = table_rows(run.stdout, "| workload | target | req/s |")
+    rows = {r[1]: r for r in targets[1:]}
+    check("per-target table: httpd-event%s measured" % (" and limitsrv" if has_cc else ""),
+          sorted(rows) == (["httpd-event", "limitsrv"] if has_cc else ["httpd-event"]), targets)
+    if "httpd-event" in rows:
+        r = rows["httpd-event"]
+        check("per-target row: req/s and RSS non-zero, no failed run",
+              r[2].isdigit() and int(r[2]) > 0 and float(r[5]) > 0 and r[8] == "0/1", r)
+
+    meta, ms, rs = doc.get("meta", {}), doc.get("measurements", []), doc.get("ratios", [])
+    check("JSON meta keys", all(k in meta for k in META_KEYS), [k for k in META_KEYS if k not in meta])
+    check("JSON meta: nginx skipped", "nginx" in meta.get("skipped", {}), meta.get("skipped"))
+    check("JSON: one measurement per target run", sorted(m.get("target") for m in ms)
+          == (["httpd-event", "limitsrv"] if has_cc else ["httpd-event"]), ms)
+    for m in ms:
+        check("JSON measurement keys (%s)" % m.get("target"), all(k in m for k in MEASUREMENT_KEYS),
+              [k for k in MEASUREMENT_KEYS if k not in m])
+        lat, err = m.get("latency_us", {}), m.get("errors", {})
+        check("JSON %s: ok, requests, req/s, latency, RSS and processes measured" % m.get("target"),
+              m.get("status") == "ok" and m.get("requests", 0) > 0 and m.get("rps", 0) > 0
+              and 0 < lat.get("p50", 0) <= lat.get("p99", 0) and m.get("rss_peak_kib", 0) > 0
+              and m.get("procs_peak", 0) >= 2 and all(k in err for k in ("connect", "read", "write", "timeout")), m)
+    by_peer = {r.get("peer"): r for r in rs}
+    check("JSON ratio keys", rs and all(all(k in r for k in RATIO_KEYS) for r in rs), rs)
+    check("JSON ratio against nginx: skipped", by_peer.get("nginx", {}).get("status") == "skipped", rs)
+    if has_cc:
+        rps = {m.get("target"): m.get("rps", 0) for m in ms}
+        lim = by_peer.get("limitsrv", {})
+        want = round(rps.get("httpd-event", 0) / rps["limitsrv"], 3) if rps.get("limitsrv") else None
+        check("JSON ratio against limitsrv: httpd-event's req/s / limitsrv's", lim.get("status") == "ok"
+              and lim.get("per_round") == [want] and lim.get("median") == want == lim.get("min") == lim.get("max"),
+              (lim, rps))
+
+
+def idle_failure(out):
+    run, doc = bench(["-c", "4", "--start-servers", "1", "--max-workers", "2", "--threads-per-child", "2",
+                      "--idle", "2", "--keepalive-timeout", "30", "httpd-worker"], os.path.join(out, "idle.json"), 60)
+    if run is None:
+        return
+    check("bench exits 1 when a run got no response", run.returncode == 1, "status %d" % run.returncode)
+    rows = table_rows(run.stdout, "| workload | target | req/s |")
+    check("the row says failed and why, not 0 req/s",
+          len(rows) == 2 and rows[1][2] == "failed" and rows[1][8].startswith("1/1: no response"), rows)
+    ms = doc.get("measurements", [])
+    check("JSON: the measurement is failed, with 0 requests and the idle connections held",
+          len(ms) == 1 and ms[0].get("status") == "failed" and ms[0].get("requests") == 0
+          and "no response" in ms[0].get("message", "") and ms[0].get("idle_held") == 2, ms)
+
+
+def main():
+    if shutil.which("wrk") is None:
+        print("SKIP: wrk is not installed")
+        return 77
+    out = tempfile.mkdtemp(prefix="test_bench.")
+    try:
+        model_mode(out)
+        idle_failure(out)
+    finally:
+        shutil.rmtree(out, ignore_errors=True)
+    print("%d passed, %d failed" % (passed, failed))
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
