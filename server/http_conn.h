@@ -30,13 +30,18 @@ enum conn_state {
 
 #define CONN_IOV_MAX 16
 
+/* The head is written with MSG_MORE when a file range of at most this many bytes follows, so that a small
+ * response leaves in one segment. Not before a larger range: measured with loadtest/bench on a 100 KiB file,
+ * the corked head made event serve 0.69x what nginx does, 1.01x without it. */
+#define CONN_MORE_MAX 16384
+
 /* What to write now: either iovcnt > 0 memory buffers, or (iovcnt == 0) file_len bytes of file_fd at
  * file_off. No piece is empty. */
 struct conn_out {
     struct iovec iov[CONN_IOV_MAX];
     int iovcnt;
-    int more; /* a file range follows the buffers: write them with MSG_MORE, so that a small response
-                 leaves in one segment rather than head and body apart */
+    int more; /* a small file range follows the buffers: write them with MSG_MORE, so that a small response
+                 leaves in one segment rather than head and body apart (not before a large range) */
     int file_fd;
     off_t file_off;
     size_t file_len;

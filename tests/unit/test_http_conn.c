@@ -799,3 +799,30 @@ Test(http_conn, bare_lf_between_pipelined_requests)
         free(got);
     }
 }
+
+/* The head goes out with MSG_MORE before a small file, so that head and body leave in one segment, but not
+ * before a large one, where corking the head only delays the response. */
+Test(http_conn, head_corked_only_before_a_small_file)
+{
+    static const struct {
+        const char *name;
+        size_t size;
+        int more;
+    } cases[] = {{"small.bin", 1024, 1}, {"edge.bin", CONN_MORE_MAX, 1}, {"large.bin", CONN_MORE_MAX + 1, 0}};
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        char *data = calloc(1, cases[i].size + 1);
+        cr_assert_not_null(data);
+        memset(data, 'x', cases[i].size);
+        write_file(docroot, cases[i].name, data);
+        free(data);
+        char req[128];
+        snprintf(req, sizeof(req), "GET /%s HTTP/1.1\r\nHost: x\r\n\r\n", cases[i].name);
+        struct http_conn *c = http_conn_create(&srv, NULL, 0, 1000);
+        cr_assert_eq(feed(c, req, 1000), CONN_WRITE);
+        struct conn_out out;
+        cr_assert_eq(http_conn_output(c, &out), 0);
+        cr_assert_eq(out.iovcnt, 1, "the head first");
+        cr_assert_eq(out.more, cases[i].more, "%s (%zu bytes)", cases[i].name, cases[i].size);
+        http_conn_destroy(c);
+    }
+}
