@@ -22,6 +22,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -253,13 +254,16 @@ struct worker_child {
 
 /* Set in a worker thread by WORKER_WAKE_SIGNAL, read only by that thread (serve_connection's `leaving`). */
 static __thread volatile sig_atomic_t thread_leaving;
-/* What the wake-up sets it to: CHILD_LEAVE, or CHILD_LEAVE_AFTER_NEXT when a graceful restart retires us. */
-static volatile sig_atomic_t wake_mode = CHILD_LEAVE;
+/* What the wake-up sets it to: CHILD_LEAVE, or CHILD_LEAVE_AFTER_NEXT when a graceful restart retires us.
+ * Written by the listener thread and read by the workers' handler: a lock-free atomic, which a handler may
+ * read (a volatile sig_atomic_t is only for a handler of the thread that writes it). */
+static atomic_int wake_mode = CHILD_LEAVE;
+_Static_assert(ATOMIC_INT_LOCK_FREE == 2, "the wake-up handler reads wake_mode without a lock");
 
 static void on_wake(int sig)
 {
     (void)sig;
-    thread_leaving = wake_mode;
+    thread_leaving = atomic_load(&wake_mode);
 }
 
 static void wake_listener(struct worker_child *ch)
@@ -402,7 +406,8 @@ static void stop_workers(struct worker_child *ch, const sigset_t *wait_mask)
 
     for (;;) {
         /* read again at each round: a stop that follows a restart ends the idle connections after all */
-        wake_mode = *ch->ctx->leaving == CHILD_LEAVE_AFTER_NEXT ? CHILD_LEAVE_AFTER_NEXT : CHILD_LEAVE;
+        atomic_store(&wake_mode,
+                     *ch->ctx->leaving == CHILD_LEAVE_AFTER_NEXT ? CHILD_LEAVE_AFTER_NEXT : CHILD_LEAVE);
         pthread_mutex_lock(&ch->lock);
         int running = ch->running;
         /* Under the lock a thread not yet done cannot have exited, so pthread_kill() is safe. */
