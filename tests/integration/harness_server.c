@@ -373,6 +373,34 @@ struct srv *server_start(const char *mpm, const char *extra)
     return s;
 }
 
+struct srv *server_start2(const char *mpm, const char *base, const char *more)
+{
+    char *extra = xasprintf("%s%s", base ? base : "", more ? more : "");
+    struct srv *s = server_start(mpm, extra);
+    free(extra);
+    return s;
+}
+
+void server_signal(const struct srv *s, int sig)
+{
+    hassert(kill(s->pid, sig) == 0, "kill(%d, %s) failed: %s", (int)s->pid, strsignal(sig), strerror(errno));
+}
+
+int server_wait_exit(struct srv *s, int ms)
+{
+    int64_t deadline = now_ms() + ms;
+    int status = 0;
+    for (;;) {
+        if (waitpid(s->pid, &status, WNOHANG) == s->pid) {
+            s->pid = 0;
+            return status;
+        }
+        if (now_ms() >= deadline)
+            return -1;
+        sleep_ms(10);
+    }
+}
+
 int server_terminate(struct srv *s)
 {
     int status = 0;

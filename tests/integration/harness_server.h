@@ -57,6 +57,15 @@ void server_launch(struct srv *s, const char *const *args);
 /* server_new() + server_launch(). */
 struct srv *server_start(const char *mpm, const char *extra);
 
+/* server_start() with the directives of `base` followed by those of `more` (either may be NULL). */
+struct srv *server_start2(const char *mpm, const char *base, const char *more);
+
+/* Sends sig to the server's parent, failing the test if kill() does. */
+void server_signal(const struct srv *s, int sig);
+
+/* Waits up to ms for the server to exit by itself; returns its wait status (and forgets its pid), or -1. */
+int server_wait_exit(struct srv *s, int ms);
+
 /* Sends SIGTERM and waits (5 s, then SIGKILL and fail); returns the wait status. The directory is kept. */
 int server_terminate(struct srv *s);
 

@@ -41,20 +41,9 @@
     "StartServers 2\n"                                                                                       \
     "</IfModule>\n"
 
-#define PAGE_KEEPALIVE "GET /page.html HTTP/1.1\r\nHost: localhost\r\n\r\n"
-#define PAGE_CLOSE     "GET /page.html HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
-
 static struct srv *start(const char *mpm, const char *more)
 {
-    char *extra = xasprintf("BufferedLogs On\n%s%s", MPM_DIRECTIVES, more ? more : "");
-    struct srv *s = server_start(mpm, extra);
-    free(extra);
-    return s;
-}
-
-static void send_signal(const struct srv *s, int sig)
-{
-    hassert(kill(s->pid, sig) == 0, "kill(%d, %s) failed: %s", (int)s->pid, strsignal(sig), strerror(errno));
+    return server_start2(mpm, "BufferedLogs On\n" MPM_DIRECTIVES, more);
 }
 
 /* Lines in the file (a last one without its newline counts too), -1 if it cannot be read. */
@@ -79,23 +68,6 @@ static int wait_lines(const char *path, int n, int ms)
     while ((got = count_lines(path)) < n && now_ms() < deadline)
         sleep_ms(10);
     return got;
-}
-
-/* Waits up to ms for the server to exit by itself; the wait status, or -1. */
-static int wait_exit(struct srv *s, int ms)
-{
-    int64_t deadline = now_ms() + ms;
-    int status = 0;
-    for (;;) {
-        pid_t w = waitpid(s->pid, &status, WNOHANG);
-        if (w == s->pid) {
-            s->pid = 0;
-            return status;
-        }
-        if (now_ms() >= deadline)
-            return -1;
-        sleep_ms(10);
-    }
 }
 
 /* Waits up to ms until the server has children and none of `old` is among them; returns whether so. */
@@ -186,8 +158,8 @@ MPM_TEST(buffered_logs, graceful_stop_writes_every_line, .timeout = 20)
     int64_t t0 = now_ms();
     int n = serve_requests(s);
     expect_still_buffered(s, t0, "SIGWINCH");
-    send_signal(s, SIGWINCH);
-    int status = wait_exit(s, 5000);
+    server_signal(s, SIGWINCH);
+    int status = server_wait_exit(s, 5000);
     hassert(status != -1, "the server did not exit within 5 s of SIGWINCH");
     hassert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "wait status 0x%x after SIGWINCH", status);
     int got = count_lines(s->access_log);
@@ -205,7 +177,7 @@ static void restart_writes_every_line(const char *mpm, int sig)
     int64_t t0 = now_ms();
     int n = serve_requests(s);
     expect_still_buffered(s, t0, strsignal(sig));
-    send_signal(s, sig);
+    server_signal(s, sig);
     hassert(wait_replaced(s, old, nold, 5000), "the children were not replaced within 5 s of %s",
             strsignal(sig));
     int got = count_lines(s->access_log);

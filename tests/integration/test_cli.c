@@ -250,13 +250,7 @@ MPM_TEST(cli, root_warning_only_where_children_serve, .timeout = 30)
     int status = run_httpd((const char *[]){"-k", "stop", "-f", s->conf, NULL}, &out);
     hassert(status == 0 && !strstr(out, warning), "httpd -k stop: exit %d; output:\n%s", status, out);
     free(out);
-    int64_t deadline = now_ms() + 5000;
-    while (s->pid != 0 && now_ms() < deadline)
-        if (waitpid(s->pid, &status, WNOHANG) == s->pid)
-            s->pid = 0;
-        else
-            sleep_ms(10);
-    hassert(s->pid == 0, "httpd -k stop: the server did not stop within 5 s");
+    hassert(server_wait_exit(s, 5000) != -1, "httpd -k stop: the server did not stop within 5 s");
     server_destroy(s);
 }
 

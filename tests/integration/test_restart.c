@@ -45,17 +45,11 @@
     "StartServers 2\n"                                                                                       \
     "</IfModule>\n"
 
-#define PAGE_KEEPALIVE "GET /page.html HTTP/1.1\r\nHost: localhost\r\n\r\n"
-#define PAGE_CLOSE     "GET /page.html HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
-
 /* ---- the server ---- */
 
 static struct srv *start(const char *mpm, const char *more)
 {
-    char *extra = xasprintf("%s%s", MPM_DIRECTIVES, more ? more : "");
-    struct srv *s = server_start(mpm, extra);
-    free(extra);
-    return s;
+    return server_start2(mpm, MPM_DIRECTIVES, more);
 }
 
 /* Writes the server's configuration again with another MPM and/or other extra directives (NULL: keep). */
@@ -71,11 +65,6 @@ static void rewrite_conf(struct srv *s, const char *mpm, const char *extra)
     char *text = server_conf_text(s, s->port);
     write_file(s->conf, text, strlen(text));
     free(text);
-}
-
-static void send_signal(const struct srv *s, int sig)
-{
-    hassert(kill(s->pid, sig) == 0, "kill(%d, %s) failed: %s", (int)s->pid, strsignal(sig), strerror(errno));
 }
 
 static int count_lines(const char *path)
@@ -108,23 +97,6 @@ static int wait_replaced(const struct srv *s, const pid_t *old, int nold, pid_t 
         if ((n > 0 && stale == 0) || now_ms() >= deadline)
             return stale == 0 ? n : -stale;
         sleep_ms(20);
-    }
-}
-
-/* Waits up to ms for the server to exit; returns the wait status, or -1 if it still runs. */
-static int wait_exit(struct srv *s, int ms)
-{
-    int64_t deadline = now_ms() + ms;
-    int status = 0;
-    for (;;) {
-        pid_t w = waitpid(s->pid, &status, WNOHANG);
-        if (w == s->pid) {
-            s->pid = 0;
-            return status;
-        }
-        if (now_ms() >= deadline)
-            return -1;
-        sleep_ms(10);
     }
 }
 
@@ -461,7 +433,7 @@ static long run_load(struct srv *s, int duration_ms, const struct step *steps, i
             sleep_ms((int)wait);
         if (steps[i].mpm != NULL)
             rewrite_conf(s, steps[i].mpm, NULL);
-        send_signal(s, steps[i].sig);
+        server_signal(s, steps[i].sig);
     }
     for (int i = 0; i < KEEPALIVE_CLIENTS + CLOSE_CLIENTS; i++)
         pthread_join(clients[i].tid, NULL);
@@ -482,8 +454,8 @@ static long run_load(struct srv *s, int duration_ms, const struct step *steps, i
 static void stop_gracefully(struct srv *s)
 {
     pid_t pgid = s->pid;
-    send_signal(s, SIGWINCH);
-    expect_clean_exit(pgid, wait_exit(s, 10000), "SIGWINCH");
+    server_signal(s, SIGWINCH);
+    expect_clean_exit(pgid, server_wait_exit(s, 10000), "SIGWINCH");
 }
 
 /* ---- tests ---- */
@@ -575,7 +547,7 @@ MPM_TEST(restart, hup_replaces_children_and_applies_config, .timeout = 20)
     rewrite_conf(s, NULL, extra);
     free(extra);
     int64_t t0 = now_ms();
-    send_signal(s, SIGHUP);
+    server_signal(s, SIGHUP);
     int n = wait_replaced(s, first, nfirst, kids, 5000);
     hassert(n > 0, "the children were not all replaced within 5 s of SIGHUP (%d left)", -n);
     int got;
@@ -611,7 +583,7 @@ MPM_TEST(restart, listeners_follow_the_configuration, .timeout = 20)
     char *extra = xasprintf("%sListen 127.0.0.1:%d\n", MPM_DIRECTIVES, p2);
     rewrite_conf(s, NULL, extra);
     free(extra);
-    send_signal(s, SIGUSR1);
+    server_signal(s, SIGUSR1);
     hassert(wait_replaced(s, first, nfirst, kids, 5000) > 0, "no new generation after SIGUSR1");
     get_page(p1, "first address after the restart");
     get_page(p2, "new address after the restart");
@@ -622,7 +594,7 @@ MPM_TEST(restart, listeners_follow_the_configuration, .timeout = 20)
     extra = xasprintf("%sListen 127.0.0.1:%d\n", MPM_DIRECTIVES, p2);
     rewrite_conf(s, NULL, extra);
     free(extra);
-    send_signal(s, SIGUSR1);
+    server_signal(s, SIGUSR1);
     hassert(wait_replaced(s, first, nfirst, kids, 5000) > 0, "no new generation after the second SIGUSR1");
     get_page(p2, "second address after the first was removed");
     hassert(refused(p1), "the removed address %d still accepts connections", p1);
@@ -674,7 +646,7 @@ MPM_TEST(restart, winch_lets_a_slow_download_finish, .timeout = 30)
 
     struct conn *c = start_download(s);
     int64_t t0 = now_ms();
-    send_signal(s, SIGWINCH);
+    server_signal(s, SIGWINCH);
     /* the listeners close at once; the download goes on at the client's pace, about 10 MB/s */
     int64_t deadline = now_ms() + 2000;
     while (!refused(s->port) && now_ms() < deadline)
@@ -700,7 +672,7 @@ MPM_TEST(restart, winch_lets_a_slow_download_finish, .timeout = 30)
     hassert(body_len == LARGE_LEN && memcmp(body, data, LARGE_LEN) == 0,
             "the download was cut or damaged by SIGWINCH: %zu of %d bytes", body_len, LARGE_LEN);
     int64_t took = now_ms() - t0;
-    int status = wait_exit(s, 5000);
+    int status = server_wait_exit(s, 5000);
     harness_report(
         "[%s] WINCH: a %d MiB download in flight finished %lld ms after the signal; the server then exited",
         harness_mpm, LARGE_LEN >> 20, (long long)took);
@@ -726,8 +698,8 @@ MPM_TEST(restart, graceful_shutdown_timeout_cuts_a_stalled_download, .timeout = 
      * Timeout (3 s here), with it the parent stops the child after 1 s */
     struct conn *c = start_download(s);
     int64_t t0 = now_ms();
-    send_signal(s, SIGWINCH);
-    int status = wait_exit(s, 8000);
+    server_signal(s, SIGWINCH);
+    int status = server_wait_exit(s, 8000);
     int64_t took = now_ms() - t0;
     harness_report(
         "[%s] GracefulShutdownTimeout 1: the server exited %lld ms after SIGWINCH with a stalled download",
@@ -755,7 +727,7 @@ MPM_TEST(restart, logrotate_moves_logs_and_usr1_reopens, .timeout = 20)
     /* what logrotate does: rename, then the postrotate command */
     hassert(rename(s->access_log, old_access) == 0 && rename(s->error_log, old_error) == 0,
             "rename() failed: %s", strerror(errno));
-    send_signal(s, SIGUSR1);
+    server_signal(s, SIGUSR1);
     hassert(wait_log(s->error_log, "configured -- resuming normal operations", 1, 3000) == 1,
             "no new error log with the restart in it");
     hassert(wait_replaced(s, first, nfirst, kids, 5000) > 0, "the old children are still there");
@@ -796,7 +768,7 @@ MPM_TEST(restart, bad_config_keeps_the_old_generation, .timeout = 25)
     char *want = xasprintf("restart failed, still serving with the previous configuration: %s:%d: unknown "
                            "directive 'NoSuchDirective'",
                            s->conf, line);
-    send_signal(s, SIGUSR1);
+    server_signal(s, SIGUSR1);
     hassert(wait_log(s->error_log, want, 1, 3000) == 1, "the error log does not say \"%s\"", want);
     get_page(s->port, "after the bad configuration");
     sleep_ms(300);
@@ -820,7 +792,7 @@ MPM_TEST(restart, bad_config_keeps_the_old_generation, .timeout = 25)
         xasprintf("restart failed, still serving with the previous configuration: could not bind to address "
                   "127.0.0.1:%d",
                   ntohs(a.sin_port));
-    send_signal(s, SIGUSR1);
+    server_signal(s, SIGUSR1);
     hassert(wait_log(s->error_log, want, 1, 3000) == 1, "the error log does not say \"%s\"", want);
     get_page(s->port, "after the failed bind");
     close(taken_fd);
@@ -830,7 +802,7 @@ MPM_TEST(restart, bad_config_keeps_the_old_generation, .timeout = 25)
 
     /* fixed: the next USR1 restarts */
     rewrite_conf(s, NULL, good);
-    send_signal(s, SIGUSR1);
+    server_signal(s, SIGUSR1);
     hassert(wait_replaced(s, first, nfirst, kids, 5000) > 0, "no new generation once the config was fixed");
     get_page(s->port, "after the fix");
     hassert(log_count(s->error_log, "configured -- resuming normal operations") == 2,
@@ -870,7 +842,7 @@ MPM_TEST(restart, k_commands_signal_through_the_pid_file, .timeout = 30)
     pid_t pgid = s->pid;
     hassert(run_k(s, "graceful-stop", &err) == 0, "-k graceful-stop failed: %s", err);
     free(err);
-    expect_clean_exit(pgid, wait_exit(s, 5000), "-k graceful-stop");
+    expect_clean_exit(pgid, server_wait_exit(s, 5000), "-k graceful-stop");
     hassert(log_count(s->error_log, "caught SIGWINCH") == 1, "-k graceful-stop did not send SIGWINCH");
 
     hassert(run_k(s, "stop", &err) == 1 && strstr(err, "not running"), "-k stop with no server: %s", err);
@@ -882,7 +854,7 @@ MPM_TEST(restart, k_commands_signal_through_the_pid_file, .timeout = 30)
     pgid = s->pid;
     hassert(run_k(s, "stop", &err) == 0, "-k stop failed: %s", err);
     free(err);
-    expect_clean_exit(pgid, wait_exit(s, 5000), "-k stop");
+    expect_clean_exit(pgid, server_wait_exit(s, 5000), "-k stop");
     hassert(log_count(s->error_log, "caught SIGTERM") == 1, "-k stop did not send SIGTERM");
     expect_no_sanitizer_report(s);
     server_destroy(s);

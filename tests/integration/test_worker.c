@@ -20,9 +20,8 @@
 #include <netinet/in.h>
 #include <unistd.h>
 
-#define MAX_KIDS   64
-#define PAGE_REQ   "GET /page.html HTTP/1.1\r\nHost: localhost\r\n\r\n"
-#define PAGE_CLOSE "GET /page.html HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
+#define MAX_KIDS 64
+#define PAGE_REQ "GET /page.html HTTP/1.1\r\nHost: localhost\r\n\r\n"
 
 /* Worker threads of process pid (tasks named "httpd-worker"; sanitizers add threads of their own), -1 if it
  * is gone. */

@@ -19,11 +19,11 @@ import re
 import shutil
 import subprocess
 import sys
-import tempfile
 
-SRCDIR = os.environ.get("HTTPD_SRCDIR") or os.path.dirname(os.path.dirname(os.path.dirname(
-    os.path.abspath(__file__))))
-HTTPD = os.environ.get("HTTPD_BIN") or os.path.join(SRCDIR, "server", "httpd")
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from smoke import HTTPD, SRCDIR, check, run  # noqa: E402
+
 BENCH = os.path.join(SRCDIR, "loadtest", "bench")
 META_KEYS = ["date", "command", "cpus", "connections", "duration", "warmup", "rounds", "wrk_threads", "idle",
              "workloads", "groups", "skipped", "elapsed_seconds"]
@@ -33,20 +33,6 @@ MEASUREMENT_KEYS = ["round", "model", "workload", "target", "path", "status", "m
                     "idle_held", "idle_answered", "idle_bytes_each"]
 RATIO_KEYS = ["model", "workload", "base", "peer", "status", "per_round", "median", "min", "max"]
 RATIO_CELL = r"\d+\.\d\d \(\d+\.\d\d–\d+\.\d\d\)"
-
-passed = failed = 0
-
-
-def check(name, ok, detail=""):
-    global passed, failed
-    if ok:
-        passed += 1
-        print("PASS: %s" % name)
-    else:
-        failed += 1
-        print("FAIL: %s%s" % (name, (": " + str(detail)) if detail else ""))
-    return ok
-
 
 def bench(args, json_path, timeout):
     cmd = [sys.executable, BENCH, "--httpd", HTTPD, "-d", "1s", "-r", "1", "--warmup", "0", "--json", json_path]
@@ -153,19 +139,13 @@ def idle_failure(out):
           and "no response" in ms[0].get("message", "") and ms[0].get("idle_held") == 2, ms)
 
 
-def main():
-    if shutil.which("wrk") is None:
-        print("SKIP: wrk is not installed")
-        return 77
-    out = tempfile.mkdtemp(prefix="test_bench.")
-    try:
-        model_mode(out)
-        idle_failure(out)
-    finally:
-        shutil.rmtree(out, ignore_errors=True)
-    print("%d passed, %d failed" % (passed, failed))
-    return 1 if failed else 0
+def smoke(out):
+    model_mode(out)
+    idle_failure(out)
 
+
+def main():
+    return run("test_bench.", smoke)
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -12,11 +12,11 @@ import os
 import shutil
 import subprocess
 import sys
-import tempfile
 
-SRCDIR = os.environ.get("HTTPD_SRCDIR") or os.path.dirname(os.path.dirname(os.path.dirname(
-    os.path.abspath(__file__))))
-HTTPD = os.environ.get("HTTPD_BIN") or os.path.join(SRCDIR, "server", "httpd")
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from smoke import HTTPD, SRCDIR, check, run  # noqa: E402
+
 CSV_COLUMNS = ["target", "kind", "mpm", "config", "workload", "request", "connections", "wrk_threads", "status",
                "message", "duration_s", "requests", "rps", "bytes", "latency_mean_us", "latency_p50_us",
                "latency_p90_us", "latency_p99_us", "latency_max_us", "errors_connect", "errors_read",
@@ -27,36 +27,18 @@ CELL_KEYS = ["target", "kind", "mpm", "config", "workload", "request", "connecti
              "client_cpu_s", "other_cpu_s", "rss_peak_kib", "procs_peak", "threads_peak", "attempts"]
 META_KEYS = ["cpus", "date", "command", "targets", "workloads", "concurrency", "cell_seconds", "elapsed_seconds"]
 
-passed = failed = 0
-
-
-def check(name, ok, detail=""):
-    global passed, failed
-    if ok:
-        passed += 1
-        print("PASS: %s" % name)
-    else:
-        failed += 1
-        print("FAIL: %s%s" % (name, (": " + str(detail)) if detail else ""))
-    return ok
-
-
-def main():
-    if shutil.which("wrk") is None:
-        print("SKIP: wrk is not installed")
-        return 77
-    out = tempfile.mkdtemp(prefix="test_compare.")
+def smoke(out):
     try:
         cmd = [sys.executable, os.path.join(SRCDIR, "loadtest", "compare"), "--httpd", HTTPD,
                "-w", "keepalive", "-c", "10", "--cell-seconds", "2", "--warmup", "1", "--budget", "25",
                "-o", out, os.path.join(SRCDIR, "conf", "event.conf")]
         print("running: %s" % " ".join(cmd))
-        run = subprocess.run(cmd, capture_output=True, text=True, timeout=28)
-        sys.stdout.write(run.stderr)
-        if not check("compare exits 0", run.returncode == 0, "status %d" % run.returncode):
-            sys.stdout.write(run.stdout)
-        check("Markdown table on stdout", "| conns | target | req/s |" in run.stdout
-              and "| 10 | event |" in run.stdout, run.stdout[-500:])
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=28)
+        sys.stdout.write(proc.stderr)
+        if not check("compare exits 0", proc.returncode == 0, "status %d" % proc.returncode):
+            sys.stdout.write(proc.stdout)
+        check("Markdown table on stdout", "| conns | target | req/s |" in proc.stdout
+              and "| 10 | event |" in proc.stdout, proc.stdout[-500:])
 
         rows = []
         try:
@@ -107,10 +89,10 @@ def main():
             check("PNG plot written", magic == b"\x89PNG\r\n\x1a\n", magic)
     except subprocess.TimeoutExpired:
         check("compare finishes within 28 s", False)
-    finally:
-        shutil.rmtree(out, ignore_errors=True)
-    print("%d passed, %d failed" % (passed, failed))
-    return 1 if failed else 0
+
+
+def main():
+    return run("test_compare.", smoke)
 
 
 if __name__ == "__main__":
