@@ -114,6 +114,7 @@ enum conn_state driver_read(struct http_conn *c, int fd, enum conn_state st, con
         return st;
     if (errno == EAGAIN || errno == EWOULDBLOCK) {
         *blocked = 1;
+        http_conn_read_blocked(c);
         return st;
     }
     log_error(LOG_DEBUG, module, "read() failed: %s", strerror(errno));

@@ -359,7 +359,9 @@ static void conn_new(int fd, const struct sockaddr *peer, socklen_t peerlen)
     rx.nconns++;
     atomic_fetch_add_explicit(&rx.row->conns, 1, memory_order_relaxed);
     atomic_fetch_add_explicit(&rx.slot->conns, 1, memory_order_relaxed);
-    conn_drive(e, http_conn_state(c));
+    /* The request has usually arrived with the handshake's last ACK: read it now, and register the socket
+     * with epoll only if it must wait; a Connection: close exchange then costs no epoll_ctl() at all. */
+    conn_drive(e, conn_read(e, http_conn_state(c)));
 }
 
 /*

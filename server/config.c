@@ -283,6 +283,10 @@ const struct directive config_core_directives[] = {
     CORE("ServerName", config_set_string, server_name, "host name the server uses for itself"),
     CORE("DocumentRoot", config_set_path, document_root, "directory the URL space maps to"),
     CUSTOM("DirectoryIndex", set_directory_index, "files tried for a directory URL, in order"),
+    CORE("FileCacheMaxFile", config_set_int, file_cache_max_file,
+         "largest static file in bytes whose content each process keeps in memory (16384; 0 = no cache)"),
+    CORE("FileCacheSize", config_set_int, file_cache_size,
+         "bytes of static file content each process keeps in memory at most (1048576)"),
     CORE("TypesConfig", config_set_path, types_config, "mime.types file"),
     CORE("PidFile", config_set_path, pid_file, "file the parent writes its pid to"),
     CUSTOM("Listen", set_listen, "[address:]port to accept connections on (several allowed)"),
@@ -764,6 +768,8 @@ static void set_defaults(struct server *s)
     s->server_name = pool_strdup(s->pool, host);
     static const char *const index_default[] = {"index.html", NULL};
     s->directory_index = (char **)index_default;
+    s->file_cache_max_file = 16384;
+    s->file_cache_size = 1048576;
     config_mpm_conf_unset(&s->mpm_conf);
 }
 

@@ -719,6 +719,15 @@ int http_conn_read_space(struct http_conn *c, char **buf, size_t *len)
     return 0;
 }
 
+void http_conn_read_blocked(struct http_conn *c)
+{
+    if (c->buf != NULL && c->phase == PH_IDLE && c->start == c->end) {
+        free(c->buf);
+        c->buf = NULL;
+        c->start = c->end = 0;
+    }
+}
+
 enum conn_state http_conn_input(struct http_conn *c, size_t n, int64_t now)
 {
     c->end += n;

@@ -68,6 +68,10 @@ void http_conn_set_slot(struct http_conn *c, struct sb_worker *slot);
 /* Space to read into: *buf and *len (at least 1 byte). -1 when out of memory (close the connection). */
 int http_conn_read_space(struct http_conn *c, char **buf, size_t *len);
 
+/* A read into the space found nothing (EAGAIN): a connection with no byte of a request yet lets the buffer
+ * go, so that a client silent after connecting costs no buffer while the MPM waits for it. */
+void http_conn_read_blocked(struct http_conn *c);
+
 /* `n` bytes were read into the space. */
 enum conn_state http_conn_input(struct http_conn *c, size_t n, int64_t now);
 

@@ -105,6 +105,8 @@ struct server {
     char *server_name;       /* ServerName */
     char **directory_index;  /* DirectoryIndex, NULL-terminated */
     char *types_config;      /* TypesConfig */
+    int file_cache_max_file; /* FileCacheMaxFile: bytes; 0 = no small-file cache */
+    int file_cache_size;     /* FileCacheSize: bytes per process */
     struct mime_table *mime; /* loaded from types_config */
     char *pid_file;          /* PidFile */
 

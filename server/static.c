@@ -32,6 +32,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "filecache.h"
 #include "handler.h"
 #include "static.h"
 #include "http.h"
@@ -394,7 +395,18 @@ static char *make_boundary(struct pool *p)
 /* ---- responses ---- */
 
 /* Answers for the regular file fd (which this takes over). `name` chooses the Content-Type. */
-static enum handler_result serve_file(struct request *r, int fd, const struct stat *st, const char *name)
+/* Adds `len` bytes at `off` of the file to the body: from fd, or from mem when the content is in memory. */
+static int body_range(struct request *r, int fd, const char *mem, int64_t off, size_t len)
+{
+    return mem != NULL ? http_resp_body_mem(r, mem + off, len) : http_resp_body_file(r, fd, (off_t)off, len);
+}
+
+/*
+ * A regular file, open on fd, or (fd < 0) its content in mem (the small-file cache); st is its stat. The
+ * fd is the response's from here on: attached to the body, or closed.
+ */
+static enum handler_result serve_file(struct request *r, int fd, const struct stat *st, const char *name,
+                                      const char *mem)
 {
     time_t now = r->start_time > 0 ? r->start_time : time(NULL);
     time_t lm = st->st_mtime < now ? st->st_mtime : now; /* as Apache: never later than the request */
@@ -414,12 +426,14 @@ static enum handler_result serve_file(struct request *r, int fd, const struct st
 
     int pre = check_preconditions(r, etag, lm, now);
     if (pre == 412) {
-        close(fd);
+        if (fd >= 0)
+            close(fd);
         http_resp_error(r, 412);
         return HANDLER_DONE;
     }
     if (pre == 304) {
-        close(fd);
+        if (fd >= 0)
+            close(fd);
         fd = -1;
         http_resp_status(r, 304);
         if (http_resp_header(r, "Last-Modified", date) < 0 || http_resp_header(r, "ETag", etag) < 0)
@@ -434,7 +448,8 @@ static enum handler_result serve_file(struct request *r, int fd, const struct st
     if (kind == RANGES_NOMEM)
         goto nomem;
     if (kind == RANGES_UNSATISFIABLE) {
-        close(fd);
+        if (fd >= 0)
+            close(fd);
         fd = -1;
         http_resp_error(r, 416);
         char *cr = pool_printf(r->pool, "bytes */%" PRId64, size);
@@ -461,10 +476,11 @@ static enum handler_result serve_file(struct request *r, int fd, const struct st
         if (type != NULL && http_resp_content_type(r, type) < 0)
             goto nomem;
         if (len == 0) {
-            close(fd); /* an empty file: no segment to send */
+            if (fd >= 0)
+                close(fd); /* an empty file: no segment to send */
             return HANDLER_DONE;
         }
-        if (http_resp_body_file(r, fd, (off_t)off, (size_t)len) < 0)
+        if (body_range(r, fd, mem, off, (size_t)len) < 0)
             goto nomem;
         return HANDLER_DONE;
     }
@@ -481,8 +497,7 @@ static enum handler_result serve_file(struct request *r, int fd, const struct st
             ranges[i].first, ranges[i].last, size);
         if (head == NULL || http_resp_body_mem(r, head, strlen(head)) < 0)
             goto nomem;
-        if (http_resp_body_file(r, fd, (off_t)ranges[i].first,
-                                (size_t)(ranges[i].last - ranges[i].first + 1)) < 0)
+        if (body_range(r, fd, mem, ranges[i].first, (size_t)(ranges[i].last - ranges[i].first + 1)) < 0)
             goto nomem;
         attached = 1;
     }
@@ -553,7 +568,7 @@ static enum handler_result serve_directory(struct request *r, int root, const ch
             continue;
         }
         if (S_ISREG(st.st_mode))
-            return serve_file(r, fd, &st, irel);
+            return serve_file(r, fd, &st, irel, NULL);
         close(fd); /* a directory or a special file is not an index */
     }
     http_resp_error(r, status);
@@ -579,6 +594,9 @@ static enum handler_result static_handle(struct request *r)
         return fail_errno(r, "open", s->document_root, errno);
 
     const char *rel = r->path + 1;
+    const void *mem = NULL;
+    if (s->file_cache_max_file > 0 && filecache_get(root, rel, r->pool, &mem, &st) > 0)
+        return serve_file(r, -1, &st, rel, mem);
     int fd = path_open_beneath(root, rel, OPEN_FLAGS);
     if (fd < 0 && errno == EACCES) {
         /* a directory may be searchable without being readable: its index can still be served */
@@ -596,8 +614,15 @@ static enum handler_result static_handle(struct request *r)
         close(fd);
         return fail_errno(r, "fstat", r->path, e);
     }
-    if (S_ISREG(st.st_mode))
-        return serve_file(r, fd, &st, rel);
+    if (S_ISREG(st.st_mode)) {
+        time_t now = r->start_time > 0 ? r->start_time : time(NULL);
+        if (filecache_put(root, rel, fd, &st, now, (size_t)s->file_cache_max_file, (size_t)s->file_cache_size,
+                          r->pool, &mem) > 0) {
+            close(fd);
+            return serve_file(r, -1, &st, rel, mem);
+        }
+        return serve_file(r, fd, &st, rel, NULL);
+    }
     close(fd);
     if (!S_ISDIR(st.st_mode)) {
         http_resp_error(r, 403);

@@ -1,9 +1,14 @@
 /*
  * The static file handler over the wire: byte ranges (single, suffix, multipart, unsatisfiable), conditional
  * requests (If-None-Match, If-Modified-Since, If-Match, If-Unmodified-Since, If-Range) and a large file sent
- * with sendfile().
+ * with sendfile(), and the small-file cache never answering with a stale file.
  */
 #include "harness.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <stdlib.h>
 #include <string.h>
@@ -251,5 +256,54 @@ MPM_TEST(static, large_file, .timeout = 20)
     expect_bytes("big.bin (slow reader)", r->body, r->body_len, harness_big(), BIG_LEN);
     resp_free(r);
     conn_close(c);
+    server_stop(s);
+}
+
+/* Requests path on a new connection n times; every answer must be 200 with `want` as its body. */
+static void expect_body_n(struct srv *s, const char *path, const char *want, int n)
+{
+    for (int i = 0; i < n; i++) {
+        struct conn *c;
+        char *req = xasprintf("GET %s HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n", path);
+        struct resp *r = request_once(s, req, &c);
+        hassert(r->status == 200, "%s: status %d", path, r->status);
+        expect_bytes(path, r->body, r->body_len, want, strlen(want));
+        resp_free(r);
+        conn_close(c);
+        free(req);
+    }
+}
+
+/*
+ * The small-file cache (FileCacheMaxFile, on by default) never serves a stale file: a file old enough to be
+ * cached is asked for on many connections (so every child of prefork and worker caches it), then rewritten in
+ * place with the same size and mtime (only its ctime changes), then removed.
+ */
+MPM_TEST(static, small_file_cache_is_never_stale, .timeout = 30)
+{
+    struct srv *s = server_start(mpm, NULL);
+    char *path = xasprintf("%s/cached.txt", s->htdocs);
+    char *a = repeat("a", 1000), *b = repeat("b", 1000);
+    write_file(path, a, 1000);
+    struct timespec old[2] = {{1700000000, 0}, {1700000000, 0}};
+    hassert(utimensat(AT_FDCWD, path, old, 0) == 0, "utimensat: %s", strerror(errno));
+    sleep_ms(3200); /* FILECACHE_SETTLE_S (2 s) after its ctime, whole seconds */
+    expect_body_n(s, "/cached.txt", a, 12);
+
+    int fd = open(path, O_WRONLY);
+    hassert(fd >= 0 && pwrite(fd, b, 1000, 0) == 1000 && futimens(fd, old) == 0, "rewrite: %s",
+            strerror(errno));
+    close(fd);
+    expect_body_n(s, "/cached.txt", b, 12);
+
+    hassert(unlink(path) == 0, "unlink: %s", strerror(errno));
+    for (int i = 0; i < 6; i++) {
+        struct conn *c = conn_open(s->port);
+        expect_status(c, "GET /cached.txt HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n", 404);
+        conn_close(c);
+    }
+    free(a);
+    free(b);
+    free(path);
     server_stop(s);
 }

@@ -428,6 +428,28 @@ Test(http_conn, idle_connection_holds_no_buffers)
     played_out(c, &o);
 }
 
+Test(http_conn, read_that_found_nothing_lets_the_buffer_go)
+{
+    int64_t now = 1;
+    struct out o = {0};
+    char *buf;
+    size_t len;
+    struct http_conn *c = http_conn_create(&srv, NULL, 0, now);
+    size_t fresh = http_conn_footprint(c);
+    cr_assert_eq(http_conn_read_space(c, &buf, &len), 0);
+    cr_assert_gt(http_conn_footprint(c), fresh);
+    http_conn_read_blocked(c); /* a fresh connection whose client sent nothing yet */
+    cr_expect_eq(http_conn_footprint(c), fresh);
+
+    /* mid-request the buffer (and what it holds) stays */
+    cr_assert_eq(drive_str(c, "GET / HTTP/1.1\r\nHo", &o, &now), CONN_READ);
+    size_t partial = http_conn_footprint(c);
+    http_conn_read_blocked(c);
+    cr_expect_eq(http_conn_footprint(c), partial);
+    cr_assert_eq(drive_str(c, "st: x\r\n\r\n", &o, &now), CONN_KEEPALIVE);
+    played_out(c, &o);
+}
+
 Test(http_conn, graceful_shutdown)
 {
     int64_t now = 1;

@@ -2,6 +2,10 @@
  * Tests for server/static.c through static_handler.handle(): a struct server and struct request are built by
  * hand over a temporary DocumentRoot, and the response the handler leaves in the request (status, headers in
  * order, Content-Type, body segments read back byte for byte) is checked against what Apache would send.
+ *
+ * Built twice: as test_static, and with STATIC_CACHED as test_static_cached, where the small-file cache
+ * (server/filecache.c) is on and every request is dated past FILECACHE_SETTLE_S, so that each file's first
+ * request fills the cache and later ones are answered from memory: every test must hold either way.
  */
 #include <criterion/criterion.h>
 
@@ -19,6 +23,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "filecache.h"
 #include "handler.h"
 #include "handlers.h"
 #include "static.h"
@@ -32,6 +37,16 @@
 #define MTIME_SEC  1700000000
 #define MTIME_NSEC 123456789
 #define MTIME_DATE "Tue, 14 Nov 2023 22:13:20 GMT"
+
+#ifdef STATIC_CACHED
+#define CACHED       1
+#define REQ_AHEAD_S  (FILECACHE_SETTLE_S + 1) /* every fixture file counts as settled */
+#define FILE_SEGS(n) 0                        /* bodies come from memory */
+#else
+#define CACHED       0
+#define REQ_AHEAD_S  0
+#define FILE_SEGS(n) (n)
+#endif
 
 static const char hello[] = "Hello, world!\n";
 static char digits[101]; /* "0123456789" ten times */
@@ -139,6 +154,8 @@ static void setup(void)
     srv.document_root = root;
     srv.server_name = "www.example.com";
     srv.directory_index = index_names;
+    srv.file_cache_max_file = CACHED ? 16384 : 0;
+    srv.file_cache_size = CACHED ? 1048576 : 0;
     struct errbuf err = {{0}};
     srv.mime = mime_load(pool, types_path(), &err);
     cr_assert_not_null(srv.mime, "%s", err.msg);
@@ -176,7 +193,7 @@ static struct request *make_req(enum http_method method, const char *path, ...)
     r->content_length = -1;
     r->host = "example.com";
     r->body_tail = &r->body;
-    r->start_time = time(NULL);
+    r->start_time = time(NULL) + REQ_AHEAD_S;
 
     r->headers = pool_calloc(pool, sizeof(*r->headers) * 16);
     va_list ap;
@@ -283,7 +300,7 @@ Test(static_files, regular_file)
     cr_expect_str_eq(resp_header(r, "ETag"), etag_for(14));
     cr_expect_str_eq(resp_header(r, "Accept-Ranges"), "bytes");
     cr_expect_str_eq(r->content_type, "text/plain");
-    cr_expect_eq(count_segments(r, 1), 1);
+    cr_expect_eq(count_segments(r, 1), FILE_SEGS(1));
     size_t len;
     char *body = body_of(r, &len);
     cr_expect_eq(len, strlen(hello));
@@ -622,7 +639,7 @@ Test(static_files, multipart_byteranges)
     char *body = body_of(r, &len);
     cr_expect_eq(len, strlen(want));
     cr_expect_str_eq(body, want);
-    cr_expect_eq(count_segments(r, 1), 3, "each part's bytes come from the file");
+    cr_expect_eq(count_segments(r, 1), FILE_SEGS(3), "each part's bytes come from the file");
 
     /* one fd for all parts */
     int fd = -1;
@@ -804,3 +821,100 @@ Test(static_files, handler_description)
     cr_expect_null(static_handler.resume);
     cr_expect_eq(handler_find("static"), &static_handler);
 }
+
+#ifdef STATIC_CACHED
+/* ---- the small-file cache ---- */
+
+/* Writes `content` over root/rel in place (same inode), keeping the fixture's mtime: only ctime changes. */
+static void rewrite_in_place(const char *rel, const char *content)
+{
+    char p[256];
+    path_in(p, sizeof(p), rel);
+    int fd = open(p, O_WRONLY);
+    cr_assert_geq(fd, 0, "open(%s): %s", p, strerror(errno));
+    cr_assert_eq(pwrite(fd, content, strlen(content), 0), (ssize_t)strlen(content));
+    struct timespec ts[2] = {{MTIME_SEC, MTIME_NSEC}, {MTIME_SEC, MTIME_NSEC}};
+    cr_assert_eq(futimens(fd, ts), 0);
+    close(fd);
+}
+
+Test(static_files, cache_answers_from_memory)
+{
+    http_resp_close_files(GET("/hello.txt"));
+    cr_assert_eq(filecache_bytes(), strlen(hello), "the first request fills the cache");
+    int before = open_fds();
+    struct request *r = GET("/hello.txt");
+    cr_expect_eq(open_fds(), before, "a cached file is not opened");
+    cr_expect_eq(count_segments(r, 1), 0);
+    cr_expect_eq(count_segments(r, 0), 1);
+    cr_expect_str_eq(body_of(r, NULL), hello);
+    cr_expect_str_eq(resp_header(r, "ETag"), etag_for(14));
+    cr_expect_str_eq(resp_header(r, "Last-Modified"), MTIME_DATE);
+}
+
+Test(static_files, cache_sees_a_file_rewritten_in_place)
+{
+    http_resp_close_files(GET("/hello.txt"));
+    rewrite_in_place("hello.txt", "Hello, WORLD!\n"); /* same size, same mtime */
+    struct request *r = GET("/hello.txt");
+    cr_expect_str_eq(body_of(r, NULL), "Hello, WORLD!\n");
+    http_resp_close_files(r);
+}
+
+Test(static_files, cache_sees_a_replaced_and_a_removed_file)
+{
+    char p[256], q[256];
+    http_resp_close_files(GET("/hello.txt"));
+    write_file("new.txt", "Howdy, world!\n", 14); /* same size and mtime, another inode */
+    path_in(p, sizeof(p), "new.txt");
+    path_in(q, sizeof(q), "hello.txt");
+    cr_assert_eq(rename(p, q), 0);
+    struct request *r = GET("/hello.txt");
+    cr_expect_str_eq(body_of(r, NULL), "Howdy, world!\n");
+    http_resp_close_files(r);
+    cr_assert_eq(unlink(q), 0);
+    cr_expect_eq(GET("/hello.txt")->status, 404);
+}
+
+Test(static_files, cache_does_not_follow_a_symlink_moved_out)
+{
+    http_resp_close_files(GET("/link_in")); /* cached under "link_in" from hello.txt inside */
+    char p[256];
+    path_in(p, sizeof(p), "link_in");
+    cr_assert_eq(unlink(p), 0);
+    make_link("../outside.txt", "link_in");
+    struct request *r = GET("/link_in");
+    cr_expect_eq(r->status, 403, "status %d: the entry must not be served for another file", r->status);
+}
+
+Test(static_files, cache_keeps_no_unsettled_file)
+{
+    struct request *r = make_req(METHOD_GET, "/hello.txt", NULL);
+    r->start_time = time(NULL); /* the fixture's ctime is now: the file could still change unseen */
+    run(r);
+    cr_expect_str_eq(body_of(r, NULL), hello);
+    cr_expect_eq(count_segments(r, 1), 1);
+    cr_expect_eq(filecache_bytes(), 0);
+    http_resp_close_files(r);
+}
+
+Test(static_files, cache_limits)
+{
+    srv.file_cache_max_file = 50;
+    srv.file_cache_size = 20;
+    http_resp_close_files(GET("/digits.txt")); /* 100 bytes: above FileCacheMaxFile */
+    cr_expect_eq(filecache_bytes(), 0);
+    http_resp_close_files(GET("/hello.txt")); /* 14 */
+    cr_expect_eq(filecache_bytes(), 14);
+    http_resp_close_files(GET("/blob.zzz")); /* 10: hello.txt goes, FileCacheSize is 20 */
+    cr_expect_eq(filecache_bytes(), 10);
+    int before = open_fds();
+    struct request *r = GET("/blob.zzz");
+    cr_expect_eq(open_fds(), before, "the newer entry stayed");
+    cr_expect_str_eq(body_of(r, NULL), "0123456789");
+    srv.file_cache_max_file = 0; /* off: served from the file again */
+    r = GET("/blob.zzz");
+    cr_expect_eq(count_segments(r, 1), 1);
+    http_resp_close_files(r);
+}
+#endif
