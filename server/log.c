@@ -30,6 +30,7 @@
 #include "http.h"
 #include "log.h"
 #include "pool.h"
+#include "util.h"
 
 #define LINE_MAX_LEN 8192
 
@@ -277,6 +278,34 @@ static const char *resp_header(const struct request *r, const char *name)
     return NULL;
 }
 
+/* The client's address as text: IPv4 written directly (inet_ntop() cost more than the rest of the line). */
+static const char *peer_text(const struct request *r, char *buf)
+{
+    if (r->peer_family != AF_INET)
+        return http_peer_text(r, buf);
+    char *p = buf;
+    for (int i = 0; i < 4; i++) {
+        if (i > 0)
+            *p++ = '.';
+        p += util_utoa(p, r->peer_addr[i]);
+    }
+    return buf;
+}
+
+/* %t, "[06/Dec/2026:23:54:36 +0000]" in local time, formatted once per second and thread. */
+static const char *clf_time(time_t t)
+{
+    static __thread time_t cached = -1;
+    static __thread char text[64];
+    if (t != cached) {
+        struct tm tm;
+        localtime_r(&t, &tm);
+        strftime(text, sizeof(text), "[%d/%b/%Y:%H:%M:%S %z]", &tm);
+        cached = t;
+    }
+    return text;
+}
+
 size_t log_format_render(const struct log_format *f, const struct request *r, char *buf, size_t size)
 {
     size_t n = 0;
@@ -301,31 +330,27 @@ size_t log_format_render(const struct log_format *f, const struct request *r, ch
             break;
         case 'a':
         case 'h':
-            v = http_peer_text(r, tmp);
+            v = peer_text(r, tmp);
             break;
         case 'l':
         case 'u':
             v = "-";
             break;
-        case 't': {
-            struct tm tm;
-            localtime_r(&r->start_time, &tm);
-            strftime(tmp, sizeof(tmp), "[%d/%b/%Y:%H:%M:%S %z]", &tm);
-            v = tmp;
+        case 't':
+            v = clf_time(r->start_time);
             break;
-        }
         case 'r':
             n = put_escaped(buf, n, size, r->request_line ? r->request_line : "-");
             continue;
         case 's':
-            snprintf(tmp, sizeof(tmp), "%d", r->status);
+            util_utoa(tmp, (unsigned)r->status);
             v = tmp;
             break;
         case 'b':
             if (r->bytes_sent == 0)
                 v = "-";
             else
-                snprintf(tmp, sizeof(tmp), "%zu", r->bytes_sent), v = tmp;
+                util_utoa(tmp, r->bytes_sent), v = tmp;
             break;
         case 'B':
             snprintf(tmp, sizeof(tmp), "%zu", r->bytes_sent);

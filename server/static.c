@@ -420,9 +420,15 @@ static enum handler_result serve_file(struct request *r, int fd, const struct st
     http_date_format(lm, date);
     /* Apache makes the tag weak for a file changed within the last second, because its mtime granularity
      * could hide a second change; with microseconds in the tag, ours stays strong (If-Range needs that). */
-    char *etag = pool_printf(r->pool, "\"%" PRIx64 "-%" PRIx64 "\"", (uint64_t)size, usec);
+    char *etag = pool_alloc(r->pool, 36); /* "\"" 16 hex "-" 16 hex "\"" NUL */
     if (etag == NULL)
         goto nomem;
+    size_t el = 0;
+    etag[el++] = '"';
+    el += util_hex(etag + el, (uint64_t)size);
+    etag[el++] = '-';
+    el += util_hex(etag + el, usec);
+    memcpy(etag + el, "\"", 2);
 
     int pre = check_preconditions(r, etag, lm, now);
     if (pre == 412) {

@@ -51,13 +51,67 @@ static const char wday[7][4] = {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"}
 static const char month[12][4] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
                                   "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
 
+/* Two decimal digits of v (0..99). */
+static char *put2(char *p, int v)
+{
+    p[0] = (char)('0' + v / 10);
+    p[1] = (char)('0' + v % 10);
+    return p + 2;
+}
+
 void http_date_format(time_t t, char *buf)
 {
     struct tm tm;
     gmtime_r(&t, &tm);
-    snprintf(buf, 32, "%s, %02d %s %04d %02d:%02d:%02d GMT", wday[tm.tm_wday], tm.tm_mday % 100,
-             month[tm.tm_mon], (tm.tm_year + 1900) % 10000, tm.tm_hour % 100, tm.tm_min % 100,
-             tm.tm_sec % 100);
+    /* "Sun, 06 Nov 1994 08:49:37 GMT", written digit by digit: snprintf cost more than the rest of a
+     * request's header building */
+    char *p = buf;
+    memcpy(p, wday[tm.tm_wday], 3);
+    p += 3;
+    *p++ = ',';
+    *p++ = ' ';
+    p = put2(p, tm.tm_mday % 100);
+    *p++ = ' ';
+    memcpy(p, month[tm.tm_mon], 3);
+    p += 3;
+    *p++ = ' ';
+    int year = (tm.tm_year + 1900) % 10000;
+    p = put2(p, year / 100);
+    p = put2(p, year % 100);
+    *p++ = ' ';
+    p = put2(p, tm.tm_hour % 100);
+    *p++ = ':';
+    p = put2(p, tm.tm_min % 100);
+    *p++ = ':';
+    p = put2(p, tm.tm_sec % 100);
+    memcpy(p, " GMT", 5);
+}
+
+size_t util_utoa(char *buf, unsigned long long v)
+{
+    char digits[20];
+    size_t i = sizeof(digits);
+    do
+        digits[--i] = (char)('0' + v % 10);
+    while ((v /= 10) > 0);
+    size_t n = sizeof(digits) - i;
+    memcpy(buf, digits + i, n);
+    buf[n] = '\0';
+    return n;
+}
+
+size_t util_hex(char *buf, unsigned long long v)
+{
+    static const char hex[] = "0123456789abcdef";
+    char digits[16];
+    size_t i = sizeof(digits);
+    do
+        digits[--i] = hex[v & 15];
+    while ((v >>= 4) > 0);
+    size_t n = sizeof(digits) - i;
+    memcpy(buf, digits + i, n);
+    buf[n] = '\0';
+    return n;
 }
 
 const char *http_date_now(void)

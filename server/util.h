@@ -43,6 +43,11 @@ int64_t now_ms(void);
 /* Formats t as an IMF-fixdate ("Sun, 06 Nov 1994 08:49:37 GMT") into buf (at least 32 bytes). */
 void http_date_format(time_t t, char *buf);
 
+/* Writes v in decimal (util_utoa) or lower-case hex (util_hex) into buf, NUL-terminated (at least 21 or 17
+ * bytes); returns the digits' count. */
+size_t util_utoa(char *buf, unsigned long long v);
+size_t util_hex(char *buf, unsigned long long v);
+
 /* The current IMF-fixdate, cached per second and per thread. */
 const char *http_date_now(void);
 

@@ -73,6 +73,26 @@ Test(log, common_format)
                      "- - - [06/Nov/1994:08:49:37 +0000] \"GET /a?b=1 HTTP/1.1\" 200 1234\n");
 }
 
+Test(log, client_addresses_and_times)
+{
+    setenv("TZ", "UTC", 1);
+    tzset();
+    req.peer_family = AF_INET;
+    memcpy(req.peer_addr, (unsigned char[]){192, 0, 2, 255}, 4);
+    cr_assert_str_eq(render("%h %a"), "192.0.2.255 192.0.2.255\n");
+    memcpy(req.peer_addr, (unsigned char[]){10, 0, 0, 1}, 4);
+    cr_assert_str_eq(render("%h"), "10.0.0.1\n");
+    req.peer_family = AF_INET6;
+    memcpy(req.peer_addr, (unsigned char[]){0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1}, 16);
+    cr_assert_str_eq(render("%h"), "2001:db8::1\n");
+    /* %t is kept per second: a later request, then the same second again */
+    req.start_time = 784111778;
+    cr_assert_str_eq(render("%t"), "[06/Nov/1994:08:49:38 +0000]\n");
+    req.start_time = 784111777;
+    cr_assert_str_eq(render("%t"), "[06/Nov/1994:08:49:37 +0000]\n");
+    cr_assert_str_eq(render("%t"), "[06/Nov/1994:08:49:37 +0000]\n");
+}
+
 Test(log, combined_escapes_client_strings)
 {
     cr_assert_str_eq(render("\"%{Referer}i\" \"%{User-Agent}i\" \"%{X-None}i\""),

@@ -1,4 +1,4 @@
-/* HTTP dates (all three RFC 9110 forms), number parsing, error buffers. */
+/* HTTP dates (all three RFC 9110 forms), number parsing and formatting, error buffers. */
 #include <criterion/criterion.h>
 #include <string.h>
 
@@ -10,6 +10,36 @@ Test(util, date_round_trip)
     http_date_format(784111777, buf);
     cr_assert_str_eq(buf, "Sun, 06 Nov 1994 08:49:37 GMT");
     cr_assert_eq(http_date_parse(buf), 784111777);
+}
+
+Test(util, date_format_every_field)
+{
+    char buf[32];
+    http_date_format(0, buf);
+    cr_assert_str_eq(buf, "Thu, 01 Jan 1970 00:00:00 GMT");
+    http_date_format(1700000000, buf);
+    cr_assert_str_eq(buf, "Tue, 14 Nov 2023 22:13:20 GMT");
+    http_date_format(253402300799, buf); /* the last second of 9999 */
+    cr_assert_str_eq(buf, "Fri, 31 Dec 9999 23:59:59 GMT");
+    http_date_format(951782400, buf); /* a leap day */
+    cr_assert_str_eq(buf, "Tue, 29 Feb 2000 00:00:00 GMT");
+}
+
+Test(util, utoa_and_hex)
+{
+    char buf[24];
+    cr_assert_eq(util_utoa(buf, 0), 1);
+    cr_assert_str_eq(buf, "0");
+    cr_assert_eq(util_utoa(buf, 18446744073709551615ull), 20);
+    cr_assert_str_eq(buf, "18446744073709551615");
+    cr_assert_eq(util_utoa(buf, 1024), 4);
+    cr_assert_str_eq(buf, "1024");
+    cr_assert_eq(util_hex(buf, 0), 1);
+    cr_assert_str_eq(buf, "0");
+    cr_assert_eq(util_hex(buf, 0x661ffcfedb38full), 13);
+    cr_assert_str_eq(buf, "661ffcfedb38f");
+    cr_assert_eq(util_hex(buf, 18446744073709551615ull), 16);
+    cr_assert_str_eq(buf, "ffffffffffffffff");
 }
 
 Test(util, date_obsolete_forms)
