@@ -14,6 +14,7 @@
 #include "../server/log.h"
 #include "../server/server.h"
 #include "../server/util.h"
+#include "../server/vhost.h"
 #include "driver.h"
 
 enum driver_accept driver_accept_failed(struct driver_acceptor *a, int err)
@@ -49,17 +50,24 @@ void driver_backoff(const struct driver_acceptor *a, const sigset_t *mask)
         log_error(LOG_ERR, a->module, "ppoll() failed: %s", strerror(errno));
 }
 
-void driver_conn_setup(const struct server *s, struct http_conn *c, int fd, const char *module)
+void driver_conn_setup(const struct server *s, const struct listener *l, struct http_conn *c, int fd,
+                       const char *module)
 {
     struct sockaddr_storage local;
     socklen_t len = sizeof(local);
-    if (!s->need_local_addr)
+    int by_addr = s->vhosts != NULL && (l == NULL || l->vhosts_by_addr);
+    if (l != NULL && !by_addr)
+        http_conn_set_vhosts(c, l->vhosts);
+    if (!s->need_local_addr && !by_addr)
         return;
     if (getsockname(fd, (struct sockaddr *)&local, &len) < 0) {
         log_error(LOG_ERR, module, "getsockname() failed: %s", strerror(errno));
         return;
     }
-    http_conn_set_local(c, (struct sockaddr *)&local, len);
+    if (s->need_local_addr)
+        http_conn_set_local(c, (struct sockaddr *)&local, len);
+    if (by_addr)
+        http_conn_set_vhosts(c, vhost_by_addr(s, (struct sockaddr *)&local, len));
 }
 
 int driver_listen_set(const struct server *s, const char *module)

@@ -17,6 +17,7 @@
 #include "../server/http_conn.h"
 
 struct server;
+struct listener;
 struct warnings;
 
 #define DRIVER_LINGER_MS         2000 /* Apache's lingering close: read and drop for at most 2 s */
@@ -48,9 +49,14 @@ void driver_accepted(struct driver_acceptor *a);
 /* Blocks for DRIVER_ACCEPT_BACKOFF_MS with `mask` as the signal mask (NULL: the current one). */
 void driver_backoff(const struct driver_acceptor *a, const sigset_t *mask);
 
-/* For a new connection of s on fd: tells the core the local address when the configuration needs it
- * (Require local; one getsockname() a connection, only then). */
-void driver_conn_setup(const struct server *s, struct http_conn *c, int fd, const char *module);
+/*
+ * For a new connection of s on fd, accepted from listener l (NULL: unknown): tells the core the vhosts it
+ * reaches and, when the configuration needs it, the local address. One getsockname() a connection, only when
+ * `Require local` needs it or vhosts of their own address share l's port; otherwise the listener tells the
+ * vhosts (see server/vhost.h).
+ */
+void driver_conn_setup(const struct server *s, const struct listener *l, struct http_conn *c, int fd,
+                       const char *module);
 
 /* The listeners of s that are open; 0 (logged) when there is none for a child to wait on. */
 int driver_listeners(const struct server *s, const char *module);

@@ -336,7 +336,7 @@ static void conn_cb(evutil_socket_t fd, short what, void *arg)
 }
 
 /* A new connection: the core starts in READ, waiting for its first bytes without a buffer. */
-static void conn_new(int fd, const struct sockaddr *peer, socklen_t peerlen)
+static void conn_new(const struct listener *l, int fd, const struct sockaddr *peer, socklen_t peerlen)
 {
     struct econn *e = calloc(1, sizeof(*e));
     struct http_conn *c = e != NULL ? http_conn_create(rx.s, peer, peerlen, now_ms()) : NULL;
@@ -347,7 +347,7 @@ static void conn_new(int fd, const struct sockaddr *peer, socklen_t peerlen)
             log_error(LOG_DEBUG, MODULE, "close() failed: %s", strerror(errno));
         return;
     }
-    driver_conn_setup(rx.s, c, fd, MODULE);
+    driver_conn_setup(rx.s, l, c, fd, MODULE);
     http_conn_set_slot(c, rx.slot);
     e->u.hc = c;
     e->fd = fd;
@@ -447,8 +447,9 @@ static int accept_failed(void)
 }
 
 /* Accepts from one listener, ACCEPT_BATCH at most, while accepting is allowed. */
-static void accept_from(int lfd)
+static void accept_from(const struct listener *l)
 {
+    int lfd = l->fd;
     for (int i = 0; i < ACCEPT_BATCH && rx.listening; i++) {
         if (rx.nconns >= rx.max_conns) {
             /* Full after accepting: whether anyone else waits shows as the listener's next wakeup. */
@@ -475,7 +476,7 @@ static void accept_from(int lfd)
             return;
         }
         driver_accepted(&rx.acceptor);
-        conn_new(fd, (struct sockaddr *)&peer, peerlen);
+        conn_new(l, fd, (struct sockaddr *)&peer, peerlen);
         unsigned long max = (unsigned long)rx.s->mpm_conf.max_conn_per_child;
         if (max > 0 && ++rx.accepted >= max) {
             start_leaving(1);
@@ -492,7 +493,7 @@ static void accept_cb(evutil_socket_t set, short what, void *arg)
     int n =
         epoll_wait(set, ready, ACCEPT_BATCH, 0); /* its own set, never waiting: nothing to fail but EINTR */
     for (int k = 0; k < n; k++)
-        accept_from(((const struct listener *)ready[k].data.ptr)->fd);
+        accept_from((const struct listener *)ready[k].data.ptr);
 }
 
 /* Signals only set flags (process.c's handlers), looked at here, and the access log lines buffered since

@@ -146,8 +146,8 @@ static enum sb_state slot_state(enum conn_state st)
     return SB_WRITE; /* a handler at work shows as "sending reply", as in Apache */
 }
 
-void serve_connection(const struct server *s, int fd, const struct sockaddr *peer, socklen_t peerlen,
-                      struct sb_worker *slot, volatile sig_atomic_t *leaving)
+void serve_connection(const struct server *s, const struct listener *l, int fd, const struct sockaddr *peer,
+                      socklen_t peerlen, struct sb_worker *slot, volatile sig_atomic_t *leaving)
 {
     int flags = fcntl(fd, F_GETFL);
     if (flags < 0 || (!(flags & O_NONBLOCK) && fcntl(fd, F_SETFL, flags | O_NONBLOCK) < 0)) {
@@ -160,7 +160,7 @@ void serve_connection(const struct server *s, int fd, const struct sockaddr *pee
         log_error(LOG_ERR, "core", "out of memory for a new connection");
         goto fail;
     }
-    driver_conn_setup(s, c, fd, "core");
+    driver_conn_setup(s, l, c, fd, "core");
     if (slot != NULL)
         atomic_fetch_add_explicit(&slot->conns, 1, memory_order_relaxed);
     http_conn_set_slot(c, slot);

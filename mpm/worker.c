@@ -178,6 +178,7 @@ static int worker_check_config(struct server *s, struct warnings *w, struct errb
 /* An accepted connection. */
 struct conn_item {
     int fd;
+    const struct listener *l; /* it was accepted from */
     socklen_t peerlen;
     struct sockaddr_storage peer;
 };
@@ -314,7 +315,8 @@ static void *worker_thread_main(void *arg)
         log_error(LOG_DEBUG, "mpm_worker", "pthread_setname_np() failed: %s", strerror(rc));
     scoreboard_set_state(slot, SB_READY);
     while (next_connection(ch, &it) == 0)
-        serve_connection(ch->s, it.fd, (const struct sockaddr *)&it.peer, it.peerlen, slot, &thread_leaving);
+        serve_connection(ch->s, it.l, it.fd, (const struct sockaddr *)&it.peer, it.peerlen, slot,
+                         &thread_leaving);
     /* Gone from the idle count at once, so that the parent replaces a child leaving on its own. */
     scoreboard_set_state(slot, SB_DEAD);
 
@@ -375,6 +377,7 @@ static void listen_loop(struct worker_child *ch, struct pollfd fds[2], const sig
         for (int i = 0; room > 0 && i < n && !process_child_leaving(ch->ctx); i++) {
             const struct listener *l = ready[i].data.ptr;
             struct conn_item it;
+            it.l = l;
             it.peerlen = sizeof(it.peer);
             it.fd = accept4(l->fd, (struct sockaddr *)&it.peer, &it.peerlen, SOCK_CLOEXEC | SOCK_NONBLOCK);
             if (it.fd < 0) {

@@ -249,10 +249,21 @@ static int uses_local(const struct node *n)
     return 0;
 }
 
+static int locations_need_local(const struct location *l)
+{
+    for (; l != NULL; l = l->next)
+        if (l->authz != NULL && uses_local(&l->authz->root))
+            return 1;
+    return 0;
+}
+
 int authz_needs_local_addr(const struct server *s)
 {
-    for (const struct location *l = s->locations; l != NULL; l = l->next)
-        if (l->authz != NULL && uses_local(&l->authz->root))
+    /* a vhost's list ends with the main server's sections */
+    if (locations_need_local(s->main.locations))
+        return 1;
+    for (const struct vhost *v = s->vhosts; v != NULL; v = v->next)
+        if (locations_need_local(v->locations))
             return 1;
     return 0;
 }
@@ -262,21 +273,22 @@ static int has_authz(const struct location *l)
     return l->authz != NULL;
 }
 
-const struct authz *authz_for(const struct server *s, const char *path)
+const struct authz *authz_for(const struct vhost *v, const char *path)
 {
-    const struct location *l = location_for(s, path, has_authz);
+    const struct location *l = location_for(v, path, has_authz);
     return l != NULL ? l->authz : NULL;
 }
 
 int authz_check(const struct request *r)
 {
-    const struct authz *a = authz_for(r->server, r->path);
+    const struct authz *a = authz_for(r->vhost, r->path);
     char peer[HTTP_PEER_TEXT];
 
     if (a == NULL || authz_eval(a, r) == AUTHZ_GRANTED)
         return 1;
-    log_error(LOG_ERR, "authz_core", "[client %s] AH01630: client denied by server configuration: %s%s",
-              http_peer_text(r, peer), r->server->document_root, r->path);
+    log_verror(r->vhost, LOG_ERR, "authz_core",
+               "[client %s] AH01630: client denied by server configuration: %s%s", http_peer_text(r, peer),
+               r->vhost->document_root, r->path);
     return 0;
 }
 

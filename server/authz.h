@@ -16,6 +16,7 @@ struct location;
 struct pool;
 struct request;
 struct server;
+struct vhost;
 
 /* What a rule (or one of its lines) says of a request; NEUTRAL is a `Require not` that did not refuse. */
 enum authz_result { AUTHZ_DENIED, AUTHZ_GRANTED, AUTHZ_NEUTRAL };
@@ -34,13 +35,15 @@ int authz_config_line(struct pool *p, struct location *loc, const char *file, in
 int authz_config_end(const struct location *loc, struct errbuf *err);
 
 /*
- * Whether some rule of s has `Require local`, which needs the connection's local address as well as the
- * client's (a client connecting from the server's own address is local): only then do the MPMs look it up.
+ * Whether some rule of s (of the main server or a vhost) has `Require local`, which needs the connection's
+ * local address as well as the client's (a client connecting from the server's own address is local): only
+ * then do the MPMs look it up.
  */
 int authz_needs_local_addr(const struct server *s);
 
-/* The rule for `path` (see above), or NULL when no <Location> with Require lines matches it. */
-const struct authz *authz_for(const struct server *s, const char *path);
+/* The rule for `path` in the server v (see above), or NULL when no <Location> with Require lines matches it.
+ */
+const struct authz *authz_for(const struct vhost *v, const char *path);
 
 /* Evaluates a rule for the client of r (r->peer_family, peer_addr, peer_local) as Apache does. */
 enum authz_result authz_eval(const struct authz *a, const struct request *r);
@@ -48,7 +51,8 @@ enum authz_result authz_eval(const struct authz *a, const struct request *r);
 /*
  * The check the core makes before it runs a handler: 1 when r may proceed, 0 when it must be answered 403.
  * A refusal is written to the error log at level error, as Apache's
- * "[client ADDR] AH01630: client denied by server configuration: DOCUMENT_ROOT/PATH".
+ * "[client ADDR] AH01630: client denied by server configuration: DOCUMENT_ROOT/PATH", in the error log of
+ * the request's vhost.
  */
 int authz_check(const struct request *r);
 

@@ -36,6 +36,7 @@
 #include "log.h"
 #include "mime.h"
 #include "pool.h"
+#include "vhost.h"
 
 #define MAX_ARGS          64
 #define MAX_INCLUDE_DEPTH 16
@@ -60,7 +61,13 @@ struct reader {
 
 /* ---- generic setters ---- */
 
-#define FIELD(s, d, type) ((type *)((char *)(s) + (d)->offset))
+#define FIELD(s, d, type)  ((type *)((char *)(s) + (d)->offset))
+#define VFIELD(s, d, type) ((type *)((char *)config_vhost(s) + (d)->offset))
+
+struct vhost *config_vhost(struct server *s)
+{
+    return s->conf_vhost != NULL ? s->conf_vhost : &s->main;
+}
 
 const char *config_set_int(struct server *s, const struct directive *d, int argc, char **argv)
 {
@@ -99,16 +106,44 @@ char *config_server_path(struct server *s, const char *path)
     return pool_printf(s->pool, "%s/%s", s->server_root, path);
 }
 
-const char *config_set_path(struct server *s, const struct directive *d, int argc, char **argv)
+/* A path argument relative to ServerRoot, without trailing slashes; NULL with *msg on a bad argument. */
+static char *path_arg(struct server *s, int argc, char **argv, const char **msg)
 {
-    if (argc != 1)
-        return "takes one argument, a path";
+    if (argc != 1) {
+        *msg = "takes one argument, a path";
+        return NULL;
+    }
     char *p = config_server_path(s, argv[0]);
     /* "/srv/www/" and "/srv/www" are the same directory */
     size_t n = strlen(p);
     while (n > 1 && p[n - 1] == '/')
         p[--n] = '\0';
-    *FIELD(s, d, char *) = p;
+    return p;
+}
+
+const char *config_set_path(struct server *s, const struct directive *d, int argc, char **argv)
+{
+    const char *msg = NULL;
+    char *p = path_arg(s, argc, argv, &msg);
+    if (p != NULL)
+        *FIELD(s, d, char *) = p;
+    return msg;
+}
+
+const char *config_set_vhost_path(struct server *s, const struct directive *d, int argc, char **argv)
+{
+    const char *msg = NULL;
+    char *p = path_arg(s, argc, argv, &msg);
+    if (p != NULL)
+        *VFIELD(s, d, char *) = p;
+    return msg;
+}
+
+const char *config_set_vhost_string(struct server *s, const struct directive *d, int argc, char **argv)
+{
+    if (argc != 1)
+        return "takes one argument";
+    *VFIELD(s, d, char *) = pool_strdup(s->pool, argv[0]);
     return NULL;
 }
 
@@ -143,7 +178,7 @@ static const char *set_directory_index(struct server *s, const struct directive 
     char **list = pool_calloc(s->pool, sizeof(char *) * (size_t)(argc + 1));
     for (int i = 0; i < argc; i++)
         list[i] = pool_strdup(s->pool, argv[i]);
-    s->directory_index = list;
+    config_vhost(s)->directory_index = list;
     return NULL;
 }
 
@@ -223,7 +258,7 @@ static const char *set_log_level(struct server *s, const struct directive *d, in
     int lvl;
     if (argc != 1 || (lvl = log_level_parse(argv[0])) < 0)
         return "takes one level: emerg, alert, crit, error, warn, notice, info or debug";
-    s->log_level = lvl;
+    config_vhost(s)->log_level = lvl;
     return NULL;
 }
 
@@ -233,7 +268,7 @@ static const char *set_log_format(struct server *s, const struct directive *d, i
     struct errbuf err;
     if (argc != 2)
         return "takes two arguments, a format string and a nickname";
-    if (log_format_define(s, argv[1], argv[0], &err) < 0)
+    if (log_format_define(s->pool, config_vhost(s), argv[1], argv[0], &err) < 0)
         return pool_strdup(s->pool, err.msg);
     return NULL;
 }
@@ -247,17 +282,46 @@ static const char *set_custom_log(struct server *s, const struct directive *d, i
     struct custom_log *l = pool_calloc(s->pool, sizeof(*l));
     l->fd = -1;
     l->path = config_server_path(s, argv[0]);
-    if (strchr(argv[1], '%') != NULL || (l->format = log_format_find(s, argv[1])) == NULL) {
+    struct vhost *v = config_vhost(s);
+    /* a nickname of the vhost's own LogFormat lines, else of the main server's above */
+    if (strchr(argv[1], '%') == NULL && (l->format = log_format_find(v, argv[1])) == NULL)
+        l->format = log_format_find(&s->main, argv[1]);
+    if (l->format == NULL) {
         if (strchr(argv[1], '%') == NULL)
             return pool_printf(s->pool, "format nickname '%s' is not defined by a LogFormat above", argv[1]);
         l->format = log_format_compile(s->pool, argv[1], &err);
         if (l->format == NULL)
             return pool_strdup(s->pool, err.msg);
     }
-    struct custom_log **tail = &s->custom_logs;
+    struct custom_log **tail = &v->custom_logs;
     while (*tail != NULL)
         tail = &(*tail)->next;
     *tail = l;
+    return NULL;
+}
+
+static const char *set_server_alias(struct server *s, const struct directive *d, int argc, char **argv)
+{
+    (void)d;
+    struct vhost *v = config_vhost(s);
+    if (v == &s->main)
+        return "is only allowed inside <VirtualHost>";
+    if (argc < 1)
+        return "takes one or more host names";
+    /* several lines add up; names with '*' or '?' are matched as patterns, after the plain ones */
+    for (int i = 0; i < argc; i++) {
+        char ***list = strpbrk(argv[i], "*?") != NULL ? &v->wild_names : &v->names;
+        int n = 0;
+        while (*list != NULL && (*list)[n] != NULL)
+            n++;
+        char **grown = pool_calloc(s->pool, sizeof(char *) * (size_t)(n + 2));
+        if (grown == NULL)
+            return "out of memory";
+        if (n > 0)
+            memcpy(grown, *list, sizeof(char *) * (size_t)n);
+        grown[n] = pool_strdup(s->pool, argv[i]);
+        *list = grown;
+    }
     return NULL;
 }
 
@@ -278,11 +342,13 @@ static const char *set_mpm(struct server *s, const struct directive *d, int argc
     {                                                                                                        \
         name, fn, 0, help                                                                                    \
     }
+/* A row of config_vhost_directives: stored in struct vhost. */
+#define VHOST(name, fn, field, help)                                                                         \
+    {                                                                                                        \
+        name, fn, offsetof(struct vhost, field), help                                                        \
+    }
 
 const struct directive config_core_directives[] = {
-    CORE("ServerName", config_set_string, server_name, "host name the server uses for itself"),
-    CORE("DocumentRoot", config_set_path, document_root, "directory the URL space maps to"),
-    CUSTOM("DirectoryIndex", set_directory_index, "files tried for a directory URL, in order"),
     CORE("FileCacheMaxFile", config_set_int, file_cache_max_file,
          "largest static file in bytes whose content each process keeps in memory (16384; 0 = no cache)"),
     CORE("FileCacheSize", config_set_int, file_cache_size,
@@ -305,15 +371,24 @@ const struct directive config_core_directives[] = {
     CUSTOM("RequestReadTimeout", set_request_read_timeout,
            "time (and minimum rate) to receive the request header and body, 408 after "
            "(header=20-40,MinRate=500)"),
-    CORE("ErrorLog", config_set_path, error_log, "error log file"),
-    CUSTOM("LogLevel", set_log_level, "least severe level written to the error log"),
-    CUSTOM("LogFormat", set_log_format, "defines an access log format nickname"),
-    CUSTOM("CustomLog", set_custom_log, "access log file and format"),
     CORE("BufferedLogs", config_set_flag, buffered_logs,
          "On or Off: access log lines written in blocks, each within 1 s (Off)"),
     CUSTOM("MPM", set_mpm, "concurrency model: prefork, worker or event"),
     CORE("GracefulShutdownTimeout", config_set_int, graceful_shutdown_timeout,
          "seconds a graceful stop (WINCH) waits for connections to finish, then stops them (0 = no limit)"),
+    {NULL, NULL, 0, NULL},
+};
+
+const struct directive config_vhost_directives[] = {
+    VHOST("ServerName", config_set_vhost_string, server_name, "host name the server uses for itself"),
+    CUSTOM("ServerAlias", set_server_alias,
+           "other names of a virtual host, '*' and '?' as wildcards (<VirtualHost> only)"),
+    VHOST("DocumentRoot", config_set_vhost_path, document_root, "directory the URL space maps to"),
+    CUSTOM("DirectoryIndex", set_directory_index, "files tried for a directory URL, in order"),
+    VHOST("ErrorLog", config_set_vhost_path, error_log, "error log file"),
+    CUSTOM("LogLevel", set_log_level, "least severe level written to the error log"),
+    CUSTOM("LogFormat", set_log_format, "defines an access log format nickname"),
+    CUSTOM("CustomLog", set_custom_log, "access log file and format"),
     {NULL, NULL, 0, NULL},
 };
 
@@ -549,7 +624,7 @@ static int read_directives(struct reader *rd, const char **list, const char *wha
 
 /* ---- pass 2: applying ---- */
 
-enum section_kind { SEC_IFMODULE, SEC_LOCATION };
+enum section_kind { SEC_IFMODULE, SEC_LOCATION, SEC_VHOST };
 
 struct section {
     enum section_kind kind;
@@ -594,14 +669,67 @@ static const char *other_mpm_of(const struct server *s, const char *name)
     return NULL;
 }
 
-/* The row for `name` in the core's table, a module's or the MPM's; NULL if none. */
+/* The row for `name` in the core's tables, a module's or the MPM's; NULL if none. *in_vhost says whether it
+ * is allowed in <VirtualHost>. */
 static const struct directive *lookup(const struct server *s, const struct config_module *const *modules,
-                                      const char *name)
+                                      const char *name, int *in_vhost)
 {
-    const struct directive *d = find_directive(config_core_directives, name);
-    for (int i = 0; d == NULL && modules != NULL && modules[i] != NULL; i++)
-        d = find_directive(modules[i]->directives, name);
-    return d != NULL ? d : find_directive(s->mpm->directives, name);
+    const struct directive *d;
+    *in_vhost = 1;
+    if ((d = find_directive(config_vhost_directives, name)) != NULL)
+        return d;
+    for (int i = 0; modules != NULL && modules[i] != NULL; i++)
+        if ((d = find_directive(modules[i]->vhost_directives, name)) != NULL)
+            return d;
+    *in_vhost = 0;
+    if ((d = find_directive(config_core_directives, name)) != NULL)
+        return d;
+    for (int i = 0; modules != NULL && modules[i] != NULL; i++)
+        if ((d = find_directive(modules[i]->directives, name)) != NULL)
+            return d;
+    return find_directive(s->mpm->directives, name);
+}
+
+/* Opens <VirtualHost addr[:port] ...>: a new vhost, appended to s->vhosts, which the lines up to
+ * </VirtualHost> configure. */
+static int open_vhost(struct server *s, const struct conf_line *l, struct errbuf *err)
+{
+    struct errbuf e;
+    struct vhost *v = pool_calloc(s->pool, sizeof(*v));
+    if (v == NULL)
+        return errbuf_set(err, "out of memory");
+    vhost_init(v);
+    v->file = l->file;
+    v->line = l->line;
+    struct vhost_addr **tail = &v->addrs;
+    for (int i = 1; i < l->argc; i++) {
+        char *arg = l->argv[i];
+        size_t n = strlen(arg);
+        if (i == l->argc - 1) {
+            if (n == 0 || arg[n - 1] != '>')
+                return errbuf_set(err, "%s:%d: <VirtualHost> directive missing closing '>'", l->file,
+                                  l->line);
+            if (n == 1)
+                break; /* "<VirtualHost *:80 >" */
+            arg = pool_strndup(s->pool, arg, n - 1);
+        }
+        struct vhost_addr *a = pool_calloc(s->pool, sizeof(*a));
+        if (a == NULL || arg == NULL)
+            return errbuf_set(err, "out of memory");
+        if (vhost_parse_addr(s->pool, arg, a, &e) < 0)
+            return errbuf_set(err, "%s:%d: <VirtualHost> %s", l->file, l->line, e.msg);
+        *tail = a;
+        tail = &a->next;
+    }
+    if (v->addrs == NULL)
+        return errbuf_set(err, "%s:%d: <VirtualHost> requires at least one argument, an address:port",
+                          l->file, l->line);
+    struct vhost **vt = &s->vhosts;
+    while (*vt != NULL)
+        vt = &(*vt)->next;
+    *vt = v;
+    s->conf_vhost = v;
+    return 0;
 }
 
 /*
@@ -618,6 +746,30 @@ static int apply(struct server *s, const struct config_module *const *modules, s
 
     for (struct conf_line *l = lines; l != NULL; l = l->next) {
         const char *name = l->argv[0];
+        if (strcasecmp(name, "<VirtualHost") == 0) {
+            if (depth == MAX_SECTION_DEPTH)
+                return errbuf_set(err, "%s:%d: sections nested too deeply", l->file, l->line);
+            for (int i = 0; i < depth; i++)
+                if (stack[i].kind != SEC_IFMODULE)
+                    return errbuf_set(err, "%s:%d: <VirtualHost> cannot occur within <%s> section", l->file,
+                                      l->line, stack[i].kind == SEC_VHOST ? "VirtualHost" : "Location");
+            struct section *sec = &stack[depth];
+            sec->kind = SEC_VHOST;
+            sec->active = 1;
+            sec->location = NULL;
+            if (active && only == NULL && open_vhost(s, l, err) < 0)
+                return -1;
+            open_at[depth] = l;
+            depth++;
+            continue;
+        }
+        if (strcasecmp(name, "</VirtualHost>") == 0) {
+            if (depth == 0 || stack[depth - 1].kind != SEC_VHOST)
+                return errbuf_set(err, "%s:%d: %s without matching opening section", l->file, l->line, name);
+            s->conf_vhost = NULL;
+            depth--;
+            continue;
+        }
         if (strcasecmp(name, "<IfModule") == 0 || strcasecmp(name, "<Location") == 0) {
             char *arg;
             if (depth == MAX_SECTION_DEPTH)
@@ -640,12 +792,13 @@ static int apply(struct server *s, const struct config_module *const *modules, s
                     return errbuf_set(err, "%s:%d: <Location> takes a path starting with '/'", l->file,
                                       l->line);
                 if (active && only == NULL) {
+                    struct vhost *v = config_vhost(s);
                     struct location *loc = pool_calloc(s->pool, sizeof(*loc));
                     loc->path = pool_strdup(s->pool, arg);
                     loc->len = strlen(arg);
                     loc->handler = NULL; /* until a SetHandler: the static files, or a shorter section's */
-                    loc->next = s->locations;
-                    s->locations = loc;
+                    loc->next = v->locations;
+                    v->locations = loc;
                     sec->location = loc;
                 }
             }
@@ -703,7 +856,11 @@ static int apply(struct server *s, const struct config_module *const *modules, s
         }
         if (loc != NULL)
             return errbuf_set(err, "%s:%d: %s is not allowed inside <Location>", l->file, l->line, name);
-        const struct directive *d = lookup(s, modules, name);
+        int in_vhost;
+        const struct directive *d = lookup(s, modules, name, &in_vhost);
+        if (d != NULL && !in_vhost && s->conf_vhost != NULL)
+            return errbuf_set(err, "%s:%d: %s cannot occur within <VirtualHost> section", l->file, l->line,
+                              d->name);
         if (d == NULL) {
             const char *other = other_mpm_of(s, name);
             if (other != NULL)
@@ -761,13 +918,14 @@ static void set_defaults(struct server *s)
     /* mod_reqtimeout's defaults: header=20-40,MinRate=500 body=20,MinRate=500 */
     s->header_timeout = (struct read_timeout){.timeout = 20, .max_timeout = 40, .min_rate = 500};
     s->body_timeout = (struct read_timeout){.timeout = 20, .max_timeout = 0, .min_rate = 500};
-    s->log_level = LOG_WARN;
+    vhost_init(&s->main);
+    s->main.log_level = LOG_WARN;
     if (gethostname(host, sizeof(host)) < 0)
         strcpy(host, "localhost");
     host[sizeof(host) - 1] = '\0';
-    s->server_name = pool_strdup(s->pool, host);
+    s->main.server_name = pool_strdup(s->pool, host);
     static const char *const index_default[] = {"index.html", NULL};
-    s->directory_index = (char **)index_default;
+    s->main.directory_index = (char **)index_default;
     s->file_cache_max_file = 16384;
     s->file_cache_size = 1048576;
     config_mpm_conf_unset(&s->mpm_conf);
@@ -811,12 +969,12 @@ int config_mpm_settings(const struct server *s, const struct mpm *m, const struc
 /* Paths that are relative to ServerRoot by default, as Apache's. */
 static void default_paths(struct server *s)
 {
-    if (s->document_root == NULL)
-        s->document_root = config_server_path(s, "htdocs");
+    if (s->main.document_root == NULL)
+        s->main.document_root = config_server_path(s, "htdocs");
     if (s->types_config == NULL)
         s->types_config = config_server_path(s, "conf/mime.types");
-    if (s->error_log == NULL)
-        s->error_log = config_server_path(s, "logs/error_log");
+    if (s->main.error_log == NULL)
+        s->main.error_log = config_server_path(s, "logs/error_log");
     if (s->pid_file == NULL)
         s->pid_file = config_server_path(s, "logs/httpd.pid");
 }
@@ -832,8 +990,13 @@ static int check_core(struct server *s, struct warnings *w, struct errbuf *err)
     if (s->limit_request_line < 16 || s->limit_request_field_size < 16)
         return errbuf_set(err, "%s: LimitRequestLine and LimitRequestFieldSize must be at least 16",
                           s->conf_file);
-    if (stat(s->document_root, &st) < 0 || !S_ISDIR(st.st_mode))
-        warnings_add(w, "DocumentRoot [%s] does not exist", s->document_root);
+    if (stat(s->main.document_root, &st) < 0 || !S_ISDIR(st.st_mode))
+        warnings_add(w, "DocumentRoot [%s] does not exist", s->main.document_root);
+    for (const struct vhost *v = s->vhosts; v != NULL; v = v->next)
+        if (v->document_root != s->main.document_root &&
+            (stat(v->document_root, &st) < 0 || !S_ISDIR(st.st_mode)))
+            warnings_add(w, "DocumentRoot [%s] does not exist (VirtualHost at %s:%d)", v->document_root,
+                         v->file, v->line);
     s->mime = mime_load(s->pool, s->types_config, err);
     return s->mime != NULL ? 0 : -1;
 }
@@ -908,9 +1071,9 @@ struct server *config_load(const struct config_args *args, struct warnings *w, s
     if (choose_mpm(s, rd.head, err) < 0 || apply(s, args->modules, rd.head, NULL, err) < 0)
         goto fail;
     default_paths(s);
-    s->need_local_addr = authz_needs_local_addr(s);
-    if (check_core(s, w, err) < 0)
+    if (vhost_finish(s, w, err) < 0 || check_core(s, w, err) < 0)
         goto fail;
+    s->need_local_addr = authz_needs_local_addr(s);
     for (int i = 0; args->modules != NULL && args->modules[i] != NULL; i++)
         if (args->modules[i]->check_config != NULL && args->modules[i]->check_config(s, w, err) < 0)
             goto fail;

@@ -27,11 +27,23 @@ typedef const char *(*directive_set_fn)(struct server *s, const struct directive
 struct directive {
     const char *name;     /* as documented; matched case-insensitively */
     directive_set_fn set; /* config_set_int, config_set_flag, ... or a custom setter */
-    size_t offset;        /* where the generic setters store the value in struct server */
+    size_t offset;        /* where the generic setters store the value: in struct server, or for a row of a
+                             table of directives allowed in <VirtualHost>, in struct vhost */
     const char *help;     /* one line for -h and the README */
 };
 
-/* Generic setters. */
+/*
+ * Directives are allowed in two contexts, as Apache's: "server config" only (the core's, a module's and the
+ * MPM's `directives` tables) or also "virtual host" (the `vhost_directives` tables, whose rows store into
+ * struct vhost: the server being configured, config_vhost(s), which is the main server outside
+ * <VirtualHost>). A server-config directive inside <VirtualHost> is an error with file:line.
+ */
+
+/* The server a virtual-host directive's setter writes into: the <VirtualHost> being read, or the main server.
+ */
+struct vhost *config_vhost(struct server *s);
+
+/* Generic setters of rows in struct server. */
 const char *config_set_int(struct server *s, const struct directive *d, int argc,
                            char **argv); /* one number >= 0 */
 const char *config_set_flag(struct server *s, const struct directive *d, int argc,
@@ -41,10 +53,16 @@ const char *config_set_string(struct server *s, const struct directive *d, int a
 const char *config_set_path(struct server *s, const struct directive *d, int argc,
                             char **argv); /* relative to ServerRoot */
 
+/* Generic setters of rows in struct vhost (config_vhost(s)). */
+const char *config_set_vhost_string(struct server *s, const struct directive *d, int argc, char **argv);
+const char *config_set_vhost_path(struct server *s, const struct directive *d, int argc, char **argv);
+
 /* A module with directives of its own, applied beside the core's (unixd: User, Group). */
 struct config_module {
-    const char *name;                   /* for <IfModule> and messages: "unixd_module" */
-    const struct directive *directives; /* {NULL}-terminated */
+    const char *name;                         /* for <IfModule> and messages: "unixd_module" */
+    const struct directive *directives;       /* server config only; {NULL}-terminated; may be NULL */
+    const struct directive *vhost_directives; /* also allowed in <VirtualHost>; offsets into struct vhost;
+                                                 {NULL}-terminated; may be NULL */
     /* After every line is applied, before the MPM's check: settles what the directives left; warnings into
      * w (may be NULL); -1 with err refuses the configuration. NULL: nothing to check. */
     int (*check_config)(struct server *s, struct warnings *w, struct errbuf *err);
@@ -87,7 +105,8 @@ void config_free(struct server *s);
 /* Resolves `path` against ServerRoot unless it is absolute; allocated in s->pool. */
 char *config_server_path(struct server *s, const char *path);
 
-/* The core directive table, for documentation. */
+/* The core directive tables, for documentation: server config only, and also allowed in <VirtualHost>. */
 extern const struct directive config_core_directives[];
+extern const struct directive config_vhost_directives[];
 
 #endif

@@ -13,12 +13,13 @@ static int location_matches(const struct location *l, const char *path)
     return l->len == 0 || l->path[l->len - 1] == '/' || path[l->len] == '\0' || path[l->len] == '/';
 }
 
-const struct location *location_for(const struct server *s, const char *path,
+const struct location *location_for(const struct vhost *v, const char *path,
                                     int (*has)(const struct location *l))
 {
     const struct location *best = NULL;
-    /* the list is in reverse file order, so among sections of the same path the last one written wins */
-    for (const struct location *l = s->locations; l != NULL; l = l->next)
+    /* the list is the vhost's sections then the main server's, each in reverse file order, so among sections
+     * of the same path the vhost's and then the last one written wins */
+    for (const struct location *l = v->locations; l != NULL; l = l->next)
         if (has(l) && location_matches(l, path) && (best == NULL || l->len > best->len))
             best = l;
     return best;

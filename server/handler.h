@@ -10,7 +10,7 @@
 
 #include "http.h"
 
-struct server;
+struct vhost;
 
 enum handler_result { HANDLER_DONE, HANDLER_WAIT };
 
@@ -25,11 +25,12 @@ struct handler {
 struct location;
 
 /*
- * The longest <Location> of s that covers `path` (at a segment boundary) among those for which has() is
- * true; among sections of the same path, the last one in the file. NULL if none. A section decides only what
- * it sets: SetHandler (handler_for) or Require (authz_for), as Apache merges its sections.
+ * The longest <Location> of the server v (a vhost's own, then the main server's) that covers `path` (at a
+ * segment boundary) among those for which has() is true; among sections of the same path, the vhost's, and
+ * within one server the last one in the file. NULL if none. A section decides only what it sets: SetHandler
+ * (handler_for) or Require (authz_for), as Apache merges its sections.
  */
-const struct location *location_for(const struct server *s, const char *path,
+const struct location *location_for(const struct vhost *v, const char *path,
                                     int (*has)(const struct location *l));
 
 #endif

@@ -25,8 +25,8 @@ static int has_handler(const struct location *l)
     return l->handler != NULL;
 }
 
-const struct handler *handler_for(const struct server *s, const char *path)
+const struct handler *handler_for(const struct vhost *v, const char *path)
 {
-    const struct location *l = location_for(s, path, has_handler);
+    const struct location *l = location_for(v, path, has_handler);
     return l != NULL ? l->handler : handler_registry[0];
 }

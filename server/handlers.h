@@ -7,7 +7,7 @@
 
 #include "handler.h"
 
-struct server;
+struct vhost;
 
 /* Every registered handler, NULL-terminated; the first, the static-file handler, serves what no SetHandler
  * claims. */
@@ -16,8 +16,8 @@ extern const struct handler *const handler_registry[];
 /* The handler registered under `name` (case-insensitive), or NULL. */
 const struct handler *handler_find(const char *name);
 
-/* The handler that serves `path`: that of the longest matching <Location> with a SetHandler, else the
- * static-file handler. */
-const struct handler *handler_for(const struct server *s, const char *path);
+/* The handler that serves `path` in the server v: that of the longest matching <Location> with a SetHandler,
+ * else the static-file handler. */
+const struct handler *handler_for(const struct vhost *v, const char *path);
 
 #endif

@@ -14,6 +14,7 @@
 
 struct pool;
 struct server;
+struct vhost;
 struct http_conn;
 
 /* Methods the server knows; any other (CONNECT, WebDAV, unknown tokens) is answered 501. Bits for
@@ -46,8 +47,10 @@ struct body_seg {
 };
 
 struct request {
-    struct pool *pool; /* freed when the request ends */
-    const struct server *server;
+    struct pool *pool;           /* freed when the request ends */
+    const struct server *server; /* what is server-wide: limits, timeouts, MPM */
+    const struct vhost *vhost;   /* the server that serves it (main or a <VirtualHost>): DocumentRoot, logs,
+                                    <Location>s; chosen by the connection's address, then by Host */
     struct http_conn *conn;
 
     /* the client, for the access log and access control (copied from the connection) */

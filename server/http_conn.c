@@ -41,6 +41,7 @@
 #include "scoreboard.h"
 #include "server.h"
 #include "util.h"
+#include "vhost.h"
 
 /* The head is written with MSG_MORE when a file range of at most this many bytes follows, so that a small
  * response leaves in one segment. Not before a larger range: measured with loadtest/bench on a 100 KiB file,
@@ -131,6 +132,7 @@ struct exchange {
 
 struct http_conn {
     const struct server *s;
+    const struct vhost_set *vhosts; /* the vhosts its local address reaches; NULL: the main server's */
     struct sb_worker *slot;
     struct exchange *x; /* the current request; NULL (with pool and buf) while idle */
     struct pool *pool;
@@ -233,6 +235,7 @@ static int begin_request(struct http_conn *c, int64_t now)
     struct request *r = &x->req;
     r->pool = c->pool;
     r->server = c->s;
+    r->vhost = vhost_default(c->s, c->vhosts); /* until Host names another one */
     r->conn = c;
     r->peer_family = c->peer_family;
     memcpy(r->peer_addr, c->peer_addr, sizeof(r->peer_addr));
@@ -541,6 +544,8 @@ static int check_headers(struct http_conn *c, struct request *r)
             return 400;
         r->host = host;
     }
+    if (c->vhosts != NULL && c->vhosts->n > 1)
+        r->vhost = vhost_by_name(c->s, c->vhosts, r->host);
     if (c->x->parser.flags & F_CHUNKED)
         r->chunked = 1;
     else if (c->x->parser.flags & F_CONTENT_LENGTH) {
@@ -681,6 +686,11 @@ void http_conn_destroy(struct http_conn *c)
 void http_conn_set_slot(struct http_conn *c, struct sb_worker *slot)
 {
     c->slot = slot;
+}
+
+void http_conn_set_vhosts(struct http_conn *c, const struct vhost_set *set)
+{
+    c->vhosts = set;
 }
 
 void http_conn_set_local(struct http_conn *c, const struct sockaddr *local, socklen_t len)
@@ -900,7 +910,7 @@ static enum conn_state dispatch(struct http_conn *c, int64_t now)
         return respond_error(c, c->x->path_status, now);
     if (!authz_check(r))
         return respond_error(c, 403, now);
-    h = strcmp(r->path, "*") == 0 ? &static_handler : handler_for(c->s, r->path);
+    h = strcmp(r->path, "*") == 0 ? &static_handler : handler_for(r->vhost, r->path);
     c->x->handler = h;
     if (r->method == METHOD_OPTIONS) {
         const char *allow = allow_header(r->pool, h->methods);

@@ -19,6 +19,7 @@
 
 struct server;
 struct sb_worker;
+struct vhost_set;
 
 enum conn_state {
     CONN_READ,      /* wants bytes; deadline: Timeout (408 when it passes mid-request) */
@@ -61,6 +62,13 @@ void http_conn_destroy(struct http_conn *c);
  * peer's address is kept, as request->peer_local (Apache's `Require local` counts such a client as local).
  */
 void http_conn_set_local(struct http_conn *c, const struct sockaddr *local, socklen_t len);
+
+/*
+ * The <VirtualHost>s the connection's local address reaches (server/vhost.h: vhost_by_addr(), or the
+ * listener's set); NULL, the default, for the main server. Each request is then served by the one its Host
+ * names, else by the set's first.
+ */
+void http_conn_set_vhosts(struct http_conn *c, const struct vhost_set *set);
 
 /* Scoreboard slot to account requests and bytes to (NULL for none). */
 void http_conn_set_slot(struct http_conn *c, struct sb_worker *slot);

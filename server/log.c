@@ -73,23 +73,54 @@ static int open_append(const char *path, struct errbuf *err)
     return fd;
 }
 
+/* Opens the CustomLogs of v that are its own (numbering them after *index) and, for a vhost with an ErrorLog
+ * of its own, that file. Returns 0, or -1 with err (what was opened stays open for close_files()). */
+static int open_files(struct vhost *v, const struct vhost *main, int *index, struct errbuf *err)
+{
+    for (struct custom_log *l = v->custom_logs; v->own_logs && l != NULL; l = l->next) {
+        l->index = (*index)++;
+        if (l->fd < 0 && (l->fd = open_append(l->path, err)) < 0)
+            return -1;
+    }
+    if (v != main && v->error_log != NULL && main->error_log != NULL &&
+        strcmp(v->error_log, main->error_log) != 0 && strcmp(v->error_log, "stderr") != 0 &&
+        !v->own_error_log) {
+        if ((v->error_fd = open_append(v->error_log, err)) < 0)
+            return -1;
+        v->own_error_log = 1;
+    }
+    return 0;
+}
+
+/* Closes what open_files() opened for v; with `warn`, a failed close() is logged. */
+static void close_files(struct vhost *v, int warn)
+{
+    for (struct custom_log *l = v->custom_logs; v->own_logs && l != NULL; l = l->next) {
+        if (l->fd >= 0 && close(l->fd) < 0 && warn)
+            log_error(LOG_WARN, "core", "close() of log file %s failed: %s", l->path, strerror(errno));
+        l->fd = -1;
+    }
+    if (v->own_error_log && close(v->error_fd) < 0 && warn)
+        log_error(LOG_WARN, "core", "close() of log file %s failed: %s", v->error_log, strerror(errno));
+    v->own_error_log = 0;
+    v->error_fd = -1;
+}
+
 int log_open(struct server *s, struct errbuf *err)
 {
-    struct custom_log *l, *failed = NULL;
-    int fd = STDERR_FILENO;
+    int fd = STDERR_FILENO, index = 0;
 
-    /* Everything is opened before anything is switched, so that a failure leaves the logs as they were. */
-    for (l = s->custom_logs; l != NULL; l = l->next) {
-        if (l->fd >= 0)
-            continue;
-        l->fd = open_append(l->path, err);
-        if (l->fd < 0) {
-            failed = l;
+    /* Everything is opened before anything is switched, so that a failure leaves the logs as they were. The
+     * main server's and every vhost's files are opened here, in the parent, before the children fork. */
+    s->main.own_logs = 1;
+    if (open_files(&s->main, &s->main, &index, err) < 0)
+        goto fail;
+    for (struct vhost *v = s->vhosts; v != NULL; v = v->next)
+        if (open_files(v, &s->main, &index, err) < 0)
             goto fail;
-        }
-    }
-    if (s->error_log != NULL && strcmp(s->error_log, "stderr") != 0) {
-        fd = open_append(s->error_log, err);
+    s->n_custom_logs = index;
+    if (s->main.error_log != NULL && strcmp(s->main.error_log, "stderr") != 0) {
+        fd = open_append(s->main.error_log, err);
         if (fd < 0)
             goto fail;
     }
@@ -98,26 +129,22 @@ int log_open(struct server *s, struct errbuf *err)
     if (error_fd != STDERR_FILENO && error_fd != fd)
         close(error_fd);
     error_fd = fd;
-    error_level = s->log_level;
-    buffering = s->buffered_logs && s->custom_logs != NULL;
+    error_level = s->main.log_level;
+    buffering = s->buffered_logs && s->n_custom_logs > 0;
     return 0;
 
 fail:
-    for (l = s->custom_logs; l != failed; l = l->next) {
-        if (l->fd >= 0)
-            close(l->fd);
-        l->fd = -1;
-    }
+    close_files(&s->main, 0);
+    for (struct vhost *v = s->vhosts; v != NULL; v = v->next)
+        close_files(v, 0);
     return -1;
 }
 
 void log_release(struct server *old)
 {
-    for (struct custom_log *l = old->custom_logs; l != NULL; l = l->next) {
-        if (l->fd >= 0 && close(l->fd) < 0)
-            log_error(LOG_WARN, "core", "close() of log file %s failed: %s", l->path, strerror(errno));
-        l->fd = -1;
-    }
+    close_files(&old->main, 1);
+    for (struct vhost *v = old->vhosts; v != NULL; v = v->next)
+        close_files(v, 1);
 }
 
 void log_redirect_stderr(void)
@@ -128,11 +155,9 @@ void log_redirect_stderr(void)
 
 void log_close(struct server *s)
 {
-    for (struct custom_log *l = s->custom_logs; l != NULL; l = l->next) {
-        if (l->fd >= 0)
-            close(l->fd);
-        l->fd = -1;
-    }
+    close_files(&s->main, 0);
+    for (struct vhost *v = s->vhosts; v != NULL; v = v->next)
+        close_files(v, 0);
     if (error_fd != STDERR_FILENO) {
         close(error_fd);
         error_fd = STDERR_FILENO;
@@ -155,29 +180,47 @@ static void write_line(int fd, const char *buf, size_t len)
     }
 }
 
-void log_error(enum log_level level, const char *module, const char *fmt, ...)
+/* Writes one error log line to fd if `level` passes `threshold`. */
+static void error_line(int fd, int threshold, enum log_level level, const char *module, const char *fmt,
+                       va_list ap)
 {
     /* as Apache: notice messages to a log file cannot be suppressed (start, stop, restarts always show) */
-    if ((int)level > error_level && level != LOG_NOTICE)
+    if ((int)level > threshold && level != LOG_NOTICE)
         return;
     char line[LINE_MAX_LEN];
     struct timeval tv;
     struct tm tm;
     char when[64];
-    va_list ap;
 
     gettimeofday(&tv, NULL);
     localtime_r(&tv.tv_sec, &tm);
     strftime(when, sizeof(when), "%a %b %d %H:%M:%S", &tm);
     int n = snprintf(line, sizeof(line), "[%s.%06ld %d] [%s:%s] [pid %d:tid %ld] ", when, (long)tv.tv_usec,
                      tm.tm_year + 1900, module, level_names[level], (int)getpid(), (long)syscall(SYS_gettid));
-    va_start(ap, fmt);
     n += vsnprintf(line + n, sizeof(line) - (size_t)n - 1, fmt, ap);
-    va_end(ap);
     if (n > (int)sizeof(line) - 2)
         n = (int)sizeof(line) - 2;
     line[n++] = '\n';
-    write_line(error_fd, line, (size_t)n);
+    write_line(fd, line, (size_t)n);
+}
+
+void log_error(enum log_level level, const char *module, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    error_line(error_fd, error_level, level, module, fmt, ap);
+    va_end(ap);
+}
+
+void log_verror(const struct vhost *v, enum log_level level, const char *module, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    if (v == NULL || v->file == NULL) /* the main server: the process's error log and LogLevel */
+        error_line(error_fd, error_level, level, module, fmt, ap);
+    else
+        error_line(v->own_error_log ? v->error_fd : error_fd, v->log_level, level, module, fmt, ap);
+    va_end(ap);
 }
 
 /* ---- access log formats ---- */
@@ -231,20 +274,21 @@ struct log_format *log_format_compile(struct pool *p, const char *fmt, struct er
     return f;
 }
 
-int log_format_define(struct server *s, const char *nickname, const char *fmt, struct errbuf *err)
+int log_format_define(struct pool *p, struct vhost *v, const char *nickname, const char *fmt,
+                      struct errbuf *err)
 {
-    struct log_format *f = log_format_compile(s->pool, fmt, err);
+    struct log_format *f = log_format_compile(p, fmt, err);
     if (f == NULL)
         return -1;
-    f->nickname = pool_strdup(s->pool, nickname);
-    f->next = s->formats;
-    s->formats = f;
+    f->nickname = pool_strdup(p, nickname);
+    f->next = v->formats;
+    v->formats = f;
     return 0;
 }
 
-const struct log_format *log_format_find(const struct server *s, const char *nickname)
+const struct log_format *log_format_find(const struct vhost *v, const char *nickname)
 {
-    for (const struct log_format *f = s->formats; f != NULL; f = f->next)
+    for (const struct log_format *f = v->formats; f != NULL; f = f->next)
         if (f->nickname != NULL && strcmp(f->nickname, nickname) == 0)
             return f;
     return NULL;
@@ -382,7 +426,7 @@ size_t log_format_render(const struct log_format *f, const struct request *r, ch
             v = tmp;
             break;
         case 'v':
-            v = r->server->server_name;
+            v = r->vhost != NULL ? r->vhost->server_name : "-";
             break;
         case 'p': {
             const struct listener *l = r->server->listeners;
@@ -451,7 +495,7 @@ struct log_buffer {
     char data[LOG_BUFFER_SIZE];
 };
 
-/* The buffers of one thread, one per CustomLog of s, in the order of s->custom_logs. */
+/* The buffers of one thread, one per CustomLog of s (the main server's and the vhosts'), by their index. */
 struct log_buffers {
     atomic_int state;      /* enum bufs_state */
     _Atomic int64_t since; /* now_ms() when the oldest line waiting was added; 0 when none waits */
@@ -526,7 +570,6 @@ static void bufs_key_init(void)
 static struct log_buffers *bufs_get(const struct server *s)
 {
     struct log_buffers *b = thread_buffers;
-    const struct custom_log *l;
     int n = 0;
 
     if (b != NULL && b->s == s)
@@ -536,8 +579,7 @@ static struct log_buffers *bufs_get(const struct server *s)
         bufs_write(b);
         bufs_give(b);
     }
-    for (l = s->custom_logs; l != NULL; l = l->next)
-        n++;
+    n = s->n_custom_logs;
     b = calloc(1, sizeof(*b) + (size_t)n * sizeof(b->buf[0]));
     if (b == NULL)
         return NULL;
@@ -647,17 +689,18 @@ int log_flush_on_signal(void)
 void log_access(const struct server *s, const struct request *r)
 {
     char line[LINE_MAX_LEN];
-    struct log_buffers *b = s->buffered_logs && s->custom_logs != NULL ? bufs_get(s) : NULL;
-    int i = 0, waiting = 0;
+    const struct vhost *v = r->vhost != NULL ? r->vhost : &s->main;
+    struct log_buffers *b = s->buffered_logs && v->custom_logs != NULL ? bufs_get(s) : NULL;
+    int waiting = 0;
 
     if (b != NULL && !bufs_take(b, 1))
         b = NULL;
-    for (const struct custom_log *l = s->custom_logs; l != NULL; l = l->next, i++) {
+    for (const struct custom_log *l = v->custom_logs; l != NULL; l = l->next) {
         if (l->fd < 0)
             continue;
         size_t n = log_format_render(l->format, r, line, sizeof(line));
-        if (b != NULL)
-            waiting |= buffer_add(&b->buf[i], l->fd, line, n);
+        if (b != NULL && l->index < b->n)
+            waiting |= buffer_add(&b->buf[l->index], l->fd, line, n);
         else
             write_line(l->fd, line, n);
     }

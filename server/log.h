@@ -15,14 +15,16 @@ struct request;
 struct pool;
 
 /*
- * Opens ErrorLog and every CustomLog of s, then makes ErrorLog the process's error log (before the first
- * call, errors go to stderr), and s's BufferedLogs the process's. Called again with the new server on a
- * restart, it opens the files anew, which is how a log moved away by logrotate is replaced. On failure (err
- * says which file) nothing has changed.
+ * Opens ErrorLog and every CustomLog of s, the main server's and each <VirtualHost>'s (numbering the
+ * CustomLogs for their BufferedLogs buffers), then makes the main ErrorLog the process's error log (before
+ * the first call, errors go to stderr), and s's BufferedLogs the process's. Called again with the new server
+ * on a restart, it opens the files anew, which is how a log moved away by logrotate is replaced. On failure
+ * (err says which file) nothing has changed.
  */
 int log_open(struct server *s, struct errbuf *err);
 
-/* After a restart: closes the CustomLog files of the old server (its error log was replaced already). */
+/* After a restart: closes the CustomLog files of the old server and its vhosts' ErrorLogs (its main error log
+ * was replaced already). */
 void log_release(struct server *old);
 
 /* Points stderr at the error log (a daemon's stderr is /dev/null), as Apache does: warnings printed while a
@@ -36,12 +38,18 @@ void log_close(struct server *s);
 void log_error(enum log_level level, const char *module, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
+/* The same for a request's server v (main or a <VirtualHost>): to its ErrorLog if it has one of its own, else
+ * the process's, if `level` passes its LogLevel. v NULL: as log_error(). */
+void log_verror(const struct vhost *v, enum log_level level, const char *module, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
 struct warnings;
 
 /* Writes each warning of w (and a count of those it dropped) at LOG_WARN, as `module`. */
 void log_warnings(const struct warnings *w, const char *module);
 
-/* Writes the request's line to every CustomLog (with BufferedLogs On, into the calling thread's buffers). */
+/* Writes the request's line to every CustomLog of its vhost (with BufferedLogs On, into the calling thread's
+ * buffers). */
 void log_access(const struct server *s, const struct request *r);
 
 /*
@@ -79,11 +87,12 @@ int log_flush_on_signal(void);
  * %%). NULL with err set on a bad format. */
 struct log_format *log_format_compile(struct pool *p, const char *fmt, struct errbuf *err);
 
-/* Registers a compiled format under a nickname (LogFormat "..." nickname). */
-int log_format_define(struct server *s, const char *nickname, const char *fmt, struct errbuf *err);
+/* Registers a compiled format (in p) under a nickname of the server v (LogFormat "..." nickname). */
+int log_format_define(struct pool *p, struct vhost *v, const char *nickname, const char *fmt,
+                      struct errbuf *err);
 
-/* The format registered under `nickname`, or NULL. */
-const struct log_format *log_format_find(const struct server *s, const char *nickname);
+/* The format v registered under `nickname`, or NULL. */
+const struct log_format *log_format_find(const struct vhost *v, const char *nickname);
 
 /* Renders the line for r (with the trailing newline) into buf; returns its length (truncated to size). */
 size_t log_format_render(const struct log_format *f, const struct request *r, char *buf, size_t size);

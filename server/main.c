@@ -8,6 +8,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,6 +24,7 @@
 #include "process.h"
 #include "restart.h"
 #include "unixd.h"
+#include "vhost.h"
 
 #define MAX_CMDLINE 64
 
@@ -38,7 +40,7 @@ static void usage(const char *prog)
 {
     fprintf(stderr,
             "Usage: %s [-D name] [-d directory] [-f file] [-C \"directive\"] [-c \"directive\"]\n"
-            "       [-k start|restart|graceful|graceful-stop|stop] [-v] [-V] [-h] [-t] [-X]\n"
+            "       [-k start|restart|graceful|graceful-stop|stop] [-v] [-V] [-h] [-t] [-S] [-X]\n"
             "Options:\n"
             "  -D name            : define a name for use in <IfDefine name> directives\n"
             "  -d directory       : specify an alternate initial ServerRoot\n"
@@ -55,6 +57,9 @@ static void usage(const char *prog)
             "  -V                 : show compile settings\n"
             "  -h                 : list available command line options (this page)\n"
             "  -t                 : run syntax check for config files\n"
+            "  -t -D DUMP_VHOSTS  : show parsed vhost settings\n"
+            "  -t -D DUMP_RUN_CFG : show parsed run settings\n"
+            "  -S                 : a synonym for -t -D DUMP_RUN_CFG -D DUMP_VHOSTS\n"
             "  -X                 : debug mode (only one worker, do not detach)\n",
             prog);
 }
@@ -157,6 +162,36 @@ static int signal_running(const struct server *s, const char *command, int sig)
     return 0;
 }
 
+static int defined(const char *const *defines, const char *name)
+{
+    for (; *defines != NULL; defines++)
+        if (strcmp(*defines, name) == 0)
+            return 1;
+    return 0;
+}
+
+/* -t -D DUMP_RUN_CFG (and -S): the settings Apache's core and mod_unixd print, where this server has them. */
+static void dump_run_cfg(const struct server *s, const char *const *defines)
+{
+    printf("ServerRoot: \"%s\"\n", s->server_root);
+    printf("Main DocumentRoot: \"%s\"\n", s->main.document_root);
+    printf("Main ErrorLog: \"%s\"\n", s->main.error_log);
+    printf("PidFile: \"%s\"\n", s->pid_file);
+    for (; *defines != NULL; defines++)
+        printf("Define: %s\n", *defines);
+    if (s->user != NULL) {
+        const char *not_used = geteuid() != 0 ? " not_used" : "";
+        struct group *g = s->group == NULL ? getgrgid(s->group_id) : NULL;
+        printf("User: name=\"%s\" id=%lu%s\n", s->user_name != NULL ? s->user_name : s->user,
+               (unsigned long)s->user_id, not_used);
+        printf("Group: name=\"%s\" id=%lu%s\n",
+               s->group != NULL ? s->group
+               : g != NULL      ? g->gr_name
+                                : "-",
+               (unsigned long)s->group_id, not_used);
+    }
+}
+
 /* Appends a -D, -C or -c argument to its NULL-terminated list (MAX_CMDLINE at most). */
 static void append(const char **list, int *n, const char *arg)
 {
@@ -168,6 +203,7 @@ int main(int argc, char **argv)
 {
     const char *pre[MAX_CMDLINE + 1] = {0}, *post[MAX_CMDLINE + 1] = {0}, *defines[MAX_CMDLINE + 1] = {0};
     int npre = 0, npost = 0, ndef = 0, opt, test_only = 0, show_v = 0, show_V = 0, one_process = 0, k_sig = 0;
+    int dump_only = 0;
     const char *command = NULL;
     static const struct config_module *const modules[] = {&unixd_module, NULL};
     struct config_args args = {
@@ -175,7 +211,7 @@ int main(int argc, char **argv)
     struct warnings w = {0};
     struct errbuf err;
 
-    while ((opt = getopt(argc, argv, "D:d:f:C:c:k:vVhtX")) != -1) {
+    while ((opt = getopt(argc, argv, "D:d:f:C:c:k:vVhtSX")) != -1) {
         switch (opt) {
         case 'D':
             append(defines, &ndef, optarg);
@@ -203,6 +239,12 @@ int main(int argc, char **argv)
             break;
         case 't':
             test_only = 1;
+            break;
+        case 'S':
+            /* as Apache: -t -D DUMP_VHOSTS -D DUMP_RUN_CFG, without "Syntax OK" */
+            test_only = dump_only = 1;
+            append(defines, &ndef, "DUMP_VHOSTS");
+            append(defines, &ndef, "DUMP_RUN_CFG");
             break;
         case 'X':
             one_process = 1;
@@ -248,7 +290,13 @@ int main(int argc, char **argv)
     }
     if (test_only) {
         restart_warnings(&w, NULL, 0);
-        fprintf(stderr, "Syntax OK\n");
+        if (defined(defines, "DUMP_VHOSTS"))
+            vhost_dump(s, stdout);
+        if (defined(defines, "DUMP_RUN_CFG"))
+            dump_run_cfg(s, defines);
+        fflush(stdout);
+        if (!dump_only)
+            fprintf(stderr, "Syntax OK\n");
         config_free(s);
         return 0;
     }

@@ -21,6 +21,8 @@ struct mpm;
 struct log_format;
 struct conf_line;
 struct authz;
+struct vhost_set;
+struct vhost_map;
 
 #define SERVER_SOFTWARE "httpd/" PACKAGE_VERSION
 
@@ -30,6 +32,11 @@ struct listener {
     struct sockaddr_storage addr;
     socklen_t addrlen;
     int fd; /* -1 until bound */
+    /* The <VirtualHost> addresses this listener's connections may match (server/vhost.c, at config time):
+     * with vhosts_by_addr 0 the set is known from the listener alone (NULL: the main server), so no
+     * getsockname() is needed; with 1 the connection's local address decides (vhost_by_addr()). */
+    const struct vhost_set *vhosts;
+    int vhosts_by_addr;
     struct listener *next;
 };
 
@@ -46,8 +53,47 @@ struct location {
 struct custom_log {
     char *path;
     const struct log_format *format;
-    int fd; /* opened by log_open() */
+    int fd;    /* opened by log_open() */
+    int index; /* among every CustomLog of the server (main and vhosts): its BufferedLogs buffer */
     struct custom_log *next;
+};
+
+/* One address of a <VirtualHost>: "addr:port", "[v6]:port", "*:port", "_default_:port", "*"; ":*" or no port
+ * means any port. */
+struct vhost_addr {
+    char *spec; /* as written */
+    char *host; /* its address part as written ("127.0.0.1", "[::1]", "*"): Apache's last-resort name */
+    int family; /* AF_INET or AF_INET6; 0 for "*" and "_default_" (any address) */
+    unsigned char ip[16]; /* 4 or 16 bytes, network order */
+    int port;             /* 0: any port */
+    struct vhost_addr *next;
+};
+
+/*
+ * A server's own settings: the main server's (everything outside <VirtualHost>) and each virtual host's,
+ * which starts from the main server's as Apache merges them (server/vhost.c, vhost_merge()). Handlers read
+ * these from request->vhost, never from struct server. A directive allowed in a <VirtualHost> is a row with
+ * CONF_VHOST whose offset is into this struct (config.h).
+ */
+struct vhost {
+    const char *file; /* where its <VirtualHost> is: for -S and messages; NULL for the main server */
+    int line;
+    struct vhost_addr *addrs; /* its <VirtualHost> addresses, in order; NULL for the main server */
+    char *server_name;        /* ServerName as written ("www.example.com", "https://www.example.com:8443") */
+    char *hostname;           /* its host part, lower-case: what Host is matched against and -S shows */
+    char **names;             /* ServerAlias names without wildcards, lower-case, NULL-terminated */
+    char **wild_names;        /* ServerAlias names with '*' or '?', lower-case, NULL-terminated */
+    char *document_root;      /* DocumentRoot */
+    char **directory_index;   /* DirectoryIndex, NULL-terminated */
+    char *error_log;          /* ErrorLog */
+    int own_error_log;        /* a vhost's ErrorLog other than the main server's: error_fd is its own */
+    int error_fd;             /* with own_error_log, opened by log_open() */
+    int log_level;            /* LogLevel (-1 in a vhost until merged) */
+    struct log_format *formats;     /* LogFormat nicknames (a vhost's own, then the main server's) */
+    struct custom_log *custom_logs; /* CustomLog: its own, or the main server's when it has none */
+    int own_logs;                   /* custom_logs are its own (opened and closed for it) */
+    struct location *locations;     /* <Location> sections: its own first, then the main server's */
+    struct vhost *next;             /* the next <VirtualHost>, in the order of the configuration */
 };
 
 /* LogLevel values, as Apache's. */
@@ -101,9 +147,6 @@ struct server {
     /* where things are */
     char *server_root;       /* ServerRoot */
     char *conf_file;         /* -f */
-    char *document_root;     /* DocumentRoot */
-    char *server_name;       /* ServerName */
-    char **directory_index;  /* DirectoryIndex, NULL-terminated */
     char *types_config;      /* TypesConfig */
     int file_cache_max_file; /* FileCacheMaxFile: bytes; 0 = no small-file cache */
     int file_cache_size;     /* FileCacheSize: bytes per process */
@@ -126,11 +169,8 @@ struct server {
     struct read_timeout header_timeout, body_timeout; /* RequestReadTimeout header=... body=... */
 
     /* logs */
-    char *error_log;                /* ErrorLog */
-    int log_level;                  /* LogLevel */
-    struct log_format *formats;     /* LogFormat nicknames */
-    struct custom_log *custom_logs; /* CustomLog */
-    int buffered_logs;              /* BufferedLogs On/Off */
+    int buffered_logs; /* BufferedLogs On/Off */
+    int n_custom_logs; /* CustomLogs of the main server and every vhost (their buffers with BufferedLogs) */
 
     /* identity of the children when started as root (User, Group: server/unixd.c) */
     char *user;         /* User as written ("nobody", "#65534"); NULL when not set */
@@ -142,9 +182,12 @@ struct server {
     gid_t *user_groups; /* supplementary groups of user_name, resolved at config time */
     int user_ngroups;
 
-    /* handlers */
-    struct location *locations; /* <Location> sections, longest match wins */
-    int need_local_addr;        /* a rule needs the local address of each connection (Require local) */
+    /* the main server and the virtual hosts */
+    struct vhost main;           /* ServerName, DocumentRoot, logs, <Location>s outside any <VirtualHost> */
+    struct vhost *vhosts;        /* <VirtualHost> sections, in order; NULL when there are none */
+    struct vhost_map *vhost_map; /* which vhosts each local address selects (server/vhost.c) */
+    struct vhost *conf_vhost;    /* while applying: the server the lines are for (&main outside sections) */
+    int need_local_addr;         /* a rule needs the local address of each connection (Require local) */
 
     /* concurrency model */
     const struct mpm *mpm; /* MPM */

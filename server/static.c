@@ -133,7 +133,7 @@ static enum handler_result fail_errno(struct request *r, const char *call, const
 {
     int status = errno_status(e);
     if (status == 500)
-        log_error(LOG_ERR, "static", "%s() of %s failed: %s", call, what, strerror(e));
+        log_verror(r->vhost, LOG_ERR, "static", "%s() of %s failed: %s", call, what, strerror(e));
     http_resp_error(r, status);
     return HANDLER_DONE;
 }
@@ -516,7 +516,7 @@ nomem:
     /* an fd already in the body is closed by http_resp_error() with the rest of the response */
     if (fd >= 0 && !attached)
         close(fd);
-    log_error(LOG_ERR, "static", "out of memory answering %s", r->path);
+    log_verror(r->vhost, LOG_ERR, "static", "out of memory answering %s", r->path);
     http_resp_error(r, 500);
     return HANDLER_DONE;
 }
@@ -524,7 +524,7 @@ nomem:
 /* A directory named without its trailing slash: 301 to the same URL with one, as mod_dir does. */
 static enum handler_result redirect_slash(struct request *r)
 {
-    const struct server *s = r->server;
+    const struct vhost *s = r->vhost;
     const char *host = r->host != NULL && r->host[0] != '\0'                 ? r->host
                        : s->server_name != NULL && s->server_name[0] != '\0' ? s->server_name
                                                                              : "localhost";
@@ -534,7 +534,7 @@ static enum handler_result redirect_slash(struct request *r)
                           : NULL;
     /* http_resp_error() resets the headers, so Location goes after it */
     if (location == NULL || http_resp_error(r, 301) < 0 || http_resp_header(r, "Location", location) < 0) {
-        log_error(LOG_ERR, "static", "out of memory answering %s", r->path);
+        log_verror(r->vhost, LOG_ERR, "static", "out of memory answering %s", r->path);
         http_resp_error(r, 500);
     }
     return HANDLER_DONE;
@@ -547,7 +547,7 @@ static enum handler_result redirect_slash(struct request *r)
  */
 static enum handler_result serve_directory(struct request *r, int root, const char *rel)
 {
-    char *const *names = r->server->directory_index;
+    char *const *names = r->vhost->directory_index;
     int status = 403;
 
     for (int i = 0; names != NULL && names[i] != NULL; i++) {
@@ -561,14 +561,14 @@ static enum handler_result serve_directory(struct request *r, int root, const ch
         if (fd < 0) {
             int st = errno_status(errno);
             if (st == 500)
-                log_error(LOG_ERR, "static", "open() of %s failed: %s", irel, strerror(errno));
+                log_verror(r->vhost, LOG_ERR, "static", "open() of %s failed: %s", irel, strerror(errno));
             if (st != 404 && status == 403)
                 status = st;
             continue;
         }
         struct stat st;
         if (fstat(fd, &st) < 0) {
-            log_error(LOG_ERR, "static", "fstat() of %s failed: %s", irel, strerror(errno));
+            log_verror(r->vhost, LOG_ERR, "static", "fstat() of %s failed: %s", irel, strerror(errno));
             close(fd);
             status = 500;
             continue;
@@ -583,7 +583,7 @@ static enum handler_result serve_directory(struct request *r, int root, const ch
 
 static enum handler_result static_handle(struct request *r)
 {
-    const struct server *s = r->server;
+    const struct vhost *s = r->vhost;
     struct stat st;
 
     if (r->path == NULL || r->path[0] != '/') {
@@ -591,7 +591,7 @@ static enum handler_result static_handle(struct request *r)
         return HANDLER_DONE;
     }
     if (s->document_root == NULL) {
-        log_error(LOG_ERR, "static", "no DocumentRoot to serve %s from", r->path);
+        log_verror(r->vhost, LOG_ERR, "static", "no DocumentRoot to serve %s from", r->path);
         http_resp_error(r, 404);
         return HANDLER_DONE;
     }
@@ -601,7 +601,7 @@ static enum handler_result static_handle(struct request *r)
 
     const char *rel = r->path + 1;
     const void *mem = NULL;
-    if (s->file_cache_max_file > 0 && filecache_get(root, rel, r->pool, &mem, &st) > 0)
+    if (r->server->file_cache_max_file > 0 && filecache_get(root, rel, r->pool, &mem, &st) > 0)
         return serve_file(r, -1, &st, rel, mem);
     int fd = path_open_beneath(root, rel, OPEN_FLAGS);
     if (fd < 0 && errno == EACCES) {
@@ -622,8 +622,8 @@ static enum handler_result static_handle(struct request *r)
     }
     if (S_ISREG(st.st_mode)) {
         time_t now = r->start_time > 0 ? r->start_time : time(NULL);
-        if (filecache_put(root, rel, fd, &st, now, (size_t)s->file_cache_max_file, (size_t)s->file_cache_size,
-                          r->pool, &mem) > 0) {
+        if (filecache_put(root, rel, fd, &st, now, (size_t)r->server->file_cache_max_file,
+                          (size_t)r->server->file_cache_size, r->pool, &mem) > 0) {
             close(fd);
             return serve_file(r, -1, &st, rel, mem);
         }

@@ -96,8 +96,8 @@ static const char *page_host(const struct request *r)
         if (copy != NULL)
             return copy;
     }
-    if (r->server != NULL && r->server->server_name != NULL)
-        return r->server->server_name;
+    if (r->vhost != NULL && r->vhost->server_name != NULL)
+        return r->vhost->server_name;
     return "localhost";
 }
 

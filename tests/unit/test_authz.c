@@ -38,7 +38,7 @@ static void use(const char *text)
 /* A request for path from peer ("10.1.2.3", "::1"; NULL: address unknown). */
 static struct request req(const char *path, const char *peer)
 {
-    struct request r = {.server = srv, .path = path};
+    struct request r = {.server = srv, .vhost = &srv->main, .path = path};
     if (peer == NULL)
         return r;
     if (inet_pton(AF_INET, peer, r.peer_addr) == 1)
@@ -381,13 +381,13 @@ Test(authz, same_path_later_section_decides)
 Test(authz, no_rule_grants)
 {
     use("<Location /x>\n  SetHandler server-status\n</Location>\n");
-    cr_expect_null(authz_for(srv, "/x"));
+    cr_expect_null(authz_for(&srv->main, "/x"));
     GRANTED("/x", "192.0.2.1");
     GRANTED("/", NULL);
     use("<Location /x>\n  Require all denied\n</Location>\n");
     GRANTED("/y", "192.0.2.1");
     GRANTED("*", "192.0.2.1"); /* OPTIONS * is under no Location */
-    cr_expect_not_null(authz_for(srv, "/x/"));
+    cr_expect_not_null(authz_for(&srv->main, "/x/"));
 }
 
 /* Lines in an <IfModule> that is false are skipped with it. */
@@ -505,7 +505,8 @@ Test(authz, shipped_configurations_keep_server_status_local)
         config_free(srv);
         srv = config_load(&args, NULL, &err);
         cr_assert_not_null(srv, "%s: %s", args.conf_file, err.msg);
-        cr_expect_not_null(authz_for(srv, "/server-status"), "%s: no Require on /server-status", names[i]);
+        cr_expect_not_null(authz_for(&srv->main, "/server-status"), "%s: no Require on /server-status",
+                           names[i]);
         GRANTED("/server-status", "127.0.0.1");
         GRANTED("/server-status", "127.0.0.2");
         GRANTED("/server-status", "::1");

@@ -41,17 +41,17 @@ Test(config, apache_defaults)
     cr_assert_eq(s->limit_request_fields, 100);
     cr_assert_eq(s->limit_request_body, 1073741824LL);
     cr_assert_eq(s->listen_backlog, 511);
-    cr_assert_eq(s->log_level, LOG_WARN);
-    cr_assert_str_eq(s->directory_index[0], "index.html");
-    cr_assert_null(s->directory_index[1]);
+    cr_assert_eq(s->main.log_level, LOG_WARN);
+    cr_assert_str_eq(s->main.directory_index[0], "index.html");
+    cr_assert_null(s->main.directory_index[1]);
     /* ServerRoot defaults to the parent of the config file's directory */
     char *real = realpath(conftest_dir, NULL);
     cr_assert_str_eq(s->server_root, real);
     char expect[800];
     snprintf(expect, sizeof(expect), "%s/htdocs", real);
-    cr_assert_str_eq(s->document_root, expect);
+    cr_assert_str_eq(s->main.document_root, expect);
     snprintf(expect, sizeof(expect), "%s/logs/error_log", real);
-    cr_assert_str_eq(s->error_log, expect);
+    cr_assert_str_eq(s->main.error_log, expect);
     snprintf(expect, sizeof(expect), "%s/logs/httpd.pid", real);
     cr_assert_str_eq(s->pid_file, expect);
     free(real);
@@ -88,11 +88,11 @@ Test(config, every_core_directive)
     cr_assert_str_eq(s->listeners->next->spec, "[::1]:8082");
     cr_assert_null(s->listeners->next->next);
     cr_assert_eq(s->listen_backlog, 64);
-    cr_assert_str_eq(s->server_name, "example.org");
-    cr_assert_eq(strcmp(s->document_root + strlen(s->document_root) - 7, "/htdocs"), 0, "%s",
-                 s->document_root);
-    cr_assert_str_eq(s->directory_index[0], "index.htm");
-    cr_assert_str_eq(s->directory_index[1], "default.html");
+    cr_assert_str_eq(s->main.server_name, "example.org");
+    cr_assert_eq(strcmp(s->main.document_root + strlen(s->main.document_root) - 7, "/htdocs"), 0, "%s",
+                 s->main.document_root);
+    cr_assert_str_eq(s->main.directory_index[0], "index.htm");
+    cr_assert_str_eq(s->main.directory_index[1], "default.html");
     cr_assert_eq(s->timeout, 7);
     cr_assert_eq(s->keepalive, 0);
     cr_assert_eq(s->keepalive_timeout, 3);
@@ -101,11 +101,12 @@ Test(config, every_core_directive)
     cr_assert_eq(s->limit_request_field_size, 2000);
     cr_assert_eq(s->limit_request_fields, 10);
     cr_assert_eq(s->limit_request_body, 0);
-    cr_assert_str_eq(s->error_log, "/tmp/x_error_log");
-    cr_assert_eq(s->log_level, LOG_DEBUG);
-    cr_assert_not_null(s->custom_logs);
-    cr_assert_not_null(s->custom_logs->next);
-    cr_assert_eq(strcmp(s->custom_logs->path + strlen(s->custom_logs->path) - 11, "/logs/a_log"), 0);
+    cr_assert_str_eq(s->main.error_log, "/tmp/x_error_log");
+    cr_assert_eq(s->main.log_level, LOG_DEBUG);
+    cr_assert_not_null(s->main.custom_logs);
+    cr_assert_not_null(s->main.custom_logs->next);
+    cr_assert_eq(strcmp(s->main.custom_logs->path + strlen(s->main.custom_logs->path) - 11, "/logs/a_log"),
+                 0);
     cr_assert_eq(strcmp(s->pid_file + strlen(s->pid_file) - 14, "/run/httpd.pid"), 0, "%s", s->pid_file);
     config_free(s);
 }
@@ -117,10 +118,10 @@ Test(config, quoting_and_continuation)
                             "LogFormat \"%h \\\"%r\\\" %>s\" q\n"
                             "DirectoryIndex \"a b.html\" c.html   # trailing comment\n");
     cr_assert_str_eq(s->listeners->spec, "8080");
-    cr_assert_str_eq(s->server_name, "my host");
-    cr_assert_str_eq(s->directory_index[0], "a b.html");
-    cr_assert_str_eq(s->directory_index[1], "c.html");
-    cr_assert_null(s->directory_index[2]);
+    cr_assert_str_eq(s->main.server_name, "my host");
+    cr_assert_str_eq(s->main.directory_index[0], "a b.html");
+    cr_assert_str_eq(s->main.directory_index[1], "c.html");
+    cr_assert_null(s->main.directory_index[2]);
     config_free(s);
 }
 
@@ -165,7 +166,7 @@ Test(config, ifdefine_and_command_line)
     struct server *s = config_load(&args, NULL, &err);
     cr_assert_not_null(s, "%s", err.msg);
     cr_assert_eq(s->timeout, 9);
-    cr_assert_str_eq(s->server_name, "yes");
+    cr_assert_str_eq(s->main.server_name, "yes");
     cr_assert_str_eq(s->listeners->spec, "127.0.0.1:9000");
     config_free(s);
 
@@ -195,9 +196,9 @@ Test(config, include_glob_relative_to_server_root)
 Test(config, locations_and_handlers)
 {
     struct server *s = load("Listen 8080\n<Location /files>\n  SetHandler static\n</Location>\n");
-    cr_assert_str_eq(s->locations->path, "/files");
-    cr_assert_eq(handler_for(s, "/files/a"), &static_handler);
-    cr_assert_eq(handler_for(s, "/other"), &static_handler);
+    cr_assert_str_eq(s->main.locations->path, "/files");
+    cr_assert_eq(handler_for(&s->main, "/files/a"), &static_handler);
+    cr_assert_eq(handler_for(&s->main, "/other"), &static_handler);
     config_free(s);
 }
 
@@ -372,9 +373,9 @@ Test(config, location_sections_merge_what_they_set)
                             "<Location /w>\nSetHandler delay\n</Location>\n"
                             "<Location /w>\nSetHandler cpu\n</Location>\n"
                             "<Location /w/sub>\nRequire all denied\n</Location>\n");
-    cr_assert_str_eq(handler_for(s, "/server-status")->name, "server-status");
-    cr_assert_str_eq(handler_for(s, "/w/x")->name, "cpu");
-    cr_assert_str_eq(handler_for(s, "/w/sub/x")->name, "cpu");
-    cr_assert_eq(handler_for(s, "/other"), &static_handler);
+    cr_assert_str_eq(handler_for(&s->main, "/server-status")->name, "server-status");
+    cr_assert_str_eq(handler_for(&s->main, "/w/x")->name, "cpu");
+    cr_assert_str_eq(handler_for(&s->main, "/w/sub/x")->name, "cpu");
+    cr_assert_eq(handler_for(&s->main, "/other"), &static_handler);
     config_free(s);
 }

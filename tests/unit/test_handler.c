@@ -66,15 +66,15 @@ static void routes_init(struct routes *rt, int reversed, int n, const char *cons
         l->handler = handlers[k];
         l->next = i + 1 < n ? &rt->locs[i + 1] : NULL;
     }
-    rt->s.locations = n > 0 ? &rt->locs[0] : NULL;
+    rt->s.main.locations = n > 0 ? &rt->locs[0] : NULL;
 }
 
 Test(handler, no_location_is_static)
 {
     struct routes rt;
     routes_init(&rt, 0, 0, NULL, NULL);
-    cr_assert_eq(handler_for(&rt.s, "/"), &static_handler);
-    cr_assert_eq(handler_for(&rt.s, "/server-status"), &static_handler);
+    cr_assert_eq(handler_for(&rt.s.main, "/"), &static_handler);
+    cr_assert_eq(handler_for(&rt.s.main, "/server-status"), &static_handler);
 }
 
 Test(handler, prefix_ends_at_a_segment_boundary)
@@ -84,14 +84,14 @@ Test(handler, prefix_ends_at_a_segment_boundary)
     struct routes rt;
     routes_init(&rt, 0, 1, paths, handlers);
 
-    cr_assert_eq(handler_for(&rt.s, "/server-status"), &status_handler);
-    cr_assert_eq(handler_for(&rt.s, "/server-status/"), &status_handler);
-    cr_assert_eq(handler_for(&rt.s, "/server-status/x/y"), &status_handler);
-    cr_assert_eq(handler_for(&rt.s, "/server-statusx"), &static_handler);
-    cr_assert_eq(handler_for(&rt.s, "/server-statu"), &static_handler);
-    cr_assert_eq(handler_for(&rt.s, "/Server-Status"), &static_handler, "paths are case-sensitive");
-    cr_assert_eq(handler_for(&rt.s, "/x/server-status"), &static_handler, "a prefix, not a substring");
-    cr_assert_eq(handler_for(&rt.s, "/"), &static_handler);
+    cr_assert_eq(handler_for(&rt.s.main, "/server-status"), &status_handler);
+    cr_assert_eq(handler_for(&rt.s.main, "/server-status/"), &status_handler);
+    cr_assert_eq(handler_for(&rt.s.main, "/server-status/x/y"), &status_handler);
+    cr_assert_eq(handler_for(&rt.s.main, "/server-statusx"), &static_handler);
+    cr_assert_eq(handler_for(&rt.s.main, "/server-statu"), &static_handler);
+    cr_assert_eq(handler_for(&rt.s.main, "/Server-Status"), &static_handler, "paths are case-sensitive");
+    cr_assert_eq(handler_for(&rt.s.main, "/x/server-status"), &static_handler, "a prefix, not a substring");
+    cr_assert_eq(handler_for(&rt.s.main, "/"), &static_handler);
 }
 
 Test(handler, location_with_a_trailing_slash)
@@ -101,10 +101,10 @@ Test(handler, location_with_a_trailing_slash)
     struct routes rt;
     routes_init(&rt, 0, 1, paths, handlers);
 
-    cr_assert_eq(handler_for(&rt.s, "/delay/"), &delay_handler);
-    cr_assert_eq(handler_for(&rt.s, "/delay/x"), &delay_handler);
-    cr_assert_eq(handler_for(&rt.s, "/delay"), &static_handler, "the slash is part of the prefix");
-    cr_assert_eq(handler_for(&rt.s, "/delayx"), &static_handler);
+    cr_assert_eq(handler_for(&rt.s.main, "/delay/"), &delay_handler);
+    cr_assert_eq(handler_for(&rt.s.main, "/delay/x"), &delay_handler);
+    cr_assert_eq(handler_for(&rt.s.main, "/delay"), &static_handler, "the slash is part of the prefix");
+    cr_assert_eq(handler_for(&rt.s.main, "/delayx"), &static_handler);
 }
 
 Test(handler, root_location_takes_everything_else)
@@ -114,11 +114,11 @@ Test(handler, root_location_takes_everything_else)
     for (int reversed = 0; reversed < 2; reversed++) {
         struct routes rt;
         routes_init(&rt, reversed, 2, paths, handlers);
-        cr_assert_eq(handler_for(&rt.s, "/"), &delay_handler);
-        cr_assert_eq(handler_for(&rt.s, "/index.html"), &delay_handler);
-        cr_assert_eq(handler_for(&rt.s, "/cpux"), &delay_handler);
-        cr_assert_eq(handler_for(&rt.s, "/cpu"), &cpu_handler);
-        cr_assert_eq(handler_for(&rt.s, "/cpu/1"), &cpu_handler);
+        cr_assert_eq(handler_for(&rt.s.main, "/"), &delay_handler);
+        cr_assert_eq(handler_for(&rt.s.main, "/index.html"), &delay_handler);
+        cr_assert_eq(handler_for(&rt.s.main, "/cpux"), &delay_handler);
+        cr_assert_eq(handler_for(&rt.s.main, "/cpu"), &cpu_handler);
+        cr_assert_eq(handler_for(&rt.s.main, "/cpu/1"), &cpu_handler);
     }
 }
 
@@ -130,15 +130,15 @@ Test(handler, longest_prefix_wins_in_any_order)
     for (int reversed = 0; reversed < 2; reversed++) {
         struct routes rt;
         routes_init(&rt, reversed, 4, paths, handlers);
-        cr_assert_eq(handler_for(&rt.s, "/a"), &delay_handler, "reversed %d", reversed);
-        cr_assert_eq(handler_for(&rt.s, "/a/x"), &delay_handler);
-        cr_assert_eq(handler_for(&rt.s, "/a/b"), &cpu_handler);
-        cr_assert_eq(handler_for(&rt.s, "/a/b/"), &cpu_handler);
-        cr_assert_eq(handler_for(&rt.s, "/a/bc"), &delay_handler);
-        cr_assert_eq(handler_for(&rt.s, "/a/b/c/d"), &status_handler);
-        cr_assert_eq(handler_for(&rt.s, "/a/b/cd"), &cpu_handler);
-        cr_assert_eq(handler_for(&rt.s, "/ab"), &status_handler);
-        cr_assert_eq(handler_for(&rt.s, "/abc"), &static_handler);
-        cr_assert_eq(handler_for(&rt.s, "/b"), &static_handler);
+        cr_assert_eq(handler_for(&rt.s.main, "/a"), &delay_handler, "reversed %d", reversed);
+        cr_assert_eq(handler_for(&rt.s.main, "/a/x"), &delay_handler);
+        cr_assert_eq(handler_for(&rt.s.main, "/a/b"), &cpu_handler);
+        cr_assert_eq(handler_for(&rt.s.main, "/a/b/"), &cpu_handler);
+        cr_assert_eq(handler_for(&rt.s.main, "/a/bc"), &delay_handler);
+        cr_assert_eq(handler_for(&rt.s.main, "/a/b/c/d"), &status_handler);
+        cr_assert_eq(handler_for(&rt.s.main, "/a/b/cd"), &cpu_handler);
+        cr_assert_eq(handler_for(&rt.s.main, "/ab"), &status_handler);
+        cr_assert_eq(handler_for(&rt.s.main, "/abc"), &static_handler);
+        cr_assert_eq(handler_for(&rt.s.main, "/b"), &static_handler);
     }
 }

@@ -265,7 +265,7 @@ Test(http, error_pages_close_exactly_the_listed_statuses)
     struct location loc = {.path = "/e", .len = 2, .handler = &error_handler};
     struct server s;
     testserver_init(&s, test_pool);
-    s.locations = &loc;
+    s.main.locations = &loc;
     int checked = 0;
 
     /* every error status the server can send, so that one it closes after and the list does not is caught */

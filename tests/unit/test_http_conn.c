@@ -41,9 +41,9 @@ static void setup(void)
     cr_assert_not_null(mkdtemp(docroot));
     write_file(docroot, "index.html", index_body);
     srv.pool = pool;
-    srv.document_root = docroot;
-    srv.directory_index = index_names;
-    srv.server_name = "localhost";
+    srv.main.document_root = docroot;
+    srv.main.directory_index = index_names;
+    srv.main.server_name = "localhost";
     const char *src = getenv("HTTPD_SRCDIR");
     char *types = pool_printf(pool, "%s/conf/mime.types", src ? src : ".");
     srv.mime = mime_load(pool, types, &err);

@@ -25,11 +25,12 @@ static void setup(void)
     pool = pool_create(4096);
     memset(&srv, 0, sizeof(srv));
     srv.pool = pool;
-    srv.server_name = "localhost";
-    srv.log_level = LOG_WARN;
+    srv.main.server_name = "localhost";
+    srv.main.log_level = LOG_WARN;
     memset(&req, 0, sizeof(req));
     req.pool = pool;
     req.server = &srv;
+    req.vhost = &srv.main;
     req.method_name = "GET";
     req.request_line = "GET /a?b=1 HTTP/1.1";
     req.path = "/a";
@@ -117,9 +118,9 @@ Test(log, bad_formats_are_refused)
 Test(log, nicknames)
 {
     struct errbuf err;
-    cr_assert_eq(log_format_define(&srv, "common", "%h %>s", &err), 0);
-    cr_assert_not_null(log_format_find(&srv, "common"));
-    cr_assert_null(log_format_find(&srv, "combined"));
+    cr_assert_eq(log_format_define(srv.pool, &srv.main, "common", "%h %>s", &err), 0);
+    cr_assert_not_null(log_format_find(&srv.main, "common"));
+    cr_assert_null(log_format_find(&srv.main, "combined"));
 }
 
 Test(log, levels)
@@ -137,8 +138,8 @@ Test(log, concurrent_lines_stay_whole)
     cr_assert_not_null(mkdtemp(dir));
     struct custom_log cl = {.path = pool_printf(pool, "%s/access_log", dir), .fd = -1};
     cl.format = log_format_compile(pool, "%h %l %u %t \"%r\" %>s %b \"%{User-Agent}i\"", &err);
-    srv.custom_logs = &cl;
-    srv.error_log = pool_printf(pool, "%s/error_log", dir);
+    srv.main.custom_logs = &cl;
+    srv.main.error_log = pool_printf(pool, "%s/error_log", dir);
     cr_assert_eq(log_open(&srv, &err), 0, "%s", err.msg);
     enum { PROCS = 4, LINES = 2000 };
     for (int p = 0; p < PROCS; p++) {
@@ -164,7 +165,7 @@ Test(log, concurrent_lines_stay_whole)
     }
     fclose(f);
     cr_assert_eq(count, PROCS * LINES);
-    f = fopen(srv.error_log, "r");
+    f = fopen(srv.main.error_log, "r");
     count = 0;
     while (fgets(line, sizeof(line), f) != NULL) {
         cr_assert_not_null(strstr(line, "] [test:error] [pid "), "%s", line);
@@ -191,8 +192,8 @@ static void open_access_log(int buffered)
     access_log = (struct custom_log){.path = pool_printf(pool, "%s/access_log", dir), .fd = -1};
     access_log.format = log_format_compile(pool, "%h %l %u %t \"%r\" %>s %b", &err);
     cr_assert_not_null(access_log.format);
-    srv.custom_logs = &access_log;
-    srv.error_log = pool_printf(pool, "%s/error_log", dir);
+    srv.main.custom_logs = &access_log;
+    srv.main.error_log = pool_printf(pool, "%s/error_log", dir);
     srv.buffered_logs = buffered;
     cr_assert_eq(log_open(&srv, &err), 0, "%s", err.msg);
 }

@@ -103,8 +103,8 @@ static void setup(void)
     cr_assert_geq(fd, 0);
     close(fd);
     memset(&logsrv, 0, sizeof(logsrv));
-    logsrv.error_log = log_path;
-    logsrv.log_level = LOG_INFO;
+    logsrv.main.error_log = log_path;
+    logsrv.main.log_level = LOG_INFO;
     cr_assert_eq(log_open(&logsrv, &err), 0, "%s", err.msg);
 }
 

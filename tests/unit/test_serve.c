@@ -118,7 +118,7 @@ static void setup(void)
 
     testserver_init(&srv, pool);
     srv.timeout = 5;
-    srv.locations = &test_location;
+    srv.main.locations = &test_location;
 
     /* what the MPMs do: a closed peer is EPIPE, and a signal interrupts a wait (no SA_RESTART) */
     struct sigaction sa;
@@ -154,7 +154,8 @@ struct served {
 static void *serve_thread(void *arg)
 {
     struct served *sv = arg;
-    serve_connection(&srv, sv->fd, (struct sockaddr *)&sv->peer, sizeof(sv->peer), sv->slot, &sv->leaving);
+    serve_connection(&srv, NULL, sv->fd, (struct sockaddr *)&sv->peer, sizeof(sv->peer), sv->slot,
+                     &sv->leaving);
     sv->ended = now_ms();
     sv->done = 1;
     return NULL;

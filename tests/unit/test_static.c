@@ -151,9 +151,9 @@ static void setup(void)
 
     memset(&srv, 0, sizeof(srv));
     srv.pool = pool;
-    srv.document_root = root;
-    srv.server_name = "www.example.com";
-    srv.directory_index = index_names;
+    srv.main.document_root = root;
+    srv.main.server_name = "www.example.com";
+    srv.main.directory_index = index_names;
     srv.file_cache_max_file = CACHED ? 16384 : 0;
     srv.file_cache_size = CACHED ? 1048576 : 0;
     struct errbuf err = {{0}};
@@ -184,6 +184,7 @@ static struct request *make_req(enum http_method method, const char *path, ...)
     cr_assert_not_null(r);
     r->pool = pool;
     r->server = &srv;
+    r->vhost = &srv.main;
     r->method = method;
     r->method_name = method == METHOD_HEAD ? "HEAD" : "GET";
     r->target = path;
@@ -388,7 +389,7 @@ Test(static_files, unreadable_is_forbidden)
 
 Test(static_files, missing_document_root)
 {
-    srv.document_root = "/nonexistent/docroot";
+    srv.main.document_root = "/nonexistent/docroot";
     cr_expect_eq(GET("/hello.txt")->status, 404);
 }
 
@@ -451,14 +452,14 @@ Test(static_files, directory_index)
 Test(static_files, directory_without_index_is_forbidden)
 {
     cr_expect_eq(GET("/noindex/")->status, 403);
-    srv.directory_index = NULL;
+    srv.main.directory_index = NULL;
     cr_expect_eq(GET("/dir/")->status, 403);
 }
 
 Test(static_files, directory_index_order)
 {
     static char *names[] = {"missing.html", "idx", "b.html", "a.html", NULL};
-    srv.directory_index = names;
+    srv.main.directory_index = names;
     struct request *r = GET("/multi/");
     cr_assert_eq(r->status, 200);
     cr_expect_str_eq(body_of(r, NULL), "b",

@@ -570,7 +570,7 @@ Test(status, json_escapes_strings)
     struct scoreboard *sb = event_board();
     struct status_sys sys = {.now = T0, .load = {-1, -1, -1}};
     const char *name = "a\"b\\c\x01\x7f\xe9</d";
-    srv.server_name = (char *)name;
+    srv.main.server_name = (char *)name;
     char *body = render(NULL, sb, STATUS_JSON, &sys, NULL);
 
     for (const unsigned char *u = (const unsigned char *)body; *u; u++)
@@ -623,7 +623,7 @@ Test(status, name_from_host_or_server_name)
         {"", "srv.example"},
         {NULL, "srv.example"},
     };
-    srv.server_name = "srv.example";
+    srv.main.server_name = "srv.example";
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         struct request *r = new_request(cases[i].host, NULL);
         cr_assert_str_eq(page_host(r), cases[i].want, "Host %s", cases[i].host ? cases[i].host : "(none)");
@@ -637,7 +637,7 @@ Test(status, html_page)
     struct scoreboard *sb = worker_board();
     struct status_sys sys = worker_sys();
     struct request *r;
-    srv.server_name = "<x&y>";
+    srv.main.server_name = "<x&y>";
     char *body = render(NULL, sb, STATUS_HTML, &sys, &r);
 
     cr_assert_str_eq(r->content_type, "text/html; charset=ISO-8859-1");

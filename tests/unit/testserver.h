@@ -35,7 +35,7 @@ static inline void testserver_init(struct server *s, struct pool *pool)
 {
     memset(s, 0, sizeof(*s));
     s->pool = pool;
-    s->server_name = "localhost";
+    s->main.server_name = "localhost";
     s->timeout = 60;
     s->keepalive = 1;
     s->keepalive_timeout = 5;
@@ -54,6 +54,7 @@ static inline struct request *testserver_request(struct pool *pool, const struct
     cr_assert_not_null(r);
     r->pool = pool;
     r->server = s;
+    r->vhost = s != NULL ? &s->main : NULL;
     r->status = 200;
     r->body_tail = &r->body;
     return r;

@@ -1,0 +1,91 @@
+/*
+ * Virtual hosts, as Apache's: the addresses of <VirtualHost>, a vhost's settings merged with the main
+ * server's, the map from a connection's local address to the set of vhosts it may reach, and the selection in
+ * two steps kept apart:
+ *
+ *  1. by address, once per connection: the most specific set for the local address and port (an address of
+ *     its own before "*", an exact port before any port); no set means the main server;
+ *  2. by name, once per request (Host) or per handshake (a TLS server name, SNI): the first vhost of the set
+ *     whose ServerName or ServerAlias matches, else the set's first vhost, its default.
+ *
+ * So a TLS layer can pick a certificate with vhost_select() at the handshake, and the core can compare that
+ * vhost with the one Host selects (421 when they differ) without selecting by address twice.
+ *
+ * The one thing to know: nothing here runs per connection unless a <VirtualHost> exists. Each listener is
+ * told at configuration time which set its connections reach when its own address decides it (every vhost on
+ * that port is "*:port", or the listener is bound to one address), so the common configuration costs no
+ * getsockname() per connection, and a request costs a few string compares.
+ */
+#ifndef HTTPD_VHOST_H
+#define HTTPD_VHOST_H
+
+#include <stdio.h>
+#include <sys/socket.h>
+
+#include "server.h"
+#include "util.h"
+
+struct pool;
+
+/* The vhosts that share one address:port of <VirtualHost>, in the order of the configuration. */
+struct vhost_set {
+    int family;                    /* AF_INET, AF_INET6, or 0 for "*" (any address) */
+    unsigned char ip[16];          /* with family */
+    int port;                      /* 0: any port */
+    const struct vhost **hosts;    /* hosts[0] is the default (the first in the configuration) */
+    const struct vhost_addr **via; /* the address of hosts[i] that put it here */
+    int n;
+    struct vhost_set *next;
+};
+
+/* Every set, as vhost_finish() built them. */
+struct vhost_map {
+    struct vhost_set *specific; /* sets of an address of their own, in the order of their first vhost */
+    struct vhost_set *wildcard; /* sets of "*" and "_default_", likewise */
+};
+
+/* Parses one address of <VirtualHost> into a (its strings in p). Returns 0, or -1 with err. */
+int vhost_parse_addr(struct pool *p, const char *spec, struct vhost_addr *a, struct errbuf *err);
+
+/* Sets v's fields to "not set" (a <VirtualHost> as it opens, the main server before the configuration). */
+void vhost_init(struct vhost *v);
+
+/*
+ * After every line is applied and the main server has its defaults: merges each vhost with the main server
+ * (Apache's merge: what a vhost does not set, it takes from the main server; its <Location>s come before the
+ * main server's, its CustomLogs replace the main server's), builds s->vhost_map and
+ * tells each listener its set. A vhost address no Listen covers is a warning into w. Returns 0, or -1 with
+ * err.
+ */
+int vhost_finish(struct server *s, struct warnings *w, struct errbuf *err);
+
+/* The set the local address `local` reaches, NULL for the main server. */
+const struct vhost_set *vhost_by_addr(const struct server *s, const struct sockaddr *local, socklen_t len);
+
+/*
+ * The first vhost of `set` whose ServerName, ServerAlias (with '*' and '?' wildcards) or, as Apache's last
+ * resort, <VirtualHost> address matches `host`: a Host value (its port is ignored, and a trailing dot) or a
+ * server name, compared case-insensitively. NULL when none does (or set or host is NULL).
+ */
+const struct vhost *vhost_find_name(const struct vhost_set *set, const char *host);
+
+/* The vhost a request for `host` (NULL: no Host) on a connection that reached `set` is served by: the match
+ * of vhost_find_name(), else the set's default, else (no set) the main server. */
+const struct vhost *vhost_by_name(const struct server *s, const struct vhost_set *set, const char *host);
+
+/* The set's default vhost; the main server when set is NULL. */
+const struct vhost *vhost_default(const struct server *s, const struct vhost_set *set);
+
+/* Both steps at once, for a TLS server name (SNI) at the handshake: the vhost serving `name` (NULL: none
+ * sent) on a connection to `local`. */
+const struct vhost *vhost_select(const struct server *s, const struct sockaddr *local, socklen_t len,
+                                 const char *name);
+
+/* Whether `name` (lower-case) matches the pattern `pat` (lower-case; '*' any run of characters, '?' one), as
+ * Apache's ap_strcasecmp_match(); `name` is its first n bytes, compared case-insensitively. */
+int vhost_wild_match(const char *pat, const char *name, size_t n);
+
+/* Writes the vhost map as Apache's `httpd -S` ("VirtualHost configuration:" and a block per address). */
+void vhost_dump(const struct server *s, FILE *out);
+
+#endif
