@@ -742,7 +742,7 @@ static int apply(struct server *s, const struct config_module *const *modules, s
 
     for (struct conf_line *l = lines; l != NULL; l = l->next) {
         const char *name = l->argv[0];
-        if (strcasecmp(name, "<VirtualHost") == 0) {
+        if (strcasecmp(name, "<VirtualHost") == 0 || strcasecmp(name, "<VirtualHost>") == 0) {
             if (depth == MAX_SECTION_DEPTH)
                 return errbuf_set(err, "%s:%d: sections nested too deeply", l->file, l->line);
             for (int i = 0; i < depth; i++)

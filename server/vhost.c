@@ -299,8 +299,8 @@ static void assign_listener(const struct server *s, struct listener *l)
         return;
     }
     for (const struct vhost_set *set = s->vhost_map->specific; set != NULL; set = set->next)
-        if (set->port == port || set->port == 0)
-            l->vhosts_by_addr = 1;
+        if ((set->port == port || set->port == 0) && !(family == AF_INET && set->family == AF_INET6))
+            l->vhosts_by_addr = 1; /* (an IPv4 listener receives no IPv6 connection; an IPv6 one both) */
     if (!l->vhosts_by_addr)
         l->vhosts = lookup(s->vhost_map, 0, ip, port);
 }
