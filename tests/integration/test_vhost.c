@@ -9,11 +9,13 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
+#include <signal.h>
 #include <netinet/tcp.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "harness.h"
@@ -40,7 +42,7 @@ static void add_site(struct srv *s, const char *name)
 {
     char *rel = xasprintf("%s/index.html", name), *body = xasprintf("site %s\n", name);
     hassert(mkdir(server_path(s, name), 0755) == 0, "mkdir(%s) failed: %s", name, strerror(errno));
-    server_add_file(s, rel, body);
+    write_file(server_path(s, rel), body, strlen(body));
     free(rel);
     free(body);
 }
@@ -229,6 +231,97 @@ MPM_TEST(vhost, address_before_star_with_one_listener_on_star, .timeout = 30)
     struct srv *s = start_by_address(mpm, "Listen @PORT@\n");
     expect_by_address(s);
     server_stop(s);
+}
+
+/* Asks for GET / with Host on new connections until it is served by site `name` (a new generation may take a
+ * moment), up to ms; fails with the last answer otherwise. */
+static void wait_site(const struct srv *s, const char *host, const char *name, int ms)
+{
+    char *want = xasprintf("site %s\n", name);
+    char *raw = xasprintf("GET / HTTP/1.1\r\nHost: %s\r\nConnection: close\r\n\r\n", host);
+    char *last = NULL;
+    int ok = 0;
+    for (int64_t end = now_ms() + ms; !ok && now_ms() < end;) {
+        struct resp *r = request_once(s, raw, NULL);
+        ok = r->status == 200 && r->body_len == strlen(want) && memcmp(r->body, want, r->body_len) == 0;
+        free(last);
+        last = xasprintf("%d %s", r->status, escape_line(r->body, r->body_len, 80));
+        resp_free(r);
+        if (!ok)
+            sleep_ms(50);
+    }
+    hassert(ok, "Host %s: still %s after %d ms, want site %s", host, last, ms, name);
+    free(last);
+    free(raw);
+    free(want);
+}
+
+MPM_TEST(vhost, graceful_restart_takes_new_vhosts, .timeout = 30)
+{
+    struct srv *s = start_name_based(mpm);
+    add_site(s, "c");
+    expect_host(s, "127.0.0.1", "c.test", "a");
+    /* a new first vhost c.test, and b.test's DocumentRoot moved to c's */
+    char *old = s->extra;
+    s->extra =
+        xasprintf("<VirtualHost *:@PORT@>\n  ServerName c.test\n  DocumentRoot \"%s/c\"\n</VirtualHost>\n"
+                  "<VirtualHost *:@PORT@>\n  ServerName b.test\n  DocumentRoot \"%s/c\"\n"
+                  "  CustomLog \"%s/b_access\" \"%%v %%>s %%U\"\n</VirtualHost>\n",
+                  s->dir, s->dir, s->dir);
+    free(old);
+    char *conf = server_conf_text(s, s->port);
+    write_file(s->conf, conf, strlen(conf));
+    free(conf);
+    server_signal(s, SIGUSR1);
+    /* (until the old children have seen that they are to leave, they may still take a connection) */
+    wait_site(s, "c.test", "c", 5000);
+    wait_site(s, "b.test", "c", 5000);
+    wait_site(s, "a.test", "c", 5000); /* gone: the new first vhost */
+    /* the vhost's log was opened anew by the restart, and is written by the new generation */
+    const char *b_log = server_path(s, "b_access");
+    hassert(wait_log(b_log, "b.test 200 /", 1, 3000) >= 1, "b_access:\n%s", log_tail(b_log, 2000));
+    server_stop(s);
+}
+
+MPM_TEST(vhost, buffered_logs_keep_every_vhost_line, .timeout = 30)
+{
+    struct srv *s = server_new(mpm, NULL);
+    add_site(s, "a");
+    add_site(s, "b");
+    s->extra = xasprintf("BufferedLogs On\n"
+                         "<VirtualHost *:@PORT@>\n  ServerName a.test\n  DocumentRoot \"%s/a\"\n"
+                         "  CustomLog \"%s/a_access\" \"%%v %%U\"\n</VirtualHost>\n"
+                         "<VirtualHost *:@PORT@>\n  ServerName b.test\n  DocumentRoot \"%s/b\"\n"
+                         "  CustomLog \"%s/b_access\" \"%%v %%U\"\n  CustomLog \"%s/b_second\" \"%%v %%U\"\n"
+                         "</VirtualHost>\n",
+                         s->dir, s->dir, s->dir, s->dir, s->dir);
+    server_launch(s, NULL);
+    struct conn *c = conn_open(s->port);
+    for (int i = 0; i < 20; i++) {
+        expect_site(c, "GET / HTTP/1.1\r\nHost: a.test\r\n\r\n", "a");
+        expect_site(c, "GET / HTTP/1.1\r\nHost: b.test\r\n\r\n", "b");
+    }
+    conn_close(c);
+    /* every line reaches its own vhost's files by the end of a graceful stop at the latest (the buffers are
+     * written when a child finishes) */
+    server_signal(s, SIGWINCH);
+    int status = server_wait_exit(s, 5000);
+    hassert(status != -1 && WIFEXITED(status) && WEXITSTATUS(status) == 0, "wait status 0x%x after SIGWINCH",
+            status);
+    const char *files[] = {"a_access", "b_access", "b_second"};
+    const char *names[] = {"a.test /\n", "b.test /\n", "b.test /\n"};
+    for (int i = 0; i < 3; i++) {
+        const char *path = server_path(s, files[i]);
+        char *text = read_file(path, NULL);
+        hassert(text != NULL && strlen(text) == 20 * strlen(names[i]), "%s:\n%s", files[i],
+                log_tail(path, 2000));
+        for (char *p = text; *p != '\0'; p += strlen(names[i]))
+            hassert(strncmp(p, names[i], strlen(names[i])) == 0, "%s: %s", files[i],
+                    escape(text, strlen(text)));
+        free(text);
+    }
+    hassert(log_count(s->access_log, "GET") == 0, "the main access log:\n%s", log_tail(s->access_log, 2000));
+    server_destroy(s);
 }
 
 /* ---- -S ---- */
