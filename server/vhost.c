@@ -337,6 +337,12 @@ static int merge(struct server *s, struct vhost *v)
         v->error_log = m->error_log; /* the process's error log: error_fd stays -1 */
     if (v->log_level < 0)
         v->log_level = m->log_level;
+    if (v->keepalive < 0)
+        v->keepalive = s->keepalive;
+    if (v->max_keepalive_requests < 0)
+        v->max_keepalive_requests = s->max_keepalive_requests;
+    if (v->limit_request_body < 0)
+        v->limit_request_body = s->limit_request_body;
     v->own_logs = v->custom_logs != NULL;
     if (!v->own_logs)
         v->custom_logs =
@@ -355,6 +361,9 @@ void vhost_init(struct vhost *v)
     memset(v, 0, sizeof(*v));
     v->error_fd = -1;
     v->log_level = -1;
+    v->keepalive = -1;
+    v->max_keepalive_requests = -1;
+    v->limit_request_body = -1;
 }
 
 int vhost_finish(struct server *s, struct warnings *w, struct errbuf *err)

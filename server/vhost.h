@@ -85,6 +85,21 @@ const struct vhost *vhost_select(const struct server *s, const struct sockaddr *
  * Apache's ap_strcasecmp_match(); `name` is its first n bytes, compared case-insensitively. */
 int vhost_wild_match(const char *pat, const char *name, size_t n);
 
+/* The KeepAlive, MaxKeepAliveRequests and LimitRequestBody that hold for requests served by v (the main
+ * server's, in struct server, unless v is a <VirtualHost>, merged). */
+static inline int vhost_keepalive(const struct server *s, const struct vhost *v)
+{
+    return v != NULL && v->file != NULL ? v->keepalive : s->keepalive;
+}
+static inline int vhost_max_keepalive_requests(const struct server *s, const struct vhost *v)
+{
+    return v != NULL && v->file != NULL ? v->max_keepalive_requests : s->max_keepalive_requests;
+}
+static inline long long vhost_limit_request_body(const struct server *s, const struct vhost *v)
+{
+    return v != NULL && v->file != NULL ? v->limit_request_body : s->limit_request_body;
+}
+
 /* Writes the vhost map as Apache's `httpd -S` ("VirtualHost configuration:" and a block per address). */
 void vhost_dump(const struct server *s, FILE *out);
 

@@ -180,6 +180,66 @@ MPM_TEST(vhost, locations_per_vhost, .timeout = 30)
     server_stop(s);
 }
 
+/* Sends raw on c, asserts the status and whether the answer says Connection: close; frees the answer. */
+static void expect_answer(struct conn *c, const char *raw, int status, int closes)
+{
+    struct resp *r = exchange(c, raw);
+    const char *conn = resp_get(r, "Connection");
+    char *line = escape_line(raw, strcspn(raw, "\r"), 80);
+    hassert(r->status == status, "%s: status %d, want %d", line, r->status, status);
+    hassert((conn != NULL && strcmp(conn, "close") == 0) == closes, "%s: Connection: %s", line,
+            conn != NULL ? conn : "(none)");
+    free(line);
+    resp_free(r);
+}
+
+MPM_TEST(vhost, keepalive_and_body_limit_per_vhost, .timeout = 30)
+{
+    struct srv *s = server_new(mpm, NULL);
+    add_site(s, "a");
+    add_site(s, "b");
+    add_site(s, "c");
+    s->extra =
+        xasprintf("<VirtualHost *:@PORT@>\n  ServerName a.test\n  DocumentRoot \"%s/a\"\n</VirtualHost>\n"
+                  "<VirtualHost *:@PORT@>\n  ServerName b.test\n  DocumentRoot \"%s/b\"\n"
+                  "  KeepAlive Off\n  LimitRequestBody 10\n</VirtualHost>\n"
+                  "<VirtualHost *:@PORT@>\n  ServerName c.test\n  DocumentRoot \"%s/c\"\n"
+                  "  MaxKeepAliveRequests 2\n</VirtualHost>\n",
+                  s->dir, s->dir, s->dir);
+    server_launch(s, NULL);
+    const char *body20 = "Content-Length: 20\r\n\r\n01234567890123456789";
+
+    /* KeepAlive Off in b: a's answer keeps the connection, b's closes it */
+    struct conn *c = conn_open(s->port);
+    expect_answer(c, "GET / HTTP/1.1\r\nHost: a.test\r\n\r\n", 200, 0);
+    expect_answer(c, "GET / HTTP/1.1\r\nHost: b.test\r\n\r\n", 200, 1);
+    expect_closed(c, 2000);
+    conn_close(c);
+
+    /* LimitRequestBody 10 in b: 413 (and close) for 20 bytes; a takes them and refuses the method */
+    c = conn_open(s->port);
+    char *raw = xasprintf("POST / HTTP/1.1\r\nHost: a.test\r\n%s", body20);
+    expect_answer(c, raw, 405, 0);
+    free(raw);
+    raw = xasprintf("POST / HTTP/1.1\r\nHost: b.test\r\n%s", body20);
+    expect_answer(c, raw, 413, 1);
+    free(raw);
+    conn_close(c);
+
+    /* MaxKeepAliveRequests 2 in c: its second request on a connection is the last */
+    c = conn_open(s->port);
+    expect_answer(c, "GET / HTTP/1.1\r\nHost: c.test\r\n\r\n", 200, 0);
+    expect_answer(c, "GET / HTTP/1.1\r\nHost: c.test\r\n\r\n", 200, 1);
+    expect_closed(c, 2000);
+    conn_close(c);
+    c = conn_open(s->port);
+    expect_answer(c, "GET / HTTP/1.1\r\nHost: a.test\r\n\r\n", 200, 0);
+    expect_answer(c, "GET / HTTP/1.1\r\nHost: a.test\r\n\r\n", 200, 0);
+    expect_answer(c, "GET / HTTP/1.1\r\nHost: a.test\r\n\r\n", 200, 0);
+    conn_close(c);
+    server_stop(s);
+}
+
 /* A vhost of 127.0.0.2 and a "*:port" one; `listeners` are the Listen lines. */
 static struct srv *start_by_address(const char *mpm, const char *listeners)
 {

@@ -168,6 +168,30 @@ Test(vhost, directives_inside_and_what_is_inherited)
     config_free(s);
 }
 
+Test(vhost, keepalive_and_body_limit_per_vhost)
+{
+    struct server *s = load("Listen 8080\n"
+                            "KeepAlive Off\nMaxKeepAliveRequests 7\nLimitRequestBody 1000\n"
+                            "<VirtualHost *:8080>\n  KeepAlive On\n  MaxKeepAliveRequests 0\n"
+                            "  LimitRequestBody 10\n</VirtualHost>\n"
+                            "<VirtualHost *:8080>\n</VirtualHost>\n");
+    const struct vhost *a = nth(s, 0), *b = nth(s, 1);
+    /* the main server's are the server's own, which the connection starts with */
+    cr_assert_eq(s->keepalive, 0);
+    cr_assert_eq(s->max_keepalive_requests, 7);
+    cr_assert_eq(s->limit_request_body, 1000);
+    cr_assert_eq(vhost_keepalive(s, &s->main), 0);
+    cr_assert_eq(vhost_max_keepalive_requests(s, &s->main), 7);
+    cr_assert_eq(vhost_limit_request_body(s, &s->main), 1000);
+    cr_assert_eq(vhost_keepalive(s, a), 1);
+    cr_assert_eq(vhost_max_keepalive_requests(s, a), 0);
+    cr_assert_eq(vhost_limit_request_body(s, a), 10);
+    cr_assert_eq(vhost_keepalive(s, b), 0, "inherited");
+    cr_assert_eq(vhost_max_keepalive_requests(s, b), 7);
+    cr_assert_eq(vhost_limit_request_body(s, b), 1000);
+    config_free(s);
+}
+
 Test(vhost, main_server_settings_after_the_vhost_are_inherited_too)
 {
     struct server *s = load("Listen 8080\n"
@@ -252,8 +276,12 @@ Test(vhost, errors_name_the_file_and_line)
             "test.conf:3: User cannot occur within <VirtualHost> section");
     refused("Listen 8080\nMPM worker\n<VirtualHost *:8080>\nThreadsPerChild 5\n</VirtualHost>\n",
             "test.conf:4: ThreadsPerChild cannot occur within <VirtualHost> section");
-    refused("Listen 8080\n<VirtualHost *:8080>\nKeepAlive Off\n</VirtualHost>\n",
-            "test.conf:3: KeepAlive cannot occur within <VirtualHost> section");
+    refused("Listen 8080\n<VirtualHost *:8080>\nTimeout 5\n</VirtualHost>\n",
+            "test.conf:3: Timeout cannot occur within <VirtualHost> section");
+    refused("Listen 8080\n<VirtualHost *:8080>\nKeepAlive maybe\n</VirtualHost>\n",
+            "test.conf:3: KeepAlive must be On or Off");
+    refused("Listen 8080\n<VirtualHost *:8080>\nLimitRequestBody -1\n</VirtualHost>\n",
+            "test.conf:3: LimitRequestBody takes one number");
     refused("Listen 8080\nServerAlias www.example\n",
             "test.conf:2: ServerAlias is only allowed inside <VirtualHost>");
     refused("Listen 8080\n<VirtualHost *:8080>\nServerAlias\n</VirtualHost>\n",
