@@ -5,7 +5,9 @@
  *     comments are handled here, and so are the directives Apache runs while reading: ServerRoot, Include and
  *     <IfDefine>. -C lines come first and -c lines last.
  *  2. apply: the MPM is chosen from the list (the last `MPM` line), then every line goes through the core's
- *     directive table, a module's or the MPM's; <IfModule> and <Location> sections are tracked on a stack.
+ *     directive tables, a module's or the MPM's; <IfModule>, <Location> and <VirtualHost> sections are tracked
+ *     on a stack. Inside <VirtualHost> only the virtual-host tables apply, and their setters write into that
+ *     vhost (config_vhost()); server/vhost.c merges each vhost with the main server once every line is read.
  *
  * The lines are kept with the server, so that they can be applied again for another MPM (config_mpm_settings:
  * sizing the scoreboard for every MPM a restart may switch to) without reading the files a second time.
