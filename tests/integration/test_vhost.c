@@ -122,6 +122,9 @@ MPM_TEST(vhost, chosen_by_host, .timeout = 30)
     expect_site(c, "GET / HTTP/1.1\r\nHost: a.test\r\n\r\n", "a");
     expect_site(c, "GET / HTTP/1.1\r\nHost: www.b.test\r\n\r\n", "b");
     expect_site(c, "GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n", "a");
+    /* an absolute-form target names the host, whatever Host says (RFC 9112 3.2.2) */
+    expect_site(c, "GET http://b.test/ HTTP/1.1\r\nHost: a.test\r\n\r\n", "b");
+    expect_site(c, "GET http://a.test:1234/ HTTP/1.1\r\nHost: b.test\r\n\r\n", "a");
     conn_close(c);
     server_stop(s);
 }

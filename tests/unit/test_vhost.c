@@ -257,6 +257,30 @@ Test(vhost, inside_ifmodule_and_false_sections)
     config_free(s);
 }
 
+Test(vhost, included_files)
+{
+    char p[700];
+    snprintf(p, sizeof(p), "%s/conf/sites", conftest_dir);
+    cr_assert_eq(mkdir(p, 0755), 0);
+    conftest_write("conf/sites/a.conf", "<VirtualHost *:8080>\n  ServerName a\n</VirtualHost>\n");
+    conftest_write("conf/sites/b.conf", "<VirtualHost *:8080>\n  ServerName b\n  Include conf/b-more.conf\n"
+                                        "</VirtualHost>\n");
+    conftest_write("conf/b-more.conf", "ServerAlias bb\n\nDocumentRoot /srv/b\n");
+    struct server *s = load("Listen 8080\nIncludeOptional conf/sites/*.conf\n");
+    cr_assert_str_eq(nth(s, 0)->server_name, "a");
+    cr_assert_str_eq(nth(s, 1)->server_name, "b");
+    cr_assert_str_eq(nth(s, 1)->names[0], "bb");
+    cr_assert_str_eq(nth(s, 1)->document_root, "/srv/b");
+    snprintf(p, sizeof(p), "%s/conf/sites/b.conf", conftest_dir);
+    cr_assert_str_eq(nth(s, 1)->file, p, "-S names the file the section is in");
+    cr_assert_eq(nth(s, 1)->line, 1);
+    config_free(s);
+    conftest_write("conf/b-more.conf", "ServerAlias bb\n\nPidFile x\n");
+    refused("Listen 8080\nIncludeOptional conf/sites/*.conf\n",
+            "conf/b-more.conf:3: PidFile cannot occur within "
+            "<VirtualHost> section");
+}
+
 Test(vhost, errors_name_the_file_and_line)
 {
     refused("Listen 8080\n<VirtualHost *:8080>\nServerName a\n",
