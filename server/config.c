@@ -5,9 +5,9 @@
  *     comments are handled here, and so are the directives Apache runs while reading: ServerRoot, Include and
  *     <IfDefine>. -C lines come first and -c lines last.
  *  2. apply: the MPM is chosen from the list (the last `MPM` line), then every line goes through the core's
- *     directive tables, a module's or the MPM's; <IfModule>, <Location> and <VirtualHost> sections are tracked
- *     on a stack. Inside <VirtualHost> only the virtual-host tables apply, and their setters write into that
- *     vhost (config_vhost()); server/vhost.c merges each vhost with the main server once every line is read.
+ *     directive tables, a module's or the MPM's; <IfModule>, <Location> and <VirtualHost> sections are
+ * tracked on a stack. Inside <VirtualHost> only the virtual-host tables apply, and their setters write into
+ * that vhost (config_vhost()); server/vhost.c merges each vhost with the main server once every line is read.
  *
  * The lines are kept with the server, so that they can be applied again for another MPM (config_mpm_settings:
  * sizing the scoreboard for every MPM a restart may switch to) without reading the files a second time.
@@ -730,6 +730,8 @@ static int open_vhost(struct server *s, const struct conf_line *l, struct errbuf
     vhost_init(v);
     v->file = l->file;
     v->line = l->line;
+    /* as Apache: an address without a port takes the port of the main server's ServerName so far */
+    int main_port = s->main.server_name != NULL ? vhost_name_port(s->main.server_name) : 0;
     struct vhost_addr **tail = &v->addrs;
     for (int i = 1; i < l->argc; i++) {
         char *arg = l->argv[i];
@@ -745,7 +747,7 @@ static int open_vhost(struct server *s, const struct conf_line *l, struct errbuf
         struct vhost_addr *a = pool_calloc(s->pool, sizeof(*a));
         if (a == NULL || arg == NULL)
             return errbuf_set(err, "out of memory");
-        if (vhost_parse_addr(s->pool, arg, a, &e) < 0)
+        if (vhost_parse_addr(s->pool, arg, main_port, a, &e) < 0)
             return errbuf_set(err, "%s:%d: <VirtualHost> %s", l->file, l->line, e.msg);
         *tail = a;
         tail = &a->next;

@@ -14,7 +14,8 @@
 
 /* ---- addresses ---- */
 
-int vhost_parse_addr(struct pool *p, const char *spec, struct vhost_addr *a, struct errbuf *err)
+int vhost_parse_addr(struct pool *p, const char *spec, int default_port, struct vhost_addr *a,
+                     struct errbuf *err)
 {
     static const char usage[] = "an IP address, [IPv6 address], * or _default_, with an optional :port or :* "
                                 "(host names are not resolved)";
@@ -41,7 +42,9 @@ int vhost_parse_addr(struct pool *p, const char *spec, struct vhost_addr *a, str
     memcpy(host, spec, n);
     host[n] = '\0';
 
-    if (port == NULL || strcmp(port, "*") == 0) {
+    if (port == NULL) {
+        a->port = strcmp(host, "*") == 0 ? 0 : default_port; /* "*" alone is any port, as Apache's */
+    } else if (strcmp(port, "*") == 0) {
         a->port = 0;
     } else {
         long long v = parse_uint(port);
@@ -151,6 +154,16 @@ int vhost_wild_match(const char *pat, const char *name, size_t n)
     while (*pat == '*')
         pat++;
     return *pat == '\0';
+}
+
+int vhost_name_port(const char *server_name)
+{
+    const char *h = server_name, *scheme = strstr(h, "://");
+    if (scheme != NULL)
+        h = scheme + 3;
+    h += h[0] == '[' ? host_key(h) : strcspn(h, ":");
+    long long port = h[0] == ':' ? parse_uint(h + 1) : 0;
+    return port > 0 && port <= 65535 ? (int)port : 0;
 }
 
 /* ServerName's host part: "https://www.example.com:8443" -> "www.example.com" (a copy in p). */

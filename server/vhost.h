@@ -44,8 +44,14 @@ struct vhost_map {
     struct vhost_set *wildcard; /* sets of "*" and "_default_", likewise */
 };
 
-/* Parses one address of <VirtualHost> into a (its strings in p). Returns 0, or -1 with err. */
-int vhost_parse_addr(struct pool *p, const char *spec, struct vhost_addr *a, struct errbuf *err);
+/* Parses one address of <VirtualHost> into a (its strings in p); an address written without a port gets
+ * default_port (0: any), as Apache gives it the main server's (the port of its ServerName, if any). Returns
+ * 0, or -1 with err. */
+int vhost_parse_addr(struct pool *p, const char *spec, int default_port, struct vhost_addr *a,
+                     struct errbuf *err);
+
+/* The port of a ServerName ("www.example.com:8080" -> 8080); 0 when it has none. */
+int vhost_name_port(const char *server_name);
 
 /* Sets v's fields to "not set" (a <VirtualHost> as it opens, the main server before the configuration). */
 void vhost_init(struct vhost *v);

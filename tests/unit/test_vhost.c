@@ -109,6 +109,30 @@ Test(vhost, addresses_in_every_form)
     config_free(s);
 }
 
+Test(vhost, an_address_without_port_takes_the_main_servers)
+{
+    struct server *s = load("Listen 8080\n"
+                            "<VirtualHost 127.0.0.1 * _default_>\n</VirtualHost>\n"
+                            "ServerName www.example.com:8080\n"
+                            "<VirtualHost 127.0.0.1 [::1] * _default_ 127.0.0.1:* *:9>\n</VirtualHost>\n"
+                            "ServerName https://[::1]:8443\n"
+                            "<VirtualHost 127.0.0.1>\n</VirtualHost>\n");
+    const struct vhost_addr *a = nth(s, 0)->addrs;
+    cr_assert_eq(a->port, 0, "no ServerName port yet: any");
+    cr_assert_eq(a->next->port, 0);
+    cr_assert_eq(a->next->next->port, 0);
+    int want[] = {8080, 8080, 0, 8080, 0, 9};
+    a = nth(s, 1)->addrs;
+    for (int i = 0; i < 6; i++, a = a->next)
+        cr_expect_eq(a->port, want[i], "%s: %d, want %d", a->spec, a->port, want[i]);
+    cr_assert_eq(nth(s, 2)->addrs->port, 8443);
+    cr_assert_eq(vhost_name_port("localhost"), 0);
+    cr_assert_eq(vhost_name_port("localhost:x"), 0);
+    cr_assert_eq(vhost_name_port("http://localhost"), 0);
+    cr_assert_eq(vhost_name_port("[::1]"), 0);
+    config_free(s);
+}
+
 Test(vhost, directives_inside_and_what_is_inherited)
 {
     struct server *s = load("Listen 8080\n"
