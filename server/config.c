@@ -5,7 +5,9 @@
  *     comments are handled here, and so are the directives Apache runs while reading: ServerRoot, Include and
  *     <IfDefine>. -C lines come first and -c lines last.
  *  2. apply: the MPM is chosen from the list (the last `MPM` line), then every line goes through the core's
- *     directive table, a module's or the MPM's; <IfModule> and <Location> sections are tracked on a stack.
+ *     directive tables, a module's or the MPM's; <IfModule>, <Location> and <VirtualHost> sections are
+ * tracked on a stack. Inside <VirtualHost> only the virtual-host tables apply, and their setters write into
+ * that vhost (config_vhost()); server/vhost.c merges each vhost with the main server once every line is read.
  *
  * The lines are kept with the server, so that they can be applied again for another MPM (config_mpm_settings:
  * sizing the scoreboard for every MPM a restart may switch to) without reading the files a second time.
@@ -182,6 +184,13 @@ static const char *set_directory_index(struct server *s, const struct directive 
     return NULL;
 }
 
+/* KeepAlive, MaxKeepAliveRequests and LimitRequestBody: the main server's value is struct server's (the
+ * connection's own), a <VirtualHost>'s its struct vhost's, for the requests it serves. */
+static int in_vhost(struct server *s)
+{
+    return config_vhost(s) != &s->main;
+}
+
 static const char *set_limit_body(struct server *s, const struct directive *d, int argc, char **argv)
 {
     (void)d;
@@ -189,7 +198,32 @@ static const char *set_limit_body(struct server *s, const struct directive *d, i
     /* Apache's range: 0 (unlimited) to 2147483647 */
     if (argc != 1 || (v = parse_uint(argv[0])) < 0 || v > 2147483647LL)
         return "takes one number from 0 (unlimited) to 2147483647";
-    s->limit_request_body = v;
+    *(in_vhost(s) ? &config_vhost(s)->limit_request_body : &s->limit_request_body) = v;
+    return NULL;
+}
+
+static const char *set_keepalive(struct server *s, const struct directive *d, int argc, char **argv)
+{
+    (void)d;
+    int *field = in_vhost(s) ? &config_vhost(s)->keepalive : &s->keepalive;
+    if (argc != 1)
+        return "takes one argument, On or Off";
+    if (strcasecmp(argv[0], "on") == 0)
+        *field = 1;
+    else if (strcasecmp(argv[0], "off") == 0)
+        *field = 0;
+    else
+        return "must be On or Off";
+    return NULL;
+}
+
+static const char *set_max_keepalive(struct server *s, const struct directive *d, int argc, char **argv)
+{
+    (void)d;
+    long long v;
+    if (argc != 1 || (v = parse_uint(argv[0])) < 0 || v > INT_MAX)
+        return "takes one number";
+    *(in_vhost(s) ? &config_vhost(s)->max_keepalive_requests : &s->max_keepalive_requests) = (int)v;
     return NULL;
 }
 
@@ -358,16 +392,12 @@ const struct directive config_core_directives[] = {
     CUSTOM("Listen", set_listen, "[address:]port to accept connections on (several allowed)"),
     CORE("ListenBacklog", config_set_int, listen_backlog, "backlog of pending connections per listener"),
     CORE("Timeout", config_set_int, timeout, "seconds to wait for a read or write to make progress"),
-    CORE("KeepAlive", config_set_flag, keepalive, "On or Off: persistent connections"),
     CORE("KeepAliveTimeout", config_set_int, keepalive_timeout, "seconds an idle connection is kept"),
-    CORE("MaxKeepAliveRequests", config_set_int, max_keepalive_requests,
-         "requests per connection (0 = unlimited)"),
     CORE("LimitRequestLine", config_set_int, limit_request_line, "longest request line (414 above)"),
     CORE("LimitRequestFieldSize", config_set_int, limit_request_field_size,
          "longest header line (431 above)"),
     CORE("LimitRequestFields", config_set_int, limit_request_fields,
          "most header lines (431 above; 0 = any)"),
-    CUSTOM("LimitRequestBody", set_limit_body, "largest request body in bytes (413 above; 0 = unlimited)"),
     CUSTOM("RequestReadTimeout", set_request_read_timeout,
            "time (and minimum rate) to receive the request header and body, 408 after "
            "(header=20-40,MinRate=500)"),
@@ -389,6 +419,9 @@ const struct directive config_vhost_directives[] = {
     CUSTOM("LogLevel", set_log_level, "least severe level written to the error log"),
     CUSTOM("LogFormat", set_log_format, "defines an access log format nickname"),
     CUSTOM("CustomLog", set_custom_log, "access log file and format"),
+    CUSTOM("KeepAlive", set_keepalive, "On or Off: persistent connections"),
+    CUSTOM("MaxKeepAliveRequests", set_max_keepalive, "requests per connection (0 = unlimited)"),
+    CUSTOM("LimitRequestBody", set_limit_body, "largest request body in bytes (413 above; 0 = unlimited)"),
     {NULL, NULL, 0, NULL},
 };
 
@@ -701,6 +734,8 @@ static int open_vhost(struct server *s, const struct conf_line *l, struct errbuf
     vhost_init(v);
     v->file = l->file;
     v->line = l->line;
+    /* as Apache: an address without a port takes the port of the main server's ServerName so far */
+    int main_port = s->main.server_name != NULL ? vhost_name_port(s->main.server_name) : 0;
     struct vhost_addr **tail = &v->addrs;
     for (int i = 1; i < l->argc; i++) {
         char *arg = l->argv[i];
@@ -716,7 +751,7 @@ static int open_vhost(struct server *s, const struct conf_line *l, struct errbuf
         struct vhost_addr *a = pool_calloc(s->pool, sizeof(*a));
         if (a == NULL || arg == NULL)
             return errbuf_set(err, "out of memory");
-        if (vhost_parse_addr(s->pool, arg, a, &e) < 0)
+        if (vhost_parse_addr(s->pool, arg, main_port, a, &e) < 0)
             return errbuf_set(err, "%s:%d: <VirtualHost> %s", l->file, l->line, e.msg);
         *tail = a;
         tail = &a->next;
@@ -746,7 +781,7 @@ static int apply(struct server *s, const struct config_module *const *modules, s
 
     for (struct conf_line *l = lines; l != NULL; l = l->next) {
         const char *name = l->argv[0];
-        if (strcasecmp(name, "<VirtualHost") == 0) {
+        if (strcasecmp(name, "<VirtualHost") == 0 || strcasecmp(name, "<VirtualHost>") == 0) {
             if (depth == MAX_SECTION_DEPTH)
                 return errbuf_set(err, "%s:%d: sections nested too deeply", l->file, l->line);
             for (int i = 0; i < depth; i++)

@@ -103,6 +103,7 @@ struct exchange {
     size_t header_bytes;           /* size of the header line being read */
     int error_status;              /* set by a callback that fails the request */
     int path_status;               /* 404 etc. decided at headers, answered when the body has been read */
+    long long body_limit;          /* LimitRequestBody of the request's vhost, once its headers are read */
     int expect_continue;
     int headers_done;
     int send_body;      /* false for HEAD */
@@ -253,6 +254,7 @@ static int begin_request(struct http_conn *c, int64_t now)
     x->parser.lenient_flags |= LENIENT_VERSION;
     x->parser.data = c;
     x->send_body = 1;
+    x->body_limit = c->s->limit_request_body; /* until the headers name the vhost */
     c->x = x;
     c->phase = PH_PARSING;
     return 0;
@@ -554,7 +556,8 @@ static int check_headers(struct http_conn *c, struct request *r)
             return 400;
         r->content_length = (long long)c->x->parser.content_length;
     }
-    if (c->s->limit_request_body > 0 && r->content_length > c->s->limit_request_body)
+    c->x->body_limit = vhost_limit_request_body(c->s, r->vhost);
+    if (c->x->body_limit > 0 && r->content_length > c->x->body_limit)
         return 413;
     if (!r->chunked && r->content_length <= 0)
         c->x->expect_continue = 0;
@@ -611,7 +614,7 @@ static int on_body(llhttp_t *p, const char *at, size_t n)
     struct request *r = &c->x->req;
     (void)at;
     r->body_received += (long long)n;
-    if (c->s->limit_request_body > 0 && r->body_received > c->s->limit_request_body)
+    if (c->x->body_limit > 0 && r->body_received > c->x->body_limit)
         return fail(c, 413);
     return 0;
 }
@@ -620,7 +623,7 @@ static int on_body(llhttp_t *p, const char *at, size_t n)
 static int on_chunk_header(llhttp_t *p)
 {
     struct http_conn *c = conn_of(p);
-    long long limit = c->s->limit_request_body;
+    long long limit = c->x->body_limit;
     if (p->content_length > (uint64_t)LLONG_MAX)
         return fail(c, 400);
     if (limit > 0 && (long long)p->content_length > limit - c->x->req.body_received)
@@ -827,8 +830,9 @@ static enum conn_state respond(struct http_conn *c, int64_t now)
 
     if (status_closes(status))
         c->close_after = 1;
-    if (!s->keepalive || c->leaving || !llhttp_should_keep_alive(&c->x->parser) ||
-        (s->max_keepalive_requests > 0 && c->requests + 1 >= (unsigned)s->max_keepalive_requests))
+    int max_requests = vhost_max_keepalive_requests(s, r->vhost);
+    if (!vhost_keepalive(s, r->vhost) || c->leaving || !llhttp_should_keep_alive(&c->x->parser) ||
+        (max_requests > 0 && c->requests + 1 >= (unsigned)max_requests))
         c->close_after = 1;
     int bodiless = status == 304 || status == 204 || status < 200;
     if (bodiless || !c->x->send_body)

@@ -93,7 +93,13 @@ struct vhost {
     struct custom_log *custom_logs; /* CustomLog: its own, or the main server's when it has none */
     int own_logs;                   /* custom_logs are its own (opened and closed for it) */
     struct location *locations;     /* <Location> sections: its own first, then the main server's */
-    struct vhost *next;             /* the next <VirtualHost>, in the order of the configuration */
+    /* Request settings a <VirtualHost> may set for the requests it serves (Apache reads them from the Host's
+     * vhost); the main server's are struct server's, and these stay -1 in s->main. Merged, in a vhost they
+     * hold the main server's value unless it set its own: read them through vhost_keepalive() & co. */
+    int keepalive;                /* KeepAlive */
+    int max_keepalive_requests;   /* MaxKeepAliveRequests */
+    long long limit_request_body; /* LimitRequestBody */
+    struct vhost *next;           /* the next <VirtualHost>, in the order of the configuration */
 };
 
 /* LogLevel values, as Apache's. */

@@ -14,7 +14,8 @@
 
 /* ---- addresses ---- */
 
-int vhost_parse_addr(struct pool *p, const char *spec, struct vhost_addr *a, struct errbuf *err)
+int vhost_parse_addr(struct pool *p, const char *spec, int default_port, struct vhost_addr *a,
+                     struct errbuf *err)
 {
     static const char usage[] = "an IP address, [IPv6 address], * or _default_, with an optional :port or :* "
                                 "(host names are not resolved)";
@@ -41,7 +42,9 @@ int vhost_parse_addr(struct pool *p, const char *spec, struct vhost_addr *a, str
     memcpy(host, spec, n);
     host[n] = '\0';
 
-    if (port == NULL || strcmp(port, "*") == 0) {
+    if (port == NULL) {
+        a->port = strcmp(host, "*") == 0 ? 0 : default_port; /* "*" alone is any port, as Apache's */
+    } else if (strcmp(port, "*") == 0) {
         a->port = 0;
     } else {
         long long v = parse_uint(port);
@@ -151,6 +154,16 @@ int vhost_wild_match(const char *pat, const char *name, size_t n)
     while (*pat == '*')
         pat++;
     return *pat == '\0';
+}
+
+int vhost_name_port(const char *server_name)
+{
+    const char *h = server_name, *scheme = strstr(h, "://");
+    if (scheme != NULL)
+        h = scheme + 3;
+    h += h[0] == '[' ? host_key(h) : strcspn(h, ":");
+    long long port = h[0] == ':' ? parse_uint(h + 1) : 0;
+    return port > 0 && port <= 65535 ? (int)port : 0;
 }
 
 /* ServerName's host part: "https://www.example.com:8443" -> "www.example.com" (a copy in p). */
@@ -299,8 +312,8 @@ static void assign_listener(const struct server *s, struct listener *l)
         return;
     }
     for (const struct vhost_set *set = s->vhost_map->specific; set != NULL; set = set->next)
-        if (set->port == port || set->port == 0)
-            l->vhosts_by_addr = 1;
+        if ((set->port == port || set->port == 0) && !(family == AF_INET && set->family == AF_INET6))
+            l->vhosts_by_addr = 1; /* (an IPv4 listener receives no IPv6 connection; an IPv6 one both) */
     if (!l->vhosts_by_addr)
         l->vhosts = lookup(s->vhost_map, 0, ip, port);
 }
@@ -337,6 +350,12 @@ static int merge(struct server *s, struct vhost *v)
         v->error_log = m->error_log; /* the process's error log: error_fd stays -1 */
     if (v->log_level < 0)
         v->log_level = m->log_level;
+    if (v->keepalive < 0)
+        v->keepalive = s->keepalive;
+    if (v->max_keepalive_requests < 0)
+        v->max_keepalive_requests = s->max_keepalive_requests;
+    if (v->limit_request_body < 0)
+        v->limit_request_body = s->limit_request_body;
     v->own_logs = v->custom_logs != NULL;
     if (!v->own_logs)
         v->custom_logs =
@@ -355,6 +374,9 @@ void vhost_init(struct vhost *v)
     memset(v, 0, sizeof(*v));
     v->error_fd = -1;
     v->log_level = -1;
+    v->keepalive = -1;
+    v->max_keepalive_requests = -1;
+    v->limit_request_body = -1;
 }
 
 int vhost_finish(struct server *s, struct warnings *w, struct errbuf *err)

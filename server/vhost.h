@@ -44,8 +44,14 @@ struct vhost_map {
     struct vhost_set *wildcard; /* sets of "*" and "_default_", likewise */
 };
 
-/* Parses one address of <VirtualHost> into a (its strings in p). Returns 0, or -1 with err. */
-int vhost_parse_addr(struct pool *p, const char *spec, struct vhost_addr *a, struct errbuf *err);
+/* Parses one address of <VirtualHost> into a (its strings in p); an address written without a port gets
+ * default_port (0: any), as Apache gives it the main server's (the port of its ServerName, if any). Returns
+ * 0, or -1 with err. */
+int vhost_parse_addr(struct pool *p, const char *spec, int default_port, struct vhost_addr *a,
+                     struct errbuf *err);
+
+/* The port of a ServerName ("www.example.com:8080" -> 8080); 0 when it has none. */
+int vhost_name_port(const char *server_name);
 
 /* Sets v's fields to "not set" (a <VirtualHost> as it opens, the main server before the configuration). */
 void vhost_init(struct vhost *v);
@@ -84,6 +90,21 @@ const struct vhost *vhost_select(const struct server *s, const struct sockaddr *
 /* Whether `name` (lower-case) matches the pattern `pat` (lower-case; '*' any run of characters, '?' one), as
  * Apache's ap_strcasecmp_match(); `name` is its first n bytes, compared case-insensitively. */
 int vhost_wild_match(const char *pat, const char *name, size_t n);
+
+/* The KeepAlive, MaxKeepAliveRequests and LimitRequestBody that hold for requests served by v (the main
+ * server's, in struct server, unless v is a <VirtualHost>, merged). */
+static inline int vhost_keepalive(const struct server *s, const struct vhost *v)
+{
+    return v != NULL && v->file != NULL ? v->keepalive : s->keepalive;
+}
+static inline int vhost_max_keepalive_requests(const struct server *s, const struct vhost *v)
+{
+    return v != NULL && v->file != NULL ? v->max_keepalive_requests : s->max_keepalive_requests;
+}
+static inline long long vhost_limit_request_body(const struct server *s, const struct vhost *v)
+{
+    return v != NULL && v->file != NULL ? v->limit_request_body : s->limit_request_body;
+}
 
 /* Writes the vhost map as Apache's `httpd -S` ("VirtualHost configuration:" and a block per address). */
 void vhost_dump(const struct server *s, FILE *out);

@@ -38,7 +38,7 @@ static void use(const char *text)
 /* A request for path from peer ("10.1.2.3", "::1"; NULL: address unknown). */
 static struct request req(const char *path, const char *peer)
 {
-    struct request r = {.server = srv, .vhost = &srv->main, .path = path};
+    struct request r = {.server = srv, .vhost = srv != NULL ? &srv->main : NULL, .path = path};
     if (peer == NULL)
         return r;
     if (inet_pton(AF_INET, peer, r.peer_addr) == 1)
