@@ -7,11 +7,18 @@
  *
  *     READ, KEEPALIVE -> EV_READ until http_conn_deadline(), then http_conn_timeout()
  *     WRITE           -> driver_write() (sendmsg/sendfile) until EAGAIN, then EV_WRITE until the deadline
- *     WAIT            -> a timer at the deadline, then http_conn_timeout() resumes the handler
+ *     WAIT            -> the handler's own socket (an upstream: http_conn_wait_fd()) for EV_READ or EV_WRITE,
+ *                        or a timer alone, until the deadline; then http_conn_ready() or http_conn_timeout()
  *     CLOSE           -> close(), or a lingering close (shutdown, read and drop for 2 s) inside the reactor
  *
- * One struct event per connection, persistent and re-assigned only when the direction changes, so the usual
- * keep-alive request (readable, answer written at once, idle again) costs no epoll_ctl().
+ * One struct event per connection, persistent and re-assigned only when the direction or the descriptor
+ * changes, so the usual keep-alive request (readable, answer written at once, idle again) costs no
+ * epoll_ctl(). A handler waiting on an upstream moves that same event to the upstream socket: the client
+ * socket must leave the epoll set meanwhile anyway (it is not read while the handler waits), so a second
+ * event would save no epoll_ctl() and cost memory in every connection; a switch is one EPOLL_CTL_DEL and one
+ * EPOLL_CTL_ADD, and READ/WRITE turns on the same upstream are one EPOLL_CTL_MOD. The event leaves the
+ * upstream socket before the core is called, since the handler may close it (a pooled connection found dead)
+ * and get the same number back for a new one.
  *
  * Directives: event_directives below, and the README. At WorkerConnections (nginx's worker_connections: the
  * connections one child holds, idle ones included) a child logs a warning naming it, once, and stops
@@ -118,6 +125,7 @@ struct econn {
     } u;
     struct econn *prev, *next; /* every connection of the child, for a graceful stop */
     int fd;
+    int wfd;           /* the descriptor ev is assigned to: fd, or the handler's upstream socket */
     short what;        /* the events ev is assigned for; -1 before the first */
     unsigned idle : 1; /* counted in the scoreboard's idle_conns */
     unsigned lingering : 1;
@@ -176,15 +184,16 @@ static void set_idle(struct econn *e, int idle)
     atomic_fetch_add_explicit(&rx.row->idle_conns, idle ? 1 : -1, memory_order_relaxed);
 }
 
-/* Makes ev wait for `what` (EV_READ, EV_WRITE, or 0 for a timer) until the monotonic deadline. */
-static void conn_arm(struct econn *e, short what, int64_t deadline)
+/* Makes ev wait for `what` (EV_READ, EV_WRITE, or 0 for a timer) on fd until the monotonic deadline. */
+static void conn_arm_fd(struct econn *e, int fd, short what, int64_t deadline)
 {
-    if (e->what != what) {
+    if (e->what != what || (what && e->wfd != fd)) {
         if (e->what >= 0)
             event_del(&e->ev);
         /* a timer has no descriptor; persistent events keep their epoll registration across wakeups */
-        event_assign(&e->ev, rx.base, what ? e->fd : -1, what ? (short)(what | EV_PERSIST) : 0, conn_cb, e);
+        event_assign(&e->ev, rx.base, what ? fd : -1, what ? (short)(what | EV_PERSIST) : 0, conn_cb, e);
         e->what = what;
+        e->wfd = fd;
     }
     int64_t left = deadline - now_ms();
     if (left < 0)
@@ -192,6 +201,19 @@ static void conn_arm(struct econn *e, short what, int64_t deadline)
     struct timeval tv = {.tv_sec = (time_t)(left / 1000), .tv_usec = (suseconds_t)(left % 1000) * 1000};
     if (event_add(&e->ev, &tv) < 0)
         log_error(LOG_ERR, MODULE, "event_add() of a connection failed");
+}
+
+static void conn_arm(struct econn *e, short what, int64_t deadline)
+{
+    conn_arm_fd(e, e->fd, what, deadline);
+}
+
+/* Stops watching the handler's socket before the core runs it (see the comment at the top). */
+static void conn_unwatch(struct econn *e)
+{
+    if (e->what >= 0)
+        event_del(&e->ev);
+    e->what = -1;
 }
 
 /* Forgets a closed connection; the last one of a leaving child ends the loop. */
@@ -226,6 +248,8 @@ static void conn_free(struct econn *e)
 /* CLOSE: ends the core's connection, then closes the socket, lingeringly if the core asks for it. */
 static void conn_end(struct econn *e)
 {
+    if (e->what > 0 && e->wfd != e->fd)
+        conn_unwatch(e); /* still on a handler's socket, which the core's cleanup is about to close */
     int linger = http_conn_linger(e->u.hc);
     http_conn_destroy(e->u.hc);
     e->u.hc = NULL;
@@ -297,10 +321,15 @@ static void conn_drive(struct econn *e, enum conn_state st)
             set_idle(e, 0);
             conn_arm(e, EV_READ, http_conn_deadline(e->u.hc));
             return;
-        case CONN_WAIT:
+        case CONN_WAIT: {
+            int events, ufd = http_conn_wait_fd(e->u.hc, &events);
             set_idle(e, 0);
-            conn_arm(e, 0, http_conn_deadline(e->u.hc));
+            if (ufd >= 0)
+                conn_arm_fd(e, ufd, events == CONN_WAIT_IN ? EV_READ : EV_WRITE, http_conn_deadline(e->u.hc));
+            else
+                conn_arm(e, 0, http_conn_deadline(e->u.hc));
             return;
+        }
         case CONN_CLOSE:
             conn_end(e);
             return;
@@ -320,16 +349,22 @@ static void conn_cb(evutil_socket_t fd, short what, void *arg)
     struct http_conn *c = e->u.hc;
     enum conn_state st = http_conn_state(c);
     if (what & (EV_READ | EV_WRITE)) {
-        if (st == CONN_READ || st == CONN_KEEPALIVE)
+        if (st == CONN_READ || st == CONN_KEEPALIVE) {
             st = conn_read(e, st);
+        } else if (st == CONN_WAIT) {
+            conn_unwatch(e);
+            st = http_conn_ready(c, now_ms());
+        }
         /* CONN_WRITE: conn_drive() writes */
     } else if (now_ms() >= http_conn_deadline(c)) {
+        if (st == CONN_WAIT)
+            conn_unwatch(e);
         st = http_conn_timeout(c, now_ms());
     } else {
         /* the timer fired early by the clocks' granularity: wait again for the same thing. No I/O here: a
          * write tried now could move a few bytes into a socket that never reported room (a client that does
          * not read), and the progress would push the deadline back for ever */
-        conn_arm(e, e->what, http_conn_deadline(c));
+        conn_arm_fd(e, e->wfd, e->what, http_conn_deadline(c));
         return;
     }
     conn_drive(e, st);
@@ -515,8 +550,10 @@ static void reactor_free(void)
     update_listening();
     while (rx.conns != NULL) {
         struct econn *e = rx.conns;
-        if (!e->lingering)
+        if (!e->lingering) {
+            conn_unwatch(e);
             http_conn_destroy(e->u.hc);
+        }
         conn_free(e);
     }
     close_listen_set();

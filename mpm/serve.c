@@ -110,10 +110,24 @@ static enum conn_state do_write(struct http_conn *c, int fd)
     }
 }
 
-/* WAIT: sleep until the handler's deadline, then let the core resume it. */
+/* WAIT: until the handler's socket is ready (an upstream) or its deadline, then let the core resume it. */
 static enum conn_state do_wait(struct http_conn *c)
 {
+    int events;
     int64_t deadline = http_conn_deadline(c);
+    int ufd = http_conn_wait_fd(c, &events);
+    if (ufd >= 0) {
+        switch (wait_fd(ufd, events == CONN_WAIT_IN ? POLLIN : POLLOUT, deadline)) {
+        case WAIT_READY:
+            return http_conn_ready(c, now_ms());
+        case WAIT_DEADLINE:
+            return http_conn_timeout(c, now_ms());
+        case WAIT_INTERRUPTED:
+            return CONN_WAIT;
+        case WAIT_ERROR:
+            return http_conn_abort(c);
+        }
+    }
     for (;;) {
         int64_t left = deadline - now_ms();
         if (left <= 0)

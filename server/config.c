@@ -657,20 +657,40 @@ static int read_directives(struct reader *rd, const char **list, const char *wha
 
 /* ---- pass 2: applying ---- */
 
-enum section_kind { SEC_IFMODULE, SEC_LOCATION, SEC_VHOST };
+enum section_kind { SEC_IFMODULE, SEC_LOCATION, SEC_VHOST, SEC_MODULE };
 
 struct section {
     enum section_kind kind;
     int active;
     struct location *location;
+    const struct config_module *module; /* SEC_MODULE: whose section */
+    char *arg;
 };
+
+/* The module whose own section "<NAME" (or "</NAME>" when closing) is, or NULL. */
+static const struct config_module *section_module(const struct config_module *const *modules,
+                                                  const char *name, int closing)
+{
+    for (int i = 0; modules != NULL && modules[i] != NULL; i++) {
+        const char *sec = modules[i]->section;
+        size_t n = sec != NULL ? strlen(sec) : 0;
+        if (n == 0 || name[0] != '<' || (closing && name[1] != '/'))
+            continue;
+        const char *p = name + 1 + (closing ? 1 : 0);
+        if (strncasecmp(p, sec, n) == 0 && strcmp(p + n, closing ? ">" : "") == 0)
+            return modules[i];
+    }
+    return NULL;
+}
 
 /* <IfModule> names: the MPMs by Apache's names, and the features built into this server. */
 static int module_present(const struct server *s, const char *name)
 {
     static const char *const builtin[] = {
-        "core",       "http_core", "log_config_module", "mod_log_config.c", "mime_module", "mod_mime.c",
-        "dir_module", "mod_dir.c", "so_module",         "unixd_module",     "mod_unixd.c", NULL};
+        "core",        "http_core",         "log_config_module", "mod_log_config.c",
+        "mime_module", "mod_mime.c",        "dir_module",        "mod_dir.c",
+        "so_module",   "unixd_module",      "mod_unixd.c",       "proxy_module",
+        "mod_proxy.c", "proxy_http_module", "mod_proxy_http.c",  NULL};
     char buf[64];
     for (int i = 0; builtin[i] != NULL; i++)
         if (strcasecmp(name, builtin[i]) == 0)
@@ -700,6 +720,15 @@ static const char *other_mpm_of(const struct server *s, const char *name)
         if (s->mpms[i] != s->mpm && find_directive(s->mpms[i]->directives, name) != NULL)
             return s->mpms[i]->name;
     return NULL;
+}
+
+/* Whether d, a row of a module's <Location> table, is also one of that module's <VirtualHost> rows. */
+static int module_in_vhost(const struct config_module *const *modules, const struct directive *d)
+{
+    for (int i = 0; modules != NULL && modules[i] != NULL; i++)
+        if (find_directive(modules[i]->vhost_directives, d->name) != NULL)
+            return 1;
+    return 0;
 }
 
 /* The row for `name` in the core's tables, a module's or the MPM's; NULL if none. *in_vhost says whether it
@@ -787,7 +816,10 @@ static int apply(struct server *s, const struct config_module *const *modules, s
             for (int i = 0; i < depth; i++)
                 if (stack[i].kind != SEC_IFMODULE)
                     return errbuf_set(err, "%s:%d: <VirtualHost> cannot occur within <%s> section", l->file,
-                                      l->line, stack[i].kind == SEC_VHOST ? "VirtualHost" : "Location");
+                                      l->line,
+                                      stack[i].kind == SEC_VHOST      ? "VirtualHost"
+                                      : stack[i].kind == SEC_LOCATION ? "Location"
+                                                                      : stack[i].module->section);
             struct section *sec = &stack[depth];
             sec->kind = SEC_VHOST;
             sec->active = 1;
@@ -854,6 +886,30 @@ static int apply(struct server *s, const struct config_module *const *modules, s
                 active = active && stack[i].active;
             continue;
         }
+        const struct config_module *secmod = section_module(modules, name, 0);
+        if (secmod != NULL) {
+            if (depth == MAX_SECTION_DEPTH)
+                return errbuf_set(err, "%s:%d: sections nested too deeply", l->file, l->line);
+            for (int i = 0; i < depth; i++)
+                if (stack[i].kind != SEC_IFMODULE)
+                    return errbuf_set(err, "%s:%d: %s> cannot be inside another section", l->file, l->line,
+                                      name);
+            struct section *sec = &stack[depth];
+            if (section_arg(s->pool, l, &sec->arg) < 0)
+                return errbuf_set(err, "%s:%d: %s> takes one argument", l->file, l->line, name);
+            sec->kind = SEC_MODULE;
+            sec->active = 1;
+            sec->location = NULL;
+            sec->module = secmod;
+            open_at[depth++] = l;
+            continue;
+        }
+        if ((secmod = section_module(modules, name, 1)) != NULL) {
+            if (depth == 0 || stack[depth - 1].kind != SEC_MODULE || stack[depth - 1].module != secmod)
+                return errbuf_set(err, "%s:%d: %s without matching opening section", l->file, l->line, name);
+            depth--;
+            continue;
+        }
         if (name[0] == '<' && !authz_directive(name))
             return errbuf_set(err, "%s:%d: unknown section '%s'", l->file, l->line, name);
         if (!active)
@@ -866,9 +922,25 @@ static int apply(struct server *s, const struct config_module *const *modules, s
             continue;
         }
         struct location *loc = NULL;
-        for (int i = 0; i < depth; i++)
+        const struct section *modsec = NULL;
+        for (int i = 0; i < depth; i++) {
             if (stack[i].kind == SEC_LOCATION)
                 loc = stack[i].location;
+            if (stack[i].kind == SEC_MODULE)
+                modsec = &stack[i];
+        }
+        if (modsec != NULL) {
+            const struct directive *d = find_directive(modsec->module->section_directives, name);
+            if (d == NULL)
+                return errbuf_set(err, "%s:%d: %s is not allowed inside <%s>", l->file, l->line, name,
+                                  modsec->module->section);
+            s->conf_section = modsec->arg;
+            const char *msg = d->set(s, d, l->argc - 1, l->argv + 1);
+            s->conf_section = NULL;
+            if (msg != NULL)
+                return errbuf_set(err, "%s:%d: %s %s", l->file, l->line, d->name, msg);
+            continue;
+        }
         if (authz_directive(name)) {
             if (authz_config_line(s->pool, loc, l->file, l->line, l->argc, l->argv, err) < 0)
                 return -1;
@@ -889,8 +961,23 @@ static int apply(struct server *s, const struct config_module *const *modules, s
             loc->handler = h != NULL ? h : &static_handler;
             continue;
         }
-        if (loc != NULL)
-            return errbuf_set(err, "%s:%d: %s is not allowed inside <Location>", l->file, l->line, name);
+        if (loc != NULL) {
+            const struct directive *d = NULL;
+            for (int i = 0; d == NULL && modules != NULL && modules[i] != NULL; i++)
+                if (modules[i]->location_directives != NULL)
+                    d = find_directive(modules[i]->location_directives, name);
+            if (d == NULL)
+                return errbuf_set(err, "%s:%d: %s is not allowed inside <Location>", l->file, l->line, name);
+            if (s->conf_vhost != NULL && !module_in_vhost(modules, d))
+                return errbuf_set(err, "%s:%d: %s cannot occur within <VirtualHost> section", l->file,
+                                  l->line, d->name);
+            s->conf_location = loc->path;
+            const char *msg = d->set(s, d, l->argc - 1, l->argv + 1);
+            s->conf_location = NULL;
+            if (msg != NULL)
+                return errbuf_set(err, "%s:%d: %s %s", l->file, l->line, d->name, msg);
+            continue;
+        }
         int in_vhost;
         const struct directive *d = lookup(s, modules, name, &in_vhost);
         if (d != NULL && !in_vhost && s->conf_vhost != NULL)

@@ -140,6 +140,21 @@ int http_resp_body_mem(struct request *r, const void *data, size_t len)
     return append_seg(r, data, -1, 0, len);
 }
 
+int http_resp_stream(struct request *r, long long length)
+{
+    r->stream = 1;
+    r->stream_length = length;
+    r->stream_data = NULL;
+    r->stream_len = 0;
+    return 0;
+}
+
+void http_resp_stream_data(struct request *r, const void *data, size_t len)
+{
+    r->stream_data = data;
+    r->stream_len = len;
+}
+
 /* The request closes each distinct fd once, at its end (http_conn.c walks the segments). */
 int http_resp_body_file(struct request *r, int fd, off_t off, size_t len)
 {
@@ -173,6 +188,8 @@ int http_resp_error(struct request *r, int status)
     r->body = NULL;
     r->body_tail = &r->body;
     r->body_len = 0;
+    r->stream = 0;
+    r->stream_len = 0;
     r->content_type = "text/html; charset=utf-8";
     char *page = pool_printf(r->pool,
                              "<!DOCTYPE html>\n<html><head><title>%d %s</title></head>\n"

@@ -32,6 +32,18 @@ enum http_method {
 };
 #define HTTP_M(m) (1u << (m))
 
+/*
+ * What a handler that returns HANDLER_WAIT waits for. The core stays sans-I/O for the client; a handler that
+ * talks to another server does its own non-blocking I/O on its own socket and asks the MPM, through the core,
+ * to wake it when that socket is ready or the deadline passes.
+ */
+enum http_wait {
+    HTTP_WAIT_TIMER,    /* nothing but wait_until (the delay handler) */
+    HTTP_WAIT_READABLE, /* wait_fd readable, or wait_until */
+    HTTP_WAIT_WRITABLE, /* wait_fd writable, or wait_until */
+    HTTP_WAIT_BODY /* more of the request body (http_req_body()), or its end; the core reads the client */
+};
+
 struct http_header {
     const char *name;
     const char *value; /* leading and trailing whitespace removed */
@@ -82,8 +94,19 @@ struct request {
     const char *content_type;
     struct body_seg *body, **body_tail;
     size_t body_len;    /* sum of segment lengths: the Content-Length */
-    int64_t wait_until; /* HANDLER_WAIT: monotonic ms at which resume() is called */
     void *handler_data; /* for a handler that waits */
+
+    /* HANDLER_WAIT: what the handler waits for before resume() is called (see enum http_wait) */
+    enum http_wait wait_for; /* HTTP_WAIT_TIMER (the zero value), _READABLE, _WRITABLE or _BODY */
+    int wait_fd;             /* for _READABLE and _WRITABLE: the handler's own socket */
+    int64_t wait_until;      /* monotonic ms: resume() is called at the latest then */
+    int wait_timed_out;      /* set by the core before resume(): the deadline passed, the wait did not end */
+
+    /* a streamed response (http_resp_stream()): the head first, then the body as the handler gives it */
+    int stream;              /* the response is streamed */
+    long long stream_length; /* its Content-Length, or -1: chunked (HTTP/1.1) or close-delimited (1.0) */
+    const char *stream_data; /* the next piece, set by http_resp_stream_data(), taken by the core */
+    size_t stream_len;
 
     /* accounting, for the access log */
     time_t start_time;
@@ -121,6 +144,31 @@ int http_resp_body_file(struct request *r, int fd, off_t off, size_t len);
  * core closes the connection after the statuses where the framing is in doubt: 400, 408, 413, 414, 417, 431,
  * 500, 501, 505.) */
 int http_resp_error(struct request *r, int status);
+
+/*
+ * Starts a streamed response: the status and headers set so far are the head, written as soon as the handler
+ * returns; the body follows piece by piece (http_resp_stream_data()). `length` is the body's length when it
+ * is known (sent as Content-Length), or -1: the core frames the body chunked for an HTTP/1.1 client and ends
+ * the connection after it for HTTP/1.0. Returns 0.
+ */
+int http_resp_stream(struct request *r, long long length);
+
+/*
+ * The next piece of a streamed body. Not copied: it must stay valid until the handler is called again, which
+ * happens only once the client has taken all of it (the backpressure: a handler never has to hold more than
+ * one piece). A handler then returns HANDLER_WAIT to be called for the next piece, HANDLER_DONE after the
+ * last one, or HANDLER_ABORT when the body cannot be completed (the connection is closed after this piece,
+ * without a chunked terminator).
+ */
+void http_resp_stream_data(struct request *r, const void *data, size_t len);
+
+/*
+ * For a handler with `stream_body` set: copies up to `cap` bytes of the request body received so far
+ * (de-chunked) into buf; what does not fit stays for the next call. Returns the count, 0 when nothing is
+ * buffered now (return HANDLER_WAIT with HTTP_WAIT_BODY to be called when more arrives), or -1 when the body
+ * has ended (or there is none).
+ */
+long long http_req_body(struct request *r, void *buf, size_t cap);
 
 /* For the core: closes every file the response body refers to, once each. */
 void http_resp_close_files(struct request *r);

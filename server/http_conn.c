@@ -129,6 +129,24 @@ struct exchange {
     size_t head_len, head_off;
     struct body_seg *seg;
     size_t seg_off;
+
+    /* a handler with stream_body runs from the end of the head on (early); the body is parsed into body_buf
+     * only as fast as it takes it, so a slow upstream holds the client back instead of filling memory */
+    unsigned early : 1;          /* the handler was called after the head */
+    unsigned msg_complete : 1;   /* llhttp has seen the end of the request */
+    unsigned handler_called : 1; /* cleanup() is due */
+    unsigned cleaned : 1;        /* cleanup() has run */
+    unsigned wait_body : 1;      /* the handler waits for body bytes (HTTP_WAIT_BODY) */
+    char *body_buf;              /* READ_BUF_SIZE: body bytes parsed, [body_off, body_len) not yet taken */
+    size_t body_off, body_len;
+
+    /* a streamed response: each piece the handler gives, framed, in sseg; the handler is asked for the next
+     * only when they are written */
+    unsigned stream_chunked : 1; /* chunked framing for an HTTP/1.1 client */
+    unsigned stream_end : 1;     /* the handler gave the last piece (or aborted) */
+    long long stream_given;      /* body bytes given so far */
+    struct body_seg sseg[4];     /* chunk size line, data, CRLF, last chunk */
+    char chunk_line[20];
 };
 
 struct http_conn {
@@ -164,6 +182,9 @@ static pthread_once_t settings_once = PTHREAD_ONCE_INIT;
 
 static enum conn_state process_input(struct http_conn *c, int64_t now);
 static enum conn_state respond(struct http_conn *c, int64_t now);
+static enum conn_state run_handler(struct http_conn *c, int first, int64_t now);
+static enum conn_state stream_drained(struct http_conn *c, int64_t now);
+static enum conn_state finish_response(struct http_conn *c, int64_t now);
 
 /* ---- read deadlines ---- */
 
@@ -260,10 +281,20 @@ static int begin_request(struct http_conn *c, int64_t now)
     return 0;
 }
 
+/* Lets the handler release what it holds (an upstream connection), once, however the request ends. */
+static void handler_cleanup(struct http_conn *c)
+{
+    struct exchange *x = c->x;
+    if (x->handler_called && !x->cleaned && x->handler->cleanup != NULL)
+        x->handler->cleanup(&x->req);
+    x->cleaned = 1;
+}
+
 /* Logs and accounts the finished request, then forgets it (its pool is reset, not freed). */
 static void end_request(struct http_conn *c)
 {
     struct request *r = &c->x->req;
+    handler_cleanup(c);
     settle_line(c->x, 1);
     log_access(c->s, r);
     if (c->slot != NULL) /* the duration as the access log's %D measures it */
@@ -605,6 +636,19 @@ static int on_headers_complete(llhttp_t *p)
     if (r->method == METHOD_HEAD)
         c->x->send_body = 0;
     c->x->headers_done = 1;
+    if (c->x->path_status == 0) {
+        const struct handler *h =
+            strcmp(r->path, "*") == 0 ? &static_handler : handler_for(r->vhost, r->path);
+        c->x->handler = h;
+        /* a handler that streams the body runs now, when there is one: the parser pauses at the head */
+        if (h->stream_body && (r->chunked || r->content_length > 0)) {
+            c->x->body_buf = pool_alloc(c->pool, READ_BUF_SIZE);
+            if (c->x->body_buf == NULL)
+                return fail(c, 500);
+            c->x->early = 1;
+            return HPE_PAUSED;
+        }
+    }
     return 0;
 }
 
@@ -612,10 +656,15 @@ static int on_body(llhttp_t *p, const char *at, size_t n)
 {
     struct http_conn *c = conn_of(p);
     struct request *r = &c->x->req;
-    (void)at;
     r->body_received += (long long)n;
     if (c->x->body_limit > 0 && r->body_received > c->x->body_limit)
         return fail(c, 413);
+    if (c->x->early) {
+        /* process_input() parses no more than body_buf has room for: the body is never longer than its bytes
+         */
+        memcpy(c->x->body_buf + c->x->body_len, at, n);
+        c->x->body_len += n;
+    }
     return 0;
 }
 
@@ -633,7 +682,7 @@ static int on_chunk_header(llhttp_t *p)
 
 static int on_message_complete(llhttp_t *p)
 {
-    (void)p;
+    conn_of(p)->x->msg_complete = 1;
     return HPE_PAUSED;
 }
 
@@ -763,6 +812,21 @@ enum conn_state http_conn_eof(struct http_conn *c, int64_t now)
     return c->state;
 }
 
+long long http_req_body(struct request *r, void *buf, size_t cap)
+{
+    struct exchange *x = (struct exchange *)r; /* the request is the exchange's first member */
+    if (!x->early)
+        return -1;
+    size_t n = x->body_len - x->body_off;
+    if (n == 0)
+        return x->msg_complete ? -1 : 0;
+    if (n > cap)
+        n = cap;
+    memcpy(buf, x->body_buf + x->body_off, n);
+    x->body_off += n;
+    return (long long)n;
+}
+
 /* ---- answering ---- */
 
 /* Statuses after which the framing of the rest of the stream is in doubt: the connection is closed. */
@@ -834,12 +898,28 @@ static enum conn_state respond(struct http_conn *c, int64_t now)
     if (!vhost_keepalive(s, r->vhost) || c->leaving || !llhttp_should_keep_alive(&c->x->parser) ||
         (max_requests > 0 && c->requests + 1 >= (unsigned)max_requests))
         c->close_after = 1;
+    /* a handler that stopped before the end of a body it streams: the rest of it cannot be skipped safely */
+    if (c->x->early && !c->x->msg_complete)
+        c->close_after = c->linger = 1;
     int bodiless = status == 304 || status == 204 || status < 200;
-    if (bodiless || !c->x->send_body)
+    if (bodiless || !c->x->send_body || r->stream)
         c->x->seg = NULL;
     else
         c->x->seg = r->body;
     c->x->seg_off = 0;
+    int own_date = 0, own_server = 0; /* a streamed response may carry its origin's */
+    if (r->stream) {
+        for (int i = 0; i < r->n_resp_headers; i++) {
+            own_date |= strcasecmp(r->resp_headers[i].name, "Date") == 0;
+            own_server |= strcasecmp(r->resp_headers[i].name, "Server") == 0;
+        }
+        if (!bodiless && r->stream_length < 0 && c->x->send_body) {
+            if (r->version_minor >= 1)
+                c->x->stream_chunked = 1;
+            else
+                c->close_after = 1; /* HTTP/1.0: the body ends with the connection */
+        }
+    }
 
     /* one allocation for the whole head: 256 bytes cover the status line and the core's own headers */
     size_t size = 256 + (r->content_type ? strlen(r->content_type) : 0);
@@ -851,15 +931,22 @@ static enum conn_state respond(struct http_conn *c, int64_t now)
     put_uint(&h, (unsigned)status);
     PUT_LIT(&h, " ");
     pbuf_puts(&h, http_reason(status));
-    PUT_LIT(&h, "\r\nDate: ");
-    pbuf_puts(&h, http_date_now());
-    PUT_LIT(&h, "\r\nServer: " SERVER_SOFTWARE "\r\n");
+    PUT_LIT(&h, "\r\n");
+    if (!own_date) {
+        PUT_LIT(&h, "Date: ");
+        pbuf_puts(&h, http_date_now());
+        PUT_LIT(&h, "\r\n");
+    }
+    if (!own_server)
+        PUT_LIT(&h, "Server: " SERVER_SOFTWARE "\r\n");
     for (int i = 0; i < r->n_resp_headers; i++)
         put_header(&h, r->resp_headers[i].name, r->resp_headers[i].value);
-    if (!bodiless) {
+    if (!bodiless && (!r->stream || r->stream_length >= 0)) {
         PUT_LIT(&h, "Content-Length: ");
-        put_uint(&h, r->body_len);
+        put_uint(&h, r->stream ? (unsigned long long)r->stream_length : r->body_len);
         PUT_LIT(&h, "\r\n");
+    } else if (c->x->stream_chunked) {
+        PUT_LIT(&h, "Transfer-Encoding: chunked\r\n");
     }
     if (r->content_type != NULL && status != 304)
         put_header(&h, "Content-Type", r->content_type);
@@ -887,6 +974,9 @@ static int prepare_error(struct http_conn *c, int status, int64_t now)
 {
     if (c->x == NULL && begin_request(c, now) < 0)
         return -1;
+    if (c->x->head != NULL)
+        return -1; /* the head is out: only closing is left */
+    handler_cleanup(c);
     settle_line(c->x, 1);
     if (c->x->req.method == METHOD_HEAD && c->x->req.request_line != NULL)
         c->x->send_body = 0;
@@ -914,9 +1004,8 @@ static enum conn_state dispatch(struct http_conn *c, int64_t now)
         return respond_error(c, c->x->path_status, now);
     if (!authz_check(r))
         return respond_error(c, 403, now);
-    h = strcmp(r->path, "*") == 0 ? &static_handler : handler_for(r->vhost, r->path);
-    c->x->handler = h;
-    if (r->method == METHOD_OPTIONS) {
+    h = c->x->handler; /* chosen at the end of the head */
+    if (r->method == METHOD_OPTIONS && !h->options) {
         const char *allow = allow_header(r->pool, h->methods);
         if (allow == NULL || http_resp_header(r, "Allow", allow) < 0)
             return respond_error(c, 500, now);
@@ -929,12 +1018,118 @@ static enum conn_state dispatch(struct http_conn *c, int64_t now)
             return respond_error(c, 500, now);
         return respond(c, now);
     }
-    if (h->handle(r) == HANDLER_WAIT) {
-        c->phase = PH_RUNNING;
+    return run_handler(c, 1, now);
+}
+
+/* ---- running a handler ---- */
+
+/* Frames the piece the handler gave (if the client gets a body) and what its result says follows. */
+static enum conn_state stream_queue(struct http_conn *c, enum handler_result res, int64_t now)
+{
+    struct exchange *x = c->x;
+    struct request *r = &x->req;
+    int body = x->send_body && !(r->status == 304 || r->status == 204 || r->status < 200);
+    size_t n = body ? r->stream_len : 0;
+    struct body_seg **tail = &x->seg;
+
+    r->stream_len = 0;
+    x->seg = NULL;
+    x->seg_off = 0;
+    x->stream_given += (long long)n;
+    if (r->stream_length >= 0 && x->stream_given > r->stream_length && body)
+        res = HANDLER_ABORT; /* more than the length the head announced */
+    if (n > 0) {
+        struct body_seg *seg = x->sseg;
+        memset(x->sseg, 0, sizeof(x->sseg));
+        if (x->stream_chunked) {
+            int k = snprintf(x->chunk_line, sizeof(x->chunk_line), "%zx\r\n", n);
+            seg[0].data = x->chunk_line, seg[0].len = (size_t)k, seg[0].fd = -1;
+            *tail = &seg[0], tail = &seg[0].next;
+        }
+        seg[1].data = r->stream_data, seg[1].len = n, seg[1].fd = -1;
+        *tail = &seg[1], tail = &seg[1].next;
+        if (x->stream_chunked) {
+            seg[2].data = "\r\n", seg[2].len = 2, seg[2].fd = -1;
+            *tail = &seg[2], tail = &seg[2].next;
+        }
+    }
+    if (res == HANDLER_DONE && body && r->stream_length >= 0 && x->stream_given != r->stream_length)
+        res = HANDLER_ABORT; /* fewer bytes than announced: never complete the framing */
+    if (res != HANDLER_WAIT) {
+        x->stream_end = 1;
+        if (res == HANDLER_ABORT) {
+            c->close_after = 1;
+            c->linger = 0;
+        } else if (x->stream_chunked) {
+            memset(&x->sseg[3], 0, sizeof(x->sseg[3]));
+            x->sseg[3].data = "0\r\n\r\n", x->sseg[3].len = 5, x->sseg[3].fd = -1;
+            *tail = &x->sseg[3];
+        }
+    }
+    if (x->head_off < x->head_len || x->seg != NULL) {
+        c->state = CONN_WRITE;
+        c->deadline = now + (int64_t)c->s->timeout * 1000;
+        return c->state;
+    }
+    return stream_drained(c, now);
+}
+
+/* The handler's wait: for its socket or a timer (CONN_WAIT), or for the request body (CONN_READ). */
+static enum conn_state enter_wait(struct http_conn *c, int64_t now)
+{
+    struct exchange *x = c->x;
+    struct request *r = &x->req;
+    c->phase = PH_RUNNING;
+    if (r->wait_for != HTTP_WAIT_BODY) {
         c->state = CONN_WAIT;
         c->deadline = r->wait_until;
         return c->state;
     }
+    x->wait_body = 1;
+    if (!x->early || x->body_len > x->body_off || x->msg_complete)
+        return run_handler(c, 0, now);
+    if (x->expect_continue && r->body_received == 0) {
+        /* the client waits for a word before it sends the body: now that it is wanted */
+        x->expect_continue = 0;
+        c->phase = PH_INTERIM;
+        x->interim_off = 0;
+        c->state = CONN_WRITE;
+        c->deadline = now + (int64_t)c->s->timeout * 1000;
+        return c->state;
+    }
+    return process_input(c, now);
+}
+
+/* All of the streamed output so far is written: the next piece, or the end. */
+static enum conn_state stream_drained(struct http_conn *c, int64_t now)
+{
+    if (!c->x->stream_end)
+        return enter_wait(c, now);
+    return finish_response(c, now);
+}
+
+/* Calls the handler (handle() first, then resume()) and follows what it returns. */
+static enum conn_state run_handler(struct http_conn *c, int first, int64_t now)
+{
+    struct exchange *x = c->x;
+    struct request *r = &x->req;
+    r->wait_for = HTTP_WAIT_TIMER;
+    r->wait_fd = -1;
+    x->wait_body = 0;
+    x->handler_called = 1;
+    enum handler_result res = first ? x->handler->handle(r) : x->handler->resume(r);
+    r->wait_timed_out = 0;
+    if (r->stream) {
+        if (x->head == NULL) {
+            if (respond(c, now) == CONN_CLOSE)
+                return c->state;
+        }
+        return stream_queue(c, res, now);
+    }
+    if (res == HANDLER_WAIT)
+        return enter_wait(c, now);
+    if (res == HANDLER_ABORT)
+        c->close_after = 1;
     return respond(c, now);
 }
 
@@ -1153,9 +1348,19 @@ static enum conn_state process_input(struct http_conn *c, int64_t now)
             return c->state;
         }
         struct exchange *x = c->x;
+        if (x->early) {
+            /* the handler runs: parse only body bytes it has room for, and nothing past the request */
+            if (x->body_off == x->body_len)
+                x->body_off = x->body_len = 0;
+            size_t room = READ_BUF_SIZE - x->body_len;
+            if (x->msg_complete || room == 0 || x->line_failed)
+                break;
+            if (len > room)
+                len = room;
+        }
         x->line_lf = NULL;
         if (x->scan != SCAN_DONE)
-            len = scan_head(c, data, avail, &stop);
+            len = scan_head(c, data, len, &stop);
         if (x->line_failed) {
             /* llhttp failed inside the request line: only the line's end was awaited */
             c->start = c->end;
@@ -1174,10 +1379,19 @@ static enum conn_state process_input(struct http_conn *c, int64_t now)
         c->start += (size_t)(pos - data);
         if (err == HPE_OK && stop == 0)
             break;
+        if (err == HPE_PAUSED && !x->msg_complete) {
+            /* paused at the end of the head for a handler that streams the body */
+            llhttp_resume(&x->parser);
+            stage_begin(c, ST_BODY, now);
+            return dispatch(c, now);
+        }
         if (err == HPE_PAUSED) {
             c->stage = ST_NONE;
-            if (!x->req.chunked || memcmp(x->tail, "\n\r\n", 3) == 0)
+            if (!x->req.chunked || memcmp(x->tail, "\n\r\n", 3) == 0) {
+                if (x->early)
+                    break; /* the handler, waiting for the body, is told below */
                 return dispatch(c, now);
+            }
             c->start = c->end;
             return respond_error(c, 400, now); /* the trailer section ended with a bare LF */
         }
@@ -1192,7 +1406,16 @@ static enum conn_state process_input(struct http_conn *c, int64_t now)
     }
     if (c->x != NULL && c->x->headers_done && c->stage == ST_HEADER)
         stage_begin(c, ST_BODY, now);
-    if (c->x != NULL && c->x->expect_continue && c->x->headers_done && c->x->req.body_received == 0) {
+    if (c->x != NULL && c->x->early) {
+        if (c->x->wait_body && (c->x->body_len > c->x->body_off || c->x->msg_complete))
+            return run_handler(c, 0, now);
+        if (c->phase == PH_RUNNING && !c->x->wait_body) {
+            c->state = CONN_WAIT; /* cannot happen: input is not parsed while the handler waits otherwise */
+            return c->state;
+        }
+    }
+    if (c->x != NULL && !c->x->early && c->x->expect_continue && c->x->headers_done &&
+        c->x->req.body_received == 0) {
         c->x->expect_continue = 0;
         c->phase = PH_INTERIM;
         c->x->interim_off = 0;
@@ -1273,7 +1496,7 @@ enum conn_state http_conn_sent(struct http_conn *c, size_t n, int64_t now)
         c->x->interim_off += n;
         if (c->x->interim_off < sizeof(continue_line) - 1)
             return c->state;
-        c->phase = PH_PARSING;
+        c->phase = c->x->early ? PH_RUNNING : PH_PARSING;
         stage_begin(c, ST_BODY, now); /* the client starts the body only now */
         return process_input(c, now);
     }
@@ -1304,6 +1527,8 @@ enum conn_state http_conn_sent(struct http_conn *c, size_t n, int64_t now)
     }
     if (c->x->head_off < c->x->head_len || c->x->seg != NULL)
         return c->state;
+    if (c->x->req.stream)
+        return stream_drained(c, now);
     return finish_response(c, now);
 }
 
@@ -1321,11 +1546,8 @@ enum conn_state http_conn_timeout(struct http_conn *c, int64_t now)
         c->state = CONN_CLOSE;
         break;
     case CONN_WAIT:
-        if (c->x->handler->resume(&c->x->req) == HANDLER_WAIT) {
-            c->deadline = c->x->req.wait_until;
-            return c->state;
-        }
-        return respond(c, now);
+        c->x->req.wait_timed_out = 1;
+        return run_handler(c, 0, now);
     case CONN_KEEPALIVE:
     case CONN_WRITE:
     case CONN_CLOSE:
@@ -1333,6 +1555,27 @@ enum conn_state http_conn_timeout(struct http_conn *c, int64_t now)
         break;
     }
     return c->state;
+}
+
+enum conn_state http_conn_ready(struct http_conn *c, int64_t now)
+{
+    if (c->state != CONN_WAIT)
+        return c->state;
+    return run_handler(c, 0, now);
+}
+
+int http_conn_wait_fd(const struct http_conn *c, int *events)
+{
+    if (c->state != CONN_WAIT || c->x == NULL)
+        return -1;
+    const struct request *r = &c->x->req;
+    if (r->wait_for == HTTP_WAIT_READABLE)
+        *events = CONN_WAIT_IN;
+    else if (r->wait_for == HTTP_WAIT_WRITABLE)
+        *events = CONN_WAIT_OUT;
+    else
+        return -1;
+    return r->wait_fd;
 }
 
 enum conn_state http_conn_abort(struct http_conn *c)

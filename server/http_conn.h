@@ -25,7 +25,8 @@ enum conn_state {
     CONN_READ,      /* wants bytes; deadline: Timeout (408 when it passes mid-request) */
     CONN_WRITE,     /* output pending: call http_conn_output() */
     CONN_KEEPALIVE, /* idle between requests; deadline: KeepAliveTimeout (then close quietly) */
-    CONN_WAIT,      /* a handler waits; call http_conn_timeout() at the deadline */
+    CONN_WAIT,      /* a handler waits: for its own socket (http_conn_wait_fd(): then http_conn_ready()) or a
+                       timer; call http_conn_timeout() at the deadline */
     CONN_CLOSE      /* done: close the socket (lingering if http_conn_linger() says so) */
 };
 
@@ -95,6 +96,21 @@ enum conn_state http_conn_sent(struct http_conn *c, size_t n, int64_t now);
 /* The deadline passed: 408 mid-request, quiet close when idle, resume a waiting handler, close a stuck write.
  */
 enum conn_state http_conn_timeout(struct http_conn *c, int64_t now);
+
+/* What a handler in CONN_WAIT waits for on its socket. */
+#define CONN_WAIT_IN  1 /* readable */
+#define CONN_WAIT_OUT 2 /* writable */
+
+/*
+ * CONN_WAIT: the socket the handler waits on, with *events CONN_WAIT_IN or CONN_WAIT_OUT; -1 when it waits
+ * for its deadline alone (a timer). The MPM waits for that socket and the deadline together, then calls
+ * http_conn_ready() or http_conn_timeout(). The socket is the handler's: the MPM never reads or writes it,
+ * and must stop watching it before calling the core (the handler may close it and open another).
+ */
+int http_conn_wait_fd(const struct http_conn *c, int *events);
+
+/* CONN_WAIT: the handler's socket is ready; resumes the handler. */
+enum conn_state http_conn_ready(struct http_conn *c, int64_t now);
 
 /* A write failed (peer gone): log what was sent and close. */
 enum conn_state http_conn_abort(struct http_conn *c);

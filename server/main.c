@@ -23,6 +23,7 @@
 #include "log.h"
 #include "process.h"
 #include "restart.h"
+#include "proxy_conf.h"
 #include "unixd.h"
 #include "vhost.h"
 
@@ -205,7 +206,7 @@ int main(int argc, char **argv)
     int npre = 0, npost = 0, ndef = 0, opt, test_only = 0, show_v = 0, show_V = 0, one_process = 0, k_sig = 0;
     int dump_only = 0;
     const char *command = NULL;
-    static const struct config_module *const modules[] = {&unixd_module, NULL};
+    static const struct config_module *const modules[] = {&unixd_module, &proxy_module, NULL};
     struct config_args args = {
         .mpms = mpm_registry, .modules = modules, .pre = pre, .post = post, .defines = defines};
     struct warnings w = {0};

@@ -23,6 +23,7 @@ struct conf_line;
 struct authz;
 struct vhost_set;
 struct vhost_map;
+struct proxy_conf;
 
 #define SERVER_SOFTWARE "httpd/" PACKAGE_VERSION
 
@@ -93,6 +94,8 @@ struct vhost {
     struct custom_log *custom_logs; /* CustomLog: its own, or the main server's when it has none */
     int own_logs;                   /* custom_logs are its own (opened and closed for it) */
     struct location *locations;     /* <Location> sections: its own first, then the main server's */
+    const struct proxy_conf *proxy; /* the mod_proxy settings its requests use: the main server's (s->proxy)
+                                       for every server while ProxyPass is not allowed in <VirtualHost> */
     /* Request settings a <VirtualHost> may set for the requests it serves (Apache reads them from the Host's
      * vhost); the main server's are struct server's, and these stay -1 in s->main. Merged, in a vhost they
      * hold the main server's value unless it set its own: read them through vhost_keepalive() & co. */
@@ -193,7 +196,9 @@ struct server {
     struct vhost *vhosts;        /* <VirtualHost> sections, in order; NULL when there are none */
     struct vhost_map *vhost_map; /* which vhosts each local address selects (server/vhost.c) */
     struct vhost *conf_vhost;    /* while applying: the server the lines are for (&main outside sections) */
-    int need_local_addr;         /* a rule needs the local address of each connection (Require local) */
+    struct proxy_conf
+        *proxy;          /* ProxyPass and the other mod_proxy settings (server/proxy_conf.c); NULL if none */
+    int need_local_addr; /* a rule needs the local address of each connection (Require local) */
 
     /* concurrency model */
     const struct mpm *mpm; /* MPM */
@@ -203,6 +208,8 @@ struct server {
     /* how it was read, for config_mpm_settings() */
     const struct mpm *const *mpms; /* the MPMs it could choose from */
     struct conf_line *conf_lines;  /* the directives as read, in order */
+    const char *conf_location;     /* while a directive inside <Location> is applied: the section's path */
+    const char *conf_section;      /* while a directive inside a module's section is applied: its argument */
 
     /* command line */
     int one_process; /* -X */

@@ -221,7 +221,8 @@ static enum handler_result error_handle(struct request *r)
     return HANDLER_DONE;
 }
 
-static const struct handler error_handler = {"test-error", HTTP_M(METHOD_GET), error_handle, NULL};
+static const struct handler error_handler = {
+    .name = "test-error", .methods = HTTP_M(METHOD_GET), .handle = error_handle};
 
 /* Sends one request through a fresh connection and returns everything it wrote, the Date value as "X";
  * *closed tells whether the connection ended after it. */

@@ -6,6 +6,7 @@
  */
 #include <criterion/criterion.h>
 #include <sched.h>
+#include <stdio.h>
 #include <stdint.h>
 #include <string.h>
 #include <sys/wait.h>
@@ -300,4 +301,38 @@ Test(scoreboard, current_is_the_last_mapped)
     scoreboard_destroy(other);
     cr_assert_null(scoreboard_current(), "an unmapped board is not found");
     scoreboard_destroy(NULL);
+}
+
+Test(scoreboard, member_slots_by_name)
+{
+    struct errbuf err;
+    struct scoreboard *board = scoreboard_create(2, 2, &err);
+    cr_assert_not_null(board, "%s", err.msg);
+    struct sb_member *a = scoreboard_member(board, "balancer://x http://a/");
+    struct sb_member *b = scoreboard_member(board, "balancer://x http://b/");
+    cr_assert_not_null(a);
+    cr_assert_not_null(b);
+    cr_assert_neq(a, b);
+    cr_assert_eq(scoreboard_member(board, "balancer://x http://a/"), a, "found again by its name");
+    cr_assert_eq(scoreboard_member_at(board, 0), a);
+    cr_assert_eq(scoreboard_member_at(board, 1), b);
+    cr_assert_null(scoreboard_member_at(board, 2));
+    atomic_fetch_add(&a->elected, 3);
+    /* a forked child sees the same slot and its counters */
+    pid_t pid = fork();
+    if (pid == 0) {
+        struct sb_member *m = scoreboard_member(board, "balancer://x http://a/");
+        _exit(m == a && atomic_load(&m->elected) == 3 ? (atomic_fetch_add(&m->elected, 1), 0) : 1);
+    }
+    int status;
+    cr_assert_eq(waitpid(pid, &status, 0), pid);
+    cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    cr_assert_eq(atomic_load(&a->elected), 4);
+    for (int i = 2; i < SB_MEMBERS_MAX; i++) {
+        char name[32];
+        snprintf(name, sizeof(name), "n%d", i);
+        cr_assert_not_null(scoreboard_member(board, name));
+    }
+    cr_assert_null(scoreboard_member(board, "one too many"));
+    scoreboard_destroy(board);
 }

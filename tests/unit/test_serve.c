@@ -78,8 +78,10 @@ static enum handler_result test_resume(struct request *r)
     return HANDLER_DONE;
 }
 
-static const struct handler test_handler = {"test", HTTP_M(METHOD_GET) | HTTP_M(METHOD_POST), test_handle,
-                                            test_resume};
+static const struct handler test_handler = {.name = "test",
+                                            .methods = HTTP_M(METHOD_GET) | HTTP_M(METHOD_POST),
+                                            .handle = test_handle,
+                                            .resume = test_resume};
 static struct location test_location = {.path = "/t", .len = 2, .handler = &test_handler};
 
 /* Byte i of the big file: no run repeats within a page. */
