@@ -869,6 +869,7 @@ Test(http_conn, vhost_chosen_per_request_by_host)
     struct vhost_addr any = {.spec = "*:80", .host = "*", .port = 80};
     const struct vhost_addr *via[] = {&any, &any};
     struct vhost_set set = {.port = 80, .hosts = hosts, .via = via, .n = 2};
+    cr_assert_eq(vhost_set_index(pool, &set), 0);
     srv.vhosts = &a;
     a.next = &b;
 
