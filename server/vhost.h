@@ -14,7 +14,7 @@
  * The one thing to know: nothing here runs per connection unless a <VirtualHost> exists. Each listener is
  * told at configuration time which set its connections reach when its own address decides it (every vhost on
  * that port is "*:port", or the listener is bound to one address), so the common configuration costs no
- * getsockname() per connection, and a request costs a few string compares.
+ * getsockname() per connection, and a request costs a hash lookup and a string compare or two.
  */
 #ifndef HTTPD_VHOST_H
 #define HTTPD_VHOST_H
