@@ -59,8 +59,8 @@ struct custom_log {
     struct custom_log *next;
 };
 
-/* One address of a <VirtualHost>: "addr:port", "[v6]:port", "*:port", "_default_:port", "*"; ":*" or no port
- * means any port. */
+/* One address of a <VirtualHost>: "addr:port", "[v6]:port", "*:port", "_default_:port", "*"; ":*" means any
+ * port, and so does no port unless the main server's ServerName has one (server/vhost.h). */
 struct vhost_addr {
     char *spec; /* as written */
     char *host; /* its address part as written ("127.0.0.1", "[::1]", "*"): Apache's last-resort name */
@@ -72,25 +72,25 @@ struct vhost_addr {
 
 /*
  * A server's own settings: the main server's (everything outside <VirtualHost>) and each virtual host's,
- * which starts from the main server's as Apache merges them (server/vhost.c, vhost_merge()). Handlers read
- * these from request->vhost, never from struct server. A directive allowed in a <VirtualHost> is a row with
- * CONF_VHOST whose offset is into this struct (config.h).
+ * which starts from the main server's as Apache merges them (vhost_finish(), server/vhost.c). Handlers read
+ * these from request->vhost, never from struct server. A directive allowed in a <VirtualHost> is a row of a
+ * virtual-host table, whose offset is into this struct (config.h).
  */
 struct vhost {
     const char *file; /* where its <VirtualHost> is: for -S and messages; NULL for the main server */
     int line;
     struct vhost_addr *addrs; /* its <VirtualHost> addresses, in order; NULL for the main server */
     char *server_name;        /* ServerName as written ("www.example.com", "https://www.example.com:8443") */
-    char *hostname;           /* its host part, lower-case: what Host is matched against and -S shows */
-    char **names;             /* ServerAlias names without wildcards, lower-case, NULL-terminated */
-    char **wild_names;        /* ServerAlias names with '*' or '?', lower-case, NULL-terminated */
+    char *hostname;           /* its host part: what Host is matched against (case-insensitively), -S shows */
+    char **names;             /* ServerAlias names without wildcards, as written, NULL-terminated */
+    char **wild_names;        /* ServerAlias names with '*' or '?', as written, NULL-terminated */
     char *document_root;      /* DocumentRoot */
     char **directory_index;   /* DirectoryIndex, NULL-terminated */
     char *error_log;          /* ErrorLog */
     int own_error_log;        /* a vhost's ErrorLog other than the main server's: error_fd is its own */
     int error_fd;             /* with own_error_log, opened by log_open() */
     int log_level;            /* LogLevel (-1 in a vhost until merged) */
-    struct log_format *formats;     /* LogFormat nicknames (a vhost's own, then the main server's) */
+    struct log_format *formats;     /* its own LogFormat nicknames (CustomLog also finds the main server's) */
     struct custom_log *custom_logs; /* CustomLog: its own, or the main server's when it has none */
     int own_logs;                   /* custom_logs are its own (opened and closed for it) */
     struct location *locations;     /* <Location> sections: its own first, then the main server's */

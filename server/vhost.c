@@ -177,22 +177,87 @@ static char *hostname_of(struct pool *p, const char *server_name)
     return pool_strndup(p, h, n);
 }
 
+/* One plain name of a set's hash table; name NULL: empty. */
+struct vhost_name_slot {
+    const char *name;
+    size_t len;
+    int index; /* of the first vhost of the set with that name */
+};
+
+/* FNV-1a of the first n bytes of s, lower-cased. */
+static unsigned name_hash(const char *s, size_t n)
+{
+    unsigned h = 2166136261u;
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ (unsigned char)tolower((unsigned char)s[i])) * 16777619u;
+    return h;
+}
+
+/* The index of the first vhost of set with the plain name host[0..n); set->n if none. */
+static int plain_lookup(const struct vhost_set *set, const char *host, size_t n)
+{
+    for (unsigned i = name_hash(host, n) & set->mask;; i = (i + 1) & set->mask) {
+        const struct vhost_name_slot *sl = &set->slots[i];
+        if (sl->name == NULL)
+            return set->n;
+        if (sl->len == n && strncasecmp(sl->name, host, n) == 0)
+            return sl->index;
+    }
+}
+
+/* Adds a plain name of the vhost at index, unless an earlier vhost has it already. */
+static void plain_add(struct vhost_set *set, const char *name, int index)
+{
+    size_t n = strlen(name);
+    unsigned i = name_hash(name, n) & set->mask;
+    for (; set->slots[i].name != NULL; i = (i + 1) & set->mask)
+        if (set->slots[i].len == n && strncasecmp(set->slots[i].name, name, n) == 0)
+            return;
+    set->slots[i] = (struct vhost_name_slot){.name = name, .len = n, .index = index};
+}
+
+int vhost_set_index(struct pool *p, struct vhost_set *set)
+{
+    size_t names = 0;
+    for (int i = 0; i < set->n; i++) {
+        names++;
+        for (char **a = set->hosts[i]->names; a != NULL && *a != NULL; a++)
+            names++;
+    }
+    unsigned size = 8;
+    while (size < 2 * names)
+        size *= 2;
+    set->mask = size - 1;
+    set->slots = pool_calloc(p, sizeof(*set->slots) * size);
+    set->wild = pool_calloc(p, sizeof(*set->wild) * (size_t)set->n);
+    if (set->slots == NULL || set->wild == NULL)
+        return -1;
+    set->n_wild = 0;
+    for (int i = 0; i < set->n; i++) {
+        const struct vhost *v = set->hosts[i];
+        plain_add(set, v->hostname, i);
+        for (char **a = v->names; a != NULL && *a != NULL; a++)
+            plain_add(set, *a, i);
+        if (v->wild_names != NULL && v->wild_names[0] != NULL)
+            set->wild[set->n_wild++] = i;
+    }
+    return 0;
+}
+
 const struct vhost *vhost_find_name(const struct vhost_set *set, const char *host)
 {
     if (set == NULL || host == NULL)
         return NULL;
     size_t n = host_key(host);
-    for (int i = 0; i < set->n; i++) {
-        const struct vhost *v = set->hosts[i];
-        if (name_is(v->hostname, host, n))
-            return v;
-        for (char **a = v->names; a != NULL && *a != NULL; a++)
-            if (name_is(*a, host, n))
-                return v;
-        for (char **a = v->wild_names; a != NULL && *a != NULL; a++)
+    /* as Apache: the first vhost in order with a name that matches (its ServerName, a plain ServerAlias, a
+     * wildcard one): the first with the plain name, unless one before it has a wildcard that matches */
+    int first = plain_lookup(set, host, n);
+    for (int k = 0; k < set->n_wild && set->wild[k] < first; k++)
+        for (char **a = set->hosts[set->wild[k]]->wild_names; *a != NULL; a++)
             if (vhost_wild_match(*a, host, n))
-                return v;
-    }
+                return set->hosts[set->wild[k]];
+    if (first < set->n)
+        return set->hosts[first];
     /* Apache's last resort: the address the vhost was declared with, as a name */
     for (int i = 0; i < set->n; i++)
         if (set->via[i]->family != 0 && name_is(set->via[i]->host, host, n))
@@ -402,6 +467,11 @@ int vhost_finish(struct server *s, struct warnings *w, struct errbuf *err)
                              a->spec, v->file, v->line);
         }
     }
+    for (int specific = 0; s->vhost_map != NULL && specific < 2; specific++)
+        for (struct vhost_set *set = specific ? s->vhost_map->specific : s->vhost_map->wildcard; set != NULL;
+             set = set->next)
+            if (vhost_set_index(s->pool, set) < 0)
+                return errbuf_set(err, "out of memory");
     for (struct listener *l = s->listeners; l != NULL; l = l->next)
         assign_listener(s, l);
     return 0;

@@ -14,7 +14,7 @@
  * The one thing to know: nothing here runs per connection unless a <VirtualHost> exists. Each listener is
  * told at configuration time which set its connections reach when its own address decides it (every vhost on
  * that port is "*:port", or the listener is bound to one address), so the common configuration costs no
- * getsockname() per connection, and a request costs a few string compares.
+ * getsockname() per connection, and a request costs a hash lookup and a string compare or two.
  */
 #ifndef HTTPD_VHOST_H
 #define HTTPD_VHOST_H
@@ -26,6 +26,7 @@
 #include "util.h"
 
 struct pool;
+struct vhost_name_slot;
 
 /* The vhosts that share one address:port of <VirtualHost>, in the order of the configuration. */
 struct vhost_set {
@@ -35,8 +36,19 @@ struct vhost_set {
     const struct vhost **hosts;    /* hosts[0] is the default (the first in the configuration) */
     const struct vhost_addr **via; /* the address of hosts[i] that put it here */
     int n;
+    /* the plain names (ServerName, ServerAlias without wildcards) in a hash table: a name to the first vhost
+     * that has it, so that a Host costs one lookup however many vhosts share the address */
+    struct vhost_name_slot *slots;
+    unsigned mask; /* slots has mask + 1 entries, a power of two */
+    int *wild;     /* the indexes of the vhosts with wildcard aliases, in order */
+    int n_wild;
     struct vhost_set *next;
 };
+
+/* Builds set's table of plain names and its list of vhosts with wildcards from its hosts (vhost_finish() does
+ * it for every set; a set made by hand needs it before vhost_find_name()). Returns 0, or -1 without memory.
+ */
+int vhost_set_index(struct pool *p, struct vhost_set *set);
 
 /* Every set, as vhost_finish() built them. */
 struct vhost_map {

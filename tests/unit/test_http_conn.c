@@ -14,6 +14,7 @@
 #include "mime.h"
 #include "pool.h"
 #include "server.h"
+#include "vhost.h"
 
 static struct server srv;
 static struct pool *pool;
@@ -1061,4 +1062,89 @@ Test(http_conn, stream_large_body_and_bad_chunk)
     cr_assert_eq(st, CONN_CLOSE);
     free(out);
     cr_assert_eq(echo_cleanups, 2);
+}
+
+/* ---- virtual hosts ---- */
+
+/* A directory next to the docroot with an index.html of `body`; returns its path (in pool). */
+static char *site(const char *name, const char *body)
+{
+    char *dir = pool_printf(pool, "%s/%s", docroot, name);
+    cr_assert_eq(mkdir(dir, 0755), 0);
+    write_file(dir, "index.html", body);
+    return dir;
+}
+
+/* Each request is served by the vhost its Host names, else by the set's first, on one connection and in one
+ * pipelined read; a vhost's LimitRequestBody and KeepAlive hold for the requests it serves. */
+Test(http_conn, vhost_chosen_per_request_by_host)
+{
+    static char *index_names[] = {"index.html", NULL};
+    static char *a_names[] = {"www.a.test", NULL}, *b_wild[] = {"*.b.test", NULL};
+    struct vhost a = {.file = "t.conf",
+                      .line = 1,
+                      .server_name = "a.test",
+                      .hostname = "a.test",
+                      .names = a_names,
+                      .document_root = site("a", "site a\n"),
+                      .directory_index = index_names,
+                      .keepalive = 1,
+                      .max_keepalive_requests = 100,
+                      .limit_request_body = 1 << 20};
+    struct vhost b = {.file = "t.conf",
+                      .line = 5,
+                      .server_name = "b.test",
+                      .hostname = "b.test",
+                      .wild_names = b_wild,
+                      .document_root = site("b", "site b\n"),
+                      .directory_index = index_names,
+                      .keepalive = 0,
+                      .max_keepalive_requests = 100,
+                      .limit_request_body = 5};
+    const struct vhost *hosts[] = {&a, &b};
+    struct vhost_addr any = {.spec = "*:80", .host = "*", .port = 80};
+    const struct vhost_addr *via[] = {&any, &any};
+    struct vhost_set set = {.port = 80, .hosts = hosts, .via = via, .n = 2};
+    cr_assert_eq(vhost_set_index(pool, &set), 0);
+    srv.vhosts = &a;
+    a.next = &b;
+
+    int64_t now = 1000000;
+    struct out o = {0};
+    struct http_conn *c = http_conn_create(&srv, NULL, 0, now);
+    http_conn_set_vhosts(c, &set);
+    const char *in = "GET / HTTP/1.1\r\nHost: B.TEST.:80\r\n\r\n" /* keep-alive asked for, refused by b */
+                     "GET / HTTP/1.1\r\nHost: a.test\r\n\r\n";
+    cr_assert_eq(drive_str(c, in, &o, &now), CONN_CLOSE);
+    cr_assert(strstr(o.data, "\r\n\r\nsite b\n") != NULL, "%s", o.data);
+    cr_assert(strstr(o.data, "Connection: close\r\n") != NULL, "%s", o.data);
+    cr_assert_null(strstr(o.data, "site a"), "b closed the connection: %s", o.data);
+    played_out(c, &o);
+
+    c = http_conn_create(&srv, NULL, 0, now);
+    http_conn_set_vhosts(c, &set);
+    in = "GET / HTTP/1.1\r\nHost: www.a.test\r\n\r\n"
+         "GET / HTTP/1.1\r\nHost: nobody.test\r\n\r\n"
+         "GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n"
+         "POST / HTTP/1.1\r\nHost: a.test\r\nContent-Length: 6\r\n\r\n123456"
+         "POST / HTTP/1.1\r\nHost: x.b.test\r\nContent-Length: 6\r\n\r\n123456";
+    cr_assert_eq(drive_str(c, in, &o, &now), CONN_CLOSE);
+    const char *p = o.data;
+    for (int i = 0; i < 3; i++) {
+        p = strstr(p, "\r\n\r\nsite a\n");
+        cr_assert_not_null(p, "response %d is not a's: %s", i + 1, o.data);
+        p += 4;
+    }
+    p = strstr(p, "HTTP/1.1 405 ");
+    cr_assert_not_null(p, "a takes 6 bytes of body: %s", o.data);
+    cr_assert_not_null(strstr(p, "HTTP/1.1 413 "), "b's LimitRequestBody 5: %s", o.data);
+    played_out(c, &o);
+
+    /* without a set (no vhost for the connection's address): the main server, whatever Host says */
+    c = http_conn_create(&srv, NULL, 0, now);
+    cr_assert_eq(drive_str(c, "GET / HTTP/1.1\r\nHost: b.test\r\nConnection: close\r\n\r\n", &o, &now),
+                 CONN_CLOSE);
+    cr_assert(strstr(o.data, "\r\n\r\n<html>hello</html>\n") != NULL, "%s", o.data);
+    played_out(c, &o);
+    srv.vhosts = NULL;
 }

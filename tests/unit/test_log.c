@@ -178,6 +178,95 @@ Test(log, concurrent_lines_stay_whole)
     cr_assert_eq(system(cmd), 0);
 }
 
+/* The whole text of a file (static buffer, one of two). */
+static const char *file_text(const char *path)
+{
+    static char bufs[2][8192];
+    static int next;
+    char *text = bufs[next++ % 2];
+    int fd = open(path, O_RDONLY);
+    cr_assert_geq(fd, 0, "%s", path);
+    ssize_t n = read(fd, text, sizeof(bufs[0]) - 1);
+    cr_assert_geq(n, 0);
+    close(fd);
+    text[n] = '\0';
+    return text;
+}
+
+/* Virtual hosts: each vhost's own CustomLogs and ErrorLog are opened by log_open() and numbered after the
+ * main server's; a request is logged where its vhost logs (a vhost without CustomLog where the main server
+ * does); log_verror() writes to the vhost's error log at its LogLevel; log_release() closes them. */
+Test(log, vhost_logs)
+{
+    char vdir[] = "/tmp/test_log.XXXXXX";
+    struct errbuf err;
+    cr_assert_not_null(mkdtemp(vdir));
+    const struct log_format *f = log_format_compile(pool, "%v %U", &err);
+    struct custom_log main_log = {.path = pool_printf(pool, "%s/main_access", vdir), .fd = -1, .format = f};
+    struct custom_log a1 = {.path = pool_printf(pool, "%s/a1", vdir), .fd = -1, .format = f};
+    struct custom_log a2 = {.path = pool_printf(pool, "%s/a2", vdir), .fd = -1, .format = f, .next = NULL};
+    a1.next = &a2;
+    struct vhost a, b;
+    memset(&a, 0, sizeof(a));
+    memset(&b, 0, sizeof(b));
+    srv.main.custom_logs = &main_log;
+    srv.main.error_log = pool_printf(pool, "%s/main_error", vdir);
+    a = (struct vhost){.file = "x.conf",
+                       .line = 1,
+                       .server_name = "a",
+                       .custom_logs = &a1,
+                       .own_logs = 1,
+                       .error_log = pool_printf(pool, "%s/a_error", vdir),
+                       .log_level = LOG_DEBUG,
+                       .next = &b};
+    b = (struct vhost){.file = "x.conf",
+                       .line = 5,
+                       .server_name = "b",
+                       .custom_logs = &main_log,
+                       .error_log = srv.main.error_log,
+                       .log_level = LOG_ERR};
+    srv.vhosts = &a;
+    cr_assert_eq(log_open(&srv, &err), 0, "%s", err.msg);
+    cr_assert_eq(srv.n_custom_logs, 3);
+    cr_assert_eq(main_log.index, 0);
+    cr_assert_eq(a1.index, 1);
+    cr_assert_eq(a2.index, 2);
+    cr_assert(a.own_error_log && a.error_fd >= 0);
+    cr_assert_not(b.own_error_log, "b's ErrorLog is the main server's: no file of its own");
+
+    req.vhost = &a;
+    log_access(&srv, &req);
+    req.vhost = &b;
+    log_access(&srv, &req);
+    req.vhost = &srv.main;
+    log_access(&srv, &req);
+    log_verror(&a, LOG_DEBUG, "test", "for a");
+    log_verror(&b, LOG_WARN, "test", "below b's LogLevel");
+    log_verror(&b, LOG_ERR, "test", "for b");
+    log_verror(&srv.main, LOG_ERR, "test", "for main");
+    cr_assert_str_eq(file_text(a1.path), "a /a\n");
+    cr_assert_str_eq(file_text(a2.path), "a /a\n");
+    cr_assert_str_eq(file_text(main_log.path), "b /a\nlocalhost /a\n");
+    const char *ae = file_text(a.error_log);
+    cr_assert(strstr(ae, "[test:debug]") != NULL && strstr(ae, "for a\n") != NULL, "%s", ae);
+    cr_assert_null(strstr(ae, "for b"), "%s", ae);
+    const char *me = file_text(srv.main.error_log);
+    cr_assert(strstr(me, "for b\n") != NULL && strstr(me, "for main\n") != NULL, "%s", me);
+    cr_assert_null(strstr(me, "below"), "%s", me);
+    cr_assert_null(strstr(me, "for a"), "%s", me);
+
+    log_release(&srv);
+    cr_assert_eq(a1.fd, -1);
+    cr_assert_eq(a2.fd, -1);
+    cr_assert_eq(main_log.fd, -1);
+    cr_assert_not(a.own_error_log);
+    log_close(&srv);
+    srv.vhosts = NULL;
+    char cmd[64];
+    snprintf(cmd, sizeof(cmd), "rm -rf %s", vdir);
+    cr_assert_eq(system(cmd), 0);
+}
+
 /* ---- BufferedLogs ---- */
 
 static char dir[32];

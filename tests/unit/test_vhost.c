@@ -430,6 +430,54 @@ Test(vhost, by_host_in_configuration_order)
     config_free(s);
 }
 
+/* Many vhosts on one address: the first vhost in order with a matching name wins, whether the name is plain
+ * (looked up in the set's table) or a wildcard of an earlier vhost. */
+Test(vhost, many_vhosts_first_match_in_order)
+{
+    char *text = NULL;
+    size_t size = 0;
+    FILE *f = open_memstream(&text, &size);
+    cr_assert_not_null(f);
+    fputs("Listen 8080\n", f);
+    for (int i = 0; i < 1000; i++) {
+        fprintf(
+            f,
+            "<VirtualHost *:8080>\n  ServerName Host%d.Example\n  ServerAlias alias%d.example dup.example\n",
+            i, i);
+        if (i == 500)
+            fputs("  ServerAlias *.wild.example host7??.example\n", f);
+        if (i == 900)
+            fputs("  ServerAlias host3.example *.late.example host9*\n", f);
+        fputs("</VirtualHost>\n", f);
+    }
+    fclose(f);
+    struct server *s = load(text);
+    free(text);
+    for (int i = 0; i < 1000; i += 37) {
+        char host[64], name[64];
+        snprintf(name, sizeof(name), "Host%d.Example", i);
+        snprintf(host, sizeof(host), "HOST%d.example.:8080", i);
+        if (i >= 700 && i < 800)
+            snprintf(name, sizeof(name), "Host500.Example"); /* vhost 500's host7?? comes first */
+        if (i > 900)
+            snprintf(name, sizeof(name), "Host900.Example"); /* vhost 900's host9* likewise */
+        cr_assert_str_eq(served_by(s, "127.0.0.1", 8080, host), name, "%s", host);
+        snprintf(host, sizeof(host), "alias%d.example", i);
+        snprintf(name, sizeof(name), "Host%d.Example", i);
+        cr_assert_str_eq(served_by(s, "127.0.0.1", 8080, host), name, "%s", host);
+    }
+    cr_assert_str_eq(served_by(s, "127.0.0.1", 8080, "dup.example"), "Host0.Example",
+                     "the first with the name");
+    cr_assert_str_eq(served_by(s, "127.0.0.1", 8080, "x.wild.example"), "Host500.Example");
+    cr_assert_str_eq(served_by(s, "127.0.0.1", 8080, "x.late.example"), "Host900.Example");
+    cr_assert_str_eq(served_by(s, "127.0.0.1", 8080, "host3.example"), "Host3.Example", "plain, earlier");
+    cr_assert_str_eq(served_by(s, "127.0.0.1", 8080, "host950.example"), "Host900.Example",
+                     "host9* of vhost 900 comes before vhost 950");
+    cr_assert_str_eq(served_by(s, "127.0.0.1", 8080, "host99.example"), "Host99.Example", "before vhost 900");
+    cr_assert_str_eq(served_by(s, "127.0.0.1", 8080, "host1000.example"), "Host0.Example", "none: the first");
+    config_free(s);
+}
+
 Test(vhost, find_name_is_separate_from_the_default)
 {
     struct server *s = load(name_based);
