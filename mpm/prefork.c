@@ -141,7 +141,7 @@ static void prefork_child_main(struct server *s, struct child_ctx *ctx)
             driver_accepted(&acceptor);
             /* While serving, a signal must interrupt the waits, so that `leaving` ends an idle keep-alive. */
             process_block_signals(0);
-            serve_connection(s, fd, (struct sockaddr *)&peer, peerlen, slot, ctx->leaving);
+            serve_connection(s, l, fd, (struct sockaddr *)&peer, peerlen, slot, ctx->leaving);
             process_block_signals(1);
             if (max_conns > 0 && ++served >= max_conns)
                 goto done;

@@ -178,6 +178,7 @@ static int worker_check_config(struct server *s, struct warnings *w, struct errb
 /* An accepted connection. */
 struct conn_item {
     int fd;
+    const struct listener *l; /* accepted on it: its TLS context, if any */
     socklen_t peerlen;
     struct sockaddr_storage peer;
 };
@@ -314,7 +315,8 @@ static void *worker_thread_main(void *arg)
         log_error(LOG_DEBUG, "mpm_worker", "pthread_setname_np() failed: %s", strerror(rc));
     scoreboard_set_state(slot, SB_READY);
     while (next_connection(ch, &it) == 0)
-        serve_connection(ch->s, it.fd, (const struct sockaddr *)&it.peer, it.peerlen, slot, &thread_leaving);
+        serve_connection(ch->s, it.l, it.fd, (const struct sockaddr *)&it.peer, it.peerlen, slot,
+                         &thread_leaving);
     /* Gone from the idle count at once, so that the parent replaces a child leaving on its own. */
     scoreboard_set_state(slot, SB_DEAD);
 
@@ -376,6 +378,7 @@ static void listen_loop(struct worker_child *ch, struct pollfd fds[2], const sig
             const struct listener *l = ready[i].data.ptr;
             struct conn_item it;
             it.peerlen = sizeof(it.peer);
+            it.l = l;
             it.fd = accept4(l->fd, (struct sockaddr *)&it.peer, &it.peerlen, SOCK_CLOEXEC | SOCK_NONBLOCK);
             if (it.fd < 0) {
                 /* retry or wait alike: the listener stays readable while anything is queued */

@@ -81,6 +81,11 @@ int config_mpm_settings(const struct server *s, const struct mpm *m, const struc
 /* Sets every field of c to -1 ("not set"), as the configuration starts. */
 void config_mpm_conf_unset(struct mpm_conf *c);
 
+/* "file:line" of the last line of s's configuration that names directive `name` (the one in effect), or the
+ * configuration file when there is none; allocated in s->pool. For checks that find a fault after the lines
+ * are applied. */
+const char *config_where(const struct server *s, const char *name);
+
 /* Frees a server returned by config_load(). */
 void config_free(struct server *s);
 

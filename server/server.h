@@ -21,12 +21,16 @@ struct mpm;
 struct log_format;
 struct conf_line;
 struct authz;
+struct tls_conf;
+struct tls_ctx;
 
 #define SERVER_SOFTWARE "httpd/" PACKAGE_VERSION
 
 /* One Listen directive, bound by listen_open(). */
 struct listener {
-    char *spec; /* as written: "8080", "127.0.0.1:8080", "[::1]:8080" */
+    char *spec;          /* as written: "8080", "127.0.0.1:8080", "[::1]:8080" */
+    char *protocol;      /* Listen's second argument: "http", "https" (https by default on port 443) */
+    struct tls_ctx *tls; /* https: the TLS context its connections start with (tls_module's check) */
     struct sockaddr_storage addr;
     socklen_t addrlen;
     int fd; /* -1 until bound */
@@ -122,6 +126,7 @@ struct server {
     int limit_request_fields;                         /* LimitRequestFields; 0 = unlimited */
     long long limit_request_body;                     /* LimitRequestBody; 0 = unlimited */
     struct read_timeout header_timeout, body_timeout; /* RequestReadTimeout header=... body=... */
+    struct read_timeout handshake_timeout;            /* RequestReadTimeout handshake=N (timeout only) */
 
     /* logs */
     char *error_log;                /* ErrorLog */
@@ -139,6 +144,9 @@ struct server {
     gid_t group_id;     /* Group, or user_gid; final after config_load() */
     gid_t *user_groups; /* supplementary groups of user_name, resolved at config time */
     int user_ngroups;
+
+    /* TLS (server/tls.c): the main server's SSL settings; NULL when no SSL directive is written */
+    struct tls_conf *tls;
 
     /* handlers */
     struct location *locations; /* <Location> sections, longest match wins */
