@@ -49,10 +49,13 @@
 #define TCP_ULP 31
 #endif
 
+struct session_cache;
+
 struct tls_ctx {
     SSL_CTX *ctx;
-    int timeout;    /* SSLSessionCacheTimeout: ticket key period */
-    tls_sni_fn sni; /* the caller's SNI choice; NULL: the name is ignored */
+    struct session_cache *cache; /* SSLSessionCache shmcb; NULL: none */
+    int timeout;                 /* SSLSessionCacheTimeout: ticket key period */
+    tls_sni_fn sni;              /* the caller's SNI choice; NULL: the name is ignored */
     void *sni_arg;
 };
 
@@ -187,6 +190,143 @@ static int ticket_cb(SSL *ssl, unsigned char key_name[16], unsigned char iv[EVP_
     return ok ? rc : -1;
 }
 
+/* ---- SSLSessionCache shmcb: sessions by id in memory shared by every child ---- */
+
+#define CACHE_WAYS    4    /* slots per set: a new session replaces an expired one, else the oldest */
+#define CACHE_DER_MAX 1200 /* a serialized server session is a few hundred bytes; larger ones are not kept   \
+                            */
+
+struct cache_slot {
+    int64_t expires; /* monotonic seconds; 0: empty */
+    unsigned char id_len;
+    unsigned char id[SSL_MAX_SSL_SESSION_ID_LENGTH];
+    unsigned short der_len;
+    unsigned char der[CACHE_DER_MAX];
+};
+
+struct session_cache {
+    pthread_mutex_t lock; /* process-shared, robust */
+    size_t size;          /* bytes mapped */
+    unsigned nsets;
+    struct cache_slot slots[];
+};
+
+static unsigned cache_set(const struct session_cache *c, const unsigned char *id, unsigned len)
+{
+    uint32_t h = 2166136261u; /* FNV-1a: the ids are random already */
+    for (unsigned i = 0; i < len; i++)
+        h = (h ^ id[i]) * 16777619u;
+    return h % c->nsets;
+}
+
+static void cache_lock(struct session_cache *c)
+{
+    if (pthread_mutex_lock(&c->lock) == EOWNERDEAD)
+        pthread_mutex_consistent(&c->lock);
+}
+
+static int cache_new_cb(SSL *ssl, SSL_SESSION *sess)
+{
+    struct tls_ctx *tc = SSL_CTX_get_app_data(SSL_get_SSL_CTX(ssl));
+    struct session_cache *c = tc->cache;
+    unsigned int id_len;
+    const unsigned char *id = SSL_SESSION_get_id(sess, &id_len);
+    unsigned char der[CACHE_DER_MAX], *p = der;
+    int n = i2d_SSL_SESSION(sess, NULL);
+    if (n <= 0 || n > CACHE_DER_MAX || id_len == 0 || id_len > SSL_MAX_SSL_SESSION_ID_LENGTH)
+        return 0;
+    i2d_SSL_SESSION(sess, &p);
+    int64_t now = now_s();
+    cache_lock(c);
+    struct cache_slot *set = &c->slots[cache_set(c, id, id_len) * CACHE_WAYS], *victim = &set[0];
+    for (int i = 0; i < CACHE_WAYS; i++) {
+        if (set[i].expires <= now) {
+            victim = &set[i];
+            break;
+        }
+        if (set[i].expires < victim->expires)
+            victim = &set[i];
+    }
+    victim->expires = now + (int64_t)SSL_SESSION_get_timeout(sess);
+    victim->id_len = (unsigned char)id_len;
+    memcpy(victim->id, id, id_len);
+    victim->der_len = (unsigned short)n;
+    memcpy(victim->der, der, (size_t)n);
+    pthread_mutex_unlock(&c->lock);
+    OPENSSL_cleanse(der, sizeof(der));
+    return 0; /* the cache keeps a copy, not OpenSSL's reference */
+}
+
+static SSL_SESSION *cache_get_cb(SSL *ssl, const unsigned char *id, int id_len, int *copy)
+{
+    struct tls_ctx *tc = SSL_CTX_get_app_data(SSL_get_SSL_CTX(ssl));
+    struct session_cache *c = tc->cache;
+    unsigned char der[CACHE_DER_MAX];
+    int n = 0;
+    *copy = 0;
+    if (id_len <= 0 || id_len > SSL_MAX_SSL_SESSION_ID_LENGTH)
+        return NULL;
+    int64_t now = now_s();
+    cache_lock(c);
+    struct cache_slot *set = &c->slots[cache_set(c, id, (unsigned)id_len) * CACHE_WAYS];
+    for (int i = 0; i < CACHE_WAYS && n == 0; i++)
+        if (set[i].expires > now && set[i].id_len == id_len && memcmp(set[i].id, id, (size_t)id_len) == 0) {
+            n = set[i].der_len;
+            memcpy(der, set[i].der, (size_t)n);
+        }
+    pthread_mutex_unlock(&c->lock);
+    if (n == 0)
+        return NULL;
+    const unsigned char *p = der;
+    SSL_SESSION *sess = d2i_SSL_SESSION(NULL, &p, n);
+    OPENSSL_cleanse(der, sizeof(der));
+    return sess;
+}
+
+static void cache_remove_cb(SSL_CTX *ctx, SSL_SESSION *sess)
+{
+    struct tls_ctx *tc = SSL_CTX_get_app_data(ctx);
+    struct session_cache *c = tc->cache;
+    unsigned int id_len;
+    const unsigned char *id = SSL_SESSION_get_id(sess, &id_len);
+    if (c == NULL || id_len == 0 || id_len > SSL_MAX_SSL_SESSION_ID_LENGTH)
+        return;
+    cache_lock(c);
+    struct cache_slot *set = &c->slots[cache_set(c, id, id_len) * CACHE_WAYS];
+    for (int i = 0; i < CACHE_WAYS; i++)
+        if (set[i].id_len == id_len && memcmp(set[i].id, id, id_len) == 0)
+            set[i].expires = 0;
+    pthread_mutex_unlock(&c->lock);
+}
+
+/* Maps a cache of about `size` bytes shared with the children forked after (unmapped with its context).
+ * Returns it, or NULL with err. */
+static struct session_cache *cache_map(long size, struct errbuf *err)
+{
+    pthread_mutexattr_t a;
+    size_t set_bytes = sizeof(struct cache_slot) * CACHE_WAYS;
+    unsigned nsets = (unsigned)(((size_t)size - sizeof(struct session_cache)) / set_bytes);
+    if (nsets == 0)
+        nsets = 1;
+    size_t bytes = sizeof(struct session_cache) + set_bytes * nsets;
+    void *m = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    if (m == MAP_FAILED) {
+        errbuf_set(err, "mmap() of %zu bytes for SSLSessionCache failed: %s", bytes, strerror(errno));
+        return NULL;
+    }
+    struct session_cache *c = m;
+    if (pthread_mutexattr_init(&a) != 0 || pthread_mutexattr_setpshared(&a, PTHREAD_PROCESS_SHARED) != 0 ||
+        pthread_mutexattr_setrobust(&a, PTHREAD_MUTEX_ROBUST) != 0 || pthread_mutex_init(&c->lock, &a) != 0) {
+        munmap(m, bytes);
+        errbuf_set(err, "a process-shared mutex for SSLSessionCache could not be made");
+        return NULL;
+    }
+    pthread_mutexattr_destroy(&a);
+    c->size = bytes;
+    c->nsets = nsets;
+    return c;
+}
+
 /* ---- contexts ---- */
 
 /* The first error in OpenSSL's queue, as text (then the queue is cleared). */
@@ -239,6 +379,8 @@ static void ctx_free(void *arg)
 {
     struct tls_ctx *tc = arg;
     SSL_CTX_free(tc->ctx);
+    if (tc->cache != NULL)
+        munmap(tc->cache, tc->cache->size); /* the children that use it keep their own mapping */
 }
 
 /* The lowest and highest protocol of the set, and the holes between them as SSL_OP_NO_* options. */
@@ -373,7 +515,17 @@ struct tls_ctx *tls_ctx_build(struct pool *p, const struct tls_conf *c, struct w
     /* sessions: the id context makes resumption possible at all; the ticket keys are the shared ones */
     SSL_CTX_set_session_id_context(ctx, (const unsigned char *)"httpd", 5);
     SSL_CTX_set_timeout(ctx, c->cache_timeout);
-    SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
+    if (c->cache == TLS_CACHE_SHMCB) {
+        if ((tc->cache = cache_map(c->cache_size, err)) == NULL)
+            return NULL;
+        /* only the shared cache: a session made by one child is found by every other */
+        SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_SERVER | SSL_SESS_CACHE_NO_INTERNAL);
+        SSL_CTX_sess_set_new_cb(ctx, cache_new_cb);
+        SSL_CTX_sess_set_get_cb(ctx, cache_get_cb);
+        SSL_CTX_sess_set_remove_cb(ctx, cache_remove_cb);
+    } else {
+        SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
+    }
     if (c->tickets)
         SSL_CTX_set_tlsext_ticket_key_evp_cb(ctx, ticket_cb);
 
