@@ -79,7 +79,7 @@ enum driver_handshake {
     DRIVER_HANDSHAKE_DONE,  /* the core can have the connection (driver_conn_start) */
     DRIVER_HANDSHAKE_WAIT,  /* wait for *want (TRANSPORT_WANT_READ or _WRITE), until the handshake deadline */
     DRIVER_HANDSHAKE_CLOSE, /* failed (logged at info): close */
-    DRIVER_HANDSHAKE_LINGER /* failed after an answer was written (plain HTTP: 400): close lingeringly */
+    DRIVER_HANDSHAKE_LINGER /* failed after an answer was written (plain HTTP: 400; an alert): linger */
 };
 
 /* One step of t's handshake. */

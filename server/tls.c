@@ -33,6 +33,7 @@
 #include <openssl/core_names.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
+#include <openssl/pem.h>
 #include <openssl/rand.h>
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
@@ -192,9 +193,10 @@ static int ticket_cb(SSL *ssl, unsigned char key_name[16], unsigned char iv[EVP_
 
 /* ---- SSLSessionCache shmcb: sessions by id in memory shared by every child ---- */
 
-#define CACHE_WAYS    4    /* slots per set: a new session replaces an expired one, else the oldest */
-#define CACHE_DER_MAX 1200 /* a serialized server session is a few hundred bytes; larger ones are not kept   \
-                            */
+#define CACHE_WAYS 4 /* slots per set: a new session replaces an expired one, else the oldest */
+#define CACHE_DER_MAX                                                                                        \
+    1200 /* a serialized server session is a few hundred bytes; larger ones are not kept                     \
+          */
 
 struct cache_slot {
     int64_t expires; /* monotonic seconds; 0: empty */
@@ -495,19 +497,24 @@ struct tls_ctx *tls_ctx_build(struct pool *p, const struct tls_conf *c, struct w
     }
     const char *key = c->key_file != NULL ? c->key_file : c->cert_file;
     const char *key_at = c->key_file != NULL ? c->key_at : c->cert_at;
-    if (SSL_CTX_use_PrivateKey_file(ctx, key, SSL_FILETYPE_PEM) != 1) {
-        ERR_clear_error();
-        errbuf_set(err, "%s: %s: unable to load a private key from %s%s", key_at,
+    BIO *kb = BIO_new_file(key, "r");
+    EVP_PKEY *pkey = kb != NULL ? PEM_read_bio_PrivateKey(kb, NULL, NULL, NULL) : NULL;
+    BIO_free(kb);
+    if (pkey == NULL) {
+        errbuf_set(err, "%s: %s: unable to load a private key from %s%s: %s", key_at,
                    c->key_file != NULL ? "SSLCertificateKeyFile" : "SSLCertificateFile", key,
-                   c->key_file != NULL ? "" : " (and no SSLCertificateKeyFile)");
+                   c->key_file != NULL ? "" : " (and no SSLCertificateKeyFile)",
+                   ssl_error_text(ebuf, sizeof(ebuf)));
         return NULL;
     }
-    if (SSL_CTX_check_private_key(ctx) != 1) {
-        ERR_clear_error();
-        errbuf_set(
-            err,
-            "%s: SSLCertificateKeyFile %s does not match the certificate in %s (SSLCertificateFile at %s)",
-            key_at, key, c->cert_file, c->cert_at);
+    /* OpenSSL compares the key with the certificate as it takes it */
+    int used = SSL_CTX_use_PrivateKey(ctx, pkey) == 1 && SSL_CTX_check_private_key(ctx) == 1;
+    EVP_PKEY_free(pkey);
+    if (!used) {
+        errbuf_set(err,
+                   "%s: SSLCertificateKeyFile %s does not match the certificate in %s (SSLCertificateFile at "
+                   "%s): %s",
+                   key_at, key, c->cert_file, c->cert_at, ssl_error_text(ebuf, sizeof(ebuf)));
         return NULL;
     }
     check_validity(ctx, c, w);
@@ -678,7 +685,7 @@ static void answer_plain_http(struct transport *t)
     char head[256];
     int n = snprintf(head, sizeof(head),
                      "HTTP/1.1 400 Bad Request\r\nDate: %s\r\nServer: %s\r\nContent-Length: %zu\r\n"
-                     "Connection: close\r\nContent-Type: text/html; charset=iso-8859-1\r\n\r\n",
+                     "Content-Type: text/html; charset=iso-8859-1\r\nConnection: close\r\n\r\n",
                      http_date_now(), SERVER_SOFTWARE, sizeof(body) - 1);
     struct iovec iov[2] = {{head, (size_t)n}, {(void *)body, sizeof(body) - 1}};
     struct msghdr msg = {.msg_iov = iov, .msg_iovlen = 2};
@@ -716,6 +723,7 @@ static int tls_handshake(struct transport *t, int *linger)
         *linger = 1;
     } else if (e == SSL_ERROR_SSL) {
         log_failure(tc, "handshake failed", ssl_error_text(ebuf, sizeof(ebuf)));
+        *linger = 1; /* what the peer still sends is drained, so that the alert is not lost to a reset */
     } else if (e == SSL_ERROR_SYSCALL && errno != 0) {
         log_failure(tc, "handshake failed", strerror(errno));
     } else {

@@ -31,7 +31,7 @@ struct transport_ops {
     ssize_t (*send_file)(struct transport *t, int file_fd, off_t off, size_t len);
     /* Before the first recv: advances the handshake. 0 when done, -1 with errno (EAGAIN: see want; any other:
      * the connection is to be closed, `linger` set when something was written that the peer must read, as the
-     * plain-HTTP 400 page). NULL: nothing to shake hands about. */
+     * plain-HTTP 400 page or an alert). NULL: nothing to shake hands about. */
     int (*handshake)(struct transport *t, int *linger);
     /* Bytes the transport holds already decrypted, which a wait on the socket would not announce. NULL: none.
      */
