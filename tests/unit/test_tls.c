@@ -584,3 +584,52 @@ Test(tls_machine, ktls_probe_says_why, .init = testserver_pool_setup, .fini = te
     cr_assert(ok || strstr(why, "failed"), "no reason given: %s", why);
     cr_assert(strncmp(tls_library_version(), "OpenSSL 3", 9) == 0, "%s", tls_library_version());
 }
+
+/* The cipher a client offering `client_list` (TLS 1.2 at most) gets from ctx. */
+static const char *cipher_with(struct tls_ctx *ctx, const char *client_list, long max_version)
+{
+    struct pair p;
+    int linger;
+    static char name[64];
+    const char *proto, *cipher, *alpn;
+    int ktls;
+    pair_open(&p, ctx, NULL, NULL);
+    SSL_set_max_proto_version(p.client, max_version);
+    if (client_list != NULL)
+        cr_assert_eq(SSL_set_cipher_list(p.client, client_list), 1);
+    cr_assert_eq(handshake(&p, &linger), 0);
+    tls_transport_info(&p.t, &proto, &cipher, &alpn, &ktls);
+    snprintf(name, sizeof(name), "%s", cipher);
+    pair_close(&p);
+    return name;
+}
+
+Test(tls_ctx, cipher_suites_and_order, .init = pki_setup, .fini = pki_teardown)
+{
+    static const char server[] = "ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-ECDSA-AES128-GCM-SHA256";
+    static const char client[] = "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES256-GCM-SHA384";
+    struct tls_conf *c = conf_for("a");
+    c->ciphers = (char *)server;
+    cr_assert_str_eq(cipher_with(build(c), client, TLS1_2_VERSION), "ECDHE-ECDSA-AES128-GCM-SHA256",
+                     "SSLHonorCipherOrder off: the client's order");
+    c = conf_for("a");
+    c->ciphers = (char *)server;
+    c->honor_cipher_order = 1;
+    cr_assert_str_eq(cipher_with(build(c), client, TLS1_2_VERSION), "ECDHE-ECDSA-AES256-GCM-SHA384",
+                     "SSLHonorCipherOrder on: the server's order");
+    c = conf_for("a");
+    c->ciphersuites = "TLS_CHACHA20_POLY1305_SHA256";
+    cr_assert_str_eq(cipher_with(build(c), NULL, TLS1_3_VERSION), "TLS_CHACHA20_POLY1305_SHA256",
+                     "SSLCipherSuite TLSv1.3");
+    c = conf_for("a");
+    c->protocols = TLS_PROTO_TLSV1_2;
+    struct pair p;
+    int linger;
+    const char *proto, *cipher, *alpn;
+    int ktls;
+    pair_open(&p, build(c), NULL, NULL);
+    cr_assert_eq(handshake(&p, &linger), 0);
+    tls_transport_info(&p.t, &proto, &cipher, &alpn, &ktls);
+    cr_assert_str_eq(proto, "TLSv1.2", "SSLProtocol TLSv1.2 caps the version");
+    pair_close(&p);
+}
