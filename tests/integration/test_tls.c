@@ -164,6 +164,35 @@ MPM_TEST(tls, get_byte_for_byte, .timeout = 60)
     server_stop(s);
 }
 
+MPM_TEST(tls, pipelined_requests_in_one_record, .timeout = 60)
+{
+    /* 20 requests of about 660 bytes in one TLS record: more than the core reads at a time, so the rest waits
+     * decrypted in OpenSSL, where no readiness of the socket announces it */
+    struct srv *s = tls_server(mpm, NULL, NULL);
+    char port[16], *err = NULL, msg[256];
+    snprintf(port, sizeof(port), "%d", s->port);
+    char *file = xasprintf("%s/pipeline.out", s->dir);
+    const char *args[] = {"pipeline", port, "20", file, NULL};
+    int rc = client(s, NULL, &err, args);
+    hassert(rc == 0, "pipeline: exit %d: %s", rc, err ? err : "");
+    size_t len, used, at = 0;
+    char *raw = read_file(file, &len);
+    hassert(raw != NULL, "no answer");
+    for (int i = 0; i < 20; i++) {
+        struct resp r;
+        memset(&r, 0, sizeof(r));
+        hassert(resp_parse(raw + at, len - at, 0, &r, &used, msg, sizeof(msg)) == 1, "response %d: %s", i,
+                msg);
+        expect_file(&r, s, "index.html", i == 19 ? "close" : NULL, 0);
+        at += used;
+    }
+    hassert(at == len, "%zu bytes after the 20 responses", len - at);
+    free(raw);
+    free(file);
+    free(err);
+    server_stop(s);
+}
+
 MPM_TEST(tls, old_protocols_refused, .timeout = 60)
 {
     struct srv *s = tls_server(mpm, NULL, NULL);

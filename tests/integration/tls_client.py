@@ -4,6 +4,10 @@
   get PORT PATH OUT [--tls-max 1.2] [--alpn P,...]
       one connection, GET PATH with Connection: close; the raw response bytes go to OUT; prints
       "VERSION ALPN" (ALPN "-" when none was selected)
+  pipeline PORT N OUT
+      one connection, N requests for /index.html written at once (each with a 600-byte header, so that they
+      fill a TLS record larger than the server reads at a time; the last says Connection: close); the raw
+      bytes answered, to the close, go to OUT
   resume PORT N [--tls-max 1.2]
       N connections, each offering the session of the one before and held open (so that every connection is
       answered by a child that holds none of the others, where the configuration makes it so); prints
@@ -78,6 +82,17 @@ def main(argv):
         with open(out, "wb") as f:
             f.write(data)
         print(t.version(), t.selected_alpn_protocol() or "-")
+        t.close()
+    elif cmd == "pipeline":
+        n, out = int(argv[3]), argv[4]
+        t = connect(context(), port)
+        pad = b"X-Pad: " + b"p" * 600 + b"\r\n"
+        reqs = b"".join(b"GET /index.html HTTP/1.1\r\nHost: localhost\r\n" + pad +
+                        (b"Connection: close\r\n" if i == n - 1 else b"") + b"\r\n" for i in range(n))
+        t.sendall(reqs)
+        data = read_response(t, True)
+        with open(out, "wb") as f:
+            f.write(data)
         t.close()
     elif cmd == "resume":
         n = int(argv[3])
