@@ -940,9 +940,15 @@ fail:
 
 const char *config_where(const struct server *s, const char *name)
 {
+    return config_where_nth(s, name, -1);
+}
+
+const char *config_where_nth(const struct server *s, const char *name, int nth)
+{
     const struct conf_line *found = NULL;
-    for (const struct conf_line *l = s->conf_lines; l != NULL; l = l->next)
-        if (strcasecmp(l->argv[0], name) == 0)
+    int n = 0;
+    for (const struct conf_line *l = s->conf_lines; l != NULL && (nth < 0 || n <= nth); l = l->next)
+        if (strcasecmp(l->argv[0], name) == 0 && (nth < 0 || n++ == nth))
             found = l;
     if (found == NULL)
         return s->conf_file;

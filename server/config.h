@@ -86,6 +86,9 @@ void config_mpm_conf_unset(struct mpm_conf *c);
  * are applied. */
 const char *config_where(const struct server *s, const char *name);
 
+/* config_where() of the nth (from 0) line naming `name`; -1: the last. */
+const char *config_where_nth(const struct server *s, const char *name, int nth);
+
 /* Frees a server returned by config_load(). */
 void config_free(struct server *s);
 

@@ -418,7 +418,7 @@ static int protocol_range(unsigned set, int *min, int *max, uint64_t *holes)
 
 /* A warning when the leaf certificate has expired or is not valid yet (the server still starts, as Apache's).
  */
-static void check_validity(SSL_CTX *ctx, const struct tls_conf *c, struct warnings *w)
+static void check_validity(SSL_CTX *ctx, const struct tls_cert *c, struct warnings *w)
 {
     X509 *leaf = SSL_CTX_get0_certificate(ctx);
     if (leaf == NULL)
@@ -430,6 +430,44 @@ static void check_validity(SSL_CTX *ctx, const struct tls_conf *c, struct warnin
                      c->cert_file);
 }
 
+/*
+ * Loads one SSLCertificateFile (the leaf and then its chain, as Apache >= 2.4.8) and its key (the
+ * SSLCertificateKeyFile of the same rank, else the certificate file), into the context's slot for the key's
+ * type: an RSA and an ECDSA pair can be served side by side. Returns 0, or -1 with err naming the directive.
+ */
+static int use_pair(SSL_CTX *ctx, const struct tls_cert *c, struct warnings *w, struct errbuf *err)
+{
+    char ebuf[256];
+    if (SSL_CTX_use_certificate_chain_file(ctx, c->cert_file) != 1)
+        return errbuf_set(err,
+                          "%s: SSLCertificateFile: unable to load the certificate (and chain) from %s: %s",
+                          c->cert_at, c->cert_file, ssl_error_text(ebuf, sizeof(ebuf)));
+    const char *key = c->key_file != NULL ? c->key_file : c->cert_file;
+    const char *key_at = c->key_file != NULL ? c->key_at : c->cert_at;
+    BIO *kb = BIO_new_file(key, "r");
+    EVP_PKEY *pkey = kb != NULL ? PEM_read_bio_PrivateKey(kb, NULL, NULL, NULL) : NULL;
+    BIO_free(kb);
+    if (pkey == NULL)
+        return errbuf_set(err, "%s: %s: unable to load a private key from %s%s: %s", key_at,
+                          c->key_file != NULL ? "SSLCertificateKeyFile" : "SSLCertificateFile", key,
+                          c->key_file != NULL ? "" : " (and no SSLCertificateKeyFile)",
+                          ssl_error_text(ebuf, sizeof(ebuf)));
+    /* the key must be this certificate's (OpenSSL alone would file a key of another type beside the
+     * certificate of that type) */
+    X509 *leaf = SSL_CTX_get0_certificate(ctx);
+    int used = leaf != NULL && X509_check_private_key(leaf, pkey) == 1 &&
+               SSL_CTX_use_PrivateKey(ctx, pkey) == 1 && SSL_CTX_check_private_key(ctx) == 1;
+    EVP_PKEY_free(pkey);
+    if (!used)
+        return errbuf_set(
+            err,
+            "%s: SSLCertificateKeyFile %s does not match the certificate in %s (SSLCertificateFile "
+            "at %s): %s",
+            key_at, key, c->cert_file, c->cert_at, ssl_error_text(ebuf, sizeof(ebuf)));
+    check_validity(ctx, c, w);
+    return 0;
+}
+
 struct tls_ctx *tls_ctx_build(struct pool *p, const struct tls_conf *c, struct warnings *w,
                               struct errbuf *err)
 {
@@ -438,8 +476,8 @@ struct tls_ctx *tls_ctx_build(struct pool *p, const struct tls_conf *c, struct w
     uint64_t holes;
 
     ERR_clear_error();
-    if (c->cert_file == NULL) {
-        errbuf_set(err, "%s: SSLEngine on, but no SSLCertificateFile", c->cert_at);
+    if (c->ncerts == 0) {
+        errbuf_set(err, "SSLEngine on, but no SSLCertificateFile");
         return NULL;
     }
     if (c->tickets && ticket_store_map(err) < 0)
@@ -489,35 +527,9 @@ struct tls_ctx *tls_ctx_build(struct pool *p, const struct tls_conf *c, struct w
         return NULL;
     }
 
-    /* the leaf and then its chain in one file, as Apache >= 2.4.8 */
-    if (SSL_CTX_use_certificate_chain_file(ctx, c->cert_file) != 1) {
-        errbuf_set(err, "%s: SSLCertificateFile: unable to load the certificate (and chain) from %s: %s",
-                   c->cert_at, c->cert_file, ssl_error_text(ebuf, sizeof(ebuf)));
-        return NULL;
-    }
-    const char *key = c->key_file != NULL ? c->key_file : c->cert_file;
-    const char *key_at = c->key_file != NULL ? c->key_at : c->cert_at;
-    BIO *kb = BIO_new_file(key, "r");
-    EVP_PKEY *pkey = kb != NULL ? PEM_read_bio_PrivateKey(kb, NULL, NULL, NULL) : NULL;
-    BIO_free(kb);
-    if (pkey == NULL) {
-        errbuf_set(err, "%s: %s: unable to load a private key from %s%s: %s", key_at,
-                   c->key_file != NULL ? "SSLCertificateKeyFile" : "SSLCertificateFile", key,
-                   c->key_file != NULL ? "" : " (and no SSLCertificateKeyFile)",
-                   ssl_error_text(ebuf, sizeof(ebuf)));
-        return NULL;
-    }
-    /* OpenSSL compares the key with the certificate as it takes it */
-    int used = SSL_CTX_use_PrivateKey(ctx, pkey) == 1 && SSL_CTX_check_private_key(ctx) == 1;
-    EVP_PKEY_free(pkey);
-    if (!used) {
-        errbuf_set(err,
-                   "%s: SSLCertificateKeyFile %s does not match the certificate in %s (SSLCertificateFile at "
-                   "%s): %s",
-                   key_at, key, c->cert_file, c->cert_at, ssl_error_text(ebuf, sizeof(ebuf)));
-        return NULL;
-    }
-    check_validity(ctx, c, w);
+    for (int i = 0; i < c->ncerts; i++)
+        if (use_pair(ctx, &c->certs[i], w, err) < 0)
+            return NULL;
 
     /* sessions: the id context makes resumption possible at all; the ticket keys are the shared ones */
     SSL_CTX_set_session_id_context(ctx, (const unsigned char *)"httpd", 5);

@@ -33,19 +33,28 @@ enum tls_cache { TLS_CACHE_NONE, TLS_CACHE_SHMCB };
 
 struct tls_ctx; /* a built context (an SSL_CTX and what its callbacks need) */
 
+#define TLS_MAX_CERTS                                                                                        \
+    4 /* SSLCertificateFile lines of one server: one per key type (RSA, ECDSA, Ed25519...) */
+
+/* One certificate and its key: the n-th SSLCertificateFile with the n-th SSLCertificateKeyFile. */
+struct tls_cert {
+    char *cert_file;              /* the leaf, then its chain */
+    char *key_file;               /* NULL: the key is in cert_file */
+    const char *cert_at, *key_at; /* "file:line" of those directives, for the errors */
+};
+
 /*
  * The SSL settings of one server. Today the main server's (struct server's `tls`); with <VirtualHost> each
  * vhost holds one, which is why nothing here refers to the server around it.
  */
 struct tls_conf {
-    int engine;                   /* SSLEngine on|off (off) */
-    char *cert_file;              /* SSLCertificateFile: the leaf, then its chain */
-    char *key_file;               /* SSLCertificateKeyFile; NULL: the key is in cert_file */
-    const char *cert_at, *key_at; /* "file:line" of those directives, for the errors */
-    unsigned protocols;           /* SSLProtocol (TLSv1.2 and TLSv1.3) */
-    const char *protocol_at;      /* "file:line" of SSLProtocol, NULL when unset */
-    char *ciphers;                /* SSLCipherSuite [SSL] list: TLS 1.2 and below; NULL: OpenSSL's default */
-    char *ciphersuites;           /* SSLCipherSuite TLSv1.3 list; NULL: OpenSSL's default */
+    int engine;                           /* SSLEngine on|off (off) */
+    struct tls_cert certs[TLS_MAX_CERTS]; /* SSLCertificateFile / SSLCertificateKeyFile, paired in order */
+    int ncerts, nkeys;
+    unsigned protocols;      /* SSLProtocol (TLSv1.2 and TLSv1.3) */
+    const char *protocol_at; /* "file:line" of SSLProtocol, NULL when unset */
+    char *ciphers;           /* SSLCipherSuite [SSL] list: TLS 1.2 and below; NULL: OpenSSL's default */
+    char *ciphersuites;      /* SSLCipherSuite TLSv1.3 list; NULL: OpenSSL's default */
     const char *ciphers_at, *ciphersuites_at;
     int honor_cipher_order; /* SSLHonorCipherOrder (off) */
     enum tls_cache cache;   /* SSLSessionCache none|shmcb:path[(size)] (none) */

@@ -127,18 +127,24 @@ static const char *set_engine(struct server *s, const struct directive *d, int a
 static const char *set_cert(struct server *s, const struct directive *d, int argc, char **argv)
 {
     (void)d;
+    struct tls_conf *c = conf_of(s);
     if (argc != 1)
         return "takes one argument, a file of PEM certificates (the server's first, then its chain)";
-    conf_of(s)->cert_file = config_server_path(s, argv[0]);
+    if (c->ncerts == TLS_MAX_CERTS)
+        return pool_printf(s->pool, "is given more than %d times (one per key type)", TLS_MAX_CERTS);
+    c->certs[c->ncerts++].cert_file = config_server_path(s, argv[0]);
     return NULL;
 }
 
 static const char *set_key(struct server *s, const struct directive *d, int argc, char **argv)
 {
     (void)d;
+    struct tls_conf *c = conf_of(s);
     if (argc != 1)
         return "takes one argument, a PEM private key file";
-    conf_of(s)->key_file = config_server_path(s, argv[0]);
+    if (c->nkeys == TLS_MAX_CERTS)
+        return pool_printf(s->pool, "is given more than %d times (one per key type)", TLS_MAX_CERTS);
+    c->certs[c->nkeys++].key_file = config_server_path(s, argv[0]);
     return NULL;
 }
 
@@ -205,9 +211,11 @@ static const char *set_tickets(struct server *s, const struct directive *d, int 
 
 static const struct directive tls_directives[] = {
     SSL_DIRECTIVE("SSLEngine", set_engine, "on or off: TLS on the https listeners (off)"),
-    SSL_DIRECTIVE("SSLCertificateFile", set_cert, "PEM file: the server's certificate, then its chain"),
-    SSL_DIRECTIVE("SSLCertificateKeyFile", set_key,
-                  "PEM private key of the certificate (none: the key is in SSLCertificateFile)"),
+    SSL_DIRECTIVE("SSLCertificateFile", set_cert,
+                  "PEM file: the server's certificate, then its chain; once per key type (RSA, ECDSA)"),
+    SSL_DIRECTIVE(
+        "SSLCertificateKeyFile", set_key,
+        "PEM private key of the SSLCertificateFile of the same rank (none: the key is in that file)"),
     SSL_DIRECTIVE("SSLProtocol", set_protocol, "[+|-]protocol ...: TLS versions offered (TLSv1.2 TLSv1.3)"),
     SSL_DIRECTIVE("SSLCipherSuite", set_cipher_suite,
                   "[SSL|TLSv1.3] cipher-spec: TLS 1.2 cipher list or TLS 1.3 suites (OpenSSL's defaults)"),
@@ -239,13 +247,18 @@ static int check_config(struct server *s, struct warnings *w, struct errbuf *err
                              l->spec);
         return 0;
     }
-    c->cert_at = config_where(s, "SSLCertificateFile");
-    c->key_at = config_where(s, "SSLCertificateKeyFile");
+    for (int i = 0; i < c->ncerts || i < c->nkeys; i++) {
+        c->certs[i].cert_at = config_where_nth(s, "SSLCertificateFile", i);
+        c->certs[i].key_at = config_where_nth(s, "SSLCertificateKeyFile", i);
+    }
     c->protocol_at = config_where(s, "SSLProtocol");
     c->ciphers_at = c->ciphersuites_at = config_where(s, "SSLCipherSuite");
-    if (c->cert_file == NULL)
+    if (c->ncerts == 0)
         return errbuf_set(err, "%s: SSLEngine on, but no SSLCertificateFile [Hint: SSLCertificateFile]",
                           config_where(s, "SSLEngine"));
+    if (c->nkeys > c->ncerts)
+        return errbuf_set(err, "%s: SSLCertificateKeyFile without an SSLCertificateFile to pair it with",
+                          c->certs[c->ncerts].key_at);
     c->ctx = tls_ctx_build(s->pool, c, w, err);
     if (c->ctx == NULL)
         return -1;

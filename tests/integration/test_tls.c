@@ -499,6 +499,13 @@ MPM_TEST(tls, certificate_errors, .timeout = 60)
          "httpd.conf:15: SSLCertificateKeyFile: unable to load a private key"},
         {"Listen 127.0.0.1:@PORT@ https\nSSLEngine on\n",
          "httpd.conf:13: SSLEngine on, but no SSLCertificateFile"},
+        {"Listen 127.0.0.1:@PORT@ https\nSSLEngine on\nSSLCertificateFile conf/leaf.pem\n"
+         "SSLCertificateKeyFile conf/leaf.key\nSSLCertificateFile conf/rsa.pem\nSSLCertificateKeyFile "
+         "conf/other.key\n",
+         "httpd.conf:17: SSLCertificateKeyFile"},
+        {"Listen 127.0.0.1:@PORT@ https\nSSLEngine on\nSSLCertificateFile conf/leaf.pem\n"
+         "SSLCertificateKeyFile conf/leaf.key\nSSLCertificateKeyFile conf/rsa.key\n",
+         "httpd.conf:16: SSLCertificateKeyFile without an SSLCertificateFile"},
         {"Listen 127.0.0.1:@PORT@ https\nSSLEngine on\nSSLCertificateFile conf/leaf.pem\nSSLProtocol -all\n",
          "SSLProtocol leaves no protocol enabled"},
         {"Listen 127.0.0.1:@PORT@ https\nSSLEngine on\nSSLCertificateFile conf/leaf.pem\n"

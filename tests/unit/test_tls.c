@@ -114,9 +114,16 @@ Test(tls_conf, directives, .init = testserver_pool_setup, .fini = testserver_poo
     cr_assert(s.tls->engine);
     cr_assert_not_null(apply(&s, "SSLEngine", 1, (char *[]){"optional"}));
     cr_assert_null(apply(&s, "SSLCertificateFile", 1, (char *[]){"conf/server.pem"}));
-    cr_assert_str_eq(s.tls->cert_file, "/srv/conf/server.pem", "relative to ServerRoot");
+    cr_assert_str_eq(s.tls->certs[0].cert_file, "/srv/conf/server.pem", "relative to ServerRoot");
     cr_assert_null(apply(&s, "SSLCertificateKeyFile", 1, (char *[]){"/etc/key.pem"}));
-    cr_assert_str_eq(s.tls->key_file, "/etc/key.pem");
+    cr_assert_str_eq(s.tls->certs[0].key_file, "/etc/key.pem");
+    cr_assert_null(apply(&s, "SSLCertificateFile", 1, (char *[]){"/etc/rsa.pem"}));
+    cr_assert(s.tls->ncerts == 2 && s.tls->nkeys == 1, "a second certificate, for another key type");
+    cr_assert_str_eq(s.tls->certs[1].cert_file, "/etc/rsa.pem");
+    cr_assert_null(s.tls->certs[1].key_file);
+    cr_assert_null(apply(&s, "SSLCertificateFile", 1, (char *[]){"/etc/3.pem"}));
+    cr_assert_null(apply(&s, "SSLCertificateFile", 1, (char *[]){"/etc/4.pem"}));
+    cr_assert_not_null(apply(&s, "SSLCertificateFile", 1, (char *[]){"/etc/5.pem"}), "at most TLS_MAX_CERTS");
     cr_assert_null(apply(&s, "SSLHonorCipherOrder", 1, (char *[]){"on"}));
     cr_assert(s.tls->honor_cipher_order);
     cr_assert_null(apply(&s, "SSLSessionTickets", 1, (char *[]){"off"}));
@@ -190,10 +197,11 @@ static struct tls_conf *conf_for(const char *name)
 {
     struct tls_conf *c = tls_conf_new(test_pool);
     c->engine = 1;
-    c->cert_file = path_of(name, "pem");
-    c->key_file = path_of(name, "key");
-    c->cert_at = "test.conf:1";
-    c->key_at = "test.conf:2";
+    c->certs[0].cert_file = path_of(name, "pem");
+    c->certs[0].key_file = path_of(name, "key");
+    c->certs[0].cert_at = "test.conf:1";
+    c->certs[0].key_at = "test.conf:2";
+    c->ncerts = c->nkeys = 1;
     c->protocol_at = c->ciphers_at = c->ciphersuites_at = "test.conf:3";
     return c;
 }
@@ -212,16 +220,16 @@ Test(tls_ctx, certificate_errors_name_the_directive, .init = pki_setup, .fini = 
     struct errbuf err;
     struct warnings w = {0};
     struct tls_conf *c = conf_for("a");
-    c->key_file = path_of("b", "key");
+    c->certs[0].key_file = path_of("b", "key");
     cr_assert_null(tls_ctx_build(test_pool, c, &w, &err));
     cr_assert(strstr(err.msg, "test.conf:2: SSLCertificateKeyFile") && strstr(err.msg, "does not match"),
               "%s", err.msg);
     c = conf_for("a");
-    c->cert_file = path_of("missing", "pem");
+    c->certs[0].cert_file = path_of("missing", "pem");
     cr_assert_null(tls_ctx_build(test_pool, c, &w, &err));
     cr_assert(strstr(err.msg, "test.conf:1: SSLCertificateFile: unable to load"), "%s", err.msg);
     c = conf_for("a");
-    c->key_file = NULL; /* then the key is looked for in the certificate file, which has none */
+    c->certs[0].key_file = NULL; /* then the key is looked for in the certificate file, which has none */
     cr_assert_null(tls_ctx_build(test_pool, c, &w, &err));
     cr_assert(strstr(err.msg, "test.conf:1: SSLCertificateFile: unable to load a private key"), "%s",
               err.msg);
@@ -632,4 +640,41 @@ Test(tls_ctx, cipher_suites_and_order, .init = pki_setup, .fini = pki_teardown)
     tls_transport_info(&p.t, &proto, &cipher, &alpn, &ktls);
     cr_assert_str_eq(proto, "TLSv1.2", "SSLProtocol TLSv1.2 caps the version");
     pair_close(&p);
+}
+
+Test(tls_ctx, an_ecdsa_and_an_rsa_certificate_side_by_side, .init = pki_setup, .fini = pki_teardown)
+{
+    struct tls_conf *c = conf_for("a");
+    c->certs[1] = (struct tls_cert){path_of("b", "pem"), path_of("b", "key"), "test.conf:3", "test.conf:4"};
+    c->ncerts = c->nkeys = 2;
+    struct tls_ctx *ctx = build(c);
+    static const struct {
+        const char *sigalgs, *cn;
+        long version;
+    } cases[] = {
+        {"ECDSA+SHA256", "a.test", TLS1_3_VERSION},
+        {"rsa_pss_rsae_sha256", "b.test", TLS1_3_VERSION},
+        {"ECDSA+SHA256", "a.test", TLS1_2_VERSION},
+        {"RSA+SHA256", "b.test", TLS1_2_VERSION},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        struct pair p;
+        int linger;
+        pair_open(&p, ctx, NULL, NULL);
+        SSL_set_max_proto_version(p.client, cases[i].version);
+        cr_assert_eq(SSL_set1_sigalgs_list(p.client, cases[i].sigalgs), 1);
+        cr_assert_eq(handshake(&p, &linger), 0, "case %zu", i);
+        cr_assert_str_eq(peer_cn(&p), cases[i].cn, "a client that verifies %s only", cases[i].sigalgs);
+        pair_close(&p);
+    }
+
+    /* the second pair's key belongs to the first: an error naming the second key's line */
+    struct errbuf err;
+    struct warnings w = {0};
+    c = conf_for("a");
+    c->certs[1] = (struct tls_cert){path_of("b", "pem"), path_of("a", "key"), "test.conf:3", "test.conf:4"};
+    c->ncerts = c->nkeys = 2;
+    cr_assert_null(tls_ctx_build(test_pool, c, &w, &err));
+    cr_assert(strstr(err.msg, "test.conf:4: SSLCertificateKeyFile") && strstr(err.msg, "does not match"),
+              "%s", err.msg);
 }
