@@ -506,9 +506,12 @@ struct tls_ctx *tls_ctx_build(struct pool *p, const struct tls_conf *c, struct w
         return NULL;
     }
     /* no client-initiated renegotiation (TLS 1.2; 1.3 has none); a peer's EOF without close_notify reads
-     * as an end (a request is delimited by HTTP itself); kernel TLS where the kernel has it */
+     * as an end (a request is delimited by HTTP itself); kernel TLS where the kernel has it (asked for only
+     * then: OpenSSL would otherwise try two setsockopt() calls on every connection, in vain) */
+    char no_ktls[128];
+    int ktls = tls_ktls_available(no_ktls, sizeof(no_ktls));
     SSL_CTX_set_options(ctx, holes | SSL_OP_NO_RENEGOTIATION | SSL_OP_NO_COMPRESSION |
-                                 SSL_OP_IGNORE_UNEXPECTED_EOF | SSL_OP_ENABLE_KTLS |
+                                 SSL_OP_IGNORE_UNEXPECTED_EOF | (ktls ? SSL_OP_ENABLE_KTLS : 0) |
                                  (c->honor_cipher_order ? SSL_OP_CIPHER_SERVER_PREFERENCE : 0) |
                                  (c->tickets ? 0 : SSL_OP_NO_TICKET));
     /* a write that could not finish is retried from a copy of the same bytes (moving buffer), one record at
