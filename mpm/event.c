@@ -445,8 +445,8 @@ static void conn_new(const struct listener *l, int fd, const struct sockaddr *pe
     rx.nconns++;
     atomic_fetch_add_explicit(&rx.row->conns, 1, memory_order_relaxed);
     atomic_fetch_add_explicit(&rx.slot->conns, 1, memory_order_relaxed);
-    if (c == NULL)
-        handshake_step(e);
+    if (c == NULL) /* the client speaks first: wait for its hello rather than read in vain */
+        conn_arm(e, EV_READ, e->u.handshake_until);
     else
         conn_drive(e, http_conn_state(c));
 }
