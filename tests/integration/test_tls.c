@@ -234,9 +234,9 @@ static int child_fds(const struct srv *s, pid_t *kids, int *fds, int max)
     return n;
 }
 
-MPM_TEST(tls, bad_input, .timeout = 60)
+MPM_TEST(tls, bad_input, .timeout = 90)
 {
-    struct srv *s = tls_server(mpm, NULL, "StartServers 1\n");
+    struct srv *s = tls_server(mpm, NULL, "StartServers 1\nRequestReadTimeout handshake=1\n");
     pid_t kids[16];
     int fds[16];
     char *info;
@@ -286,6 +286,27 @@ MPM_TEST(tls, bad_input, .timeout = 60)
     hassert(wait_log(s->error_log, "handshake failed with 127.0.0.1", 4, 3000),
             "the failed handshakes are not logged at info: %s", log_tail(s->error_log, 3000));
 
+    /* 100 random inputs (a fixed seed), half of them behind a handshake record's header, some cut short */
+    unsigned seed = 15;
+    for (int i = 0; i < 100; i++) {
+        unsigned char junk[600];
+        size_t n = 1 + (size_t)(rand_r(&seed) % (int)sizeof(junk));
+        for (size_t k = 0; k < n; k++)
+            junk[k] = (unsigned char)rand_r(&seed);
+        if (i % 2 == 0 && n > 5)
+            memcpy(junk, "\x16\x03\x01", 3);
+        fd = raw_connect(s->port, 0);
+        hassert(write(fd, junk, n) == (ssize_t)n, "write failed");
+        if (i % 10 != 0) /* the others stay open: RequestReadTimeout handshake=1 ends them */
+            shutdown(fd, SHUT_WR);
+        char *reply = read_to_close(fd, &len, 4000);
+        free(reply);
+        close(fd);
+    }
+    pid_t after[16];
+    int na = proc_children(s->pid, after, 16);
+    for (int i = 0; i < nk; i++)
+        hassert(pid_in(after, na, kids[i]), "child %d is gone after the random input", (int)kids[i]);
     /* the children still serve, and hold no descriptor more than before */
     r = tls_get(s, "/index.html", NULL, NULL, &info);
     expect_file(r, s, "index.html", "close", 0);
