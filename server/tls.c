@@ -673,7 +673,9 @@ static ssize_t tls_send_file(struct transport *t, int file_fd, off_t off, size_t
             errno = ENODATA;
             return -1;
         }
-        return ssl_failed(t, (int)n, "SSL_sendfile");
+        if (ssl_failed(t, (int)n, "SSL_sendfile") == 0)
+            errno = EPIPE; /* the peer's end, while writing */
+        return -1;
     }
     ssize_t n = pread(file_fd, buf, len < sizeof(buf) ? len : sizeof(buf), off);
     if (n <= 0) {
@@ -752,14 +754,14 @@ static int tls_handshake(struct transport *t, int *linger)
 static size_t tls_pending(const struct transport *t)
 {
     const struct tls_conn *tc = conn_of(t);
-    int n = SSL_pending(tc->ssl);
+    int n = tc != NULL ? SSL_pending(tc->ssl) : 0;
     return n > 0 ? (size_t)n : 0;
 }
 
 static void tls_close_notify(struct transport *t)
 {
     struct tls_conn *tc = conn_of(t);
-    if (tc->failed)
+    if (tc == NULL || tc->failed)
         return;
     ERR_clear_error();
     /* once, without waiting for the peer's: the socket is non-blocking and closes next */
