@@ -3,10 +3,11 @@
  *
  *  - contexts: one SSL_CTX per struct tls_conf, built in the parent while the configuration is checked, so
  *    that the children inherit it ready (certificate chain, key, protocols, ciphers, ALPN, sessions);
- *  - session resumption across children: the ticket keys live in a page the parent maps shared before the
- *    first fork; whichever child issues a ticket, any other decrypts it. A key encrypts for
- *    SSLSessionCacheTimeout seconds, then the next one is made (by the first child that needs it, under a
- *    process-shared lock) and the old one only decrypts, for one more period, then is overwritten;
+ *  - session resumption across children: the ticket keys live in a page the parent maps shared, and makes
+ *    the first key in, before the first fork; whichever child issues a ticket, any other decrypts it. A key
+ *    encrypts for SSLSessionCacheTimeout seconds, then the next one is made (by the first child that needs
+ *    it, under a process-shared lock) and the old one only decrypts, for one more period, then is
+ *    overwritten;
  *  - the transport (transport.h): SSL_read/SSL_write on the connection's socket, SSL_ERROR_WANT_READ/WRITE
  *    turned into EAGAIN with t->want, files with SSL_sendfile when the kernel does TLS (kTLS) and read +
  *    SSL_write otherwise.
@@ -480,8 +481,13 @@ struct tls_ctx *tls_ctx_build(struct pool *p, const struct tls_conf *c, struct w
         errbuf_set(err, "SSLEngine on, but no SSLCertificateFile");
         return NULL;
     }
-    if (c->tickets && ticket_store_map(err) < 0)
+    struct ticket_key first;
+    if (c->tickets && (ticket_store_map(err) < 0 || ticket_current(&first, c->cache_timeout) < 0)) {
+        if (tickets != NULL)
+            errbuf_set(err, "no random session ticket key could be made");
         return NULL;
+    }
+    OPENSSL_cleanse(&first, sizeof(first)); /* the key is made here, before the children are forked */
     struct tls_ctx *tc = pool_calloc(p, sizeof(*tc));
     if (tc == NULL || (tc->ctx = SSL_CTX_new(TLS_server_method())) == NULL) {
         errbuf_set(err, "SSL_CTX_new() failed: %s", ssl_error_text(ebuf, sizeof(ebuf)));
