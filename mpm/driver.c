@@ -3,7 +3,6 @@
 #include <errno.h>
 #include <poll.h>
 #include <string.h>
-#include <sys/sendfile.h>
 #include <sys/epoll.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
@@ -13,6 +12,7 @@
 #include "../server/listen.h"
 #include "../server/log.h"
 #include "../server/server.h"
+#include "../server/tls.h"
 #include "../server/util.h"
 #include "../server/vhost.h"
 #include "driver.h"
@@ -100,8 +100,58 @@ int driver_listeners(const struct server *s, const char *module)
     return n;
 }
 
-enum conn_state driver_read(struct http_conn *c, int fd, enum conn_state st, const char *module, int *blocked,
-                            int *full)
+int driver_transport_open(const struct listener *l, struct transport *t, int fd, const struct sockaddr *peer,
+                          socklen_t peerlen, const char *module)
+{
+    if (l == NULL || l->tls == NULL) {
+        transport_plain_init(t, fd);
+        return 0;
+    }
+    if (tls_transport_open(t, l->tls, fd, peer, peerlen) < 0) {
+        log_error(LOG_ERR, module, "out of memory for a TLS connection");
+        return -1;
+    }
+    return 0;
+}
+
+enum driver_handshake driver_handshake(struct transport *t, int *want)
+{
+    int linger;
+    if (t->ops->handshake == NULL || !t->handshaking) {
+        t->handshaking = 0;
+        return DRIVER_HANDSHAKE_DONE;
+    }
+    if (t->ops->handshake(t, &linger) == 0)
+        return DRIVER_HANDSHAKE_DONE;
+    if (errno == EAGAIN) {
+        *want = t->want;
+        return DRIVER_HANDSHAKE_WAIT;
+    }
+    return linger ? DRIVER_HANDSHAKE_LINGER : DRIVER_HANDSHAKE_CLOSE;
+}
+
+int64_t driver_handshake_deadline(const struct server *s, int64_t now)
+{
+    int secs = s->handshake_timeout.timeout > 0 ? s->handshake_timeout.timeout : s->timeout;
+    return now + (int64_t)secs * 1000;
+}
+
+struct http_conn *driver_conn_start(const struct server *s, const struct listener *l, struct transport *t,
+                                    const struct sockaddr *peer, socklen_t peerlen, const char *module)
+{
+    if (peer == NULL)
+        peer = tls_transport_peer(t, &peerlen);
+    struct http_conn *c = http_conn_create(s, peer, peerlen, now_ms());
+    if (c == NULL) {
+        log_error(LOG_ERR, module, "out of memory for a new connection");
+        return NULL;
+    }
+    driver_conn_setup(s, l, c, t->fd, module);
+    return c;
+}
+
+enum conn_state driver_read(struct http_conn *c, struct transport *t, enum conn_state st, const char *module,
+                            int *blocked, int *full)
 {
     char *buf;
     size_t len;
@@ -111,7 +161,7 @@ enum conn_state driver_read(struct http_conn *c, int fd, enum conn_state st, con
         log_error(LOG_ERR, module, "out of memory for a read buffer");
         return http_conn_abort(c);
     }
-    ssize_t n = read(fd, buf, len);
+    ssize_t n = t->ops->recv(t, buf, len);
     if (n > 0) {
         *full = (size_t)n == len;
         return http_conn_input(c, (size_t)n, now_ms());
@@ -121,30 +171,22 @@ enum conn_state driver_read(struct http_conn *c, int fd, enum conn_state st, con
     if (errno == EINTR)
         return st;
     if (errno == EAGAIN || errno == EWOULDBLOCK) {
-        *blocked = 1;
+        *blocked = t->want;
         http_conn_read_blocked(c);
         return st;
     }
-    log_error(LOG_DEBUG, module, "read() failed: %s", strerror(errno));
+    log_error(LOG_DEBUG, module, "%s read failed: %s", t->ops->name, strerror(errno));
     return http_conn_abort(c);
 }
 
-ssize_t driver_send(int fd, const struct conn_out *out)
+ssize_t driver_send(struct transport *t, const struct conn_out *out)
 {
-    if (out->iovcnt > 0) {
-        struct msghdr msg = {.msg_iov = (struct iovec *)out->iov, .msg_iovlen = (size_t)out->iovcnt};
-        return sendmsg(fd, &msg, MSG_NOSIGNAL | (out->more ? MSG_MORE : 0));
-    }
-    off_t off = out->file_off;
-    ssize_t n = sendfile(fd, out->file_fd, &off, out->file_len);
-    if (n == 0) {
-        errno = ENODATA;
-        return -1;
-    }
-    return n;
+    if (out->iovcnt > 0)
+        return t->ops->send(t, out->iov, out->iovcnt, out->more);
+    return t->ops->send_file(t, out->file_fd, out->file_off, out->file_len);
 }
 
-enum conn_state driver_write(struct http_conn *c, int fd, const char *module, int *blocked)
+enum conn_state driver_write(struct http_conn *c, struct transport *t, const char *module, int *blocked)
 {
     struct conn_out out;
 
@@ -154,16 +196,17 @@ enum conn_state driver_write(struct http_conn *c, int fd, const char *module, in
         log_error(LOG_ERR, module, "connection in write state with no output pending");
         return http_conn_abort(c);
     }
-    ssize_t n = driver_send(fd, &out);
+    ssize_t n = driver_send(t, &out);
     if (n > 0)
         return http_conn_sent(c, (size_t)n, now_ms());
     if (errno == EINTR)
         return CONN_WRITE;
     if (errno == EAGAIN || errno == EWOULDBLOCK) {
-        *blocked = 1;
+        *blocked = t->want;
         return CONN_WRITE;
     }
-    log_error(LOG_DEBUG, module, "%s() failed: %s", out.iovcnt > 0 ? "sendmsg" : "sendfile", strerror(errno));
+    log_error(LOG_DEBUG, module, "%s %s failed: %s", t->ops->name, out.iovcnt > 0 ? "write" : "file write",
+              strerror(errno));
     return http_conn_abort(c);
 }
 

@@ -15,6 +15,7 @@
 #include <sys/types.h>
 
 #include "../server/http_conn.h"
+#include "../server/transport.h"
 
 struct server;
 struct listener;
@@ -69,33 +70,66 @@ int driver_listeners(const struct server *s, const char *module);
  */
 int driver_listen_set(const struct server *s, const char *module);
 
+/* ---- a connection's transport ---- */
+
+/*
+ * Makes t the transport of fd, accepted on l: plain, or TLS when l has a TLS context (its handshake to come:
+ * t->handshaking). Returns 0, or -1 (logged) when out of memory: the caller closes fd.
+ */
+int driver_transport_open(const struct listener *l, struct transport *t, int fd, const struct sockaddr *peer,
+                          socklen_t peerlen, const char *module);
+
+/* What a step of the handshake came to. */
+enum driver_handshake {
+    DRIVER_HANDSHAKE_DONE,  /* the core can have the connection (driver_conn_start) */
+    DRIVER_HANDSHAKE_WAIT,  /* wait for *want (TRANSPORT_WANT_READ or _WRITE), until the handshake deadline */
+    DRIVER_HANDSHAKE_CLOSE, /* failed (logged at info): close */
+    DRIVER_HANDSHAKE_LINGER /* failed after an answer was written (plain HTTP: 400; an alert): linger */
+};
+
+/* One step of t's handshake. */
+enum driver_handshake driver_handshake(struct transport *t, int *want);
+
+/* The handshake's deadline for a connection accepted at `now` (RequestReadTimeout handshake=, or Timeout). */
+int64_t driver_handshake_deadline(const struct server *s, int64_t now);
+
+/*
+ * Gives the core a connection whose transport is ready, accepted on listener l (NULL: unknown):
+ * http_conn_create() with the peer (NULL: the one the TLS transport kept) and driver_conn_setup(). NULL when
+ * out of memory (logged).
+ */
+struct http_conn *driver_conn_start(const struct server *s, const struct listener *l, struct transport *t,
+                                    const struct sockaddr *peer, socklen_t peerlen, const char *module);
+
 /* ---- one step of a connection through the core ---- */
 
 /*
- * Reads once into the core's space. Returns the core's new state; *blocked is set when nothing could be read
- * (EAGAIN: wait for readability), *full when the read filled the whole space (more may be waiting). Errors
- * and EOF end in the core (logged at debug).
+ * Reads once through t into the core's space. Returns the core's new state; *blocked is set when nothing
+ * could be read (EAGAIN) to what the transport waits for (TRANSPORT_WANT_READ, or _WRITE for TLS), *full
+ * when the read filled the whole space (more may be waiting). Errors and EOF end in the core (logged at
+ * debug).
  */
-enum conn_state driver_read(struct http_conn *c, int fd, enum conn_state st, const char *module, int *blocked,
-                            int *full);
+enum conn_state driver_read(struct http_conn *c, struct transport *t, enum conn_state st, const char *module,
+                            int *blocked, int *full);
 
 /*
- * Writes once what the core has pending (buffers with MSG_MORE when a file range follows, or the file range
- * with sendfile()). Returns the core's new state; *blocked is set when the socket is full (EAGAIN: wait for
- * writability). Errors end in the core (logged at debug).
+ * Writes once through t what the core has pending (buffers, corked when a small file range follows, or the
+ * file range: sendfile(), SSL_sendfile() or read + SSL_write). Returns the core's new state; *blocked is set
+ * when nothing could be written (EAGAIN) to what the transport waits for (TRANSPORT_WANT_WRITE, or _READ for
+ * TLS). Errors end in the core (logged at debug).
  */
-enum conn_state driver_write(struct http_conn *c, int fd, const char *module, int *blocked);
+enum conn_state driver_write(struct http_conn *c, struct transport *t, const char *module, int *blocked);
 
 /*
- * Writes once what `out` describes; for blocking and non-blocking sockets alike. Returns the bytes written,
- * or -1 with errno set (EAGAIN/EINTR to retry; ENODATA when the file became shorter than the range).
+ * Writes once through t what `out` describes; for blocking and non-blocking sockets alike. Returns the bytes
+ * written, or -1 with errno set (EAGAIN/EINTR to retry; ENODATA when the file became shorter than the range).
  */
-ssize_t driver_send(int fd, const struct conn_out *out);
+ssize_t driver_send(struct transport *t, const struct conn_out *out);
 
 /*
- * Lingering close, after shutdown(SHUT_WR): reads and drops what the peer still sends. Returns 1 when the
- * socket can be closed (EOF or an error), 0 when it would block (wait for readability, until the linger
- * deadline).
+ * Lingering close, after transport_close() (TLS: close_notify sent) and shutdown(SHUT_WR): reads from the
+ * socket and drops what the peer still sends, undecrypted. Returns 1 when the socket can be closed (EOF or an
+ * error), 0 when it would block (wait for readability, until the linger deadline).
  */
 int driver_linger_drain(int fd);
 

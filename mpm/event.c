@@ -11,6 +11,11 @@
  *                        or a timer alone, until the deadline; then http_conn_ready() or http_conn_timeout()
  *     CLOSE           -> close(), or a lingering close (shutdown, read and drop for 2 s) inside the reactor
  *
+ * Reads and writes go through the connection's transport (mpm/driver.c), and the event waited for is the
+ * one the transport wants, whatever the core's state: a TLS write may wait for EV_READ, a read for EV_WRITE.
+ * A TLS connection first shakes hands, event by event, until RequestReadTimeout handshake=; only then is the
+ * core's connection made, so a stalled handshake costs a struct and a socket like an idle connection.
+ *
  * One struct event per connection, persistent and re-assigned only when the direction or the descriptor
  * changes, so the usual keep-alive request (readable, answer written at once, idle again) costs no
  * epoll_ctl(). A handler waiting on an upstream moves that same event to the upstream socket: the client
@@ -116,17 +121,21 @@ static int event_check_config(struct server *s, struct warnings *w, struct errbu
 
 /* ---- the reactor of one child ---- */
 
-/* A connection: hc while the core drives it; once it closes lingeringly, the deadline of that close. */
+/* A connection: hc while the core drives it; before, the deadline of its handshake; once it closes
+ * lingeringly, the deadline of that close. */
 struct econn {
     struct event ev; /* the only event: EV_READ, EV_WRITE or a timer, as the state asks */
     union {
         struct http_conn *hc;
+        int64_t handshake_until;
         int64_t linger_until;
     } u;
     struct econn *prev, *next; /* every connection of the child, for a graceful stop */
-    int fd;
-    int wfd;           /* the descriptor ev is assigned to: fd, or the handler's upstream socket */
-    short what;        /* the events ev is assigned for; -1 before the first */
+    const struct listener *l; /* accepted on it: its TLS context and vhosts, when a handshake ends */
+    struct transport t;       /* its socket, plain or TLS */
+    int wfd;                  /* the descriptor ev is assigned to: t.fd, or the handler's upstream socket */
+    short what;               /* the events ev is assigned for; -1 before the first */
+    short want;        /* what the transport's last read or write waits for; 0 when it did not block */
     unsigned idle : 1; /* counted in the scoreboard's idle_conns */
     unsigned lingering : 1;
 };
@@ -205,7 +214,7 @@ static void conn_arm_fd(struct econn *e, int fd, short what, int64_t deadline)
 
 static void conn_arm(struct econn *e, short what, int64_t deadline)
 {
-    conn_arm_fd(e, e->fd, what, deadline);
+    conn_arm_fd(e, e->t.fd, what, deadline);
 }
 
 /* Stops watching the handler's socket before the core runs it (see the comment at the top). */
@@ -228,7 +237,8 @@ static void conn_free(struct econn *e)
         rx.conns = e->next;
     if (e->next != NULL)
         e->next->prev = e->prev;
-    if (close(e->fd) < 0)
+    transport_free(&e->t);
+    if (close(e->t.fd) < 0)
         log_error(LOG_DEBUG, MODULE, "close() failed: %s", strerror(errno));
     free(e);
     rx.nconns--;
@@ -245,18 +255,12 @@ static void conn_free(struct econn *e)
         event_base_loopbreak(rx.base);
 }
 
-/* CLOSE: ends the core's connection, then closes the socket, lingeringly if the core asks for it. */
-static void conn_end(struct econn *e)
+/* Closes the socket, lingeringly when asked. */
+static void conn_close(struct econn *e, int linger)
 {
-    if (e->what > 0 && e->wfd != e->fd)
-        conn_unwatch(e); /* still on a handler's socket, which the core's cleanup is about to close */
-    int linger = http_conn_linger(e->u.hc);
-    http_conn_destroy(e->u.hc);
-    e->u.hc = NULL;
-    set_idle(e, 0);
     /* The FIN tells the client the response is complete; what it still sends is read and dropped, so that a
      * close with unread data does not turn into a reset that could destroy the response in flight. */
-    if (linger && shutdown(e->fd, SHUT_WR) == 0) {
+    if (linger && shutdown(e->t.fd, SHUT_WR) == 0) {
         e->lingering = 1;
         e->u.linger_until = now_ms() + DRIVER_LINGER_MS;
         conn_arm(e, EV_READ, e->u.linger_until);
@@ -265,10 +269,24 @@ static void conn_end(struct econn *e)
     conn_free(e);
 }
 
+/* CLOSE: ends the core's connection, says goodbye through the transport, then closes the socket, lingeringly
+ * if the core asks for it. */
+static void conn_end(struct econn *e)
+{
+    if (e->what > 0 && e->wfd != e->t.fd)
+        conn_unwatch(e); /* still on a handler's socket, which the core's cleanup is about to close */
+    int linger = http_conn_linger(e->u.hc);
+    http_conn_destroy(e->u.hc);
+    e->u.hc = NULL;
+    set_idle(e, 0);
+    transport_close(&e->t);
+    conn_close(e, linger);
+}
+
 /* Lingering close: drops what arrived; EOF, an error or the end of the 2 s closes. */
 static void linger_cb(struct econn *e, short what)
 {
-    if (((what & EV_READ) && driver_linger_drain(e->fd)) || now_ms() >= e->u.linger_until) {
+    if (((what & EV_READ) && driver_linger_drain(e->t.fd)) || now_ms() >= e->u.linger_until) {
         conn_free(e);
         return;
     }
@@ -278,9 +296,10 @@ static void linger_cb(struct econn *e, short what)
 /* READ or KEEPALIVE, readable: reads into the core's space while each read fills it, READ_ROUNDS at most. */
 static enum conn_state conn_read(struct econn *e, enum conn_state st)
 {
-    int blocked, full = 1;
+    int blocked = 0, full = 1;
     for (int i = 0; i < READ_ROUNDS && full && (i == 0 || st == CONN_READ); i++)
-        st = driver_read(e->u.hc, e->fd, st, MODULE, &blocked, &full);
+        st = driver_read(e->u.hc, &e->t, st, MODULE, &blocked, &full);
+    e->want = (short)blocked;
     return st;
 }
 
@@ -290,7 +309,8 @@ static enum conn_state conn_write(struct econn *e)
     enum conn_state st = CONN_WRITE;
     int blocked = 0;
     for (int i = 0; i < WRITE_ROUNDS && st == CONN_WRITE && !blocked; i++)
-        st = driver_write(e->u.hc, e->fd, MODULE, &blocked);
+        st = driver_write(e->u.hc, &e->t, MODULE, &blocked);
+    e->want = (short)blocked;
     return st;
 }
 
@@ -303,7 +323,7 @@ static void conn_drive(struct econn *e, enum conn_state st)
             set_idle(e, 0);
             st = conn_write(e);
             if (st == CONN_WRITE) {
-                conn_arm(e, EV_WRITE, http_conn_deadline(e->u.hc));
+                conn_arm(e, e->want == TRANSPORT_WANT_READ ? EV_READ : EV_WRITE, http_conn_deadline(e->u.hc));
                 return;
             }
             break;
@@ -314,12 +334,21 @@ static void conn_drive(struct econn *e, enum conn_state st)
             }
             if (rx.leaving)
                 http_conn_finish(e->u.hc);
+            if (e->want == 0 && transport_pending(&e->t) > 0) {
+                /* TLS: a request already decrypted, which no readiness of the socket would announce */
+                st = conn_read(e, st);
+                break;
+            }
             set_idle(e, 1);
-            conn_arm(e, EV_READ, http_conn_deadline(e->u.hc));
+            conn_arm(e, e->want == TRANSPORT_WANT_WRITE ? EV_WRITE : EV_READ, http_conn_deadline(e->u.hc));
             return;
         case CONN_READ:
             set_idle(e, 0);
-            conn_arm(e, EV_READ, http_conn_deadline(e->u.hc));
+            if (e->want == 0 && transport_pending(&e->t) > 0) {
+                st = conn_read(e, st);
+                break;
+            }
+            conn_arm(e, e->want == TRANSPORT_WANT_WRITE ? EV_WRITE : EV_READ, http_conn_deadline(e->u.hc));
             return;
         case CONN_WAIT: {
             int events, ufd = http_conn_wait_fd(e->u.hc, &events);
@@ -337,6 +366,53 @@ static void conn_drive(struct econn *e, enum conn_state st)
     }
 }
 
+/* The core's connection, once the transport is ready (its handshake done). */
+static void conn_start(struct econn *e)
+{
+    struct http_conn *c = driver_conn_start(rx.s, e->l, &e->t, NULL, 0, MODULE);
+    if (c == NULL) {
+        conn_free(e);
+        return;
+    }
+    http_conn_set_slot(c, rx.slot);
+    e->u.hc = c;
+    e->want = 0;
+    if (rx.leaving)
+        http_conn_finish(c); /* leaving meanwhile: this fresh connection is served once */
+    conn_drive(e, http_conn_state(c));
+}
+
+/* A step of the handshake, then a wait for what it wants until its deadline. */
+static void handshake_step(struct econn *e)
+{
+    int want = 0;
+    switch (driver_handshake(&e->t, &want)) {
+    case DRIVER_HANDSHAKE_DONE:
+        conn_start(e);
+        return;
+    case DRIVER_HANDSHAKE_WAIT:
+        conn_arm(e, want == TRANSPORT_WANT_WRITE ? EV_WRITE : EV_READ, e->u.handshake_until);
+        return;
+    case DRIVER_HANDSHAKE_LINGER:
+        conn_close(e, 1);
+        return;
+    case DRIVER_HANDSHAKE_CLOSE:
+        conn_free(e);
+        return;
+    }
+}
+
+static void handshake_cb(struct econn *e, short what)
+{
+    if (!(what & (EV_READ | EV_WRITE)) && now_ms() >= e->u.handshake_until) {
+        log_error(LOG_INFO, "ssl", "handshake timed out (RequestReadTimeout handshake=%d)",
+                  rx.s->handshake_timeout.timeout > 0 ? rx.s->handshake_timeout.timeout : rx.s->timeout);
+        conn_free(e);
+        return;
+    }
+    handshake_step(e);
+}
+
 static void conn_cb(evutil_socket_t fd, short what, void *arg)
 {
     struct econn *e = arg;
@@ -344,6 +420,10 @@ static void conn_cb(evutil_socket_t fd, short what, void *arg)
 
     if (e->lingering) {
         linger_cb(e, what);
+        return;
+    }
+    if (e->t.handshaking) {
+        handshake_cb(e, what);
         return;
     }
     struct http_conn *c = e->u.hc;
@@ -370,22 +450,30 @@ static void conn_cb(evutil_socket_t fd, short what, void *arg)
     conn_drive(e, st);
 }
 
-/* A new connection: the core starts in READ, waiting for its first bytes without a buffer. */
+/* A new connection: a TLS one shakes hands first; the core starts in READ, waiting for its first bytes
+ * without a buffer. */
 static void conn_new(const struct listener *l, int fd, const struct sockaddr *peer, socklen_t peerlen)
 {
     struct econn *e = calloc(1, sizeof(*e));
-    struct http_conn *c = e != NULL ? http_conn_create(rx.s, peer, peerlen, now_ms()) : NULL;
-    if (c == NULL) {
-        log_error(LOG_ERR, MODULE, "out of memory for a new connection");
+    struct http_conn *c = NULL;
+    if (e == NULL || driver_transport_open(l, &e->t, fd, peer, peerlen, MODULE) < 0 ||
+        (!e->t.handshaking && (c = driver_conn_start(rx.s, l, &e->t, peer, peerlen, MODULE)) == NULL)) {
+        if (e != NULL && e->t.ops != NULL)
+            transport_free(&e->t);
+        if (e == NULL)
+            log_error(LOG_ERR, MODULE, "out of memory for a new connection");
         free(e);
         if (close(fd) < 0)
             log_error(LOG_DEBUG, MODULE, "close() failed: %s", strerror(errno));
         return;
     }
-    driver_conn_setup(rx.s, l, c, fd, MODULE);
-    http_conn_set_slot(c, rx.slot);
-    e->u.hc = c;
-    e->fd = fd;
+    if (c != NULL) {
+        http_conn_set_slot(c, rx.slot);
+        e->u.hc = c;
+    } else {
+        e->u.handshake_until = driver_handshake_deadline(rx.s, now_ms());
+    }
+    e->l = l;
     e->what = -1;
     e->next = rx.conns;
     if (rx.conns != NULL)
@@ -394,9 +482,13 @@ static void conn_new(const struct listener *l, int fd, const struct sockaddr *pe
     rx.nconns++;
     atomic_fetch_add_explicit(&rx.row->conns, 1, memory_order_relaxed);
     atomic_fetch_add_explicit(&rx.slot->conns, 1, memory_order_relaxed);
-    /* The request has usually arrived with the handshake's last ACK: read it now, and register the socket
-     * with epoll only if it must wait; a Connection: close exchange then costs no epoll_ctl() at all. */
-    conn_drive(e, conn_read(e, http_conn_state(c)));
+    /* The request (or a TLS hello) has usually arrived with the handshake's last ACK: read it now, and
+     * register the socket with epoll only if it must wait; a Connection: close exchange then costs no
+     * epoll_ctl() at all. */
+    if (c == NULL)
+        handshake_step(e);
+    else
+        conn_drive(e, conn_read(e, http_conn_state(c)));
 }
 
 /*
@@ -433,7 +525,7 @@ static void start_leaving(int recycling)
     rx.leave_mode = mode;
     for (struct econn *e = rx.conns, *next; e != NULL; e = next) {
         next = e->next;
-        if (e->lingering)
+        if (e->lingering || e->t.handshaking) /* a handshake is a fresh connection: served once */
             continue;
         if (mode == CHILD_LEAVE_AFTER_NEXT) {
             http_conn_finish(e->u.hc);
@@ -484,7 +576,6 @@ static int accept_failed(void)
 /* Accepts from one listener, ACCEPT_BATCH at most, while accepting is allowed. */
 static void accept_from(const struct listener *l)
 {
-    int lfd = l->fd;
     for (int i = 0; i < ACCEPT_BATCH && rx.listening; i++) {
         if (rx.nconns >= rx.max_conns) {
             /* Full after accepting: whether anyone else waits shows as the listener's next wakeup. */
@@ -504,7 +595,7 @@ static void accept_from(const struct listener *l)
         }
         struct sockaddr_storage peer;
         socklen_t peerlen = sizeof(peer);
-        int fd = accept4(lfd, (struct sockaddr *)&peer, &peerlen, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        int fd = accept4(l->fd, (struct sockaddr *)&peer, &peerlen, SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (fd < 0) {
             if (accept_failed())
                 continue;
@@ -550,7 +641,7 @@ static void reactor_free(void)
     update_listening();
     while (rx.conns != NULL) {
         struct econn *e = rx.conns;
-        if (!e->lingering) {
+        if (!e->lingering && !e->t.handshaking) {
             conn_unwatch(e);
             http_conn_destroy(e->u.hc);
         }

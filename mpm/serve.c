@@ -1,7 +1,9 @@
 /*
  * The blocking driver of the sans-I/O core, used by prefork and worker: one thread follows one connection
  * through the core's states until it says CLOSE. The socket is made non-blocking and every wait is a poll()
- * bounded by http_conn_deadline(), so Timeout and KeepAliveTimeout hold however the peer behaves.
+ * bounded by http_conn_deadline(), so Timeout and KeepAliveTimeout hold however the peer behaves. Reads and
+ * writes go through the connection's transport (plain or TLS), and a wait is for what the transport wants;
+ * a TLS handshake comes first, bounded by RequestReadTimeout handshake=, before the core has the connection.
  *
  * A signal interrupts the poll (the process installs its handlers without SA_RESTART); the loop then looks at
  * `leaving`, and an idle keep-alive connection is ended at once while a request in progress is finished (on a
@@ -52,8 +54,14 @@ static enum wait_result wait_fd(int fd, short events, int64_t deadline)
     return WAIT_READY;
 }
 
+/* The poll() events for what a transport waits for. */
+static short poll_events(int want, short otherwise)
+{
+    return want == TRANSPORT_WANT_READ ? POLLIN : want == TRANSPORT_WANT_WRITE ? POLLOUT : otherwise;
+}
+
 /* READ or KEEPALIVE: read what has arrived, or wait for it until the deadline. */
-static enum conn_state do_read(struct http_conn *c, int fd, enum conn_state st,
+static enum conn_state do_read(struct http_conn *c, struct transport *t, enum conn_state st,
                                volatile sig_atomic_t *leaving)
 {
     if (st == CONN_KEEPALIVE && leaving != NULL && *leaving) {
@@ -63,9 +71,9 @@ static enum conn_state do_read(struct http_conn *c, int fd, enum conn_state st,
     }
 
     int64_t deadline = http_conn_deadline(c);
-    if (st == CONN_KEEPALIVE) {
+    if (st == CONN_KEEPALIVE && transport_pending(t) == 0) {
         /* Nothing is expected yet: wait first, so that an idle connection takes no read buffer. */
-        switch (wait_fd(fd, POLLIN, deadline)) {
+        switch (wait_fd(t->fd, POLLIN, deadline)) {
         case WAIT_READY:
             break;
         case WAIT_DEADLINE:
@@ -80,10 +88,10 @@ static enum conn_state do_read(struct http_conn *c, int fd, enum conn_state st,
     }
 
     int blocked, full;
-    st = driver_read(c, fd, st, "core", &blocked, &full);
+    st = driver_read(c, t, st, "core", &blocked, &full);
     if (!blocked)
         return st;
-    switch (wait_fd(fd, POLLIN, deadline)) {
+    switch (wait_fd(t->fd, poll_events(blocked, POLLIN), deadline)) {
     case WAIT_DEADLINE:
         return http_conn_timeout(c, now_ms());
     case WAIT_ERROR:
@@ -94,13 +102,13 @@ static enum conn_state do_read(struct http_conn *c, int fd, enum conn_state st,
 }
 
 /* WRITE: write what the core has pending, waiting for the socket until the deadline. */
-static enum conn_state do_write(struct http_conn *c, int fd)
+static enum conn_state do_write(struct http_conn *c, struct transport *t)
 {
     int blocked;
-    enum conn_state st = driver_write(c, fd, "core", &blocked);
+    enum conn_state st = driver_write(c, t, "core", &blocked);
     if (!blocked)
         return st;
-    switch (wait_fd(fd, POLLOUT, http_conn_deadline(c))) {
+    switch (wait_fd(t->fd, poll_events(blocked, POLLOUT), http_conn_deadline(c))) {
     case WAIT_DEADLINE:
         return http_conn_timeout(c, now_ms());
     case WAIT_ERROR:
@@ -160,23 +168,66 @@ static enum sb_state slot_state(enum conn_state st)
     return SB_WRITE; /* a handler at work shows as "sending reply", as in Apache */
 }
 
+/*
+ * The handshake of a TLS transport, before the core has the connection: each step waits for what the
+ * transport wants, until RequestReadTimeout handshake=. Returns 0 when done, -1 when the connection is to be
+ * closed (*linger: lingeringly).
+ */
+static int handshake(const struct server *s, struct transport *t, int *linger)
+{
+    int64_t deadline = driver_handshake_deadline(s, now_ms());
+    int want = 0;
+    *linger = 0;
+    for (;;) {
+        switch (driver_handshake(t, &want)) {
+        case DRIVER_HANDSHAKE_DONE:
+            return 0;
+        case DRIVER_HANDSHAKE_LINGER:
+            *linger = 1;
+            return -1;
+        case DRIVER_HANDSHAKE_CLOSE:
+            return -1;
+        case DRIVER_HANDSHAKE_WAIT:
+            break;
+        }
+        /* a signal to leave does not end a handshake: the fresh connection is served once, as in event */
+        switch (wait_fd(t->fd, poll_events(want, POLLIN), deadline)) {
+        case WAIT_DEADLINE:
+            log_error(LOG_INFO, "ssl", "handshake timed out (RequestReadTimeout handshake=%d)",
+                      s->handshake_timeout.timeout > 0 ? s->handshake_timeout.timeout : s->timeout);
+            return -1;
+        case WAIT_ERROR:
+            return -1;
+        default:
+            break;
+        }
+    }
+}
+
 void serve_connection(const struct server *s, const struct listener *l, int fd, const struct sockaddr *peer,
                       socklen_t peerlen, struct sb_worker *slot, volatile sig_atomic_t *leaving)
 {
+    struct transport t;
+    struct http_conn *c = NULL;
+    int linger = 0;
     int flags = fcntl(fd, F_GETFL);
     if (flags < 0 || (!(flags & O_NONBLOCK) && fcntl(fd, F_SETFL, flags | O_NONBLOCK) < 0)) {
         log_error(LOG_ERR, "core", "fcntl(O_NONBLOCK) failed: %s", strerror(errno));
         goto fail;
     }
-
-    struct http_conn *c = http_conn_create(s, peer, peerlen, now_ms());
-    if (c == NULL) {
-        log_error(LOG_ERR, "core", "out of memory for a new connection");
+    if (driver_transport_open(l, &t, fd, peer, peerlen, "core") < 0)
         goto fail;
-    }
-    driver_conn_setup(s, l, c, fd, "core");
     if (slot != NULL)
         atomic_fetch_add_explicit(&slot->conns, 1, memory_order_relaxed);
+    if (t.handshaking) {
+        if (slot != NULL)
+            scoreboard_set_state(slot, SB_READ); /* Apache shows a handshake as reading */
+        if (handshake(s, &t, &linger) < 0)
+            goto end;
+    }
+    c = driver_conn_start(s, l, &t, peer, peerlen, "core");
+    if (c == NULL)
+        goto end;
     http_conn_set_slot(c, slot);
 
     enum conn_state st = http_conn_state(c);
@@ -190,10 +241,10 @@ void serve_connection(const struct server *s, const struct listener *l, int fd, 
         switch (st) {
         case CONN_READ:
         case CONN_KEEPALIVE:
-            st = do_read(c, fd, st, leaving);
+            st = do_read(c, &t, st, leaving);
             break;
         case CONN_WRITE:
-            st = do_write(c, fd);
+            st = do_write(c, &t);
             break;
         case CONN_WAIT:
             st = do_wait(c);
@@ -202,11 +253,16 @@ void serve_connection(const struct server *s, const struct listener *l, int fd, 
             break;
         }
     }
+    linger = http_conn_linger(c);
+    http_conn_destroy(c);
 
+end:
     if (slot != NULL)
         scoreboard_set_state(slot, SB_CLOSING);
-    int linger = http_conn_linger(c);
-    http_conn_destroy(c);
+    if (c != NULL)
+        transport_close(&t); /* TLS: close_notify */
+    else
+        transport_free(&t);
     if (linger) {
         serve_lingering_close(fd);
     } else if (close(fd) < 0) {

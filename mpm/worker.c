@@ -178,7 +178,7 @@ static int worker_check_config(struct server *s, struct warnings *w, struct errb
 /* An accepted connection. */
 struct conn_item {
     int fd;
-    const struct listener *l; /* it was accepted from */
+    const struct listener *l; /* accepted on it: its TLS context, if any */
     socklen_t peerlen;
     struct sockaddr_storage peer;
 };
@@ -377,8 +377,8 @@ static void listen_loop(struct worker_child *ch, struct pollfd fds[2], const sig
         for (int i = 0; room > 0 && i < n && !process_child_leaving(ch->ctx); i++) {
             const struct listener *l = ready[i].data.ptr;
             struct conn_item it;
-            it.l = l;
             it.peerlen = sizeof(it.peer);
+            it.l = l;
             it.fd = accept4(l->fd, (struct sockaddr *)&it.peer, &it.peerlen, SOCK_CLOEXEC | SOCK_NONBLOCK);
             if (it.fd < 0) {
                 /* retry or wait alike: the listener stays readable while anything is queued */

@@ -26,6 +26,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -156,12 +158,23 @@ static const char *set_listen(struct server *s, const struct directive *d, int a
     (void)d;
     struct errbuf err;
     if (argc < 1 || argc > 2)
-        return "takes one argument, [address:]port";
+        return "takes one or two arguments, [address:]port [protocol]";
     struct listener *l = pool_calloc(s->pool, sizeof(*l));
     if (listen_parse(argv[0], l, &err) < 0)
         return pool_printf(s->pool, "%s", err.msg);
     l->spec = pool_strdup(s->pool, argv[0]);
     l->fd = -1;
+    /* as Apache: https is the default protocol of port 443, http of every other */
+    if (argc == 2) {
+        l->protocol = pool_strdup(s->pool, argv[1]);
+        for (char *c = l->protocol; *c; c++)
+            *c = (char)tolower((unsigned char)*c);
+    } else {
+        const struct sockaddr *sa = (const struct sockaddr *)&l->addr;
+        int port = sa->sa_family == AF_INET6 ? ntohs(((const struct sockaddr_in6 *)sa)->sin6_port)
+                                             : ntohs(((const struct sockaddr_in *)sa)->sin_port);
+        l->protocol = pool_strdup(s->pool, port == 443 ? "https" : "http");
+    }
     struct listener **tail = &s->listeners;
     for (; *tail != NULL; tail = &(*tail)->next)
         if ((*tail)->addrlen == l->addrlen && memcmp(&(*tail)->addr, &l->addr, l->addrlen) == 0)
@@ -269,19 +282,24 @@ static const char *set_request_read_timeout(struct server *s, const struct direc
     if (argc < 1)
         return "takes one or more of header=, body= and handshake= settings";
     for (int i = 0; i < argc; i++) {
-        struct read_timeout scratch, *rt;
+        struct read_timeout *rt;
         if (strncasecmp(argv[i], "header=", 7) == 0)
             rt = &s->header_timeout;
         else if (strncasecmp(argv[i], "body=", 5) == 0)
             rt = &s->body_timeout;
         else if (strncasecmp(argv[i], "handshake=", 10) == 0)
-            rt = &scratch; /* the TLS handshake stage: accepted for Apache configurations, nothing to time
-                              here */
+            rt = &s->handshake_timeout;
         else
             return pool_printf(s->pool, "'%s': unknown stage; takes header=, body= or handshake=", argv[i]);
         const char *msg = parse_read_timeout(s->pool, argv[i], rt);
         if (msg != NULL)
             return msg;
+        /* a handshake is a few kilobytes: its stage is bounded by a time alone */
+        if (rt == &s->handshake_timeout && (rt->min_rate > 0 || rt->max_timeout > 0))
+            return pool_printf(s->pool,
+                               "'%s': handshake= takes a timeout in seconds alone (0: Timeout bounds "
+                               "the handshake)",
+                               argv[i]);
     }
     return NULL;
 }
@@ -690,7 +708,7 @@ static int module_present(const struct server *s, const char *name)
         "core",        "http_core",         "log_config_module", "mod_log_config.c",
         "mime_module", "mod_mime.c",        "dir_module",        "mod_dir.c",
         "so_module",   "unixd_module",      "mod_unixd.c",       "proxy_module",
-        "mod_proxy.c", "proxy_http_module", "mod_proxy_http.c",  NULL};
+        "mod_proxy.c", "proxy_http_module", "mod_proxy_http.c",  "ssl_module", "mod_ssl.c", NULL};
     char buf[64];
     for (int i = 0; builtin[i] != NULL; i++)
         if (strcasecmp(name, builtin[i]) == 0)
@@ -1040,6 +1058,9 @@ static void set_defaults(struct server *s)
     /* mod_reqtimeout's defaults: header=20-40,MinRate=500 body=20,MinRate=500 */
     s->header_timeout = (struct read_timeout){.timeout = 20, .max_timeout = 40, .min_rate = 500};
     s->body_timeout = (struct read_timeout){.timeout = 20, .max_timeout = 0, .min_rate = 500};
+    /* Apache's default is 0 (Timeout alone, 60 s); a handshake that stalls holds a process under prefork and
+     * a thread under worker, so it gets 10 s here */
+    s->handshake_timeout = (struct read_timeout){.timeout = 10, .max_timeout = 0, .min_rate = 0};
     vhost_init(&s->main);
     s->main.log_level = LOG_WARN;
     if (gethostname(host, sizeof(host)) < 0)
@@ -1205,6 +1226,23 @@ struct server *config_load(const struct config_args *args, struct warnings *w, s
 fail:
     pool_destroy(p);
     return NULL;
+}
+
+const char *config_where(const struct server *s, const char *name)
+{
+    return config_where_nth(s, name, -1);
+}
+
+const char *config_where_nth(const struct server *s, const char *name, int nth)
+{
+    const struct conf_line *found = NULL;
+    int n = 0;
+    for (const struct conf_line *l = s->conf_lines; l != NULL && (nth < 0 || n <= nth); l = l->next)
+        if (strcasecmp(l->argv[0], name) == 0 && (nth < 0 || n++ == nth))
+            found = l;
+    if (found == NULL)
+        return s->conf_file;
+    return pool_printf(s->pool, "%s:%d", found->file, found->line);
 }
 
 void config_free(struct server *s)

@@ -106,6 +106,14 @@ int config_mpm_settings(const struct server *s, const struct mpm *m, const struc
 /* Sets every field of c to -1 ("not set"), as the configuration starts. */
 void config_mpm_conf_unset(struct mpm_conf *c);
 
+/* "file:line" of the last line of s's configuration that names directive `name` (the one in effect), or the
+ * configuration file when there is none; allocated in s->pool. For checks that find a fault after the lines
+ * are applied. */
+const char *config_where(const struct server *s, const char *name);
+
+/* config_where() of the nth (from 0) line naming `name`; -1: the last. */
+const char *config_where_nth(const struct server *s, const char *name, int nth);
+
 /* Frees a server returned by config_load(). */
 void config_free(struct server *s);
 

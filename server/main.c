@@ -24,6 +24,7 @@
 #include "process.h"
 #include "restart.h"
 #include "proxy_conf.h"
+#include "tls.h"
 #include "unixd.h"
 #include "vhost.h"
 
@@ -79,6 +80,12 @@ static void show_settings(const struct server *s, const char *why)
         printf(" %s", mpm_registry[i]->name);
     printf("\nllhttp:         %d.%d.%d (strict mode)\n", LLHTTP_VERSION_MAJOR, LLHTTP_VERSION_MINOR,
            LLHTTP_VERSION_PATCH);
+    char no_ktls[128];
+    printf("SSL library:    %s\n", tls_library_version());
+    if (tls_ktls_available(no_ktls, sizeof(no_ktls)))
+        printf("SSL files:      kernel TLS (SSL_sendfile)\n");
+    else
+        printf("SSL files:      read + SSL_write (kernel TLS not available: %s; modprobe tls)\n", no_ktls);
     if (s != NULL) {
         printf("ServerRoot:     %s\n", s->server_root);
         printf("Config file:    %s\n", s->conf_file);
@@ -206,7 +213,7 @@ int main(int argc, char **argv)
     int npre = 0, npost = 0, ndef = 0, opt, test_only = 0, show_v = 0, show_V = 0, one_process = 0, k_sig = 0;
     int dump_only = 0;
     const char *command = NULL;
-    static const struct config_module *const modules[] = {&unixd_module, &proxy_module, NULL};
+    static const struct config_module *const modules[] = {&unixd_module, &proxy_module, &tls_module, NULL};
     struct config_args args = {
         .mpms = mpm_registry, .modules = modules, .pre = pre, .post = post, .defines = defines};
     struct warnings w = {0};

@@ -21,8 +21,15 @@ struct block {
     max_align_t data[];
 };
 
+struct cleanup {
+    void (*fn)(void *arg);
+    void *arg;
+    struct cleanup *next;
+};
+
 struct pool {
-    struct block *first; /* kept across pool_reset() */
+    struct block *first;      /* kept across pool_reset() */
+    struct cleanup *cleanups; /* run by pool_destroy(), the last registered first */
     struct block *current;
     size_t block_size;
     size_t footprint;
@@ -52,6 +59,7 @@ struct pool *pool_create(size_t size)
         return NULL;
     }
     p->current = p->first;
+    p->cleanups = NULL;
     p->block_size = size;
     p->footprint = sizeof(*p) + sizeof(struct block) + size;
     return p;
@@ -70,12 +78,29 @@ void pool_destroy(struct pool *p)
 {
     if (p == NULL)
         return;
+    for (struct cleanup *c = p->cleanups; c != NULL; c = c->next)
+        c->fn(c->arg);
     free_chain(p->first);
     free(p);
 }
 
+int pool_cleanup_add(struct pool *p, void (*fn)(void *arg), void *arg)
+{
+    struct cleanup *c = pool_alloc(p, sizeof(*c));
+    if (c == NULL)
+        return -1;
+    c->fn = fn;
+    c->arg = arg;
+    c->next = p->cleanups;
+    p->cleanups = c;
+    return 0;
+}
+
 void pool_reset(struct pool *p)
 {
+    for (struct cleanup *c = p->cleanups; c != NULL; c = c->next)
+        c->fn(c->arg);
+    p->cleanups = NULL;
     free_chain(p->first->next);
     p->first->next = NULL;
     p->first->used = 0;

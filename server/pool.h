@@ -15,6 +15,10 @@ struct pool *pool_create(size_t size);
 /* Frees every block of the pool and the pool itself. NULL is allowed. */
 void pool_destroy(struct pool *p);
 
+/* Makes pool_destroy() (or the next pool_reset()) call fn(arg), for what the pool holds outside itself (a
+ * library's objects), the last registered first. Returns 0, or -1 when out of memory. */
+int pool_cleanup_add(struct pool *p, void (*fn)(void *arg), void *arg);
+
 /* Forgets every allocation, keeping the first block for reuse. */
 void pool_reset(struct pool *p);
 

@@ -17,6 +17,7 @@
 #include "process.h"
 #include "restart.h"
 #include "scoreboard.h"
+#include "tls.h"
 #include "unixd.h"
 
 #define RESTART_MAX_SLOTS (1 << 20) /* worker slots of a scoreboard sized for every MPM, at most (40 MiB) */
@@ -220,9 +221,11 @@ int restart_serve(struct restart *rs, struct server **sp)
     int rc, fresh = 1;
 
     for (;;) {
-        if (fresh)
+        if (fresh) {
             log_error(LOG_NOTICE, "core", "%s (%s MPM) configured -- resuming normal operations",
                       SERVER_SOFTWARE, s->mpm->name);
+            tls_log_start(s);
+        }
         rc = s->mpm->run(s);
         if (rc != PROCESS_RESTART && rc != PROCESS_GRACEFUL)
             break;

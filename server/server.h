@@ -24,12 +24,16 @@ struct authz;
 struct vhost_set;
 struct vhost_map;
 struct proxy_conf;
+struct tls_conf;
+struct tls_ctx;
 
 #define SERVER_SOFTWARE "httpd/" PACKAGE_VERSION
 
 /* One Listen directive, bound by listen_open(). */
 struct listener {
-    char *spec; /* as written: "8080", "127.0.0.1:8080", "[::1]:8080" */
+    char *spec;          /* as written: "8080", "127.0.0.1:8080", "[::1]:8080" */
+    char *protocol;      /* Listen's second argument: "http", "https" (https by default on port 443) */
+    struct tls_ctx *tls; /* https: the TLS context its connections start with (tls_module's check) */
     struct sockaddr_storage addr;
     socklen_t addrlen;
     int fd; /* -1 until bound */
@@ -176,6 +180,7 @@ struct server {
     int limit_request_fields;                         /* LimitRequestFields; 0 = unlimited */
     long long limit_request_body;                     /* LimitRequestBody; 0 = unlimited */
     struct read_timeout header_timeout, body_timeout; /* RequestReadTimeout header=... body=... */
+    struct read_timeout handshake_timeout;            /* RequestReadTimeout handshake=N (timeout only) */
 
     /* logs */
     int buffered_logs; /* BufferedLogs On/Off */
@@ -196,9 +201,11 @@ struct server {
     struct vhost *vhosts;        /* <VirtualHost> sections, in order; NULL when there are none */
     struct vhost_map *vhost_map; /* which vhosts each local address selects (server/vhost.c) */
     struct vhost *conf_vhost;    /* while applying: the server the lines are for (&main outside sections) */
-    struct proxy_conf
-        *proxy;          /* ProxyPass and the other mod_proxy settings (server/proxy_conf.c); NULL if none */
-    int need_local_addr; /* a rule needs the local address of each connection (Require local) */
+    struct proxy_conf *proxy; /* ProxyPass and the other mod_proxy settings (server/proxy_conf.c); NULL if none */
+    int need_local_addr;      /* a rule needs the local address of each connection (Require local) */
+
+    /* TLS (server/tls.c): the main server's SSL settings; NULL when no SSL directive is written */
+    struct tls_conf *tls;
 
     /* concurrency model */
     const struct mpm *mpm; /* MPM */

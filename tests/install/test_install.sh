@@ -41,7 +41,7 @@ mk() {
 echo "# make install DESTDIR=$dest (prefix $HTTPD_PREFIX)"
 mk install
 [ -x "$bin" ] || fail "no executable $bin"
-for f in httpd.conf prefork.conf worker.conf event.conf mime.types logrotate.conf; do
+for f in httpd.conf prefork.conf worker.conf event.conf https.conf mime.types logrotate.conf; do
     [ -f "$root/conf/$f" ] || fail "conf/$f not installed"
     cmp -s "$HTTPD_SRCDIR/conf/$f" "$root/conf/original/$f" || fail "conf/original/$f differs from the shipped one"
 done

@@ -247,10 +247,12 @@ Test(config, request_read_timeout)
     cr_assert_eq(s->body_timeout.timeout, 20);
     cr_assert_eq(s->body_timeout.max_timeout, 0);
     cr_assert_eq(s->body_timeout.min_rate, 500);
+    cr_assert_eq(s->handshake_timeout.timeout, 10, "a TLS handshake gets 10 s (Apache: 0, then Timeout)");
     config_free(s);
 
-    /* a stage not named keeps its default; names and MinRate are case-insensitive; handshake= is accepted */
+    /* a stage not named keeps its default; names and MinRate are case-insensitive */
     s = load("Listen 8080\nRequestReadTimeout HEADER=10-30,minrate=1000 handshake=5\n");
+    cr_assert_eq(s->handshake_timeout.timeout, 5);
     cr_assert_eq(s->header_timeout.timeout, 10);
     cr_assert_eq(s->header_timeout.max_timeout, 30);
     cr_assert_eq(s->header_timeout.min_rate, 1000);
@@ -268,6 +270,9 @@ Test(config, request_read_timeout)
     config_free(s);
 
     refused("Listen 8080\nRequestReadTimeout\n", "test.conf:2: RequestReadTimeout takes");
+    refused("Listen 8080\nRequestReadTimeout handshake=5-10,MinRate=500\n",
+            "test.conf:2: RequestReadTimeout 'handshake=5-10,MinRate=500': handshake= takes a timeout in "
+            "seconds alone");
     refused("Listen 8080\nRequestReadTimeout headers=10\n",
             "test.conf:2: RequestReadTimeout 'headers=10': unknown stage");
     refused("Listen 8080\nRequestReadTimeout header=10-20\n",
@@ -378,4 +383,21 @@ Test(config, location_sections_merge_what_they_set)
     cr_assert_str_eq(handler_for(&s->main, "/w/sub/x")->name, "cpu");
     cr_assert_eq(handler_for(&s->main, "/other"), &static_handler);
     config_free(s);
+}
+
+Test(config, listen_protocol)
+{
+    /* as Apache: https is the default protocol of port 443, http of every other; a named one is kept */
+    struct server *s = load("Listen 8080\nListen 127.0.0.1:443\nListen [::1]:8443 HTTPS\nListen 9090 http\n"
+                            "<IfModule ssl_module>\nListen 9443 https\n</IfModule>\n");
+    const char *want[] = {"http", "https", "https", "http", "https"};
+    int i = 0;
+    for (const struct listener *l = s->listeners; l != NULL; l = l->next, i++) {
+        cr_assert_lt(i, 5);
+        cr_assert_str_eq(l->protocol, want[i], "Listen %s", l->spec);
+        cr_assert_null(l->tls, "no TLS without SSLEngine on");
+    }
+    cr_assert_eq(i, 5, "<IfModule ssl_module> is true");
+    config_free(s);
+    refused("Listen 8080 https extra\n", "test.conf:1: Listen takes one or two arguments");
 }

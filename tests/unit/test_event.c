@@ -1,6 +1,7 @@
 /*
  * The event MPM's pieces that need no server: check_config (defaults, clamps and their warnings), the
- * directive table through config_load(), and the fit of WorkerConnections to RLIMIT_NOFILE. The reactor
+ * directive table through config_load(), the fit of WorkerConnections to RLIMIT_NOFILE, and the event a
+ * connection waits for given what its transport wants (a fake transport). The reactor
  * itself is exercised by the integration tests (tests/integration/test_event.c and every core test under
  * event).
  */
@@ -143,4 +144,94 @@ Test(event_config, foreign_directives_refused, .init = conftest_setup, .fini = c
     conftest_expect_refused("Listen 8080\nMPM prefork\n", "WorkerConnections 10\n",
                             "WorkerConnections is a directive of the event MPM");
     conftest_expect_refused("Listen 8080\nMPM event\n", "WorkerConnections many\n", "WorkerConnections");
+}
+
+/* ---- the reactor waits for what the transport wants ---- */
+
+#include "testserver.h"
+
+/* A transport that cannot go on, wanting the direction opposite to its call's (as TLS may), with decrypted
+ * bytes pending when asked to. */
+static int fake_pending;
+static const char fake_request[] = "GET / HTTP/1.1\r\nHost: x\r\n\r\n";
+
+static ssize_t fake_recv(struct transport *t, void *buf, size_t len)
+{
+    if (fake_pending > 0) {
+        size_t n = sizeof(fake_request) - 1 < len ? sizeof(fake_request) - 1 : len;
+        memcpy(buf, fake_request, n);
+        fake_pending = 0;
+        return (ssize_t)n;
+    }
+    t->want = TRANSPORT_WANT_WRITE;
+    errno = EAGAIN;
+    return -1;
+}
+
+static ssize_t fake_send(struct transport *t, const struct iovec *iov, int iovcnt, int more)
+{
+    (void)iov, (void)iovcnt, (void)more;
+    t->want = TRANSPORT_WANT_READ;
+    errno = EAGAIN;
+    return -1;
+}
+
+static size_t fake_pending_bytes(const struct transport *t)
+{
+    (void)t;
+    return (size_t)fake_pending;
+}
+
+static const struct transport_ops fake_ops = {
+    .name = "fake", .recv = fake_recv, .send = fake_send, .pending = fake_pending_bytes};
+
+Test(event_reactor, waits_for_what_the_transport_wants, .init = testserver_pool_setup,
+     .fini = testserver_pool_teardown)
+{
+    struct server s;
+    struct sb_child row = {0};
+    struct sb_worker slot = {0};
+    int sp[2];
+    testserver_init(&s, test_pool);
+    memset(&rx, 0, sizeof(rx));
+    rx.s = &s;
+    rx.row = &row;
+    rx.slot = &slot;
+    rx.max_conns = 10;
+    rx.base = event_base_new();
+    cr_assert_not_null(rx.base);
+    cr_assert_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sp), 0);
+
+    struct econn *e = calloc(1, sizeof(*e));
+    e->t = (struct transport){.ops = &fake_ops, .fd = sp[0]};
+    e->what = -1;
+    e->u.hc = http_conn_create(&s, NULL, 0, now_ms());
+    rx.conns = e;
+    rx.nconns = 1;
+
+    /* reading, the transport wants the socket writable: EV_WRITE while the core reads */
+    conn_cb(sp[0], EV_READ, e);
+    cr_assert_eq(http_conn_state(e->u.hc), CONN_READ);
+    cr_assert_eq(e->what, EV_WRITE);
+
+    /* a request already decrypted: read without waiting; the answer's write wants a read: EV_READ while
+     * the core writes */
+    fake_pending = 1;
+    conn_cb(sp[0], EV_WRITE, e);
+    cr_assert_eq(fake_pending, 0, "the pending request was read");
+    cr_assert_eq(http_conn_state(e->u.hc), CONN_WRITE);
+    cr_assert_eq(e->what, EV_READ);
+
+    /* the plain transport in the same states waits the usual way */
+    e->t = (struct transport){.ops = &transport_plain, .fd = sp[0]};
+    conn_cb(sp[0], EV_READ, e); /* the socket is writable: the answer goes out, then idle */
+    cr_assert_eq(http_conn_state(e->u.hc), CONN_KEEPALIVE);
+    cr_assert_eq(e->what, EV_READ);
+
+    http_conn_destroy(e->u.hc);
+    event_del(&e->ev);
+    free(e);
+    close(sp[0]);
+    close(sp[1]);
+    event_base_free(rx.base);
 }

@@ -1,0 +1,680 @@
+/*
+ * server/tls_conf.c and server/tls.c: the SSL directives and SSLProtocol/SSLSessionCache parsing, the check
+ * that gives https listeners their context, and the TLS transport driven over a non-blocking socketpair
+ * against an OpenSSL client: the handshake's wants, reads and writes (buffers and files), decrypted bytes
+ * pending, close_notify, plain HTTP answered with Apache's 400, ALPN, SNI through the caller's choice of
+ * context (two certificates, ECDSA and RSA), the shared ticket keys' rotation and the shmcb session cache.
+ * Keys and certificates are made in the test, never read from the tree.
+ */
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "../../server/tls.c"
+#include "../../server/tls_conf.c"
+#include "testserver.h"
+
+/* ---- SSLProtocol, SSLSessionCache ---- */
+
+static unsigned protocols(const char *line, const char **err)
+{
+    char buf[256], *argv[16];
+    int argc = 0;
+    unsigned set = TLS_PROTO_TLSV1_2 | TLS_PROTO_TLSV1_3; /* the default */
+    snprintf(buf, sizeof(buf), "%s", line);
+    for (char *t = strtok(buf, " "); t != NULL && argc < 16; t = strtok(NULL, " "))
+        argv[argc++] = t;
+    *err = tls_parse_protocols(argc, argv, &set);
+    return set;
+}
+
+Test(tls_conf, protocol_syntax)
+{
+    const char *err;
+    cr_assert_eq(protocols("all -TLSv1 -TLSv1.1", &err), TLS_PROTO_TLSV1_2 | TLS_PROTO_TLSV1_3);
+    cr_assert_null(err);
+    cr_assert_eq(protocols("TLSv1.3", &err), TLS_PROTO_TLSV1_3, "a protocol without a sign starts over");
+    cr_assert_eq(protocols("+TLSv1.1", &err), TLS_PROTO_TLSV1_1 | TLS_PROTO_TLSV1_2 | TLS_PROTO_TLSV1_3);
+    cr_assert_eq(protocols("-TLSv1.2", &err), TLS_PROTO_TLSV1_3);
+    cr_assert_eq(protocols("all -SSLv3", &err), TLS_PROTO_ALL);
+    cr_assert_null(err);
+    cr_assert_eq(protocols("TLSV1.2 +tlsv1.3", &err), TLS_PROTO_TLSV1_2 | TLS_PROTO_TLSV1_3,
+                 "case-insensitive");
+    protocols("SSLv3", &err);
+    cr_assert_str_eq(err, "SSLv3 not supported by this version of OpenSSL");
+    protocols("-all", &err);
+    cr_assert_str_eq(err, "leaves no protocol enabled");
+    protocols("TLSv1.4", &err);
+    cr_assert_not_null(err);
+    cr_assert_eq(protocols("TLSv1.4", &err), TLS_PROTO_TLSV1_2 | TLS_PROTO_TLSV1_3,
+                 "an error changes nothing");
+}
+
+Test(tls_conf, protocol_range_and_holes)
+{
+    int min, max;
+    uint64_t holes;
+    cr_assert_eq(protocol_range(TLS_PROTO_TLSV1_2 | TLS_PROTO_TLSV1_3, &min, &max, &holes), 0);
+    cr_assert(min == TLS1_2_VERSION && max == TLS1_3_VERSION && holes == 0);
+    cr_assert_eq(protocol_range(TLS_PROTO_TLSV1 | TLS_PROTO_TLSV1_3, &min, &max, &holes), 0);
+    cr_assert(min == TLS1_VERSION && max == TLS1_3_VERSION);
+    cr_assert_eq(holes, SSL_OP_NO_TLSv1_1 | SSL_OP_NO_TLSv1_2);
+    cr_assert_eq(protocol_range(0, &min, &max, &holes), -1);
+}
+
+Test(tls_conf, session_cache_syntax)
+{
+    struct tls_conf c = {0};
+    cr_assert_null(tls_parse_cache("shmcb:/var/run/ssl_scache(1024000)", &c));
+    cr_assert(c.cache == TLS_CACHE_SHMCB && c.cache_size == 1024000);
+    cr_assert_null(tls_parse_cache("none", &c));
+    cr_assert_eq(c.cache, TLS_CACHE_NONE);
+    cr_assert_null(tls_parse_cache("shmcb:logs/x", &c));
+    cr_assert(c.cache == TLS_CACHE_SHMCB && c.cache_size == 512000, "Apache's default size");
+    cr_assert_null(tls_parse_cache("nonenotnull", &c));
+    cr_assert_eq(c.cache, TLS_CACHE_NONE);
+    cr_assert_not_null(tls_parse_cache("shmcb:/x(12)", &c), "too small");
+    cr_assert_not_null(tls_parse_cache("shmcb:/x(512000", &c));
+    cr_assert_not_null(tls_parse_cache("shmcb:", &c));
+    cr_assert_not_null(tls_parse_cache("dbm:/x", &c));
+}
+
+/* Applies one SSL directive to s; returns the setter's message. */
+static const char *apply(struct server *s, const char *name, int argc, char **argv)
+{
+    for (const struct directive *d = tls_module.directives; d->name != NULL; d++)
+        if (strcasecmp(d->name, name) == 0)
+            return d->set(s, d, argc, argv);
+    cr_assert_fail("no directive %s", name);
+    return NULL;
+}
+
+Test(tls_conf, directives, .init = testserver_pool_setup, .fini = testserver_pool_teardown)
+{
+    struct server s;
+    testserver_init(&s, test_pool);
+    s.server_root = "/srv";
+    cr_assert_null(apply(&s, "SSLCipherSuite", 1, (char *[]){"HIGH:!aNULL"}));
+    cr_assert_not_null(s.tls, "the first SSL directive makes the settings");
+    cr_assert_eq(s.tls->protocols, TLS_PROTO_TLSV1_2 | TLS_PROTO_TLSV1_3);
+    cr_assert(s.tls->tickets && !s.tls->engine && s.tls->cache_timeout == 300 &&
+              s.tls->cache == TLS_CACHE_NONE);
+    cr_assert_str_eq(s.tls->ciphers, "HIGH:!aNULL");
+    cr_assert_null(apply(&s, "SSLCipherSuite", 2, (char *[]){"TLSv1.3", "TLS_AES_256_GCM_SHA384"}));
+    cr_assert_str_eq(s.tls->ciphersuites, "TLS_AES_256_GCM_SHA384");
+    cr_assert_null(apply(&s, "SSLCipherSuite", 2, (char *[]){"SSL", "ECDHE+AESGCM"}));
+    cr_assert_str_eq(s.tls->ciphers, "ECDHE+AESGCM");
+    cr_assert_not_null(apply(&s, "SSLCipherSuite", 2, (char *[]){"TLSv1.2", "x"}));
+    cr_assert_null(apply(&s, "SSLEngine", 1, (char *[]){"On"}));
+    cr_assert(s.tls->engine);
+    cr_assert_not_null(apply(&s, "SSLEngine", 1, (char *[]){"optional"}));
+    cr_assert_null(apply(&s, "SSLCertificateFile", 1, (char *[]){"conf/server.pem"}));
+    cr_assert_str_eq(s.tls->certs[0].cert_file, "/srv/conf/server.pem", "relative to ServerRoot");
+    cr_assert_null(apply(&s, "SSLCertificateKeyFile", 1, (char *[]){"/etc/key.pem"}));
+    cr_assert_str_eq(s.tls->certs[0].key_file, "/etc/key.pem");
+    cr_assert_null(apply(&s, "SSLCertificateFile", 1, (char *[]){"/etc/rsa.pem"}));
+    cr_assert(s.tls->ncerts == 2 && s.tls->nkeys == 1, "a second certificate, for another key type");
+    cr_assert_str_eq(s.tls->certs[1].cert_file, "/etc/rsa.pem");
+    cr_assert_null(s.tls->certs[1].key_file);
+    cr_assert_null(apply(&s, "SSLCertificateFile", 1, (char *[]){"/etc/3.pem"}));
+    cr_assert_null(apply(&s, "SSLCertificateFile", 1, (char *[]){"/etc/4.pem"}));
+    cr_assert_not_null(apply(&s, "SSLCertificateFile", 1, (char *[]){"/etc/5.pem"}), "at most TLS_MAX_CERTS");
+    cr_assert_null(apply(&s, "SSLHonorCipherOrder", 1, (char *[]){"on"}));
+    cr_assert(s.tls->honor_cipher_order);
+    cr_assert_null(apply(&s, "SSLSessionTickets", 1, (char *[]){"off"}));
+    cr_assert(!s.tls->tickets);
+    cr_assert_null(apply(&s, "SSLSessionCacheTimeout", 1, (char *[]){"600"}));
+    cr_assert_eq(s.tls->cache_timeout, 600);
+    cr_assert_not_null(apply(&s, "SSLSessionCacheTimeout", 1, (char *[]){"0"}));
+    cr_assert_null(apply(&s, "SSLProtocol", 2, (char *[]){"-all", "+TLSv1.3"}));
+    cr_assert_eq(s.tls->protocols, TLS_PROTO_TLSV1_3);
+    cr_assert_null(apply(&s, "SSLSessionCache", 1, (char *[]){"shmcb:/run/x(65536)"}));
+    cr_assert(s.tls->cache == TLS_CACHE_SHMCB && s.tls->cache_size == 65536);
+}
+
+/* ---- keys and certificates, made here ---- */
+
+static char tmpdir[64];
+
+/* A self-signed certificate for cn (ECDSA P-256, or RSA-2048), written as DIR/NAME.pem and DIR/NAME.key. */
+static void make_cert(const char *name, const char *cn, int rsa)
+{
+    static long serial = 1;
+    EVP_PKEY *key = rsa ? EVP_RSA_gen(2048) : EVP_EC_gen("P-256");
+    X509 *x = X509_new();
+    cr_assert(key != NULL && x != NULL);
+    X509_set_version(x, 2);
+    ASN1_INTEGER_set(X509_get_serialNumber(x), serial++);
+    X509_gmtime_adj(X509_getm_notBefore(x), -60);
+    X509_gmtime_adj(X509_getm_notAfter(x), 3600);
+    X509_set_pubkey(x, key);
+    X509_NAME *n = X509_get_subject_name(x);
+    X509_NAME_add_entry_by_txt(n, "CN", MBSTRING_ASC, (const unsigned char *)cn, -1, -1, 0);
+    X509_set_issuer_name(x, n);
+    cr_assert(X509_sign(x, key, EVP_sha256()) > 0);
+    char path[128];
+    snprintf(path, sizeof(path), "%s/%s.pem", tmpdir, name);
+    FILE *f = fopen(path, "w");
+    cr_assert(f != NULL && PEM_write_X509(f, x) == 1);
+    fclose(f);
+    snprintf(path, sizeof(path), "%s/%s.key", tmpdir, name);
+    f = fopen(path, "w");
+    cr_assert(f != NULL && PEM_write_PrivateKey(f, key, NULL, NULL, 0, NULL, NULL) == 1);
+    fclose(f);
+    X509_free(x);
+    EVP_PKEY_free(key);
+}
+
+static void pki_setup(void)
+{
+    testserver_pool_setup();
+    snprintf(tmpdir, sizeof(tmpdir), "/tmp/test_tls.XXXXXX");
+    cr_assert_not_null(mkdtemp(tmpdir));
+    make_cert("a", "a.test", 0);
+    make_cert("b", "b.test", 1);
+}
+
+static void pki_teardown(void)
+{
+    char cmd[128];
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
+    cr_assert_eq(system(cmd), 0);
+    testserver_pool_teardown();
+}
+
+static char *path_of(const char *name, const char *ext)
+{
+    return pool_printf(test_pool, "%s/%s.%s", tmpdir, name, ext);
+}
+
+/* The settings of a server with certificate `name` and the defaults otherwise. */
+static struct tls_conf *conf_for(const char *name)
+{
+    struct tls_conf *c = tls_conf_new(test_pool);
+    c->engine = 1;
+    c->certs[0].cert_file = path_of(name, "pem");
+    c->certs[0].key_file = path_of(name, "key");
+    c->certs[0].cert_at = "test.conf:1";
+    c->certs[0].key_at = "test.conf:2";
+    c->ncerts = c->nkeys = 1;
+    c->protocol_at = c->ciphers_at = c->ciphersuites_at = "test.conf:3";
+    return c;
+}
+
+static struct tls_ctx *build(struct tls_conf *c)
+{
+    struct errbuf err;
+    struct warnings w = {0};
+    struct tls_ctx *ctx = tls_ctx_build(test_pool, c, &w, &err);
+    cr_assert_not_null(ctx, "%s", err.msg);
+    return ctx;
+}
+
+Test(tls_ctx, certificate_errors_name_the_directive, .init = pki_setup, .fini = pki_teardown)
+{
+    struct errbuf err;
+    struct warnings w = {0};
+    struct tls_conf *c = conf_for("a");
+    c->certs[0].key_file = path_of("b", "key");
+    cr_assert_null(tls_ctx_build(test_pool, c, &w, &err));
+    cr_assert(strstr(err.msg, "test.conf:2: SSLCertificateKeyFile") && strstr(err.msg, "does not match"),
+              "%s", err.msg);
+    c = conf_for("a");
+    c->certs[0].cert_file = path_of("missing", "pem");
+    cr_assert_null(tls_ctx_build(test_pool, c, &w, &err));
+    cr_assert(strstr(err.msg, "test.conf:1: SSLCertificateFile: unable to load"), "%s", err.msg);
+    c = conf_for("a");
+    c->certs[0].key_file = NULL; /* then the key is looked for in the certificate file, which has none */
+    cr_assert_null(tls_ctx_build(test_pool, c, &w, &err));
+    cr_assert(strstr(err.msg, "test.conf:1: SSLCertificateFile: unable to load a private key"), "%s",
+              err.msg);
+    c = conf_for("a");
+    c->ciphers = "NOT-A-CIPHER";
+    cr_assert_null(tls_ctx_build(test_pool, c, &w, &err));
+    cr_assert(strstr(err.msg, "test.conf:3: SSLCipherSuite 'NOT-A-CIPHER'"), "%s", err.msg);
+    cr_assert_eq(w.count, 0);
+}
+
+Test(tls_ctx, https_listeners_get_the_context, .init = pki_setup, .fini = pki_teardown)
+{
+    struct server s;
+    struct errbuf err;
+    struct warnings w = {0};
+    struct listener plain = {.spec = "8080", .protocol = "http"},
+                    https = {.spec = "8443", .protocol = "https"};
+    testserver_init(&s, test_pool);
+    plain.next = &https;
+    s.listeners = &plain;
+    cr_assert_eq(tls_module.check_config(&s, &w, &err), 0);
+    cr_assert(plain.tls == NULL && https.tls == NULL);
+    cr_assert_eq(w.count, 1, "an https listener without SSLEngine on is warned about");
+    cr_assert(strstr(w.msg[0], "Listen 8443 is https, but SSLEngine is not on"), "%s", w.msg[0]);
+
+    s.tls = conf_for("a");
+    w.count = 0;
+    cr_assert_eq(tls_module.check_config(&s, &w, &err), 0, "%s", err.msg);
+    cr_assert(plain.tls == NULL && https.tls != NULL && https.tls == s.tls->ctx);
+    cr_assert_eq(w.count, 0);
+
+    https.protocol = "http";
+    https.tls = NULL;
+    cr_assert_eq(tls_module.check_config(&s, &w, &err), 0, "%s", err.msg);
+    cr_assert_eq(w.count, 1, "SSLEngine on without an https listener is warned about");
+    cr_assert(https.tls == NULL);
+}
+
+/* ---- the transport over a socketpair, an OpenSSL client on the other end ---- */
+
+struct pair {
+    struct transport t; /* the server's */
+    SSL_CTX *cctx;
+    SSL *client;
+    int cfd;
+};
+
+static void pair_open(struct pair *p, struct tls_ctx *ctx, const char *sni, const char *alpn)
+{
+    int sp[2];
+    cr_assert_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sp), 0);
+    cr_assert_eq(tls_transport_open(&p->t, ctx, sp[0], NULL, 0), 0);
+    cr_assert(p->t.handshaking);
+    p->cctx = SSL_CTX_new(TLS_client_method());
+    p->client = SSL_new(p->cctx);
+    cr_assert(p->client != NULL && SSL_set_fd(p->client, sp[1]) == 1);
+    SSL_set_connect_state(p->client);
+    if (sni != NULL)
+        SSL_set_tlsext_host_name(p->client, sni);
+    if (alpn != NULL)
+        SSL_set_alpn_protos(p->client, (const unsigned char *)alpn, (unsigned)strlen(alpn));
+    p->cfd = sp[1];
+}
+
+static void pair_close(struct pair *p)
+{
+    int fd = p->t.fd;
+    transport_close(&p->t); /* as the drivers end a connection: close_notify unless it failed */
+    close(fd);
+    SSL_free(p->client);
+    SSL_CTX_free(p->cctx);
+    close(p->cfd);
+}
+
+/* Runs both handshakes, one step each in turn; returns the server's last result (0 done, -1 failed). */
+static int handshake(struct pair *p, int *linger)
+{
+    int server_done = 0, client_done = 0;
+    for (int i = 0; i < 50 && !(server_done && client_done); i++) {
+        if (!client_done) {
+            int r = SSL_do_handshake(p->client);
+            int e = r == 1 ? 0 : SSL_get_error(p->client, r);
+            client_done = r == 1;
+            if (r != 1 && e != SSL_ERROR_WANT_READ && e != SSL_ERROR_WANT_WRITE)
+                client_done = -1;
+        }
+        if (!server_done) {
+            if (p->t.ops->handshake(&p->t, linger) == 0)
+                server_done = 1;
+            else if (errno != EAGAIN)
+                return -1;
+            else
+                cr_assert(p->t.want == TRANSPORT_WANT_READ || p->t.want == TRANSPORT_WANT_WRITE);
+        }
+        if (client_done < 0)
+            return server_done ? 0 : -1;
+    }
+    cr_assert(!p->t.handshaking);
+    return 0;
+}
+
+/* Reads exactly n bytes on the client end. */
+static void client_read(struct pair *p, char *buf, size_t n)
+{
+    size_t got = 0, k;
+    for (int i = 0; got < n && i < 10000; i++)
+        if (SSL_read_ex(p->client, buf + got, n - got, &k) == 1)
+            got += k;
+    cr_assert_eq(got, n);
+}
+
+Test(tls_transport, handshake_read_write_close, .init = pki_setup, .fini = pki_teardown)
+{
+    struct pair p;
+    int linger;
+    pair_open(&p, build(conf_for("a")), NULL, "\x02h2\x08http/1.1");
+    cr_assert_eq(p.t.ops->handshake(&p.t, &linger), -1, "no ClientHello yet");
+    cr_assert(errno == EAGAIN && p.t.want == TRANSPORT_WANT_READ);
+    cr_assert_eq(handshake(&p, &linger), 0);
+
+    const char *proto, *cipher, *alpn;
+    int ktls;
+    tls_transport_info(&p.t, &proto, &cipher, &alpn, &ktls);
+    cr_assert_str_eq(proto, "TLSv1.3");
+    cr_assert_str_eq(alpn, "http/1.1", "the only protocol offered");
+
+    /* nothing yet: EAGAIN, wanting to read */
+    char buf[64];
+    cr_assert_eq(p.t.ops->recv(&p.t, buf, sizeof(buf)), -1);
+    cr_assert(errno == EAGAIN && p.t.want == TRANSPORT_WANT_READ);
+
+    /* a request in one record, read in two pieces: the rest is pending in the transport */
+    size_t k;
+    cr_assert_eq(SSL_write_ex(p.client, "GET / HTTP/1.1\r\n\r\n", 18, &k), 1);
+    ssize_t n = -1;
+    for (int i = 0; i < 100 && n < 0; i++)
+        n = p.t.ops->recv(&p.t, buf, 4);
+    cr_assert_eq(n, 4);
+    cr_assert_eq(transport_pending(&p.t), 14, "decrypted and not yet read");
+    cr_assert_eq(p.t.ops->recv(&p.t, buf + 4, sizeof(buf) - 4), 14);
+    cr_assert_eq(memcmp(buf, "GET / HTTP/1.1\r\n\r\n", 18), 0);
+    cr_assert_eq(transport_pending(&p.t), 0);
+
+    /* buffers in one record, then a file range */
+    struct iovec iov[2] = {{"HTTP/1.1 200 OK\r\n", 17}, {"\r\nbody", 6}};
+    cr_assert_eq(p.t.ops->send(&p.t, iov, 2, 0), 23);
+    client_read(&p, buf, 23);
+    cr_assert_eq(memcmp(buf, "HTTP/1.1 200 OK\r\n\r\nbody", 23), 0);
+    char *file = path_of("a", "pem");
+    int fd = open(file, O_RDONLY);
+    char want[32];
+    cr_assert_eq(pread(fd, want, 20, 5), 20);
+    cr_assert_eq(p.t.ops->send_file(&p.t, fd, 5, 20), 20);
+    client_read(&p, buf, 20);
+    cr_assert_eq(memcmp(buf, want, 20), 0);
+    cr_assert_eq(p.t.ops->send_file(&p.t, fd, 1 << 20, 10), -1, "past the end of the file");
+    cr_assert_eq(errno, ENODATA);
+    close(fd);
+
+    /* the client reads nothing: the socket fills, and the transport wants to write */
+    static char big[TLS_CHUNK];
+    struct iovec one = {big, sizeof(big)};
+    int i;
+    for (i = 0; i < 10000 && p.t.ops->send(&p.t, &one, 1, 0) > 0; i++)
+        ;
+    cr_assert(i < 10000 && errno == EAGAIN && p.t.want == TRANSPORT_WANT_WRITE);
+
+    pair_close(&p);
+}
+
+Test(tls_transport, close_notify_and_eof, .init = pki_setup, .fini = pki_teardown)
+{
+    struct pair p;
+    int linger;
+    pair_open(&p, build(conf_for("a")), NULL, NULL);
+    cr_assert_eq(handshake(&p, &linger), 0);
+    p.t.ops->close_notify(&p.t);
+    char buf[8];
+    size_t k;
+    cr_assert_eq(SSL_read_ex(p.client, buf, sizeof(buf), &k), 0);
+    cr_assert_eq(SSL_get_error(p.client, 0), SSL_ERROR_ZERO_RETURN, "the client saw close_notify");
+    /* the client's end: recv reports it as 0 */
+    SSL_shutdown(p.client);
+    cr_assert_eq(p.t.ops->recv(&p.t, buf, sizeof(buf)), 0);
+    pair_close(&p);
+}
+
+Test(tls_transport, plain_http_gets_apaches_400, .init = pki_setup, .fini = pki_teardown)
+{
+    struct pair p;
+    int linger = 0;
+    pair_open(&p, build(conf_for("a")), NULL, NULL);
+    const char req[] = "GET /index.html HTTP/1.1\r\nHost: x\r\n\r\n";
+    cr_assert_eq(write(p.cfd, req, sizeof(req) - 1), (ssize_t)sizeof(req) - 1);
+    cr_assert_eq(p.t.ops->handshake(&p.t, &linger), -1);
+    cr_assert(errno == EPROTO && linger, "closed lingeringly after the answer");
+    char buf[1024];
+    ssize_t n = read(p.cfd, buf, sizeof(buf) - 1);
+    cr_assert_gt(n, 0);
+    buf[n] = '\0';
+    cr_assert(strncmp(buf, "HTTP/1.1 400 Bad Request\r\n", 26) == 0, "%s", buf);
+    cr_assert(strstr(buf, "Content-Length: 362\r\n") && strstr(buf, "Connection: close\r\n"), "%s", buf);
+    cr_assert(strstr(buf, "Reason: You're speaking plain HTTP to an SSL-enabled server port.<br />"), "%s",
+              buf);
+    cr_assert_eq(strlen(strstr(buf, "\r\n\r\n") + 4), 362);
+    pair_close(&p);
+}
+
+Test(tls_transport, garbage_fails_the_handshake, .init = pki_setup, .fini = pki_teardown)
+{
+    struct pair p;
+    int linger = 0;
+    pair_open(&p, build(conf_for("a")), NULL, NULL);
+    cr_assert_eq(write(p.cfd, "\x16\x09\x09\x00\x05hello", 10), 10);
+    cr_assert_eq(p.t.ops->handshake(&p.t, &linger), -1);
+    cr_assert_eq(errno, EPROTO);
+    p.t.ops->close_notify(&p.t); /* after a fatal error: nothing is sent, nothing fails */
+    pair_close(&p);
+}
+
+/* ---- SNI: the caller chooses the context ---- */
+
+static struct tls_ctx *ctx_a, *ctx_b;
+
+static struct tls_ctx *choose(void *arg, struct tls_ctx *ctx, const char *host)
+{
+    int *calls = arg;
+    (*calls)++;
+    cr_assert_eq(ctx, ctx_a, "asked for the context the connection came to");
+    if (strcmp(host, "a.test") == 0)
+        return ctx_a;
+    if (strcmp(host, "b.test") == 0)
+        return ctx_b;
+    return NULL;
+}
+
+/* The common name of the certificate the client got. */
+static char *peer_cn(struct pair *p)
+{
+    static char cn[64];
+    X509 *x = SSL_get1_peer_certificate(p->client);
+    cr_assert_not_null(x);
+    X509_NAME_get_text_by_NID(X509_get_subject_name(x), NID_commonName, cn, sizeof(cn));
+    X509_free(x);
+    return cn;
+}
+
+Test(tls_sni, the_callers_choice_picks_the_certificate, .init = pki_setup, .fini = pki_teardown)
+{
+    struct pair p;
+    int linger, calls = 0;
+    ctx_a = build(conf_for("a"));
+    ctx_b = build(conf_for("b"));
+
+    /* without a choice, the name is ignored */
+    pair_open(&p, ctx_a, "b.test", NULL);
+    cr_assert_eq(handshake(&p, &linger), 0);
+    cr_assert_str_eq(peer_cn(&p), "a.test");
+    pair_close(&p);
+
+    tls_ctx_set_sni(ctx_a, choose, &calls);
+    pair_open(&p, ctx_a, "b.test", NULL);
+    cr_assert_eq(handshake(&p, &linger), 0);
+    cr_assert_str_eq(peer_cn(&p), "b.test", "the RSA certificate of the other context");
+    cr_assert_eq(EVP_PKEY_get_base_id(X509_get0_pubkey(SSL_get0_peer_certificate(p.client))), EVP_PKEY_RSA);
+    pair_close(&p);
+
+    pair_open(&p, ctx_a, "a.test", NULL);
+    cr_assert_eq(handshake(&p, &linger), 0);
+    cr_assert_str_eq(peer_cn(&p), "a.test");
+    cr_assert_eq(EVP_PKEY_get_base_id(X509_get0_pubkey(SSL_get0_peer_certificate(p.client))), EVP_PKEY_EC);
+    pair_close(&p);
+
+    pair_open(&p, ctx_a, "nobody.test", NULL);
+    cr_assert_eq(handshake(&p, &linger), -1, "a name refused by the caller ends the handshake");
+    pair_close(&p);
+
+    pair_open(&p, ctx_a, NULL, NULL);
+    cr_assert_eq(handshake(&p, &linger), 0, "no SNI at all: the context the connection came to");
+    cr_assert_str_eq(peer_cn(&p), "a.test");
+    pair_close(&p);
+    cr_assert_eq(calls, 3);
+}
+
+/* ---- sessions ---- */
+
+/* Two connections, the second offering the first's session; returns whether it resumed. */
+static int resumes(struct tls_ctx *ctx, long max_version)
+{
+    struct pair p;
+    int linger;
+    char buf[8];
+    size_t k;
+    pair_open(&p, ctx, NULL, NULL);
+    SSL_set_max_proto_version(p.client, max_version);
+    cr_assert_eq(handshake(&p, &linger), 0);
+    /* TLS 1.3 tickets come after the handshake: the client reads them while waiting for data */
+    SSL_read_ex(p.client, buf, sizeof(buf), &k);
+    SSL_SESSION *sess = SSL_get1_session(p.client);
+    cr_assert_not_null(sess);
+    SSL_shutdown(p.client); /* a client freed without close_notify marks its session not resumable */
+    pair_close(&p);
+    pair_open(&p, ctx, NULL, NULL);
+    SSL_set_max_proto_version(p.client, max_version);
+    SSL_set_session(p.client, sess);
+    cr_assert_eq(handshake(&p, &linger), 0);
+    int reused = SSL_session_reused(p.client);
+    pair_close(&p);
+    SSL_SESSION_free(sess);
+    return reused;
+}
+
+Test(tls_sessions, tickets_and_shmcb_and_neither, .init = pki_setup, .fini = pki_teardown)
+{
+    struct tls_conf *c = conf_for("a");
+    struct tls_ctx *ctx = build(c);
+    cr_assert(resumes(ctx, TLS1_3_VERSION), "tickets, TLS 1.3");
+    cr_assert(resumes(ctx, TLS1_2_VERSION), "tickets, TLS 1.2");
+
+    c = conf_for("a");
+    c->tickets = 0;
+    c->cache = TLS_CACHE_SHMCB;
+    c->cache_size = 65536;
+    ctx = build(c);
+    cr_assert(ctx->cache != NULL && ctx->cache->nsets > 0);
+    cr_assert(resumes(ctx, TLS1_3_VERSION) && resumes(ctx, TLS1_2_VERSION), "the shared cache");
+
+    c = conf_for("a");
+    c->tickets = 0;
+    ctx = build(c);
+    cr_assert(!resumes(ctx, TLS1_3_VERSION) && !resumes(ctx, TLS1_2_VERSION), "neither: no resumption");
+}
+
+Test(tls_sessions, ticket_keys_rotate, .init = pki_setup, .fini = pki_teardown)
+{
+    struct errbuf err;
+    struct ticket_key k1, k2, k, again;
+    cr_assert_eq(ticket_store_map(&err), 0);
+    cr_assert_eq(ticket_current(&k1, 1000), 0);
+    cr_assert_eq(ticket_current(&again, 1000), 0);
+    cr_assert_eq(memcmp(k1.name, again.name, 16), 0, "the same key within its period");
+    cr_assert_eq(ticket_find(k1.name, &k), 1, "the current key");
+    cr_assert_eq(ticket_current(&k2, 0), 0); /* its period is over: the next key */
+    cr_assert_neq(memcmp(k1.name, k2.name, 16), 0);
+    cr_assert_eq(ticket_find(k2.name, &k), 1);
+    cr_assert_eq(ticket_find(k1.name, &k), 2, "the previous key still decrypts, and the ticket is renewed");
+    cr_assert_eq(memcmp(k.aes, k1.aes, 32), 0);
+    cr_assert_eq(ticket_current(&k, 0), 0);
+    cr_assert_eq(ticket_find(k1.name, &k), 2, "two periods old: still there");
+    cr_assert_eq(ticket_current(&k, 0), 0);
+    cr_assert_eq(ticket_find(k1.name, &k), 0, "three periods old: overwritten");
+    unsigned char unknown[16] = {0};
+    cr_assert_eq(ticket_find(unknown, &k), 0);
+}
+
+Test(tls_machine, ktls_probe_says_why, .init = testserver_pool_setup, .fini = testserver_pool_teardown)
+{
+    char why[128] = "";
+    int ok = tls_ktls_available(why, sizeof(why));
+    cr_assert(ok || strstr(why, "failed"), "no reason given: %s", why);
+    cr_assert(strncmp(tls_library_version(), "OpenSSL 3", 9) == 0, "%s", tls_library_version());
+}
+
+/* The cipher a client offering `client_list` (TLS 1.2 at most) gets from ctx. */
+static const char *cipher_with(struct tls_ctx *ctx, const char *client_list, long max_version)
+{
+    struct pair p;
+    int linger;
+    static char name[64];
+    const char *proto, *cipher, *alpn;
+    int ktls;
+    pair_open(&p, ctx, NULL, NULL);
+    SSL_set_max_proto_version(p.client, max_version);
+    if (client_list != NULL)
+        cr_assert_eq(SSL_set_cipher_list(p.client, client_list), 1);
+    cr_assert_eq(handshake(&p, &linger), 0);
+    tls_transport_info(&p.t, &proto, &cipher, &alpn, &ktls);
+    snprintf(name, sizeof(name), "%s", cipher);
+    pair_close(&p);
+    return name;
+}
+
+Test(tls_ctx, cipher_suites_and_order, .init = pki_setup, .fini = pki_teardown)
+{
+    static const char server[] = "ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-ECDSA-AES128-GCM-SHA256";
+    static const char client[] = "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES256-GCM-SHA384";
+    struct tls_conf *c = conf_for("a");
+    c->ciphers = (char *)server;
+    cr_assert_str_eq(cipher_with(build(c), client, TLS1_2_VERSION), "ECDHE-ECDSA-AES128-GCM-SHA256",
+                     "SSLHonorCipherOrder off: the client's order");
+    c = conf_for("a");
+    c->ciphers = (char *)server;
+    c->honor_cipher_order = 1;
+    cr_assert_str_eq(cipher_with(build(c), client, TLS1_2_VERSION), "ECDHE-ECDSA-AES256-GCM-SHA384",
+                     "SSLHonorCipherOrder on: the server's order");
+    c = conf_for("a");
+    c->ciphersuites = "TLS_CHACHA20_POLY1305_SHA256";
+    cr_assert_str_eq(cipher_with(build(c), NULL, TLS1_3_VERSION), "TLS_CHACHA20_POLY1305_SHA256",
+                     "SSLCipherSuite TLSv1.3");
+    c = conf_for("a");
+    c->protocols = TLS_PROTO_TLSV1_2;
+    struct pair p;
+    int linger;
+    const char *proto, *cipher, *alpn;
+    int ktls;
+    pair_open(&p, build(c), NULL, NULL);
+    cr_assert_eq(handshake(&p, &linger), 0);
+    tls_transport_info(&p.t, &proto, &cipher, &alpn, &ktls);
+    cr_assert_str_eq(proto, "TLSv1.2", "SSLProtocol TLSv1.2 caps the version");
+    pair_close(&p);
+}
+
+Test(tls_ctx, an_ecdsa_and_an_rsa_certificate_side_by_side, .init = pki_setup, .fini = pki_teardown)
+{
+    struct tls_conf *c = conf_for("a");
+    c->certs[1] = (struct tls_cert){path_of("b", "pem"), path_of("b", "key"), "test.conf:3", "test.conf:4"};
+    c->ncerts = c->nkeys = 2;
+    struct tls_ctx *ctx = build(c);
+    static const struct {
+        const char *sigalgs, *cn;
+        long version;
+    } cases[] = {
+        {"ECDSA+SHA256", "a.test", TLS1_3_VERSION},
+        {"rsa_pss_rsae_sha256", "b.test", TLS1_3_VERSION},
+        {"ECDSA+SHA256", "a.test", TLS1_2_VERSION},
+        {"RSA+SHA256", "b.test", TLS1_2_VERSION},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        struct pair p;
+        int linger;
+        pair_open(&p, ctx, NULL, NULL);
+        SSL_set_max_proto_version(p.client, cases[i].version);
+        cr_assert_eq(SSL_set1_sigalgs_list(p.client, cases[i].sigalgs), 1);
+        cr_assert_eq(handshake(&p, &linger), 0, "case %zu", i);
+        cr_assert_str_eq(peer_cn(&p), cases[i].cn, "a client that verifies %s only", cases[i].sigalgs);
+        pair_close(&p);
+    }
+
+    /* the second pair's key belongs to the first: an error naming the second key's line */
+    struct errbuf err;
+    struct warnings w = {0};
+    c = conf_for("a");
+    c->certs[1] = (struct tls_cert){path_of("b", "pem"), path_of("a", "key"), "test.conf:3", "test.conf:4"};
+    c->ncerts = c->nkeys = 2;
+    cr_assert_null(tls_ctx_build(test_pool, c, &w, &err));
+    cr_assert(strstr(err.msg, "test.conf:4: SSLCertificateKeyFile") && strstr(err.msg, "does not match"),
+              "%s", err.msg);
+}
