@@ -113,6 +113,8 @@ static void prefork_child_main(struct server *s, struct child_ctx *ctx)
         goto done;
     }
     process_block_signals(1);
+    /* while serving, a signal interrupts the waits (so that `leaving` ends an idle keep-alive), and only them */
+    serve_wait_mask(&wait_mask);
     scoreboard_set_state(slot, SB_READY);
 
     while (!process_child_leaving(ctx)) {
@@ -139,10 +141,7 @@ static void prefork_child_main(struct server *s, struct child_ctx *ctx)
                 continue;
             }
             driver_accepted(&acceptor);
-            /* While serving, a signal must interrupt the waits, so that `leaving` ends an idle keep-alive. */
-            process_block_signals(0);
             serve_connection(s, l, fd, (struct sockaddr *)&peer, peerlen, slot, ctx->leaving);
-            process_block_signals(1);
             if (max_conns > 0 && ++served >= max_conns)
                 goto done;
         }
@@ -152,6 +151,7 @@ done:
     if (epfd >= 0 && close(epfd) < 0)
         log_error(LOG_ERR, "mpm_prefork", "close() failed: %s", strerror(errno));
     /* with -X the process goes on after this: leave its signals as they were */
+    serve_wait_mask(NULL);
     process_block_signals(0);
 }
 

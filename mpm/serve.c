@@ -1,6 +1,6 @@
 /*
  * The blocking driver of the sans-I/O core, used by prefork and worker: one thread follows one connection
- * through the core's states until it says CLOSE. The socket is made non-blocking and every wait is a poll()
+ * through the core's states until it says CLOSE. The socket is non-blocking and every wait is a poll()
  * bounded by http_conn_deadline(), so Timeout and KeepAliveTimeout hold however the peer behaves. Reads and
  * writes go through the connection's transport (plain or TLS), and a wait is for what the transport wants;
  * a TLS handshake comes first, bounded by RequestReadTimeout handshake=, before the core has the connection.
@@ -11,9 +11,9 @@
  */
 
 #include <errno.h>
-#include <fcntl.h>
 #include <limits.h>
 #include <poll.h>
+#include <signal.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -28,6 +28,24 @@
 
 enum wait_result { WAIT_READY, WAIT_DEADLINE, WAIT_INTERRUPTED, WAIT_ERROR };
 
+/* The signal mask of this thread's waits (serve_wait_mask()); NULL: its own mask throughout. */
+static __thread const sigset_t *wait_mask;
+
+void serve_wait_mask(const sigset_t *mask)
+{
+    wait_mask = mask;
+}
+
+/* poll(), or ppoll() with the waits' signal mask: a signal held blocked while the connection is served is
+ * taken only here, where it interrupts the wait. */
+static int serve_poll(struct pollfd *pfd, nfds_t n, int ms)
+{
+    if (wait_mask == NULL)
+        return poll(pfd, n, ms);
+    struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000};
+    return ppoll(pfd, n, ms < 0 ? NULL : &ts, wait_mask);
+}
+
 /* Waits until fd is ready for `events` or the monotonic deadline passes; meanwhile writes the buffered access
  * log lines as they fall due (BufferedLogs). */
 static enum wait_result wait_fd(int fd, short events, int64_t deadline)
@@ -40,7 +58,7 @@ static enum wait_result wait_fd(int fd, short events, int64_t deadline)
             return WAIT_DEADLINE;
         ms = left > INT_MAX ? INT_MAX : (int)left;
         due = log_flush_due(0);
-        n = poll(&pfd, 1, due >= 0 && due < ms ? due : ms);
+        n = serve_poll(&pfd, 1, due >= 0 && due < ms ? due : ms);
     } while (n == 0 && due >= 0 && due < ms);
     if (n < 0) {
         if (errno == EINTR)
@@ -143,7 +161,7 @@ static enum conn_state do_wait(struct http_conn *c)
         int due = log_flush_due(0); /* BufferedLogs: the lines due meanwhile */
         if (due >= 0 && due < left)
             left = due;
-        if (poll(NULL, 0, left > INT_MAX ? INT_MAX : (int)left) < 0 && errno != EINTR) {
+        if (serve_poll(NULL, 0, left > INT_MAX ? INT_MAX : (int)left) < 0 && errno != EINTR) {
             log_error(LOG_ERR, "core", "poll() failed: %s", strerror(errno));
             break;
         }
@@ -210,11 +228,6 @@ void serve_connection(const struct server *s, const struct listener *l, int fd, 
     struct transport t;
     struct http_conn *c = NULL;
     int linger = 0;
-    int flags = fcntl(fd, F_GETFL);
-    if (flags < 0 || (!(flags & O_NONBLOCK) && fcntl(fd, F_SETFL, flags | O_NONBLOCK) < 0)) {
-        log_error(LOG_ERR, "core", "fcntl(O_NONBLOCK) failed: %s", strerror(errno));
-        goto fail;
-    }
     if (driver_transport_open(l, &t, fd, peer, peerlen, "core") < 0)
         goto fail;
     if (slot != NULL)
@@ -289,7 +302,7 @@ void serve_lingering_close(int fd)
         if (left <= 0)
             break;
         struct pollfd pfd = {.fd = fd, .events = POLLIN};
-        int n = poll(&pfd, 1, (int)left);
+        int n = serve_poll(&pfd, 1, (int)left);
         if (n < 0 && errno == EINTR)
             continue;
         if (n <= 0 || driver_linger_drain(fd))

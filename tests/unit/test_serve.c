@@ -163,7 +163,7 @@ static void *serve_thread(void *arg)
     return NULL;
 }
 
-/* A loopback TCP connection; *server gets the accepted end (blocking, as accept4 without flags gives it). */
+/* A loopback TCP connection; *server gets the accepted end, non-blocking as the MPMs accept it. */
 static int tcp_pair(int *server, struct sockaddr_in *peer)
 {
     struct sockaddr_in a = {.sin_family = AF_INET};
@@ -178,7 +178,7 @@ static int tcp_pair(int *server, struct sockaddr_in *peer)
     cr_assert_geq(client, 0);
     cr_assert_eq(connect(client, (struct sockaddr *)&a, sizeof(a)), 0, "connect: %s", strerror(errno));
     len = sizeof(*peer);
-    *server = accept4(lfd, (struct sockaddr *)peer, &len, SOCK_CLOEXEC);
+    *server = accept4(lfd, (struct sockaddr *)peer, &len, SOCK_CLOEXEC | SOCK_NONBLOCK);
     cr_assert_geq(*server, 0, "accept4: %s", strerror(errno));
     close(lfd);
     return client;
