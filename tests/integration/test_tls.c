@@ -459,7 +459,7 @@ MPM_TEST(tls, graceful_restart_renewed_certificate, .timeout = 60)
 {
     struct srv *s = tls_server(mpm, NULL, NULL);
     pid_t loop = start_loop(s, 4);
-    hassert(wait_log(server_path(s, "loop.out"), "started", 1, 3000), "the TLS client loop got no answer");
+    hassert(wait_log(server_path(s, "loop.out"), "started", 1, 10000), "the TLS client loop got no answer");
     sleep_ms(300);
     install_cert(s, "rsa.pem", "rsa.key");
     server_signal(s, SIGUSR1);
