@@ -26,8 +26,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <arpa/inet.h>
-#include <netinet/in.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -164,17 +162,7 @@ static const char *set_listen(struct server *s, const struct directive *d, int a
         return pool_printf(s->pool, "%s", err.msg);
     l->spec = pool_strdup(s->pool, argv[0]);
     l->fd = -1;
-    /* as Apache: https is the default protocol of port 443, http of every other */
-    if (argc == 2) {
-        l->protocol = pool_strdup(s->pool, argv[1]);
-        for (char *c = l->protocol; *c; c++)
-            *c = (char)tolower((unsigned char)*c);
-    } else {
-        const struct sockaddr *sa = (const struct sockaddr *)&l->addr;
-        int port = sa->sa_family == AF_INET6 ? ntohs(((const struct sockaddr_in6 *)sa)->sin6_port)
-                                             : ntohs(((const struct sockaddr_in *)sa)->sin_port);
-        l->protocol = pool_strdup(s->pool, port == 443 ? "https" : "http");
-    }
+    l->protocol = pool_strdup(s->pool, listen_protocol(l, argc == 2 ? argv[1] : NULL));
     struct listener **tail = &s->listeners;
     for (; *tail != NULL; tail = &(*tail)->next)
         if ((*tail)->addrlen == l->addrlen && memcmp(&(*tail)->addr, &l->addr, l->addrlen) == 0)

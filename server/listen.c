@@ -5,6 +5,7 @@
  */
 
 #include <arpa/inet.h>
+#include <ctype.h>
 #include <errno.h>
 #include <netdb.h>
 #include <netinet/in.h>
@@ -48,6 +49,22 @@ static int parse_host(const char *host, int family, int port, struct listener *l
     else
         return errbuf_set(err, "invalid address '%s': not an IP address", host);
     return 0;
+}
+
+const char *listen_protocol(const struct listener *l, const char *given)
+{
+    static char buf[32];
+    if (given == NULL) {
+        const struct sockaddr *sa = (const struct sockaddr *)&l->addr;
+        int port = sa->sa_family == AF_INET6 ? ntohs(((const struct sockaddr_in6 *)sa)->sin6_port)
+                                             : ntohs(((const struct sockaddr_in *)sa)->sin_port);
+        return port == 443 ? "https" : "http";
+    }
+    size_t i;
+    for (i = 0; given[i] != '\0' && i < sizeof(buf) - 1; i++)
+        buf[i] = (char)tolower((unsigned char)given[i]);
+    buf[i] = '\0';
+    return buf;
 }
 
 int listen_parse(const char *spec, struct listener *l, struct errbuf *err)

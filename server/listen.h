@@ -11,6 +11,10 @@
 /* Parses a Listen argument ("8080", "127.0.0.1:8080", "[::1]:8080", "*:80") into l. */
 int listen_parse(const char *spec, struct listener *l, struct errbuf *err);
 
+/* The protocol of l, lower-cased into a static buffer: `given` (Listen's second argument), else as Apache
+ * "https" on port 443 and "http" on every other. */
+const char *listen_protocol(const struct listener *l, const char *given);
+
 /* Binds and listens on every listener (SO_REUSEADDR, ListenBacklog, non-blocking, close-on-exec). */
 int listen_open(struct server *s, struct errbuf *err);
 

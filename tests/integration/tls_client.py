@@ -13,7 +13,8 @@
       answered by a child that holds none of the others, where the configuration makes it so); prints
       "reused R" (R connections resumed their session)
   loop PORT SECONDS
-      GET /index.html on a new connection after another for SECONDS, counting answers and failures; prints
+      GET /index.html on a new connection after another for SECONDS from the first answer, counting answers
+      and failures; prints
       "started" after the first answer, then "ok N failed F serials S1,S2" (the certificate serial numbers
       seen, in order of first appearance)
 
@@ -111,7 +112,7 @@ def main(argv):
         for t in held:
             t.close()
     elif cmd == "loop":
-        end = time.monotonic() + float(argv[3])
+        end = time.monotonic() + 30  # until the first answer; then SECONDS from it
         ctx = context()
         ok = failed = 0
         serials = []
@@ -125,6 +126,7 @@ def main(argv):
                     if serial not in serials:
                         serials.append(serial)
                     if ok == 1:
+                        end = time.monotonic() + float(argv[3])
                         print("started", flush=True)
                 else:
                     failed += 1
