@@ -1,0 +1,139 @@
+#!/usr/bin/env python3
+"""Unit tests of loadtest/compare's planning and reporting, on made-up cells: no server, no load, a second.
+
+- the default cell outlasts wrk's --timeout (a shorter one hid the connections queued in the listen backlog and
+  reversed the CPU-bound ranking), and the plan's worst case counts --retry-noisy's measurements again;
+- the Markdown table gives each p99 its sample count, says when a p99 rests on few samples and when connections
+  were still waiting to be accepted at the end, and marks noisy cells;
+- CPU per request and memory per connection are derived from the server's fresh RSS, not from what an earlier
+  workload left behind;
+- the gnuplot script rings the noisy cells and those whose latency is understated.
+
+Prints one "N passed, N failed" line and exits non-zero on failure.
+"""
+import importlib.machinery
+import importlib.util
+import os
+import sys
+import tempfile
+import types
+
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from smoke import SRCDIR, check, counts  # noqa: E402
+
+
+def load(name, path):
+    loader = importlib.machinery.SourceFileLoader(name, path)
+    spec = importlib.util.spec_from_loader(name, loader)
+    mod = importlib.util.module_from_spec(spec)
+    loader.exec_module(mod)
+    return mod
+
+
+compare = load("compare", os.path.join(SRCDIR, "loadtest", "compare"))
+
+
+def args(**kw):
+    a = dict(cell_seconds=None, warmup=1, timeout=5, budget=900, retry_noisy=0, workloads=["cpu"])
+    a.update(kw)
+    return types.SimpleNamespace(**a)
+
+
+def cell(conns, target="prefork", requests=20000, waiting_end=0, other=0.0, rps=1800.0, p99_us=2000):
+    c = {"target": target, "kind": "httpd", "mpm": target, "config": "", "workload": "cpu",
+         "request": "GET /cpu?us=1000 (burns CPU), keep-alive", "connections": conns, "status": "ok",
+         "message": "", "requests": requests, "rps": rps, "duration_s": 8,
+         "latency_us": {"mean": 1000, "p50": 900, "p90": 1500, "p99": p99_us, "max": p99_us * 2},
+         "errors": {"connect": 0, "read": 0, "write": 0, "timeout": 0}, "non2xx": 0, "server_cpu_s": 16.0,
+         "client_cpu_s": 1.0, "other_cpu_s": other, "rss_peak_kib": 9216, "rss_fresh_kib": 7168,
+         "rss_start_kib": 7200, "procs_peak": 3, "threads_peak": 3, "waiting_peak": waiting_end,
+         "waiting_end": waiting_end, "attempts": 1}
+    compare.derive(c)
+    return c
+
+
+def test_plan():
+    cell_s, planned, worst = compare.plan_time(args(), 10, 3)
+    check("default cell outlasts wrk's --timeout", cell_s > 5, cell_s)
+    cell_s, _, _ = compare.plan_time(args(timeout=2), 10, 3)
+    check("default cell follows --timeout", cell_s == 2 + compare.MIN_CELL_OVER_TIMEOUT, cell_s)
+    try:
+        compare.plan_time(args(budget=30), 10, 3)
+        check("a default plan over --budget is refused", False)
+    except ValueError as e:
+        check("a default plan over --budget is refused, saying why", "--timeout" in str(e), e)
+    check("no --retry-noisy: the worst case is the plan", worst == planned, (planned, worst))
+    _, planned2, worst2 = compare.plan_time(args(retry_noisy=2, budget=5000), 10, 3)
+    check("--retry-noisy: the worst case counts the cells measured again",
+          planned2 == planned and worst2 == planned + 10 * 2 * (compare.RETRY_PAUSE_S + 1 + 8 + compare.CELL_COST_S),
+          (planned2, worst2))
+    _, planned3, worst3 = compare.plan_time(args(retry_noisy=8, budget=planned + 20), 10, 3)
+    check("--retry-noisy: the worst case never passes --budget", worst3 == planned + 20, worst3)
+
+
+def test_markdown():
+    a = args(cell_seconds=8, concurrency=[1, 200], workloads=["cpu"])
+    meta = {"targets": ["prefork", "event"], "cpus": 2, "cpu_model": "x", "kernel": "Linux"}
+    cells = [cell(1, requests=29), cell(200, waiting_end=148), cell(200, target="event", other=4.0)]
+    text = compare.markdown(a, cells, meta)
+    rows = {}
+    for line in text.splitlines():
+        if line.startswith("| ") and line[2].isdigit():
+            f = [x.strip() for x in line.strip("|").split("|")]
+            rows[(f[0], f[1])] = f
+    head = [line for line in text.splitlines() if line.startswith("| conns")]
+    cols = [x.strip() for x in head[0].strip("|").split("|")] if head else []
+    check("table has samples, CPU per request, KiB per connection and notes columns",
+          all(k in cols for k in ("samples", "CPU ms/req", "KiB/conn", "notes")), cols)
+    if not cols or len(rows) != 3:
+        check("three rows", False, rows)
+        return
+    r = dict(zip(cols, rows[("1", "prefork")]))
+    check("p99 of 29 samples is said", r["samples"] == "29" and "p99 of 29 samples" in r["notes"], r)
+    r = dict(zip(cols, rows[("200", "prefork")]))
+    check("connections still waiting at the end are said",
+          "148 connections still waiting to be accepted" in r["notes"] and "samples" not in r["notes"], r)
+    check("CPU ms per request: server CPU / requests", r["CPU ms/req"] == "0.80", r)
+    check("KiB per connection: growth over the fresh server / connections", r["KiB/conn"] == "10.2", r)
+    r = dict(zip(cols, rows[("200", "event")]))
+    check("noisy cell starred and said", r["req/s"].endswith("*") and "noisy" in r["notes"], r)
+
+
+def test_fresh_rss():
+    c = cell(100)
+    c["rss_peak_kib"], c["rss_fresh_kib"] = 20000, 19000
+    compare.derive(c)
+    check("RSS growth counts from the fresh server", c["rss_growth_kib"] == 1000 and c["kib_per_connection"] == 10,
+          c)
+
+
+def test_plot():
+    a = args(cell_seconds=8, no_plots=True)
+    meta = {"targets": ["prefork", "event"], "cpus": 2}
+    cells = [cell(1), cell(200, waiting_end=148), cell(1, target="event"), cell(200, target="event", other=4.0)]
+    with tempfile.TemporaryDirectory() as d:
+        compare.plot(a, "cpu", cells, meta, d)
+        with open(os.path.join(d, "plot-cpu.gp")) as f:
+            gp = f.read()
+    check("plot: noisy cells ringed", "$noisy << EOD\n200 1800.0 2.000\nEOD" in gp and "title 'noisy" in gp, gp)
+    check("plot: understated cells ringed", "$understated << EOD\n200 1800.0 2.000\nEOD" in gp, gp)
+    clean = [cell(1), cell(1, target="event")]
+    with tempfile.TemporaryDirectory() as d:
+        compare.plot(a, "cpu", clean, meta, d)
+        with open(os.path.join(d, "plot-cpu.gp")) as f:
+            gp = f.read()
+    check("plot: no rings without such cells", "$noisy" not in gp and "$understated" not in gp, gp)
+
+
+def main():
+    test_plan()
+    test_markdown()
+    test_fresh_rss()
+    test_plot()
+    print("%d passed, %d failed" % (counts["passed"], counts["failed"]))
+    return 1 if counts["failed"] else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
