@@ -4,7 +4,9 @@
    status, the Markdown table, the CSV columns and JSON keys, non-zero requests, CPU per request and RSS, a fresh
    server for each workload, and the PNG plot when gnuplot is installed;
 2. prefork with 2 processes and 30 connections asking for 20 ms of CPU each: the connections left waiting in the
-   listen queue are counted and the table says so.
+   listen queue are counted and the table says so;
+3. open loop: event, 5 ms of CPU a request, an open-loop cell at 50 req/s and the --slo 100ms
+   search: the cells' and the summary's keys, a rate that keeps the SLO below the first that failed, the table.
 
 The server under test is $HTTPD_BIN (set by make check), else server/httpd of the source tree. Exits 77 (skipped)
 without wrk. Prints one "N passed, N failed" line and exits non-zero on failure.
@@ -56,7 +58,7 @@ def compare(out, args, timeout):
 def closed_loop(out):
     """event, keepalive and cpu at 10 connections: the outputs' schema, and a fresh server for each workload."""
     proc, doc = compare(out, ["-w", "keepalive,cpu", "--cpu-us", "200", "-c", "10", "--cell-seconds", "2",
-                              "--warmup", "1", "--budget", "25", os.path.join(SRCDIR, "conf", "event.conf")], 28)
+                              "--warmup", "0", "--budget", "25", os.path.join(SRCDIR, "conf", "event.conf")], 28)
     if proc is None:
         return
     if not check("compare exits 0", proc.returncode == 0, "status %d" % proc.returncode):
@@ -126,8 +128,47 @@ def queued(out):
     check("queued: the table says so", "still waiting to be accepted" in proc.stdout, proc.stdout[-800:])
 
 
+SLO_KEYS = ["target", "workload", "status", "slo_ms", "slo_source", "unloaded_p50_us", "rate", "p99_us",
+            "cpu_ms_per_request", "rss_peak_kib", "connections_peak", "failed_rate", "failed_why", "probes", "bound"]
+OPEN_KEYS = ["phase", "loop", "offered_rps", "scheduled", "samples", "owed_end", "queued_end", "client_queue_peak",
+             "connections_peak", "lag_us_max"]
+
+
+def slo(out):
+    """event, 5 ms of CPU a request: an open-loop cell at 50 req/s and the SLO search, whose answer must lie below
+    the first rate that failed and keep the SLO."""
+    proc, doc = compare(out, ["-w", "cpu", "--cpu-us", "5000", "-c", "none", "--rates", "50", "--cell-seconds",
+                              "1", "--slo", "100ms", "--slo-seconds", "1", "--warmup", "0", "--timeout", "2",
+                              "--budget", "40", "--no-plots", os.path.join(SRCDIR, "conf", "event.conf")], 45)
+    if proc is None:
+        return
+    if not check("slo: compare exits 0", proc.returncode == 0, "status %d" % proc.returncode):
+        sys.stdout.write(proc.stdout)
+    cells, slo = doc.get("cells", []), doc.get("slo", [])
+    rates = [c for c in cells if c.get("phase") == "rates"]
+    if check("slo: one --rates cell", len(rates) == 1, cells):
+        c = rates[0]
+        check("slo: open-loop cell keys", all(k in c for k in OPEN_KEYS), [k for k in OPEN_KEYS if k not in c])
+        check("slo: the open-loop cell offered 50 req/s and was answered", c.get("offered_rps") == 50
+              and c.get("samples", 0) >= 40 and c.get("status") == "ok", c)
+    probes = [c for c in cells if c.get("phase") == "slo"]
+    check("slo: probes are open-loop cells with a verdict", probes and all(
+        c.get("loop") == "open" and "slo_ok" in c for c in probes), probes)
+    if not check("slo: one search", len(slo) == 1, slo):
+        return
+    x = slo[0]
+    check("slo: summary keys", all(k in x for k in SLO_KEYS), [k for k in SLO_KEYS if k not in x])
+    check("slo: a rate found, within the SLO, below the first that failed",
+          x.get("status") == "ok" and (x.get("rate") or 0) > 0 and x.get("p99_us", 1e12) <= 100000
+          and (x.get("failed_rate") is None or x["failed_rate"] > x["rate"]), x)
+    check("slo: CPU per request and memory at that rate", (x.get("cpu_ms_per_request") or 0) > 0
+          and x.get("rss_peak_kib", 0) > 0, x)
+    check("slo: the table on stdout", "### SLO capacity" in proc.stdout and "| cpu | event | 100 |"
+          in proc.stdout, proc.stdout[-800:])
+
+
 def smoke(out):
-    for name, body in (("closed", closed_loop), ("queued", queued)):
+    for name, body in (("closed", closed_loop), ("queued", queued), ("slo", slo)):
         d = os.path.join(out, name)
         os.mkdir(d)
         body(d)

@@ -7,7 +7,9 @@
   were still waiting to be accepted at the end, and marks noisy cells;
 - CPU per request and memory per connection are derived from the server's fresh RSS, not from what an earlier
   workload left behind;
-- the gnuplot script rings the noisy cells and those whose latency is understated.
+- the gnuplot script rings the noisy cells and those whose latency is understated;
+- the SLO search (loadtest/capacity.py) against a made-up server whose p99 breaks past 1,000 req/s: it grows,
+  bisects to within SLO_PRECISION, stops at the budget and says what its figure is (exact, a bound, none).
 
 Prints one "N passed, N failed" line and exits non-zero on failure.
 """
@@ -32,6 +34,7 @@ def load(name, path):
 
 
 compare = load("compare", os.path.join(SRCDIR, "loadtest", "compare"))
+import capacity  # noqa: E402  (compare put loadtest/ on the path)
 
 
 def args(**kw):
@@ -126,7 +129,58 @@ def test_plot():
     check("plot: no rings without such cells", "$noisy" not in gp and "$understated" not in gp, gp)
 
 
+def probe_cell(rate, p99_ms, timeouts=0):
+    return {"status": "ok", "offered_rps": rate, "rps": rate, "samples": 5000, "non2xx": 0,
+            "latency_us": {"p50": 1000, "p90": 2000, "p99": int(p99_ms * 1000), "max": int(p99_ms * 2000)},
+            "errors": {"connect": 0, "read": 0, "write": 0, "timeout": timeouts}, "rss_peak_kib": 8192,
+            "cpu_ms_per_request": 1.0}
+
+
+def test_slo():
+    check("--slo 200ms", capacity.parse_slo("200ms") == 200.0)
+    check("--slo 1.5s", capacity.parse_slo("1.5s") == 1500.0)
+    check("--slo 800us", abs(capacity.parse_slo("800us") - 0.8) < 1e-9)
+    check("--slo auto", capacity.parse_slo("auto") is None)
+    try:
+        capacity.parse_slo("fast")
+        check("--slo fast refused", False)
+    except ValueError:
+        check("--slo fast refused", True)
+    check("auto SLO: a multiple of the unloaded p50", capacity.auto_slo_ms(100000) == capacity.SLO_MULTIPLE * 100)
+    check("auto SLO: never below the floor", capacity.auto_slo_ms(100) == capacity.SLO_FLOOR_MS)
+    check("a cell within the SLO passes", capacity.verdict(probe_cell(100, 150), 200) is None)
+    check("p99 over the SLO fails", "p99 250 ms > 200 ms" == capacity.verdict(probe_cell(100, 250), 200))
+    check("a timeout fails even within the SLO", "timeout 1" in capacity.verdict(probe_cell(100, 150, 1), 200))
+
+    # a server whose p99 stays within 200 ms up to 1000 req/s: the search must end between 909 and 1000
+    probed = []
+
+    def probe(rate):
+        probed.append(rate)
+        return probe_cell(rate, 100 if rate <= 1000 else 5000)
+
+    summary, cells = capacity.search(probe, 10.0, 200, lambda: True)
+    check("search: grows by SLO_GROWTH until a probe fails", probed[:5] == [10, 40, 160, 640, 2560], probed)
+    check("search: ends within SLO_PRECISION below the true capacity",
+          1000 / (1 + capacity.SLO_PRECISION) <= summary["rate"] <= 1000 and summary["failed_rate"] > 1000
+          and summary["failed_rate"] <= summary["rate"] * (1 + capacity.SLO_PRECISION) + 1, summary)
+    check("search: each probe cell carries its verdict", all("slo_ok" in c for c in cells)
+          and [c["slo_ok"] for c in cells] == [r <= 1000 for r in probed], cells)
+    check("search: bounded number of probes", len(cells) <= capacity.SLO_MAX_PROBES, len(cells))
+    summary, cells = capacity.search(probe, 10.0, 200, lambda: len(probed) < 100 and False)
+    check("search: no probe over the budget, said so", cells == [] and summary["rate"] is None
+          and summary["stopped"] == "budget", summary)
+    probed.clear()
+    summary, _ = capacity.search(probe, 10.0, 200, lambda: len(probed) < 3)
+    check("search: stopped by the budget before a failure, a lower bound", summary["rate"] == 160
+          and summary["bound"].startswith("at least"), summary)
+    summary, _ = capacity.search(lambda r: probe_cell(r, 500), 10.0, 200, lambda: True)
+    check("search: nothing within the SLO", summary["rate"] is None and summary["failed_rate"] == 2.5
+          and summary["bound"] == "below the lowest rate tried", summary)
+
+
 def main():
+    test_slo()
     test_plan()
     test_markdown()
     test_fresh_rss()
