@@ -4,7 +4,8 @@
    status, the Markdown table, the CSV columns and JSON keys, non-zero requests, CPU per request and RSS, a fresh
    server for each workload, and the PNG plot when gnuplot is installed;
 2. prefork with 2 processes and 30 connections asking for 20 ms of CPU each: the connections left waiting in the
-   listen queue are counted and the table says so;
+   listen queue are counted and the table says so; and 4 idle keep-alive connections holding both processes: the
+   light load of the idle workload is reported starved (not 0 req/s without errors), with the idle counts;
 3. open loop: event, 5 ms of CPU a request, an open-loop cell at 50 req/s and the --slo 100ms
    search: the cells' and the summary's keys, a rate that keeps the SLO below the first that failed, the table.
 
@@ -57,7 +58,7 @@ def compare(out, args, timeout):
 
 def closed_loop(out):
     """event, keepalive and cpu at 10 connections: the outputs' schema, and a fresh server for each workload."""
-    proc, doc = compare(out, ["-w", "keepalive,cpu", "--cpu-us", "200", "-c", "10", "--cell-seconds", "2",
+    proc, doc = compare(out, ["-w", "keepalive,cpu", "--cpu-us", "200", "-c", "10", "--cell-seconds", "1",
                               "--warmup", "0", "--budget", "25", os.path.join(SRCDIR, "conf", "event.conf")], 28)
     if proc is None:
         return
@@ -115,8 +116,9 @@ def closed_loop(out):
 
 def queued(out):
     """prefork with 2 processes, 30 connections each asking for 20 ms of CPU: most wait in the listen queue, where
-    wrk's latency does not see them, and the table must say so."""
-    proc, doc = compare(out, ["-w", "cpu", "--cpu-us", "20000", "-c", "30", "--cell-seconds", "2", "--warmup", "0",
+    wrk's latency does not see them, and the table must say so. Then 4 idle keep-alive connections, which hold
+    both processes: the light load is starved, and said to be, not reported as 0 req/s without errors."""
+    proc, doc = compare(out, ["-w", "cpu,idle", "--idle", "4", "--cpu-us", "20000", "-c", "30", "--cell-seconds", "2", "--warmup", "0",
                               "--max-workers", "2", "--start-servers", "2", "--no-plots", "--budget", "25",
                               os.path.join(SRCDIR, "conf", "prefork.conf")], 28)
     if proc is None:
@@ -124,8 +126,14 @@ def queued(out):
     cells = doc.get("cells", [])
     c = cells[0] if cells else {}
     check("queued: connections waiting to be accepted at the end are counted",
-          len(cells) == 1 and c.get("waiting_end", 0) >= 10, c)
+          len(cells) == 2 and c.get("waiting_end", 0) >= 10, c)
     check("queued: the table says so", "still waiting to be accepted" in proc.stdout, proc.stdout[-800:])
+    c = cells[1] if len(cells) == 2 else {}
+    check("idle: 4 held, 2 answered, the light load starved", c.get("workload") == "idle"
+          and c.get("status") == "starved" and c.get("idle_held") == 4 and c.get("idle_answered") == 2
+          and "no response" in c.get("message", ""), c)
+    check("idle: the table says starved", "| 4 | prefork | starved: no response" in proc.stdout, proc.stdout[-800:])
+    check("idle: a starved cell is a finding: compare exits 0", proc.returncode == 0, proc.returncode)
 
 
 SLO_KEYS = ["target", "workload", "status", "slo_ms", "slo_source", "unloaded_p50_us", "rate", "p99_us",
