@@ -56,6 +56,21 @@ def compare(out, args, timeout):
     return proc, doc
 
 
+def report_page(out, svgs, sections):
+    """report.html written, self-contained, with the verdict, these sections and this many plots."""
+    try:
+        with open(os.path.join(out, "report.html")) as f:
+            page = f.read()
+    except OSError as e:
+        check("report.html written", False, e)
+        return
+    check("report.html: self-contained (no script, no src, no link)", "<script" not in page
+          and " src=" not in page and "<link" not in page)
+    check("report.html: a verdict", '<section id="verdict"><h2>Verdict</h2><ul><li>' in page, page[:2000])
+    check("report.html: its sections", all('id="%s"' % x in page for x in sections), sections)
+    check("report.html: %d plots" % svgs, page.count("<svg") == svgs, page.count("<svg"))
+
+
 def closed_loop(out):
     """event, keepalive and cpu at 10 connections: the outputs' schema, and a fresh server for each workload."""
     proc, doc = compare(out, ["-w", "keepalive,cpu", "--cpu-us", "200", "-c", "10", "--cell-seconds", "1",
@@ -101,6 +116,7 @@ def closed_loop(out):
         check("a fresh server for each workload", cells[0].get("server_pid") != cells[1].get("server_pid"),
               [c.get("server_pid") for c in cells])
 
+    report_page(out, 4, ["verdict", "w-keepalive", "w-cpu"])
     check("config written", os.path.exists(os.path.join(out, "conf", "event.conf")))
     check("gnuplot script written", os.path.exists(os.path.join(out, "plot-keepalive.gp")))
     if shutil.which("gnuplot") is None:
@@ -171,6 +187,7 @@ def slo(out):
           and (x.get("failed_rate") is None or x["failed_rate"] > x["rate"]), x)
     check("slo: CPU per request and memory at that rate", (x.get("cpu_ms_per_request") or 0) > 0
           and x.get("rss_peak_kib", 0) > 0, x)
+    report_page(out, 2, ["verdict", "slo", "w-cpu"])
     check("slo: the table on stdout", "### SLO capacity" in proc.stdout and "| cpu | event | 100 |"
           in proc.stdout, proc.stdout[-800:])
 

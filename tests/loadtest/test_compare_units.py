@@ -7,6 +7,8 @@
   were still waiting to be accepted at the end, and marks noisy cells;
 - CPU per request and memory per connection are derived from the server's fresh RSS, not from what an earlier
   workload left behind;
+- a closed-loop cell in which wrk got nothing back fails saying so (not 0 req/s without errors), and wrk is not
+  started against a full listen queue;
 - the gnuplot script rings the noisy cells and those whose latency is understated;
 - the SLO search (loadtest/capacity.py) against a made-up server whose p99 breaks past 1,000 req/s: it grows,
   bisects to within SLO_PRECISION, stops at the budget and says what its figure is (exact, a bound, none).
@@ -179,7 +181,36 @@ def test_slo():
           and summary["bound"] == "below the lowest rate tried", summary)
 
 
+def test_no_response():
+    """A closed-loop cell in which wrk got nothing back is a failure saying so, never 0 req/s without errors."""
+    saved = (compare.hb.wrk, compare.hb.can_connect, compare.capacity.observe, compare.hb.connections)
+    nothing = {"requests": 0, "duration_s": 1.0, "rps": 0.0, "bytes": 0,
+               "latency_us": {"mean": 0, "p50": 0, "p90": 0, "p99": 0, "max": 0},
+               "errors": {"connect": 0, "read": 0, "write": 0, "timeout": 0}, "non2xx": 0}
+    try:
+        compare.hb.wrk = lambda *args, **kw: dict(nothing)
+        compare.hb.can_connect = lambda port, timeout: True
+        compare.capacity.observe = lambda pid, port, run: run()
+        a = args(cell_seconds=2, wrk_threads=1, mix="1k:1", delay_ms=100, cpu_us=1000)
+        proc = types.SimpleNamespace(pid=os.getpid())
+        try:
+            compare.run_cell(a, proc, 1, "cpu", 10)
+            check("0 requests: the cell fails", False, "no exception")
+        except RuntimeError as e:
+            check("0 requests: the cell fails, saying wrk got nothing back", "no response" in str(e), e)
+        compare.hb.can_connect = lambda port, timeout: False
+        compare.hb.connections = lambda port: (511, 0)
+        try:
+            compare.run_cell(a, proc, 1, "cpu", 10)
+            check("full listen queue: wrk is not run", False, "no exception")
+        except RuntimeError as e:
+            check("full listen queue: wrk is not run, and the cell says why", "511 connections wait" in str(e), e)
+    finally:
+        compare.hb.wrk, compare.hb.can_connect, compare.capacity.observe, compare.hb.connections = saved
+
+
 def main():
+    test_no_response()
     test_slo()
     test_plan()
     test_markdown()
