@@ -134,8 +134,9 @@ def queued(out):
     """prefork with 2 processes, 30 connections each asking for 20 ms of CPU: most wait in the listen queue, where
     wrk's latency does not see them, and the table must say so. Then 4 idle keep-alive connections, which hold
     both processes: the light load is starved, and said to be, not reported as 0 req/s without errors."""
-    proc, doc = compare(out, ["-w", "cpu,idle", "--idle", "4", "--cpu-us", "20000", "-c", "30", "--cell-seconds", "2", "--warmup", "0",
-                              "--max-workers", "2", "--start-servers", "2", "--no-plots", "--budget", "25",
+    proc, doc = compare(out, ["-w", "cpu,idle", "--idle", "4", "--cpu-us", "20000", "-c", "30", "--cell-seconds",
+                              "2", "--warmup", "0", "--max-workers", "2", "--start-servers", "2", "--no-plots",
+                              "--budget", "25",
                               os.path.join(SRCDIR, "conf", "prefork.conf")], 28)
     if proc is None:
         return
