@@ -10,10 +10,8 @@ Everything here connects to 127.0.0.1 only, and every run is bounded by its dura
 """
 import json
 import math
-import os
 import re
 import resource
-import shutil
 import subprocess
 
 import httpdbench as hb
@@ -32,15 +30,7 @@ LOADGEN_MARGIN_S = 30  # beyond the run's duration and timeout, before loadgen i
 
 def build_loadgen(work):
     """Compiles loadtest/loadgen.c into work; returns (path, None) or (None, why not)."""
-    cc = os.environ.get("CC", "cc")
-    if shutil.which(cc) is None:
-        return None, "no C compiler (%s) to build loadtest/loadgen.c" % cc
-    out = os.path.join(work, "loadgen")
-    run = subprocess.run([cc, "-O2", "-o", out, os.path.join(hb.HERE, "loadgen.c"), "-lm"], capture_output=True,
-                         text=True, timeout=120)
-    if run.returncode != 0:
-        return None, "%s failed on loadtest/loadgen.c: %s" % (cc, run.stderr.strip()[-300:])
-    return out, None
+    return hb.compile_tool("loadgen", work)
 
 
 def loadgen(binary, port, path, rate, seconds, timeout, maxconns, close=False):

@@ -10,7 +10,6 @@ Prints one "N passed, N failed" line and exits non-zero on failure.
 """
 import http.client
 import os
-import subprocess
 import sys
 import tempfile
 import threading
