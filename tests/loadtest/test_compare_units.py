@@ -105,6 +105,25 @@ def test_markdown():
     check("noisy cell starred and said", r["req/s"].endswith("*") and "noisy" in r["notes"], r)
 
 
+def test_open_notes():
+    a = args(cell_seconds=8)
+    c = cell(10, requests=5000)
+    c.update(loop="open", phase="rates", offered_rps=500.0, samples=5000, owed_end=40, queued_end=30,
+             lag_us_max=45000, connections_peak=64, waiting_end=3)
+    text = "; ".join(compare.notes(a, c))
+    check("open loop: requests still queued in the client said", "40 requests owed at the end, 30 of them "
+          "still queued" in text, text)
+    check("open loop: the generator's own lag said", "up to 45.0 ms late" in text, text)
+    check("open loop: connections waiting to be accepted are counted, not hidden",
+          "3 connections still waiting to be accepted at the end (waited for, and counted)" in text, text)
+    x = {"target": "event", "workload": "cpu", "status": "ok", "slo_ms": 200.0, "slo_source": "given",
+         "rate": 40.0, "p99_us": 12000, "samples": 200, "cpu_ms_per_request": 1.0, "rss_peak_kib": 8192,
+         "connections_peak": 3, "failed_rate": 44.0, "failed_why": "p99 300 ms > 200 ms", "probes": 7,
+         "bound": "within 10%"}
+    rows = [r for r in compare.slo_table([x], {"targets": ["event"], "workloads": ["cpu"]}) if r.startswith("| cpu")]
+    check("SLO table: the samples behind the p99, few said", rows and "| 200 (few) |" in rows[0], rows)
+
+
 def test_fresh_rss():
     c = cell(100)
     c["rss_peak_kib"], c["rss_fresh_kib"] = 20000, 19000
@@ -214,6 +233,7 @@ def main():
     test_slo()
     test_plan()
     test_markdown()
+    test_open_notes()
     test_fresh_rss()
     test_plot()
     print("%d passed, %d failed" % (counts["passed"], counts["failed"]))
