@@ -151,7 +151,10 @@ def make_page(d):
             "date": "2026-12-07", "command": "loadtest/compare --slo 200ms", "delay_ms": 100, "cpu_us": 1000}
     targets = [{"label": t, "mpm": t, "kind": "httpd", "text": "MaxRequestWorkers %d\n" % WORKERS[t]
                 if t in WORKERS else "StartServers 2\n"} for t in TARGETS]
-    return compare.write_report(a, results(), slo(), meta, targets, d)
+    cells = results()
+    for c in cells:
+        c["noisy"] = compare.noisy(a, c)
+    return compare.write_report(a, cells, slo(), meta, compare.verdict(a, cells, slo(), meta, targets), d)
 
 
 def structure(path):
