@@ -181,8 +181,10 @@ def search(probe, start, slo_ms, fits, max_probes=SLO_MAX_PROBES):
     elif best:
         out["bound"] = "at least (%s)" % ("no rate failed within the budget" if why_stopped == "budget"
                                           else "no rate failed")
-    else:
+    elif first_fail:
         out["bound"] = "below the lowest rate tried"
+    else:
+        out["bound"] = "not measured: over --budget"
     return out, cells
 
 

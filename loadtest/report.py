@@ -211,8 +211,8 @@ def verdict(meta, results, slo, workers):
             parts = []
             for x in mine:
                 if x.get("rate") is None:
-                    parts.append("%s none (%s at %s req/s)" % (x["target"], x["failed_why"],
-                                                               rate_text(x["failed_rate"] or 0)))
+                    parts.append("%s none (%s at %s req/s)" % (x["target"], x["failed_why"], rate_text(
+                        x["failed_rate"])) if x.get("failed_rate") else "%s %s" % (x["target"], x["bound"]))
                     continue
                 part = "%s %s req/s (p99 %s, %.3g CPU ms a request, %.1f MiB)" % (
                     x["target"], rate_text(x["rate"]), ms_text(x["p99_us"]), x.get("cpu_ms_per_request") or 0,

@@ -190,7 +190,7 @@ def test_slo():
     check("search: bounded number of probes", len(cells) <= capacity.SLO_MAX_PROBES, len(cells))
     summary, cells = capacity.search(probe, 10.0, 200, lambda: len(probed) < 100 and False)
     check("search: no probe over the budget, said so", cells == [] and summary["rate"] is None
-          and summary["stopped"] == "budget", summary)
+          and summary["stopped"] == "budget" and summary["bound"] == "not measured: over --budget", summary)
     probed.clear()
     summary, _ = capacity.search(probe, 10.0, 200, lambda: len(probed) < 3)
     check("search: stopped by the budget before a failure, a lower bound", summary["rate"] == 160
