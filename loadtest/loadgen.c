@@ -32,6 +32,7 @@
 #include <math.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -158,13 +159,31 @@ static void fail(int fd, unsigned long long *kind)
     close_conn(fd);
 }
 
+static void next_from_queue(int fd);
+
+/* The request on a used keep-alive connection met the server closing it (its KeepAliveTimeout, or
+ * MaxKeepAliveRequests): the server never saw it, so it goes back to the head of the queue, for a new
+ * connection. */
+static void resend(int fd)
+{
+    double due = conns[fd].due;
+    close_conn(fd);
+    q_push(due, 1);
+    next_from_queue(-1);
+}
+
 static void send_request(int fd, double due)
 {
     struct conn *c = &conns[fd];
     c->state = BUSY, c->due = due, c->head_len = 0, c->head_done = 0, c->body = 0, c->status = 0;
     c->close_after = 0;
     if (write(fd, request, request_len) != (ssize_t)request_len) {
+        if (c->served > 0) {
+            resend(fd);
+            return;
+        }
         fail(fd, &e_write);
+        next_from_queue(-1);
         return;
     }
     struct epoll_event ev = {.events = EPOLLIN, .data.fd = fd};
@@ -297,6 +316,10 @@ static void readable(int fd, int close_mode)
                 close_conn(fd);
                 return;
             }
+            if (c->served > 0 && c->head_len == 0 && !c->head_done) {
+                resend(fd); /* reset as the request crossed the server's close */
+                return;
+            }
             fail(fd, &e_read);
             next_from_queue(-1);
             return;
@@ -311,12 +334,7 @@ static void readable(int fd, int close_mode)
                 return;
             }
             if (c->served > 0 && c->head_len == 0) {
-                /* closed as the request crossed it on a used connection: the server never saw it, send again
-                 */
-                double due = c->due;
-                close_conn(fd);
-                q_push(due, 1);
-                next_from_queue(-1);
+                resend(fd); /* closed as the request crossed it on a used connection */
                 return;
             }
             fail(fd, &e_read);
@@ -451,6 +469,7 @@ int main(int argc, char **argv)
         return 2;
     }
 
+    signal(SIGPIPE, SIG_IGN); /* a write to a connection the server closed fails with EPIPE instead */
     struct rlimit rl;
     getrlimit(RLIMIT_NOFILE, &rl);
     rl.rlim_cur = rl.rlim_max;

@@ -7,7 +7,9 @@
    100 ms of service time a closed-loop client would report; all 20 counted, the queue still holding some at the
    end, none lost.
 2. Unloaded, the same rate over as many connections as needed: every latency near 100 ms, no queue.
-3. Connection: close (-C): a connection per request, all answered; 404s counted as non-2xx.
+3. Keep-alive at 1,000 req/s: every request answered although the server closes each connection after
+   MaxKeepAliveRequests 100; Connection: close (-C): a connection per request, all answered; 404s counted as
+   non-2xx.
 4. A timeout: /delay?ms=3000 with -t 1: given up after 1 s, counted as timeouts and in the percentiles with
    the time waited (at least 1 s).
 
@@ -65,6 +67,11 @@ def main():
             check("unloaded: every latency near the 100 ms of service", r.get("requests") == 20
                   and 99000 <= lat.get("p50", 0) and lat.get("max", 10 ** 9) < 400000
                   and r.get("client_queue_peak") == 0 and r.get("connections_peak", 0) >= 2, r)
+
+            r = loadgen(binary, port, "-u", "/1k.html", "-r", "1000", "-d", "1")
+            check("keep-alive: the server's Connection: close after 100 requests followed, nothing lost",
+                  r.get("requests") == 1000 and sum(r.get("errors", {"x": 1}).values()) == 0
+                  and r.get("non2xx") == 0 and r.get("bytes", 0) > 1000 * 1024, r)
 
             r = loadgen(binary, port, "-u", "/no-such-page", "-r", "50", "-d", "1", "-C")
             check("Connection: close: every request answered, 404s counted as non-2xx",
