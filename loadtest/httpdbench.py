@@ -10,6 +10,7 @@ import json
 import os
 import resource
 import selectors
+import shutil
 import signal
 import socket
 import subprocess
@@ -132,6 +133,21 @@ def connections(port):
     return queued, open_
 
 
+def waiting(port):
+    """Connections to 127.0.0.1:port that the server has not accepted yet, from /proc/net/tcp: those complete in
+    its listen (accept) queue plus the clients' handshakes still unanswered (SYN_SENT: the queue was full and the
+    kernel dropped their SYN). A closed-loop client's latency clock has not started for any of them."""
+    suffix, queued, syn_sent = ":%04X" % port, 0, 0
+    with open("/proc/net/tcp") as f:
+        for line in f.readlines()[1:]:
+            fields = line.split()
+            if fields[3] == "0A" and fields[1].endswith(suffix):
+                queued += int(fields[4].split(":")[1], 16)
+            elif fields[3] == "02" and fields[2].endswith(suffix):
+                syn_sent += 1
+    return queued + syn_sent
+
+
 def settle(port, limit=10.0):
     """Waits (at most limit seconds) until the server on port has accepted and closed every connection, so that
     one load does not spill over into the next (an overloaded server still owes answers to a full listen queue
@@ -150,19 +166,29 @@ def machine_busy_seconds():
 
 
 class TreeSampler:
-    """Samples the RSS, process count and thread count of pid's tree in a thread until stop(); keeps the peaks."""
+    """Samples the RSS, process count and thread count of pid's tree in a thread until stop(); keeps the peaks,
+    and the RSS of the first sample (rss_start_kib). Given a port, also the connections waiting to be accepted
+    (waiting()): their peak and their count at the last sample taken while the load ran (waiting_end)."""
 
-    def __init__(self, pid, interval=0.1):
-        self.pid, self.interval = pid, interval
+    def __init__(self, pid, interval=0.1, port=None):
+        self.pid, self.interval, self.port = pid, interval, port
         self.rss_peak_kib = self.procs_peak = self.threads_peak = 0
+        self.rss_start_kib = None
+        self.waiting_peak = self.waiting_end = 0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
-    def _sample(self):
+    def _sample(self, final=False):
         pids = descendants(self.pid)
-        self.rss_peak_kib = max(self.rss_peak_kib, rss_kib(pids))
+        rss = rss_kib(pids)
+        if self.rss_start_kib is None:
+            self.rss_start_kib = rss
+        self.rss_peak_kib = max(self.rss_peak_kib, rss)
         self.procs_peak = max(self.procs_peak, len(pids))
         self.threads_peak = max(self.threads_peak, thread_count(pids))
+        if self.port and not final:
+            self.waiting_end = waiting(self.port)
+            self.waiting_peak = max(self.waiting_peak, self.waiting_end)
 
     def _run(self):
         while not self._stop.is_set():
@@ -170,13 +196,15 @@ class TreeSampler:
             self._stop.wait(self.interval)
 
     def start(self):
+        self._sample()  # before the load: the RSS it starts from
         self._thread.start()
         return self
 
     def stop(self):
         self._stop.set()
         self._thread.join()
-        self._sample()
+        # the client has gone: the connections it left queued are not waiting for anyone now
+        self._sample(final=True)
 
 
 def mpm_settings(mpm, start_servers, max_workers, threads_per_child, workers):
@@ -342,6 +370,21 @@ def measure(pid, port, path, duration, connections, threads=1, script=None, args
     r["procs_peak"] = sampler.procs_peak
     r["threads_peak"] = sampler.threads_peak
     return r
+
+
+def compile_tool(name, work):
+    """Compiles loadtest/<name>.c with $CC (default cc) into work/<name>; returns (path, None) or (None, why
+    not). The load tools written in C are built at the start of each run, so they need no build step and can
+    never be installed by mistake."""
+    cc = os.environ.get("CC", "cc")
+    if shutil.which(cc) is None:
+        return None, "no C compiler (%s) to build loadtest/%s.c" % (cc, name)
+    out = os.path.join(work, name)
+    run = subprocess.run([cc, "-O2", "-o", out, os.path.join(HERE, name + ".c"), "-lm"], capture_output=True,
+                         text=True, timeout=120)
+    if run.returncode != 0:
+        return None, "%s failed on loadtest/%s.c: %s" % (cc, name, run.stderr.strip()[-300:])
+    return out, None
 
 
 def write_file(path, size):

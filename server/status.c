@@ -4,6 +4,8 @@
  * into a single buffer in the request pool: status_html.c (the default page), status_auto.c (Apache's
  * machine-readable ?auto) and status_json.c (?json).
  *
+ * status_live.c serves ?view=live, a page that polls ?json and charts it.
+ *
  * Everything shown comes from the scoreboard: the rows and slots, and its header, in which supervision
  * describes the running model. Status knows nothing of supervision or of the MPMs, and finds the board as
  * the one this process mapped (scoreboard_current()).
@@ -27,6 +29,7 @@
 #define CONTENT_HTML  "text/html; charset=ISO-8859-1"
 #define CONTENT_AUTO  "text/plain; charset=ISO-8859-1"
 #define CONTENT_JSON  "application/json"
+#define CONTENT_LIVE  "text/html; charset=utf-8"
 #define INITIAL_SPACE 4096
 
 /* ---- the handler ---- */
@@ -56,6 +59,10 @@ enum status_format status_format_of(const char *query)
         return STATUS_JSON;
     if (query_has(query, "auto", NULL, NULL))
         return STATUS_AUTO;
+    const char *v;
+    size_t vlen;
+    if (query_has(query, "view", &v, &vlen) && vlen == 4 && strncmp(v, "live", 4) == 0)
+        return STATUS_LIVE;
     return STATUS_HTML;
 }
 
@@ -65,9 +72,19 @@ int status_render(struct request *r, struct scoreboard *sb, enum status_format f
     struct status_snap sn;
     struct pbuf b = {.pool = r->pool};
 
+    if (fmt == STATUS_LIVE) {
+        /* constant bytes: the page reads everything it shows from ?json */
+        status_render_live(&b);
+        if (b.failed || http_resp_content_type(r, CONTENT_LIVE) < 0 || http_resp_body_mem(r, b.p, b.len) < 0)
+            return -1;
+        http_resp_status(r, 200);
+        return 0;
+    }
     if (status_snap_take(&sn, r, sb, sys) < 0 || pbuf_reserve(&b, INITIAL_SPACE) < 0)
         return -1;
     switch (fmt) {
+    case STATUS_LIVE:
+        break;
     case STATUS_AUTO:
         status_render_auto(&b, &sn, sys);
         break;

@@ -2,7 +2,8 @@
  * /server-status, enabled with `<Location /server-status> SetHandler server-status </Location>`: the shared
  * scoreboard rendered as Apache's mod_status does. Three formats: an HTML page (the default), `?auto` with
  * Apache's machine-readable keys and value formats (so existing exporters and monitoring agents read it), and
- * `?json` with the same figures plus a row per child process. `?refresh=N` adds a Refresh header. The
+ * `?json` with the same figures plus a row per child process; and `?view=live`, a page that polls ?json every
+ * second and charts it over the last minutes. `?refresh=N` adds a Refresh header. The
  * handler renders the scoreboard of its process (scoreboard_current()), which supervision describes.
  */
 #ifndef HTTPD_STATUS_H
@@ -17,9 +18,10 @@
 struct request;
 struct scoreboard;
 
-enum status_format { STATUS_HTML, STATUS_AUTO, STATUS_JSON };
+enum status_format { STATUS_HTML, STATUS_AUTO, STATUS_JSON, STATUS_LIVE };
 
-/* The format a query string asks for: a `json` or `auto` parameter (json wins), else HTML. */
+/* The format a query string asks for: a `json` or `auto` parameter (json wins), else `view=live` (the live
+ * page, which polls ?json), else HTML. */
 enum status_format status_format_of(const char *query);
 
 /*

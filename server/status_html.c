@@ -255,7 +255,8 @@ void status_render_html(struct pbuf *b, const struct status_snap *sn, const stru
                  "<h1>Server Status for ");
     put_html(b, sn->host);
     pbuf_puts(b, "</h1>\n<p>Also as <a href=\"?auto\">?auto</a> (Apache's machine-readable text) and "
-                 "<a href=\"?json\">?json</a>; <a href=\"?refresh=5\">refresh every 5 seconds</a></p>\n\n");
+                 "<a href=\"?json\">?json</a>; <a href=\"?refresh=5\">refresh every 5 seconds</a>; "
+                 "<a href=\"?view=live\">watch it live</a></p>\n\n");
     put_summary(b, sn, sys);
     put_processes(b, sn);
 

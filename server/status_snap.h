@@ -121,5 +121,7 @@ void status_put_uptime(struct pbuf *b, long secs);
 void status_render_auto(struct pbuf *b, const struct status_snap *sn, const struct status_sys *sys);
 void status_render_json(struct pbuf *b, const struct status_snap *sn, const struct status_sys *sys);
 void status_render_html(struct pbuf *b, const struct status_snap *sn, const struct status_sys *sys);
+/* The live page (status_live.c): constant bytes, which poll ?json. */
+void status_render_live(struct pbuf *b);
 
 #endif

@@ -6,7 +6,8 @@
  * requests made, Total Duration by at least the time /delay requests took, the Scoreboard's length and
  * characters. `?json` is parsed with a strict parser and its per-child rows checked against the totals and
  * the server's real child processes. The HTML page names the MPM, links ?auto, ?json and ?refresh=5, and
- * writes no number in exponent form; methods and ?refresh behave. Idle-server maintenance (prefork, worker)
+ * writes no number in exponent form; methods and ?refresh behave. ?view=live is the live page's constant,
+ * self-contained bytes. Idle-server maintenance (prefork, worker)
  * is watched through the count of '_' and of live slots in the Scoreboard.
  *
  * The Scoreboard has MaxRequestWorkers characters under prefork and worker and one per StartServers child
@@ -556,6 +557,55 @@ MPM_TEST(status, html_and_methods, .timeout = 30)
             "?refresh=3: Refresh %s", resp_get(r, "Refresh") ? resp_get(r, "Refresh") : "(none)");
     hassert(strstr(r->body, "\nScoreboard: ") != NULL, "?auto&refresh=3 is the ?auto text");
     resp_free(r);
+    server_stop(s);
+}
+
+/*
+ * ?view=live: the live page, self-contained (nothing loaded from elsewhere: no src, no link, no url() or
+ * @import) and the same bytes for every request (it reads everything it shows from ?json, whose path it
+ * derives from its own); it charts requests/s, workers and connections and shows the scoreboard. The HTML
+ * page links it. The page's script is run by tests/browser/test_status_live.py in headless Chromium.
+ */
+MPM_TEST(status, live_page, .timeout = 30)
+{
+    struct sizing z = sizing_for(mpm);
+    struct srv *s = server_start(mpm, z.conf);
+    struct conn *c = conn_open(s->port);
+    struct resp *r = get_typed(c, "GET /server-status?view=live HTTP/1.1\r\nHost: localhost\r\n\r\n",
+                               "text/html; charset=utf-8");
+    const char *want[] = {"<!DOCTYPE html>",
+                          "<svg id=\"rps\"",
+                          "<svg id=\"workers\"",
+                          "<svg id=\"conns\"",
+                          "<div id=\"board\">",
+                          "var url = location.pathname + '?json'",
+                          "fetch(url, {cache: 'no-store'})",
+                          "setTimeout(poll, INTERVAL)",
+                          "</script>\n</body></html>\n"};
+    for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++)
+        hassert(strstr(r->body, want[i]) != NULL, "no \"%s\" in the live page", want[i]);
+    const char *never[] = {" src=", "<link", "url(", "@import", "<iframe"};
+    for (size_t i = 0; i < sizeof(never) / sizeof(never[0]); i++)
+        hassert(strstr(r->body, never[i]) == NULL, "\"%s\" in the live page: it must be self-contained",
+                never[i]);
+    char *first = strndup(r->body, r->body_len);
+    size_t first_len = r->body_len;
+    resp_free(r);
+
+    /* after other requests, and with ?refresh beside it: the same bytes */
+    r = get_typed(c, JSON_REQ, "application/json");
+    resp_free(r);
+    r = get_typed(c, "GET /server-status?refresh=5&view=live HTTP/1.1\r\nHost: localhost\r\n\r\n",
+                  "text/html; charset=utf-8");
+    hassert(r->body_len == first_len && memcmp(r->body, first, first_len) == 0, "the live page changed");
+    resp_free(r);
+    free(first);
+
+    r = get_typed(c, "GET /server-status HTTP/1.1\r\nHost: localhost\r\n\r\n",
+                  "text/html; charset=ISO-8859-1");
+    hassert(strstr(r->body, "<a href=\"?view=live\">") != NULL, "the status page does not link ?view=live");
+    resp_free(r);
+    conn_close(c);
     server_stop(s);
 }
 

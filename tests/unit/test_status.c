@@ -757,6 +757,12 @@ Test(status, query_options)
     cr_assert_eq(status_format_of("auto&json"), STATUS_JSON);
     cr_assert_eq(status_format_of("autox"), STATUS_HTML);
     cr_assert_eq(status_format_of("xjson"), STATUS_HTML);
+    cr_assert_eq(status_format_of("view=live"), STATUS_LIVE);
+    cr_assert_eq(status_format_of("refresh=5&view=live"), STATUS_LIVE);
+    cr_assert_eq(status_format_of("view=live&json"), STATUS_JSON, "?json wins: the page polls it");
+    cr_assert_eq(status_format_of("view=lively"), STATUS_HTML);
+    cr_assert_eq(status_format_of("view"), STATUS_HTML);
+    cr_assert_eq(status_format_of("preview=live"), STATUS_HTML);
 
     struct {
         const char *query;
