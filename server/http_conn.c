@@ -907,12 +907,13 @@ static enum conn_state respond(struct http_conn *c, int64_t now)
     else
         c->x->seg = r->body;
     c->x->seg_off = 0;
-    int own_date = 0, own_server = 0; /* a streamed response may carry its origin's */
+    int own_date = 0, own_server = 0; /* a proxied response carries its origin's */
+    for (int i = 0; i < r->n_resp_headers; i++) {
+        const char *name = r->resp_headers[i].name;
+        own_date |= (name[0] == 'D' || name[0] == 'd') && strcasecmp(name, "Date") == 0;
+        own_server |= (name[0] == 'S' || name[0] == 's') && strcasecmp(name, "Server") == 0;
+    }
     if (r->stream) {
-        for (int i = 0; i < r->n_resp_headers; i++) {
-            own_date |= strcasecmp(r->resp_headers[i].name, "Date") == 0;
-            own_server |= strcasecmp(r->resp_headers[i].name, "Server") == 0;
-        }
         if (!bodiless && r->stream_length < 0 && c->x->send_body) {
             if (r->version_minor >= 1)
                 c->x->stream_chunked = 1;
@@ -1080,7 +1081,16 @@ static enum conn_state enter_wait(struct http_conn *c, int64_t now)
     struct exchange *x = c->x;
     struct request *r = &x->req;
     c->phase = PH_RUNNING;
+    if (r->wait_for == HTTP_WAIT_NONE)
+        return run_handler(c, 0, now);
     if (r->wait_for != HTTP_WAIT_BODY) {
+        if (c->buf != NULL && c->start == c->end) {
+            /* nothing unread: a request waiting on its upstream holds no read buffer (event holds thousands)
+             */
+            free(c->buf);
+            c->buf = NULL;
+            c->start = c->end = 0;
+        }
         c->state = CONN_WAIT;
         c->deadline = r->wait_until;
         return c->state;

@@ -17,7 +17,7 @@ closed between requests). The path chooses the behaviour:
     /continue     "100 Continue" (and a 103) before the final response
     /trailers     a chunked body with a trailer section
     /dropnext     answers, then reads the next request on the connection and closes without answering
-    /big          ?n= bytes, chunked in 8 KiB pieces
+    /big          ?n= bytes, chunked in 8 KiB pieces; "N sent TARGET" is logged once all of it was sent
     anything else 200 "ok PATH"
 """
 
@@ -29,6 +29,7 @@ import time
 from urllib.parse import parse_qs, urlsplit
 
 KEEPALIVE = 0.2
+PATTERN = bytes(range(251)) * 40  # byte i of a /big body is i % 251
 conn_counter = 0
 lock = threading.Lock()
 
@@ -130,7 +131,8 @@ def serve(sock, logfile):
             elif path.endswith("/hugehead"):
                 respond(sock, b"200 OK", b"huge\n", b"X-Huge: " + b"h" * 20000 + b"\r\n")
             elif path.endswith("/nolength"):
-                sock.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nConnection: close\r\n\r\n")
+                sock.sendall(b"HTTP/1.1 200 OK\r\nDate: Sun, 06 Nov 1994 08:49:37 GMT\r\nServer: proxy_upstream\r\n"
+                             b"Content-Type: text/plain\r\nConnection: close\r\n\r\n")
                 for i in range(5):
                     sock.sendall(b"part %d\n" % i)
                     time.sleep(0.02)
@@ -150,9 +152,11 @@ def serve(sock, logfile):
                 sent = 0
                 while sent < n:
                     k = min(8192, n - sent)
-                    sock.sendall(b"%x\r\n" % k + bytes((sent + i) % 251 for i in range(k)) + b"\r\n")
+                    off = sent % 251
+                    sock.sendall(b"%x\r\n" % k + PATTERN[off:off + k] + b"\r\n")
                     sent += k
                 sock.sendall(b"0\r\n\r\n")
+                log(logfile, "%d sent %s" % (number, target))
             else:
                 respond(sock, b"200 OK", b"ok " + path.encode() + b"\n")
     except (EOFError, ConnectionError, ValueError):
