@@ -857,7 +857,7 @@ static int apply(struct server *s, const struct config_module *const *modules, s
                 sec->active = module_present(s, arg + neg) != neg;
             } else {
                 for (int i = 0; i < depth; i++)
-                    if (stack[i].kind != SEC_IFMODULE)
+                    if (stack[i].kind == SEC_LOCATION || stack[i].kind == SEC_MODULE)
                         return errbuf_set(err, "%s:%d: <Location> cannot be nested", l->file, l->line);
                 sec->kind = SEC_LOCATION;
                 sec->active = 1;
@@ -897,7 +897,7 @@ static int apply(struct server *s, const struct config_module *const *modules, s
             if (depth == MAX_SECTION_DEPTH)
                 return errbuf_set(err, "%s:%d: sections nested too deeply", l->file, l->line);
             for (int i = 0; i < depth; i++)
-                if (stack[i].kind != SEC_IFMODULE)
+                if (stack[i].kind != SEC_IFMODULE && stack[i].kind != SEC_VHOST)
                     return errbuf_set(err, "%s:%d: %s> cannot be inside another section", l->file, l->line,
                                       name);
             struct section *sec = &stack[depth];

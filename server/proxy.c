@@ -45,7 +45,8 @@
 enum px_phase { PX_CONNECT, PX_SEND, PX_BODY, PX_HEAD, PX_RESPONSE, PX_SPILL };
 
 struct px {
-    const struct proxy_conf *pc;
+    const struct proxy_conf *pc;  /* the settings of the request's server (vhost) */
+    const struct proxy_conf *reg; /* the main server's, which number every upstream (pools, scoreboard) */
     const struct proxy_pass *pp;
     const struct proxy_worker *w;   /* the upstream: pp's, or the balancer member chosen */
     const struct proxy_balancer *b; /* pp's balancer, or NULL */
@@ -123,7 +124,7 @@ static int px_choose(struct request *r, struct px *px)
     if (px->b == NULL) {
         px->w = px->pp->worker;
     } else {
-        px->w = proxy_balancer_pick(px->pc, px->b, now_ms(), px->tried);
+        px->w = proxy_balancer_pick(px->reg, px->b, now_ms(), px->tried);
         if (px->w == NULL) {
             char peer[HTTP_PEER_TEXT];
             log_error(LOG_ERR, MODULE,
@@ -140,12 +141,12 @@ static int px_choose(struct request *r, struct px *px)
 /* A connect to px->w failed: its error state starts; a balancer's request goes to another member. */
 static enum handler_result px_connect_failed(struct request *r, struct px *px, int status)
 {
-    proxy_worker_failed(px->pc, px->w, now_ms());
+    proxy_worker_failed(px->reg, px->w, now_ms());
     if (px->fd >= 0)
         close(px->fd);
     px->fd = -1;
     if (px->counted)
-        proxy_worker_end(px->pc, px->w, 0, 0);
+        proxy_worker_end(px->reg, px->w, 0, 0);
     px->counted = 0;
     if (px->b != NULL) {
         for (int i = 0; i < px->b->n_members && i < 64; i++)
@@ -160,10 +161,10 @@ static enum handler_result px_connect_failed(struct request *r, struct px *px, i
 /* A connection: from the pool unless `fresh`, else a new one. */
 static enum handler_result px_connect(struct request *r, struct px *px, int fresh)
 {
-    px->fd = fresh ? -1 : proxy_pool_take(px->pc, px->w, now_ms());
+    px->fd = fresh ? -1 : proxy_pool_take(px->reg, px->w, now_ms());
     px->reused = px->fd >= 0;
     if (!px->counted) {
-        proxy_worker_begin(px->pc, px->w);
+        proxy_worker_begin(px->reg, px->w);
         px->counted = 1;
     }
     px->out = px->head;
@@ -308,7 +309,7 @@ static long long px_length(const struct request *r, const struct px *px)
 static enum handler_result px_done(struct px *px)
 {
     if (proxy_resp_reusable(&px->resp) && !px->w->disable_reuse)
-        proxy_pool_give(px->pc, px->w, px->fd, now_ms());
+        proxy_pool_give(px->reg, px->w, px->fd, now_ms());
     else
         close(px->fd);
     px->fd = -1;
@@ -547,19 +548,20 @@ static enum handler_result proxy_resume(struct request *r)
 
 static enum handler_result proxy_handle(struct request *r)
 {
-    const struct proxy_conf *pc = r->server->proxy;
+    const struct proxy_conf *pc = r->vhost->proxy;
     const struct proxy_pass *pp = proxy_match(pc, r->path);
     struct px *px = pool_calloc(r->pool, sizeof(*px));
     if (px == NULL || pp == NULL)
         return http_resp_error(r, 500), HANDLER_DONE;
     px->pc = pc;
+    px->reg = r->server->proxy;
     px->pp = pp;
     px->b = pp->balancer;
     px->w = pp->worker;
     px->fd = -1;
     px->tmp_fd = -1;
     r->handler_data = px;
-    if (px->b == NULL && proxy_worker_in_error(pc, px->w, now_ms())) {
+    if (px->b == NULL && proxy_worker_in_error(px->reg, px->w, now_ms())) {
         char peer[HTTP_PEER_TEXT];
         log_error(LOG_ERR, MODULE, "[client %s] %s is in its error state (retry=%d), for %s %s",
                   http_peer_text(r, peer), px->w->addr_text, px->w->retry, r->method_name, r->path);
@@ -581,7 +583,7 @@ static void proxy_cleanup(struct request *r)
         close(px->tmp_fd);
     px->tmp_fd = -1;
     if (px->counted)
-        proxy_worker_end(px->pc, px->w, px->sent_bytes, (unsigned long long)px->resp_bytes);
+        proxy_worker_end(px->reg, px->w, px->sent_bytes, (unsigned long long)px->resp_bytes);
     px->counted = 0;
 }
 

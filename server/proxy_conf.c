@@ -23,7 +23,9 @@
 #define PROXY_DEFAULT_RETRY 60 /* Apache's retry= */
 #define PC(field)           offsetof(struct proxy_conf, field)
 
-static struct proxy_conf *conf_of(struct server *s)
+/* The main server's settings, which also hold every upstream and balancer of every server: their pools and
+ * scoreboard slots are numbered across all of them. */
+static struct proxy_conf *registry(struct server *s)
 {
     if (s->proxy == NULL) {
         s->proxy = pool_calloc(s->pool, sizeof(*s->proxy));
@@ -35,6 +37,26 @@ static struct proxy_conf *conf_of(struct server *s)
         s->proxy->max_temp_file = 1024LL * 1024 * 1024;
     }
     return s->proxy;
+}
+
+/* The settings the line being applied is for: the main server's, or those of the <VirtualHost> being read,
+ * whose fields stay unset (-1) until check_config() merges the main server's into them. */
+static struct proxy_conf *conf_of(struct server *s)
+{
+    struct proxy_conf *main = registry(s);
+    struct vhost *v = config_vhost(s);
+    if (main == NULL || v == &s->main)
+        return main;
+    if (v->proxy == NULL) {
+        struct proxy_conf *pc = pool_calloc(s->pool, sizeof(*pc));
+        if (pc == NULL)
+            return NULL;
+        pc->preserve_host = pc->add_headers = pc->timeout = pc->buffering = -1;
+        pc->via = PROXY_VIA_UNSET;
+        pc->buffer_size = pc->max_temp_file = -1;
+        v->proxy = pc;
+    }
+    return v->proxy;
 }
 
 const char *proxy_parse_url(struct pool *p, const char *url, struct proxy_worker *w)
@@ -162,7 +184,7 @@ static void add_worker(struct proxy_conf *pc, struct proxy_worker *w, char *shar
 /* The balancer of the <Proxy> section being read, made on its first line. */
 static struct proxy_balancer *section_balancer(struct server *s, const char **err)
 {
-    struct proxy_conf *pc = conf_of(s);
+    struct proxy_conf *pc = registry(s);
     const char *name = s->conf_section;
     *err = NULL;
     if (pc == NULL) {
@@ -256,7 +278,7 @@ static const char *set_proxy_pass(struct server *s, const struct directive *d, i
             return "! takes no parameters";
     } else if (strncasecmp(argv[0], "balancer://", 11) == 0) {
         size_t n = strcspn(argv[0] + 11, "/");
-        for (struct proxy_balancer *b = pc->balancers; b != NULL; b = b->next)
+        for (struct proxy_balancer *b = s->proxy->balancers; b != NULL; b = b->next)
             if (strlen(b->name) == 11 + n && strncasecmp(b->name, argv[0], 11 + n) == 0)
                 pp->balancer = b;
         if (pp->balancer == NULL)
@@ -273,7 +295,7 @@ static const char *set_proxy_pass(struct server *s, const struct directive *d, i
             return msg;
         if ((msg = worker_params(s->pool, w, argc - 1, argv + 1)) != NULL)
             return msg;
-        add_worker(pc, w, w->url);
+        add_worker(s->proxy, w, w->url);
         pp->worker = w;
     }
     struct proxy_pass **t = &pc->passes;
@@ -374,35 +396,97 @@ const struct proxy_pass *proxy_match(const struct proxy_conf *pc, const char *pa
     return best != NULL && (best->worker != NULL || best->balancer != NULL) ? best : NULL;
 }
 
-/* Fills what the directives left: timeouts from ProxyTimeout (itself from Timeout), max. */
+/* The worker parameters left unset: timeouts from the ProxyTimeout of the server that named the upstream
+ * (itself from Timeout), max. */
+static void settle_worker(struct proxy_worker *wk, const struct proxy_conf *pc)
+{
+    if (wk->timeout < 0)
+        wk->timeout = pc->timeout * 1000;
+    if (wk->connect_timeout < 0)
+        wk->connect_timeout = wk->timeout;
+    if (wk->max < 0)
+        wk->max = PROXY_DEFAULT_MAX;
+}
+
+/* Copies of the main server's ProxyPass (ProxyPassReverse) lines after a vhost's own, as Apache merges a
+ * server's lines with the main server's (its own win a tie of equal prefixes). */
+static void append_passes(struct pool *p, struct proxy_pass **own, const struct proxy_pass *base)
+{
+    while (*own != NULL)
+        own = &(*own)->next;
+    for (; base != NULL; base = base->next, own = &(*own)->next) {
+        if ((*own = pool_alloc(p, sizeof(**own))) == NULL)
+            return;
+        **own = *base;
+        (*own)->next = NULL;
+    }
+}
+
+static void append_reverses(struct pool *p, struct proxy_reverse **own, const struct proxy_reverse *base)
+{
+    while (*own != NULL)
+        own = &(*own)->next;
+    for (; base != NULL; base = base->next, own = &(*own)->next) {
+        if ((*own = pool_alloc(p, sizeof(**own))) == NULL)
+            return;
+        **own = *base;
+        (*own)->next = NULL;
+    }
+}
+
+/* A <VirtualHost>'s settings: what it left unset is the main server's; its ProxyPass lines, then the main's.
+ */
+static void merge_vhost(struct pool *p, struct proxy_conf *vp, const struct proxy_conf *pc)
+{
+    if (vp->preserve_host < 0)
+        vp->preserve_host = pc->preserve_host;
+    if (vp->add_headers < 0)
+        vp->add_headers = pc->add_headers;
+    if (vp->via == PROXY_VIA_UNSET)
+        vp->via = pc->via;
+    if (vp->timeout < 0)
+        vp->timeout = pc->timeout;
+    if (vp->buffering < 0)
+        vp->buffering = pc->buffering;
+    if (vp->buffer_size < 0)
+        vp->buffer_size = pc->buffer_size;
+    if (vp->max_temp_file < 0)
+        vp->max_temp_file = pc->max_temp_file;
+    for (const struct proxy_pass *pp = vp->passes; pp != NULL; pp = pp->next)
+        if (pp->worker != NULL)
+            settle_worker(pp->worker, vp);
+    append_passes(p, &vp->passes, pc->passes);
+    append_reverses(p, &vp->reverses, pc->reverses);
+    vp->workers = pc->workers;
+    vp->balancers = pc->balancers;
+    vp->n_workers = pc->n_workers;
+}
+
+/* Fills what the directives left, and gives every server the settings its requests use. */
 static int check_config(struct server *s, struct warnings *w, struct errbuf *err)
 {
     (void)w;
     struct proxy_conf *pc = s->proxy;
-    /* every server's requests use the main server's settings: ProxyPass is not allowed in <VirtualHost> */
     s->main.proxy = pc;
-    for (struct vhost *v = s->vhosts; v != NULL; v = v->next)
-        v->proxy = pc;
     if (pc == NULL)
-        return 0;
+        return 0; /* no proxy directive anywhere (one in a vhost makes the main server's too) */
     if (pc->timeout < 0)
         pc->timeout = s->timeout;
     for (struct proxy_balancer *b = pc->balancers; b != NULL; b = b->next)
         if (b->n_members == 0)
             return errbuf_set(err, "%s: <Proxy %s> has no BalancerMember", s->conf_file, b->name);
-    for (struct proxy_worker *wk = pc->workers; wk != NULL; wk = wk->next) {
-        if (wk->timeout < 0)
-            wk->timeout = pc->timeout * 1000;
-        if (wk->connect_timeout < 0)
-            wk->connect_timeout = wk->timeout;
-        if (wk->max < 0)
-            wk->max = PROXY_DEFAULT_MAX;
+    for (struct vhost *v = s->vhosts; v != NULL; v = v->next) {
+        if (v->proxy == NULL)
+            v->proxy = pc;
+        else
+            merge_vhost(s->pool, v->proxy, pc);
     }
+    for (struct proxy_worker *wk = pc->workers; wk != NULL; wk = wk->next)
+        settle_worker(wk, pc);
     return 0;
 }
 
-
-
+/* All of them also in <VirtualHost>: config_vhost(s) tells which server a line is for (conf_of()). */
 static const struct directive proxy_directives[] = {
     {"ProxyPass", set_proxy_pass, 0, "maps a path prefix to an http:// upstream (or ! to exclude it)"},
     {"ProxyPassReverse", set_proxy_pass_reverse, 0, "rewrites the upstream's redirects back to the path"},
@@ -430,7 +514,7 @@ static const struct directive proxy_section_directives[] = {
 
 const struct config_module proxy_module = {
     .name = "proxy_module",
-    .directives = proxy_directives,
+    .vhost_directives = proxy_directives,
     .check_config = check_config,
     .location_directives = proxy_location_directives,
     .section = "Proxy",

@@ -63,21 +63,27 @@ struct proxy_reverse {
     struct proxy_reverse *next;
 };
 
-enum proxy_via { PROXY_VIA_OFF, PROXY_VIA_ON, PROXY_VIA_FULL, PROXY_VIA_BLOCK };
+enum proxy_via { PROXY_VIA_UNSET = -1, PROXY_VIA_OFF, PROXY_VIA_ON, PROXY_VIA_FULL, PROXY_VIA_BLOCK };
 
+/*
+ * The settings of one server: s->proxy for the main server, and a <VirtualHost>'s own when it has a proxy
+ * directive (its unset fields then take the main server's, and its ProxyPass lines are followed by the main
+ * server's). Every upstream and balancer is numbered in the main server's (workers, n_workers), whichever
+ * server named it; a vhost's copy points at the same lists.
+ */
 struct proxy_conf {
     struct proxy_pass *passes;      /* in file order */
     struct proxy_reverse *reverses; /* in file order */
     struct proxy_worker *workers;   /* every upstream (balancer members too), index 0 .. n_workers-1 */
     struct proxy_balancer *balancers;
     int n_workers;
-    int preserve_host;  /* ProxyPreserveHost, Off */
-    int add_headers;    /* ProxyAddHeaders, On */
-    enum proxy_via via; /* ProxyVia, Off */
-    int timeout;                     /* ProxyTimeout, s; -1: Timeout */
-    int buffering;                   /* ProxyBuffering, Off */
-    long long buffer_size;           /* ProxyBufferSize: bytes read ahead in memory (65536) */
-    long long max_temp_file;         /* ProxyMaxTempFileSize: then in a temporary file (1 GiB; 0: none) */
+    int preserve_host;       /* ProxyPreserveHost, Off */
+    int add_headers;         /* ProxyAddHeaders, On */
+    enum proxy_via via;      /* ProxyVia, Off */
+    int timeout;             /* ProxyTimeout, s; -1: Timeout */
+    int buffering;           /* ProxyBuffering, Off */
+    long long buffer_size;   /* ProxyBufferSize: bytes read ahead in memory (65536) */
+    long long max_temp_file; /* ProxyMaxTempFileSize: then in a temporary file (1 GiB; 0: none) */
 };
 
 /* The directives, applied beside the core's; ProxyPass and ProxyPassReverse also inside <Location>. */

@@ -98,8 +98,8 @@ struct vhost {
     struct custom_log *custom_logs; /* CustomLog: its own, or the main server's when it has none */
     int own_logs;                   /* custom_logs are its own (opened and closed for it) */
     struct location *locations;     /* <Location> sections: its own first, then the main server's */
-    const struct proxy_conf *proxy; /* the mod_proxy settings its requests use: the main server's (s->proxy)
-                                       for every server while ProxyPass is not allowed in <VirtualHost> */
+    struct proxy_conf *proxy;       /* the mod_proxy settings its requests use: its own merged with the main
+                                       server's (s->proxy), or the main server's; NULL when there is none */
     /* Request settings a <VirtualHost> may set for the requests it serves (Apache reads them from the Host's
      * vhost); the main server's are struct server's, and these stay -1 in s->main. Merged, in a vhost they
      * hold the main server's value unless it set its own: read them through vhost_keepalive() & co. */
@@ -201,8 +201,9 @@ struct server {
     struct vhost *vhosts;        /* <VirtualHost> sections, in order; NULL when there are none */
     struct vhost_map *vhost_map; /* which vhosts each local address selects (server/vhost.c) */
     struct vhost *conf_vhost;    /* while applying: the server the lines are for (&main outside sections) */
-    struct proxy_conf *proxy; /* ProxyPass and the other mod_proxy settings (server/proxy_conf.c); NULL if none */
-    int need_local_addr;      /* a rule needs the local address of each connection (Require local) */
+    struct proxy_conf
+        *proxy;          /* ProxyPass and the other mod_proxy settings (server/proxy_conf.c); NULL if none */
+    int need_local_addr; /* a rule needs the local address of each connection (Require local) */
 
     /* TLS (server/tls.c): the main server's SSL settings; NULL when no SSL directive is written */
     struct tls_conf *tls;

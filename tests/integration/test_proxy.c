@@ -208,7 +208,6 @@ static int status_of(int port, const char *raw)
     return st;
 }
 
-/* A GET of target, in one of a few buffers that take turns (nothing to free). */
 /* The server's processes (the parent and its children) and the sockets each has open (a child still starting
  * opens other descriptors, never sockets). */
 struct fds {
@@ -237,6 +236,7 @@ static int fds_gained(const struct srv *s, const struct fds *before)
     return gained;
 }
 
+/* A GET of target, in one of a few buffers that take turns (nothing to free). */
 static const char *get(const char *target)
 {
     static char bufs[4][512];
@@ -826,4 +826,38 @@ MPM_TEST(proxy, pooled_connections_are_reused, .timeout = 60)
     free(conf);
     server_stop(s);
     pyup_stop(u);
+}
+
+/* A GET of target for Host host, as get() does. */
+static const char *get_host(const char *target, const char *host)
+{
+    static char bufs[4][512];
+    static int next;
+    char *b = bufs[next++ % 4];
+    snprintf(b, sizeof(bufs[0]), "GET %s HTTP/1.1\r\nHost: %s\r\n\r\n", target, host);
+    return b;
+}
+
+/* ProxyPass inside <VirtualHost>: a vhost's own mappings for its requests only, the main server's for all. */
+MPM_TEST(proxy, virtual_hosts, .timeout = 60)
+{
+    struct srv *up = server_start("event", UPSTREAM_CONF);
+    char *conf = xasprintf("ProxyPass /both/ http://127.0.0.1:%d/\n"
+                           "<VirtualHost *:@PORT@>\n  ServerName a.test\n"
+                           "  ProxyPass /api/ http://127.0.0.1:%d/\n</VirtualHost>\n"
+                           "<VirtualHost *:@PORT@>\n  ServerName b.test\n</VirtualHost>\n",
+                           up->port, up->port);
+    struct srv *s = server_start(mpm, conf);
+    struct presp *r = once(s->port, get_host("/api/page.html", "a.test"), 10000);
+    hassert(r->status == 200, "a.test /api/: %d", r->status);
+    expect_bytes("a.test /api/page.html", r->body, r->body_len, harness_page(), PAGE_LEN);
+    presp_free(r);
+    hassert(status_of(s->port, get_host("/api/page.html", "b.test")) == 404, "b.test has no /api/ mapping");
+    hassert(status_of(s->port, get_host("/both/page.html", "a.test")) == 200, "a.test inherits /both/");
+    hassert(status_of(s->port, get_host("/both/page.html", "b.test")) == 200, "b.test inherits /both/");
+    int lines = wait_log(up->access_log, "GET /page.html", 3, 2000);
+    hassert(lines == 3, "the upstream saw %d requests", lines);
+    free(conf);
+    server_stop(s);
+    server_stop(up);
 }

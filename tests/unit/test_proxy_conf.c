@@ -172,3 +172,81 @@ Test(proxy_conf, balancer_errors)
                             "ProxyPass /a/ balancer://b/sub/\n",
                             "a path after the balancer's name is not supported");
 }
+
+/* The n-th <VirtualHost> of s (0 is the first). */
+static struct vhost *nth_vhost(const struct server *s, int n)
+{
+    struct vhost *v = s->vhosts;
+    for (; v != NULL && n > 0; n--)
+        v = v->next;
+    cr_assert_not_null(v);
+    return v;
+}
+
+Test(proxy_conf, virtual_hosts_have_their_own_and_inherit_the_main_servers)
+{
+    struct server *s =
+        conftest_load_ok(HEAD,
+                         "ProxyPass /app/ http://127.0.0.1:9000/\n"
+                         "ProxyPass /both/ http://127.0.0.1:9001/\n"
+                         "ProxyPassReverse /app/ http://127.0.0.1:9000/\n"
+                         "ProxyVia On\n"
+                         "ProxyTimeout 12\n"
+                         "<Proxy balancer://pair>\n  BalancerMember http://127.0.0.1:9005/\n</Proxy>\n"
+                         "<VirtualHost *:8080>\n"
+                         "  ServerName a.test\n"
+                         "  ProxyPass /api/ http://127.0.0.1:9002/ timeout=3\n"
+                         "  ProxyPass /both/ http://127.0.0.1:9003/\n"
+                         "  ProxyPass /slow/ http://127.0.0.1:9004/\n"
+                         "  ProxyPass /lb/ balancer://pair/\n"
+                         "  ProxyPreserveHost On\n"
+                         "  ProxyTimeout 40\n"
+                         "  <Location /loc/>\n    ProxyPass http://127.0.0.1:9006/\n  </Location>\n"
+                         "</VirtualHost>\n"
+                         "<VirtualHost *:8080>\n  ServerName b.test\n</VirtualHost>\n",
+                         NULL);
+    const struct proxy_conf *main = s->proxy, *a = nth_vhost(s, 0)->proxy, *b = nth_vhost(s, 1)->proxy;
+    cr_assert_eq(s->main.proxy, main);
+    cr_assert_eq(b, main, "a vhost without proxy directives uses the main server's settings");
+    cr_assert_neq(a, main);
+    cr_assert_eq(main->n_workers, 7, "every upstream is numbered in the main server's: %d", main->n_workers);
+    cr_assert_eq(a->n_workers, main->n_workers);
+
+    /* a's own lines, then the main server's; its own win a tie */
+    cr_assert_str_eq(proxy_match(a, "/api/x")->worker->addr_text, "127.0.0.1:9002");
+    cr_assert_str_eq(proxy_match(a, "/both/x")->worker->addr_text, "127.0.0.1:9003");
+    cr_assert_str_eq(proxy_match(a, "/app/x")->worker->addr_text, "127.0.0.1:9000");
+    cr_assert_str_eq(proxy_match(a, "/loc/x")->worker->addr_text, "127.0.0.1:9006");
+    cr_assert_not_null(proxy_match(a, "/lb/x")->balancer);
+    cr_assert_null(proxy_match(main, "/api/x"), "a vhost's ProxyPass is not the main server's");
+    cr_assert_null(proxy_match(main, "/loc/x"));
+    cr_assert_str_eq(proxy_match(main, "/both/x")->worker->addr_text, "127.0.0.1:9001");
+    cr_assert_str_eq(a->reverses->url, "http://127.0.0.1:9000/");
+
+    /* settings: a's own, else the main server's */
+    cr_assert_eq(a->preserve_host, 1);
+    cr_assert_eq(main->preserve_host, 0);
+    cr_assert_eq(a->via, PROXY_VIA_ON);
+    cr_assert_eq(a->add_headers, 1);
+    cr_assert_eq(a->timeout, 40);
+    cr_assert_eq(main->timeout, 12);
+    /* a worker's default timeout is the ProxyTimeout of the server that named it */
+    cr_assert_eq(proxy_match(a, "/api/x")->worker->timeout, 3000);
+    cr_assert_eq(proxy_match(a, "/slow/x")->worker->timeout, 40000);
+    cr_assert_eq(proxy_match(a, "/app/x")->worker->timeout, 12000);
+    config_free(s);
+}
+
+Test(proxy_conf, a_proxy_directive_in_a_vhost_alone)
+{
+    struct server *s = conftest_load_ok(HEAD,
+                                        "<VirtualHost *:8080>\n  ServerName a.test\n"
+                                        "  ProxyPass /api/ http://127.0.0.1:9002/\n</VirtualHost>\n"
+                                        "<VirtualHost *:8080>\n  ServerName b.test\n</VirtualHost>\n",
+                                        NULL);
+    cr_assert_not_null(proxy_match(nth_vhost(s, 0)->proxy, "/api/x"));
+    cr_assert_null(proxy_match(nth_vhost(s, 1)->proxy, "/api/x"));
+    cr_assert_null(proxy_match(s->main.proxy, "/api/x"));
+    cr_assert_eq(proxy_match(nth_vhost(s, 0)->proxy, "/api/x")->worker->timeout, 30000, "Timeout 30");
+    config_free(s);
+}
