@@ -557,8 +557,10 @@ struct section {
 static int module_present(const struct server *s, const char *name)
 {
     static const char *const builtin[] = {
-        "core",       "http_core", "log_config_module", "mod_log_config.c", "mime_module", "mod_mime.c",
-        "dir_module", "mod_dir.c", "so_module",         "unixd_module",     "mod_unixd.c", NULL};
+        "core",        "http_core",         "log_config_module", "mod_log_config.c",
+        "mime_module", "mod_mime.c",        "dir_module",        "mod_dir.c",
+        "so_module",   "unixd_module",      "mod_unixd.c",       "proxy_module",
+        "mod_proxy.c", "proxy_http_module", "mod_proxy_http.c",  NULL};
     char buf[64];
     for (int i = 0; builtin[i] != NULL; i++)
         if (strcasecmp(name, builtin[i]) == 0)
@@ -697,8 +699,20 @@ static int apply(struct server *s, const struct config_module *const *modules, s
             loc->handler = h != NULL ? h : &static_handler;
             continue;
         }
-        if (loc != NULL)
-            return errbuf_set(err, "%s:%d: %s is not allowed inside <Location>", l->file, l->line, name);
+        if (loc != NULL) {
+            const struct directive *d = NULL;
+            for (int i = 0; d == NULL && modules != NULL && modules[i] != NULL; i++)
+                if (modules[i]->location_directives != NULL)
+                    d = find_directive(modules[i]->location_directives, name);
+            if (d == NULL)
+                return errbuf_set(err, "%s:%d: %s is not allowed inside <Location>", l->file, l->line, name);
+            s->conf_location = loc->path;
+            const char *msg = d->set(s, d, l->argc - 1, l->argv + 1);
+            s->conf_location = NULL;
+            if (msg != NULL)
+                return errbuf_set(err, "%s:%d: %s %s", l->file, l->line, d->name, msg);
+            continue;
+        }
         const struct directive *d = lookup(s, modules, name);
         if (d == NULL) {
             const char *other = other_mpm_of(s, name);

@@ -48,6 +48,9 @@ struct config_module {
     /* After every line is applied, before the MPM's check: settles what the directives left; warnings into
      * w (may be NULL); -1 with err refuses the configuration. NULL: nothing to check. */
     int (*check_config)(struct server *s, struct warnings *w, struct errbuf *err);
+    /* Those of its directives also allowed inside <Location> (ProxyPass): while one is applied there,
+     * s->conf_location is the section's path. NULL: none. */
+    const struct directive *location_directives;
 };
 
 /* Command-line input to config_load(). */

@@ -32,6 +32,7 @@ struct handler {
     void (*cleanup)(struct request *r);               /* once, when a request it handled ends, however it
                                                          ends (closed, timed out); NULL: nothing to release */
     unsigned stream_body; /* handle() is called after the head; the body is read with http_req_body() */
+    unsigned options;     /* OPTIONS goes to handle() (the proxy forwards it); else the core answers it */
 };
 
 struct location;

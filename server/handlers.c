@@ -3,11 +3,14 @@
 #include <strings.h>
 
 #include "handlers.h"
+#include "proxy.h"
+#include "proxy_conf.h"
 #include "server.h"
 #include "static.h"
 #include "status.h"
 #include "workload.h"
 
+/* The proxy is not among them: ProxyPass, not SetHandler, chooses it (handler_for()). */
 const struct handler *const handler_registry[] = {
     &static_handler, &delay_handler, &cpu_handler, &status_handler, NULL,
 };
@@ -27,6 +30,9 @@ static int has_handler(const struct location *l)
 
 const struct handler *handler_for(const struct server *s, const char *path)
 {
+    /* ProxyPass decides before <Location>'s SetHandler, as Apache's translate_name does */
+    if (s->proxy != NULL && proxy_match(s->proxy, path) != NULL)
+        return &proxy_handler;
     const struct location *l = location_for(s, path, has_handler);
     return l != NULL ? l->handler : handler_registry[0];
 }

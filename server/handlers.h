@@ -16,8 +16,8 @@ extern const struct handler *const handler_registry[];
 /* The handler registered under `name` (case-insensitive), or NULL. */
 const struct handler *handler_find(const char *name);
 
-/* The handler that serves `path`: that of the longest matching <Location> with a SetHandler, else the
- * static-file handler. */
+/* The handler that serves `path`: the proxy when a ProxyPass maps it, else that of the longest matching
+ * <Location> with a SetHandler, else the static-file handler. */
 const struct handler *handler_for(const struct server *s, const char *path);
 
 #endif

@@ -981,7 +981,7 @@ static enum conn_state dispatch(struct http_conn *c, int64_t now)
     if (!authz_check(r))
         return respond_error(c, 403, now);
     h = c->x->handler; /* chosen at the end of the head */
-    if (r->method == METHOD_OPTIONS) {
+    if (r->method == METHOD_OPTIONS && !h->options) {
         const char *allow = allow_header(r->pool, h->methods);
         if (allow == NULL || http_resp_header(r, "Allow", allow) < 0)
             return respond_error(c, 500, now);

@@ -22,6 +22,7 @@
 #include "log.h"
 #include "process.h"
 #include "restart.h"
+#include "proxy_conf.h"
 #include "unixd.h"
 
 #define MAX_CMDLINE 64
@@ -169,7 +170,7 @@ int main(int argc, char **argv)
     const char *pre[MAX_CMDLINE + 1] = {0}, *post[MAX_CMDLINE + 1] = {0}, *defines[MAX_CMDLINE + 1] = {0};
     int npre = 0, npost = 0, ndef = 0, opt, test_only = 0, show_v = 0, show_V = 0, one_process = 0, k_sig = 0;
     const char *command = NULL;
-    static const struct config_module *const modules[] = {&unixd_module, NULL};
+    static const struct config_module *const modules[] = {&unixd_module, &proxy_module, NULL};
     struct config_args args = {
         .mpms = mpm_registry, .modules = modules, .pre = pre, .post = post, .defines = defines};
     struct warnings w = {0};

@@ -21,6 +21,7 @@ struct mpm;
 struct log_format;
 struct conf_line;
 struct authz;
+struct proxy_conf;
 
 #define SERVER_SOFTWARE "httpd/" PACKAGE_VERSION
 
@@ -142,7 +143,9 @@ struct server {
 
     /* handlers */
     struct location *locations; /* <Location> sections, longest match wins */
-    int need_local_addr;        /* a rule needs the local address of each connection (Require local) */
+    struct proxy_conf
+        *proxy;          /* ProxyPass and the other mod_proxy settings (server/proxy_conf.c); NULL if none */
+    int need_local_addr; /* a rule needs the local address of each connection (Require local) */
 
     /* concurrency model */
     const struct mpm *mpm; /* MPM */
@@ -152,6 +155,7 @@ struct server {
     /* how it was read, for config_mpm_settings() */
     const struct mpm *const *mpms; /* the MPMs it could choose from */
     struct conf_line *conf_lines;  /* the directives as read, in order */
+    const char *conf_location;     /* while a directive inside <Location> is applied: the section's path */
 
     /* command line */
     int one_process; /* -X */

@@ -1,0 +1,373 @@
+/*
+ * The reverse proxy handler ("proxy-server", Apache's mod_proxy with mod_proxy_http): the request goes to the
+ * upstream its ProxyPass names, the response streams back. Three things kept apart, as Apache keeps them:
+ * the connections (proxy_pool.c), the protocol (proxy_http.c) and the waits, which are the core's: this
+ * handler never blocks; whenever its upstream socket would, it returns HANDLER_WAIT with that socket, and the
+ * MPM calls it again when the socket is ready (prefork/worker poll it, event's reactor watches it).
+ *
+ *   CONNECT   -> a pooled connection, or a non-blocking connect() (wait writable, connectiontimeout=)
+ *   SEND      -> the request head; BODY -> the request body, pulled from the core as the client sends it and
+ *                re-framed (Content-Length as received, or chunked by us)
+ *   HEAD      -> the response head (wait readable, timeout=), 1xx skipped; then the client's head
+ *   RESPONSE  -> each read of the body is one piece for the client; the next read only once the client took
+ *                it (the core asks), so a slow client holds the upstream back instead of filling memory
+ *
+ * Errors as Apache's: connect refused or failed -> 503 (and the upstream's error state for retry= seconds),
+ * connect or response timeout -> 504, an invalid response head -> 502; once the client's head has gone, an
+ * upstream failure closes the client connection without completing the body. Each is logged once, with the
+ * upstream's address, the failing call and errno.
+ */
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "handler.h"
+#include "http.h"
+#include "log.h"
+#include "pool.h"
+#include "proxy.h"
+#include "proxy_conf.h"
+#include "proxy_http.h"
+#include "proxy_pool.h"
+#include "server.h"
+#include "util.h"
+
+#define PROXY_BUF  16384 /* one read of the response, one piece of the request body */
+#define CHUNK_ROOM 20    /* room before a body piece for its chunk size line */
+#define MODULE     "proxy"
+
+enum px_phase { PX_CONNECT, PX_SEND, PX_BODY, PX_HEAD, PX_RESPONSE };
+
+struct px {
+    const struct proxy_conf *pc;
+    const struct proxy_pass *pp;
+    const struct proxy_worker *w;
+    enum px_phase phase;
+    int fd; /* the upstream connection; -1 when none */
+    int reused, retried, body_done;
+    char *head; /* the request head, kept for a retry */
+    size_t head_len;
+    const char *out; /* being sent: the head, a body piece, the last chunk */
+    size_t out_len, out_off;
+    char *buf;
+    long long body_taken, resp_bytes;
+    struct proxy_resp resp;
+};
+
+/* Logs one failure: the client, the call, the upstream and errno (0: `why` alone). */
+static void px_log(const struct request *r, const struct px *px, const char *call, int err, const char *why)
+{
+    char peer[HTTP_PEER_TEXT];
+    if (err != 0)
+        log_error(LOG_ERR, MODULE, "[client %s] %s() to %s failed: %s, for %s %s", http_peer_text(r, peer),
+                  call, px->w->addr_text, strerror(err), r->method_name, r->path);
+    else
+        log_error(LOG_ERR, MODULE, "[client %s] %s from %s, for %s %s", http_peer_text(r, peer), why,
+                  px->w->addr_text, r->method_name, r->path);
+}
+
+static void px_close(struct px *px)
+{
+    if (px->fd >= 0)
+        close(px->fd);
+    px->fd = -1;
+}
+
+/* Ends the request with an error page (nothing has gone to the client yet). */
+static enum handler_result px_error(struct request *r, struct px *px, int status)
+{
+    px_close(px);
+    http_resp_error(r, status);
+    return HANDLER_DONE;
+}
+
+static enum handler_result px_wait(struct request *r, struct px *px, enum http_wait what, int ms)
+{
+    r->wait_for = what;
+    r->wait_fd = px->fd;
+    r->wait_until = now_ms() + ms;
+    return HANDLER_WAIT;
+}
+
+static enum handler_result px_send(struct request *r, struct px *px);
+
+/* A connection: from the pool unless `fresh`, else a new one. */
+static enum handler_result px_connect(struct request *r, struct px *px, int fresh)
+{
+    px->fd = fresh ? -1 : proxy_pool_take(px->pc, px->w, now_ms());
+    px->reused = px->fd >= 0;
+    px->out = px->head;
+    px->out_len = px->head_len;
+    px->out_off = 0;
+    px->resp_bytes = 0;
+    if (px->fd >= 0) {
+        px->phase = PX_SEND;
+        return px_send(r, px);
+    }
+    int pending;
+    const char *call;
+    px->fd = proxy_connect_start(px->w, &pending, &call);
+    if (px->fd < 0) {
+        px_log(r, px, call, errno, NULL);
+        proxy_worker_failed(px->pc, px->w, now_ms());
+        return px_error(r, px, 503);
+    }
+    if (pending) {
+        px->phase = PX_CONNECT;
+        return px_wait(r, px, HTTP_WAIT_WRITABLE, px->w->connect_timeout);
+    }
+    px->phase = PX_SEND;
+    return px_send(r, px);
+}
+
+/* The request failed on a pooled connection the upstream had closed: once more on a new one, or the error. */
+static enum handler_result px_retry_or(struct request *r, struct px *px, int status, const char *call,
+                                       int err, const char *why)
+{
+    if (proxy_may_retry(px->reused, px->retried, r->method, px->body_taken, px->resp_bytes)) {
+        log_error(LOG_DEBUG, MODULE, "pooled connection to %s closed by the upstream, retrying on a new one",
+                  px->w->addr_text);
+        px_close(px);
+        px->retried = 1;
+        return px_connect(r, px, 1);
+    }
+    px_log(r, px, call, err, why);
+    return px_error(r, px, status);
+}
+
+static enum handler_result px_recv(struct request *r, struct px *px);
+
+/* Sends what is pending, then the next piece of the body, until the upstream or the client makes it wait. */
+static enum handler_result px_send(struct request *r, struct px *px)
+{
+    for (;;) {
+        if (px->out_off < px->out_len) {
+            ssize_t n = send(px->fd, px->out + px->out_off, px->out_len - px->out_off, MSG_NOSIGNAL);
+            if (n > 0) {
+                px->out_off += (size_t)n;
+                continue;
+            }
+            if (n < 0 && errno == EINTR)
+                continue;
+            if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+                return px_wait(r, px, HTTP_WAIT_WRITABLE, px->w->timeout);
+            return px_retry_or(r, px, 502, "send", errno, NULL);
+        }
+        if (px->phase == PX_SEND) {
+            px->phase = r->chunked || r->content_length > 0 ? PX_BODY : PX_HEAD;
+            continue;
+        }
+        if (px->phase == PX_BODY && !px->body_done) {
+            char *data = px->buf + CHUNK_ROOM;
+            long long n = http_req_body(r, data, PROXY_BUF - CHUNK_ROOM - 2);
+            if (n == 0) {
+                r->wait_for = HTTP_WAIT_BODY;
+                return HANDLER_WAIT;
+            }
+            if (n < 0) {
+                px->body_done = 1;
+                if (r->chunked) {
+                    px->out = "0\r\n\r\n";
+                    px->out_len = 5;
+                    px->out_off = 0;
+                }
+                continue;
+            }
+            px->body_taken += n;
+            if (r->chunked) {
+                /* the chunk size line just before the data, its CRLF just after: one send */
+                char line[CHUNK_ROOM];
+                int k = snprintf(line, sizeof(line), "%llx\r\n", n);
+                memcpy(data - k, line, (size_t)k);
+                memcpy(data + n, "\r\n", 2);
+                px->out = data - k;
+                px->out_len = (size_t)k + (size_t)n + 2;
+            } else {
+                px->out = data;
+                px->out_len = (size_t)n;
+            }
+            px->out_off = 0;
+            continue;
+        }
+        px->phase = PX_HEAD;
+        proxy_resp_init(&px->resp, r->pool, r->method == METHOD_HEAD,
+                        (size_t)r->server->limit_request_field_size, r->server->limit_request_fields);
+        return px_recv(r, px);
+    }
+}
+
+/* The client's head from the upstream's: its status, its end-to-end headers, redirects rewritten. */
+static int px_client_head(struct request *r, struct px *px)
+{
+    const struct proxy_resp *pr = &px->resp;
+    const char *connection = NULL;
+    for (int i = 0; i < pr->n_headers; i++)
+        if (strcasecmp(pr->headers[i].name, "Connection") == 0)
+            connection = pr->headers[i].value;
+    http_resp_status(r, pr->status);
+    for (int i = 0; i < pr->n_headers; i++) {
+        const char *name = pr->headers[i].name, *value = pr->headers[i].value;
+        if (proxy_hop_by_hop(name, connection) || strcasecmp(name, "Content-Length") == 0)
+            continue;
+        if (strcasecmp(name, "Via") == 0 && px->pc->via == PROXY_VIA_BLOCK)
+            continue;
+        if (strcasecmp(name, "Location") == 0 || strcasecmp(name, "Content-Location") == 0 ||
+            strcasecmp(name, "URI") == 0)
+            value = proxy_reverse(r->pool, px->pc, r, value);
+        if (http_resp_header(r, name, value) < 0)
+            return -1;
+    }
+    if (px->pc->via == PROXY_VIA_ON || px->pc->via == PROXY_VIA_FULL) {
+        char *via = pool_printf(r->pool, "1.1 %s%s", r->server->server_name ? r->server->server_name : "-",
+                                px->pc->via == PROXY_VIA_FULL ? " (" SERVER_SOFTWARE ")" : "");
+        if (via == NULL || http_resp_header(r, "Via", via) < 0)
+            return -1;
+    }
+    http_resp_stream(r, r->method == METHOD_HEAD ? pr->length : pr->chunked ? -1 : pr->length);
+    return 0;
+}
+
+/* The response is complete: the connection goes back to the pool if it can carry another request. */
+static enum handler_result px_done(struct px *px)
+{
+    if (proxy_resp_reusable(&px->resp) && !px->w->disable_reuse)
+        proxy_pool_give(px->pc, px->w, px->fd, now_ms());
+    else
+        close(px->fd);
+    px->fd = -1;
+    return HANDLER_DONE;
+}
+
+/* Reads the response: the head (then the client's head), then one piece of the body per call. */
+static enum handler_result px_recv(struct request *r, struct px *px)
+{
+    for (;;) {
+        ssize_t n = recv(px->fd, px->buf, PROXY_BUF, 0);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+            return px_wait(r, px, HTTP_WAIT_READABLE, px->w->timeout);
+        if (n < 0 || (n == 0 && px->phase == PX_HEAD)) {
+            int err = n < 0 ? errno : 0;
+            if (px->phase == PX_HEAD)
+                return px_retry_or(r, px, 502, "recv", err, "connection closed before the response head");
+            px_log(r, px, "recv", err, NULL);
+            px_close(px);
+            return HANDLER_ABORT;
+        }
+        if (n == 0) {
+            if (proxy_resp_eof(&px->resp) == 0) { /* a body that ends with the connection */
+                px_close(px);
+                return HANDLER_DONE;
+            }
+            px_log(r, px, "recv", 0, "connection closed in the middle of the response body");
+            px_close(px);
+            return HANDLER_ABORT;
+        }
+        px->resp_bytes += n;
+        if (proxy_resp_feed(&px->resp, px->buf, (size_t)n) < 0) {
+            char why[160];
+            snprintf(why, sizeof(why), "invalid response (%s)", px->resp.error);
+            px_log(r, px, "recv", 0, why);
+            if (px->phase == PX_HEAD)
+                return px_error(r, px, 502);
+            px_close(px);
+            return HANDLER_ABORT;
+        }
+        if (px->phase == PX_HEAD) {
+            if (!px->resp.head_done)
+                continue;
+            if (px_client_head(r, px) < 0)
+                return px_error(r, px, 500);
+            px->phase = PX_RESPONSE;
+        }
+        http_resp_stream_data(r, px->resp.body_at, px->resp.body_len);
+        if (px->resp.complete)
+            return px_done(px);
+        if (px->resp.body_len > 0)
+            return px_wait(r, px, HTTP_WAIT_READABLE, px->w->timeout); /* after the client took it */
+    }
+}
+
+static enum handler_result proxy_resume(struct request *r)
+{
+    struct px *px = r->handler_data;
+    if (r->wait_timed_out) {
+        static const char *const calls[] = {"connect", "send", "send", "recv", "recv"};
+        px_log(r, px, calls[px->phase], ETIMEDOUT, NULL);
+        if (px->phase == PX_CONNECT)
+            proxy_worker_failed(px->pc, px->w, now_ms());
+        if (px->phase == PX_RESPONSE) {
+            px_close(px);
+            return HANDLER_ABORT;
+        }
+        return px_error(r, px, 504);
+    }
+    switch (px->phase) {
+    case PX_CONNECT: {
+        int err = proxy_connect_result(px->fd);
+        if (err != 0) {
+            px_log(r, px, "connect", err, NULL);
+            proxy_worker_failed(px->pc, px->w, now_ms());
+            return px_error(r, px, 503);
+        }
+        px->phase = PX_SEND;
+        return px_send(r, px);
+    }
+    case PX_SEND:
+    case PX_BODY:
+        return px_send(r, px);
+    case PX_HEAD:
+    case PX_RESPONSE:
+        break;
+    }
+    return px_recv(r, px);
+}
+
+static enum handler_result proxy_handle(struct request *r)
+{
+    const struct proxy_conf *pc = r->server->proxy;
+    const struct proxy_pass *pp = proxy_match(pc, r->path);
+    struct px *px = pool_calloc(r->pool, sizeof(*px));
+    if (px == NULL || pp == NULL)
+        return http_resp_error(r, 500), HANDLER_DONE;
+    px->pc = pc;
+    px->pp = pp;
+    px->w = pp->worker;
+    px->fd = -1;
+    r->handler_data = px;
+    if (proxy_worker_in_error(pc, px->w, now_ms())) {
+        char peer[HTTP_PEER_TEXT];
+        log_error(LOG_ERR, MODULE, "[client %s] %s is in its error state (retry=%d), for %s %s",
+                  http_peer_text(r, peer), px->w->addr_text, px->w->retry, r->method_name, r->path);
+        return px_error(r, px, 503);
+    }
+    px->buf = pool_alloc(r->pool, PROXY_BUF);
+    px->head = proxy_request_head(r, pc, pp, &px->head_len);
+    if (px->buf == NULL || px->head == NULL)
+        return px_error(r, px, 500);
+    return px_connect(r, px, 0);
+}
+
+/* However the request ends: a connection still held is in an unknown state, so it is closed, not pooled. */
+static void proxy_cleanup(struct request *r)
+{
+    struct px *px = r->handler_data;
+    if (px != NULL)
+        px_close(px);
+}
+
+const struct handler proxy_handler = {
+    .name = "proxy-server",
+    .methods = HTTP_M(METHOD_GET) | HTTP_M(METHOD_HEAD) | HTTP_M(METHOD_POST) | HTTP_M(METHOD_PUT) |
+               HTTP_M(METHOD_DELETE) | HTTP_M(METHOD_OPTIONS) | HTTP_M(METHOD_PATCH),
+    .handle = proxy_handle,
+    .resume = proxy_resume,
+    .cleanup = proxy_cleanup,
+    .stream_body = 1,
+    .options = 1,
+};

@@ -1,0 +1,302 @@
+/*
+ * The reverse proxy's directives (Apache's mod_proxy names and defaults) and the URL mapping. A ProxyPass
+ * line makes an upstream ("worker", with its own pool of connections in each child) and maps a prefix to it;
+ * `ProxyPass /x !` excludes a prefix; inside <Location /p> the path is the section's. The longest prefix that
+ * covers a path wins, whatever the order of the lines; the prefix matches at any character, as Apache's.
+ *
+ * The one thing to know: upstream host names are resolved here, while the configuration is read, so a child
+ * only connects; a name that does not resolve is a configuration error with its file:line.
+ */
+
+#include <netdb.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "config.h"
+#include "pool.h"
+#include "proxy_conf.h"
+#include "util.h"
+
+#define PROXY_DEFAULT_MAX   64 /* idle connections a child keeps per upstream */
+#define PROXY_DEFAULT_RETRY 60 /* Apache's retry= */
+
+static struct proxy_conf *conf_of(struct server *s)
+{
+    if (s->proxy == NULL) {
+        s->proxy = pool_calloc(s->pool, sizeof(*s->proxy));
+        if (s->proxy == NULL)
+            return NULL;
+        s->proxy->add_headers = 1;
+        s->proxy->timeout = -1;
+    }
+    return s->proxy;
+}
+
+const char *proxy_parse_url(struct pool *p, const char *url, struct proxy_worker *w)
+{
+    if (strncasecmp(url, "http://", 7) != 0)
+        return pool_printf(p, "'%s': only http:// upstreams are supported", url);
+    const char *auth = url + 7;
+    const char *end = auth + strcspn(auth, "/?#");
+    if (end == auth)
+        return pool_printf(p, "'%s': no host", url);
+    const char *colon;
+    if (*auth == '[') {
+        const char *rb = memchr(auth, ']', (size_t)(end - auth));
+        if (rb == NULL)
+            return pool_printf(p, "'%s': bad IPv6 address", url);
+        w->host = pool_strndup(p, auth + 1, (size_t)(rb - auth - 1));
+        colon = rb + 1 < end && rb[1] == ':' ? rb + 1 : NULL;
+        if (rb + 1 < end && colon == NULL)
+            return pool_printf(p, "'%s': bad host", url);
+    } else {
+        colon = memchr(auth, ':', (size_t)(end - auth));
+        w->host = pool_strndup(p, auth, (size_t)((colon != NULL ? colon : end) - auth));
+    }
+    w->port = 80;
+    if (colon != NULL) {
+        char digits[8];
+        size_t n = (size_t)(end - colon - 1);
+        if (n == 0 || n >= sizeof(digits))
+            return pool_printf(p, "'%s': bad port", url);
+        memcpy(digits, colon + 1, n);
+        digits[n] = '\0';
+        long long port = parse_uint(digits);
+        if (port < 1 || port > 65535)
+            return pool_printf(p, "'%s': bad port", url);
+        w->port = (int)port;
+    }
+    w->hostport = pool_strndup(p, auth, (size_t)((colon != NULL && w->port == 80 ? colon : end) - auth));
+    w->path = pool_strdup(p, *end == '/' ? end : "/");
+    w->url = pool_strdup(p, url);
+
+    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM}, *res;
+    char port[8];
+    snprintf(port, sizeof(port), "%d", w->port);
+    int rc = getaddrinfo(w->host, port, &hints, &res);
+    if (rc != 0)
+        return pool_printf(p, "'%s': cannot resolve %s: %s", url, w->host, gai_strerror(rc));
+    memcpy(&w->addr, res->ai_addr, res->ai_addrlen);
+    w->addrlen = res->ai_addrlen;
+    freeaddrinfo(res);
+    char text[NI_MAXHOST];
+    if (getnameinfo((struct sockaddr *)&w->addr, w->addrlen, text, sizeof(text), NULL, 0, NI_NUMERICHOST) !=
+        0)
+        snprintf(text, sizeof(text), "%s", w->host);
+    w->addr_text = pool_printf(p, w->addr.ss_family == AF_INET6 ? "[%s]:%d" : "%s:%d", text, w->port);
+    return NULL;
+}
+
+/* "On"/"Off" of a worker parameter; -1 if neither. */
+static int on_off(const char *v)
+{
+    return strcasecmp(v, "on") == 0 ? 1 : strcasecmp(v, "off") == 0 ? 0 : -1;
+}
+
+/* key=value worker parameters (Apache's names). */
+static const char *worker_param(struct pool *p, struct proxy_worker *w, const char *arg)
+{
+    const char *eq = strchr(arg, '=');
+    if (eq == NULL || eq[1] == '\0')
+        return pool_printf(p, "'%s': a worker parameter is key=value", arg);
+    size_t klen = (size_t)(eq - arg);
+    long long v = parse_uint(eq + 1);
+    if (str_ieq("disablereuse", arg, klen)) {
+        int b = on_off(eq + 1);
+        if (b < 0)
+            return pool_printf(p, "'%s': disablereuse takes On or Off", arg);
+        w->disable_reuse = b;
+        return NULL;
+    }
+    if (v < 0 || v > 1000000)
+        return pool_printf(p, "'%s': the value must be a number", arg);
+    if (str_ieq("connectiontimeout", arg, klen))
+        w->connect_timeout = (int)v * 1000;
+    else if (str_ieq("timeout", arg, klen))
+        w->timeout = (int)v * 1000;
+    else if (str_ieq("max", arg, klen))
+        w->max = (int)v;
+    else if (str_ieq("ttl", arg, klen))
+        w->ttl = (int)v;
+    else if (str_ieq("retry", arg, klen))
+        w->retry = (int)v;
+    else
+        return pool_printf(p,
+                           "'%s': unknown worker parameter (connectiontimeout, timeout, max, ttl, "
+                           "disablereuse, retry)",
+                           arg);
+    return NULL;
+}
+
+static const char *set_proxy_pass(struct server *s, const struct directive *d, int argc, char **argv)
+{
+    (void)d;
+    struct proxy_conf *pc = conf_of(s);
+    const char *prefix = s->conf_location;
+    if (pc == NULL)
+        return "out of memory";
+    if (prefix == NULL) {
+        if (argc < 2)
+            return "takes a path and a URL (or !), then key=value parameters";
+        prefix = argv[0];
+        argc--, argv++;
+    } else if (argc < 1) {
+        return "takes a URL (or !) inside <Location>, then key=value parameters";
+    }
+    if (prefix[0] != '/')
+        return pool_printf(s->pool, "'%s': the path must start with '/'", prefix);
+    struct proxy_pass *pp = pool_calloc(s->pool, sizeof(*pp));
+    pp->prefix = pool_strdup(s->pool, prefix);
+    pp->len = strlen(prefix);
+    if (strcmp(argv[0], "!") == 0) {
+        if (argc > 1)
+            return "! takes no parameters";
+    } else {
+        struct proxy_worker *w = pool_calloc(s->pool, sizeof(*w));
+        const char *msg = proxy_parse_url(s->pool, argv[0], w);
+        if (msg != NULL)
+            return msg;
+        w->connect_timeout = w->timeout = -1;
+        w->max = -1;
+        w->retry = PROXY_DEFAULT_RETRY;
+        for (int i = 1; i < argc; i++)
+            if ((msg = worker_param(s->pool, w, argv[i])) != NULL)
+                return msg;
+        w->index = pc->n_workers++;
+        struct proxy_worker **t = &pc->workers;
+        while (*t != NULL)
+            t = &(*t)->next;
+        *t = w;
+        pp->worker = w;
+    }
+    struct proxy_pass **t = &pc->passes;
+    while (*t != NULL)
+        t = &(*t)->next;
+    *t = pp;
+    return NULL;
+}
+
+static const char *set_proxy_pass_reverse(struct server *s, const struct directive *d, int argc, char **argv)
+{
+    (void)d;
+    struct proxy_conf *pc = conf_of(s);
+    const char *path = s->conf_location;
+    if (pc == NULL)
+        return "out of memory";
+    if (path == NULL) {
+        if (argc != 2)
+            return "takes a path and a URL";
+        path = argv[0];
+        argc--, argv++;
+    } else if (argc != 1) {
+        return "takes a URL inside <Location>";
+    }
+    struct proxy_reverse *rv = pool_calloc(s->pool, sizeof(*rv));
+    rv->path = pool_strdup(s->pool, path);
+    rv->url = pool_strdup(s->pool, argv[0]);
+    rv->url_len = strlen(argv[0]);
+    struct proxy_reverse **t = &pc->reverses;
+    while (*t != NULL)
+        t = &(*t)->next;
+    *t = rv;
+    return NULL;
+}
+
+static const char *set_flag(struct server *s, const struct directive *d, int argc, char **argv)
+{
+    struct proxy_conf *pc = conf_of(s);
+    if (pc == NULL)
+        return "out of memory";
+    int b = argc == 1 ? on_off(argv[0]) : -1;
+    if (b < 0)
+        return "takes On or Off";
+    *(int *)((char *)pc + d->offset) = b;
+    return NULL;
+}
+
+static const char *set_via(struct server *s, const struct directive *d, int argc, char **argv)
+{
+    (void)d;
+    struct proxy_conf *pc = conf_of(s);
+    static const char *const names[] = {"Off", "On", "Full", "Block"};
+    if (pc == NULL)
+        return "out of memory";
+    for (int i = 0; argc == 1 && i < 4; i++)
+        if (strcasecmp(argv[0], names[i]) == 0) {
+            pc->via = (enum proxy_via)i;
+            return NULL;
+        }
+    return "takes Off, On, Full or Block";
+}
+
+static const char *set_timeout(struct server *s, const struct directive *d, int argc, char **argv)
+{
+    (void)d;
+    struct proxy_conf *pc = conf_of(s);
+    long long v = argc == 1 ? parse_uint(argv[0]) : -1;
+    if (pc == NULL)
+        return "out of memory";
+    if (v < 1 || v > 1000000)
+        return "takes a number of seconds";
+    pc->timeout = (int)v;
+    return NULL;
+}
+
+const struct proxy_pass *proxy_match(const struct proxy_conf *pc, const char *path)
+{
+    const struct proxy_pass *best = NULL;
+    if (pc == NULL)
+        return NULL;
+    /* among equal prefixes the first line wins, as in Apache, where the first matching ProxyPass applies */
+    for (const struct proxy_pass *pp = pc->passes; pp != NULL; pp = pp->next)
+        if (strncmp(path, pp->prefix, pp->len) == 0 && (best == NULL || pp->len > best->len))
+            best = pp;
+    return best != NULL && best->worker != NULL ? best : NULL;
+}
+
+/* Fills what the directives left: timeouts from ProxyTimeout (itself from Timeout), max. */
+static int check_config(struct server *s, struct warnings *w, struct errbuf *err)
+{
+    (void)w, (void)err;
+    struct proxy_conf *pc = s->proxy;
+    if (pc == NULL)
+        return 0;
+    if (pc->timeout < 0)
+        pc->timeout = s->timeout;
+    for (struct proxy_worker *wk = pc->workers; wk != NULL; wk = wk->next) {
+        if (wk->timeout < 0)
+            wk->timeout = pc->timeout * 1000;
+        if (wk->connect_timeout < 0)
+            wk->connect_timeout = wk->timeout;
+        if (wk->max < 0)
+            wk->max = PROXY_DEFAULT_MAX;
+    }
+    return 0;
+}
+
+#define PC(field) offsetof(struct proxy_conf, field)
+
+static const struct directive proxy_directives[] = {
+    {"ProxyPass", set_proxy_pass, 0, "maps a path prefix to an http:// upstream (or ! to exclude it)"},
+    {"ProxyPassReverse", set_proxy_pass_reverse, 0, "rewrites the upstream's redirects back to the path"},
+    {"ProxyPreserveHost", set_flag, PC(preserve_host), "sends the client's Host upstream (Off)"},
+    {"ProxyAddHeaders", set_flag, PC(add_headers), "adds X-Forwarded-For/-Host/-Server (On)"},
+    {"ProxyVia", set_via, 0, "Via headers: Off, On, Full, Block (Off)"},
+    {"ProxyTimeout", set_timeout, 0, "seconds to wait for an upstream (Timeout)"},
+    {NULL, NULL, 0, NULL},
+};
+
+static const struct directive proxy_location_directives[] = {
+    {"ProxyPass", set_proxy_pass, 0, "maps the section's path to an http:// upstream (or !)"},
+    {"ProxyPassReverse", set_proxy_pass_reverse, 0, "rewrites the upstream's redirects back to the path"},
+    {NULL, NULL, 0, NULL},
+};
+
+const struct config_module proxy_module = {
+    .name = "proxy_module",
+    .directives = proxy_directives,
+    .check_config = check_config,
+    .location_directives = proxy_location_directives,
+};

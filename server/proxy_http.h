@@ -1,0 +1,76 @@
+/*
+ * The HTTP side of the reverse proxy (Apache's mod_proxy_http), free of I/O: the request head sent upstream
+ * (hop-by-hop headers removed, X-Forwarded-*, Via, the body re-framed), the upstream's response parsed by
+ * llhttp in response mode (1xx skipped, trailers dropped, the head held to limits and refused when a value
+ * carries CR, LF or NUL), its headers filtered for the client and its redirects rewritten (ProxyPassReverse).
+ */
+#ifndef HTTPD_PROXY_HTTP_H
+#define HTTPD_PROXY_HTTP_H
+
+#include <stddef.h>
+
+#include <llhttp.h>
+
+#include "http.h"
+#include "pool.h"
+#include "proxy_conf.h"
+
+/* Whether `name` is hop-by-hop on a message whose Connection header is `connection` (may be NULL): the fixed
+ * ones (Connection, Keep-Alive, TE, Trailer, Transfer-Encoding, Upgrade, Proxy-*) and every name it lists. */
+int proxy_hop_by_hop(const char *name, const char *connection);
+
+/*
+ * The request head for the upstream: request line with the upstream path (the worker's path, then the rest of
+ * r->path after `prefix`, percent-encoded again, then ?query), the client's end-to-end headers, Host (the
+ * upstream's, or the client's with ProxyPreserveHost), X-Forwarded-For/-Host/-Server (ProxyAddHeaders), Via
+ * (ProxyVia), and Content-Length or Transfer-Encoding: chunked for the body r has. NULL when out of memory.
+ */
+char *proxy_request_head(const struct request *r, const struct proxy_conf *pc, const struct proxy_pass *pp,
+                         size_t *len);
+
+/*
+ * ProxyPassReverse: when `value` (a Location, Content-Location or URI) starts with one of pc's upstream URLs,
+ * the same with that part replaced by the client-facing URL (http://Host + path); else value itself.
+ */
+const char *proxy_reverse(struct pool *p, const struct proxy_conf *pc, const struct request *r,
+                          const char *value);
+
+/* The upstream's response, parsed as it arrives. */
+struct proxy_resp {
+    llhttp_t parser;
+    struct pool *pool;
+    size_t limit_field; /* longest header line */
+    int limit_fields;   /* most header lines */
+    int status;
+    struct http_header *headers; /* of the final (non-1xx) head */
+    int n_headers, cap_headers;
+    struct pbuf field, value;
+    int in_value;
+    size_t line_bytes;
+    int head_request; /* the response to a HEAD: no body */
+    int head_done;    /* the final head has been parsed */
+    int complete;     /* the whole response has been parsed */
+    int extra;        /* bytes followed the response: the connection is not reusable */
+    long long length; /* Content-Length, or -1 */
+    int chunked;
+    const char *error; /* why the response is invalid (502) */
+    char *body_at;     /* the body bytes of the last feed, gathered at the start of its buffer */
+    size_t body_len;
+};
+
+/* Ready to parse the response to a request (`head`: to a HEAD request, so it has no body). */
+void proxy_resp_init(struct proxy_resp *pr, struct pool *p, int head, size_t limit_field, int limit_fields);
+
+/*
+ * Parses n bytes at buf. Body bytes are moved to the start of buf (the chunk framing removed) and given as
+ * pr->body_at/body_len. Returns 0, or -1 when the response is invalid (pr->error says why).
+ */
+int proxy_resp_feed(struct proxy_resp *pr, char *buf, size_t n);
+
+/* The upstream closed: returns 0 when that ends the response (a body read to the close), -1 if truncated. */
+int proxy_resp_eof(struct proxy_resp *pr);
+
+/* Whether the upstream connection may carry another request after this complete response. */
+int proxy_resp_reusable(const struct proxy_resp *pr);
+
+#endif

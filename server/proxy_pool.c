@@ -1,0 +1,171 @@
+/*
+ * The pool of idle upstream connections of a child (see proxy_pool.h). One array of idle sockets per
+ * upstream, made when the child first needs it (never in the parent, which serves nothing), behind one mutex:
+ * prefork and event take it uncontended, worker's threads share the child's connections as Apache's do.
+ *
+ * The one thing to know: an idle connection can be closed by the upstream at any time (its keep-alive
+ * timeout). proxy_pool_take() looks before it hands one out (poll, then a MSG_PEEK of one byte), which
+ * catches every close that happened before the request; a close that races with the request is left to the
+ * retry rule.
+ */
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "proxy_pool.h"
+
+struct idle {
+    int fd;
+    int64_t since;
+};
+
+struct wpool {
+    struct idle *idle;
+    int n, cap;
+    int64_t error_until; /* retry=: the error state ends then */
+};
+
+static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+static struct wpool *pools;
+static int n_pools;
+static const struct proxy_conf *owner;
+
+/* The pool of w, under the lock; the pools of another configuration are emptied first. NULL: no memory. */
+static struct wpool *pool_of(const struct proxy_conf *pc, const struct proxy_worker *w)
+{
+    if (owner != pc) {
+        for (int i = 0; i < n_pools; i++) {
+            for (int k = 0; k < pools[i].n; k++)
+                close(pools[i].idle[k].fd);
+            free(pools[i].idle);
+        }
+        free(pools);
+        pools = calloc((size_t)(pc->n_workers > 0 ? pc->n_workers : 1), sizeof(*pools));
+        n_pools = pools != NULL ? pc->n_workers : 0;
+        owner = pools != NULL ? pc : NULL;
+    }
+    return w->index < n_pools ? &pools[w->index] : NULL;
+}
+
+/* Whether an idle connection is still open and silent. */
+static int still_open(int fd)
+{
+    struct pollfd pfd = {.fd = fd, .events = POLLIN};
+    if (poll(&pfd, 1, 0) == 0)
+        return 1;
+    char b;
+    ssize_t n = recv(fd, &b, 1, MSG_PEEK | MSG_DONTWAIT);
+    return n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
+}
+
+int proxy_pool_take(const struct proxy_conf *pc, const struct proxy_worker *w, int64_t now)
+{
+    int fd = -1;
+    pthread_mutex_lock(&lock);
+    struct wpool *p = pool_of(pc, w);
+    while (p != NULL && p->n > 0 && fd < 0) {
+        struct idle c = p->idle[--p->n]; /* the most recently used first: the least likely to be closed */
+        if ((w->ttl > 0 && now - c.since > (int64_t)w->ttl * 1000) || !still_open(c.fd))
+            close(c.fd);
+        else
+            fd = c.fd;
+    }
+    pthread_mutex_unlock(&lock);
+    return fd;
+}
+
+void proxy_pool_give(const struct proxy_conf *pc, const struct proxy_worker *w, int fd, int64_t now)
+{
+    pthread_mutex_lock(&lock);
+    struct wpool *p = w->disable_reuse ? NULL : pool_of(pc, w);
+    if (p != NULL && p->n < w->max) {
+        if (p->n == p->cap) {
+            int cap = p->cap ? p->cap * 2 : 8;
+            struct idle *grown = realloc(p->idle, sizeof(*grown) * (size_t)cap);
+            if (grown != NULL) {
+                p->idle = grown;
+                p->cap = cap;
+            }
+        }
+        if (p->n < p->cap) {
+            p->idle[p->n].fd = fd;
+            p->idle[p->n].since = now;
+            p->n++;
+            fd = -1;
+        }
+    }
+    pthread_mutex_unlock(&lock);
+    if (fd >= 0)
+        close(fd);
+}
+
+int proxy_pool_idle(const struct proxy_conf *pc, const struct proxy_worker *w)
+{
+    pthread_mutex_lock(&lock);
+    struct wpool *p = pool_of(pc, w);
+    int n = p != NULL ? p->n : 0;
+    pthread_mutex_unlock(&lock);
+    return n;
+}
+
+int proxy_connect_start(const struct proxy_worker *w, int *pending, const char **call)
+{
+    *pending = 0;
+    int fd = socket(w->addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+        *call = "socket";
+        return -1;
+    }
+    if (connect(fd, (const struct sockaddr *)&w->addr, w->addrlen) == 0)
+        return fd;
+    if (errno == EINPROGRESS) {
+        *pending = 1;
+        return fd;
+    }
+    int saved = errno;
+    close(fd);
+    errno = saved;
+    *call = "connect";
+    return -1;
+}
+
+int proxy_connect_result(int fd)
+{
+    int err = 0;
+    socklen_t len = sizeof(err);
+    if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
+        return errno;
+    return err;
+}
+
+int proxy_worker_in_error(const struct proxy_conf *pc, const struct proxy_worker *w, int64_t now)
+{
+    pthread_mutex_lock(&lock);
+    struct wpool *p = pool_of(pc, w);
+    int in_error = p != NULL && now < p->error_until;
+    pthread_mutex_unlock(&lock);
+    return in_error;
+}
+
+void proxy_worker_failed(const struct proxy_conf *pc, const struct proxy_worker *w, int64_t now)
+{
+    pthread_mutex_lock(&lock);
+    struct wpool *p = pool_of(pc, w);
+    if (p != NULL && w->retry > 0)
+        p->error_until = now + (int64_t)w->retry * 1000;
+    pthread_mutex_unlock(&lock);
+}
+
+int proxy_may_retry(int reused, int retried, enum http_method method, long long body_taken,
+                    long long response_bytes)
+{
+    int idempotent = method == METHOD_GET || method == METHOD_HEAD || method == METHOD_OPTIONS ||
+                     method == METHOD_TRACE || method == METHOD_PUT || method == METHOD_DELETE;
+    return reused && !retried && idempotent && body_taken == 0 && response_bytes == 0;
+}

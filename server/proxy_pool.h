@@ -1,0 +1,54 @@
+/*
+ * The reverse proxy's connections (Apache's proxy_conn_rec and ap_proxy_acquire_connection's part): a pool of
+ * idle upstream connections per upstream in each child, shared by the child's threads under a lock, each
+ * checked before it is used again; the non-blocking connect; the error state an upstream enters when it
+ * refuses (retry=); and the rule that decides whether a failed request may be sent again.
+ */
+#ifndef HTTPD_PROXY_POOL_H
+#define HTTPD_PROXY_POOL_H
+
+#include <stdint.h>
+
+#include "http.h"
+#include "proxy_conf.h"
+
+/*
+ * An idle connection to w that is still usable, or -1 when there is none. Connections the upstream has closed
+ * meanwhile (readable with EOF, or with bytes nobody asked for) and those idle longer than ttl= are closed on
+ * the way. pc is the configuration the pool belongs to (a new one empties the pools).
+ */
+int proxy_pool_take(const struct proxy_conf *pc, const struct proxy_worker *w, int64_t now);
+
+/* Gives fd back after a complete response it may carry another after: kept if the pool has fewer than max=
+ * connections of w (and reuse is not disabled), else closed. */
+void proxy_pool_give(const struct proxy_conf *pc, const struct proxy_worker *w, int fd, int64_t now);
+
+/* Idle connections the pool of w holds in this child (for tests). */
+int proxy_pool_idle(const struct proxy_conf *pc, const struct proxy_worker *w);
+
+/*
+ * Starts a non-blocking connect() to w. Returns the socket, with *pending set when the connection completes
+ * later (wait for writability, then proxy_connect_result()); -1 with errno and *call naming the failed call.
+ */
+int proxy_connect_start(const struct proxy_worker *w, int *pending, const char **call);
+
+/* After writability: 0 when the connection is established, else its errno (SO_ERROR). */
+int proxy_connect_result(int fd);
+
+/* Whether w is in its error state (a connect failed less than retry= seconds ago): requests get 503 at once.
+ */
+int proxy_worker_in_error(const struct proxy_conf *pc, const struct proxy_worker *w, int64_t now);
+
+/* A connect to w failed: its error state starts now (nothing when retry=0). */
+void proxy_worker_failed(const struct proxy_conf *pc, const struct proxy_worker *w, int64_t now);
+
+/*
+ * The retry rule: a request that failed on a connection taken from the pool (`reused`) before any byte of the
+ * response came back may be sent once more on a new connection when it was not retried yet, its method is
+ * idempotent (RFC 9110 9.2.2) and no byte of its body has been taken from the client (a streamed body cannot
+ * be sent twice).
+ */
+int proxy_may_retry(int reused, int retried, enum http_method method, long long body_taken,
+                    long long response_bytes);
+
+#endif
