@@ -23,13 +23,14 @@
 
 #include "../../mpm/mpm.h"
 #include "config.h"
+#include "proxy_conf.h"
 #include "unixd.h"
 
 /* What main() hands config_load(): every MPM, and unixd's directives. */
 #define CONFTEST_ARGS                                                                                        \
     .mpms = mpm_registry, .modules = (const struct config_module *const[])                                   \
     {                                                                                                        \
-        &unixd_module, NULL                                                                                  \
+        &unixd_module, &proxy_module, NULL                                                                   \
     }
 
 /* The warnings as main() prints them: "httpd: WARNING: ...\n" each (malloc'd). */

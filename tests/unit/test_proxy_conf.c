@@ -1,0 +1,103 @@
+/*
+ * The proxy's directives and URL mapping: ProxyPass at the top level and in <Location>, exclusions, the
+ * longest prefix, worker parameters and their defaults, and the configuration errors with their file:line.
+ */
+#include <criterion/criterion.h>
+#include <string.h>
+
+#include "conftest.h"
+#include "proxy_conf.h"
+
+TestSuite(proxy_conf, .init = conftest_setup, .fini = conftest_teardown);
+
+#define HEAD "Listen 127.0.0.1:8080\nTimeout 30\n"
+
+Test(proxy_conf, mapping_longest_prefix_and_exclusions)
+{
+    struct server *s =
+        conftest_load_ok(HEAD,
+                         "ProxyPass /app/ http://127.0.0.1:9000/\n"
+                         "ProxyPass /app/static/ !\n"
+                         "ProxyPass /app/api/ http://127.0.0.1:9001/v1/\n"
+                         "<Location /loc/>\n  ProxyPass http://127.0.0.1:9002/x/\n</Location>\n"
+                         "<Location /loc/skip/>\n  ProxyPass !\n</Location>\n",
+                         NULL);
+    const struct proxy_conf *pc = s->proxy;
+    cr_assert_not_null(pc);
+    cr_assert_eq(pc->n_workers, 3);
+    const struct proxy_pass *pp = proxy_match(pc, "/app/index.html");
+    cr_assert_not_null(pp);
+    cr_assert_str_eq(pp->worker->addr_text, "127.0.0.1:9000");
+    cr_assert_str_eq(pp->worker->path, "/");
+    pp = proxy_match(pc, "/app/api/users");
+    cr_assert_not_null(pp);
+    cr_assert_str_eq(pp->worker->path, "/v1/");
+    cr_assert_null(proxy_match(pc, "/app/static/a.css"));
+    cr_assert_null(proxy_match(pc, "/ap"));
+    cr_assert_null(proxy_match(pc, "/other"));
+    pp = proxy_match(pc, "/loc/a");
+    cr_assert_not_null(pp);
+    cr_assert_str_eq(pp->prefix, "/loc/");
+    cr_assert_str_eq(pp->worker->hostport, "127.0.0.1:9002");
+    cr_assert_null(proxy_match(pc, "/loc/skip/a"));
+    config_free(s);
+}
+
+Test(proxy_conf, worker_parameters_and_defaults)
+{
+    struct server *s = conftest_load_ok(HEAD,
+                                        "ProxyPass /a/ http://localhost/ connectiontimeout=2 timeout=7 max=3 "
+                                        "ttl=9 disablereuse=On retry=0\n"
+                                        "ProxyPass /b/ http://[::1]:8081/b\n"
+                                        "ProxyTimeout 12\n",
+                                        NULL);
+    const struct proxy_worker *a = s->proxy->workers, *b = a->next;
+    cr_assert_eq(a->connect_timeout, 2000);
+    cr_assert_eq(a->timeout, 7000);
+    cr_assert_eq(a->max, 3);
+    cr_assert_eq(a->ttl, 9);
+    cr_assert_eq(a->disable_reuse, 1);
+    cr_assert_eq(a->retry, 0);
+    cr_assert_eq(a->port, 80);
+    cr_assert_str_eq(a->hostport, "localhost");
+    cr_assert_eq(b->timeout, 12000, "ProxyTimeout is the default timeout=");
+    cr_assert_eq(b->connect_timeout, 12000);
+    cr_assert_eq(b->retry, 60);
+    cr_assert_gt(b->max, 0);
+    cr_assert_str_eq(b->host, "::1");
+    cr_assert_str_eq(b->hostport, "[::1]:8081");
+    cr_assert_str_eq(b->addr_text, "[::1]:8081");
+    cr_assert_eq(s->proxy->add_headers, 1);
+    cr_assert_eq(s->proxy->preserve_host, 0);
+    cr_assert_eq(s->proxy->via, PROXY_VIA_OFF);
+    config_free(s);
+
+    s = conftest_load_ok(HEAD,
+                         "ProxyPass /a/ http://127.0.0.1:1/\nProxyAddHeaders Off\nProxyPreserveHost On\n"
+                         "ProxyVia Full\nProxyPassReverse /a/ http://127.0.0.1:1/\n",
+                         NULL);
+    cr_assert_eq(s->proxy->add_headers, 0);
+    cr_assert_eq(s->proxy->preserve_host, 1);
+    cr_assert_eq(s->proxy->via, PROXY_VIA_FULL);
+    cr_assert_eq(s->proxy->workers->timeout, 30000, "Timeout when ProxyTimeout is not set");
+    cr_assert_str_eq(s->proxy->reverses->url, "http://127.0.0.1:1/");
+    config_free(s);
+}
+
+Test(proxy_conf, errors_name_file_and_line)
+{
+    conftest_expect_refused(HEAD, "\nProxyPass /a/ https://x/\n",
+                            "test.conf:4: ProxyPass 'https://x/': only http://");
+    conftest_expect_refused(HEAD, "ProxyPass /a/ http://127.0.0.1:0/\n", "bad port");
+    conftest_expect_refused(HEAD, "ProxyPass /a/ http://127.0.0.1/ foo=1\n", "unknown worker parameter");
+    conftest_expect_refused(HEAD, "ProxyPass /a/ http://127.0.0.1/ max=x\n", "must be a number");
+    conftest_expect_refused(HEAD, "ProxyPass a/ http://127.0.0.1/\n", "must start with '/'");
+    conftest_expect_refused(HEAD, "ProxyPass /a/\n", "takes a path and a URL");
+    conftest_expect_refused(HEAD, "ProxyPass /a/ http://no-such-host.invalid/\n", "cannot resolve");
+    conftest_expect_refused(HEAD, "ProxyVia Sometimes\n", "takes Off, On, Full or Block");
+    conftest_expect_refused(HEAD, "ProxyTimeout 0\n", "takes a number of seconds");
+    conftest_expect_refused(HEAD, "<Location /x>\nProxyTimeout 5\n</Location>\n",
+                            "not allowed inside <Location>");
+    conftest_expect_refused(HEAD, "<Location /x>\nProxyPass /x http://127.0.0.1/\n</Location>\n",
+                            "only http://");
+}

@@ -1,0 +1,243 @@
+/*
+ * The proxy's HTTP: the upstream request head (hop-by-hop headers, X-Forwarded-*, Via, Host, re-framing),
+ * ProxyPassReverse, and the response parser fed whole and split at every byte (chunked with trailers, no
+ * length, 1xx, HEAD, invalid heads).
+ */
+#include <criterion/criterion.h>
+#include <string.h>
+
+#include "proxy_conf.h"
+#include "proxy_http.h"
+#include "testserver.h"
+
+TestSuite(proxy_http, .init = testserver_pool_setup, .fini = testserver_pool_teardown);
+
+static struct server srv;
+static struct proxy_conf pc;
+static struct proxy_worker worker;
+static struct proxy_pass pass;
+
+/* A request GET /app/<rest> from 192.0.2.7 with the given headers ("Name", "value", ..., NULL). */
+static struct request *request(const char *path, const char *const *hdrs)
+{
+    testserver_init(&srv, test_pool);
+    srv.server_name = "front.example";
+    memset(&pc, 0, sizeof(pc));
+    pc.add_headers = 1;
+    memset(&worker, 0, sizeof(worker));
+    cr_assert_null(proxy_parse_url(test_pool, "http://127.0.0.1:9000/base/", &worker));
+    pass = (struct proxy_pass){.prefix = "/app/", .len = 5, .worker = &worker};
+    struct request *r = testserver_request(test_pool, &srv);
+    r->method = METHOD_GET;
+    r->method_name = "GET";
+    r->version_major = 1;
+    r->version_minor = 1;
+    r->path = path;
+    r->content_length = -1;
+    r->peer_family = AF_INET;
+    memcpy(r->peer_addr, "\xc0\x00\x02\x07", 4);
+    int n = 0;
+    while (hdrs != NULL && hdrs[2 * n] != NULL)
+        n++;
+    r->headers = pool_calloc(test_pool, sizeof(*r->headers) * (size_t)(n + 1));
+    for (int i = 0; i < n; i++) {
+        r->headers[i].name = hdrs[2 * i];
+        r->headers[i].value = hdrs[2 * i + 1];
+        if (strcasecmp(hdrs[2 * i], "Host") == 0)
+            r->host = hdrs[2 * i + 1];
+    }
+    r->n_headers = n;
+    return r;
+}
+
+static char *head_of(struct request *r)
+{
+    size_t len;
+    char *h = proxy_request_head(r, &pc, &pass, &len);
+    cr_assert_not_null(h);
+    cr_assert_eq(strlen(h), len);
+    return h;
+}
+
+Test(proxy_http, hop_by_hop_names)
+{
+    cr_assert(proxy_hop_by_hop("connection", NULL));
+    cr_assert(proxy_hop_by_hop("Keep-Alive", NULL));
+    cr_assert(proxy_hop_by_hop("TE", NULL));
+    cr_assert(proxy_hop_by_hop("Trailer", NULL));
+    cr_assert(proxy_hop_by_hop("Transfer-Encoding", NULL));
+    cr_assert(proxy_hop_by_hop("Upgrade", NULL));
+    cr_assert(proxy_hop_by_hop("Proxy-Authorization", NULL));
+    cr_assert(proxy_hop_by_hop("X-Secret", "keep-alive, x-secret"));
+    cr_assert(proxy_hop_by_hop("X-Secret", " close ,X-SECRET "));
+    cr_assert_not(proxy_hop_by_hop("X-Secret2", "x-secret"));
+    cr_assert_not(proxy_hop_by_hop("Accept", "close"));
+}
+
+Test(proxy_http, request_head_filters_and_adds)
+{
+    static const char *const hdrs[] = {"Host",
+                                       "front:8080",
+                                       "Connection",
+                                       "close, X-Drop",
+                                       "X-Drop",
+                                       "1",
+                                       "Keep-Alive",
+                                       "5",
+                                       "TE",
+                                       "trailers",
+                                       "Proxy-Authorization",
+                                       "secret",
+                                       "Upgrade",
+                                       "h2c",
+                                       "Accept",
+                                       "*/*",
+                                       "X-Forwarded-For",
+                                       "10.0.0.1",
+                                       "Expect",
+                                       "100-continue",
+                                       NULL};
+    struct request *r = request("/app/a b/c", hdrs);
+    r->query = "q=1";
+    cr_assert_str_eq(head_of(r), "GET /base/a%20b/c?q=1 HTTP/1.1\r\nHost: 127.0.0.1:9000\r\nAccept: */*\r\n"
+                                 "X-Forwarded-For: 10.0.0.1, 192.0.2.7\r\nX-Forwarded-Host: front:8080\r\n"
+                                 "X-Forwarded-Server: front.example\r\n\r\n");
+    pc.preserve_host = 1;
+    pc.add_headers = 0;
+    pc.via = PROXY_VIA_ON;
+    cr_assert_str_eq(head_of(r), "GET /base/a%20b/c?q=1 HTTP/1.1\r\nHost: front:8080\r\nAccept: */*\r\n"
+                                 "X-Forwarded-For: 10.0.0.1\r\nVia: 1.1 front.example\r\n\r\n");
+}
+
+Test(proxy_http, request_head_reframes_the_body)
+{
+    static const char *const hdrs[] = {"Host",    "h", "Content-Length", "5", "Transfer-Encoding",
+                                       "chunked", NULL};
+    struct request *r = request("/app/", hdrs);
+    r->method_name = "POST";
+    r->chunked = 1;
+    pc.add_headers = 0;
+    cr_assert_str_eq(head_of(r),
+                     "POST /base/ HTTP/1.1\r\nHost: 127.0.0.1:9000\r\nTransfer-Encoding: chunked\r\n\r\n");
+    r->chunked = 0;
+    r->content_length = 42;
+    worker.disable_reuse = 1;
+    cr_assert_str_eq(head_of(r), "POST /base/ HTTP/1.1\r\nHost: 127.0.0.1:9000\r\nContent-Length: 42\r\n"
+                                 "Connection: close\r\n\r\n");
+}
+
+Test(proxy_http, reverse_rewrites_redirects)
+{
+    static const char *const hdrs[] = {"Host", "front:8080", NULL};
+    struct request *r = request("/app/", hdrs);
+    struct proxy_reverse rv = {.path = "/app/", .url = "http://127.0.0.1:9000/base/", .url_len = 27};
+    pc.reverses = &rv;
+    cr_assert_str_eq(proxy_reverse(test_pool, &pc, r, "http://127.0.0.1:9000/base/x?y"),
+                     "http://front:8080/app/x?y");
+    cr_assert_str_eq(proxy_reverse(test_pool, &pc, r, "http://127.0.0.1:9000/base/"),
+                     "http://front:8080/app/");
+    cr_assert_str_eq(proxy_reverse(test_pool, &pc, r, "http://elsewhere/base/x"), "http://elsewhere/base/x");
+    r->host = NULL;
+    cr_assert_str_eq(proxy_reverse(test_pool, &pc, r, "http://127.0.0.1:9000/base/z"),
+                     "http://front.example/app/z");
+}
+
+/* Feeds `in` in pieces of `step` bytes; returns the body gathered, NULL when the response was refused. */
+static char *parse(const char *in, size_t step, int head, struct proxy_resp *pr, int eof)
+{
+    proxy_resp_init(pr, test_pool, head, 8190, 100);
+    struct pbuf body = {.pool = test_pool};
+    pbuf_append(&body, "", 0);
+    size_t len = strlen(in);
+    for (size_t pos = 0; pos < len; pos += step) {
+        size_t n = len - pos < step ? len - pos : step;
+        char *buf = pool_strndup(test_pool, in + pos, n);
+        if (proxy_resp_feed(pr, buf, n) < 0)
+            return NULL;
+        pbuf_append(&body, pr->body_at, pr->body_len);
+    }
+    if (eof && proxy_resp_eof(pr) < 0)
+        return NULL;
+    return body.p;
+}
+
+Test(proxy_http, response_split_at_every_byte)
+{
+    const char *in = "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n"
+                     "Transfer-Encoding: chunked\r\nTrailer: X-T\r\n\r\n5\r\nhello\r\n6;ext=1\r\n world\r\n"
+                     "0\r\nX-T: trailer\r\n\r\n";
+    for (size_t step = 1; step <= strlen(in); step++) {
+        struct proxy_resp pr;
+        char *body = parse(in, step, 0, &pr, 0);
+        cr_assert_not_null(body, "step %zu: %s", step, pr.error);
+        cr_assert_str_eq(body, "hello world", "step %zu", step);
+        cr_assert_eq(pr.status, 200);
+        cr_assert(pr.complete);
+        cr_assert(pr.chunked);
+        cr_assert_eq(pr.length, -1);
+        cr_assert_eq(pr.n_headers, 3, "the 1xx's headers and the trailers are not the head's");
+        cr_assert_str_eq(pr.headers[0].value, "text/plain");
+        cr_assert(proxy_resp_reusable(&pr));
+    }
+}
+
+Test(proxy_http, response_lengths)
+{
+    struct proxy_resp pr;
+    cr_assert_str_eq(parse("HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nabc", 2, 0, &pr, 0), "abc");
+    cr_assert_eq(pr.length, 3);
+    cr_assert(proxy_resp_reusable(&pr));
+    /* no length: the body ends with the connection, which then cannot be reused */
+    cr_assert_str_eq(parse("HTTP/1.1 200 OK\r\n\r\nto the end", 4, 0, &pr, 1), "to the end");
+    cr_assert(pr.complete);
+    cr_assert_not(proxy_resp_reusable(&pr));
+    /* truncated */
+    cr_assert_null(parse("HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc", 100, 0, &pr, 1));
+    cr_assert_null(parse("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nab", 100, 0, &pr, 1));
+    /* HEAD, 204, 304: no body whatever the length says */
+    cr_assert_str_eq(parse("HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\n", 100, 1, &pr, 0), "");
+    cr_assert(pr.complete);
+    cr_assert_eq(pr.length, 10);
+    cr_assert_str_eq(parse("HTTP/1.1 304 Not Modified\r\nETag: \"x\"\r\n\r\n", 100, 0, &pr, 0), "");
+    cr_assert(pr.complete);
+    /* bytes after the response: not reusable */
+    cr_assert_str_eq(parse("HTTP/1.1 204 No Content\r\n\r\nHTTP/1.1 200 OK\r\n\r\n", 100, 0, &pr, 0), "");
+    cr_assert(pr.extra);
+    cr_assert_not(proxy_resp_reusable(&pr));
+    cr_assert_str_eq(
+        parse("HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 1\r\n\r\nx", 100, 0, &pr, 0), "x");
+    cr_assert_not(proxy_resp_reusable(&pr));
+}
+
+Test(proxy_http, invalid_heads_are_refused)
+{
+    struct proxy_resp pr;
+    cr_assert_null(parse("HTTP/1.1 200 OK\r\nX: a\rb\r\n\r\n", 100, 0, &pr, 0));
+    cr_assert_null(parse("HTTP/1.1 200 OK\r\nX: a\nY: b\r\n\r\n", 100, 0, &pr, 0));
+    char nul[] = "HTTP/1.1 200 OK\r\nX: a\0b\r\n\r\n";
+    proxy_resp_init(&pr, test_pool, 0, 8190, 100);
+    cr_assert_eq(proxy_resp_feed(&pr, nul, sizeof(nul) - 1), -1);
+    cr_assert_null(
+        parse("HTTP/1.1 200 OK\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n", 100, 0, &pr, 0));
+    cr_assert_null(
+        parse("HTTP/1.1 200 OK\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n", 100, 0, &pr, 0));
+    cr_assert_null(parse("garbage\r\n\r\n", 100, 0, &pr, 0));
+    cr_assert_null(parse("HTTP/1.1 101 Switching Protocols\r\nUpgrade: x\r\n\r\n", 100, 0, &pr, 0));
+    /* a header line longer than the limit, and too many lines */
+    struct pbuf big = {.pool = test_pool};
+    pbuf_puts(&big, "HTTP/1.1 200 OK\r\nX-Big: ");
+    for (int i = 0; i < 9000; i++)
+        pbuf_append(&big, "a", 1);
+    pbuf_puts(&big, "\r\n\r\n");
+    cr_assert_null(parse(big.p, 1000, 0, &pr, 0));
+    cr_assert_str_eq(pr.error, "response header line too long");
+    struct pbuf many = {.pool = test_pool};
+    pbuf_puts(&many, "HTTP/1.1 200 OK\r\n");
+    for (int i = 0; i < 101; i++)
+        pbuf_printf(&many, "X-%d: v\r\n", i);
+    pbuf_puts(&many, "\r\n");
+    cr_assert_null(parse(many.p, 1000, 0, &pr, 0));
+    cr_assert_str_eq(pr.error, "too many response header lines");
+    /* a head the upstream never finished */
+    cr_assert_null(parse("HTTP/1.1 200 OK\r\nX: y\r\n", 100, 0, &pr, 1));
+}
