@@ -1326,11 +1326,11 @@ static enum conn_state process_input(struct http_conn *c, int64_t now)
         struct exchange *x = c->x;
         if (x->early) {
             /* the handler runs: parse only body bytes it has room for, and nothing past the request */
+            if (x->body_off == x->body_len)
+                x->body_off = x->body_len = 0;
             size_t room = READ_BUF_SIZE - x->body_len;
             if (x->msg_complete || room == 0 || x->line_failed)
                 break;
-            if (x->body_off == x->body_len)
-                x->body_off = x->body_len = 0, room = READ_BUF_SIZE;
             if (len > room)
                 len = room;
         }

@@ -1,0 +1,542 @@
+/*
+ * The reverse proxy through the real server, under every MPM, against real upstreams started here on
+ * loopback: our own server (event) serving files and /delay, and tests/integration/proxy_upstream.py, which
+ * misbehaves on purpose (slow head, close mid-body, CR in a header value, a huge head, no length, interim
+ * responses, trailers, a pooled connection closed between requests). The smuggling and malformed requests are
+ * sent through the proxy too, and the upstream's log says it saw exactly one request per client request.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "harness.h"
+
+/* ---- the Python upstream ---- */
+
+struct pyup {
+    pid_t pid;
+    int port;
+    char dir[64];
+    char log[128];
+};
+
+static struct pyup *pyup_start(void)
+{
+    struct pyup *u = calloc(1, sizeof(*u));
+    strcpy(u->dir, "/tmp/test_proxy.XXXXXX");
+    hassert(mkdtemp(u->dir) != NULL, "mkdtemp: %s", strerror(errno));
+    char *portfile = xasprintf("%s/port", u->dir);
+    snprintf(u->log, sizeof(u->log), "%s/requests.log", u->dir);
+    char *script = xasprintf("%s/tests/integration/proxy_upstream.py", getenv("HTTPD_SRCDIR"));
+    u->pid = fork();
+    hassert(u->pid >= 0, "fork: %s", strerror(errno));
+    if (u->pid == 0) {
+        prctl(PR_SET_PDEATHSIG, SIGKILL); /* never outlives the test, even a failed one */
+        execlp("python3", "python3", script, portfile, u->log, (char *)NULL);
+        _exit(127);
+    }
+    for (int i = 0; i < 100 && u->port == 0; i++) {
+        char *p = read_file(portfile, NULL);
+        if (p != NULL)
+            u->port = atoi(p);
+        free(p);
+        if (u->port == 0)
+            sleep_ms(50);
+    }
+    hassert(u->port > 0, "the Python upstream did not start");
+    free(portfile);
+    free(script);
+    return u;
+}
+
+static void pyup_stop(struct pyup *u)
+{
+    kill(u->pid, SIGKILL);
+    waitpid(u->pid, NULL, 0);
+    char *cmd = xasprintf("rm -rf %s", u->dir);
+    hassert(system(cmd) == 0, "%s", cmd);
+    free(cmd);
+    free(u);
+}
+
+/* Lines of the upstream's request log that contain needle. */
+static int pyup_count(const struct pyup *u, const char *needle)
+{
+    return log_count(u->log, needle);
+}
+
+/* ---- responses, whatever their framing ---- */
+
+struct presp {
+    int status;
+    char *head;
+    char *body;
+    size_t body_len;
+    int chunked, has_length, complete;
+};
+
+static void presp_free(struct presp *r)
+{
+    free(r->head);
+    free(r->body);
+    free(r);
+}
+
+/* The value of header `name` in the head, or NULL (static buffer). */
+static const char *presp_get(const struct presp *r, const char *name)
+{
+    static char value[256];
+    char *needle = xasprintf("\r\n%s: ", name);
+    const char *p = strcasestr(r->head, needle);
+    free(needle);
+    if (p == NULL)
+        return NULL;
+    p += strlen(name) + 4;
+    size_t n = strcspn(p, "\r");
+    snprintf(value, sizeof(value), "%.*s", (int)n, p);
+    return value;
+}
+
+static void consume(struct conn *c, size_t n)
+{
+    memmove(c->buf, c->buf + n, c->len - n);
+    c->len -= n;
+}
+
+/* Waits until c holds n bytes or the connection ends; 1 if it does. */
+static int want(struct conn *c, size_t n, int64_t deadline)
+{
+    while (c->len < n) {
+        int64_t left = deadline - now_ms();
+        if (left <= 0 || conn_fill(c, (int)left) <= 0)
+            return 0;
+    }
+    return 1;
+}
+
+/* Reads one response (any 1xx first is skipped when skip_interim): Content-Length, chunked, or to the close.
+ */
+static struct presp *read_resp(struct conn *c, int head_request, int timeout_ms, int skip_interim)
+{
+    int64_t deadline = now_ms() + timeout_ms;
+    struct presp *r = calloc(1, sizeof(*r));
+    for (;;) {
+        char *end;
+        while (c->buf == NULL || (c->buf[c->len] = '\0', (end = strstr(c->buf, "\r\n\r\n")) == NULL))
+            if (!want(c, c->len + 1, deadline))
+                hfail("no response head within %d ms; got: %s", timeout_ms, escape(c->buf, c->len));
+        size_t hl = (size_t)(end + 4 - c->buf);
+        r->head = strndup(c->buf, hl);
+        consume(c, hl);
+        hassert(sscanf(r->head, "HTTP/1.1 %d", &r->status) == 1, "status line: %s",
+                escape_line(r->head, hl, 200));
+        if (r->status >= 200 || !skip_interim)
+            break;
+        free(r->head);
+    }
+    const char *cl = presp_get(r, "Content-Length"), *te = presp_get(r, "Transfer-Encoding");
+    r->body = malloc(1);
+    r->body_len = 0;
+    if (head_request || r->status == 204 || r->status == 304 || r->status < 200) {
+        r->complete = 1;
+        return r;
+    }
+    if (te != NULL) {
+        hassert(strcmp(te, "chunked") == 0, "Transfer-Encoding: %s", te);
+        r->chunked = 1;
+        for (;;) {
+            char *lf;
+            while (c->buf[c->len] = '\0', (lf = strstr(c->buf, "\r\n")) == NULL)
+                if (!want(c, c->len + 1, deadline))
+                    return r;
+            size_t size = strtoul(c->buf, NULL, 16);
+            consume(c, (size_t)(lf + 2 - c->buf));
+            if (!want(c, size + 2, deadline))
+                return r;
+            if (size == 0) {
+                hassert(memcmp(c->buf, "\r\n", 2) == 0, "trailers reached the client: %s",
+                        escape(c->buf, c->len));
+                consume(c, 2);
+                r->complete = 1;
+                return r;
+            }
+            r->body = realloc(r->body, r->body_len + size + 1);
+            memcpy(r->body + r->body_len, c->buf, size);
+            r->body_len += size;
+            consume(c, size + 2);
+        }
+    }
+    size_t n = cl != NULL ? strtoul(cl, NULL, 10) : (size_t)-1;
+    r->has_length = cl != NULL;
+    while (c->len < n && want(c, c->len + 1, deadline))
+        ;
+    if (cl == NULL && !c->eof)
+        hfail("a body without a length did not end with the connection");
+    size_t take = c->len < n ? c->len : n;
+    r->body = realloc(r->body, take + 1);
+    memcpy(r->body, c->buf, take);
+    r->body_len = take;
+    r->body[take] = '\0';
+    consume(c, take);
+    r->complete = cl == NULL || take == n;
+    return r;
+}
+
+/* One request on a new connection. */
+static struct presp *once(int port, const char *raw, int timeout_ms)
+{
+    struct conn *c = conn_open(port);
+    conn_send_str(c, raw);
+    struct presp *r = read_resp(c, strncmp(raw, "HEAD ", 5) == 0, timeout_ms, 1);
+    conn_close(c);
+    return r;
+}
+
+static int status_of(int port, const char *raw)
+{
+    struct presp *r = once(port, raw, 10000);
+    int st = r->status;
+    presp_free(r);
+    return st;
+}
+
+static char *get(const char *target)
+{
+    return xasprintf("GET %s HTTP/1.1\r\nHost: front.test\r\n\r\n", target);
+}
+
+/* ---- our own server as the upstream ---- */
+
+#define UPSTREAM_CONF "StartServers 1\n<Location /delay>\n  SetHandler delay\n</Location>\n"
+
+MPM_TEST(proxy, files_and_delay_from_httpd, .timeout = 60)
+{
+    struct srv *up = server_start("event", UPSTREAM_CONF);
+    char *conf = xasprintf("ProxyPass /app/ http://127.0.0.1:%d/ retry=0\n"
+                           "ProxyPass /app/sub/ !\n"
+                           "ProxyPassReverse /app/ http://127.0.0.1:%d/\n"
+                           "<Location /wait>\n  ProxyPass http://127.0.0.1:%d/delay\n</Location>\n",
+                           up->port, up->port, up->port);
+    struct srv *s = server_start(mpm, conf);
+
+    /* a file, twice on one keep-alive client connection; the upstream connection is reused */
+    struct conn *c = conn_open(s->port);
+    for (int i = 0; i < 3; i++) {
+        char *req = get(i == 2 ? "/app/big.bin" : "/app/page.html");
+        conn_send_str(c, req);
+        struct presp *r = read_resp(c, 0, 10000, 0);
+        hassert(r->status == 200, "status %d", r->status);
+        if (i == 2) {
+            expect_bytes("big.bin", r->body, r->body_len, harness_big(), BIG_LEN);
+        } else {
+            expect_bytes("page.html", r->body, r->body_len, harness_page(), PAGE_LEN);
+            hassert(presp_get(r, "ETag") != NULL && presp_get(r, "Last-Modified") != NULL, "head: %s",
+                    r->head);
+        }
+        hassert(r->has_length, "the upstream's length is kept: %s", r->head);
+        presp_free(r);
+        free(req);
+    }
+    conn_close(c);
+    int lines = log_count(up->access_log, "GET /page.html");
+    hassert(lines == 2, "the upstream logged %d requests for page.html", lines);
+
+    /* HEAD has no body; a 404 and a 304 pass through; exclusions and <Location> */
+    struct presp *r = once(s->port, "HEAD /app/page.html HTTP/1.1\r\nHost: x\r\n\r\n", 5000);
+    hassert(r->status == 200 && r->body_len == 0, "HEAD: %d", r->status);
+    hassert(strcmp(presp_get(r, "Content-Length"), "1024") == 0, "HEAD keeps the length: %s", r->head);
+    presp_free(r);
+    hassert(status_of(s->port, "GET /app/nothing-here HTTP/1.1\r\nHost: x\r\n\r\n") == 404, "404");
+    r = once(s->port, "GET /app/sub/ HTTP/1.1\r\nHost: x\r\n\r\n", 5000);
+    hassert(r->status == 404, "/app/sub/ is excluded: served from our own (empty) /app/: %d", r->status);
+    presp_free(r);
+    r = once(s->port, "GET /wait?ms=200 HTTP/1.1\r\nHost: x\r\n\r\n", 5000);
+    hassert(r->status == 200 && strcmp(r->body, "waited 200 ms\n") == 0, "delay: %d %s", r->status, r->body);
+    presp_free(r);
+    /* a redirect of the upstream's (a directory without its slash) points back at us */
+    r = once(s->port, "GET /app/sub HTTP/1.1\r\nHost: front.test:81\r\n\r\n", 5000);
+    hassert(r->status == 301, "status %d", r->status);
+    hassert(strcmp(presp_get(r, "Location"), "http://front.test:81/app/sub/") == 0, "Location: %s",
+            presp_get(r, "Location"));
+    presp_free(r);
+    free(conf);
+    server_stop(s);
+    server_stop(up);
+}
+
+MPM_TEST(proxy, errors_refused_and_timeouts, .timeout = 60)
+{
+    struct pyup *u = pyup_start();
+    /* a port bound but not listening, held for the whole test so that no server is given it: refused */
+    int dead_fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in sin = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t slen = sizeof(sin);
+    hassert(bind(dead_fd, (struct sockaddr *)&sin, sizeof(sin)) == 0 &&
+                getsockname(dead_fd, (struct sockaddr *)&sin, &slen) == 0,
+            "bind: %s", strerror(errno));
+    int dead_port = ntohs(sin.sin_port);
+    char *conf = xasprintf("ProxyPass /py/ http://127.0.0.1:%d/ timeout=1 retry=0\n"
+                           "ProxyPass /dead/ http://127.0.0.1:%d/ retry=0\n"
+                           "ProxyPass /dead2/ http://127.0.0.1:%d/ retry=30\n",
+                           u->port, dead_port, dead_port);
+    struct srv *s = server_start(mpm, conf);
+
+    hassert(status_of(s->port, get("/dead/x")) == 503, "refused: 503");
+    hassert(wait_log(s->error_log, "connect() to 127.0.0.1:", 1, 2000) >= 1, "logged: %s",
+            log_tail(s->error_log, 2000));
+    hassert(log_count(s->error_log, "Connection refused") == 1, "logged once: %s",
+            log_tail(s->error_log, 2000));
+    /* retry=30: the first refusal puts the upstream in its error state (in that child: one keep-alive
+     * connection stays in one child), the next is refused at once */
+    struct conn *k = conn_open(s->port);
+    for (int i = 0; i < 2; i++) {
+        conn_send_str(k, get("/dead2/x"));
+        struct presp *r = read_resp(k, 0, 5000, 0);
+        hassert(r->status == 503, "request %d: %d", i, r->status);
+        presp_free(r);
+    }
+    conn_close(k);
+    hassert(wait_log(s->error_log, "is in its error state", 1, 2000) >= 1, "%s",
+            log_tail(s->error_log, 2000));
+
+    int64_t t0 = now_ms();
+    hassert(status_of(s->port, get("/py/slowhead?ms=3000")) == 504, "slow head: 504");
+    hassert(now_ms() - t0 < 2800, "504 after timeout=1, not the upstream's 3 s");
+    hassert(status_of(s->port, get("/py/slowhead?ms=100")) == 200, "a head within the timeout");
+    hassert(status_of(s->port, get("/py/crlf")) == 502, "CR in a header value: 502");
+    hassert(status_of(s->port, get("/py/hugehead")) == 502, "huge head: 502");
+    hassert(wait_log(s->error_log, "invalid response", 2, 2000) >= 2, "%s", log_tail(s->error_log, 2000));
+
+    /* closing mid-body: the client connection closes, the body is not completed */
+    struct conn *c = conn_open(s->port);
+    conn_send_str(c, get("/py/midclose"));
+    struct presp *r = read_resp(c, 0, 5000, 0);
+    hassert(r->status == 200 && !r->complete && r->body_len == 1000, "status %d, %zu bytes, complete %d",
+            r->status, r->body_len, r->complete);
+    hassert(c->eof, "the connection was closed");
+    presp_free(r);
+    conn_close(c);
+    hassert(wait_log(s->error_log, "in the middle of the response body", 1, 2000) >= 1, "%s",
+            log_tail(s->error_log, 2000));
+    free(conf);
+    server_stop(s);
+    pyup_stop(u);
+    close(dead_fd);
+}
+
+MPM_TEST(proxy, framing_interim_trailers_and_bodies, .timeout = 60)
+{
+    struct pyup *u = pyup_start();
+    char *conf = xasprintf("ProxyPass /py/ http://127.0.0.1:%d/ retry=0\nProxyVia On\n", u->port);
+    struct srv *s = server_start(mpm, conf);
+
+    /* no length: chunked to an HTTP/1.1 client, to the close for HTTP/1.0 */
+    struct presp *r = once(s->port, get("/py/nolength"), 5000);
+    hassert(r->chunked && r->complete && strcmp(r->body, "part 0\npart 1\npart 2\npart 3\npart 4\n") == 0,
+            "1.1: %s %s", r->head, r->body);
+    presp_free(r);
+    r = once(s->port, "GET /py/nolength HTTP/1.0\r\n\r\n", 5000);
+    hassert(!r->chunked && !r->has_length && strcmp(r->body, "part 0\npart 1\npart 2\npart 3\npart 4\n") == 0,
+            "1.0: %s %s", r->head, r->body);
+    presp_free(r);
+    /* interim responses are the proxy's business; trailers are dropped, the body is whole */
+    r = once(s->port, get("/py/continue"), 5000);
+    hassert(r->status == 200 && strcmp(r->body, "after interim\n") == 0, "%d %s", r->status, r->body);
+    hassert(presp_get(r, "Via") != NULL, "ProxyVia On: %s", r->head);
+    presp_free(r);
+    r = once(s->port, get("/py/trailers"), 5000);
+    hassert(r->chunked && r->complete && strcmp(r->body, "chunk1chunk2") == 0, "%s", r->body);
+    hassert(presp_get(r, "Trailer") == NULL, "Trailer is hop-by-hop: %s", r->head);
+    presp_free(r);
+
+    /* request bodies re-framed: Content-Length as received, chunked by us; hop-by-hop headers removed */
+    r = once(s->port,
+             "POST /py/echo HTTP/1.1\r\nHost: h\r\nConnection: X-Hop\r\nX-Hop: 1\r\nKeep-Alive: 1\r\n"
+             "Content-Length: 11\r\n\r\nhello world",
+             5000);
+    hassert(r->status == 200, "%d", r->status);
+    hassert(strstr(r->body, "Content-Length: 11\r\n") && strstr(r->body, "\r\n\r\n--\nhello world") &&
+                !strstr(r->body, "X-Hop") && !strstr(r->body, "Keep-Alive") &&
+                strstr(r->body, "X-Forwarded-For: 127.0.0.1\r\n") &&
+                strstr(r->body, "X-Forwarded-Host: h\r\n") && strstr(r->body, "Via: 1.1 "),
+            "upstream saw: %s", r->body);
+    presp_free(r);
+    r = once(s->port,
+             "POST /py/echo HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n"
+             "5\r\nhello\r\n6;ext=x\r\n world\r\n0\r\nX-Trailer: t\r\n\r\n",
+             5000);
+    hassert(strstr(r->body, "Transfer-Encoding: chunked\r\n") && strstr(r->body, "--\nhello world") &&
+                !strstr(r->body, "X-Trailer"),
+            "upstream saw: %s", r->body);
+    presp_free(r);
+    /* a large body streams through */
+    size_t n = 300000;
+    char *big = malloc(n);
+    for (size_t i = 0; i < n; i++)
+        big[i] = (char)('a' + i % 26);
+    struct conn *c = conn_open(s->port);
+    char *head = xasprintf("PUT /py/echo HTTP/1.1\r\nHost: h\r\nContent-Length: %zu\r\n\r\n", n);
+    conn_send_str(c, head);
+    conn_send(c, big, n);
+    r = read_resp(c, 0, 10000, 0);
+    hassert(r->status == 200 && r->body_len > n && memcmp(r->body + r->body_len - n, big, n) == 0,
+            "%zu bytes back", r->body_len);
+    presp_free(r);
+    /* Expect: 100-continue: the client is told to go on, and the upstream gets no Expect */
+    conn_send_str(c,
+                  "POST /py/echo HTTP/1.1\r\nHost: h\r\nExpect: 100-continue\r\nContent-Length: 2\r\n\r\n");
+    r = read_resp(c, 0, 5000, 0);
+    hassert(r->status == 100, "interim first: %d", r->status);
+    presp_free(r);
+    conn_send_str(c, "ok");
+    r = read_resp(c, 0, 5000, 0);
+    hassert(r->status == 200 && strstr(r->body, "--\nok") && !strstr(r->body, "Expect"), "%s", r->body);
+    presp_free(r);
+    /* a large response to a client that reads late: whole */
+    conn_send_str(c, get("/py/big?n=2000000"));
+    sleep_ms(500);
+    r = read_resp(c, 0, 20000, 0);
+    hassert(r->status == 200 && r->complete && r->body_len == 2000000, "%zu bytes", r->body_len);
+    for (size_t i = 0; i < r->body_len; i++)
+        if ((unsigned char)r->body[i] != i % 251)
+            hfail("byte %zu differs", i);
+    presp_free(r);
+    conn_close(c);
+    free(big);
+    free(head);
+    free(conf);
+    server_stop(s);
+    pyup_stop(u);
+}
+
+MPM_TEST(proxy, pooled_connection_closed_by_upstream, .timeout = 60)
+{
+    struct pyup *u = pyup_start();
+    char *conf = xasprintf("ProxyPass /py/ http://127.0.0.1:%d/ retry=0\n", u->port);
+    struct srv *s = server_start(mpm, conf);
+    /* the upstream closes an idle connection after 200 ms: detected before the next request */
+    struct conn *c = conn_open(s->port);
+    for (int i = 0; i < 3; i++) {
+        conn_send_str(c, get("/py/x"));
+        struct presp *r = read_resp(c, 0, 5000, 0);
+        hassert(r->status == 200 && strcmp(r->body, "ok /x\n") == 0, "request %d: %d", i, r->status);
+        presp_free(r);
+        sleep_ms(i == 0 ? 50 : 400);
+    }
+    /* the upstream takes the next request on a pooled connection and closes without answering: a GET is sent
+     * again on a new connection, a POST is not */
+    conn_send_str(c, get("/py/dropnext"));
+    struct presp *r = read_resp(c, 0, 5000, 0);
+    hassert(r->status == 200, "%d", r->status);
+    presp_free(r);
+    conn_send_str(c, get("/py/again"));
+    r = read_resp(c, 0, 5000, 0);
+    hassert(r->status == 200 && strcmp(r->body, "ok /again\n") == 0, "retried GET: %d %s", r->status,
+            r->body);
+    presp_free(r);
+    hassert(pyup_count(u, "GET /again") == 2, "dropped once, then answered: %s", read_file(u->log, NULL));
+    conn_send_str(c, get("/py/dropnext"));
+    r = read_resp(c, 0, 5000, 0);
+    presp_free(r);
+    conn_send_str(c, "POST /py/once HTTP/1.1\r\nHost: h\r\nContent-Length: 1\r\n\r\nx");
+    r = read_resp(c, 0, 5000, 0);
+    hassert(r->status == 502, "a POST is not sent twice: %d", r->status);
+    presp_free(r);
+    hassert(pyup_count(u, "POST /once") == 1, "%s", read_file(u->log, NULL));
+    conn_close(c);
+    free(conf);
+    server_stop(s);
+    pyup_stop(u);
+}
+
+/* Requests the core refuses never reach the upstream; those it answers reach it exactly once, re-framed. */
+MPM_TEST(proxy, smuggling_one_request_each, .timeout = 60)
+{
+    struct pyup *u = pyup_start();
+    char *conf = xasprintf("ProxyPass / http://127.0.0.1:%d/ retry=0\n", u->port);
+    struct srv *s = server_start(mpm, conf);
+    static const char *const bad[] = {
+        "POST /a HTTP/1.1\r\nHost: h\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\nGET "
+        "/smuggled HTTP/1.1\r\nHost: h\r\n\r\n",
+        "POST /a HTTP/1.1\r\nHost: h\r\nContent-Length: 4\r\nContent-Length: 40\r\n\r\nGET /smuggled "
+        "HTTP/1.1\r\n\r\n",
+        "POST /a HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked, identity\r\n\r\n0\r\n\r\n",
+        "POST /a HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: xchunked\r\n\r\nGET /smuggled HTTP/1.1\r\n\r\n",
+        "GET /a HTTP/1.1\r\nHost: h\r\nX: y\r\n folded\r\n\r\n",
+        "GET /a HTTP/1.1\nHost: h\n\n",
+        "GET /a HTTP/1.1\r\nHost: h\r\nHost: i\r\n\r\n",
+        "POST /a HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhelloXX0\r\n\r\n",
+        "GET /a HTTP/1.1\r\nHost: h\r\nContent-Length : 5\r\n\r\nhello",
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        struct conn *c = conn_open(s->port);
+        conn_send_str(c, bad[i]);
+        while (conn_fill(c, 3000) > 0)
+            ;
+        conn_close(c);
+    }
+    sleep_ms(300);
+    char *log = read_file(u->log, NULL);
+    hassert(pyup_count(u, "smuggled") == 0, "a smuggled request reached the upstream: %s", log);
+    int reached = pyup_count(u, " /a ");
+    hassert(reached == 0, "refused requests reached the upstream: %s", log);
+    free(log);
+    /* pipelined requests with bodies: each reaches it once, with its own body */
+    struct conn *c = conn_open(s->port);
+    conn_send_str(
+        c, "POST /echo HTTP/1.1\r\nHost: h\r\nContent-Length: 3\r\n\r\nonePOST /echo HTTP/1.1\r\nHost: h\r\n"
+           "Transfer-Encoding: chunked\r\n\r\n3\r\ntwo\r\n0\r\n\r\nGET /three HTTP/1.1\r\nHost: h\r\n\r\n");
+    for (int i = 0; i < 3; i++) {
+        struct presp *r = read_resp(c, 0, 5000, 0);
+        hassert(r->status == 200, "pipelined %d: %d", i, r->status);
+        if (i < 2)
+            hassert(strstr(r->body, i == 0 ? "--\none" : "--\ntwo") != NULL, "%s", r->body);
+        presp_free(r);
+    }
+    conn_close(c);
+    hassert(pyup_count(u, "POST /echo 3") == 2 && pyup_count(u, "GET /three") == 1, "%s",
+            read_file(u->log, NULL));
+    free(conf);
+    server_stop(s);
+    pyup_stop(u);
+}
+
+/* Under event, waiting on an upstream holds no thread: 200 requests to a 300 ms upstream take about 300 ms.
+ */
+Test(proxy, event_concurrent_upstream_waits, .fini = harness_fini, .timeout = 60)
+{
+    harness_begin_mpm("event");
+    enum { N = 200 };
+    raise_nofile(4 * N + 64);
+    struct srv *up = server_start("event", UPSTREAM_CONF);
+    char *conf = xasprintf("StartServers 1\nProxyPass /up/ http://127.0.0.1:%d/ retry=0\n", up->port);
+    struct srv *s = server_start("event", conf);
+    static struct conn *cs[N];
+    char *req = get("/up/delay?ms=300");
+    for (int i = 0; i < N; i++)
+        cs[i] = conn_open(s->port);
+    int64_t t0 = now_ms();
+    for (int i = 0; i < N; i++)
+        conn_send_str(cs[i], req);
+    for (int i = 0; i < N; i++) {
+        struct presp *r = read_resp(cs[i], 0, 10000, 0);
+        hassert(r->status == 200 && strcmp(r->body, "waited 300 ms\n") == 0, "request %d: %d", i, r->status);
+        presp_free(r);
+    }
+    int64_t took = now_ms() - t0;
+    harness_report("event: %d proxied requests to a 300 ms upstream in %lld ms", N, (long long)took);
+    hassert(took < 1500, "%d requests took %lld ms: serialised", N, (long long)took);
+    for (int i = 0; i < N; i++)
+        conn_close(cs[i]);
+    free(req);
+    free(conf);
+    server_stop(s);
+    server_stop(up);
+}
