@@ -248,6 +248,8 @@ static void conn_free(struct econn *e)
 /* CLOSE: ends the core's connection, then closes the socket, lingeringly if the core asks for it. */
 static void conn_end(struct econn *e)
 {
+    if (e->what > 0 && e->wfd != e->fd)
+        conn_unwatch(e); /* still on a handler's socket, which the core's cleanup is about to close */
     int linger = http_conn_linger(e->u.hc);
     http_conn_destroy(e->u.hc);
     e->u.hc = NULL;
@@ -545,8 +547,10 @@ static void reactor_free(void)
     update_listening();
     while (rx.conns != NULL) {
         struct econn *e = rx.conns;
-        if (!e->lingering)
+        if (!e->lingering) {
+            conn_unwatch(e);
             http_conn_destroy(e->u.hc);
+        }
         conn_free(e);
     }
     close_listen_set();
