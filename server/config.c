@@ -545,13 +545,31 @@ static int read_directives(struct reader *rd, const char **list, const char *wha
 
 /* ---- pass 2: applying ---- */
 
-enum section_kind { SEC_IFMODULE, SEC_LOCATION };
+enum section_kind { SEC_IFMODULE, SEC_LOCATION, SEC_MODULE };
 
 struct section {
     enum section_kind kind;
     int active;
     struct location *location;
+    const struct config_module *module; /* SEC_MODULE: whose section */
+    char *arg;
 };
+
+/* The module whose own section "<NAME" (or "</NAME>" when closing) is, or NULL. */
+static const struct config_module *section_module(const struct config_module *const *modules,
+                                                  const char *name, int closing)
+{
+    for (int i = 0; modules != NULL && modules[i] != NULL; i++) {
+        const char *sec = modules[i]->section;
+        size_t n = sec != NULL ? strlen(sec) : 0;
+        if (n == 0 || name[0] != '<' || (closing && name[1] != '/'))
+            continue;
+        const char *p = name + 1 + (closing ? 1 : 0);
+        if (strncasecmp(p, sec, n) == 0 && strcmp(p + n, closing ? ">" : "") == 0)
+            return modules[i];
+    }
+    return NULL;
+}
 
 /* <IfModule> names: the MPMs by Apache's names, and the features built into this server. */
 static int module_present(const struct server *s, const char *name)
@@ -664,6 +682,30 @@ static int apply(struct server *s, const struct config_module *const *modules, s
                 active = active && stack[i].active;
             continue;
         }
+        const struct config_module *secmod = section_module(modules, name, 0);
+        if (secmod != NULL) {
+            if (depth == MAX_SECTION_DEPTH)
+                return errbuf_set(err, "%s:%d: sections nested too deeply", l->file, l->line);
+            for (int i = 0; i < depth; i++)
+                if (stack[i].kind != SEC_IFMODULE)
+                    return errbuf_set(err, "%s:%d: %s> cannot be inside another section", l->file, l->line,
+                                      name);
+            struct section *sec = &stack[depth];
+            if (section_arg(s->pool, l, &sec->arg) < 0)
+                return errbuf_set(err, "%s:%d: %s> takes one argument", l->file, l->line, name);
+            sec->kind = SEC_MODULE;
+            sec->active = 1;
+            sec->location = NULL;
+            sec->module = secmod;
+            open_at[depth++] = l;
+            continue;
+        }
+        if ((secmod = section_module(modules, name, 1)) != NULL) {
+            if (depth == 0 || stack[depth - 1].kind != SEC_MODULE || stack[depth - 1].module != secmod)
+                return errbuf_set(err, "%s:%d: %s without matching opening section", l->file, l->line, name);
+            depth--;
+            continue;
+        }
         if (name[0] == '<' && !authz_directive(name))
             return errbuf_set(err, "%s:%d: unknown section '%s'", l->file, l->line, name);
         if (!active)
@@ -676,9 +718,25 @@ static int apply(struct server *s, const struct config_module *const *modules, s
             continue;
         }
         struct location *loc = NULL;
-        for (int i = 0; i < depth; i++)
+        const struct section *modsec = NULL;
+        for (int i = 0; i < depth; i++) {
             if (stack[i].kind == SEC_LOCATION)
                 loc = stack[i].location;
+            if (stack[i].kind == SEC_MODULE)
+                modsec = &stack[i];
+        }
+        if (modsec != NULL) {
+            const struct directive *d = find_directive(modsec->module->section_directives, name);
+            if (d == NULL)
+                return errbuf_set(err, "%s:%d: %s is not allowed inside <%s>", l->file, l->line, name,
+                                  modsec->module->section);
+            s->conf_section = modsec->arg;
+            const char *msg = d->set(s, d, l->argc - 1, l->argv + 1);
+            s->conf_section = NULL;
+            if (msg != NULL)
+                return errbuf_set(err, "%s:%d: %s %s", l->file, l->line, d->name, msg);
+            continue;
+        }
         if (authz_directive(name)) {
             if (authz_config_line(s->pool, loc, l->file, l->line, l->argc, l->argv, err) < 0)
                 return -1;

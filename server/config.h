@@ -51,6 +51,10 @@ struct config_module {
     /* Those of its directives also allowed inside <Location> (ProxyPass): while one is applied there,
      * s->conf_location is the section's path. NULL: none. */
     const struct directive *location_directives;
+    /* A section of its own, "<NAME ARG> ... </NAME>" (mod_proxy's <Proxy balancer://x>), and the directives
+     * allowed inside it: while one is applied there, s->conf_section is ARG. NULL: none. */
+    const char *section;
+    const struct directive *section_directives;
 };
 
 /* Command-line input to config_load(). */

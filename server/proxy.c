@@ -45,7 +45,11 @@ enum px_phase { PX_CONNECT, PX_SEND, PX_BODY, PX_HEAD, PX_RESPONSE };
 struct px {
     const struct proxy_conf *pc;
     const struct proxy_pass *pp;
-    const struct proxy_worker *w;
+    const struct proxy_worker *w;   /* the upstream: pp's, or the balancer member chosen */
+    const struct proxy_balancer *b; /* pp's balancer, or NULL */
+    unsigned long long tried;       /* members of b whose connect failed for this request */
+    int counted;                    /* proxy_worker_begin() was called for w */
+    unsigned long long sent_bytes;
     enum px_phase phase;
     int fd; /* the upstream connection; -1 when none */
     int reused, retried, body_done;
@@ -95,11 +99,58 @@ static enum handler_result px_wait(struct request *r, struct px *px, enum http_w
 
 static enum handler_result px_send(struct request *r, struct px *px);
 
+static enum handler_result px_connect(struct request *r, struct px *px, int fresh);
+
+/* Chooses the upstream: pp's, or a member of its balancer not tried yet and not in its error state. -1 if
+ * none. */
+static int px_choose(struct request *r, struct px *px)
+{
+    if (px->b == NULL) {
+        px->w = px->pp->worker;
+    } else {
+        px->w = proxy_balancer_pick(px->pc, px->b, now_ms(), px->tried);
+        if (px->w == NULL) {
+            char peer[HTTP_PEER_TEXT];
+            log_error(LOG_ERR, MODULE,
+                      "[client %s] no member of %s is usable (all in their error state%s), for %s %s",
+                      http_peer_text(r, peer), px->b->name, px->tried ? " or failed for this request" : "",
+                      r->method_name, r->path);
+            return -1;
+        }
+    }
+    px->head = proxy_request_head(r, px->pc, px->pp, px->w, &px->head_len);
+    return px->head != NULL ? 0 : -1;
+}
+
+/* A connect to px->w failed: its error state starts; a balancer's request goes to another member. */
+static enum handler_result px_connect_failed(struct request *r, struct px *px, int status)
+{
+    proxy_worker_failed(px->pc, px->w, now_ms());
+    if (px->fd >= 0)
+        close(px->fd);
+    px->fd = -1;
+    if (px->counted)
+        proxy_worker_end(px->pc, px->w, 0, 0);
+    px->counted = 0;
+    if (px->b != NULL) {
+        for (int i = 0; i < px->b->n_members && i < 64; i++)
+            if (px->b->members[i] == px->w)
+                px->tried |= 1ull << i;
+        if (px_choose(r, px) == 0)
+            return px_connect(r, px, 0);
+    }
+    return px_error(r, px, status);
+}
+
 /* A connection: from the pool unless `fresh`, else a new one. */
 static enum handler_result px_connect(struct request *r, struct px *px, int fresh)
 {
     px->fd = fresh ? -1 : proxy_pool_take(px->pc, px->w, now_ms());
     px->reused = px->fd >= 0;
+    if (!px->counted) {
+        proxy_worker_begin(px->pc, px->w);
+        px->counted = 1;
+    }
     px->out = px->head;
     px->out_len = px->head_len;
     px->out_off = 0;
@@ -113,8 +164,7 @@ static enum handler_result px_connect(struct request *r, struct px *px, int fres
     px->fd = proxy_connect_start(px->w, &pending, &call);
     if (px->fd < 0) {
         px_log(r, px, call, errno, NULL);
-        proxy_worker_failed(px->pc, px->w, now_ms());
-        return px_error(r, px, 503);
+        return px_connect_failed(r, px, 503);
     }
     if (pending) {
         px->phase = PX_CONNECT;
@@ -149,6 +199,7 @@ static enum handler_result px_send(struct request *r, struct px *px)
             ssize_t n = send(px->fd, px->out + px->out_off, px->out_len - px->out_off, MSG_NOSIGNAL);
             if (n > 0) {
                 px->out_off += (size_t)n;
+                px->sent_bytes += (unsigned long long)n;
                 continue;
             }
             if (n < 0 && errno == EINTR)
@@ -300,7 +351,7 @@ static enum handler_result proxy_resume(struct request *r)
         static const char *const calls[] = {"connect", "send", "send", "recv", "recv"};
         px_log(r, px, calls[px->phase], ETIMEDOUT, NULL);
         if (px->phase == PX_CONNECT)
-            proxy_worker_failed(px->pc, px->w, now_ms());
+            return px_connect_failed(r, px, 504);
         if (px->phase == PX_RESPONSE) {
             px_close(px);
             return HANDLER_ABORT;
@@ -312,8 +363,7 @@ static enum handler_result proxy_resume(struct request *r)
         int err = proxy_connect_result(px->fd);
         if (err != 0) {
             px_log(r, px, "connect", err, NULL);
-            proxy_worker_failed(px->pc, px->w, now_ms());
-            return px_error(r, px, 503);
+            return px_connect_failed(r, px, 503);
         }
         px->phase = PX_SEND;
         return px_send(r, px);
@@ -337,19 +387,21 @@ static enum handler_result proxy_handle(struct request *r)
         return http_resp_error(r, 500), HANDLER_DONE;
     px->pc = pc;
     px->pp = pp;
+    px->b = pp->balancer;
     px->w = pp->worker;
     px->fd = -1;
     r->handler_data = px;
-    if (proxy_worker_in_error(pc, px->w, now_ms())) {
+    if (px->b == NULL && proxy_worker_in_error(pc, px->w, now_ms())) {
         char peer[HTTP_PEER_TEXT];
         log_error(LOG_ERR, MODULE, "[client %s] %s is in its error state (retry=%d), for %s %s",
                   http_peer_text(r, peer), px->w->addr_text, px->w->retry, r->method_name, r->path);
         return px_error(r, px, 503);
     }
     px->buf = pool_alloc(r->pool, PROXY_BUF);
-    px->head = proxy_request_head(r, pc, pp, &px->head_len);
-    if (px->buf == NULL || px->head == NULL)
+    if (px->buf == NULL)
         return px_error(r, px, 500);
+    if (px_choose(r, px) < 0)
+        return px_error(r, px, px->b != NULL && px->w == NULL ? 503 : 500);
     return px_connect(r, px, 0);
 }
 
@@ -357,8 +409,12 @@ static enum handler_result proxy_handle(struct request *r)
 static void proxy_cleanup(struct request *r)
 {
     struct px *px = r->handler_data;
-    if (px != NULL)
-        px_close(px);
+    if (px == NULL)
+        return;
+    px_close(px);
+    if (px->counted)
+        proxy_worker_end(px->pc, px->w, px->sent_bytes, (unsigned long long)px->resp_bytes);
+    px->counted = 0;
 }
 
 const struct handler proxy_handler = {

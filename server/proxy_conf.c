@@ -122,11 +122,109 @@ static const char *worker_param(struct pool *p, struct proxy_worker *w, const ch
         w->ttl = (int)v;
     else if (str_ieq("retry", arg, klen))
         w->retry = (int)v;
+    else if (str_ieq("loadfactor", arg, klen))
+        w->loadfactor = (int)v;
     else
         return pool_printf(p,
                            "'%s': unknown worker parameter (connectiontimeout, timeout, max, ttl, "
                            "disablereuse, retry)",
                            arg);
+    return NULL;
+}
+
+/* Defaults, then the key=value parameters. */
+static const char *worker_params(struct pool *p, struct proxy_worker *w, int argc, char **argv)
+{
+    const char *msg;
+    w->connect_timeout = w->timeout = -1;
+    w->max = -1;
+    w->retry = PROXY_DEFAULT_RETRY;
+    w->loadfactor = 1;
+    for (int i = 0; i < argc; i++)
+        if ((msg = worker_param(p, w, argv[i])) != NULL)
+            return msg;
+    return NULL;
+}
+
+static void add_worker(struct proxy_conf *pc, struct proxy_worker *w, char *shared_name)
+{
+    w->shared_name = shared_name;
+    w->index = pc->n_workers++;
+    struct proxy_worker **t = &pc->workers;
+    while (*t != NULL)
+        t = &(*t)->next;
+    *t = w;
+}
+
+/* The balancer of the <Proxy> section being read, made on its first line. */
+static struct proxy_balancer *section_balancer(struct server *s, const char **err)
+{
+    struct proxy_conf *pc = conf_of(s);
+    const char *name = s->conf_section;
+    *err = NULL;
+    if (pc == NULL) {
+        *err = "out of memory";
+        return NULL;
+    }
+    if (strncasecmp(name, "balancer://", 11) != 0 || name[11] == '\0' || strchr(name + 11, '/') != NULL) {
+        *err = pool_printf(s->pool, "inside <Proxy %s>: only <Proxy balancer://NAME> sections are supported",
+                           name);
+        return NULL;
+    }
+    struct proxy_balancer **t = &pc->balancers;
+    for (; *t != NULL; t = &(*t)->next)
+        if (strcasecmp((*t)->name, name) == 0)
+            return *t;
+    *t = pool_calloc(s->pool, sizeof(**t));
+    (*t)->name = pool_strdup(s->pool, name);
+    return *t;
+}
+
+static const char *set_balancer_member(struct server *s, const struct directive *d, int argc, char **argv)
+{
+    (void)d;
+    const char *msg;
+    struct proxy_balancer *b = section_balancer(s, &msg);
+    if (b == NULL)
+        return msg;
+    if (argc < 1)
+        return "takes an http:// URL, then key=value parameters (loadfactor=, retry=, timeout= ...)";
+    struct proxy_worker *w = pool_calloc(s->pool, sizeof(*w));
+    if ((msg = proxy_parse_url(s->pool, argv[0], w)) != NULL ||
+        (msg = worker_params(s->pool, w, argc - 1, argv + 1)) != NULL)
+        return msg;
+    if (w->loadfactor < 1 || w->loadfactor > 100)
+        return pool_printf(s->pool, "loadfactor=%d: must be 1 to 100", w->loadfactor);
+    if (b->n_members == b->cap_members) {
+        int cap = b->cap_members ? 2 * b->cap_members : 4;
+        struct proxy_worker **m = pool_alloc(s->pool, sizeof(*m) * (size_t)cap);
+        if (b->n_members > 0)
+            memcpy(m, b->members, sizeof(*m) * (size_t)b->n_members);
+        b->members = m;
+        b->cap_members = cap;
+    }
+    b->members[b->n_members++] = w;
+    add_worker(s->proxy, w, pool_printf(s->pool, "%s %s", b->name, w->url));
+    return NULL;
+}
+
+static const char *set_proxy_set(struct server *s, const struct directive *d, int argc, char **argv)
+{
+    (void)d;
+    const char *msg;
+    struct proxy_balancer *b = section_balancer(s, &msg);
+    if (b == NULL)
+        return msg;
+    if (argc < 1)
+        return "takes key=value parameters (lbmethod=byrequests|bybusyness)";
+    for (int i = 0; i < argc; i++) {
+        if (strcasecmp(argv[i], "lbmethod=byrequests") == 0)
+            b->lbmethod = PROXY_LB_BYREQUESTS;
+        else if (strcasecmp(argv[i], "lbmethod=bybusyness") == 0)
+            b->lbmethod = PROXY_LB_BYBUSYNESS;
+        else
+            return pool_printf(s->pool, "'%s': takes lbmethod=byrequests or lbmethod=bybusyness", argv[i]);
+    }
     return NULL;
 }
 
@@ -153,22 +251,26 @@ static const char *set_proxy_pass(struct server *s, const struct directive *d, i
     if (strcmp(argv[0], "!") == 0) {
         if (argc > 1)
             return "! takes no parameters";
+    } else if (strncasecmp(argv[0], "balancer://", 11) == 0) {
+        size_t n = strcspn(argv[0] + 11, "/");
+        for (struct proxy_balancer *b = pc->balancers; b != NULL; b = b->next)
+            if (strlen(b->name) == 11 + n && strncasecmp(b->name, argv[0], 11 + n) == 0)
+                pp->balancer = b;
+        if (pp->balancer == NULL)
+            return pool_printf(s->pool, "'%s': no <Proxy %.*s> section before this line", argv[0],
+                               (int)(11 + n), argv[0]);
+        if (argv[0][11 + n] != '\0' && strcmp(argv[0] + 11 + n, "/") != 0)
+            return pool_printf(s->pool, "'%s': a path after the balancer's name is not supported", argv[0]);
+        if (argc > 1)
+            return "takes no worker parameters with a balancer (give them to each BalancerMember)";
     } else {
         struct proxy_worker *w = pool_calloc(s->pool, sizeof(*w));
         const char *msg = proxy_parse_url(s->pool, argv[0], w);
         if (msg != NULL)
             return msg;
-        w->connect_timeout = w->timeout = -1;
-        w->max = -1;
-        w->retry = PROXY_DEFAULT_RETRY;
-        for (int i = 1; i < argc; i++)
-            if ((msg = worker_param(s->pool, w, argv[i])) != NULL)
-                return msg;
-        w->index = pc->n_workers++;
-        struct proxy_worker **t = &pc->workers;
-        while (*t != NULL)
-            t = &(*t)->next;
-        *t = w;
+        if ((msg = worker_params(s->pool, w, argc - 1, argv + 1)) != NULL)
+            return msg;
+        add_worker(pc, w, w->url);
         pp->worker = w;
     }
     struct proxy_pass **t = &pc->passes;
@@ -253,18 +355,21 @@ const struct proxy_pass *proxy_match(const struct proxy_conf *pc, const char *pa
     for (const struct proxy_pass *pp = pc->passes; pp != NULL; pp = pp->next)
         if (strncmp(path, pp->prefix, pp->len) == 0 && (best == NULL || pp->len > best->len))
             best = pp;
-    return best != NULL && best->worker != NULL ? best : NULL;
+    return best != NULL && (best->worker != NULL || best->balancer != NULL) ? best : NULL;
 }
 
 /* Fills what the directives left: timeouts from ProxyTimeout (itself from Timeout), max. */
 static int check_config(struct server *s, struct warnings *w, struct errbuf *err)
 {
-    (void)w, (void)err;
+    (void)w;
     struct proxy_conf *pc = s->proxy;
     if (pc == NULL)
         return 0;
     if (pc->timeout < 0)
         pc->timeout = s->timeout;
+    for (struct proxy_balancer *b = pc->balancers; b != NULL; b = b->next)
+        if (b->n_members == 0)
+            return errbuf_set(err, "%s: <Proxy %s> has no BalancerMember", s->conf_file, b->name);
     for (struct proxy_worker *wk = pc->workers; wk != NULL; wk = wk->next) {
         if (wk->timeout < 0)
             wk->timeout = pc->timeout * 1000;
@@ -294,9 +399,17 @@ static const struct directive proxy_location_directives[] = {
     {NULL, NULL, 0, NULL},
 };
 
+static const struct directive proxy_section_directives[] = {
+    {"BalancerMember", set_balancer_member, 0, "a member of the balancer: an http:// URL and parameters"},
+    {"ProxySet", set_proxy_set, 0, "lbmethod=byrequests|bybusyness"},
+    {NULL, NULL, 0, NULL},
+};
+
 const struct config_module proxy_module = {
     .name = "proxy_module",
     .directives = proxy_directives,
     .check_config = check_config,
     .location_directives = proxy_location_directives,
+    .section = "Proxy",
+    .section_directives = proxy_section_directives,
 };

@@ -30,14 +30,28 @@ struct proxy_worker {
     int ttl;             /* ttl=, s: an idle connection older than this is not used again; 0 = no limit */
     int disable_reuse;   /* disablereuse=On: a connection per request */
     int retry;           /* retry=, s: after a connect error, requests get 503 at once for this long */
+    int loadfactor;      /* loadfactor= of a BalancerMember, 1..100 (1) */
+    char *shared_name;   /* its scoreboard slot: the URL, or "balancer://NAME URL" for a member */
     struct proxy_worker *next;
+};
+
+enum proxy_lbmethod { PROXY_LB_BYREQUESTS, PROXY_LB_BYBUSYNESS };
+
+/* A <Proxy balancer://NAME> section: its members and how one is chosen. */
+struct proxy_balancer {
+    char *name; /* "balancer://app" */
+    struct proxy_worker **members;
+    int n_members, cap_members;
+    enum proxy_lbmethod lbmethod; /* ProxySet lbmethod=, byrequests */
+    struct proxy_balancer *next;
 };
 
 /* One ProxyPass: a path prefix and its upstream, or an exclusion (`!`). */
 struct proxy_pass {
     char *prefix;
     size_t len;
-    struct proxy_worker *worker; /* NULL for `!` */
+    struct proxy_worker *worker;     /* NULL for `!` and for a balancer */
+    struct proxy_balancer *balancer; /* ProxyPass /x balancer://NAME/ */
     struct proxy_pass *next;
 };
 
@@ -54,7 +68,8 @@ enum proxy_via { PROXY_VIA_OFF, PROXY_VIA_ON, PROXY_VIA_FULL, PROXY_VIA_BLOCK };
 struct proxy_conf {
     struct proxy_pass *passes;      /* in file order */
     struct proxy_reverse *reverses; /* in file order */
-    struct proxy_worker *workers;   /* every upstream, index 0 .. n_workers-1 */
+    struct proxy_worker *workers;   /* every upstream (balancer members too), index 0 .. n_workers-1 */
+    struct proxy_balancer *balancers;
     int n_workers;
     int preserve_host;  /* ProxyPreserveHost, Off */
     int add_headers;    /* ProxyAddHeaders, On */
@@ -65,7 +80,8 @@ struct proxy_conf {
 /* The directives, applied beside the core's; ProxyPass and ProxyPassReverse also inside <Location>. */
 extern const struct config_module proxy_module;
 
-/* The ProxyPass that covers `path`: the longest prefix; NULL when none, or when the longest is a `!`. */
+/* The ProxyPass that covers `path`: the longest prefix; NULL when none, or when the longest is a `!`. It has
+ * a worker or a balancer. */
 const struct proxy_pass *proxy_match(const struct proxy_conf *pc, const char *path);
 
 /*

@@ -85,9 +85,8 @@ static void put_merged(struct pbuf *b, const struct request *r, const char *name
 }
 
 char *proxy_request_head(const struct request *r, const struct proxy_conf *pc, const struct proxy_pass *pp,
-                         size_t *len)
+                         const struct proxy_worker *w, size_t *len)
 {
-    const struct proxy_worker *w = pp->worker;
     const char *connection = http_header_get(r, "Connection");
     struct pbuf b = {.pool = r->pool};
     pbuf_reserve(&b, 512);

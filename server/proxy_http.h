@@ -20,13 +20,14 @@
 int proxy_hop_by_hop(const char *name, const char *connection);
 
 /*
- * The request head for the upstream: request line with the upstream path (the worker's path, then the rest of
- * r->path after `prefix`, percent-encoded again, then ?query), the client's end-to-end headers, Host (the
- * upstream's, or the client's with ProxyPreserveHost), X-Forwarded-For/-Host/-Server (ProxyAddHeaders), Via
- * (ProxyVia), and Content-Length or Transfer-Encoding: chunked for the body r has. NULL when out of memory.
+ * The request head for the upstream: request line with the upstream path (the path of w, pp's upstream or the
+ * balancer member chosen, then the rest of r->path after `prefix`, percent-encoded again, then ?query), the
+ * client's end-to-end headers, Host (the upstream's, or the client's with ProxyPreserveHost),
+ * X-Forwarded-For/-Host/-Server (ProxyAddHeaders), Via (ProxyVia), and Content-Length or Transfer-Encoding:
+ * chunked for the body r has. NULL when out of memory.
  */
 char *proxy_request_head(const struct request *r, const struct proxy_conf *pc, const struct proxy_pass *pp,
-                         size_t *len);
+                         const struct proxy_worker *w, size_t *len);
 
 /*
  * ProxyPassReverse: when `value` (a Location, Content-Location or URI) starts with one of pc's upstream URLs,

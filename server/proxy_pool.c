@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "proxy_pool.h"
+#include "scoreboard.h"
 
 struct idle {
     int fd;
@@ -28,7 +29,9 @@ struct idle {
 struct wpool {
     struct idle *idle;
     int n, cap;
-    int64_t error_until; /* retry=: the error state ends then */
+    int64_t error_until;      /* retry=: the error state ends then (without a scoreboard) */
+    struct sb_member *shared; /* its scoreboard slot, once looked up */
+    int looked_up;
 };
 
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
@@ -51,6 +54,19 @@ static struct wpool *pool_of(const struct proxy_conf *pc, const struct proxy_wor
         owner = pools != NULL ? pc : NULL;
     }
     return w->index < n_pools ? &pools[w->index] : NULL;
+}
+
+/* The scoreboard slot of w (under the lock), or NULL: no scoreboard (unit tests), or every slot taken. */
+static struct sb_member *shared_of(struct wpool *p, const struct proxy_worker *w)
+{
+    if (p == NULL)
+        return NULL;
+    if (!p->looked_up) {
+        struct scoreboard *sb = scoreboard_current();
+        p->shared = sb != NULL && w->shared_name != NULL ? scoreboard_member(sb, w->shared_name) : NULL;
+        p->looked_up = 1;
+    }
+    return p->shared;
 }
 
 /* Whether an idle connection is still open and silent. */
@@ -148,7 +164,8 @@ int proxy_worker_in_error(const struct proxy_conf *pc, const struct proxy_worker
 {
     pthread_mutex_lock(&lock);
     struct wpool *p = pool_of(pc, w);
-    int in_error = p != NULL && now < p->error_until;
+    struct sb_member *m = shared_of(p, w);
+    int in_error = m != NULL ? now < atomic_load(&m->error_until) : p != NULL && now < p->error_until;
     pthread_mutex_unlock(&lock);
     return in_error;
 }
@@ -157,8 +174,14 @@ void proxy_worker_failed(const struct proxy_conf *pc, const struct proxy_worker 
 {
     pthread_mutex_lock(&lock);
     struct wpool *p = pool_of(pc, w);
-    if (p != NULL && w->retry > 0)
+    struct sb_member *m = shared_of(p, w);
+    if (m != NULL)
+        atomic_fetch_add(&m->failures, 1);
+    if (p != NULL && w->retry > 0) {
         p->error_until = now + (int64_t)w->retry * 1000;
+        if (m != NULL)
+            atomic_store(&m->error_until, p->error_until);
+    }
     pthread_mutex_unlock(&lock);
 }
 
@@ -168,4 +191,89 @@ int proxy_may_retry(int reused, int retried, enum http_method method, long long 
     int idempotent = method == METHOD_GET || method == METHOD_HEAD || method == METHOD_OPTIONS ||
                      method == METHOD_TRACE || method == METHOD_PUT || method == METHOD_DELETE;
     return reused && !retried && idempotent && body_taken == 0 && response_bytes == 0;
+}
+
+/* The scoreboard slot of w, taken under the lock (the slot itself is atomics). */
+static struct sb_member *member(const struct proxy_conf *pc, const struct proxy_worker *w)
+{
+    pthread_mutex_lock(&lock);
+    struct sb_member *m = shared_of(pool_of(pc, w), w);
+    pthread_mutex_unlock(&lock);
+    return m;
+}
+
+void proxy_worker_begin(const struct proxy_conf *pc, const struct proxy_worker *w)
+{
+    struct sb_member *m = member(pc, w);
+    if (m != NULL) {
+        atomic_fetch_add(&m->elected, 1);
+        atomic_fetch_add(&m->busy, 1);
+    }
+}
+
+void proxy_worker_end(const struct proxy_conf *pc, const struct proxy_worker *w, unsigned long long sent,
+                      unsigned long long rcvd)
+{
+    struct sb_member *m = member(pc, w);
+    if (m != NULL) {
+        atomic_fetch_sub(&m->busy, 1);
+        atomic_fetch_add(&m->sent, sent);
+        atomic_fetch_add(&m->rcvd, rcvd);
+    }
+}
+
+int proxy_lb_choose(int n, enum proxy_lbmethod method, const int *usable, const int *factor, const int *busy,
+                    int *lbstatus)
+{
+    int best = -1, total = 0;
+    for (int i = 0; i < n; i++) {
+        if (!usable[i])
+            continue;
+        lbstatus[i] += factor[i];
+        total += factor[i];
+        if (best < 0) {
+            best = i;
+            continue;
+        }
+        /* busy per loadfactor, compared without division: busy[i] / factor[i] < busy[best] / factor[best] */
+        long long lhs = (long long)busy[i] * factor[best], rhs = (long long)busy[best] * factor[i];
+        if (method == PROXY_LB_BYBUSYNESS && lhs != rhs) {
+            if (lhs < rhs)
+                best = i;
+        } else if (lbstatus[i] > lbstatus[best]) {
+            best = i;
+        }
+    }
+    if (best >= 0)
+        lbstatus[best] -= total;
+    return best;
+}
+
+#define LB_MAX 64
+
+const struct proxy_worker *proxy_balancer_pick(const struct proxy_conf *pc, const struct proxy_balancer *b,
+                                               int64_t now, unsigned long long tried)
+{
+    int n = b->n_members < LB_MAX ? b->n_members : LB_MAX;
+    int usable[LB_MAX] = {0}, factor[LB_MAX] = {0}, busy[LB_MAX] = {0}, lbstatus[LB_MAX] = {0},
+        before[LB_MAX] = {0};
+    struct sb_member *m[LB_MAX];
+    static __thread int local_status[LB_MAX]; /* without a scoreboard (unit tests): this thread's scores */
+    for (int i = 0; i < n; i++) {
+        const struct proxy_worker *w = b->members[i];
+        m[i] = member(pc, w);
+        usable[i] = !((tried >> i) & 1) && !proxy_worker_in_error(pc, w, now);
+        factor[i] = w->loadfactor > 0 ? w->loadfactor : 1;
+        busy[i] = m[i] != NULL ? atomic_load(&m[i]->busy) : 0;
+        lbstatus[i] = before[i] = m[i] != NULL ? atomic_load(&m[i]->lbstatus) : local_status[i];
+    }
+    int k = proxy_lb_choose(n, b->lbmethod, usable, factor, busy, lbstatus);
+    /* the scores are shared by every child: each adds its change, so that concurrent choices add up */
+    for (int i = 0; i < n; i++) {
+        if (m[i] != NULL)
+            atomic_fetch_add(&m[i]->lbstatus, lbstatus[i] - before[i]);
+        else
+            local_status[i] = lbstatus[i];
+    }
+    return k >= 0 ? b->members[k] : NULL;
 }

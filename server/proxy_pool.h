@@ -35,7 +35,9 @@ int proxy_connect_start(const struct proxy_worker *w, int *pending, const char *
 /* After writability: 0 when the connection is established, else its errno (SO_ERROR). */
 int proxy_connect_result(int fd);
 
-/* Whether w is in its error state (a connect failed less than retry= seconds ago): requests get 503 at once.
+/*
+ * Whether w is in its error state (a connect failed less than retry= seconds ago): requests get 503 at once.
+ * The state is shared by every child through the scoreboard (its member slot), when there is one.
  */
 int proxy_worker_in_error(const struct proxy_conf *pc, const struct proxy_worker *w, int64_t now);
 
@@ -50,5 +52,26 @@ void proxy_worker_failed(const struct proxy_conf *pc, const struct proxy_worker 
  */
 int proxy_may_retry(int reused, int retried, enum http_method method, long long body_taken,
                     long long response_bytes);
+
+/* A request goes to w (its busy count and requests, in the scoreboard), and when it ends, its bytes. */
+void proxy_worker_begin(const struct proxy_conf *pc, const struct proxy_worker *w);
+void proxy_worker_end(const struct proxy_conf *pc, const struct proxy_worker *w, unsigned long long sent,
+                      unsigned long long rcvd);
+
+/*
+ * The member of b a request goes to (mod_proxy_balancer's lbmethods), skipping those in their error state and
+ * those whose bit is set in `tried` (members already tried for this request); NULL when none is left.
+ */
+const struct proxy_worker *proxy_balancer_pick(const struct proxy_conf *pc, const struct proxy_balancer *b,
+                                               int64_t now, unsigned long long tried);
+
+/*
+ * The choice itself, over n candidates (usable[i] false: skipped): byrequests gives each usable member its
+ * loadfactor and takes the one with the highest running score, which then pays the sum (Apache's weighted
+ * round robin; lbstatus is updated); bybusyness takes the least busy per loadfactor, byrequests breaking
+ * ties. Returns the index, or -1 when none is usable.
+ */
+int proxy_lb_choose(int n, enum proxy_lbmethod method, const int *usable, const int *factor, const int *busy,
+                    int *lbstatus);
 
 #endif

@@ -36,7 +36,7 @@ static size_t scoreboard_size(int server_limit, int thread_limit)
     if (slots / rows != (size_t)thread_limit || slots > SIZE_MAX / sizeof(struct sb_worker) / 2)
         return 0;
     return align64(sizeof(struct scoreboard)) + align64(rows * sizeof(struct sb_child)) +
-           slots * sizeof(struct sb_worker);
+           align64(slots * sizeof(struct sb_worker)) + SB_MEMBERS_MAX * sizeof(struct sb_member);
 }
 
 struct scoreboard *scoreboard_create(int server_limit, int thread_limit, struct errbuf *err)
@@ -66,6 +66,9 @@ struct scoreboard *scoreboard_create(int server_limit, int thread_limit, struct 
     sb->children = (struct sb_child *)(base + align64(sizeof(*sb)));
     sb->workers = (struct sb_worker *)(base + align64(sizeof(*sb)) +
                                        align64((size_t)server_limit * sizeof(struct sb_child)));
+    sb->members =
+        (struct sb_member *)((char *)sb->workers +
+                             align64((size_t)server_limit * (size_t)thread_limit * sizeof(struct sb_worker)));
     for (size_t i = 0; i < (size_t)server_limit * (size_t)thread_limit; i++)
         atomic_init(&sb->workers[i].state, (char)SB_DEAD);
     current = sb;
@@ -79,6 +82,58 @@ void scoreboard_destroy(struct scoreboard *sb)
     if (current == sb)
         current = NULL;
     munmap(sb, scoreboard_size(sb->server_limit, sb->thread_limit));
+}
+
+/* The named slot with this name, or NULL; *pending when a slot is being named meanwhile. */
+static struct sb_member *member_find(struct scoreboard *sb, const char *name, int *pending)
+{
+    *pending = 0;
+    for (int i = 0; i < SB_MEMBERS_MAX; i++) {
+        int used = atomic_load_explicit(&sb->members[i].used, memory_order_acquire);
+        *pending |= used == 1;
+        if (used == 2 && strncmp(sb->members[i].name, name, SB_MEMBER_NAME_MAX - 1) == 0)
+            return &sb->members[i];
+    }
+    return NULL;
+}
+
+struct sb_member *scoreboard_member(struct scoreboard *sb, const char *name)
+{
+    int pending;
+    for (int tries = 0; tries < 1000; tries++) {
+        struct sb_member *m = member_find(sb, name, &pending);
+        if (m != NULL)
+            return m;
+        if (pending) { /* another process is naming a slot: perhaps with this name */
+            sched_yield();
+            continue;
+        }
+        for (int i = 0; i < SB_MEMBERS_MAX; i++) {
+            int free_slot = 0;
+            if (!atomic_compare_exchange_strong(&sb->members[i].used, &free_slot, 1))
+                continue;
+            strncpy(sb->members[i].name, name, SB_MEMBER_NAME_MAX - 1);
+            sb->members[i].name[SB_MEMBER_NAME_MAX - 1] = '\0';
+            atomic_store_explicit(&sb->members[i].used, 2, memory_order_release);
+            /* two processes may have named a slot each: the first one wins, the other is given back */
+            for (int k = 0; k < i; k++)
+                if (atomic_load_explicit(&sb->members[k].used, memory_order_acquire) == 2 &&
+                    strncmp(sb->members[k].name, name, SB_MEMBER_NAME_MAX - 1) == 0) {
+                    atomic_store_explicit(&sb->members[i].used, 0, memory_order_release);
+                    return &sb->members[k];
+                }
+            return &sb->members[i];
+        }
+        return NULL;
+    }
+    return NULL;
+}
+
+struct sb_member *scoreboard_member_at(struct scoreboard *sb, int i)
+{
+    if (i < 0 || i >= SB_MEMBERS_MAX || atomic_load_explicit(&sb->members[i].used, memory_order_acquire) != 2)
+        return NULL;
+    return &sb->members[i];
 }
 
 struct scoreboard *scoreboard_current(void)

@@ -52,6 +52,24 @@ struct sb_child {
     atomic_int_fast32_t idle_conns; /* idle keep-alive connections (event) */
 };
 
+/*
+ * What every child must agree on about a proxy upstream (a ProxyPass URL, or a balancer member): its error
+ * state and its counters. A slot is claimed by name on first use and keeps its counters across restarts.
+ */
+#define SB_MEMBERS_MAX     64
+#define SB_MEMBER_NAME_MAX 160
+struct sb_member {
+    atomic_int used;               /* 0 free, 1 being named, 2 named (name is final) */
+    char name[SB_MEMBER_NAME_MAX]; /* "balancer://app http://127.0.0.1:9000/", or the URL of a ProxyPass */
+    atomic_uint_fast64_t elected;  /* requests sent to it */
+    atomic_int busy;               /* requests in progress */
+    atomic_uint_fast64_t sent;     /* bytes of requests sent */
+    atomic_uint_fast64_t rcvd;     /* bytes of responses received */
+    atomic_uint_fast64_t failures; /* connects that failed */
+    _Atomic int64_t error_until;   /* monotonic ms: in the error state until then (retry=) */
+    atomic_int lbstatus;           /* byrequests' running score */
+};
+
 #define SB_MPM_NAME_MAX 16
 
 /* What the running model makes of the board, as /server-status shows it. */
@@ -76,6 +94,7 @@ struct scoreboard {
     atomic_int info_async, info_threads_per_child, info_max_servers;
     struct sb_child *children; /* server_limit rows */
     struct sb_worker *workers; /* server_limit * thread_limit slots */
+    struct sb_member *members; /* SB_MEMBERS_MAX slots */
 };
 
 /* Maps a scoreboard shared with future children. NULL on failure (err says why). */
@@ -110,6 +129,13 @@ void scoreboard_request_done(struct sb_worker *w, uint64_t bytes, int64_t durati
 
 /* Workers in SB_READY over the live children whose generation is `gen` and which are not quitting. */
 int scoreboard_idle_workers(struct scoreboard *sb, int gen);
+
+/* The member slot named `name` (truncated to SB_MEMBER_NAME_MAX - 1), claimed when no slot has it yet; NULL
+ * when every slot is taken. Safe against other processes claiming at the same time. */
+struct sb_member *scoreboard_member(struct scoreboard *sb, const char *name);
+
+/* Member slot i (0 .. SB_MEMBERS_MAX - 1) when it is named, else NULL. */
+struct sb_member *scoreboard_member_at(struct scoreboard *sb, int i);
 
 /* Totals over every slot. */
 uint64_t scoreboard_total_accesses(struct scoreboard *sb);

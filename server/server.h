@@ -156,6 +156,7 @@ struct server {
     const struct mpm *const *mpms; /* the MPMs it could choose from */
     struct conf_line *conf_lines;  /* the directives as read, in order */
     const char *conf_location;     /* while a directive inside <Location> is applied: the section's path */
+    const char *conf_section;      /* while a directive inside a module's section is applied: its argument */
 
     /* command line */
     int one_process; /* -X */

@@ -148,4 +148,19 @@ void status_render_auto(struct pbuf *b, const struct status_snap *sn, const stru
             "ConnsAsyncKeepAlive: %ld\nConnsAsyncClosing: %d\n",
             sn->procs, sn->stopping, sn->conns, 0, sn->writing, sn->keepalive, 0);
     pbuf_printf(b, "Scoreboard: %s\n", sn->board);
+    /* mod_proxy_balancer's lines, after the scoreboard as Apache prints them */
+    for (int i = 0; i < sn->n_members; i++) {
+        const struct status_member *m = &sn->members[i];
+        int bi = m->balancer_index, wi = m->member_index;
+        if (wi == 0)
+            pbuf_printf(b, "ProxyBalancer[%d]Name: %s\n", bi, m->balancer);
+        pbuf_printf(b, "ProxyBalancer[%d]Worker[%d]Name: %s\n", bi, wi, m->url);
+        pbuf_printf(b, "ProxyBalancer[%d]Worker[%d]Status: %s\n", bi, wi,
+                    m->in_error ? "Init Err" : "Init Ok");
+        pbuf_printf(b, "ProxyBalancer[%d]Worker[%d]Elected: %" PRIu64 "\n", bi, wi, m->elected);
+        pbuf_printf(b, "ProxyBalancer[%d]Worker[%d]Busy: %d\n", bi, wi, m->busy);
+        pbuf_printf(b, "ProxyBalancer[%d]Worker[%d]Failures: %" PRIu64 "\n", bi, wi, m->failures);
+        pbuf_printf(b, "ProxyBalancer[%d]Worker[%d]Sent: %" PRIu64 "K\n", bi, wi, m->sent / STATUS_KBYTE);
+        pbuf_printf(b, "ProxyBalancer[%d]Worker[%d]Rcvd: %" PRIu64 "K\n", bi, wi, m->rcvd / STATUS_KBYTE);
+    }
 }

@@ -224,6 +224,31 @@ static void put_slots(struct pbuf *b, const struct status_snap *sn, const struct
     pbuf_puts(b, slots_key);
 }
 
+/* mod_proxy_balancer's tables: one per balancer, a row per member. */
+static void put_balancers(struct pbuf *b, const struct status_snap *sn)
+{
+    for (int i = 0; i < sn->n_members; i++) {
+        const struct status_member *m = &sn->members[i];
+        if (m->member_index == 0) {
+            if (i > 0)
+                pbuf_puts(b, "</table>\n");
+            pbuf_puts(b, "<h2>Proxy LoadBalancer Status for ");
+            put_html(b, m->balancer);
+            pbuf_puts(b, "</h2>\n<table border=\"0\"><tr><th>Worker URL</th><th>Status</th><th>Elected</th>"
+                         "<th>Busy</th><th>Failures</th><th>To</th><th>From</th></tr>\n");
+        }
+        pbuf_puts(b, "<tr><td>");
+        put_html(b, m->url);
+        pbuf_printf(b,
+                    "</td><td>%s</td><td>%" PRIu64 "</td><td>%d</td><td>%" PRIu64 "</td><td>%.1f K</td>"
+                    "<td>%.1f K</td></tr>\n",
+                    m->in_error ? "Err" : "Ok", m->elected, m->busy, m->failures,
+                    (double)m->sent / STATUS_KBYTE, (double)m->rcvd / STATUS_KBYTE);
+    }
+    if (sn->n_members > 0)
+        pbuf_puts(b, "</table>\n");
+}
+
 void status_render_html(struct pbuf *b, const struct status_snap *sn, const struct status_sys *sys)
 {
     pbuf_puts(b, "<!DOCTYPE html>\n<html><head>\n<title>Server Status</title>\n</head><body>\n"
@@ -243,5 +268,6 @@ void status_render_html(struct pbuf *b, const struct status_snap *sn, const stru
     pbuf_puts(b, "</pre>\n");
     pbuf_puts(b, board_key);
     put_slots(b, sn, sys);
+    put_balancers(b, sn);
     pbuf_puts(b, "</body></html>\n");
 }

@@ -137,5 +137,23 @@ void status_render_json(struct pbuf *b, const struct status_snap *sn, const stru
         put_child(b, sn, i);
         first = 0;
     }
-    pbuf_puts(b, "]}\n");
+    pbuf_puts(b, "]");
+    pbuf_puts(b, ",\"proxy_balancers\":[");
+    for (int i = 0; i < sn->n_members; i++) {
+        const struct status_member *m = &sn->members[i];
+        if (m->member_index == 0) {
+            pbuf_puts(b, i > 0 ? "]},{\"name\":" : "{\"name\":");
+            put_str(b, m->balancer);
+            pbuf_puts(b, ",\"members\":[");
+        } else {
+            pbuf_puts(b, ",");
+        }
+        pbuf_puts(b, "{\"url\":");
+        put_str(b, m->url);
+        pbuf_printf(b,
+                    ",\"state\":\"%s\",\"elected\":%" PRIu64 ",\"busy\":%d,\"failures\":%" PRIu64
+                    ",\"sent_bytes\":%" PRIu64 ",\"rcvd_bytes\":%" PRIu64 "}",
+                    m->in_error ? "error" : "ok", m->elected, m->busy, m->failures, m->sent, m->rcvd);
+    }
+    pbuf_puts(b, sn->n_members > 0 ? "]}]}\n" : "]}\n");
 }

@@ -177,6 +177,54 @@ static void snap_count_row(struct status_snap *sn, int i)
 }
 
 /* Copies the scoreboard and counts. Returns 0, or -1 when out of memory. */
+/* Copies the balancer members' slots (the plain ProxyPass upstreams have slots too, not shown), grouped by
+ * balancer in order of first appearance. */
+static int snap_members(struct status_snap *sn, struct pool *p, struct scoreboard *sb)
+{
+    sn->members = pool_calloc(p, SB_MEMBERS_MAX * sizeof(*sn->members));
+    if (sn->members == NULL)
+        return -1;
+    int64_t now = now_ms();
+    struct status_member got[SB_MEMBERS_MAX];
+    int n = 0, balancers = 0;
+    for (int i = 0; i < SB_MEMBERS_MAX; i++) {
+        struct sb_member *m = scoreboard_member_at(sb, i);
+        if (m == NULL || strncmp(m->name, "balancer://", 11) != 0 || strchr(m->name, ' ') == NULL)
+            continue;
+        struct status_member *x = &got[n++];
+        memset(x, 0, sizeof(*x));
+        memcpy(x->balancer, m->name, SB_MEMBER_NAME_MAX);
+        x->balancer[SB_MEMBER_NAME_MAX - 1] = '\0';
+        char *space = strchr(x->balancer, ' ');
+        *space = '\0';
+        x->url = space + 1;
+        x->in_error = now < atomic_load(&m->error_until);
+        x->busy = atomic_load(&m->busy);
+        x->elected = atomic_load(&m->elected);
+        x->sent = atomic_load(&m->sent);
+        x->rcvd = atomic_load(&m->rcvd);
+        x->failures = atomic_load(&m->failures);
+        x->balancer_index = -1;
+    }
+    /* stable grouping: every member of the first balancer seen, then the next one's */
+    for (int i = 0; i < n; i++) {
+        if (got[i].balancer_index >= 0)
+            continue;
+        int members = 0;
+        for (int k = i; k < n; k++) {
+            if (got[k].balancer_index >= 0 || strcmp(got[k].balancer, got[i].balancer) != 0)
+                continue;
+            got[k].balancer_index = balancers;
+            got[k].member_index = members++;
+            struct status_member *to = &sn->members[sn->n_members++];
+            *to = got[k];
+            to->url = to->balancer + (got[k].url - got[k].balancer);
+        }
+        balancers++;
+    }
+    return 0;
+}
+
 int status_snap_take(struct status_snap *sn, struct request *r, struct scoreboard *sb,
                      const struct status_sys *sys)
 {
@@ -202,7 +250,7 @@ int status_snap_take(struct status_snap *sn, struct request *r, struct scoreboar
     for (int i = 0; i < sn->server_limit; i++)
         snap_count_row(sn, i);
     sn->board[sn->board_len] = '\0';
-    return 0;
+    return snap_members(sn, p, sb);
 }
 
 /* ---- figures the renderers share ---- */

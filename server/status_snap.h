@@ -39,6 +39,17 @@ struct status_row {
     int busy, graceful, idle; /* its slots: working ones, finishing ones ('G'), READY ones */
 };
 
+/* A balancer member's shared slot as copied (scoreboard_member()), split into its balancer and URL. */
+struct status_member {
+    char balancer[SB_MEMBER_NAME_MAX]; /* "balancer://app" */
+    const char *url;                   /* into balancer[], after its NUL */
+    int balancer_index;                /* of the balancer on the page, in order of first appearance */
+    int member_index;                  /* within its balancer */
+    int in_error;                      /* in its error state now (retry=) */
+    int busy;
+    uint64_t elected, sent, rcvd, failures;
+};
+
 struct status_snap {
     const char *host;
     char mpm[SB_MPM_NAME_MAX]; /* "unknown" when supervision has not described the model */
@@ -57,6 +68,8 @@ struct status_snap {
     long conns, keepalive, writing; /* event */
     char *board;                    /* the Scoreboard characters */
     size_t board_len;
+    struct status_member *members; /* the balancer members the scoreboard knows, grouped by balancer */
+    int n_members;
 };
 
 /* What the page shows besides the scoreboard: the clock, the load average and CPU times. */

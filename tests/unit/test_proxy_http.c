@@ -53,7 +53,7 @@ static struct request *request(const char *path, const char *const *hdrs)
 static char *head_of(struct request *r)
 {
     size_t len;
-    char *h = proxy_request_head(r, &pc, &pass, &len);
+    char *h = proxy_request_head(r, &pc, &pass, &worker, &len);
     cr_assert_not_null(h);
     cr_assert_eq(strlen(h), len);
     return h;
