@@ -582,3 +582,58 @@ Test(proxy, event_concurrent_upstream_waits, .fini = harness_fini, .timeout = 60
     server_stop(s);
     server_stop(up);
 }
+
+/* A balancer of two of our servers: requests shared by loadfactor, then one member stops: after it no client
+ * sees an error, and server-status shows the member's error state and every member's counters. */
+MPM_TEST(proxy, balancer_shares_and_fails_over, .timeout = 60)
+{
+    struct srv *a = server_start("event", UPSTREAM_CONF);
+    struct srv *b = server_start("event", UPSTREAM_CONF);
+    char *conf = xasprintf("<Proxy balancer://pair>\n"
+                           "  BalancerMember http://127.0.0.1:%d/ retry=30\n"
+                           "  BalancerMember http://127.0.0.1:%d/ loadfactor=2 retry=30\n"
+                           "</Proxy>\n"
+                           "ProxyPass /lb/ balancer://pair/\n"
+                           "<Location /server-status>\n  SetHandler server-status\n</Location>\n",
+                           a->port, b->port);
+    struct srv *s = server_start(mpm, conf);
+    for (int i = 0; i < 30; i++)
+        hassert(status_of(s->port, get("/lb/page.html")) == 200, "request %d", i);
+    int on_a = log_count(a->access_log, "GET /page.html"), on_b = log_count(b->access_log, "GET /page.html");
+    hassert(on_a == 10 && on_b == 20, "loadfactor 1:2 gave %d:%d", on_a, on_b);
+
+    server_stop(b);
+    for (int i = 0; i < 20; i++) {
+        struct presp *r = once(s->port, get("/lb/page.html"), 10000);
+        hassert(r->status == 200, "after the member stopped, request %d: %d", i, r->status);
+        presp_free(r);
+    }
+    on_a = log_count(a->access_log, "GET /page.html");
+    hassert(on_a == 30, "the other member took them all: %d", on_a);
+    hassert(wait_log(s->error_log, "Connection refused", 1, 2000) >= 1, "%s", log_tail(s->error_log, 2000));
+
+    struct presp *r = once(s->port, get("/server-status?auto"), 5000);
+    char *w0 = xasprintf("ProxyBalancer[0]Worker[0]Name: http://127.0.0.1:%d/\n", a->port);
+    hassert(strstr(r->body, "ProxyBalancer[0]Name: balancer://pair\n") && strstr(r->body, w0) &&
+                strstr(r->body, "ProxyBalancer[0]Worker[0]Status: Init Ok\n") &&
+                strstr(r->body, "ProxyBalancer[0]Worker[0]Elected: 30\n") &&
+                strstr(r->body, "ProxyBalancer[0]Worker[1]Status: Init Err\n") &&
+                strstr(r->body, "ProxyBalancer[0]Worker[1]Elected: 2") &&
+                strstr(r->body, "ProxyBalancer[0]Worker[0]Busy: 0\n"),
+            "?auto: %s", r->body);
+    presp_free(r);
+    r = once(s->port, get("/server-status?json"), 5000);
+    hassert(strstr(r->body, "\"proxy_balancers\":[{\"name\":\"balancer://pair\",\"members\":[{\"url\":") &&
+                strstr(r->body, "\"state\":\"error\"") && strstr(r->body, "\"elected\":30,"),
+            "?json: %s", r->body);
+    presp_free(r);
+    r = once(s->port, get("/server-status"), 5000);
+    hassert(strstr(r->body, "Proxy LoadBalancer Status for balancer://pair") &&
+                strstr(r->body, "<td>Err</td>"),
+            "HTML: %s", r->body);
+    presp_free(r);
+    free(w0);
+    free(conf);
+    server_stop(s);
+    server_stop(a);
+}

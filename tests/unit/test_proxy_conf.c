@@ -101,3 +101,60 @@ Test(proxy_conf, errors_name_file_and_line)
     conftest_expect_refused(HEAD, "<Location /x>\nProxyPass /x http://127.0.0.1/\n</Location>\n",
                             "only http://");
 }
+
+Test(proxy_conf, balancers)
+{
+    struct server *s = conftest_load_ok(HEAD,
+                                        "<Proxy balancer://app>\n"
+                                        "  BalancerMember http://127.0.0.1:9001/ loadfactor=3 retry=5\n"
+                                        "  BalancerMember http://127.0.0.1:9002/\n"
+                                        "  ProxySet lbmethod=bybusyness\n"
+                                        "</Proxy>\n"
+                                        "ProxyPass /app/ balancer://app/\n"
+                                        "ProxyPass /one/ http://127.0.0.1:9003/\n",
+                                        NULL);
+    const struct proxy_conf *pc = s->proxy;
+    const struct proxy_balancer *b = pc->balancers;
+    cr_assert_not_null(b);
+    cr_assert_str_eq(b->name, "balancer://app");
+    cr_assert_eq(b->n_members, 2);
+    cr_assert_eq(b->lbmethod, PROXY_LB_BYBUSYNESS);
+    cr_assert_eq(b->members[0]->loadfactor, 3);
+    cr_assert_eq(b->members[0]->retry, 5);
+    cr_assert_eq(b->members[1]->loadfactor, 1);
+    cr_assert_str_eq(b->members[1]->shared_name, "balancer://app http://127.0.0.1:9002/");
+    cr_assert_eq(pc->n_workers, 3, "members have pools of their own");
+    const struct proxy_pass *pp = proxy_match(pc, "/app/x");
+    cr_assert_not_null(pp);
+    cr_assert_eq(pp->balancer, b);
+    cr_assert_null(pp->worker);
+    cr_assert_str_eq(proxy_match(pc, "/one/")->worker->shared_name, "http://127.0.0.1:9003/");
+    config_free(s);
+}
+
+Test(proxy_conf, balancer_errors)
+{
+    conftest_expect_refused(HEAD, "ProxyPass /a/ balancer://nope/\n",
+                            "test.conf:3: ProxyPass 'balancer://nope/': no <Proxy balancer://nope> section");
+    conftest_expect_refused(HEAD, "BalancerMember http://127.0.0.1/\n", "unknown directive 'BalancerMember'");
+    conftest_expect_refused(
+        HEAD, "<Proxy http://x/>\nBalancerMember http://127.0.0.1/\n</Proxy>\n",
+        "test.conf:4: BalancerMember inside <Proxy http://x/>: only <Proxy balancer://NAME>");
+    conftest_expect_refused(HEAD,
+                            "<Proxy balancer://b>\nBalancerMember http://127.0.0.1/ loadfactor=0\n</Proxy>\n",
+                            "loadfactor=0: must be 1 to 100");
+    conftest_expect_refused(HEAD, "<Proxy balancer://b>\nProxySet lbmethod=heartbeat\n</Proxy>\n",
+                            "takes lbmethod=byrequests or lbmethod=bybusyness");
+    conftest_expect_refused(HEAD, "<Proxy balancer://b>\nProxySet lbmethod=byrequests\n</Proxy>\n",
+                            "<Proxy balancer://b> has no BalancerMember");
+    conftest_expect_refused(HEAD, "<Proxy balancer://b>\nProxyPass /x http://127.0.0.1/\n</Proxy>\n",
+                            "ProxyPass is not allowed inside <Proxy>");
+    conftest_expect_refused(HEAD, "<Proxy balancer://b>\nBalancerMember http://127.0.0.1/\n",
+                            "section is not closed");
+    conftest_expect_refused(HEAD, "<Proxy balancer://b>\nBalancerMember http://127.0.0.1/\n</Location>\n",
+                            "without matching opening section");
+    conftest_expect_refused(HEAD,
+                            "<Proxy balancer://b>\nBalancerMember http://127.0.0.1/\n</Proxy>\n"
+                            "ProxyPass /a/ balancer://b/sub/\n",
+                            "a path after the balancer's name is not supported");
+}

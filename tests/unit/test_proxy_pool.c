@@ -142,3 +142,60 @@ Test(proxy_pool, connect_refused_and_established)
     close(fd);
     close(l);
 }
+
+Test(proxy_pool, byrequests_follows_loadfactors)
+{
+    int usable[3] = {1, 1, 1}, factor[3] = {1, 2, 3}, busy[3] = {0, 0, 0}, lbstatus[3] = {0, 0, 0};
+    int count[3] = {0, 0, 0};
+    for (int i = 0; i < 60; i++) {
+        int k = proxy_lb_choose(3, PROXY_LB_BYREQUESTS, usable, factor, busy, lbstatus);
+        cr_assert(k >= 0 && k < 3);
+        count[k]++;
+    }
+    cr_assert_eq(count[0], 10);
+    cr_assert_eq(count[1], 20);
+    cr_assert_eq(count[2], 30);
+    /* an unusable member is skipped, the others share its part */
+    usable[2] = 0;
+    memset(count, 0, sizeof(count));
+    for (int i = 0; i < 30; i++)
+        count[proxy_lb_choose(3, PROXY_LB_BYREQUESTS, usable, factor, busy, lbstatus)]++;
+    cr_assert_eq(count[2], 0);
+    cr_assert(count[0] >= 9 && count[0] <= 11 && count[0] + count[1] == 30, "%d %d", count[0], count[1]);
+    usable[0] = usable[1] = 0;
+    cr_assert_eq(proxy_lb_choose(3, PROXY_LB_BYREQUESTS, usable, factor, busy, lbstatus), -1);
+}
+
+Test(proxy_pool, bybusyness_takes_the_least_busy)
+{
+    int usable[3] = {1, 1, 1}, factor[3] = {1, 1, 2}, busy[3] = {3, 1, 3}, lbstatus[3] = {0, 0, 0};
+    cr_assert_eq(proxy_lb_choose(3, PROXY_LB_BYBUSYNESS, usable, factor, busy, lbstatus), 1);
+    busy[1] = 5; /* 3/1, 5/1, 3/2: the third per its loadfactor */
+    cr_assert_eq(proxy_lb_choose(3, PROXY_LB_BYBUSYNESS, usable, factor, busy, lbstatus), 2);
+    /* equally busy: byrequests decides, so they alternate */
+    int b2[2] = {0, 0}, u2[2] = {1, 1}, f2[2] = {1, 1}, s2[2] = {0, 0};
+    int a = proxy_lb_choose(2, PROXY_LB_BYBUSYNESS, u2, f2, b2, s2);
+    int c = proxy_lb_choose(2, PROXY_LB_BYBUSYNESS, u2, f2, b2, s2);
+    cr_assert_neq(a, c);
+}
+
+Test(proxy_pool, balancer_fails_over_and_skips_members_in_error)
+{
+    struct proxy_worker m0 = {.loadfactor = 1, .retry = 10, .index = 0},
+                        m1 = {.loadfactor = 1, .retry = 10, .index = 1};
+    struct proxy_worker *members[2] = {&m0, &m1};
+    struct proxy_balancer b = {.name = "balancer://t", .members = members, .n_members = 2};
+    pc.n_workers = 2;
+    int seen0 = 0, seen1 = 0;
+    for (int i = 0; i < 4; i++) {
+        const struct proxy_worker *w = proxy_balancer_pick(&pc, &b, 1000, 0);
+        seen0 += w == &m0, seen1 += w == &m1;
+    }
+    cr_assert(seen0 == 2 && seen1 == 2, "%d %d", seen0, seen1);
+    /* m0 refused: in error for retry=10 s, every request goes to m1; then m0 again */
+    proxy_worker_failed(&pc, &m0, 1000);
+    for (int i = 0; i < 4; i++)
+        cr_assert_eq(proxy_balancer_pick(&pc, &b, 2000, 0), &m1);
+    cr_assert_null(proxy_balancer_pick(&pc, &b, 2000, 1ull << 1), "m1 tried already and m0 in error");
+    cr_assert_eq(proxy_balancer_pick(&pc, &b, 11000, 1ull << 1), &m0);
+}

@@ -6,6 +6,7 @@
  */
 #include <criterion/criterion.h>
 #include <sched.h>
+#include <stdio.h>
 #include <stdint.h>
 #include <string.h>
 #include <sys/wait.h>
@@ -300,4 +301,38 @@ Test(scoreboard, current_is_the_last_mapped)
     scoreboard_destroy(other);
     cr_assert_null(scoreboard_current(), "an unmapped board is not found");
     scoreboard_destroy(NULL);
+}
+
+Test(scoreboard, member_slots_by_name)
+{
+    struct errbuf err;
+    struct scoreboard *sb = scoreboard_create(2, 2, &err);
+    cr_assert_not_null(sb, "%s", err.msg);
+    struct sb_member *a = scoreboard_member(sb, "balancer://x http://a/");
+    struct sb_member *b = scoreboard_member(sb, "balancer://x http://b/");
+    cr_assert_not_null(a);
+    cr_assert_not_null(b);
+    cr_assert_neq(a, b);
+    cr_assert_eq(scoreboard_member(sb, "balancer://x http://a/"), a, "found again by its name");
+    cr_assert_eq(scoreboard_member_at(sb, 0), a);
+    cr_assert_eq(scoreboard_member_at(sb, 1), b);
+    cr_assert_null(scoreboard_member_at(sb, 2));
+    atomic_fetch_add(&a->elected, 3);
+    /* a forked child sees the same slot and its counters */
+    pid_t pid = fork();
+    if (pid == 0) {
+        struct sb_member *m = scoreboard_member(sb, "balancer://x http://a/");
+        _exit(m == a && atomic_load(&m->elected) == 3 ? (atomic_fetch_add(&m->elected, 1), 0) : 1);
+    }
+    int status;
+    cr_assert_eq(waitpid(pid, &status, 0), pid);
+    cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    cr_assert_eq(atomic_load(&a->elected), 4);
+    for (int i = 2; i < SB_MEMBERS_MAX; i++) {
+        char name[32];
+        snprintf(name, sizeof(name), "n%d", i);
+        cr_assert_not_null(scoreboard_member(sb, name));
+    }
+    cr_assert_null(scoreboard_member(sb, "one too many"));
+    scoreboard_destroy(sb);
 }
