@@ -142,7 +142,7 @@ static struct presp *read_resp(struct conn *c, int head_request, int timeout_ms,
         free(r->head);
     }
     const char *cl = presp_get(r, "Content-Length"), *te = presp_get(r, "Transfer-Encoding");
-    r->body = malloc(1);
+    r->body = calloc(1, 1);
     r->body_len = 0;
     if (head_request || r->status == 204 || r->status == 304 || r->status < 200) {
         r->complete = 1;
@@ -170,6 +170,7 @@ static struct presp *read_resp(struct conn *c, int head_request, int timeout_ms,
             r->body = realloc(r->body, r->body_len + size + 1);
             memcpy(r->body + r->body_len, c->buf, size);
             r->body_len += size;
+            r->body[r->body_len] = '\0';
             consume(c, size + 2);
         }
     }
@@ -207,9 +208,14 @@ static int status_of(int port, const char *raw)
     return st;
 }
 
-static char *get(const char *target)
+/* A GET of target, in one of a few buffers that take turns (nothing to free). */
+static const char *get(const char *target)
 {
-    return xasprintf("GET %s HTTP/1.1\r\nHost: front.test\r\n\r\n", target);
+    static char bufs[4][512];
+    static int next;
+    char *b = bufs[next++ % 4];
+    snprintf(b, sizeof(bufs[0]), "GET %s HTTP/1.1\r\nHost: front.test\r\n\r\n", target);
+    return b;
 }
 
 /* ---- our own server as the upstream ---- */
@@ -229,7 +235,7 @@ MPM_TEST(proxy, files_and_delay_from_httpd, .timeout = 60)
     /* a file, twice on one keep-alive client connection; the upstream connection is reused */
     struct conn *c = conn_open(s->port);
     for (int i = 0; i < 3; i++) {
-        char *req = get(i == 2 ? "/app/big.bin" : "/app/page.html");
+        const char *req = get(i == 2 ? "/app/big.bin" : "/app/page.html");
         conn_send_str(c, req);
         struct presp *r = read_resp(c, 0, 10000, 0);
         hassert(r->status == 200, "status %d", r->status);
@@ -242,10 +248,9 @@ MPM_TEST(proxy, files_and_delay_from_httpd, .timeout = 60)
         }
         hassert(r->has_length, "the upstream's length is kept: %s", r->head);
         presp_free(r);
-        free(req);
     }
     conn_close(c);
-    int lines = log_count(up->access_log, "GET /page.html");
+    int lines = wait_log(up->access_log, "GET /page.html", 2, 2000);
     hassert(lines == 2, "the upstream logged %d requests for page.html", lines);
 
     /* HEAD has no body; a 404 and a 304 pass through; exclusions and <Location> */
@@ -561,7 +566,7 @@ Test(proxy, event_concurrent_upstream_waits, .fini = harness_fini, .timeout = 60
     char *conf = xasprintf("StartServers 1\nProxyPass /up/ http://127.0.0.1:%d/ retry=0\n", up->port);
     struct srv *s = server_start("event", conf);
     static struct conn *cs[N];
-    char *req = get("/up/delay?ms=300");
+    const char *req = get("/up/delay?ms=300");
     for (int i = 0; i < N; i++)
         cs[i] = conn_open(s->port);
     int64_t t0 = now_ms();
@@ -577,7 +582,6 @@ Test(proxy, event_concurrent_upstream_waits, .fini = harness_fini, .timeout = 60
     hassert(took < 1500, "%d requests took %lld ms: serialised", N, (long long)took);
     for (int i = 0; i < N; i++)
         conn_close(cs[i]);
-    free(req);
     free(conf);
     server_stop(s);
     server_stop(up);
@@ -599,7 +603,9 @@ MPM_TEST(proxy, balancer_shares_and_fails_over, .timeout = 60)
     struct srv *s = server_start(mpm, conf);
     for (int i = 0; i < 30; i++)
         hassert(status_of(s->port, get("/lb/page.html")) == 200, "request %d", i);
-    int on_a = log_count(a->access_log, "GET /page.html"), on_b = log_count(b->access_log, "GET /page.html");
+    /* a line is written once its response has gone: wait for the last ones */
+    int on_a = wait_log(a->access_log, "GET /page.html", 10, 2000);
+    int on_b = wait_log(b->access_log, "GET /page.html", 20, 2000);
     hassert(on_a == 10 && on_b == 20, "loadfactor 1:2 gave %d:%d", on_a, on_b);
 
     server_stop(b);
@@ -608,6 +614,8 @@ MPM_TEST(proxy, balancer_shares_and_fails_over, .timeout = 60)
         hassert(r->status == 200, "after the member stopped, request %d: %d", i, r->status);
         presp_free(r);
     }
+    on_a = wait_log(a->access_log, "GET /page.html", 30, 2000);
+    sleep_ms(100);
     on_a = log_count(a->access_log, "GET /page.html");
     hassert(on_a == 30, "the other member took them all: %d", on_a);
     hassert(wait_log(s->error_log, "Connection refused", 1, 2000) >= 1, "%s", log_tail(s->error_log, 2000));
