@@ -29,6 +29,7 @@ import time
 from urllib.parse import parse_qs, urlsplit
 
 KEEPALIVE = 0.2
+PATTERN = bytes(range(251)) * 40  # byte i of a /big body is i % 251
 conn_counter = 0
 lock = threading.Lock()
 
@@ -150,7 +151,8 @@ def serve(sock, logfile):
                 sent = 0
                 while sent < n:
                     k = min(8192, n - sent)
-                    sock.sendall(b"%x\r\n" % k + bytes((sent + i) % 251 for i in range(k)) + b"\r\n")
+                    off = sent % 251
+                    sock.sendall(b"%x\r\n" % k + PATTERN[off:off + k] + b"\r\n")
                     sent += k
                 sock.sendall(b"0\r\n\r\n")
             else:

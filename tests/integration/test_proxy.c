@@ -645,3 +645,51 @@ MPM_TEST(proxy, balancer_shares_and_fails_over, .timeout = 60)
     server_stop(s);
     server_stop(a);
 }
+
+/* Resident memory of the server's process group, in kB. */
+static long group_rss_kb(const struct srv *s)
+{
+    pid_t pids[64];
+    int n = proc_group(s->pid, pids, 64);
+    long sum = 0;
+    for (int i = 0; i < n; i++) {
+        long kb = proc_status(pids[i], "VmRSS");
+        sum += kb > 0 ? kb : 0;
+    }
+    return sum;
+}
+
+/* Backpressure: a client that does not read holds the upstream back; the server does not take in the body. */
+MPM_TEST(proxy, slow_client_holds_the_upstream_back, .timeout = 90)
+{
+    enum { N = 64 * 1000 * 1000 };
+    struct pyup *u = pyup_start();
+    char *conf = xasprintf("ProxyPass /py/ http://127.0.0.1:%d/ retry=0 timeout=30\n", u->port);
+    struct srv *s = server_start(mpm, conf);
+    hassert(status_of(s->port, get("/py/warm")) == 200, "warm-up");
+    long before = group_rss_kb(s);
+    /* a small receive buffer, and nothing read for 1.5 s */
+    int fd = raw_connect(s->port, 16384);
+    char req[128];
+    snprintf(req, sizeof(req), "GET /py/big?n=%d HTTP/1.1\r\nHost: h\r\n\r\n", N);
+    raw_send(fd, req);
+    sleep_ms(1500);
+    long during = group_rss_kb(s);
+    harness_report("%s: server RSS %ld kB before, %ld kB with a 64 MB response waiting for its client", mpm,
+                   before, during);
+    hassert(during - before < 16 * 1024, "RSS grew by %ld kB: the body was buffered", during - before);
+    /* then the client reads it all, intact */
+    struct conn *c = calloc(1, sizeof(*c));
+    c->fd = fd;
+    struct presp *r = read_resp(c, 0, 60000, 0);
+    hassert(r->status == 200 && r->complete && r->body_len == N, "%zu bytes, complete %d", r->body_len,
+            r->complete);
+    for (size_t i = 0; i < r->body_len; i += 4099)
+        if ((unsigned char)r->body[i] != i % 251)
+            hfail("byte %zu differs", i);
+    presp_free(r);
+    conn_close(c);
+    free(conf);
+    server_stop(s);
+    pyup_stop(u);
+}
