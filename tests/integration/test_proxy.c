@@ -42,7 +42,7 @@ static struct pyup *pyup_start(void)
         execlp("python3", "python3", script, portfile, u->log, (char *)NULL);
         _exit(127);
     }
-    for (int i = 0; i < 100 && u->port == 0; i++) {
+    for (int i = 0; i < 300 && u->port == 0; i++) {
         char *p = read_file(portfile, NULL);
         if (p != NULL)
             u->port = atoi(p);
@@ -209,6 +209,33 @@ static int status_of(int port, const char *raw)
 }
 
 /* A GET of target, in one of a few buffers that take turns (nothing to free). */
+/* The server's processes (the parent and its children) and the descriptors each has open. */
+struct fds {
+    int n;
+    pid_t pid[64];
+    int fds[64];
+};
+
+static void group_fds(const struct srv *s, struct fds *f)
+{
+    f->n = proc_group(s->pid, f->pid, 64);
+    for (int i = 0; i < f->n; i++)
+        f->fds[i] = proc_fds(f->pid[i], NULL);
+}
+
+/* Descriptors the processes of `before` still alive have gained since (children started meanwhile aside). */
+static int fds_gained(const struct srv *s, const struct fds *before)
+{
+    struct fds now;
+    int gained = 0;
+    group_fds(s, &now);
+    for (int i = 0; i < before->n; i++)
+        for (int k = 0; k < now.n; k++)
+            if (now.pid[k] == before->pid[i] && now.fds[k] > 0)
+                gained += now.fds[k] - before->fds[i];
+    return gained;
+}
+
 static const char *get(const char *target)
 {
     static char bufs[4][512];
@@ -292,6 +319,8 @@ MPM_TEST(proxy, errors_refused_and_timeouts, .timeout = 60)
                            "ProxyPass /dead2/ http://127.0.0.1:%d/ retry=30\n",
                            u->port, dead_port, dead_port);
     struct srv *s = server_start(mpm, conf);
+    struct fds fds_before;
+    group_fds(s, &fds_before);
 
     hassert(status_of(s->port, get("/dead/x")) == 503, "refused: 503");
     hassert(wait_log(s->error_log, "connect() to 127.0.0.1:", 1, 2000) >= 1, "logged: %s",
@@ -330,6 +359,11 @@ MPM_TEST(proxy, errors_refused_and_timeouts, .timeout = 60)
     conn_close(c);
     hassert(wait_log(s->error_log, "in the middle of the response body", 1, 2000) >= 1, "%s",
             log_tail(s->error_log, 2000));
+    /* no descriptor left behind: only the connection the one good answer pooled, in the child that served it
+     */
+    sleep_ms(200);
+    int gained = fds_gained(s, &fds_before);
+    hassert(gained <= 1, "the server's processes hold %d more descriptors", gained);
     free(conf);
     server_stop(s);
     pyup_stop(u);
