@@ -40,7 +40,8 @@ enum http_wait {
     HTTP_WAIT_TIMER,    /* nothing but wait_until (the delay handler) */
     HTTP_WAIT_READABLE, /* wait_fd readable, or wait_until */
     HTTP_WAIT_WRITABLE, /* wait_fd writable, or wait_until */
-    HTTP_WAIT_BODY /* more of the request body (http_req_body()), or its end; the core reads the client */
+    HTTP_WAIT_BODY,    /* more of the request body (http_req_body()), or its end; the core reads the client */
+    HTTP_WAIT_NONE     /* nothing: a streaming handler with more at hand, called again once its piece is out */
 };
 
 struct http_header {

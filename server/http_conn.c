@@ -1056,6 +1056,8 @@ static enum conn_state enter_wait(struct http_conn *c, int64_t now)
     struct exchange *x = c->x;
     struct request *r = &x->req;
     c->phase = PH_RUNNING;
+    if (r->wait_for == HTTP_WAIT_NONE)
+        return run_handler(c, 0, now);
     if (r->wait_for != HTTP_WAIT_BODY) {
         c->state = CONN_WAIT;
         c->deadline = r->wait_until;

@@ -19,7 +19,9 @@
  */
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
@@ -40,7 +42,7 @@
 #define CHUNK_ROOM 20    /* room before a body piece for its chunk size line */
 #define MODULE     "proxy"
 
-enum px_phase { PX_CONNECT, PX_SEND, PX_BODY, PX_HEAD, PX_RESPONSE };
+enum px_phase { PX_CONNECT, PX_SEND, PX_BODY, PX_HEAD, PX_RESPONSE, PX_SPILL };
 
 struct px {
     const struct proxy_conf *pc;
@@ -60,6 +62,18 @@ struct px {
     char *buf;
     long long body_taken, resp_bytes;
     struct proxy_resp resp;
+
+    /* ProxyBuffering On: the body is read ahead, into mem and then a temporary file, and sent once whole */
+    int buffering; /* reading ahead: the client has been sent nothing yet */
+    char *mem;     /* ProxyBufferSize bytes */
+    size_t mem_len;
+    int tmp_fd; /* -1 when none (or once the response owns it) */
+    long long tmp_len;
+    int spill; /* past the limits: 1 mem, 2 the file, 3 the last read, then streaming */
+    long long spill_off;
+    char *pending; /* the last read's body bytes, in buf */
+    size_t pending_len;
+    char *fbuf; /* the file is read back through it */
 };
 
 /* Logs one failure: the client, the call, the upstream and errno (0: `why` alone). */
@@ -278,8 +292,13 @@ static int px_client_head(struct request *r, struct px *px)
         if (via == NULL || http_resp_header(r, "Via", via) < 0)
             return -1;
     }
-    http_resp_stream(r, r->method == METHOD_HEAD ? pr->length : pr->chunked ? -1 : pr->length);
     return 0;
+}
+
+/* The length the client's head announces for a streamed body: the upstream's, or -1 (chunked by the core). */
+static long long px_length(const struct request *r, const struct px *px)
+{
+    return r->method == METHOD_HEAD ? px->resp.length : px->resp.chunked ? -1 : px->resp.length;
 }
 
 /* The response is complete: the connection goes back to the pool if it can carry another request. */
@@ -291,6 +310,129 @@ static enum handler_result px_done(struct px *px)
         close(px->fd);
     px->fd = -1;
     return HANDLER_DONE;
+}
+
+/* The body failed after its head: before the client got anything (read ahead) a 502, else the connection
+ * closes. */
+static enum handler_result px_body_failed(struct request *r, struct px *px)
+{
+    if (px->buffering)
+        return px_error(r, px, 502);
+    px_close(px);
+    return HANDLER_ABORT;
+}
+
+/* Past the read-ahead limits: what was read ahead goes out piece by piece (memory, the file, the last read),
+ * then the rest streams as without ProxyBuffering. */
+static enum handler_result px_spill(struct request *r, struct px *px)
+{
+    px->phase = PX_SPILL;
+    r->wait_for = HTTP_WAIT_NONE;
+    if (px->spill == 1) {
+        px->spill = 2;
+        if (px->mem_len > 0) {
+            http_resp_stream_data(r, px->mem, px->mem_len);
+            return HANDLER_WAIT;
+        }
+    }
+    if (px->spill == 2 && px->spill_off < px->tmp_len) {
+        long long left = px->tmp_len - px->spill_off;
+        ssize_t n = pread(px->tmp_fd, px->fbuf, left < PROXY_BUF ? (size_t)left : PROXY_BUF, px->spill_off);
+        if (n <= 0) {
+            log_error(LOG_ERR, MODULE, "pread() of a proxied response's temporary file failed: %s",
+                      n < 0 ? strerror(errno) : "end of file");
+            px_close(px);
+            return HANDLER_ABORT;
+        }
+        px->spill_off += n;
+        http_resp_stream_data(r, px->fbuf, (size_t)n);
+        return HANDLER_WAIT;
+    }
+    px->spill = 0;
+    px->phase = PX_RESPONSE;
+    http_resp_stream_data(r, px->pending, px->pending_len);
+    if (px->resp.complete)
+        return px_done(px);
+    return px_wait(r, px, HTTP_WAIT_READABLE, px->w->timeout);
+}
+
+/* Appends n bytes to the temporary file, made on first use. 0, or -1 (logged). */
+static int px_tmp_write(struct px *px, const char *data, size_t n)
+{
+    if (px->tmp_fd < 0) {
+        const char *dir = getenv("TMPDIR");
+        px->tmp_fd = open(dir != NULL && *dir != '\0' ? dir : "/tmp", O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+        if (px->tmp_fd < 0) {
+            log_error(LOG_ERR, MODULE, "open(O_TMPFILE) for a proxied response failed: %s", strerror(errno));
+            return -1;
+        }
+    }
+    while (n > 0) {
+        ssize_t k = pwrite(px->tmp_fd, data, n, px->tmp_len);
+        if (k < 0 && errno == EINTR)
+            continue;
+        if (k <= 0) {
+            log_error(LOG_ERR, MODULE, "write() to a proxied response's temporary file failed: %s",
+                      k < 0 ? strerror(errno) : "nothing written");
+            return -1;
+        }
+        data += k, n -= (size_t)k, px->tmp_len += k;
+    }
+    return 0;
+}
+
+/*
+ * ProxyBuffering: keeps the body bytes of the last read. Returns 1 with *res when the handler returns: the
+ * whole response was read (the upstream connection goes back to the pool and the client gets the body with a
+ * Content-Length, memory and the file by sendfile()), or the limits were passed (the body streams from here,
+ * what was read ahead first); 0 to read on.
+ */
+static int px_buffer(struct request *r, struct px *px, enum handler_result *res)
+{
+    const struct proxy_conf *pc = px->pc;
+    const char *data = px->resp.body_at;
+    size_t n = px->resp.body_len;
+    if (px->mem == NULL && (px->mem = pool_alloc(r->pool, (size_t)pc->buffer_size)) == NULL) {
+        *res = px_error(r, px, 500);
+        return 1;
+    }
+    int fits = (long long)(px->mem_len + n) + px->tmp_len <= pc->buffer_size + pc->max_temp_file;
+    if (fits) {
+        size_t to_mem = (size_t)pc->buffer_size - px->mem_len;
+        if (to_mem > n)
+            to_mem = n;
+        memcpy(px->mem + px->mem_len, data, to_mem);
+        px->mem_len += to_mem;
+        fits = to_mem == n || px_tmp_write(px, data + to_mem, n - to_mem) == 0;
+    }
+    if (!fits) {
+        px->buffering = 0;
+        px->fbuf = pool_alloc(r->pool, PROXY_BUF);
+        if (px->fbuf == NULL) {
+            *res = px_error(r, px, 500);
+            return 1;
+        }
+        http_resp_stream(r, px_length(r, px));
+        px->pending = px->resp.body_at;
+        px->pending_len = n;
+        px->spill = 1;
+        *res = px_spill(r, px);
+        return 1;
+    }
+    if (!px->resp.complete)
+        return 0;
+    px->buffering = 0;
+    if (px->fd >= 0)
+        px_done(px); /* the upstream is free before the client has read a byte */
+    if (http_resp_body_mem(r, px->mem, px->mem_len) < 0 ||
+        (px->tmp_len > 0 && http_resp_body_file(r, px->tmp_fd, 0, (size_t)px->tmp_len) < 0)) {
+        *res = px_error(r, px, 500);
+        return 1;
+    }
+    if (px->tmp_len > 0)
+        px->tmp_fd = -1; /* the response owns it now, and closes it */
+    *res = HANDLER_DONE;
+    return 1;
 }
 
 /* Reads the response: the head (then the client's head), then one piece of the body per call. */
@@ -307,17 +449,18 @@ static enum handler_result px_recv(struct request *r, struct px *px)
             if (px->phase == PX_HEAD)
                 return px_retry_or(r, px, 502, "recv", err, "connection closed before the response head");
             px_log(r, px, "recv", err, NULL);
-            px_close(px);
-            return HANDLER_ABORT;
+            return px_body_failed(r, px);
         }
         if (n == 0) {
             if (proxy_resp_eof(&px->resp) == 0) { /* a body that ends with the connection */
+                enum handler_result res = HANDLER_DONE;
+                if (px->buffering)
+                    px_buffer(r, px, &res);
                 px_close(px);
-                return HANDLER_DONE;
+                return res;
             }
             px_log(r, px, "recv", 0, "connection closed in the middle of the response body");
-            px_close(px);
-            return HANDLER_ABORT;
+            return px_body_failed(r, px);
         }
         px->resp_bytes += n;
         if (proxy_resp_feed(&px->resp, px->buf, (size_t)n) < 0) {
@@ -326,8 +469,7 @@ static enum handler_result px_recv(struct request *r, struct px *px)
             px_log(r, px, "recv", 0, why);
             if (px->phase == PX_HEAD)
                 return px_error(r, px, 502);
-            px_close(px);
-            return HANDLER_ABORT;
+            return px_body_failed(r, px);
         }
         if (px->phase == PX_HEAD) {
             if (!px->resp.head_done)
@@ -335,6 +477,16 @@ static enum handler_result px_recv(struct request *r, struct px *px)
             if (px_client_head(r, px) < 0)
                 return px_error(r, px, 500);
             px->phase = PX_RESPONSE;
+            int st = px->resp.status;
+            px->buffering = px->pc->buffering && r->method != METHOD_HEAD && st != 204 && st != 304;
+            if (!px->buffering)
+                http_resp_stream(r, px_length(r, px));
+        }
+        if (px->buffering) {
+            enum handler_result res;
+            if (px_buffer(r, px, &res))
+                return res;
+            continue;
         }
         http_resp_stream_data(r, px->resp.body_at, px->resp.body_len);
         if (px->resp.complete)
@@ -347,12 +499,14 @@ static enum handler_result px_recv(struct request *r, struct px *px)
 static enum handler_result proxy_resume(struct request *r)
 {
     struct px *px = r->handler_data;
+    if (px->phase == PX_SPILL)
+        return px_spill(r, px);
     if (r->wait_timed_out) {
-        static const char *const calls[] = {"connect", "send", "send", "recv", "recv"};
+        static const char *const calls[] = {"connect", "send", "send", "recv", "recv", "recv"};
         px_log(r, px, calls[px->phase], ETIMEDOUT, NULL);
         if (px->phase == PX_CONNECT)
             return px_connect_failed(r, px, 504);
-        if (px->phase == PX_RESPONSE) {
+        if (px->phase == PX_RESPONSE && !px->buffering) {
             px_close(px);
             return HANDLER_ABORT;
         }
@@ -373,6 +527,7 @@ static enum handler_result proxy_resume(struct request *r)
         return px_send(r, px);
     case PX_HEAD:
     case PX_RESPONSE:
+    case PX_SPILL:
         break;
     }
     return px_recv(r, px);
@@ -390,6 +545,7 @@ static enum handler_result proxy_handle(struct request *r)
     px->b = pp->balancer;
     px->w = pp->worker;
     px->fd = -1;
+    px->tmp_fd = -1;
     r->handler_data = px;
     if (px->b == NULL && proxy_worker_in_error(pc, px->w, now_ms())) {
         char peer[HTTP_PEER_TEXT];
@@ -412,6 +568,9 @@ static void proxy_cleanup(struct request *r)
     if (px == NULL)
         return;
     px_close(px);
+    if (px->tmp_fd >= 0)
+        close(px->tmp_fd);
+    px->tmp_fd = -1;
     if (px->counted)
         proxy_worker_end(px->pc, px->w, px->sent_bytes, (unsigned long long)px->resp_bytes);
     px->counted = 0;

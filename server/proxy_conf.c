@@ -21,6 +21,7 @@
 
 #define PROXY_DEFAULT_MAX   64 /* idle connections a child keeps per upstream */
 #define PROXY_DEFAULT_RETRY 60 /* Apache's retry= */
+#define PC(field)           offsetof(struct proxy_conf, field)
 
 static struct proxy_conf *conf_of(struct server *s)
 {
@@ -30,6 +31,8 @@ static struct proxy_conf *conf_of(struct server *s)
             return NULL;
         s->proxy->add_headers = 1;
         s->proxy->timeout = -1;
+        s->proxy->buffer_size = 65536;
+        s->proxy->max_temp_file = 1024LL * 1024 * 1024;
     }
     return s->proxy;
 }
@@ -333,6 +336,19 @@ static const char *set_via(struct server *s, const struct directive *d, int argc
     return "takes Off, On, Full or Block";
 }
 
+static const char *set_bytes(struct server *s, const struct directive *d, int argc, char **argv)
+{
+    struct proxy_conf *pc = conf_of(s);
+    long long v = argc == 1 ? parse_uint(argv[0]) : -1;
+    if (pc == NULL)
+        return "out of memory";
+    long long min = d->offset == PC(buffer_size) ? 1024 : 0;
+    if (v < min)
+        return pool_printf(s->pool, "takes a number of bytes, at least %lld", min);
+    *(long long *)((char *)pc + d->offset) = v;
+    return NULL;
+}
+
 static const char *set_timeout(struct server *s, const struct directive *d, int argc, char **argv)
 {
     (void)d;
@@ -381,7 +397,7 @@ static int check_config(struct server *s, struct warnings *w, struct errbuf *err
     return 0;
 }
 
-#define PC(field) offsetof(struct proxy_conf, field)
+
 
 static const struct directive proxy_directives[] = {
     {"ProxyPass", set_proxy_pass, 0, "maps a path prefix to an http:// upstream (or ! to exclude it)"},
@@ -390,6 +406,9 @@ static const struct directive proxy_directives[] = {
     {"ProxyAddHeaders", set_flag, PC(add_headers), "adds X-Forwarded-For/-Host/-Server (On)"},
     {"ProxyVia", set_via, 0, "Via headers: Off, On, Full, Block (Off)"},
     {"ProxyTimeout", set_timeout, 0, "seconds to wait for an upstream (Timeout)"},
+    {"ProxyBuffering", set_flag, PC(buffering), "reads responses ahead and frees the upstream early (Off)"},
+    {"ProxyBufferSize", set_bytes, PC(buffer_size), "bytes of a response read ahead in memory (65536)"},
+    {"ProxyMaxTempFileSize", set_bytes, PC(max_temp_file), "then in a temporary file, at most (1073741824)"},
     {NULL, NULL, 0, NULL},
 };
 

@@ -74,7 +74,10 @@ struct proxy_conf {
     int preserve_host;  /* ProxyPreserveHost, Off */
     int add_headers;    /* ProxyAddHeaders, On */
     enum proxy_via via; /* ProxyVia, Off */
-    int timeout;        /* ProxyTimeout, s; -1: Timeout */
+    int timeout;                     /* ProxyTimeout, s; -1: Timeout */
+    int buffering;                   /* ProxyBuffering, Off */
+    long long buffer_size;           /* ProxyBufferSize: bytes read ahead in memory (65536) */
+    long long max_temp_file;         /* ProxyMaxTempFileSize: then in a temporary file (1 GiB; 0: none) */
 };
 
 /* The directives, applied beside the core's; ProxyPass and ProxyPassReverse also inside <Location>. */

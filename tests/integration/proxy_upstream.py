@@ -17,7 +17,7 @@ closed between requests). The path chooses the behaviour:
     /continue     "100 Continue" (and a 103) before the final response
     /trailers     a chunked body with a trailer section
     /dropnext     answers, then reads the next request on the connection and closes without answering
-    /big          ?n= bytes, chunked in 8 KiB pieces
+    /big          ?n= bytes, chunked in 8 KiB pieces; "N sent TARGET" is logged once all of it was sent
     anything else 200 "ok PATH"
 """
 
@@ -155,6 +155,7 @@ def serve(sock, logfile):
                     sock.sendall(b"%x\r\n" % k + PATTERN[off:off + k] + b"\r\n")
                     sent += k
                 sock.sendall(b"0\r\n\r\n")
+                log(logfile, "%d sent %s" % (number, target))
             else:
                 respond(sock, b"200 OK", b"ok " + path.encode() + b"\n")
     except (EOFError, ConnectionError, ValueError):

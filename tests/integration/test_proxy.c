@@ -712,6 +712,7 @@ MPM_TEST(proxy, slow_client_holds_the_upstream_back, .timeout = 90)
     harness_report("%s: server RSS %ld kB before, %ld kB with a 64 MB response waiting for its client", mpm,
                    before, during);
     hassert(during - before < 16 * 1024, "RSS grew by %ld kB: the body was buffered", during - before);
+    hassert(pyup_count(u, "sent /big") == 0, "the upstream could send it all: nothing held it back");
     /* then the client reads it all, intact */
     struct conn *c = calloc(1, sizeof(*c));
     c->fd = fd;
@@ -723,6 +724,59 @@ MPM_TEST(proxy, slow_client_holds_the_upstream_back, .timeout = 90)
             hfail("byte %zu differs", i);
     presp_free(r);
     conn_close(c);
+    free(conf);
+    server_stop(s);
+    pyup_stop(u);
+}
+
+/* ProxyBuffering On: the upstream is done as fast as it sends, whatever the client does; past ProxyBufferSize
+ * and ProxyMaxTempFileSize the rest streams. */
+MPM_TEST(proxy, buffering_frees_the_upstream, .timeout = 90)
+{
+    enum { N = 20 * 1000 * 1000, SPILL = 3 * 1000 * 1000 };
+    struct pyup *u = pyup_start();
+    char *conf = xasprintf("ProxyBuffering On\nProxyBufferSize 65536\n"
+                           "ProxyPass /py/ http://127.0.0.1:%d/ retry=0 timeout=30\n"
+                           "<Location /small/>\n  ProxyPass http://127.0.0.1:%d/\n</Location>\n",
+                           u->port, u->port);
+    struct srv *s = server_start(mpm, conf);
+    int fd = raw_connect(s->port, 16384);
+    char req[128];
+    snprintf(req, sizeof(req), "GET /py/big?n=%d HTTP/1.1\r\nHost: h\r\n\r\n", N);
+    raw_send(fd, req);
+    hassert(wait_log(u->log, "sent /big", 1, 20000) == 1,
+            "the upstream was held back by a client that does not read");
+    struct conn *c = calloc(1, sizeof(*c));
+    c->fd = fd;
+    struct presp *r = read_resp(c, 0, 60000, 0);
+    hassert(r->status == 200 && r->has_length && r->complete && r->body_len == N,
+            "%zu bytes, complete %d: %s", r->body_len, r->complete, r->head);
+    for (size_t i = 0; i < r->body_len; i += 4099)
+        if ((unsigned char)r->body[i] != i % 251)
+            hfail("byte %zu differs", i);
+    presp_free(r);
+    /* bodies without a length get one; a close mid-body is a 502, as nothing was sent yet */
+    conn_send_str(c, get("/py/nolength"));
+    r = read_resp(c, 0, 5000, 0);
+    hassert(r->has_length && strcmp(r->body, "part 0\npart 1\npart 2\npart 3\npart 4\n") == 0, "%s", r->head);
+    presp_free(r);
+    conn_close(c);
+    hassert(status_of(s->port, get("/py/midclose")) == 502, "a truncated body read ahead");
+    free(conf);
+    server_stop(s);
+
+    /* past the limits: 64 KiB in memory, 1 MB in the file, then streaming: whole, in order */
+    conf = xasprintf("ProxyBuffering On\nProxyBufferSize 65536\nProxyMaxTempFileSize 1000000\n"
+                     "ProxyPass /py/ http://127.0.0.1:%d/ retry=0\n",
+                     u->port);
+    s = server_start(mpm, conf);
+    snprintf(req, sizeof(req), "/py/big?n=%d", SPILL);
+    r = once(s->port, get(req), 30000);
+    hassert(r->status == 200 && r->chunked && r->complete && r->body_len == SPILL, "%zu bytes", r->body_len);
+    for (size_t i = 0; i < r->body_len; i++)
+        if ((unsigned char)r->body[i] != i % 251)
+            hfail("byte %zu differs", i);
+    presp_free(r);
     free(conf);
     server_stop(s);
     pyup_stop(u);

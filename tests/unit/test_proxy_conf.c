@@ -70,13 +70,20 @@ Test(proxy_conf, worker_parameters_and_defaults)
     cr_assert_eq(s->proxy->add_headers, 1);
     cr_assert_eq(s->proxy->preserve_host, 0);
     cr_assert_eq(s->proxy->via, PROXY_VIA_OFF);
+    cr_assert_eq(s->proxy->buffering, 0);
+    cr_assert_eq(s->proxy->buffer_size, 65536);
+    cr_assert_eq(s->proxy->max_temp_file, 1073741824LL);
     config_free(s);
 
     s = conftest_load_ok(HEAD,
+                         "ProxyBuffering On\nProxyBufferSize 4096\nProxyMaxTempFileSize 0\n"
                          "ProxyPass /a/ http://127.0.0.1:1/\nProxyAddHeaders Off\nProxyPreserveHost On\n"
                          "ProxyVia Full\nProxyPassReverse /a/ http://127.0.0.1:1/\n",
                          NULL);
     cr_assert_eq(s->proxy->add_headers, 0);
+    cr_assert_eq(s->proxy->buffering, 1);
+    cr_assert_eq(s->proxy->buffer_size, 4096);
+    cr_assert_eq(s->proxy->max_temp_file, 0);
     cr_assert_eq(s->proxy->preserve_host, 1);
     cr_assert_eq(s->proxy->via, PROXY_VIA_FULL);
     cr_assert_eq(s->proxy->workers->timeout, 30000, "Timeout when ProxyTimeout is not set");
@@ -96,6 +103,9 @@ Test(proxy_conf, errors_name_file_and_line)
     conftest_expect_refused(HEAD, "ProxyPass /a/ http://no-such-host.invalid/\n", "cannot resolve");
     conftest_expect_refused(HEAD, "ProxyVia Sometimes\n", "takes Off, On, Full or Block");
     conftest_expect_refused(HEAD, "ProxyTimeout 0\n", "takes a number of seconds");
+    conftest_expect_refused(HEAD, "ProxyBuffering maybe\n", "takes On or Off");
+    conftest_expect_refused(HEAD, "ProxyBufferSize 100\n", "at least 1024");
+    conftest_expect_refused(HEAD, "ProxyMaxTempFileSize -1\n", "takes a number of bytes");
     conftest_expect_refused(HEAD, "<Location /x>\nProxyTimeout 5\n</Location>\n",
                             "not allowed inside <Location>");
     conftest_expect_refused(HEAD, "<Location /x>\nProxyPass /x http://127.0.0.1/\n</Location>\n",
