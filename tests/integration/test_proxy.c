@@ -781,3 +781,39 @@ MPM_TEST(proxy, buffering_frees_the_upstream, .timeout = 90)
     server_stop(s);
     pyup_stop(u);
 }
+
+/* Pooling: in steady state the upstream sees far fewer connections than requests (at most 1 per 100). */
+MPM_TEST(proxy, pooled_connections_are_reused, .timeout = 60)
+{
+    enum { N = 500 };
+    struct pyup *u = pyup_start();
+    char *conf = xasprintf("MaxKeepAliveRequests 0\nProxyPass /py/ http://127.0.0.1:%d/ retry=0\n", u->port);
+    struct srv *s = server_start(mpm, conf);
+    struct conn *c = conn_open(s->port);
+    for (int i = 0; i < N; i++) {
+        conn_send_str(c, get("/py/pooled"));
+        struct presp *r = read_resp(c, 0, 5000, 0);
+        hassert(r->status == 200, "request %d: %d", i, r->status);
+        presp_free(r);
+    }
+    conn_close(c);
+    /* the upstream's log: "CONNECTION GET /pooled 0" per request */
+    char *log = read_file(u->log, NULL);
+    int conns[N], n_conns = 0, requests = 0;
+    for (char *line = strtok(log, "\n"); line != NULL; line = strtok(NULL, "\n")) {
+        if (strstr(line, " GET /pooled ") == NULL)
+            continue;
+        requests++;
+        int id = atoi(line), seen = 0;
+        for (int k = 0; k < n_conns; k++)
+            seen |= conns[k] == id;
+        if (!seen && n_conns < N)
+            conns[n_conns++] = id;
+    }
+    free(log);
+    harness_report("%s: %d proxied requests used %d upstream connections", mpm, requests, n_conns);
+    hassert(requests == N && n_conns <= N / 100, "%d requests on %d upstream connections", requests, n_conns);
+    free(conf);
+    server_stop(s);
+    pyup_stop(u);
+}
