@@ -883,12 +883,13 @@ static enum conn_state respond(struct http_conn *c, int64_t now)
     else
         c->x->seg = r->body;
     c->x->seg_off = 0;
-    int own_date = 0, own_server = 0; /* a streamed response may carry its origin's */
+    int own_date = 0, own_server = 0; /* a proxied response carries its origin's */
+    for (int i = 0; i < r->n_resp_headers; i++) {
+        const char *name = r->resp_headers[i].name;
+        own_date |= (name[0] == 'D' || name[0] == 'd') && strcasecmp(name, "Date") == 0;
+        own_server |= (name[0] == 'S' || name[0] == 's') && strcasecmp(name, "Server") == 0;
+    }
     if (r->stream) {
-        for (int i = 0; i < r->n_resp_headers; i++) {
-            own_date |= strcasecmp(r->resp_headers[i].name, "Date") == 0;
-            own_server |= strcasecmp(r->resp_headers[i].name, "Server") == 0;
-        }
         if (!bodiless && r->stream_length < 0 && c->x->send_body) {
             if (r->version_minor >= 1)
                 c->x->stream_chunked = 1;

@@ -131,7 +131,8 @@ def serve(sock, logfile):
             elif path.endswith("/hugehead"):
                 respond(sock, b"200 OK", b"huge\n", b"X-Huge: " + b"h" * 20000 + b"\r\n")
             elif path.endswith("/nolength"):
-                sock.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nConnection: close\r\n\r\n")
+                sock.sendall(b"HTTP/1.1 200 OK\r\nDate: Sun, 06 Nov 1994 08:49:37 GMT\r\nServer: proxy_upstream\r\n"
+                             b"Content-Type: text/plain\r\nConnection: close\r\n\r\n")
                 for i in range(5):
                     sock.sendall(b"part %d\n" % i)
                     time.sleep(0.02)

@@ -209,7 +209,8 @@ static int status_of(int port, const char *raw)
 }
 
 /* A GET of target, in one of a few buffers that take turns (nothing to free). */
-/* The server's processes (the parent and its children) and the descriptors each has open. */
+/* The server's processes (the parent and its children) and the sockets each has open (a child still starting
+ * opens other descriptors, never sockets). */
 struct fds {
     int n;
     pid_t pid[64];
@@ -220,10 +221,10 @@ static void group_fds(const struct srv *s, struct fds *f)
 {
     f->n = proc_group(s->pid, f->pid, 64);
     for (int i = 0; i < f->n; i++)
-        f->fds[i] = proc_fds(f->pid[i], NULL);
+        f->fds[i] = proc_sockets(f->pid[i]);
 }
 
-/* Descriptors the processes of `before` still alive have gained since (children started meanwhile aside). */
+/* Sockets the processes of `before` still alive have gained since (children started meanwhile aside). */
 static int fds_gained(const struct srv *s, const struct fds *before)
 {
     struct fds now;
@@ -363,7 +364,7 @@ MPM_TEST(proxy, errors_refused_and_timeouts, .timeout = 60)
      */
     sleep_ms(200);
     int gained = fds_gained(s, &fds_before);
-    hassert(gained <= 1, "the server's processes hold %d more descriptors", gained);
+    hassert(gained <= 1, "the server's processes hold %d more sockets", gained);
     free(conf);
     server_stop(s);
     pyup_stop(u);
@@ -380,6 +381,10 @@ MPM_TEST(proxy, framing_interim_trailers_and_bodies, .timeout = 60)
     struct presp *r = once(s->port, get("/py/nolength"), 5000);
     hassert(r->chunked && r->complete && strcmp(r->body, "part 0\npart 1\npart 2\npart 3\npart 4\n") == 0,
             "1.1: %s %s", r->head, r->body);
+    hassert(strstr(strstr(r->head, "\r\nDate: ") + 1, "\r\nDate: ") == NULL &&
+                strstr(r->head, "\r\nServer: proxy_upstream\r\n") &&
+                strstr(strstr(r->head, "\r\nServer: ") + 1, "\r\nServer: ") == NULL,
+            "the upstream's Date and Server, once: %s", r->head);
     presp_free(r);
     r = once(s->port, "GET /py/nolength HTTP/1.0\r\n\r\n", 5000);
     hassert(!r->chunked && !r->has_length && strcmp(r->body, "part 0\npart 1\npart 2\npart 3\npart 4\n") == 0,
@@ -759,6 +764,11 @@ MPM_TEST(proxy, buffering_frees_the_upstream, .timeout = 90)
     conn_send_str(c, get("/py/nolength"));
     r = read_resp(c, 0, 5000, 0);
     hassert(r->has_length && strcmp(r->body, "part 0\npart 1\npart 2\npart 3\npart 4\n") == 0, "%s", r->head);
+    hassert(strstr(r->head, "\r\nDate: Sun, 06 Nov 1994 08:49:37 GMT\r\n") &&
+                strstr(strstr(r->head, "\r\nDate: ") + 1, "\r\nDate: ") == NULL &&
+                strstr(r->head, "\r\nServer: proxy_upstream\r\n") &&
+                strstr(strstr(r->head, "\r\nServer: ") + 1, "\r\nServer: ") == NULL,
+            "the upstream's Date and Server, once: %s", r->head);
     presp_free(r);
     conn_close(c);
     hassert(status_of(s->port, get("/py/midclose")) == 502, "a truncated body read ahead");
