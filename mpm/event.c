@@ -15,10 +15,10 @@
  * changes, so the usual keep-alive request (readable, answer written at once, idle again) costs no
  * epoll_ctl(). A handler waiting on an upstream moves that same event to the upstream socket: the client
  * socket must leave the epoll set meanwhile anyway (it is not read while the handler waits), so a second
- * event would save no epoll_ctl() and cost memory in every connection; a switch is one EPOLL_CTL_DEL and one
- * EPOLL_CTL_ADD, and READ/WRITE turns on the same upstream are one EPOLL_CTL_MOD. The event leaves the
- * upstream socket before the core is called, since the handler may close it (a pooled connection found dead)
- * and get the same number back for a new one.
+ * event would save no epoll_ctl() and cost memory in every connection. The event leaves the upstream socket
+ * (EPOLL_CTL_DEL) before the core is called, since the handler may close it (a pooled connection found dead)
+ * and get the same number back for a new one, which epoll would then not know; so each wait on an upstream
+ * costs one EPOLL_CTL_ADD and one EPOLL_CTL_DEL, as a second event per connection would too.
  *
  * Directives: event_directives below, and the README. At WorkerConnections (nginx's worker_connections: the
  * connections one child holds, idle ones included) a child logs a warning naming it, once, and stops
