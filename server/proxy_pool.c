@@ -18,6 +18,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "log.h"
 #include "proxy_pool.h"
 #include "scoreboard.h"
 
@@ -65,6 +66,11 @@ static struct sb_member *shared_of(struct wpool *p, const struct proxy_worker *w
         struct scoreboard *sb = scoreboard_current();
         p->shared = sb != NULL && w->shared_name != NULL ? scoreboard_member(sb, w->shared_name) : NULL;
         p->looked_up = 1;
+        if (sb != NULL && p->shared == NULL)
+            log_error(LOG_WARN, "proxy",
+                      "all %d upstream slots of the scoreboard are taken: the error state and counters of %s "
+                      "are this child's own",
+                      SB_MEMBERS_MAX, w->shared_name);
     }
     return p->shared;
 }

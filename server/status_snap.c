@@ -40,6 +40,7 @@
 #include "log.h"
 #include "pool.h"
 #include "scoreboard.h"
+#include "proxy_conf.h"
 #include "server.h"
 #include "status_snap.h"
 #include "util.h"
@@ -179,7 +180,17 @@ static void snap_count_row(struct status_snap *sn, int i)
 /* Copies the scoreboard and counts. Returns 0, or -1 when out of memory. */
 /* Copies the balancer members' slots (the plain ProxyPass upstreams have slots too, not shown), grouped by
  * balancer in order of first appearance. */
-static int snap_members(struct status_snap *sn, struct pool *p, struct scoreboard *sb)
+/* Whether the configuration s serves with has a balancer member of this slot's name (a slot outlives the
+ * configuration that named it). */
+static int member_configured(const struct server *s, const char *name)
+{
+    for (const struct proxy_worker *w = s->proxy != NULL ? s->proxy->workers : NULL; w != NULL; w = w->next)
+        if (w->shared_name != NULL && strncmp(w->shared_name, name, SB_MEMBER_NAME_MAX - 1) == 0)
+            return 1;
+    return 0;
+}
+
+static int snap_members(struct status_snap *sn, struct pool *p, struct scoreboard *sb, const struct server *s)
 {
     sn->members = pool_calloc(p, SB_MEMBERS_MAX * sizeof(*sn->members));
     if (sn->members == NULL)
@@ -189,7 +200,8 @@ static int snap_members(struct status_snap *sn, struct pool *p, struct scoreboar
     int n = 0, balancers = 0;
     for (int i = 0; i < SB_MEMBERS_MAX; i++) {
         struct sb_member *m = scoreboard_member_at(sb, i);
-        if (m == NULL || strncmp(m->name, "balancer://", 11) != 0 || strchr(m->name, ' ') == NULL)
+        if (m == NULL || strncmp(m->name, "balancer://", 11) != 0 || strchr(m->name, ' ') == NULL ||
+            !member_configured(s, m->name))
             continue;
         struct status_member *x = &got[n++];
         memset(x, 0, sizeof(*x));
@@ -250,7 +262,7 @@ int status_snap_take(struct status_snap *sn, struct request *r, struct scoreboar
     for (int i = 0; i < sn->server_limit; i++)
         snap_count_row(sn, i);
     sn->board[sn->board_len] = '\0';
-    return snap_members(sn, p, sb);
+    return snap_members(sn, p, sb, r->server);
 }
 
 /* ---- figures the renderers share ---- */

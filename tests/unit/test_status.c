@@ -24,6 +24,7 @@
 #include "status_auto.c"
 #include "status_html.c"
 #include "status_json.c"
+#include "proxy_conf.h"
 #include "testserver.h"
 
 #define T0 1700000000 /* Tuesday, 14-Nov-2023 22:13:20 UTC */
@@ -862,4 +863,71 @@ Test(status, reads_proc)
     cr_assert(both.have_cpu);
     cr_assert_geq(cpu_seconds(&both), 0.1);
     scoreboard_destroy(sb);
+}
+
+/* ---- balancer members ---- */
+
+Test(status, balancer_members_in_every_format)
+{
+    struct scoreboard *sb = worker_board();
+    struct status_sys sys = worker_sys();
+    static struct proxy_worker m0 = {.shared_name = "balancer://app http://10.0.0.1:80/"},
+                               m1 = {.shared_name = "balancer://app http://10.0.0.2:80/"},
+                               plain = {.shared_name = "http://10.0.0.3/"};
+    static struct proxy_conf pc;
+    m0.next = &m1;
+    m1.next = &plain;
+    pc.workers = &m0;
+    srv.proxy = &pc;
+    struct sb_member *a = scoreboard_member(sb, m0.shared_name), *b = scoreboard_member(sb, m1.shared_name);
+    scoreboard_member(sb, plain.shared_name);
+    scoreboard_member(sb, "balancer://gone http://10.0.0.9/"); /* of an earlier configuration */
+    atomic_store(&a->elected, 7);
+    atomic_store(&a->sent, 4096);
+    atomic_store(&a->rcvd, 10240);
+    atomic_store(&b->busy, 2);
+    atomic_store(&b->failures, 1);
+    atomic_store(&b->error_until, now_ms() + 60000);
+
+    char *body = render("h", sb, STATUS_AUTO, &sys, NULL);
+    const char *want = "ProxyBalancer[0]Name: balancer://app\n"
+                       "ProxyBalancer[0]Worker[0]Name: http://10.0.0.1:80/\n"
+                       "ProxyBalancer[0]Worker[0]Status: Init Ok\n"
+                       "ProxyBalancer[0]Worker[0]Elected: 7\n"
+                       "ProxyBalancer[0]Worker[0]Busy: 0\n"
+                       "ProxyBalancer[0]Worker[0]Failures: 0\n"
+                       "ProxyBalancer[0]Worker[0]Sent: 4K\n"
+                       "ProxyBalancer[0]Worker[0]Rcvd: 10K\n"
+                       "ProxyBalancer[0]Worker[1]Name: http://10.0.0.2:80/\n"
+                       "ProxyBalancer[0]Worker[1]Status: Init Err\n"
+                       "ProxyBalancer[0]Worker[1]Elected: 0\n"
+                       "ProxyBalancer[0]Worker[1]Busy: 2\n"
+                       "ProxyBalancer[0]Worker[1]Failures: 1\n"
+                       "ProxyBalancer[0]Worker[1]Sent: 0K\n"
+                       "ProxyBalancer[0]Worker[1]Rcvd: 0K\n";
+    const char *at = strstr(body, "ProxyBalancer");
+    cr_assert_not_null(at, "%s", body);
+    cr_assert_str_eq(at, want, "after the Scoreboard line, nothing of other upstreams: %s", body);
+    cr_assert(strstr(body, "\nScoreboard: ") < at);
+
+    body = render("h", sb, STATUS_JSON, &sys, NULL);
+    struct jval *v = jparse(body);
+    cr_assert_not_null(v, "%s", body);
+    cr_assert_str_eq(jstr(v, "proxy_balancers.0.name"), "balancer://app");
+    cr_assert_str_eq(jstr(v, "proxy_balancers.0.members.1.url"), "http://10.0.0.2:80/");
+    cr_assert_str_eq(jstr(v, "proxy_balancers.0.members.0.state"), "ok");
+    cr_assert_str_eq(jstr(v, "proxy_balancers.0.members.1.state"), "error");
+    cr_assert_eq(jnum(v, "proxy_balancers.0.members.0.elected"), 7);
+    cr_assert_eq(jnum(v, "proxy_balancers.0.members.0.rcvd_bytes"), 10240);
+    cr_assert_eq(jnum(v, "proxy_balancers.0.members.1.busy"), 2);
+    cr_assert_null(jget(v, "proxy_balancers.1"));
+    jfree(v);
+
+    body = render("h", sb, STATUS_HTML, &sys, NULL);
+    cr_assert(strstr(body, "<h2>Proxy LoadBalancer Status for balancer://app</h2>") != NULL, "%s", body);
+    cr_assert(strstr(body, "<tr><td>http://10.0.0.2:80/</td><td>Err</td><td>0</td><td>2</td><td>1</td>") !=
+                  NULL,
+              "%s", body);
+    cr_assert(strstr(body, "10.0.0.9") == NULL && strstr(body, "10.0.0.3") == NULL);
+    srv.proxy = NULL;
 }
