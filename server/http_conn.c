@@ -1060,6 +1060,13 @@ static enum conn_state enter_wait(struct http_conn *c, int64_t now)
     if (r->wait_for == HTTP_WAIT_NONE)
         return run_handler(c, 0, now);
     if (r->wait_for != HTTP_WAIT_BODY) {
+        if (c->buf != NULL && c->start == c->end) {
+            /* nothing unread: a request waiting on its upstream holds no read buffer (event holds thousands)
+             */
+            free(c->buf);
+            c->buf = NULL;
+            c->start = c->end = 0;
+        }
         c->state = CONN_WAIT;
         c->deadline = r->wait_until;
         return c->state;

@@ -59,7 +59,8 @@ struct px {
     size_t head_len;
     const char *out; /* being sent: the head, a body piece, the last chunk */
     size_t out_len, out_off;
-    char *buf;
+    char *buf;     /* PROXY_BUF, taken when the first body piece or response byte needs it */
+    int head_wait; /* waited for the response before taking buf */
     long long body_taken, resp_bytes;
     struct proxy_resp resp;
 
@@ -227,6 +228,8 @@ static enum handler_result px_send(struct request *r, struct px *px)
             continue;
         }
         if (px->phase == PX_BODY && !px->body_done) {
+            if (px->buf == NULL && (px->buf = pool_alloc(r->pool, PROXY_BUF)) == NULL)
+                return px_error(r, px, 500);
             char *data = px->buf + CHUNK_ROOM;
             long long n = http_req_body(r, data, PROXY_BUF - CHUNK_ROOM - 2);
             if (n == 0) {
@@ -438,6 +441,15 @@ static int px_buffer(struct request *r, struct px *px, enum handler_result *res)
 /* Reads the response: the head (then the client's head), then one piece of the body per call. */
 static enum handler_result px_recv(struct request *r, struct px *px)
 {
+    if (px->buf == NULL) {
+        /* a request waiting for its response holds no buffer yet: what waits under event costs bytes */
+        if (!px->head_wait) {
+            px->head_wait = 1;
+            return px_wait(r, px, HTTP_WAIT_READABLE, px->w->timeout);
+        }
+        if ((px->buf = pool_alloc(r->pool, PROXY_BUF)) == NULL)
+            return px_error(r, px, 500);
+    }
     for (;;) {
         ssize_t n = recv(px->fd, px->buf, PROXY_BUF, 0);
         if (n < 0 && errno == EINTR)
@@ -553,9 +565,6 @@ static enum handler_result proxy_handle(struct request *r)
                   http_peer_text(r, peer), px->w->addr_text, px->w->retry, r->method_name, r->path);
         return px_error(r, px, 503);
     }
-    px->buf = pool_alloc(r->pool, PROXY_BUF);
-    if (px->buf == NULL)
-        return px_error(r, px, 500);
     if (px_choose(r, px) < 0)
         return px_error(r, px, px->b != NULL && px->w == NULL ? 503 : 500);
     return px_connect(r, px, 0);
