@@ -648,7 +648,7 @@ static int apply(struct server *s, const struct config_module *const *modules, s
                 sec->active = module_present(s, arg + neg) != neg;
             } else {
                 for (int i = 0; i < depth; i++)
-                    if (stack[i].kind == SEC_LOCATION)
+                    if (stack[i].kind != SEC_IFMODULE)
                         return errbuf_set(err, "%s:%d: <Location> cannot be nested", l->file, l->line);
                 sec->kind = SEC_LOCATION;
                 sec->active = 1;

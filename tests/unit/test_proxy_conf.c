@@ -161,6 +161,10 @@ Test(proxy_conf, balancer_errors)
                             "ProxyPass is not allowed inside <Proxy>");
     conftest_expect_refused(HEAD, "<Proxy balancer://b>\nBalancerMember http://127.0.0.1/\n",
                             "section is not closed");
+    conftest_expect_refused(HEAD, "<Proxy balancer://b>\n<Location /x>\n</Location>\n</Proxy>\n",
+                            "test.conf:4: <Location> cannot be nested");
+    conftest_expect_refused(HEAD, "<Location /x>\n<Proxy balancer://b>\n</Proxy>\n</Location>\n",
+                            "test.conf:4: <Proxy> cannot be inside another section");
     conftest_expect_refused(HEAD, "<Proxy balancer://b>\nBalancerMember http://127.0.0.1/\n</Location>\n",
                             "without matching opening section");
     conftest_expect_refused(HEAD,
