@@ -150,13 +150,33 @@ char *proxy_request_head(const struct request *r, const struct proxy_conf *pc, c
 
 /* ---- ProxyPassReverse ---- */
 
+/* How much of value the URL of rv covers (0: none): the URL itself, or for "balancer://NAME/" the URL of any
+ * member of that balancer (Apache's ProxyPassReverse to a balancer). */
+static size_t reverse_match(const struct proxy_conf *pc, const struct proxy_reverse *rv, const char *value)
+{
+    if (strncasecmp(rv->url, "balancer://", 11) != 0)
+        return strncasecmp(value, rv->url, rv->url_len) == 0 ? rv->url_len : 0;
+    size_t n = 11 + strcspn(rv->url + 11, "/");
+    for (const struct proxy_balancer *b = pc->balancers; b != NULL; b = b->next) {
+        if (strlen(b->name) != n || strncasecmp(b->name, rv->url, n) != 0)
+            continue;
+        for (int i = 0; i < b->n_members; i++) {
+            size_t len = strlen(b->members[i]->url);
+            if (strncasecmp(value, b->members[i]->url, len) == 0)
+                return len;
+        }
+    }
+    return 0;
+}
+
 const char *proxy_reverse(struct pool *p, const struct proxy_conf *pc, const struct request *r,
                           const char *value)
 {
     for (const struct proxy_reverse *rv = pc->reverses; rv != NULL; rv = rv->next) {
-        if (strncasecmp(value, rv->url, rv->url_len) != 0)
+        size_t matched = reverse_match(pc, rv, value);
+        if (matched == 0)
             continue;
-        const char *rest = value + rv->url_len;
+        const char *rest = value + matched;
         size_t plen = strlen(rv->path);
         /* "/app/" + "x", or "/app" + "/x": one slash between them */
         if (plen > 0 && rv->path[plen - 1] == '/' && *rest == '/')

@@ -140,6 +140,17 @@ Test(proxy_http, reverse_rewrites_redirects)
     r->host = NULL;
     cr_assert_str_eq(proxy_reverse(test_pool, &pc, r, "http://127.0.0.1:9000/base/z"),
                      "http://front.example/app/z");
+    /* to a balancer: the URL of any of its members */
+    struct proxy_worker m0 = {.url = "http://10.0.0.1:81/"}, m1 = {.url = "http://10.0.0.2:82/"};
+    struct proxy_worker *members[] = {&m0, &m1};
+    struct proxy_balancer b = {.name = "balancer://app", .members = members, .n_members = 2};
+    struct proxy_reverse rb = {.path = "/lb/", .url = "balancer://app/", .url_len = 15};
+    pc.balancers = &b;
+    pc.reverses = &rb;
+    r->host = "front";
+    cr_assert_str_eq(proxy_reverse(test_pool, &pc, r, "http://10.0.0.2:82/login"), "http://front/lb/login");
+    cr_assert_str_eq(proxy_reverse(test_pool, &pc, r, "http://10.0.0.3:82/login"),
+                     "http://10.0.0.3:82/login");
 }
 
 /* Feeds `in` in pieces of `step` bytes; returns the body gathered, NULL when the response was refused. */
