@@ -215,7 +215,7 @@ void serve_connection(const struct server *s, const struct listener *l, int fd, 
         log_error(LOG_ERR, "core", "fcntl(O_NONBLOCK) failed: %s", strerror(errno));
         goto fail;
     }
-    if (driver_transport_open(l, &t, fd, peer, peerlen, "core") < 0)
+    if (driver_transport_open(s, l, &t, fd, peer, peerlen, "core") < 0)
         goto fail;
     if (slot != NULL)
         atomic_fetch_add_explicit(&slot->conns, 1, memory_order_relaxed);
