@@ -1,0 +1,195 @@
+/*
+ * TLS per virtual host on every MPM, against the real binary: two name-based vhosts on one https port, each
+ * with SSLEngine on, its own certificate (a.test: ECDSA P-256, also valid for 127.0.0.1; b.test and *.b.test:
+ * RSA-2048, both issued by a root made at test time with the openssl CLI) and its own DocumentRoot. curl,
+ * verifying against the root with the name it connects to (--resolve), checks that each name gets its own
+ * certificate and site; a client without SNI (an address in the URL) gets the default vhost's; a Host that
+ * selects the other vhost than the SNI did gets 421; the same vhosts reached on a plain listener of the same
+ * port are selected by Host as before, over plain HTTP; -S shows the https vhosts.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "harness.h"
+
+#define VHOSTS_CONF                                                                                          \
+    "Listen 127.0.0.1:@PORT@ https\n"                                                                        \
+    "Listen 127.0.0.2:@PORT@\n"                                                                              \
+    "SSLSessionCache shmcb:logs/ssl_scache(512000)\n"                                                        \
+    "<VirtualHost *:@PORT@>\n"                                                                               \
+    "    ServerName a.test\n"                                                                                \
+    "    ServerAlias www.a.test\n"                                                                           \
+    "    DocumentRoot a\n"                                                                                   \
+    "    SSLEngine on\n"                                                                                     \
+    "    SSLCertificateFile conf/a.pem\n"                                                                    \
+    "    SSLCertificateKeyFile conf/a.key\n"                                                                 \
+    "</VirtualHost>\n"                                                                                       \
+    "<VirtualHost *:@PORT@>\n"                                                                               \
+    "    ServerName b.test\n"                                                                                \
+    "    ServerAlias *.b.test\n"                                                                             \
+    "    DocumentRoot b\n"                                                                                   \
+    "    SSLEngine on\n"                                                                                     \
+    "    SSLCertificateFile conf/b.pem\n"                                                                    \
+    "    SSLCertificateKeyFile conf/b.key\n"                                                                 \
+    "</VirtualHost>\n"
+
+/* Under DIR/conf: ca.pem (the root), a.pem/a.key (a.test, www.a.test and 127.0.0.1; ECDSA P-256), b.pem/b.key
+ * (b.test and *.b.test; RSA-2048), both issued by the root. */
+static void make_pki(const char *dir)
+{
+    char *script = xasprintf(
+        "set -e; cd '%s/conf'; "
+        "printf 'subjectAltName=DNS:a.test,DNS:www.a.test,IP:127.0.0.1\\n' > a.ext; "
+        "printf 'subjectAltName=DNS:b.test,DNS:*.b.test\\n' > b.ext; "
+        "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout ca.key -out ca.pem "
+        "-days 2 -subj /CN=httpd-test-root; "
+        "openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout a.key -out a.csr "
+        "-subj /CN=a.test; "
+        "openssl x509 -req -in a.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out a.pem -days 2 "
+        "-extfile a.ext; "
+        "openssl req -newkey rsa:2048 -nodes -keyout b.key -out b.csr -subj /CN=b.test; "
+        "openssl x509 -req -in b.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out b.pem -days 2 "
+        "-extfile b.ext",
+        dir);
+    char *argv[] = {"sh", "-c", script, NULL}, *err = NULL;
+    int rc = run_cmd(argv, 30000, NULL, &err);
+    hassert(rc == 0, "making the test certificates failed (%d): %s", rc, err ? err : "");
+    free(err);
+    free(script);
+}
+
+/* A site: a directory under the server's root with an index.html saying "site NAME". */
+static void add_site(struct srv *s, const char *name)
+{
+    char *rel = xasprintf("%s/index.html", name), *body = xasprintf("site %s\n", name);
+    hassert(mkdir(server_path(s, name), 0755) == 0, "mkdir(%s) failed", name);
+    write_file(server_path(s, rel), body, strlen(body));
+    free(rel);
+    free(body);
+}
+
+static struct srv *start(const char *mpm)
+{
+    struct srv *s = server_new(mpm, VHOSTS_CONF);
+    s->listen_in_conf = 0;
+    make_pki(s->dir);
+    add_site(s, "a");
+    add_site(s, "b");
+    server_launch(s, NULL);
+    return s;
+}
+
+/*
+ * GET / with curl over https to `name` (resolved to 127.0.0.1; an address: no SNI), verifying the server's
+ * certificate against the root for that name, with Host header `host` (NULL: curl's, the URL's). Returns
+ * curl's exit status, and the status code and body in *code and *body (malloc'd) when it is 0.
+ */
+static int curl_get(const struct srv *s, const char *scheme, const char *ip, const char *name,
+                    const char *host, int *code, char **body)
+{
+    char *url = xasprintf("%s://%s:%d/", scheme, name, s->port);
+    char *resolve = xasprintf("%s:%d:%s", name, s->port, ip);
+    char *ca = xasprintf("%s/conf/ca.pem", s->dir), *file = xasprintf("%s/curl.out", s->dir);
+    char *hdr = host != NULL ? xasprintf("Host: %s", host) : NULL;
+    char *argv[20];
+    int n = 0;
+    argv[n++] = "curl";
+    argv[n++] = "-sS";
+    argv[n++] = "--max-time";
+    argv[n++] = "10";
+    argv[n++] = "--cacert";
+    argv[n++] = ca;
+    argv[n++] = "--resolve";
+    argv[n++] = resolve;
+    argv[n++] = "-o";
+    argv[n++] = file;
+    argv[n++] = "-w";
+    argv[n++] = "%{http_code}";
+    if (hdr != NULL) {
+        argv[n++] = "-H";
+        argv[n++] = hdr;
+    }
+    argv[n++] = url;
+    argv[n] = NULL;
+    char *out = NULL, *err = NULL;
+    unlink(file);
+    int rc = run_cmd(argv, 15000, &out, &err);
+    *code = out != NULL ? atoi(out) : 0;
+    *body = NULL;
+    if (rc == 0) {
+        size_t len;
+        char *raw = read_file(file, &len);
+        *body = raw != NULL ? raw : strdup("");
+    }
+    free(out);
+    free(err);
+    free(url);
+    free(resolve);
+    free(ca);
+    free(file);
+    free(hdr);
+    return rc;
+}
+
+/* Asserts that GET / to name (Host: host) answers `code` with "site SITE" (code 200) over a verified TLS
+ * connection, or over plain HTTP for scheme "http". */
+static void expect(const struct srv *s, const char *scheme, const char *ip, const char *name,
+                   const char *host, int code, const char *site)
+{
+    int got;
+    char *body;
+    int rc = curl_get(s, scheme, ip, name, host, &got, &body);
+    hassert(rc == 0, "%s://%s (Host %s): curl exit %d (60: the certificate is not %s's)", scheme, name,
+            host ? host : "-", rc, name);
+    hassert(got == code, "%s://%s (Host %s): status %d, want %d", scheme, name, host ? host : "-", got, code);
+    if (site != NULL) {
+        char *want = xasprintf("site %s\n", site);
+        hassert(strcmp(body, want) == 0, "%s://%s (Host %s): body %s, want %s", scheme, name,
+                host ? host : "-", body, want);
+        free(want);
+    }
+    free(body);
+}
+
+MPM_TEST(tls_vhost, each_name_its_certificate_and_site, .timeout = 90)
+{
+    struct srv *s = start(mpm);
+    /* each name its own certificate (verified for that name against the root) and DocumentRoot */
+    expect(s, "https", "127.0.0.1", "a.test", NULL, 200, "a");
+    expect(s, "https", "127.0.0.1", "b.test", NULL, 200, "b");
+    expect(s, "https", "127.0.0.1", "www.a.test", NULL, 200, "a");
+    expect(s, "https", "127.0.0.1", "x.b.test", NULL, 200, "b");
+    /* no SNI (curl sends none for an address): the default vhost's certificate, valid for 127.0.0.1 */
+    expect(s, "https", "127.0.0.1", "127.0.0.1", NULL, 200, "a");
+    server_stop(s);
+}
+
+MPM_TEST(tls_vhost, misdirected_request, .timeout = 90)
+{
+    struct srv *s = start(mpm);
+    /* SNI a.test, Host b.test: the vhosts differ, and so do their certificates */
+    expect(s, "https", "127.0.0.1", "a.test", "b.test", 421, NULL);
+    expect(s, "https", "127.0.0.1", "b.test", "a.test", 421, NULL);
+    hassert(wait_log(s->error_log, "provided via HTTP selects a server whose SSL setup is not compatible", 2,
+                     3000),
+            "the 421s are not logged: %s", log_tail(s->error_log, 2000));
+    /* an alias of the SNI's vhost, a Host naming no vhost (the default, a) are served */
+    expect(s, "https", "127.0.0.1", "a.test", "www.a.test", 200, "a");
+    expect(s, "https", "127.0.0.1", "a.test", "nobody.test", 200, "a");
+    expect(s, "https", "127.0.0.1", "b.test", "nobody.test", 421, NULL);
+    /* without SNI, Host alone decides: not refused */
+    expect(s, "https", "127.0.0.1", "127.0.0.1", "b.test", 200, "b");
+    server_stop(s);
+}
+
+MPM_TEST(tls_vhost, plain_listener_selects_by_host, .timeout = 90)
+{
+    struct srv *s = start(mpm);
+    /* the same vhosts on the plain listener of the port: HTTP, selected by Host, whatever their SSLEngine */
+    expect(s, "http", "127.0.0.2", "b.test", NULL, 200, "b");
+    expect(s, "http", "127.0.0.2", "a.test", NULL, 200, "a");
+    expect(s, "http", "127.0.0.2", "x.b.test", NULL, 200, "b");
+    expect(s, "http", "127.0.0.2", "127.0.0.2", "nobody.test", 200, "a");
+    server_stop(s);
+}
