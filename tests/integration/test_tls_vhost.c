@@ -193,3 +193,39 @@ MPM_TEST(tls_vhost, plain_listener_selects_by_host, .timeout = 90)
     expect(s, "http", "127.0.0.2", "127.0.0.2", "nobody.test", 200, "a");
     server_stop(s);
 }
+
+/* The line of the configuration s runs with on which `text` starts. */
+static int conf_line(const struct srv *s, const char *text)
+{
+    char *conf = server_conf_text(s, s->port);
+    char *at = strstr(conf, text);
+    hassert(at != NULL, "no %s in the configuration", text);
+    int line = 1;
+    for (char *p = conf; p < at; p++)
+        line += *p == '\n';
+    free(conf);
+    return line;
+}
+
+MPM_TEST(tls_vhost, dump_vhosts_shows_the_https_vhosts, .timeout = 60)
+{
+    struct srv *s = start(mpm);
+    int la = conf_line(s, "<VirtualHost *:"), lb = la + 8;
+    char *want = xasprintf("VirtualHost configuration:\n"
+                           "*:%-20d is a NameVirtualHost\n"
+                           "         default server a.test (%s:%d)\n"
+                           "         port %d namevhost a.test (%s:%d)\n"
+                           "                 alias www.a.test\n"
+                           "         port %d namevhost b.test (%s:%d)\n"
+                           "                 wild alias *.b.test\n",
+                           s->port, s->conf, la, s->port, s->conf, la, s->port, s->conf, lb);
+    const char *bin = getenv("HTTPD_BIN") ? getenv("HTTPD_BIN") : "server/httpd";
+    char *argv[] = {(char *)bin, "-t", "-D", "DUMP_VHOSTS", "-f", s->conf, NULL}, *out = NULL, *err = NULL;
+    int rc = run_cmd(argv, 10000, &out, &err);
+    hassert(rc == 0, "httpd -t -D DUMP_VHOSTS: exit %d: %s", rc, err ? err : "");
+    hassert(out != NULL && strcmp(out, want) == 0, "printed\n%s\nwant\n%s", out ? out : "", want);
+    free(out);
+    free(err);
+    free(want);
+    server_stop(s);
+}
