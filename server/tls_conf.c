@@ -369,6 +369,21 @@ static int build_server(struct server *s, struct vhost *v, struct tls_ctx **firs
     return 0;
 }
 
+/* Whether an https listener's connections can reach v: v is in its set, or its set is the local address's. */
+static int https_reaches(const struct server *s, const struct vhost *v)
+{
+    for (const struct listener *l = s->listeners; l != NULL; l = l->next) {
+        if (!is_https(l))
+            continue;
+        if (l->vhosts_by_addr)
+            return 1;
+        for (int i = 0; l->vhosts != NULL && i < l->vhosts->n; i++)
+            if (l->vhosts->hosts[i] == v)
+                return 1;
+    }
+    return 0;
+}
+
 static int check_config(struct server *s, struct warnings *w, struct errbuf *err)
 {
     struct tls_conf *m = s->tls, defaults;
@@ -427,6 +442,14 @@ static int check_config(struct server *s, struct warnings *w, struct errbuf *err
             warnings_add(w, "Listen %s is https, but SSLEngine is not on: its connections are plain HTTP",
                          l->spec);
     }
+    /* as Listen's protocol decides, a vhost that turns SSLEngine on where only plain listeners reach it */
+    for (const struct vhost *v = s->vhosts; v != NULL && https > 0; v = v->next)
+        if (v->tls != NULL && v->tls->engine && (v->tls->set & TLS_SET_ENGINE) && !https_reaches(s, v))
+            warnings_add(
+                w,
+                "%s: SSLEngine on in the VirtualHost at %s:%d, but no https listener reaches it (Listen "
+                "[addr:]port https): its connections are plain HTTP",
+                v->tls->engine_at, v->file, v->line);
     if (first != NULL && https == 0)
         warnings_add(w, "SSLEngine on, but no listener is https (Listen [addr:]port https): no connection "
                         "uses TLS");

@@ -985,3 +985,29 @@ Test(tls_vhost, sni_picks_the_vhosts_certificate_and_protocols, .init = vhost_se
     pair_close(&p);
     config_free(s);
 }
+
+Test(tls_vhost, ssl_vhost_on_a_plain_listener_is_plain, .init = vhost_setup, .fini = vhost_teardown)
+{
+    struct warnings w = {0};
+    struct server *s = load_tls_ok("Listen 127.0.0.1:18443 https\n"
+                                   "Listen 127.0.0.1:18080\n"
+                                   "SSLCertificateFile %1$s/a.pem\n"
+                                   "SSLCertificateKeyFile %1$s/a.key\n"
+                                   "<VirtualHost *:18443>\n"
+                                   "    SSLEngine on\n"
+                                   "</VirtualHost>\n"
+                                   "<VirtualHost *:18080>\n"
+                                   "    SSLEngine on\n"
+                                   "</VirtualHost>\n",
+                                   &w);
+    cr_assert_not_null(s->listeners->tls);
+    cr_assert_null(s->listeners->next->tls, "the plain listener stays plain");
+    char *text = conftest_warnings_text(&w);
+    char *want = pool_printf(
+        test_pool, "%s:9: SSLEngine on in the VirtualHost at %s:8, but no https listener reaches it",
+        conftest_conf, conftest_conf);
+    cr_assert(strstr(text, want) != NULL, "%s", text);
+    cr_assert_null(strstr(text, ":5, but"), "the https one is not warned about: %s", text);
+    free(text);
+    config_free(s);
+}
