@@ -5,11 +5,13 @@
  * verifying against the root with the name it connects to (--resolve), checks that each name gets its own
  * certificate and site; a client without SNI (an address in the URL) gets the default vhost's; a Host that
  * selects the other vhost than the SNI did gets 421; the same vhosts reached on a plain listener of the same
- * port are selected by Host as before, over plain HTTP; -S shows the https vhosts.
+ * port are selected by Host as before, over plain HTTP; a session resumes within its vhost and not in
+ * another; -S shows the https vhosts.
  */
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "harness.h"
 
@@ -227,5 +229,62 @@ MPM_TEST(tls_vhost, dump_vhosts_shows_the_https_vhosts, .timeout = 60)
     free(out);
     free(err);
     free(want);
+    server_stop(s);
+}
+
+/* Python's ssl: a connection to `first` (its session kept), then one to `second` offering that session, at
+ * TLS `version` ("1.2" or "1.3"), each verified for its name and each GET / read to the close; prints "reused
+ * R BODY" of the second. */
+static const char resume_py[] =
+    "import os, socket, ssl, sys\n"
+    "port, first, second, version = int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4]\n"
+    "ctx = ssl.create_default_context(cafile=os.path.join(os.environ['TLS_DIR'], 'conf', 'ca.pem'))\n"
+    "ctx.maximum_version = ssl.TLSVersion.TLSv1_2 if version == '1.2' else ssl.TLSVersion.TLSv1_3\n"
+    "def get(name, session):\n"
+    "    raw = socket.create_connection(('127.0.0.1', port), timeout=10)\n"
+    "    t = ctx.wrap_socket(raw, server_hostname=name, session=session)\n"
+    "    t.sendall(b'GET / HTTP/1.1\\r\\nHost: ' + name.encode() + b'\\r\\nConnection: close\\r\\n\\r\\n')\n"
+    "    data = b''\n"
+    "    while True:\n"
+    "        chunk = t.recv(65536)\n"
+    "        if not chunk:\n"
+    "            break\n"
+    "        data += chunk\n"
+    "    s, reused = t.session, t.session_reused\n"
+    "    t.close()\n"
+    "    return s, reused, data.partition(b'\\r\\n\\r\\n')[2].decode().strip()\n"
+    "s, _, _ = get(first, None)\n"
+    "_, reused, body = get(second, s)\n"
+    "print('reused', int(reused), body)\n";
+
+static char *resume(const struct srv *s, const char *first, const char *second, const char *version)
+{
+    char port[16], *out = NULL, *err = NULL;
+    snprintf(port, sizeof(port), "%d", s->port);
+    setenv("TLS_DIR", s->dir, 1);
+    char *argv[] = {"python3",     "-c",           (char *)resume_py, port,
+                    (char *)first, (char *)second, (char *)version,   NULL};
+    int rc = run_cmd(argv, 30000, &out, &err);
+    hassert(rc == 0, "resume %s then %s: exit %d: %s", first, second, rc, err ? err : "");
+    free(err);
+    return out;
+}
+
+MPM_TEST(tls_vhost, sessions_resume_within_their_vhost, .timeout = 90)
+{
+    struct srv *s = start(mpm);
+    static const char *const versions[] = {"1.2", "1.3"};
+    for (int i = 0; i < 2; i++) {
+        char *out = resume(s, "b.test", "b.test", versions[i]);
+        hassert(strcmp(out, "reused 1 site b\n") == 0, "TLS %s, b.test twice: %s", versions[i], out);
+        free(out);
+        out = resume(s, "b.test", "www.b.test", versions[i]);
+        hassert(strcmp(out, "reused 1 site b\n") == 0, "TLS %s, b then a name of b: %s", versions[i], out);
+        free(out);
+    }
+    /* a session of b offered to a: a full handshake, with a's certificate (the client verified it) */
+    char *out = resume(s, "b.test", "a.test", "1.2");
+    hassert(strcmp(out, "reused 0 site a\n") == 0, "b's session offered for a.test: %s", out);
+    free(out);
     server_stop(s);
 }
