@@ -262,7 +262,7 @@ static int is_https(const struct listener *l)
 
 /* A vhost's own settings completed with the main server's m (NULL: Apache's defaults), as mod_ssl merges:
  * what the vhost does not set it takes from m; the session settings are always m's. */
-static void merge_main(struct tls_conf *v, const struct tls_conf *m, struct tls_conf *defaults)
+static void merge_main(struct tls_conf *v, const struct tls_conf *m, const struct tls_conf *defaults)
 {
     if (m == NULL)
         m = defaults;
@@ -386,13 +386,12 @@ static int https_reaches(const struct server *s, const struct vhost *v)
 
 static int check_config(struct server *s, struct warnings *w, struct errbuf *err)
 {
-    struct tls_conf *m = s->tls, defaults;
+    struct tls_conf *m = s->tls;
     struct tls_ctx *first = NULL;
     int setups = 0;
-    struct tls_conf *d0 = tls_conf_new(s->pool);
-    if (d0 == NULL)
+    const struct tls_conf *defaults = tls_conf_new(s->pool); /* what a vhost inherits without main settings */
+    if (defaults == NULL)
         return errbuf_set(err, "out of memory");
-    defaults = *d0;
     s->main.tls = m;
     if (m != NULL && m->engine && build_server(s, &s->main, &first, w, err) < 0)
         return -1;
@@ -401,7 +400,7 @@ static int check_config(struct server *s, struct warnings *w, struct errbuf *err
             v->tls = m; /* nothing of its own: the main server's settings and context */
             continue;
         }
-        merge_main(v->tls, m, &defaults);
+        merge_main(v->tls, m, defaults);
         v->tls->id = pool_printf(s->pool, "%s:%d", v->file, v->line);
         if (v->tls->engine && build_server(s, v, &first, w, err) < 0)
             return -1;
