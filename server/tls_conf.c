@@ -12,6 +12,7 @@
  * server-wide, shared by every vhost's context and every child.
  */
 
+#include <netinet/in.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -384,6 +385,32 @@ static int https_reaches(const struct server *s, const struct vhost *v)
     return 0;
 }
 
+/* The port of a listener's address. */
+static int listener_port(const struct listener *l)
+{
+    if (l->addr.ss_family == AF_INET6)
+        return ntohs(((const struct sockaddr_in6 *)&l->addr)->sin6_port);
+    return ntohs(((const struct sockaddr_in *)&l->addr)->sin_port);
+}
+
+/* For an https listener whose connections' local address decides: each set of its port whose default server
+ * has SSLEngine off makes those connections plain HTTP. */
+static void warn_by_addr(const struct server *s, const struct listener *l, struct warnings *w)
+{
+    int port = listener_port(l);
+    for (int k = 0; k < 2 && s->vhost_map != NULL; k++)
+        for (const struct vhost_set *set = k ? s->vhost_map->wildcard : s->vhost_map->specific; set != NULL;
+             set = set->next) {
+            const struct vhost *d = vhost_default(s, set);
+            if ((set->port == 0 || set->port == port) && (d->tls == NULL || !d->tls->engine))
+                warnings_add(
+                    w,
+                    "Listen %s is https, but the default server (VirtualHost at %s:%d) of some of its "
+                    "addresses has SSLEngine off: their connections are plain HTTP",
+                    l->spec, d->file, d->line);
+        }
+}
+
 static int check_config(struct server *s, struct warnings *w, struct errbuf *err)
 {
     struct tls_conf *m = s->tls;
@@ -424,8 +451,9 @@ static int check_config(struct server *s, struct warnings *w, struct errbuf *err
         https++;
         l->tls = NULL;
         if (l->vhosts_by_addr) {
-            /* the connection's local address decides (mpm/driver.c): a context for the warnings only */
+            /* the connection's local address decides (mpm/driver.c): l->tls only says TLS is possible */
             l->tls = first;
+            warn_by_addr(s, l, w);
             continue;
         }
         const struct vhost *dv = vhost_default(s, l->vhosts);

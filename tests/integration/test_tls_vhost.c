@@ -288,3 +288,42 @@ MPM_TEST(tls_vhost, sessions_resume_within_their_vhost, .timeout = 90)
     free(out);
     server_stop(s);
 }
+
+/* One https listener on every address: the connection's local address chooses the set, and its default vhost
+ * the handshake (127.0.0.2 has a vhost of its own, b; the others the "*" one, a). */
+MPM_TEST(tls_vhost, the_local_address_chooses_the_set, .timeout = 90)
+{
+    struct srv *s = server_new(mpm, "Listen @PORT@ https\n"
+                                    "<VirtualHost 127.0.0.2:@PORT@>\n"
+                                    "    ServerName b.test\n"
+                                    "    DocumentRoot b\n"
+                                    "    SSLEngine on\n"
+                                    "    SSLCertificateFile conf/b.pem\n"
+                                    "    SSLCertificateKeyFile conf/b.key\n"
+                                    "</VirtualHost>\n"
+                                    "<VirtualHost *:@PORT@>\n"
+                                    "    ServerName a.test\n"
+                                    "    DocumentRoot a\n"
+                                    "    SSLEngine on\n"
+                                    "    SSLCertificateFile conf/a.pem\n"
+                                    "    SSLCertificateKeyFile conf/a.key\n"
+                                    "</VirtualHost>\n");
+    s->listen_in_conf = 0;
+    make_pki(s->dir);
+    add_site(s, "a");
+    add_site(s, "b");
+    server_launch(s, NULL);
+    expect(s, "https", "127.0.0.1", "a.test", NULL, 200, "a");
+    expect(s, "https", "127.0.0.2", "b.test", NULL, 200, "b");
+    /* b is not among 127.0.0.1's vhosts: its name gets a's certificate there, which curl refuses */
+    int code;
+    char *body;
+    int rc = curl_get(s, "https", "127.0.0.1", "b.test", NULL, &code, &body);
+    hassert(rc == 60, "b.test on 127.0.0.1: curl exit %d, want 60 (a's certificate)", rc);
+    free(body);
+    /* and 127.0.0.2's only vhost is b: a's name gets b's certificate there */
+    rc = curl_get(s, "https", "127.0.0.2", "a.test", NULL, &code, &body);
+    hassert(rc == 60, "a.test on 127.0.0.2: curl exit %d, want 60 (b's certificate)", rc);
+    free(body);
+    server_stop(s);
+}

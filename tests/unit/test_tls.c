@@ -1011,3 +1011,30 @@ Test(tls_vhost, ssl_vhost_on_a_plain_listener_is_plain, .init = vhost_setup, .fi
     free(text);
     config_free(s);
 }
+
+Test(tls_vhost, by_address_listener_warns_for_a_plain_default, .init = vhost_setup, .fini = vhost_teardown)
+{
+    struct warnings w = {0};
+    struct server *s = load_tls_ok("Listen 18443 https\n"
+                                   "<VirtualHost 127.0.0.2:18443>\n"
+                                   "    SSLEngine on\n"
+                                   "    SSLCertificateFile %1$s/b.pem\n"
+                                   "    SSLCertificateKeyFile %1$s/b.key\n"
+                                   "</VirtualHost>\n"
+                                   "<VirtualHost *:18443>\n"
+                                   "    ServerName plain.test\n"
+                                   "</VirtualHost>\n",
+                                   &w);
+    cr_assert(s->listeners->vhosts_by_addr, "the local address decides");
+    cr_assert_not_null(s->listeners->tls, "TLS is possible on it");
+    char *text = conftest_warnings_text(&w);
+    char *want =
+        pool_printf(test_pool,
+                    "Listen 18443 is https, but the default server (VirtualHost at %s:7) of some of its "
+                    "addresses has SSLEngine off",
+                    conftest_conf);
+    cr_assert(strstr(text, want) != NULL, "%s", text);
+    cr_assert_null(strstr(text, ":2) of some"), "127.0.0.2's default is SSL: %s", text);
+    free(text);
+    config_free(s);
+}
