@@ -100,17 +100,32 @@ int driver_listeners(const struct server *s, const char *module)
     return n;
 }
 
-int driver_transport_open(const struct listener *l, struct transport *t, int fd, const struct sockaddr *peer,
-                          socklen_t peerlen, const char *module)
+int driver_transport_open(const struct server *s, const struct listener *l, struct transport *t, int fd,
+                          const struct sockaddr *peer, socklen_t peerlen, const char *module)
 {
-    if (l == NULL || l->tls == NULL) {
+    struct tls_ctx *ctx = l != NULL ? l->tls : NULL;
+    const struct vhost_set *set = l != NULL ? l->vhosts : NULL;
+    if (ctx != NULL && s->vhosts != NULL && l->vhosts_by_addr) {
+        /* the default server of the connection's own address decides the handshake, as in Apache */
+        struct sockaddr_storage local;
+        socklen_t len = sizeof(local);
+        if (getsockname(fd, (struct sockaddr *)&local, &len) < 0) {
+            log_error(LOG_ERR, module, "getsockname() failed: %s", strerror(errno));
+            return -1;
+        }
+        set = vhost_by_addr(s, (struct sockaddr *)&local, len);
+        const struct vhost *d = vhost_default(s, set);
+        ctx = d->tls != NULL && d->tls->engine ? d->tls->ctx : NULL;
+    }
+    if (ctx == NULL) {
         transport_plain_init(t, fd);
         return 0;
     }
-    if (tls_transport_open(t, l->tls, fd, peer, peerlen) < 0) {
+    if (tls_transport_open(t, ctx, fd, peer, peerlen) < 0) {
         log_error(LOG_ERR, module, "out of memory for a TLS connection");
         return -1;
     }
+    tls_transport_set_sni_arg(t, set);
     return 0;
 }
 
@@ -147,6 +162,9 @@ struct http_conn *driver_conn_start(const struct server *s, const struct listene
         return NULL;
     }
     driver_conn_setup(s, l, c, t->fd, module);
+    const struct vhost *sni = tls_transport_sni(t);
+    if (sni != NULL)
+        http_conn_set_sni(c, sni);
     return c;
 }
 

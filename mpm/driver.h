@@ -73,11 +73,13 @@ int driver_listen_set(const struct server *s, const char *module);
 /* ---- a connection's transport ---- */
 
 /*
- * Makes t the transport of fd, accepted on l: plain, or TLS when l has a TLS context (its handshake to come:
- * t->handshaking). Returns 0, or -1 (logged) when out of memory: the caller closes fd.
+ * Makes t the transport of fd, accepted on l: plain, or TLS when l is https and the default server of the
+ * connection's address has SSLEngine on (its context starts the handshake, to come: t->handshaking; the
+ * server name then selects among the vhosts of that address). Returns 0, or -1 (logged) when out of memory
+ * or the local address is unknown: the caller closes fd.
  */
-int driver_transport_open(const struct listener *l, struct transport *t, int fd, const struct sockaddr *peer,
-                          socklen_t peerlen, const char *module);
+int driver_transport_open(const struct server *s, const struct listener *l, struct transport *t, int fd,
+                          const struct sockaddr *peer, socklen_t peerlen, const char *module);
 
 /* What a step of the handshake came to. */
 enum driver_handshake {
@@ -95,8 +97,8 @@ int64_t driver_handshake_deadline(const struct server *s, int64_t now);
 
 /*
  * Gives the core a connection whose transport is ready, accepted on listener l (NULL: unknown):
- * http_conn_create() with the peer (NULL: the one the TLS transport kept) and driver_conn_setup(). NULL when
- * out of memory (logged).
+ * http_conn_create() with the peer (NULL: the one the TLS transport kept), driver_conn_setup(), and the vhost
+ * the TLS server name selected (http_conn_set_sni()). NULL when out of memory (logged).
  */
 struct http_conn *driver_conn_start(const struct server *s, const struct listener *l, struct transport *t,
                                     const struct sockaddr *peer, socklen_t peerlen, const char *module);

@@ -456,7 +456,7 @@ static void conn_new(const struct listener *l, int fd, const struct sockaddr *pe
 {
     struct econn *e = calloc(1, sizeof(*e));
     struct http_conn *c = NULL;
-    if (e == NULL || driver_transport_open(l, &e->t, fd, peer, peerlen, MODULE) < 0 ||
+    if (e == NULL || driver_transport_open(rx.s, l, &e->t, fd, peer, peerlen, MODULE) < 0 ||
         (!e->t.handshaking && (c = driver_conn_start(rx.s, l, &e->t, peer, peerlen, MODULE)) == NULL)) {
         if (e != NULL && e->t.ops != NULL)
             transport_free(&e->t);

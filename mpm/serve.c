@@ -228,7 +228,7 @@ void serve_connection(const struct server *s, const struct listener *l, int fd, 
     struct transport t;
     struct http_conn *c = NULL;
     int linger = 0;
-    if (driver_transport_open(l, &t, fd, peer, peerlen, "core") < 0)
+    if (driver_transport_open(s, l, &t, fd, peer, peerlen, "core") < 0)
         goto fail;
     if (slot != NULL)
         atomic_fetch_add_explicit(&slot->conns, 1, memory_order_relaxed);

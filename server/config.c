@@ -692,11 +692,24 @@ static const struct config_module *section_module(const struct config_module *co
 /* <IfModule> names: the MPMs by Apache's names, and the features built into this server. */
 static int module_present(const struct server *s, const char *name)
 {
-    static const char *const builtin[] = {
-        "core",        "http_core",         "log_config_module", "mod_log_config.c",
-        "mime_module", "mod_mime.c",        "dir_module",        "mod_dir.c",
-        "so_module",   "unixd_module",      "mod_unixd.c",       "proxy_module",
-        "mod_proxy.c", "proxy_http_module", "mod_proxy_http.c",  "ssl_module", "mod_ssl.c", NULL};
+    static const char *const builtin[] = {"core",
+                                          "http_core",
+                                          "log_config_module",
+                                          "mod_log_config.c",
+                                          "mime_module",
+                                          "mod_mime.c",
+                                          "dir_module",
+                                          "mod_dir.c",
+                                          "so_module",
+                                          "unixd_module",
+                                          "mod_unixd.c",
+                                          "proxy_module",
+                                          "mod_proxy.c",
+                                          "proxy_http_module",
+                                          "mod_proxy_http.c",
+                                          "ssl_module",
+                                          "mod_ssl.c",
+                                          NULL};
     char buf[64];
     for (int i = 0; builtin[i] != NULL; i++)
         if (strcasecmp(name, builtin[i]) == 0)
@@ -985,6 +998,7 @@ static int apply(struct server *s, const struct config_module *const *modules, s
             continue;
         }
         int in_vhost;
+        s->conf_current = l;
         const struct directive *d = lookup(s, modules, name, &in_vhost);
         if (d != NULL && !in_vhost && s->conf_vhost != NULL)
             return errbuf_set(err, "%s:%d: %s cannot occur within <VirtualHost> section", l->file, l->line,
@@ -1002,6 +1016,7 @@ static int apply(struct server *s, const struct config_module *const *modules, s
         if (msg != NULL)
             return errbuf_set(err, "%s:%d: %s %s", l->file, l->line, d->name, msg);
     }
+    s->conf_current = NULL;
     if (depth > 0)
         return errbuf_set(err, "%s:%d: %s> section is not closed", open_at[depth - 1]->file,
                           open_at[depth - 1]->line, open_at[depth - 1]->argv[0]);
@@ -1231,6 +1246,14 @@ const char *config_where_nth(const struct server *s, const char *name, int nth)
     if (found == NULL)
         return s->conf_file;
     return pool_printf(s->pool, "%s:%d", found->file, found->line);
+}
+
+const char *config_here(struct server *s)
+{
+    const struct conf_line *l = s->conf_current;
+    if (l == NULL)
+        return s->conf_file;
+    return pool_printf(s->pool, "%s:%d", l->file, l->line);
 }
 
 void config_free(struct server *s)

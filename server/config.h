@@ -114,6 +114,10 @@ const char *config_where(const struct server *s, const char *name);
 /* config_where() of the nth (from 0) line naming `name`; -1: the last. */
 const char *config_where_nth(const struct server *s, const char *name, int nth);
 
+/* "file:line" of the line being applied, for a setter that keeps where a value was set (so that a later
+ * check names the very line, inside or outside <VirtualHost>); allocated in s->pool. */
+const char *config_here(struct server *s);
+
 /* Frees a server returned by config_load(). */
 void config_free(struct server *s);
 

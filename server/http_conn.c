@@ -152,6 +152,7 @@ struct exchange {
 struct http_conn {
     const struct server *s;
     const struct vhost_set *vhosts; /* the vhosts its local address reaches; NULL: the main server's */
+    const struct vhost *sni;        /* the vhost its TLS server name selected; NULL: none sent */
     struct sb_worker *slot;
     struct exchange *x; /* the current request; NULL (with pool and buf) while idle */
     struct pool *pool;
@@ -541,6 +542,31 @@ static int check_transfer_encoding(const char *v)
     return other ? 501 : 0;
 }
 
+/*
+ * mod_ssl's checks of a request on a connection whose TLS server name selected c->sni (ssl_hook_ReadReq):
+ * without Host, 400; when Host selects another vhost, whose SSL settings are not compatible with the SNI's
+ * (other certificates, protocols or ciphers), 421 Misdirected Request. The vhosts are compared, not the
+ * names: a Host that is an alias of the SNI's vhost, or names a vhost sharing its certificate, is served.
+ */
+static int check_sni(struct http_conn *c, struct request *r)
+{
+    if (r->host == NULL) {
+        log_verror(c->sni, LOG_ERR, "ssl",
+                   "A server name was provided via SNI (%s), but no hostname in the HTTP request",
+                   c->sni->server_name != NULL ? c->sni->server_name : "-");
+        return 400;
+    }
+    if (r->vhost == c->sni || (r->vhost->tls_setup != 0 && r->vhost->tls_setup == c->sni->tls_setup))
+        return 0;
+    log_verror(
+        r->vhost, LOG_ERR, "ssl",
+        "Hostname %s provided via HTTP selects a server whose SSL setup is not compatible with the one "
+        "the SNI selected (%s): 421",
+        r->host, c->sni->server_name != NULL ? c->sni->server_name : "-");
+    c->x->path_status = 421;
+    return 0;
+}
+
 /* Content-Length, Transfer-Encoding, Host, Expect: what RFC 9112 requires before the body is read. */
 static int check_headers(struct http_conn *c, struct request *r)
 {
@@ -579,6 +605,8 @@ static int check_headers(struct http_conn *c, struct request *r)
     }
     if (c->vhosts != NULL && c->vhosts->n > 1)
         r->vhost = vhost_by_name(c->s, c->vhosts, r->host);
+    if (c->sni != NULL && check_sni(c, r) != 0)
+        return 400;
     if (c->x->parser.flags & F_CHUNKED)
         r->chunked = 1;
     else if (c->x->parser.flags & F_CONTENT_LENGTH) {
@@ -738,6 +766,11 @@ void http_conn_destroy(struct http_conn *c)
 void http_conn_set_slot(struct http_conn *c, struct sb_worker *slot)
 {
     c->slot = slot;
+}
+
+void http_conn_set_sni(struct http_conn *c, const struct vhost *v)
+{
+    c->sni = v;
 }
 
 void http_conn_set_vhosts(struct http_conn *c, const struct vhost_set *set)

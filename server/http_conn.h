@@ -20,6 +20,7 @@
 struct server;
 struct sb_worker;
 struct vhost_set;
+struct vhost;
 
 enum conn_state {
     CONN_READ,      /* wants bytes; deadline: Timeout (408 when it passes mid-request) */
@@ -70,6 +71,14 @@ void http_conn_set_local(struct http_conn *c, const struct sockaddr *local, sock
  * names, else by the set's first.
  */
 void http_conn_set_vhosts(struct http_conn *c, const struct vhost_set *set);
+
+/*
+ * The vhost the TLS server name (SNI) selected at the handshake (the transport's choice; the core knows no
+ * TLS), only when the client sent one. Then, as mod_ssl: a request without Host gets 400, and one whose Host
+ * selects another vhost with SSL settings not compatible with it (struct vhost's tls_setup) gets 421
+ * Misdirected Request.
+ */
+void http_conn_set_sni(struct http_conn *c, const struct vhost *v);
 
 /* Scoreboard slot to account requests and bytes to (NULL for none). */
 void http_conn_set_slot(struct http_conn *c, struct sb_worker *slot);

@@ -106,7 +106,14 @@ struct vhost {
     int keepalive;                /* KeepAlive */
     int max_keepalive_requests;   /* MaxKeepAliveRequests */
     long long limit_request_body; /* LimitRequestBody */
-    struct vhost *next;           /* the next <VirtualHost>, in the order of the configuration */
+    /* Its SSL settings (server/tls_conf.c), merged with the main server's once every line is read: the main
+     * server's own when it writes no SSL directive; NULL when no server writes one. */
+    struct tls_conf *tls;
+    /* Servers with the same nonzero tls_setup have compatible SSL settings (the same protocols, ciphers,
+     * certificate and key files: Apache's ssl_server_compatible()); 0: SSLEngine is not on. A request whose
+     * Host selects a server of another setup than its TLS server name (SNI) did is answered 421. */
+    int tls_setup;
+    struct vhost *next; /* the next <VirtualHost>, in the order of the configuration */
 };
 
 /* LogLevel values, as Apache's. */
@@ -218,6 +225,7 @@ struct server {
     struct conf_line *conf_lines;  /* the directives as read, in order */
     const char *conf_location;     /* while a directive inside <Location> is applied: the section's path */
     const char *conf_section;      /* while a directive inside a module's section is applied: its argument */
+    const struct conf_line *conf_current; /* while a line is applied: that line (config_here()) */
 
     /* command line */
     int one_process; /* -X */

@@ -36,6 +36,7 @@
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <openssl/rand.h>
+#include <openssl/sha.h>
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 
@@ -56,7 +57,10 @@ struct session_cache;
 struct tls_ctx {
     SSL_CTX *ctx;
     struct session_cache *cache; /* SSLSessionCache shmcb; NULL: none */
+    int own_cache;               /* cache was mapped for this context (else shared with another) */
     int timeout;                 /* SSLSessionCacheTimeout: ticket key period */
+    const char *ciphers;         /* SSLCipherSuite lists, NULL: OpenSSL's default (copied to a connection */
+    const char *ciphersuites;    /* that SNI moves to this context) */
     tls_sni_fn sni;              /* the caller's SNI choice; NULL: the name is ignored */
     void *sni_arg;
 };
@@ -66,8 +70,10 @@ struct tls_conn {
     SSL *ssl;
     struct sockaddr_storage peer;
     socklen_t peerlen;
-    unsigned failed : 1; /* a fatal error: no close_notify */
-    unsigned ktls : 1;   /* kernel TLS sends: SSL_sendfile */
+    const void *sni_conn;   /* the caller's per-connection argument of the SNI choice */
+    const void *sni_chosen; /* what the SNI choice kept; NULL: no server name */
+    unsigned failed : 1;    /* a fatal error: no close_notify */
+    unsigned ktls : 1;      /* kernel TLS sends: SSL_sendfile */
 };
 
 /* ---- session ticket keys, shared by every child ---- */
@@ -356,20 +362,60 @@ static int alpn_cb(SSL *ssl, const unsigned char **out, unsigned char *outlen, c
     return SSL_TLSEXT_ERR_OK;
 }
 
-static int sni_cb(SSL *ssl, int *alert, void *arg)
+/* The host name of a ClientHello's server_name extension (RFC 6066 3) into name; 0 when there is none. */
+static int client_hello_name(SSL *ssl, char *name, size_t size)
+{
+    const unsigned char *p;
+    size_t len;
+    if (SSL_client_hello_get0_ext(ssl, TLSEXT_TYPE_server_name, &p, &len) != 1 || len < 5)
+        return 0;
+    size_t list = (size_t)p[0] << 8 | p[1];
+    size_t n = (size_t)p[3] << 8 | p[4];
+    if (list + 2 != len || p[2] != TLSEXT_NAMETYPE_host_name || n == 0 || n + 3 > list || n >= size ||
+        memchr(p + 5, '\0', n) != NULL)
+        return 0; /* OpenSSL refuses it as it parses the extension */
+    memcpy(name, p + 5, n);
+    name[n] = '\0';
+    return 1;
+}
+
+/*
+ * As the ClientHello arrives (before the version, the cipher and a session to resume are chosen, as Apache's
+ * ssl_callback_ClientHello): the caller chooses the context for the server name; the connection moves to it
+ * with its options, protocols and ciphers (SSL_set_SSL_CTX() itself moves only the certificates and the
+ * session id context). Asked again for a second ClientHello (HelloRetryRequest), it chooses the same.
+ */
+static int client_hello_cb(SSL *ssl, int *alert, void *arg)
 {
     struct tls_ctx *tc = arg;
-    const char *host = SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name);
-    if (tc->sni == NULL || host == NULL)
-        return SSL_TLSEXT_ERR_OK;
-    struct tls_ctx *chosen = tc->sni(tc->sni_arg, tc, host);
-    if (chosen == NULL) {
+    struct tls_conn *conn = SSL_get_app_data(ssl);
+    char name[256];
+    const void *chosen = NULL;
+    if (tc->sni == NULL || !client_hello_name(ssl, name, sizeof(name)))
+        return SSL_CLIENT_HELLO_SUCCESS;
+    struct tls_ctx *to = tc->sni(tc->sni_arg, conn != NULL ? conn->sni_conn : NULL, tc, name, &chosen);
+    if (to == NULL) {
         *alert = SSL_AD_UNRECOGNIZED_NAME;
-        return SSL_TLSEXT_ERR_ALERT_FATAL;
+        return SSL_CLIENT_HELLO_ERROR;
     }
-    if (chosen != tc && SSL_set_SSL_CTX(ssl, chosen->ctx) == NULL)
-        return SSL_TLSEXT_ERR_ALERT_FATAL;
-    return SSL_TLSEXT_ERR_OK;
+    if (conn != NULL)
+        conn->sni_chosen = chosen;
+    if (to == tc)
+        return SSL_CLIENT_HELLO_SUCCESS;
+    if (SSL_set_SSL_CTX(ssl, to->ctx) == NULL)
+        goto fail;
+    SSL_clear_options(ssl, SSL_get_options(ssl));
+    SSL_set_options(ssl, SSL_CTX_get_options(to->ctx));
+    if (SSL_set_min_proto_version(ssl, SSL_CTX_get_min_proto_version(to->ctx)) != 1 ||
+        SSL_set_max_proto_version(ssl, SSL_CTX_get_max_proto_version(to->ctx)) != 1 ||
+        SSL_set_cipher_list(ssl, to->ciphers != NULL ? to->ciphers : OSSL_default_cipher_list()) != 1 ||
+        SSL_set_ciphersuites(ssl,
+                             to->ciphersuites != NULL ? to->ciphersuites : OSSL_default_ciphersuites()) != 1)
+        goto fail;
+    return SSL_CLIENT_HELLO_SUCCESS;
+fail:
+    *alert = SSL_AD_INTERNAL_ERROR;
+    return SSL_CLIENT_HELLO_ERROR;
 }
 
 void tls_ctx_set_sni(struct tls_ctx *ctx, tls_sni_fn fn, void *arg)
@@ -382,7 +428,7 @@ static void ctx_free(void *arg)
 {
     struct tls_ctx *tc = arg;
     SSL_CTX_free(tc->ctx);
-    if (tc->cache != NULL)
+    if (tc->cache != NULL && tc->own_cache)
         munmap(tc->cache, tc->cache->size); /* the children that use it keep their own mapping */
 }
 
@@ -525,6 +571,8 @@ struct tls_ctx *tls_ctx_build(struct pool *p, const struct tls_conf *c, struct w
     SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER |
                               SSL_MODE_RELEASE_BUFFERS);
 
+    tc->ciphers = c->ciphers != NULL ? pool_strdup(p, c->ciphers) : NULL;
+    tc->ciphersuites = c->ciphersuites != NULL ? pool_strdup(p, c->ciphersuites) : NULL;
     if (c->ciphers != NULL && SSL_CTX_set_cipher_list(ctx, c->ciphers) != 1) {
         errbuf_set(err, "%s: SSLCipherSuite '%s': %s", c->ciphers_at, c->ciphers,
                    ssl_error_text(ebuf, sizeof(ebuf)));
@@ -540,12 +588,24 @@ struct tls_ctx *tls_ctx_build(struct pool *p, const struct tls_conf *c, struct w
         if (use_pair(ctx, &c->certs[i], w, err) < 0)
             return NULL;
 
-    /* sessions: the id context makes resumption possible at all; the ticket keys are the shared ones */
-    SSL_CTX_set_session_id_context(ctx, (const unsigned char *)"httpd", 5);
+    /* sessions: the id context makes resumption possible at all, and names the server, so that a session
+     * resumes only with the server (vhost) that made it; the ticket keys and the cache are the shared ones */
+    unsigned char sid[SHA256_DIGEST_LENGTH];
+    const char *id = c->id != NULL ? c->id : "httpd";
+    unsigned int sid_len = 0;
+    if (EVP_Digest(id, strlen(id), sid, &sid_len, EVP_sha256(), NULL) != 1 ||
+        SSL_CTX_set_session_id_context(ctx, sid, sid_len) != 1) {
+        errbuf_set(err, "the session id context could not be set: %s", ssl_error_text(ebuf, sizeof(ebuf)));
+        return NULL;
+    }
     SSL_CTX_set_timeout(ctx, c->cache_timeout);
     if (c->cache == TLS_CACHE_SHMCB) {
-        if ((tc->cache = cache_map(c->cache_size, err)) == NULL)
+        if (c->sessions != NULL && c->sessions->cache != NULL)
+            tc->cache = c->sessions->cache;
+        else if ((tc->cache = cache_map(c->cache_size, err)) == NULL)
             return NULL;
+        else
+            tc->own_cache = 1;
         /* only the shared cache: a session made by one child is found by every other */
         SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_SERVER | SSL_SESS_CACHE_NO_INTERNAL);
         SSL_CTX_sess_set_new_cb(ctx, cache_new_cb);
@@ -558,8 +618,7 @@ struct tls_ctx *tls_ctx_build(struct pool *p, const struct tls_conf *c, struct w
         SSL_CTX_set_tlsext_ticket_key_evp_cb(ctx, ticket_cb);
 
     SSL_CTX_set_alpn_select_cb(ctx, alpn_cb, NULL);
-    SSL_CTX_set_tlsext_servername_callback(ctx, sni_cb);
-    SSL_CTX_set_tlsext_servername_arg(ctx, tc);
+    SSL_CTX_set_client_hello_cb(ctx, client_hello_cb, tc);
     return tc;
 }
 
@@ -810,6 +869,7 @@ int tls_transport_open(struct transport *t, struct tls_ctx *ctx, int fd, const s
         return -1;
     }
     SSL_set_accept_state(tc->ssl);
+    SSL_set_app_data(tc->ssl, tc);
     if (peer != NULL && peerlen <= sizeof(tc->peer)) {
         memcpy(&tc->peer, peer, peerlen);
         tc->peerlen = peerlen;
@@ -820,6 +880,16 @@ int tls_transport_open(struct transport *t, struct tls_ctx *ctx, int fd, const s
     t->handshaking = 1;
     t->priv = tc;
     return 0;
+}
+
+void tls_transport_set_sni_arg(struct transport *t, const void *conn)
+{
+    conn_of(t)->sni_conn = conn;
+}
+
+const void *tls_transport_sni(const struct transport *t)
+{
+    return t->ops == &transport_tls ? conn_of(t)->sni_chosen : NULL;
 }
 
 const struct sockaddr *tls_transport_peer(const struct transport *t, socklen_t *len)

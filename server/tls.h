@@ -43,9 +43,21 @@ struct tls_cert {
     const char *cert_at, *key_at; /* "file:line" of those directives, for the errors */
 };
 
+/* Which settings a server's SSL directives set (struct tls_conf's `set`): what a <VirtualHost> does not set,
+ * it takes from the main server. */
+enum {
+    TLS_SET_ENGINE = 1u << 0,
+    TLS_SET_CERTS = 1u << 1, /* SSLCertificateFile or SSLCertificateKeyFile: the pairs go together */
+    TLS_SET_PROTOCOL = 1u << 2,
+    TLS_SET_CIPHERS = 1u << 3,
+    TLS_SET_CIPHERSUITES = 1u << 4,
+    TLS_SET_HONOR = 1u << 5
+};
+
 /*
- * The SSL settings of one server. Today the main server's (struct server's `tls`); with <VirtualHost> each
- * vhost holds one, which is why nothing here refers to the server around it.
+ * The SSL settings of one server: the main server's (struct server's `tls`) or a <VirtualHost>'s (struct
+ * vhost's `tls`, merged with the main server's by tls_module's check). SSLSessionCache,
+ * SSLSessionCacheTimeout and SSLSessionTickets are server-wide: a vhost's copy holds the main server's.
  */
 struct tls_conf {
     int engine;                           /* SSLEngine on|off (off) */
@@ -56,16 +68,33 @@ struct tls_conf {
     char *ciphers;           /* SSLCipherSuite [SSL] list: TLS 1.2 and below; NULL: OpenSSL's default */
     char *ciphersuites;      /* SSLCipherSuite TLSv1.3 list; NULL: OpenSSL's default */
     const char *ciphers_at, *ciphersuites_at;
-    int honor_cipher_order; /* SSLHonorCipherOrder (off) */
-    enum tls_cache cache;   /* SSLSessionCache none|shmcb:path[(size)] (none) */
-    long cache_size;        /* bytes of the shmcb cache (512000, as Apache's) */
-    int cache_timeout;      /* SSLSessionCacheTimeout, seconds (300) */
-    int tickets;            /* SSLSessionTickets on|off (on) */
-    struct tls_ctx *ctx;    /* built by tls_module's check */
+    int honor_cipher_order;   /* SSLHonorCipherOrder (off) */
+    enum tls_cache cache;     /* SSLSessionCache none|shmcb:path[(size)] (none) */
+    long cache_size;          /* bytes of the shmcb cache (512000, as Apache's) */
+    int cache_timeout;        /* SSLSessionCacheTimeout, seconds (300) */
+    int tickets;              /* SSLSessionTickets on|off (on) */
+    unsigned set;             /* TLS_SET_*: what this server's own directives set */
+    const char *engine_at;    /* "file:line" of SSLEngine, NULL when unset */
+    const char *id;           /* names the server in its session id context: a session resumes only with the
+                                 server that made it (NULL: "httpd") */
+    struct tls_ctx *sessions; /* a context built before, whose session cache this one shares (every vhost
+                                 uses the same SSLSessionCache); NULL: its own */
+    struct tls_ctx *ctx;      /* built by tls_module's check */
 };
 
 /* The module of the SSL directives; its check builds the contexts and gives the https listeners theirs. */
 extern const struct config_module tls_module;
+
+/* Whether two servers' SSL settings are compatible, as Apache's ssl_server_compatible(): the same protocols,
+ * cipher lists and certificate and key files (in any order). */
+int tls_conf_compatible(const struct tls_conf *a, const struct tls_conf *b);
+
+/* The SNI choice of a server with <VirtualHost>s (a tls_sni_fn: arg is the struct server, conn the
+ * connection's struct vhost_set): the vhost the name selects among those of the connection's address, as a
+ * Host would (vhost_find_name()), else the default one with a line at debug and no alert, as mod_ssl; its
+ * context when its SSLEngine is on, else ctx. *chosen is that vhost. */
+struct tls_ctx *tls_sni_choose(void *arg, const void *conn, struct tls_ctx *ctx, const char *host,
+                               const void **chosen);
 
 /* Parses SSLProtocol's arguments (Apache's syntax: [+|-]protocol ..., protocols SSLv3, TLSv1, TLSv1.1,
  * TLSv1.2, TLSv1.3, all) starting from *protocols. Returns NULL or the error. */
@@ -87,11 +116,15 @@ struct tls_ctx *tls_ctx_build(struct pool *p, const struct tls_conf *c, struct w
                               struct errbuf *err);
 
 /*
- * The SNI choice, taken from the caller (the vhost selection once it exists): for a connection that came to
- * ctx and names `host`, the context to continue with (ctx itself, or another), or NULL to refuse the name
- * (the handshake ends with an unrecognized_name alert).
+ * The SNI choice, taken from the caller (the vhost selection): for a connection that came to ctx with the
+ * caller's per-connection `conn` (tls_transport_set_sni_arg(): the vhosts of its address) and names `host`,
+ * the context to continue with (ctx itself, or another), with *chosen set to what the caller wants kept for
+ * the connection (the vhost: tls_transport_sni()); or NULL to refuse the name (the handshake ends with an
+ * unrecognized_name alert). It is asked as the ClientHello arrives, before the version, the ciphers and a
+ * session to resume are chosen, so the chosen context's protocols, ciphers and session id context hold.
  */
-typedef struct tls_ctx *(*tls_sni_fn)(void *arg, struct tls_ctx *ctx, const char *host);
+typedef struct tls_ctx *(*tls_sni_fn)(void *arg, const void *conn, struct tls_ctx *ctx, const char *host,
+                                      const void **chosen);
 
 /* Makes ctx ask fn (with arg) for the context of each SNI name. Without it, the name is ignored. */
 void tls_ctx_set_sni(struct tls_ctx *ctx, tls_sni_fn fn, void *arg);
@@ -102,6 +135,14 @@ void tls_ctx_set_sni(struct tls_ctx *ctx, tls_sni_fn fn, void *arg);
  */
 int tls_transport_open(struct transport *t, struct tls_ctx *ctx, int fd, const struct sockaddr *peer,
                        socklen_t peerlen);
+
+/* Sets the per-connection argument of the SNI choice (its `conn`) of a transport tls_transport_open() made.
+ */
+void tls_transport_set_sni_arg(struct transport *t, const void *conn);
+
+/* What the SNI choice kept for the connection (*chosen), once the handshake is done; NULL when the client
+ * sent no server name, when no choice is set, or when t is not a TLS transport. */
+const void *tls_transport_sni(const struct transport *t);
 
 /* The peer address kept by tls_transport_open(). */
 const struct sockaddr *tls_transport_peer(const struct transport *t, socklen_t *len);

@@ -8,8 +8,9 @@
  *  2. by name, once per request (Host) or per handshake (a TLS server name, SNI): the first vhost of the set
  *     whose ServerName or ServerAlias matches, else the set's first vhost, its default.
  *
- * So a TLS layer can pick a certificate with vhost_select() at the handshake, and the core can compare that
- * vhost with the one Host selects (421 when they differ) without selecting by address twice.
+ * So the TLS layer picks a vhost and its certificate by name within the connection's set at the handshake
+ * (tls_sni_choose(), server/tls_conf.c), and the core compares that vhost with the one Host selects (421 when
+ * their SSL setups differ) without selecting by address twice.
  *
  * The one thing to know: nothing here runs per connection unless a <VirtualHost> exists. Each listener is
  * told at configuration time which set its connections reach when its own address decides it (every vhost on

@@ -36,6 +36,7 @@ static const struct http_status_expect http_status_table[] = {
     {414, "URI Too Long", 1},
     {416, "Range Not Satisfiable", 0},
     {417, "Expectation Failed", 1},
+    {421, "Misdirected Request", 0},
     {431, "Request Header Fields Too Large", 1},
     {500, "Internal Server Error", 1},
     {501, "Not Implemented", 1},

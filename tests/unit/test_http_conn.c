@@ -1148,3 +1148,88 @@ Test(http_conn, vhost_chosen_per_request_by_host)
     played_out(c, &o);
     srv.vhosts = NULL;
 }
+
+/* mod_ssl's rule, with the vhost a (fake) TLS server name selected: a Host that selects another vhost whose
+ * SSL setup differs gets 421 and the connection goes on; an alias, the default (a Host naming no vhost) and
+ * a vhost of the same setup are served; no Host at all is a 400; without SNI nothing is refused. */
+Test(http_conn, misdirected_request_when_host_and_sni_disagree)
+{
+    static char *index_names[] = {"index.html", NULL};
+    static char *a_names[] = {"www.a.test", NULL};
+    struct vhost a = {.file = "t.conf",
+                      .line = 1,
+                      .server_name = "a.test",
+                      .hostname = "a.test",
+                      .names = a_names,
+                      .document_root = site("a", "site a\n"),
+                      .directory_index = index_names,
+                      .keepalive = 1,
+                      .max_keepalive_requests = 100,
+                      .limit_request_body = 1 << 20,
+                      .tls_setup = 1};
+    struct vhost b = a, c = a;
+    b.line = 5, b.server_name = b.hostname = "b.test", b.names = NULL, b.tls_setup = 2;
+    b.document_root = site("b", "site b\n");
+    c.line = 9, c.server_name = c.hostname = "c.test", c.names = NULL, c.tls_setup = 1; /* a's certificate */
+    c.document_root = site("c", "site c\n");
+    const struct vhost *hosts[] = {&a, &b, &c};
+    struct vhost_addr any = {.spec = "*:443", .host = "*", .port = 443};
+    const struct vhost_addr *via[] = {&any, &any, &any};
+    struct vhost_set set = {.port = 443, .hosts = hosts, .via = via, .n = 3};
+    cr_assert_eq(vhost_set_index(pool, &set), 0);
+    srv.vhosts = &a;
+    a.next = &b;
+    b.next = &c;
+
+    int64_t now = 1000000;
+    struct out o = {0};
+    struct http_conn *conn = http_conn_create(&srv, NULL, 0, now);
+    http_conn_set_vhosts(conn, &set);
+    http_conn_set_sni(conn, &a);
+    const char *in = "GET / HTTP/1.1\r\nHost: b.test\r\n\r\n"
+                     "POST / HTTP/1.1\r\nHost: B.test:443\r\nContent-Length: 6\r\n\r\n123456"
+                     "GET / HTTP/1.1\r\nHost: www.a.test\r\n\r\n"
+                     "GET / HTTP/1.1\r\nHost: c.test\r\n\r\n"
+                     "GET / HTTP/1.1\r\nHost: nobody.test\r\n\r\n"
+                     "GET / HTTP/1.0\r\n\r\n";
+    cr_assert_eq(drive_str(conn, in, &o, &now), CONN_CLOSE);
+    const char *p = o.data;
+    for (int i = 0; i < 2; i++) {
+        cr_assert(strncmp(p, "HTTP/1.1 421 Misdirected Request\r\n", 34) == 0, "response %d: %s", i + 1, p);
+        p = strstr(p + 1, "HTTP/1.1 ");
+        cr_assert_not_null(p, "the connection goes on after a 421: %s", o.data);
+    }
+    cr_assert_null(strstr(o.data, "site b"), "%s", o.data);
+    const char *want[] = {"site a", "site c", "site a"};
+    for (int i = 0; i < 3; i++) {
+        cr_assert(strncmp(p, "HTTP/1.1 200 OK\r\n", 17) == 0, "response %d: %s", i + 3, p);
+        cr_assert_not_null(strstr(p, want[i]), "response %d: %s", i + 3, p);
+        p = strstr(p + 1, "HTTP/1.1 ");
+        cr_assert_not_null(p, "%s", o.data);
+    }
+    cr_assert(strncmp(p, "HTTP/1.1 400 ", 13) == 0, "SNI but no Host: %s", p);
+    played_out(conn, &o);
+
+    /* the SNI named nobody: its vhost is the default a, and b is still another setup */
+    conn = http_conn_create(&srv, NULL, 0, now);
+    http_conn_set_vhosts(conn, &set);
+    http_conn_set_sni(conn, &b);
+    cr_assert_eq(
+        drive_str(conn, "GET / HTTP/1.1\r\nHost: nobody.test\r\nConnection: close\r\n\r\n", &o, &now),
+        CONN_CLOSE);
+    cr_assert(strncmp(o.data, "HTTP/1.1 421 ", 13) == 0, "%s", o.data);
+    played_out(conn, &o);
+
+    /* no server name sent: Host alone decides, nothing is refused */
+    conn = http_conn_create(&srv, NULL, 0, now);
+    http_conn_set_vhosts(conn, &set);
+    cr_assert_eq(drive_str(conn,
+                           "GET / HTTP/1.1\r\nHost: b.test\r\n\r\n"
+                           "GET / HTTP/1.0\r\n\r\n",
+                           &o, &now),
+                 CONN_CLOSE);
+    cr_assert(strstr(o.data, "site b") != NULL && strstr(o.data, "site a") != NULL, "%s", o.data);
+    cr_assert_null(strstr(o.data, " 421 "), "%s", o.data);
+    played_out(conn, &o);
+    srv.vhosts = NULL;
+}

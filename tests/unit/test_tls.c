@@ -17,6 +17,7 @@
 
 #include "../../server/tls.c"
 #include "../../server/tls_conf.c"
+#include "conftest.h"
 #include "testserver.h"
 
 /* ---- SSLProtocol, SSLSessionCache ---- */
@@ -88,6 +89,9 @@ Test(tls_conf, session_cache_syntax)
 static const char *apply(struct server *s, const char *name, int argc, char **argv)
 {
     for (const struct directive *d = tls_module.directives; d->name != NULL; d++)
+        if (strcasecmp(d->name, name) == 0)
+            return d->set(s, d, argc, argv);
+    for (const struct directive *d = tls_module.vhost_directives; d->name != NULL; d++)
         if (strcasecmp(d->name, name) == 0)
             return d->set(s, d, argc, argv);
     cr_assert_fail("no directive %s", name);
@@ -454,10 +458,13 @@ Test(tls_transport, garbage_fails_the_handshake, .init = pki_setup, .fini = pki_
 
 static struct tls_ctx *ctx_a, *ctx_b;
 
-static struct tls_ctx *choose(void *arg, struct tls_ctx *ctx, const char *host)
+static struct tls_ctx *choose(void *arg, const void *conn, struct tls_ctx *ctx, const char *host,
+                              const void **chosen)
 {
     int *calls = arg;
     (*calls)++;
+    (void)conn;
+    *chosen = host;
     cr_assert_eq(ctx, ctx_a, "asked for the context the connection came to");
     if (strcmp(host, "a.test") == 0)
         return ctx_a;
@@ -677,4 +684,357 @@ Test(tls_ctx, an_ecdsa_and_an_rsa_certificate_side_by_side, .init = pki_setup, .
     cr_assert_null(tls_ctx_build(test_pool, c, &w, &err));
     cr_assert(strstr(err.msg, "test.conf:4: SSLCertificateKeyFile") && strstr(err.msg, "does not match"),
               "%s", err.msg);
+}
+
+/* ---- SSL directives in <VirtualHost>: inheritance, errors, the SNI choice ---- */
+
+/* conftest's ServerRoot and the certificates of pki_setup */
+static void vhost_setup(void)
+{
+    pki_setup();
+    conftest_setup();
+}
+
+static void vhost_teardown(void)
+{
+    conftest_teardown();
+    pki_teardown();
+}
+
+/* Loads text (with %1$s the directory of the certificates) with the SSL module; NULL with err. */
+static struct server *load_tls(const char *text, struct warnings *w, struct errbuf *err)
+{
+    char body[4096];
+    snprintf(body, sizeof(body), text, tmpdir);
+    FILE *f = fopen(conftest_conf, "w");
+    cr_assert_not_null(f);
+    fputs(body, f);
+    fclose(f);
+    struct config_args args = {.mpms = mpm_registry,
+                               .modules = (const struct config_module *const[]){&tls_module, NULL},
+                               .conf_file = conftest_conf};
+    return config_load(&args, w, err);
+}
+
+static struct server *load_tls_ok(const char *text, struct warnings *w)
+{
+    struct errbuf err;
+    struct server *s = load_tls(text, w, &err);
+    cr_assert_not_null(s, "refused: %s", err.msg);
+    return s;
+}
+
+static void tls_refused(const char *text, const char *want)
+{
+    struct errbuf err;
+    struct server *s = load_tls(text, NULL, &err);
+    cr_assert_null(s, "accepted:\n%s", text);
+    cr_assert(strstr(err.msg, want) != NULL, "got: %s\nwant: %s", err.msg, want);
+}
+
+static const struct vhost *vhost_nth(const struct server *s, int n)
+{
+    const struct vhost *v = s->vhosts;
+    while (v != NULL && n-- > 0)
+        v = v->next;
+    cr_assert_not_null(v);
+    return v;
+}
+
+#define TWO_VHOSTS                                                                                           \
+    "Listen 127.0.0.1:18443 https\n"                                                                         \
+    "Listen 127.0.0.1:18080\n"                                                                               \
+    "SSLEngine on\n"                                                                                         \
+    "SSLCertificateFile %1$s/a.pem\n"                                                                        \
+    "SSLCertificateKeyFile %1$s/a.key\n"                                                                     \
+    "SSLProtocol -all +TLSv1.2 +TLSv1.3\n"                                                                   \
+    "SSLSessionCache shmcb:/x(65536)\n"                                                                      \
+    "<VirtualHost *:18443>\n" /* line 8 */                                                                   \
+    "    ServerName a.test\n"                                                                                \
+    "</VirtualHost>\n"                                                                                       \
+    "<VirtualHost *:18443>\n" /* line 11 */                                                                  \
+    "    ServerName b.test\n"                                                                                \
+    "    ServerAlias *.b.test\n"                                                                             \
+    "    SSLCertificateFile %1$s/b.pem\n"                                                                    \
+    "    SSLCertificateKeyFile %1$s/b.key\n"                                                                 \
+    "    SSLProtocol TLSv1.3\n"                                                                              \
+    "</VirtualHost>\n"                                                                                       \
+    "<VirtualHost *:18443>\n" /* line 18 */                                                                  \
+    "    ServerName c.test\n"                                                                                \
+    "    SSLCipherSuite HIGH:!aNULL\n"                                                                       \
+    "</VirtualHost>\n"                                                                                       \
+    "<VirtualHost *:18443>\n" /* line 22 */                                                                  \
+    "    ServerName d.test\n"                                                                                \
+    "    SSLEngine off\n"                                                                                    \
+    "    SSLCertificateFile %1$s/a.pem\n"                                                                    \
+    "    SSLCertificateKeyFile %1$s/a.key\n"                                                                 \
+    "</VirtualHost>\n"                                                                                       \
+    "<VirtualHost *:18080>\n" /* line 28 */                                                                  \
+    "    ServerName plain.test\n"                                                                            \
+    "</VirtualHost>\n"
+
+Test(tls_vhost, a_vhost_inherits_what_it_does_not_set, .init = vhost_setup, .fini = vhost_teardown)
+{
+    struct warnings w = {0};
+    struct server *s = load_tls_ok(TWO_VHOSTS, &w);
+    const struct vhost *a = vhost_nth(s, 0), *b = vhost_nth(s, 1), *c = vhost_nth(s, 2), *d = vhost_nth(s, 3);
+    cr_assert_eq(a->tls, s->tls, "no SSL directive of its own: the main server's settings and context");
+    cr_assert(b->tls != s->tls && b->tls->engine, "SSLEngine inherited");
+    cr_assert_str_eq(b->tls->certs[0].cert_file, path_of("b", "pem"));
+    cr_assert_eq(b->tls->ncerts, 1, "its own certificate replaces the main server's");
+    cr_assert_eq(b->tls->protocols, TLS_PROTO_TLSV1_3);
+    cr_assert(b->tls->ctx != NULL && b->tls->ctx != s->tls->ctx, "a context of its own");
+    cr_assert_eq(b->tls->cache, TLS_CACHE_SHMCB, "the session settings are the server's");
+    cr_assert(b->tls->ctx->cache == s->tls->ctx->cache && !b->tls->ctx->own_cache, "one cache for all");
+    cr_assert_str_eq(c->tls->certs[0].cert_file, path_of("a", "pem"), "the main server's certificate");
+    cr_assert_str_eq(c->tls->ciphers, "HIGH:!aNULL");
+    cr_assert_eq(c->tls->protocols, TLS_PROTO_TLSV1_2 | TLS_PROTO_TLSV1_3, "the main server's SSLProtocol");
+    cr_assert(!d->tls->engine && d->tls->ctx == NULL, "SSLEngine off: no context");
+    /* the classes of compatible settings (Apache's ssl_server_compatible) */
+    cr_assert(s->main.tls_setup != 0 && a->tls_setup == s->main.tls_setup);
+    cr_assert(b->tls_setup != 0 && b->tls_setup != a->tls_setup, "other certificate and protocols");
+    cr_assert(c->tls_setup != 0 && c->tls_setup != a->tls_setup, "other ciphers");
+    cr_assert_eq(d->tls_setup, 0);
+    cr_assert_eq(vhost_nth(s, 4)->tls_setup, s->main.tls_setup, "a plain vhost inheriting SSLEngine on");
+    /* the https listener starts with its default vhost's context; the plain one is plain */
+    cr_assert_eq(s->listeners->tls, s->tls->ctx);
+    cr_assert_null(s->listeners->next->tls);
+    config_free(s);
+}
+
+Test(tls_vhost, same_files_are_compatible, .init = vhost_setup, .fini = vhost_teardown)
+{
+    struct server *s = load_tls_ok("Listen 127.0.0.1:18443 https\n"
+                                   "<VirtualHost *:18443>\n"
+                                   "    ServerName a.test\n"
+                                   "    SSLEngine on\n"
+                                   "    SSLCertificateFile %1$s/a.pem\n"
+                                   "    SSLCertificateKeyFile %1$s/a.key\n"
+                                   "    SSLCertificateFile %1$s/b.pem\n"
+                                   "    SSLCertificateKeyFile %1$s/b.key\n"
+                                   "</VirtualHost>\n"
+                                   "<VirtualHost *:18443>\n"
+                                   "    ServerName b.test\n"
+                                   "    SSLEngine on\n"
+                                   "    SSLCertificateFile %1$s/b.pem\n"
+                                   "    SSLCertificateKeyFile %1$s/b.key\n"
+                                   "    SSLCertificateFile %1$s/a.pem\n"
+                                   "    SSLCertificateKeyFile %1$s/a.key\n"
+                                   "</VirtualHost>\n",
+                                   NULL);
+    cr_assert_eq(vhost_nth(s, 0)->tls_setup, vhost_nth(s, 1)->tls_setup, "the same files in another order");
+    cr_assert_eq(s->main.tls_setup, 0, "the main server has SSLEngine off");
+    config_free(s);
+}
+
+Test(tls_vhost, errors_name_file_and_line, .init = vhost_setup, .fini = vhost_teardown)
+{
+    char want[1024];
+    snprintf(want, sizeof(want), "%s:4: SSLEngine on, but no SSLCertificateFile (VirtualHost at %s:2)",
+             conftest_conf, conftest_conf);
+    tls_refused("Listen 18443 https\n"
+                "<VirtualHost *:18443>\n"
+                "    ServerName a.test\n"
+                "    SSLEngine on\n"
+                "</VirtualHost>\n",
+                want);
+    /* inherited SSLEngine on, no certificate anywhere: the main server's SSLEngine line is the fault */
+    snprintf(want, sizeof(want), "%s:2: SSLEngine on, but no SSLCertificateFile", conftest_conf);
+    tls_refused("Listen 18443 https\n"
+                "SSLEngine on\n",
+                want);
+    snprintf(want, sizeof(want), "%s:5: SSLCertificateFile: unable to load", conftest_conf);
+    tls_refused("Listen 18443 https\n"
+                "<VirtualHost *:18443>\n"
+                "    ServerName a.test\n"
+                "    SSLEngine on\n"
+                "    SSLCertificateFile %1$s/missing.pem\n"
+                "</VirtualHost>\n",
+                want);
+    snprintf(want, sizeof(want), "%s:6: SSLCertificateKeyFile %s/b.key does not match", conftest_conf,
+             tmpdir);
+    tls_refused("Listen 18443 https\n"
+                "<VirtualHost *:18443>\n"
+                "    ServerName a.test\n"
+                "    SSLEngine on\n"
+                "    SSLCertificateFile %1$s/a.pem\n"
+                "    SSLCertificateKeyFile %1$s/b.key\n"
+                "</VirtualHost>\n",
+                want);
+    snprintf(want, sizeof(want), "%s:4: SSLCertificateKeyFile without an SSLCertificateFile", conftest_conf);
+    tls_refused("SSLCertificateFile %1$s/a.pem\n"
+                "Listen 18443 https\n"
+                "<VirtualHost *:18443>\n"
+                "    SSLCertificateKeyFile %1$s/a.key\n"
+                "    SSLEngine on\n"
+                "</VirtualHost>\n",
+                want);
+    snprintf(want, sizeof(want), "%s:3: SSLCipherSuite 'NOPE'", conftest_conf);
+    tls_refused("Listen 18443 https\n"
+                "<VirtualHost *:18443>\n"
+                "    SSLCipherSuite NOPE\n"
+                "    SSLEngine on\n"
+                "    SSLCertificateFile %1$s/a.pem\n"
+                "    SSLCertificateKeyFile %1$s/a.key\n"
+                "</VirtualHost>\n",
+                want);
+    snprintf(want, sizeof(want), "%s:3: SSLSessionCache cannot occur within <VirtualHost> section",
+             conftest_conf);
+    tls_refused("Listen 18443 https\n"
+                "<VirtualHost *:18443>\n"
+                "    SSLSessionCache none\n"
+                "</VirtualHost>\n",
+                want);
+    snprintf(want, sizeof(want), "%s:3: SSLSessionTickets cannot occur", conftest_conf);
+    tls_refused("Listen 18443 https\n"
+                "<VirtualHost *:18443>\n"
+                "    SSLSessionTickets off\n"
+                "</VirtualHost>\n",
+                want);
+}
+
+Test(tls_vhost, an_https_listener_whose_default_vhost_is_not_ssl, .init = vhost_setup, .fini = vhost_teardown)
+{
+    struct warnings w = {0};
+    struct server *s = load_tls_ok("Listen 127.0.0.1:18443 https\n"
+                                   "<VirtualHost *:18443>\n"
+                                   "    ServerName plain.test\n"
+                                   "</VirtualHost>\n"
+                                   "<VirtualHost *:18443>\n"
+                                   "    ServerName a.test\n"
+                                   "    SSLEngine on\n"
+                                   "    SSLCertificateFile %1$s/a.pem\n"
+                                   "    SSLCertificateKeyFile %1$s/a.key\n"
+                                   "</VirtualHost>\n",
+                                   &w);
+    cr_assert_null(s->listeners->tls, "the default vhost decides: plain HTTP");
+    int found = 0;
+    for (int i = 0; i < warnings_kept(&w); i++)
+        found |= strstr(w.msg[i],
+                        "Listen 127.0.0.1:18443 is https, but its default server (VirtualHost at ") != NULL &&
+                 strstr(w.msg[i], ":2) has SSLEngine off") != NULL;
+    cr_assert(found, "warned");
+    config_free(s);
+}
+
+Test(tls_vhost, the_sni_choice_is_the_vhost_selection, .init = vhost_setup, .fini = vhost_teardown)
+{
+    struct server *s = load_tls_ok(TWO_VHOSTS, NULL);
+    const struct vhost *a = vhost_nth(s, 0), *b = vhost_nth(s, 1), *d = vhost_nth(s, 3);
+    const struct vhost_set *set = s->listeners->vhosts;
+    struct tls_ctx *start = s->listeners->tls;
+    const void *chosen = NULL;
+    cr_assert_eq(tls_sni_choose(s, set, start, "b.test", &chosen), b->tls->ctx);
+    cr_assert_eq(chosen, b);
+    cr_assert_eq(tls_sni_choose(s, set, start, "WWW.B.Test.", &chosen), b->tls->ctx, "wildcard alias, case");
+    cr_assert_eq(chosen, b);
+    cr_assert_eq(tls_sni_choose(s, set, start, "a.test", &chosen), start);
+    cr_assert_eq(chosen, a);
+    cr_assert_eq(tls_sni_choose(s, set, start, "nobody.test", &chosen), start, "no vhost: no alert");
+    cr_assert_eq(chosen, a, "the default vhost");
+    cr_assert_eq(tls_sni_choose(s, set, start, "d.test", &chosen), start, "SSLEngine off: no switch");
+    cr_assert_eq(chosen, d);
+    cr_assert_eq(tls_sni_choose(s, set, start, "plain.test", &chosen), start, "another port's vhost");
+    cr_assert_eq(chosen, a);
+    config_free(s);
+}
+
+Test(tls_vhost, sni_picks_the_vhosts_certificate_and_protocols, .init = vhost_setup, .fini = vhost_teardown)
+{
+    struct pair p;
+    int linger;
+    struct server *s = load_tls_ok(TWO_VHOSTS, NULL);
+    const struct vhost *a = vhost_nth(s, 0), *b = vhost_nth(s, 1);
+    struct tls_ctx *start = s->listeners->tls;
+
+    pair_open(&p, start, "b.test", NULL);
+    tls_transport_set_sni_arg(&p.t, s->listeners->vhosts);
+    cr_assert_eq(handshake(&p, &linger), 0);
+    cr_assert_str_eq(peer_cn(&p), "b.test");
+    cr_assert_eq(tls_transport_sni(&p.t), b);
+    cr_assert_str_eq(SSL_get_version(p.client), "TLSv1.3");
+    pair_close(&p);
+
+    /* b.test is TLSv1.3 only: its SSLProtocol holds, as the name is known before the version is chosen */
+    pair_open(&p, start, "b.test", NULL);
+    tls_transport_set_sni_arg(&p.t, s->listeners->vhosts);
+    SSL_set_max_proto_version(p.client, TLS1_2_VERSION);
+    cr_assert_eq(handshake(&p, &linger), -1);
+    pair_close(&p);
+
+    pair_open(&p, start, "a.test", NULL);
+    tls_transport_set_sni_arg(&p.t, s->listeners->vhosts);
+    SSL_set_max_proto_version(p.client, TLS1_2_VERSION);
+    cr_assert_eq(handshake(&p, &linger), 0);
+    cr_assert_str_eq(peer_cn(&p), "a.test");
+    cr_assert_eq(tls_transport_sni(&p.t), a);
+    pair_close(&p);
+
+    pair_open(&p, start, NULL, NULL);
+    tls_transport_set_sni_arg(&p.t, s->listeners->vhosts);
+    cr_assert_eq(handshake(&p, &linger), 0);
+    cr_assert_str_eq(peer_cn(&p), "a.test", "no SNI: the default vhost's certificate");
+    cr_assert_null(tls_transport_sni(&p.t), "no name, nothing chosen");
+    pair_close(&p);
+
+    pair_open(&p, start, "nobody.test", NULL);
+    tls_transport_set_sni_arg(&p.t, s->listeners->vhosts);
+    cr_assert_eq(handshake(&p, &linger), 0, "an unknown name is served, as mod_ssl");
+    cr_assert_str_eq(peer_cn(&p), "a.test");
+    cr_assert_eq(tls_transport_sni(&p.t), a);
+    pair_close(&p);
+    config_free(s);
+}
+
+Test(tls_vhost, ssl_vhost_on_a_plain_listener_is_plain, .init = vhost_setup, .fini = vhost_teardown)
+{
+    struct warnings w = {0};
+    struct server *s = load_tls_ok("Listen 127.0.0.1:18443 https\n"
+                                   "Listen 127.0.0.1:18080\n"
+                                   "SSLCertificateFile %1$s/a.pem\n"
+                                   "SSLCertificateKeyFile %1$s/a.key\n"
+                                   "<VirtualHost *:18443>\n"
+                                   "    SSLEngine on\n"
+                                   "</VirtualHost>\n"
+                                   "<VirtualHost *:18080>\n"
+                                   "    SSLEngine on\n"
+                                   "</VirtualHost>\n",
+                                   &w);
+    cr_assert_not_null(s->listeners->tls);
+    cr_assert_null(s->listeners->next->tls, "the plain listener stays plain");
+    char *text = conftest_warnings_text(&w);
+    char *want = pool_printf(
+        test_pool, "%s:9: SSLEngine on in the VirtualHost at %s:8, but no https listener reaches it",
+        conftest_conf, conftest_conf);
+    cr_assert(strstr(text, want) != NULL, "%s", text);
+    cr_assert_null(strstr(text, ":5, but"), "the https one is not warned about: %s", text);
+    free(text);
+    config_free(s);
+}
+
+Test(tls_vhost, by_address_listener_warns_for_a_plain_default, .init = vhost_setup, .fini = vhost_teardown)
+{
+    struct warnings w = {0};
+    struct server *s = load_tls_ok("Listen 18443 https\n"
+                                   "<VirtualHost 127.0.0.2:18443>\n"
+                                   "    SSLEngine on\n"
+                                   "    SSLCertificateFile %1$s/b.pem\n"
+                                   "    SSLCertificateKeyFile %1$s/b.key\n"
+                                   "</VirtualHost>\n"
+                                   "<VirtualHost *:18443>\n"
+                                   "    ServerName plain.test\n"
+                                   "</VirtualHost>\n",
+                                   &w);
+    cr_assert(s->listeners->vhosts_by_addr, "the local address decides");
+    cr_assert_not_null(s->listeners->tls, "TLS is possible on it");
+    char *text = conftest_warnings_text(&w);
+    char *want =
+        pool_printf(test_pool,
+                    "Listen 18443 is https, but the default server (VirtualHost at %s:7) of some of its "
+                    "addresses has SSLEngine off",
+                    conftest_conf);
+    cr_assert(strstr(text, want) != NULL, "%s", text);
+    cr_assert_null(strstr(text, ":2) of some"), "127.0.0.2's default is SSL: %s", text);
+    free(text);
+    config_free(s);
 }
