@@ -326,11 +326,11 @@ def seconds(duration):
     return float(text)
 
 
-def wrk(port, path, duration, connections, threads=1, script=None, args=(), timeout="5s"):
-    """Runs wrk against http://127.0.0.1:port<path> and returns the JSON line its script printed (report.lua by
-    default). threads is clamped to connections, as wrk requires."""
+def wrk(port, path, duration, connections, threads=1, script=None, args=(), timeout="5s", scheme="http"):
+    """Runs wrk against <scheme>://127.0.0.1:port<path> and returns the JSON line its script printed (report.lua
+    by default). threads is clamped to connections, as wrk requires."""
     script = script or os.path.join(HERE, "report.lua")
-    url = "http://127.0.0.1:%d%s" % (port, path)
+    url = "%s://127.0.0.1:%d%s" % (scheme, port, path)
     cmd = ["wrk", "-t%d" % max(1, min(threads, connections)), "-c%d" % connections, "-d%s" % duration,
            "--timeout", str(timeout), "-s", script, url]
     if args:
