@@ -209,7 +209,7 @@ def test_no_response():
     try:
         compare.hb.wrk = lambda *args, **kw: dict(nothing)
         compare.hb.can_connect = lambda port, timeout: True
-        compare.capacity.observe = lambda pid, port, run: run()
+        compare.capacity.observe = lambda pid, port, run, upstream_pid=None: run()
         a = args(cell_seconds=2, wrk_threads=1, mix="1k:1", delay_ms=100, cpu_us=1000)
         proc = types.SimpleNamespace(pid=os.getpid())
         try:
