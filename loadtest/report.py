@@ -258,6 +258,15 @@ def verdict(meta, results, slo, workers):
                            "reached %s (%d%%), the rest of the CPU going to the client and the kernel." % (
                                meta.get("cpus", 1), meta["cpu_us"], rate_text(cap), rate_text(best),
                                round(100 * best / cap)))
+            if w == "tls-handshake":
+                cost = sorted([c for c in at if c.get("cpu_ms_per_request")], key=lambda c: c["cpu_ms_per_request"])
+                if cost:
+                    out.append("tls-handshake, the server's CPU per request (a full handshake each) at %d "
+                               "connections: %s." % (top, "; ".join(
+                                   "%s %.3g ms (at most about %s handshakes/s on %d CPUs)" % (
+                                       c["target"], c["cpu_ms_per_request"],
+                                       rate_text(meta.get("cpus", 1) * 1000.0 / c["cpu_ms_per_request"]),
+                                       meta.get("cpus", 1)) for c in cost)))
         idle = [c for c in results if c["workload"] == w and w == "idle"]
         if idle:
             top = max(c["connections"] for c in idle)

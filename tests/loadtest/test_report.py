@@ -281,6 +281,14 @@ def tutorials(d):
           "req/s at most" in text, text)
     check("tutorials: nothing without app cells", compare.tutorials([cell("event", "cpu", "closed", 1, 9, 1)], meta,
                                                                     targets) == [])
+    tls = [dict(cell(t, "cpu", "closed", 200, 3000, 40, workload="tls-handshake", server_cpu_s=cpu),
+                request="GET /1k.html over https") for t, cpu in (("event", 5.0), ("nginx", 4.0))]
+    for c in tls:
+        compare.derive(c)
+    said = " ".join(compare.report.verdict(dict(meta, workloads=["tls-handshake"]), tls, [], {}))
+    check("verdict: the server's CPU per TLS handshake and the handshakes/s it allows",
+          "at 200 connections: nginx 0.2 ms (at most about 10,000 handshakes/s on 2 CPUs); event 0.25 ms (at most "
+          "about 8,000 handshakes/s" in said, said)
     a = types.SimpleNamespace(workloads=meta["workloads"], cell_seconds=8, warmup=1, timeout=5, retry_noisy=0,
                               concurrency=[1, 10, 1000], idle=[])
     for c in cells:
