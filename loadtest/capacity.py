@@ -30,13 +30,14 @@ LOADGEN_MARGIN_S = 30  # beyond the run's duration and timeout, before loadgen i
 
 def build_loadgen(work):
     """Compiles loadtest/loadgen.c into work; returns (path, None) or (None, why not)."""
-    return hb.compile_tool("loadgen", work)
+    return hb.compile_tool("loadgen", work, ["-lssl", "-lcrypto"])
 
 
-def loadgen(binary, port, path, rate, seconds, timeout, maxconns, close=False):
-    """Runs loadgen against 127.0.0.1:port<path> at `rate` requests/s for `seconds`; returns its JSON line."""
+def loadgen(binary, port, path, rate, seconds, timeout, maxconns, close=False, tls=False):
+    """Runs loadgen against 127.0.0.1:port<path> (https with tls) at `rate` requests/s for `seconds`; returns
+    its JSON line."""
     cmd = [binary, "-p", str(port), "-u", path, "-r", "%g" % rate, "-d", "%g" % seconds, "-t", "%g" % timeout,
-           "-c", str(maxconns)] + (["-C"] if close else [])
+           "-c", str(maxconns)] + (["-C"] if close else []) + (["-S"] if tls else [])
     run = subprocess.run(cmd, capture_output=True, text=True, timeout=seconds + timeout + LOADGEN_MARGIN_S)
     for line in run.stdout.splitlines():
         if line.startswith("{"):

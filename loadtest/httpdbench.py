@@ -372,16 +372,16 @@ def measure(pid, port, path, duration, connections, threads=1, script=None, args
     return r
 
 
-def compile_tool(name, work):
-    """Compiles loadtest/<name>.c with $CC (default cc) into work/<name>; returns (path, None) or (None, why
-    not). The load tools written in C are built at the start of each run, so they need no build step and can
-    never be installed by mistake."""
+def compile_tool(name, work, libs=()):
+    """Compiles loadtest/<name>.c with $CC (default cc) into work/<name>, linked with libs (e.g. "-lssl") and
+    -lm; returns (path, None) or (None, why not). The load tools written in C are built at the start of each
+    run, so they need no build step and can never be installed by mistake."""
     cc = os.environ.get("CC", "cc")
     if shutil.which(cc) is None:
         return None, "no C compiler (%s) to build loadtest/%s.c" % (cc, name)
     out = os.path.join(work, name)
-    run = subprocess.run([cc, "-O2", "-o", out, os.path.join(HERE, name + ".c"), "-lm"], capture_output=True,
-                         text=True, timeout=120)
+    run = subprocess.run([cc, "-O2", "-o", out, os.path.join(HERE, name + ".c")] + list(libs) + ["-lm"],
+                         capture_output=True, text=True, timeout=120)
     if run.returncode != 0:
         return None, "%s failed on loadtest/%s.c: %s" % (cc, name, run.stderr.strip()[-300:])
     return out, None

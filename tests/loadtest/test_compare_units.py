@@ -232,7 +232,7 @@ def test_no_response():
 
 def test_workloads():
     """The proxy, tls and app workloads: app-cpu and app-io expanded per --app model, their requests for wrk and
-    loadgen (none for tls: loadgen speaks plain HTTP), --slo-workloads, and what the configs get."""
+    loadgen, --slo-workloads, and what the configs get."""
     names = compare.expand_apps(["delay", "app-io", "app-cpu"], ["threads", "asyncio"])
     check("app workloads: one per model", names == ["delay", "app-io-threads", "app-io-asyncio", "app-cpu-threads",
                                                     "app-cpu-asyncio"], names)
@@ -243,9 +243,11 @@ def test_workloads():
              tls_cert="/c.pem", tls_key="/k.pem")
     check("app-cpu: the loop's size in the path", compare.workload_request(a, "app-cpu-threads")[1]
           == "/app/cpu?n=5000", compare.workload_request(a, "app-cpu-threads"))
-    check("open loop: proxy-slow and app-io through the proxy, no tls", compare.open_request(a, "proxy-slow")
-          == ("/up/delay?ms=100", False) and compare.open_request(a, "app-io-asyncio") == ("/app/io?ms=100", False)
-          and compare.open_request(a, "tls-handshake") is None)
+    check("open loop: proxy-slow and app-io through the proxy, tls-handshake a connection per request",
+          compare.open_request(a, "proxy-slow") == ("/up/delay?ms=100", False)
+          and compare.open_request(a, "app-io-asyncio") == ("/app/io?ms=100", False)
+          and compare.open_request(a, "tls-handshake") == ("/1k.html", True)
+          and compare.open_request(a, "tls-keepalive") == ("/1k.html", False))
     check("--slo-workloads: the search only where asked", compare.phases(a, "delay") == ["closed", "open"]
           and compare.phases(a, "app-io-asyncio") == ["closed", "open"]
           and compare.phases(a, "app-io-threads") == ["closed"] and compare.phases(a, "proxy-slow") == ["closed"])
