@@ -349,9 +349,11 @@ def tutorials(meta, results, workers=None):
         cpu = {m: speed[k] for k, m in [((target, "cpu", m), m) for m in models] if k in speed}
         if cpu:
             parts = ["%s %s" % (m, "%.2f×" % v[2] if v[2] is not None else "-") for m, v in cpu.items()]
-            hi = max(v[1] for v in cpu.values())
-            text = ("CPU-bound Python behind %s, %d connections over 1: %s (the tutorials: 2 threads 0.54×, 2 "
-                    "processes 1.97×)." % (target, hi, ", ".join(parts)))
+            lo, hi = min(v[0] for v in cpu.values()), max(v[1] for v in cpu.values())
+            text = ("CPU-bound Python behind %s, %d connections over %d: %s (the tutorials: 2 threads 0.54×, 2 "
+                    "processes 1.97×)." % (target, hi, lo, ", ".join(parts)))
+            if lo == hi:
+                text += " One connection count measured: -c 1,N gives the speed-up."
             t, p = cpu.get("threads"), cpu.get("processes") or cpu.get("fork")
             if t and p and t[2] is not None and p[2] is not None:
                 if p[2] > t[2] * 1.2:
@@ -374,12 +376,12 @@ def tutorials(meta, results, workers=None):
             said.append(text)
         io = {m: speed[k] for k, m in [((target, "io", m), m) for m in models] if k in speed}
         if io:
-            hi = max(v[1] for v in io.values())
+            lo, hi = min(v[0] for v in io.values()), max(v[1] for v in io.values())
             parts = ["%s %s" % (m, "%.2f×" % v[2] if v[2] is not None else "-") for m, v in io.items()]
-            text = ("I/O-bound (%g ms a request) behind %s, %d connections over 1: %s (the tutorials: 8 threads "
+            text = ("I/O-bound (%g ms a request) behind %s, %d connections over %d: %s (the tutorials: 8 threads "
                     "4.7×, green threads 300×). Over HTTP the speed-up is set by the connections, not by the model: "
                     "%d connections at %g s a request allow %s req/s at most (Little's law)" % (
-                        io_s * 1000, target, hi, ", ".join(parts), hi, io_s, rate_text(hi / io_s)))
+                        io_s * 1000, target, hi, lo, ", ".join(parts), hi, io_s, rate_text(hi / io_s)))
             if "processes" in io and pool < hi:
                 c = cells[(target, "io", "processes")][io["processes"][1]]
                 text += ("; the pool of %d processes serves %d at a time, %s req/s at most, and the other requests "
