@@ -30,13 +30,14 @@ LOADGEN_MARGIN_S = 30  # beyond the run's duration and timeout, before loadgen i
 
 def build_loadgen(work):
     """Compiles loadtest/loadgen.c into work; returns (path, None) or (None, why not)."""
-    return hb.compile_tool("loadgen", work)
+    return hb.compile_tool("loadgen", work, ["-lssl", "-lcrypto"])
 
 
-def loadgen(binary, port, path, rate, seconds, timeout, maxconns, close=False):
-    """Runs loadgen against 127.0.0.1:port<path> at `rate` requests/s for `seconds`; returns its JSON line."""
+def loadgen(binary, port, path, rate, seconds, timeout, maxconns, close=False, tls=False):
+    """Runs loadgen against 127.0.0.1:port<path> (https with tls) at `rate` requests/s for `seconds`; returns
+    its JSON line."""
     cmd = [binary, "-p", str(port), "-u", path, "-r", "%g" % rate, "-d", "%g" % seconds, "-t", "%g" % timeout,
-           "-c", str(maxconns)] + (["-C"] if close else [])
+           "-c", str(maxconns)] + (["-C"] if close else []) + (["-S"] if tls else [])
     run = subprocess.run(cmd, capture_output=True, text=True, timeout=seconds + timeout + LOADGEN_MARGIN_S)
     for line in run.stdout.splitlines():
         if line.startswith("{"):
@@ -45,12 +46,15 @@ def loadgen(binary, port, path, rate, seconds, timeout, maxconns, close=False):
                                                                  (run.stdout + run.stderr).strip()[-300:]))
 
 
-def observe(pid, port, run):
+def observe(pid, port, run, upstream_pid=None):
     """run() (a load that returns its JSON report as a dict) while measuring the server whose process tree starts
     at pid: server_cpu_s, client_cpu_s (the load's children), other_cpu_s (everything else the machine ran: noise),
     the peaks of its RSS, process and thread counts, its RSS as the load began (rss_start_kib), and the
-    connections waiting to be accepted (waiting_peak, waiting_end: at the last sample before the load ended)."""
+    connections waiting to be accepted (waiting_peak, waiting_end: at the last sample before the load ended).
+    With upstream_pid (the application or server behind a proxy), upstream_cpu_s: its tree's CPU seconds, not
+    counted as noise."""
     cpu_before = hb.cpu_seconds(hb.descendants(pid))
+    up_before = hb.cpu_seconds(hb.descendants(upstream_pid)) if upstream_pid else 0.0
     client_before = resource.getrusage(resource.RUSAGE_CHILDREN)
     self_before = resource.getrusage(resource.RUSAGE_SELF)
     busy_before = hb.machine_busy_seconds()
@@ -65,9 +69,12 @@ def observe(pid, port, run):
     server = hb.cpu_seconds(hb.descendants(pid)) - cpu_before
     client = client_after.ru_utime + client_after.ru_stime - client_before.ru_utime - client_before.ru_stime
     me = self_after.ru_utime + self_after.ru_stime - self_before.ru_utime - self_before.ru_stime  # the sampler
+    up = hb.cpu_seconds(hb.descendants(upstream_pid)) - up_before if upstream_pid else 0.0
     r["server_cpu_s"] = round(server, 2)
     r["client_cpu_s"] = round(client, 2)
-    r["other_cpu_s"] = round(max(0.0, busy - server - client - me), 2)
+    r["other_cpu_s"] = round(max(0.0, busy - server - client - me - up), 2)
+    if upstream_pid:
+        r["upstream_cpu_s"] = round(up, 2)
     r["rss_peak_kib"] = sampler.rss_peak_kib
     r["rss_start_kib"] = sampler.rss_start_kib
     r["procs_peak"] = sampler.procs_peak

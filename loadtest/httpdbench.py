@@ -326,11 +326,11 @@ def seconds(duration):
     return float(text)
 
 
-def wrk(port, path, duration, connections, threads=1, script=None, args=(), timeout="5s"):
-    """Runs wrk against http://127.0.0.1:port<path> and returns the JSON line its script printed (report.lua by
-    default). threads is clamped to connections, as wrk requires."""
+def wrk(port, path, duration, connections, threads=1, script=None, args=(), timeout="5s", scheme="http"):
+    """Runs wrk against <scheme>://127.0.0.1:port<path> and returns the JSON line its script printed (report.lua
+    by default). threads is clamped to connections, as wrk requires."""
     script = script or os.path.join(HERE, "report.lua")
-    url = "http://127.0.0.1:%d%s" % (port, path)
+    url = "%s://127.0.0.1:%d%s" % (scheme, port, path)
     cmd = ["wrk", "-t%d" % max(1, min(threads, connections)), "-c%d" % connections, "-d%s" % duration,
            "--timeout", str(timeout), "-s", script, url]
     if args:
@@ -372,16 +372,16 @@ def measure(pid, port, path, duration, connections, threads=1, script=None, args
     return r
 
 
-def compile_tool(name, work):
-    """Compiles loadtest/<name>.c with $CC (default cc) into work/<name>; returns (path, None) or (None, why
-    not). The load tools written in C are built at the start of each run, so they need no build step and can
-    never be installed by mistake."""
+def compile_tool(name, work, libs=()):
+    """Compiles loadtest/<name>.c with $CC (default cc) into work/<name>, linked with libs (e.g. "-lssl") and
+    -lm; returns (path, None) or (None, why not). The load tools written in C are built at the start of each
+    run, so they need no build step and can never be installed by mistake."""
     cc = os.environ.get("CC", "cc")
     if shutil.which(cc) is None:
         return None, "no C compiler (%s) to build loadtest/%s.c" % (cc, name)
     out = os.path.join(work, name)
-    run = subprocess.run([cc, "-O2", "-o", out, os.path.join(HERE, name + ".c"), "-lm"], capture_output=True,
-                         text=True, timeout=120)
+    run = subprocess.run([cc, "-O2", "-o", out, os.path.join(HERE, name + ".c")] + list(libs) + ["-lm"],
+                         capture_output=True, text=True, timeout=120)
     if run.returncode != 0:
         return None, "%s failed on loadtest/%s.c: %s" % (cc, name, run.stderr.strip()[-300:])
     return out, None

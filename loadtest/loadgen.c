@@ -18,8 +18,12 @@
  * ends the requests still owed (queued here or sent and unanswered) are counted, then given TIMEOUT seconds
  * to finish.
  *
- * Usage: loadgen -p PORT -u PATH -r RATE -d SECONDS [-c MAXCONNS] [-t TIMEOUT] [-w WARMUP] [-C]
- *   -C sends Connection: close (a new connection per request). 127.0.0.1 only.
+ * With -S every connection speaks TLS (OpenSSL, the certificate not verified, no session cache and no
+ * session offered, so that every connection is a full handshake): a request's latency then includes the
+ * handshakes of a new connection, and with -C each request is a new connection and a full handshake.
+ *
+ * Usage: loadgen -p PORT -u PATH -r RATE -d SECONDS [-c MAXCONNS] [-t TIMEOUT] [-w WARMUP] [-C] [-S]
+ *   -C sends Connection: close (a new connection per request); -S speaks https. 127.0.0.1 only.
  * Prints one JSON line (times in µs): offered_rps, scheduled, requests (answered), duration_s, rps, bytes,
  * latency_us {mean, p50, p90, p99, max}, samples (answered + timed out: what the percentiles are of), errors
  * {connect, read, write, timeout}, non2xx, owed_end (requests due but unanswered when the run ended),
@@ -32,6 +36,8 @@
 #include <math.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -47,10 +53,11 @@
 #define MAX_EVENTS 512
 #define HEAD_MAX   4096
 
-enum state { FREE, CONNECTING, BUSY, IDLE };
+enum state { FREE, CONNECTING, HANDSHAKE, BUSY, IDLE };
 
 struct conn {
     enum state state;
+    SSL *ssl;       /* with -S */
     int served;     /* responses read on this connection */
     double due;     /* when its request was due */
     int head_len;   /* bytes of the response head so far */
@@ -71,6 +78,7 @@ static int *idle_ring, idle_head, idle_len;
 static char request[1024];
 static size_t request_len;
 static double t_measure, t_end, timeout_s;
+static SSL_CTX *tls_ctx; /* -S */
 
 /* the client's queue of due requests waiting for a connection: their due times, a ring */
 static double *queue;
@@ -147,6 +155,10 @@ static void record(double due, double t)
 
 static void close_conn(int fd)
 {
+    if (conns[fd].ssl) {
+        SSL_free(conns[fd].ssl); /* no close_notify: the connection is dropped as a plain one is */
+        conns[fd].ssl = NULL;
+    }
     conns[fd].state = FREE;
     open_conns--;
     close(fd);
@@ -172,12 +184,44 @@ static void resend(int fd)
     next_from_queue(-1);
 }
 
+/* read() or SSL_read(): > 0 bytes, 0 at the end of the stream, -1 with errno (EAGAIN: nothing yet) */
+static ssize_t conn_read(int fd, void *buf, size_t len)
+{
+    SSL *ssl = conns[fd].ssl;
+    if (!ssl)
+        return read(fd, buf, len);
+    int n = SSL_read(ssl, buf, (int)len);
+    if (n > 0)
+        return n;
+    int err = SSL_get_error(ssl, n);
+    ERR_clear_error();
+    if (err == SSL_ERROR_WANT_READ || err == SSL_ERROR_WANT_WRITE) {
+        errno = EAGAIN;
+        return -1;
+    }
+    if (err == SSL_ERROR_ZERO_RETURN || (err == SSL_ERROR_SYSCALL && errno == 0))
+        return 0; /* close_notify, or a FIN without one */
+    if (err != SSL_ERROR_SYSCALL)
+        errno = EIO;
+    return -1;
+}
+
+static ssize_t conn_write(int fd, const void *buf, size_t len)
+{
+    SSL *ssl = conns[fd].ssl;
+    if (!ssl)
+        return write(fd, buf, len);
+    int n = SSL_write(ssl, buf, (int)len);
+    ERR_clear_error();
+    return n > 0 ? n : -1;
+}
+
 static void send_request(int fd, double due)
 {
     struct conn *c = &conns[fd];
     c->state = BUSY, c->due = due, c->head_len = 0, c->head_done = 0, c->body = 0, c->status = 0;
     c->close_after = 0;
-    if (write(fd, request, request_len) != (ssize_t)request_len) {
+    if (conn_write(fd, request, request_len) != (ssize_t)request_len) {
         if (c->served > 0) {
             resend(fd);
             return;
@@ -188,6 +232,45 @@ static void send_request(int fd, double due)
     }
     struct epoll_event ev = {.events = EPOLLIN, .data.fd = fd};
     epoll_ctl(epfd, EPOLL_CTL_MOD, fd, &ev);
+}
+
+/* A step of a new connection's TLS handshake; once done its request goes out. A failed handshake is a connect
+ * error. */
+static void handshake(int fd)
+{
+    struct conn *c = &conns[fd];
+    int r = SSL_do_handshake(c->ssl);
+    if (r == 1) {
+        send_request(fd, c->due);
+        return;
+    }
+    int err = SSL_get_error(c->ssl, r);
+    ERR_clear_error();
+    if (err == SSL_ERROR_WANT_READ || err == SSL_ERROR_WANT_WRITE) {
+        struct epoll_event ev = {.events = err == SSL_ERROR_WANT_READ ? EPOLLIN : EPOLLOUT, .data.fd = fd};
+        epoll_ctl(epfd, EPOLL_CTL_MOD, fd, &ev);
+        return;
+    }
+    fail(fd, &e_connect);
+    next_from_queue(-1);
+}
+
+/* The TCP connection is up: the request goes out, or with -S the handshake begins. */
+static void connected(int fd)
+{
+    struct conn *c = &conns[fd];
+    if (!tls_ctx) {
+        send_request(fd, c->due);
+        return;
+    }
+    if (!(c->ssl = SSL_new(tls_ctx)) || !SSL_set_fd(c->ssl, fd)) {
+        fail(fd, &e_connect);
+        next_from_queue(-1);
+        return;
+    }
+    SSL_set_connect_state(c->ssl);
+    c->state = HANDSHAKE;
+    handshake(fd);
 }
 
 static void open_conn(double due)
@@ -306,9 +389,9 @@ static void readable(int fd, int close_mode)
     for (;;) {
         ssize_t n;
         if (c->state == BUSY && !c->head_done)
-            n = read(fd, c->head + c->head_len, HEAD_MAX - 1 - c->head_len);
+            n = conn_read(fd, c->head + c->head_len, HEAD_MAX - 1 - c->head_len);
         else
-            n = read(fd, buf, sizeof buf);
+            n = conn_read(fd, buf, sizeof buf);
         if (n < 0) {
             if (errno == EAGAIN)
                 return;
@@ -388,7 +471,7 @@ static void expire(double t, double give_up)
     }
     for (int fd = 0; fd <= hi_fd; fd++) {
         struct conn *c = &conns[fd];
-        if ((c->state == BUSY || c->state == CONNECTING) && t - c->due > give_up) {
+        if ((c->state == BUSY || c->state == CONNECTING || c->state == HANDSHAKE) && t - c->due > give_up) {
             record(c->due, t);
             fail(fd, &e_timeout);
             next_from_queue(-1);
@@ -400,7 +483,7 @@ static int owed(void)
 {
     int n = (int)q_len;
     for (int fd = 0; fd <= hi_fd; fd++)
-        n += conns[fd].state == BUSY || conns[fd].state == CONNECTING;
+        n += conns[fd].state == BUSY || conns[fd].state == CONNECTING || conns[fd].state == HANDSHAKE;
     return n;
 }
 
@@ -422,9 +505,9 @@ int main(int argc, char **argv)
 {
     const char *path = "/";
     double rate = 0, duration = 0, warmup = 0;
-    int close_mode = 0, opt;
+    int close_mode = 0, tls = 0, opt;
     timeout_s = 5;
-    while ((opt = getopt(argc, argv, "p:u:r:d:c:t:w:C")) != -1) {
+    while ((opt = getopt(argc, argv, "p:u:r:d:c:t:w:CS")) != -1) {
         switch (opt) {
         case 'p':
             port = atoi(optarg);
@@ -450,9 +533,12 @@ int main(int argc, char **argv)
         case 'C':
             close_mode = 1;
             break;
+        case 'S':
+            tls = 1;
+            break;
         default:
             fprintf(stderr, "usage: loadgen -p PORT -u PATH -r RATE -d SECONDS [-c MAXCONNS] [-t TIMEOUT] "
-                            "[-w WARMUP] [-C]\n");
+                            "[-w WARMUP] [-C] [-S]\n");
             return 2;
         }
     }
@@ -469,6 +555,15 @@ int main(int argc, char **argv)
         return 2;
     }
 
+    if (tls) {
+        if (!(tls_ctx = SSL_CTX_new(TLS_client_method()))) {
+            fprintf(stderr, "loadgen: SSL_CTX_new failed\n");
+            return 2;
+        }
+        SSL_CTX_set_verify(tls_ctx, SSL_VERIFY_NONE, NULL);
+        SSL_CTX_set_session_cache_mode(tls_ctx, SSL_SESS_CACHE_OFF);
+        SSL_CTX_set_options(tls_ctx, SSL_OP_NO_TICKET);
+    }
     signal(SIGPIPE, SIG_IGN); /* a write to a connection the server closed fails with EPIPE instead */
     struct rlimit rl;
     getrlimit(RLIMIT_NOFILE, &rl);
@@ -533,7 +628,11 @@ int main(int argc, char **argv)
                     continue;
                 }
                 if (evs[i].events & EPOLLOUT)
-                    send_request(fd, c->due);
+                    connected(fd);
+                continue;
+            }
+            if (c->state == HANDSHAKE) {
+                handshake(fd);
                 continue;
             }
             readable(fd, close_mode);

@@ -7,7 +7,10 @@
    listen queue are counted and the table says so; and 4 idle keep-alive connections holding both processes: the
    light load of the idle workload is reported starved (not 0 req/s without errors), with the idle counts;
 3. open loop: event, 5 ms of CPU a request, an open-loop cell at 50 req/s and the --slo 100ms
-   search: the cells' and the summary's keys, a rate that keeps the SLO below the first that failed, the table.
+   search: the cells' and the summary's keys, a rate that keeps the SLO below the first that failed, the table;
+4. real workloads, 1 s a cell at 4 connections: event (and nginx, skipped with a message when it is not installed)
+   in proxy-slow (an upstream answering after 50 ms) and tls-handshake, event before loadtest/upstream.py's asyncio
+   model in app-io: answered, through the upstream, over TLS, the upstreams stopped, the tutorials' section.
 
 The server under test is $HTTPD_BIN (set by make check), else server/httpd of the source tree. Exits 77 (skipped)
 without wrk. Prints one "N passed, N failed" line and exits non-zero on failure.
@@ -196,8 +199,52 @@ def slo(out):
           in proc.stdout, proc.stdout[-800:])
 
 
+def alive(pid):
+    try:
+        os.kill(pid, 0)
+        return True
+    except ProcessLookupError:
+        return False
+
+
+def real(out):
+    """event (and nginx, when installed) in proxy-slow and tls-handshake, and event before the asyncio application
+    in app-io, 4 connections, 1 s a cell: answered through the upstream (p50 at least its 50 ms), over TLS, the
+    upstream's CPU measured apart and the upstream stopped afterwards, the tutorials' section in both outputs."""
+    peers = ["--peers", "nginx"] if os.access("/usr/sbin/nginx", os.X_OK) else []
+    if not peers:
+        print("SKIP: nginx in proxy-slow and tls-handshake (nginx is not installed: apt-get install nginx)")
+    proc, doc = compare(out, ["-w", "proxy-slow,tls-handshake,app-io", "--app", "asyncio", "--delay-ms", "50",
+                              "-c", "4", "--cell-seconds", "1", "--warmup", "0", "--no-plots", "--budget", "40"]
+                        + peers + [os.path.join(SRCDIR, "conf", "event.conf")], 60)
+    if proc is None:
+        return
+    if not check("real: compare exits 0", proc.returncode == 0, "status %d" % proc.returncode):
+        sys.stdout.write(proc.stdout)
+    cells = {(c["target"], c["workload"]): c for c in doc.get("cells", [])}
+    want = [("event", "proxy-slow"), ("event", "tls-handshake"), ("event", "app-io-asyncio")]
+    want += [("nginx", "proxy-slow"), ("nginx", "tls-handshake")] if peers else []
+    check("real: a cell per target and workload", sorted(cells) == sorted(want), sorted(cells))
+    for key in want:
+        c = cells.get(key, {})
+        lat, err = c.get("latency_us", {}), c.get("errors", {})
+        check("real: %s %s answered without errors" % key, c.get("status") == "ok" and c.get("requests", 0) > 0
+              and sum(err.values()) == 0 and c.get("non2xx") == 0, c)
+        if key[1] == "tls-handshake":
+            continue
+        check("real: %s %s waited for the upstream (p50 >= 50 ms)" % key, lat.get("p50", 0) >= 50000, lat)
+        check("real: %s %s: the upstream's CPU measured apart" % key, "upstream_cpu_s" in c, c)
+        check("real: %s %s: the upstream stopped by its PID" % key, c.get("upstream_pid")
+              and not alive(c["upstream_pid"]), c.get("upstream_pid"))
+    c = cells.get(("event", "tls-handshake"), {})
+    check("real: tls-handshake is a request over https", "over https" in c.get("request", ""), c.get("request"))
+    check("real: the tutorials' section in results.md", "### The tutorials' experiment over HTTP" in proc.stdout
+          and "| I/O-bound | asyncio | event |" in proc.stdout, proc.stdout[-1500:])
+    report_page(out, 6, ["verdict", "tutorials", "w-proxy-slow", "w-tls-handshake", "w-app-io-asyncio"])
+
+
 def smoke(out):
-    for name, body in (("closed", closed_loop), ("queued", queued), ("slo", slo)):
+    for name, body in (("closed", closed_loop), ("queued", queued), ("slo", slo), ("real", real)):
         d = os.path.join(out, name)
         os.mkdir(d)
         body(d)

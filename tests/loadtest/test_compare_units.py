@@ -11,7 +11,9 @@
   started against a full listen queue;
 - the gnuplot script rings the noisy cells and those whose latency is understated;
 - the SLO search (loadtest/capacity.py) against a made-up server whose p99 breaks past 1,000 req/s: it grows,
-  bisects to within SLO_PRECISION, stops at the budget and says what its figure is (exact, a bound, none).
+  bisects to within SLO_PRECISION, stops at the budget and says what its figure is (exact, a bound, none);
+- the proxy, tls and app workloads: app-cpu/app-io per --app model, their requests, --slo-workloads, and the
+  ProxyPass, SSL and peer (nginx, Apache) lines they add to the configs.
 
 Prints one "N passed, N failed" line and exits non-zero on failure.
 """
@@ -209,7 +211,7 @@ def test_no_response():
     try:
         compare.hb.wrk = lambda *args, **kw: dict(nothing)
         compare.hb.can_connect = lambda port, timeout: True
-        compare.capacity.observe = lambda pid, port, run: run()
+        compare.capacity.observe = lambda pid, port, run, upstream_pid=None: run()
         a = args(cell_seconds=2, wrk_threads=1, mix="1k:1", delay_ms=100, cpu_us=1000)
         proc = types.SimpleNamespace(pid=os.getpid())
         try:
@@ -228,7 +230,58 @@ def test_no_response():
         compare.hb.wrk, compare.hb.can_connect, compare.capacity.observe, compare.hb.connections = saved
 
 
+def test_workloads():
+    """The proxy, tls and app workloads: app-cpu and app-io expanded per --app model, their requests for wrk and
+    loadgen, --slo-workloads, and what the configs get."""
+    names = compare.expand_apps(["delay", "app-io", "app-cpu"], ["threads", "asyncio"])
+    check("app workloads: one per model", names == ["delay", "app-io-threads", "app-io-asyncio", "app-cpu-threads",
+                                                    "app-cpu-asyncio"], names)
+    check("app workloads: the model in the description", "upstream.py (asyncio)" in
+          compare.WORKLOADS["app-io-asyncio"][3], compare.WORKLOADS["app-io-asyncio"])
+    a = args(workloads=names + ["proxy-slow", "tls-handshake"], delay_ms=100, cpu_us=1000, mix="", app_n=5000,
+             slo="200ms", rates=[], concurrency=[1, 10], slo_only={"delay", "app-io-asyncio"}, app_workers=8,
+             tls_cert="/c.pem", tls_key="/k.pem")
+    check("app-cpu: the loop's size in the path", compare.workload_request(a, "app-cpu-threads")[1]
+          == "/app/cpu?n=5000", compare.workload_request(a, "app-cpu-threads"))
+    check("open loop: proxy-slow and app-io through the proxy, tls-handshake a connection per request",
+          compare.open_request(a, "proxy-slow") == ("/up/delay?ms=100", False)
+          and compare.open_request(a, "app-io-asyncio") == ("/app/io?ms=100", False)
+          and compare.open_request(a, "tls-handshake") == ("/1k.html", True)
+          and compare.open_request(a, "tls-keepalive") == ("/1k.html", False))
+    check("--slo-workloads: the search only where asked", compare.phases(a, "delay") == ["closed", "open"]
+          and compare.phases(a, "app-io-asyncio") == ["closed", "open"]
+          and compare.phases(a, "app-io-threads") == ["closed"] and compare.phases(a, "proxy-slow") == ["closed"])
+    text, tls = compare.httpd_workload_lines(a, "tls-handshake", 8000, None)
+    check("tls-handshake: https, the one cipher, no resumption", tls and "SSLSessionTickets off" in text
+          and "SSLCipherSuite TLSv1.3 TLS_AES_128_GCM_SHA256" in text and 'SSLCertificateFile "/c.pem"' in text, text)
+    text, tls = compare.httpd_workload_lines(a, "tls-keepalive", 8000, None)
+    check("tls-keepalive: tickets as configured", tls and "SSLSessionTickets" not in text, text)
+    text, _ = compare.httpd_workload_lines(a, "app-io-processes", 8000, 9001)
+    check("app behind the proxy: a connection per request to the pre-forked pool",
+          "ProxyPass /app/ http://127.0.0.1:9001/ disablereuse=On" in text, text)
+    text, _ = compare.httpd_workload_lines(a, "app-io-threads", 8000, 9001)
+    check("app behind the proxy: pooled connections to the others", text.strip() ==
+          "ProxyPass /app/ http://127.0.0.1:9001/", text)
+    nginx = compare.hb.nginx_conf(8000, "/d", "/root", 2, 1024, 5)
+    proxied = compare.peer_workload(a, {"kind": "nginx"}, "proxy-fast", nginx, 9001)
+    check("nginx: proxy_pass with upstream keep-alive", "server 127.0.0.1:9001;\n        keepalive 64;" in proxied
+          and "proxy_pass http://up/;" in proxied and "proxy_http_version 1.1;" in proxied
+          and 'proxy_set_header Connection "";' in proxied, proxied)
+    tls = compare.peer_workload(a, {"kind": "nginx"}, "tls-handshake", nginx, None)
+    check("nginx: ssl on the listener, the one cipher, no tickets", "listen 127.0.0.1:8000 ssl;" in tls
+          and "ssl_conf_command Ciphersuites TLS_AES_128_GCM_SHA256;" in tls and "ssl_session_tickets off;" in tls,
+          tls)
+    apache = compare.hb.apache_conf("event", 8000, "/d", "/root", [], 5)
+    tls = compare.peer_workload(a, {"kind": "apache"}, "tls-handshake", apache, None)
+    check("apache: mod_ssl on an https listener", "Listen 127.0.0.1:8000 https\n" in tls and "SSLEngine on" in tls
+          and "SSLSessionTickets off" in tls, tls)
+    proxied = compare.peer_workload(a, {"kind": "apache"}, "proxy-slow", apache, 9001)
+    check("apache: mod_proxy_http", "mod_proxy_http.so" in proxied and "ProxyPass /up/ http://127.0.0.1:9001/"
+          in proxied, proxied)
+
+
 def main():
+    test_workloads()
     test_no_response()
     test_slo()
     test_plan()

@@ -12,6 +12,9 @@
    non-2xx.
 4. A timeout: /delay?ms=3000 with -t 1: given up after 1 s, counted as timeouts and in the percentiles with
    the time waited (at least 1 s).
+5. TLS (-S) against an https listener with an ECDSA P-256 certificate made by the openssl CLI: with -C a
+   handshake per request, every one answered; keep-alive, all answered over a few connections; -S against the
+   plain listener fails every handshake, counted as connect errors (so -S does speak TLS).
 
 Exits 77 (skipped) without a C compiler. Prints one "N passed, N failed" line and exits non-zero on failure.
 """
@@ -27,6 +30,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from smoke import HTTPD, SRCDIR, check, counts  # noqa: E402
 
 sys.path.insert(0, os.path.join(SRCDIR, "loadtest"))
+import capacity  # noqa: E402
 import httpdbench as hb  # noqa: E402
 
 
@@ -39,12 +43,41 @@ def loadgen(binary, port, *args):
         return {}
 
 
+def tls(binary, d):
+    cert, key = os.path.join(d, "cert.pem"), os.path.join(d, "key.pem")
+    made = subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
+                           "-nodes", "-keyout", key, "-out", cert, "-days", "1", "-subj", "/CN=localhost"],
+                          capture_output=True, text=True, timeout=60)
+    if not check("tls: openssl makes the certificate", made.returncode == 0, made.stderr):
+        return
+    port, plain = hb.free_port(), hb.free_port()
+    conf = hb.httpd_conf("event", port, d, os.path.join(SRCDIR, "htdocs"), 5, ["StartServers 1"])
+    conf = conf.replace("Listen 127.0.0.1:%d\n" % port, "Listen 127.0.0.1:%d https\nListen 127.0.0.1:%d\n"
+                        % (port, plain))
+    conf += 'SSLEngine on\nSSLCertificateFile "%s"\nSSLCertificateKeyFile "%s"\nSSLSessionTickets off\n' % (
+        cert, key)
+    proc = hb.launch([HTTPD, "-f", hb.write(os.path.join(d, "tls.conf"), conf), "-D", "FOREGROUND"], port, d)
+    try:
+        r = loadgen(binary, port, "-u", "/1k.html", "-r", "50", "-d", "1", "-C", "-S")
+        check("tls: a handshake per request (-C), every one answered", r.get("requests") == 50
+              and sum(r.get("errors", {"x": 1}).values()) == 0 and r.get("non2xx") == 0
+              and r.get("bytes", 0) > 50 * 1024, r)
+        r = loadgen(binary, port, "-u", "/1k.html", "-r", "200", "-d", "1", "-S")
+        check("tls: keep-alive, all answered over a few connections", r.get("requests") == 200
+              and sum(r.get("errors", {"x": 1}).values()) == 0 and 1 <= r.get("connections_peak", 0) <= 20, r)
+        r = loadgen(binary, plain, "-u", "/1k.html", "-r", "20", "-d", "1", "-S", "-t", "2")
+        check("tls: against a plain listener every handshake fails, as connect errors",
+              r.get("requests") == 0 and r.get("errors", {}).get("connect") == 20, r)
+    finally:
+        hb.stop(proc)
+
+
 def main():
     if shutil.which(os.environ.get("CC", "cc")) is None:
         print("SKIP: no C compiler to build loadtest/loadgen.c")
         return 77
     with tempfile.TemporaryDirectory(prefix="test_loadgen.") as d:
-        binary, why = hb.compile_tool("loadgen", d)
+        binary, why = capacity.build_loadgen(d)
         if not check("loadgen.c compiles", binary is not None, why):
             return 1
         port = hb.free_port()
@@ -85,6 +118,7 @@ def main():
                   and lat.get("p50", 0) >= 1000000, r)
         finally:
             hb.stop(proc)
+        tls(binary, d)
     print("%d passed, %d failed" % (counts["passed"], counts["failed"]))
     return 1 if counts["failed"] else 0
 

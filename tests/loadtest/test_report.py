@@ -8,6 +8,8 @@ page as headless Chromium renders it.
    per search, a section per workload with its SVG plots (closed loop: requests/s and p99 against connections;
    open loop: p99 and answered against offered rate, with the SLO line) and its tables, and the noisy and
    understated cells ringed.
+   The tutorials' experiment over HTTP, from made-up app cells: each application model's speed-up next to the
+   tutorials' figure, and the sentences on where HTTP changes the lesson, in results.md and in its own section.
 2. Chromium (Debian's chromium, installed by ./quickstart): --dump-dom of the page keeps every plot and table
    (the browser parsed what we wrote), and --screenshot draws a page that is not blank. Skipped, saying so, only
    when chromium is not installed.
@@ -235,11 +237,78 @@ def browser(path, p, d):
     check("chromium: a screenshot that is not blank", len(set(px)) > 32, (run.returncode, len(px), len(set(px))))
 
 
+def app_cell(target, w, conns, rps, p99_ms):
+    c = cell(target, "delay", "closed", conns, rps, p99_ms, workload=w)
+    c["request"] = "GET /app/... behind the proxy"
+    return c
+
+
+def tutorials(d):
+    """The tutorials' experiment over HTTP from made-up app cells: the speed-ups next to the tutorials' figures,
+    and the sentences on where HTTP changes the lesson (the pool's size, the proxy's own model, the loop's
+    queue), in results.md's lines and in report.html's section."""
+    cells = [app_cell("event", "app-cpu-threads", 1, 100, 12), app_cell("event", "app-cpu-threads", 10, 95, 150),
+             app_cell("event", "app-cpu-processes", 1, 100, 12), app_cell("event", "app-cpu-processes", 10, 190, 80),
+             app_cell("event", "app-cpu-asyncio", 1, 100, 11), app_cell("event", "app-cpu-asyncio", 10, 104, 105),
+             app_cell("event", "app-io-asyncio", 1, 9.5, 105), app_cell("event", "app-io-asyncio", 10, 95, 110),
+             app_cell("event", "app-io-processes", 1, 9.5, 105), app_cell("event", "app-io-processes", 10, 78, 240),
+             app_cell("prefork", "app-io-threads", 1, 9.5, 105), app_cell("prefork", "app-io-threads", 1000, 480,
+                                                                         2100)]
+    meta = {"targets": ["prefork", "event"], "workloads": sorted({c["workload"] for c in cells}), "cpus": 2,
+            "cpu_model": "x", "kernel": "Linux", "date": "2026-12-07", "command": "loadtest/compare -w app-cpu,app-io",
+            "delay_ms": 100, "app_workers": 8}
+    targets = [{"label": "prefork", "mpm": "prefork", "kind": "httpd", "text": "MaxRequestWorkers 50\n"},
+               {"label": "event", "mpm": "event", "kind": "httpd", "text": "StartServers 2\n"}]
+    md = compare.tutorials(cells, meta, targets)
+    text = "\n".join(md)
+    check("tutorials: a row per proxy and application model",
+          sum(1 for x in md if x.startswith("| CPU-bound") or x.startswith("| I/O-bound")) == 6, text)
+    check("tutorials: threads' speed-up next to the GIL figure",
+          re.search(r"\| CPU-bound \| threads \| event \| 100 \| 10 \| 95 \| 0\.95× \| [^|]+ \| 2 threads 1\.8× "
+                    r"slower", text), text)
+    check("tutorials: processes' speed-up", "| CPU-bound | processes | event | 100 | 10 | 190 | 1.90× |" in text,
+          text)
+    check("tutorials: the green threads' figure beside asyncio on I/O", re.search(
+        r"\| I/O-bound \| asyncio \| event \| 9\.5 \| 10 \| 95 \| 10\.00× \| [^|]+ \| green threads", text), text)
+    check("tutorials: the lesson holds where the data say so", "The lesson holds over HTTP" in text, text)
+    check("tutorials: asyncio's queue on CPU work", "asyncio's one loop queues them: p99 105 ms at 10 connections"
+          in text, text)
+    check("tutorials: the connections set the I/O speed-up (Little's law)",
+          "10 connections at 0.1 s a request allow 100 req/s at most (Little's law)" in text, text)
+    check("tutorials: the pool's size caps the processes", "the pool of 8 processes serves 8 at a time, 80 req/s "
+          "at most" in text, text)
+    check("tutorials: the proxy's own model caps it", "prefork serves 50 requests at once (MaxRequestWorkers), 500 "
+          "req/s at most" in text, text)
+    check("tutorials: nothing without app cells", compare.tutorials([cell("event", "cpu", "closed", 1, 9, 1)], meta,
+                                                                    targets) == [])
+    tls = [dict(cell(t, "cpu", "closed", 200, 3000, 40, workload="tls-handshake", server_cpu_s=cpu),
+                request="GET /1k.html over https") for t, cpu in (("event", 5.0), ("nginx", 4.0))]
+    for c in tls:
+        compare.derive(c)
+    said = " ".join(compare.report.verdict(dict(meta, workloads=["tls-handshake"]), tls, [], {}))
+    check("verdict: the server's CPU per TLS handshake and the handshakes/s it allows",
+          "at 200 connections: nginx 0.2 ms (at most about 10,000 handshakes/s on 2 CPUs); event 0.25 ms (at most "
+          "about 8,000 handshakes/s" in said, said)
+    a = types.SimpleNamespace(workloads=meta["workloads"], cell_seconds=8, warmup=1, timeout=5, retry_noisy=0,
+                              concurrency=[1, 10, 1000], idle=[])
+    for c in cells:
+        c["noisy"] = False
+    path = compare.write_report(a, cells, [], meta, ["made up"], d, md)
+    with open(path) as f:
+        p = Page()
+        p.feed(f.read())
+    sec = p.sections.get("tutorials")
+    check("report.html: the tutorials' section, its table and sentences", sec is not None and sec["table"] == 1
+          and sec["tr"] == 1 + 6 and sec["li"] == 3, sec)
+
+
 def main():
     with tempfile.TemporaryDirectory(prefix="test_report.") as d:
         path = make_page(d)
         p = structure(path)
         browser(path, p, d)
+    with tempfile.TemporaryDirectory(prefix="test_report.") as d:
+        tutorials(d)
     print("%d passed, %d failed" % (counts["passed"], counts["failed"]))
     return 1 if counts["failed"] else 0
 
