@@ -99,6 +99,15 @@ static enum handler_result px_wait(struct request *r, struct px *px, enum http_w
 
 static enum handler_result px_send(struct request *r, struct px *px);
 
+/* The buffer for one read of the response or one piece of the request body, taken when first needed: a
+ * request waiting for its upstream's answer holds none. NULL if out of memory. */
+static char *px_buffer(struct request *r, struct px *px)
+{
+    if (px->buf == NULL)
+        px->buf = pool_alloc(r->pool, PROXY_BUF);
+    return px->buf;
+}
+
 static enum handler_result px_connect(struct request *r, struct px *px, int fresh);
 
 /* Chooses the upstream: pp's, or a member of its balancer not tried yet and not in its error state. -1 if
@@ -213,6 +222,8 @@ static enum handler_result px_send(struct request *r, struct px *px)
             continue;
         }
         if (px->phase == PX_BODY && !px->body_done) {
+            if (px_buffer(r, px) == NULL)
+                return px_error(r, px, 500);
             char *data = px->buf + CHUNK_ROOM;
             long long n = http_req_body(r, data, PROXY_BUF - CHUNK_ROOM - 2);
             if (n == 0) {
@@ -247,6 +258,9 @@ static enum handler_result px_send(struct request *r, struct px *px)
         px->phase = PX_HEAD;
         proxy_resp_init(&px->resp, r->pool, r->method == METHOD_HEAD,
                         (size_t)r->server->limit_request_field_size, r->server->limit_request_fields);
+        /* the answer takes the upstream a while: wait for it before taking the buffer it is read into */
+        if (px->buf == NULL)
+            return px_wait(r, px, HTTP_WAIT_READABLE, px->w->timeout);
         return px_recv(r, px);
     }
 }
@@ -296,6 +310,8 @@ static enum handler_result px_done(struct px *px)
 /* Reads the response: the head (then the client's head), then one piece of the body per call. */
 static enum handler_result px_recv(struct request *r, struct px *px)
 {
+    if (px_buffer(r, px) == NULL)
+        return px_error(r, px, 500);
     for (;;) {
         ssize_t n = recv(px->fd, px->buf, PROXY_BUF, 0);
         if (n < 0 && errno == EINTR)
@@ -397,9 +413,6 @@ static enum handler_result proxy_handle(struct request *r)
                   http_peer_text(r, peer), px->w->addr_text, px->w->retry, r->method_name, r->path);
         return px_error(r, px, 503);
     }
-    px->buf = pool_alloc(r->pool, PROXY_BUF);
-    if (px->buf == NULL)
-        return px_error(r, px, 500);
     if (px_choose(r, px) < 0)
         return px_error(r, px, px->b != NULL && px->w == NULL ? 503 : 500);
     return px_connect(r, px, 0);
