@@ -201,7 +201,7 @@ def proxy(out):
         if m.get("workload") == "proxy-delay":
             check("JSON %s: 20 connections, bound 200 req/s, fraction, memory per request in flight" % name,
                   conns == 20 and m.get("bound_rps") == 200.0 and m.get("bound_fraction") == round(m["rps"] / 200, 3)
-                  and m.get("inflight", 0) > 0 and m.get("bytes_per_inflight") is not None
+                  and m.get("inflight") == 20 and m.get("bytes_per_inflight") is not None
                   and m.get("latency_us", {}).get("p50", 0) >= 100000, m)
         else:
             check("JSON %s: -c 4, no bound" % name, conns == 4 and m.get("bound_rps") is None, m)
