@@ -435,3 +435,35 @@ def hold_idle(port, n, path, wait=10.0):
                 sel.unregister(key.fileobj)
     time.sleep(0.5)
     return socks, answered
+
+
+def nginx_proxy_conf(port, d, docroot, workers, connections, keepalive_timeout, upstream_port, upstream_keepalive):
+    """nginx.conf's server plus /proxy/ passed to 127.0.0.1:upstream_port with an upstream keepalive pool."""
+    return fill("nginx-proxy.conf", {"PORT": port, "DIR": d, "DOCROOT": docroot, "WORKERS": workers,
+                                     "CONNECTIONS": connections, "KEEPALIVE_TIMEOUT": keepalive_timeout,
+                                     "UPSTREAM_PORT": upstream_port, "UPSTREAM_KEEPALIVE": upstream_keepalive})
+
+
+def apache_proxy_lines(upstream_port):
+    """What an Apache peer's configuration gets appended for the proxy workloads (mod_proxy, mod_proxy_http)."""
+    return fill("apache-proxy.conf", {"UPSTREAM_PORT": upstream_port})
+
+
+def status_counters(port, timeout=5.0):
+    """(connections accepted, requests served) by this tree's httpd on port, from its /server-status?json: the sum
+    of every worker slot's "connections" (counted when a connection is accepted) and total_accesses (counted when
+    a request is done). The fetch's own connection is already in the first figure, its request not yet in the
+    second, so between two calls the server accepted c2 - c1 - 1 connections and served a2 - a1 - 1 requests."""
+    import http.client
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+    try:
+        conn.request("GET", "/server-status?json", headers={"Connection": "close"})
+        resp = conn.getresponse()
+        body = resp.read()
+        if resp.status != 200:
+            raise RuntimeError("/server-status?json on port %d answered %d" % (port, resp.status))
+    finally:
+        conn.close()
+    doc = json.loads(body)
+    accepted = sum(s.get("connections", 0) for c in doc.get("children", []) for s in c.get("slots", []))
+    return accepted, doc["total_accesses"]

@@ -9,6 +9,11 @@
 2. The --idle failure: a worker model with 2 threads and 2 idle keep-alive connections holding both, so wrk gets
    no response at all; bench must report the run as failed (exit status 1, "failed" in the table and the JSON),
    not as 0 req/s without errors.
+3. The proxy workloads: --workloads proxy through httpd-event (and nginx when /usr/sbin/nginx is installed), 4
+   connections for proxy-1k and 20 for proxy-delay, 1 s each, one upstream child. Checks the proxy table, the
+   JSON's upstream figures (the upstream served requests in the window, no more than wrk sent; its new connections
+   at most one per client connection, plus nginx's one per 1000 requests; the Little's-law bound and memory per
+   request in flight for proxy-delay) and that bench stopped the upstream.
 
 The server under test is $HTTPD_BIN (set by make check), else server/httpd of the source tree. Exits 77 (skipped)
 without wrk. Prints one "N passed, N failed" line and exits non-zero on failure.
@@ -26,11 +31,13 @@ from smoke import HTTPD, SRCDIR, check, run  # noqa: E402
 
 BENCH = os.path.join(SRCDIR, "loadtest", "bench")
 META_KEYS = ["date", "command", "cpus", "connections", "duration", "warmup", "rounds", "wrk_threads", "idle",
-             "workloads", "groups", "skipped", "elapsed_seconds"]
+             "workloads", "groups", "skipped", "elapsed_seconds", "upstream"]
 MEASUREMENT_KEYS = ["round", "model", "workload", "target", "path", "status", "message", "requests", "duration_s",
                     "rps", "bytes", "latency_us", "errors", "non2xx", "server_cpu_s", "client_cpu_s",
                     "other_cpu_s", "rss_peak_kib", "procs_peak", "threads_peak", "rss_kib", "processes",
-                    "idle_held", "idle_answered", "idle_bytes_each"]
+                    "idle_held", "idle_answered", "idle_bytes_each", "connections", "rss_idle_kib",
+                    "upstream_requests", "upstream_connections", "upstream_new_per_100", "bound_rps",
+                    "bound_fraction", "inflight", "bytes_per_inflight"]
 RATIO_KEYS = ["model", "workload", "base", "peer", "status", "per_round", "median", "min", "max"]
 RATIO_CELL = r"\d+\.\d\d \(\d+\.\d\d–\d+\.\d\d\)"
 
@@ -139,9 +146,71 @@ def idle_failure(out):
           and "no response" in ms[0].get("message", "") and ms[0].get("idle_held") == 2, ms)
 
 
+def pid_alive(pid):
+    try:
+        os.kill(pid, 0)
+        return True
+    except ProcessLookupError:
+        return False
+
+
+def proxy(out):
+    """Both proxy workloads through httpd-event (and nginx when it is installed), a few connections, 1 s each."""
+    has_nginx = os.access("/usr/sbin/nginx", os.X_OK)
+    targets = ["httpd-event"] + (["nginx"] if has_nginx else [])
+    run, doc = bench(["--workloads", "proxy", "-c", "4", "--delay-connections", "20", "--workers", "1"] + targets,
+                     os.path.join(out, "proxy.json"), 30)
+    if run is None:
+        return
+    if not check("bench --workloads proxy exits 0", run.returncode == 0, "status %d" % run.returncode):
+        sys.stdout.write(run.stdout)
+    found = re.search(r"upstream \(httpd event, 1 children\) on 127\.0\.0\.1:(\d+), pid (\d+)", run.stderr)
+    if check("the upstream's port and pid are logged", found, run.stderr[-300:]):
+        check("the upstream is stopped at the end", not pid_alive(int(found.group(2))), found.group(2))
+    rows = table_rows(run.stdout, "| workload | target | req/s | bound req/s |")
+    check("proxy table: a row per workload and target", len(rows) == 1 + 2 * len(targets), rows)
+    if has_nginx:
+        ratio = table_rows(run.stdout, "| workload | httpd-event ÷ nginx |")
+        check("ratio table: both proxy workloads against nginx", len(ratio) == 3 and all(
+            re.fullmatch(RATIO_CELL, r[1]) for r in ratio[1:]), ratio)
+
+    meta, ms = doc.get("meta", {}), doc.get("measurements", [])
+    up = meta.get("upstream") or {}
+    check("JSON meta: the upstream", up.get("mpm") == "event" and up.get("delay_ms") == 100
+          and up.get("delay_connections") == 20 and up.get("port") == (int(found.group(1)) if found else None), up)
+    check("JSON: one measurement per workload and target",
+          sorted((m.get("workload"), m.get("target")) for m in ms)
+          == sorted((w, t) for w in ("proxy-1k", "proxy-delay") for t in targets), ms)
+    for m in ms:
+        name = "%s %s" % (m.get("target"), m.get("workload"))
+        check("JSON measurement keys (%s)" % name, all(k in m for k in MEASUREMENT_KEYS),
+              [k for k in MEASUREMENT_KEYS if k not in m])
+        if not check("JSON %s: ok, requests answered" % name, m.get("status") == "ok" and m.get("requests", 0) > 0
+                     and m.get("non2xx") == 0, m):
+            continue
+        # the upstream's count covers the middle half of the run: some, and never more than wrk sent
+        ups, conns = m.get("upstream_requests") or 0, m.get("connections", 0)
+        check("JSON %s: the upstream saw the requests (0 < %d <= %d + %d)" % (name, ups, m["requests"], conns),
+              0 < ups <= m["requests"] + conns, m)
+        # pooled: the window's new upstream connections are at most one per client connection, not one per
+        # request; nginx also ends an upstream connection after 1000 requests (keepalive_requests' default)
+        most = conns + (ups // 1000 + 1 if m.get("target") == "nginx" else 0)
+        check("JSON %s: upstream connections pooled (%s new for %d requests, at most %d)" % (
+            name, m.get("upstream_connections"), ups, most), m.get("upstream_connections") is not None
+            and 0 <= m["upstream_connections"] <= most and m.get("upstream_new_per_100") is not None, m)
+        if m.get("workload") == "proxy-delay":
+            check("JSON %s: 20 connections, bound 200 req/s, fraction, memory per request in flight" % name,
+                  conns == 20 and m.get("bound_rps") == 200.0 and m.get("bound_fraction") == round(m["rps"] / 200, 3)
+                  and m.get("inflight") == 20 and m.get("bytes_per_inflight") is not None
+                  and m.get("latency_us", {}).get("p50", 0) >= 100000, m)
+        else:
+            check("JSON %s: -c 4, no bound" % name, conns == 4 and m.get("bound_rps") is None, m)
+
+
 def smoke(out):
     model_mode(out)
     idle_failure(out)
+    proxy(out)
 
 
 def main():
