@@ -16,14 +16,14 @@
  * A TLS connection first shakes hands, event by event, until RequestReadTimeout handshake=; only then is the
  * core's connection made, so a stalled handshake costs a struct and a socket like an idle connection.
  *
- * One struct event per connection, persistent and re-assigned only when the direction or the descriptor
+ * One struct event per connection on the client's socket, persistent and re-assigned only when the direction
  * changes, so the usual keep-alive request (readable, answer written at once, idle again) costs no
- * epoll_ctl(). A handler waiting on an upstream moves that same event to the upstream socket: the client
- * socket must leave the epoll set meanwhile anyway (it is not read while the handler waits), so a second
- * event would save no epoll_ctl() and cost memory in every connection. The event leaves the upstream socket
- * (EPOLL_CTL_DEL) before the core is called, since the handler may close it (a pooled connection found dead)
- * and get the same number back for a new one, which epoll would then not know; so each wait on an upstream
- * costs one EPOLL_CTL_ADD and one EPOLL_CTL_DEL, as a second event per connection would too.
+ * epoll_ctl(). A handler's wait has a second event (wev, made at the connection's first wait) on the
+ * handler's socket or as a timer, so the client's registration stays as it is: a wait on an upstream costs one
+ * EPOLL_CTL_ADD and one EPOLL_CTL_DEL for the upstream socket, and a timer (delay) none. wev leaves the
+ * upstream socket before the core is called, since the handler may close it (a pooled connection found dead)
+ * and get the same number back for a new one, which epoll would then not know. The client's event firing
+ * meanwhile (it sent more, or left) takes it out of the epoll set until the core wants the client again.
  *
  * Directives: event_directives below, and the README. At WorkerConnections (nginx's worker_connections: the
  * connections one child holds, idle ones included) a child logs a warning naming it, once, and stops
@@ -124,17 +124,18 @@ static int event_check_config(struct server *s, struct warnings *w, struct errbu
 /* A connection: hc while the core drives it; before, the deadline of its handshake; once it closes
  * lingeringly, the deadline of that close. */
 struct econn {
-    struct event ev; /* the only event: EV_READ, EV_WRITE or a timer, as the state asks */
+    struct event ev; /* on the client's socket: EV_READ or EV_WRITE, as the state asks */
     union {
         struct http_conn *hc;
         int64_t handshake_until;
         int64_t linger_until;
     } u;
     struct econn *prev, *next; /* every connection of the child, for a graceful stop */
-    const struct listener *l; /* accepted on it: its TLS context and vhosts, when a handshake ends */
-    struct transport t;       /* its socket, plain or TLS */
-    int wfd;                  /* the descriptor ev is assigned to: t.fd, or the handler's upstream socket */
-    short what;               /* the events ev is assigned for; -1 before the first */
+    const struct listener *l;  /* accepted on it: its TLS context and vhosts, when a handshake ends */
+    struct transport t;        /* its socket, plain or TLS */
+    struct event *wev;         /* a handler's wait (WAIT): its socket or a timer; made at the first wait */
+    short what;                /* the events ev is assigned for; -1 when it is not added */
+    short wwhat;               /* the events wev is assigned for (0: a timer); -1 when it is not added */
     short want;        /* what the transport's last read or write waits for; 0 when it did not block */
     unsigned idle : 1; /* counted in the scoreboard's idle_conns */
     unsigned lingering : 1;
@@ -193,36 +194,59 @@ static void set_idle(struct econn *e, int idle)
     atomic_fetch_add_explicit(&rx.row->idle_conns, idle ? 1 : -1, memory_order_relaxed);
 }
 
-/* Makes ev wait for `what` (EV_READ, EV_WRITE, or 0 for a timer) on fd until the monotonic deadline. */
-static void conn_arm_fd(struct econn *e, int fd, short what, int64_t deadline)
+/* An event's timeout: what is left until the monotonic deadline. */
+static struct timeval time_left(int64_t deadline)
 {
-    if (e->what != what || (what && e->wfd != fd)) {
-        if (e->what >= 0)
-            event_del(&e->ev);
-        /* a timer has no descriptor; persistent events keep their epoll registration across wakeups */
-        event_assign(&e->ev, rx.base, what ? fd : -1, what ? (short)(what | EV_PERSIST) : 0, conn_cb, e);
-        e->what = what;
-        e->wfd = fd;
-    }
     int64_t left = deadline - now_ms();
     if (left < 0)
         left = 0;
-    struct timeval tv = {.tv_sec = (time_t)(left / 1000), .tv_usec = (suseconds_t)(left % 1000) * 1000};
+    return (struct timeval){.tv_sec = (time_t)(left / 1000), .tv_usec = (suseconds_t)(left % 1000) * 1000};
+}
+
+/* Makes ev wait for `what` (EV_READ or EV_WRITE) on the client's socket until the monotonic deadline. */
+static void conn_arm(struct econn *e, short what, int64_t deadline)
+{
+    if (e->what != what) {
+        if (e->what >= 0)
+            event_del(&e->ev);
+        /* persistent events keep their epoll registration across wakeups */
+        event_assign(&e->ev, rx.base, e->t.fd, (short)(what | EV_PERSIST), conn_cb, e);
+        e->what = what;
+    }
+    struct timeval tv = time_left(deadline);
     if (event_add(&e->ev, &tv) < 0)
         log_error(LOG_ERR, MODULE, "event_add() of a connection failed");
 }
 
-static void conn_arm(struct econn *e, short what, int64_t deadline)
+static void wait_cb(evutil_socket_t fd, short what, void *arg);
+
+/* WAIT: wev waits for `what` on the handler's socket fd (0: a timer alone) until the deadline. The client's
+ * event stays as it is, so a wait costs no epoll_ctl() for the client: one EPOLL_CTL_ADD and one DEL for the
+ * handler's socket, none for a timer. */
+static void wait_arm(struct econn *e, int fd, short what, int64_t deadline)
 {
-    conn_arm_fd(e, e->t.fd, what, deadline);
+    if (e->wev == NULL && (e->wev = event_new(rx.base, -1, 0, wait_cb, e)) == NULL) {
+        log_error(LOG_ERR, MODULE, "out of memory for a handler's wait");
+        return;
+    }
+    if (e->wwhat != what || (what && event_get_fd(e->wev) != fd)) {
+        if (e->wwhat >= 0)
+            event_del(e->wev);
+        event_assign(e->wev, rx.base, what ? fd : -1, what ? (short)(what | EV_PERSIST) : 0, wait_cb, e);
+    }
+    e->wwhat = what;
+    struct timeval tv = time_left(deadline);
+    if (event_add(e->wev, &tv) < 0)
+        log_error(LOG_ERR, MODULE, "event_add() of a handler's wait failed");
 }
 
-/* Stops watching the handler's socket before the core runs it (see the comment at the top). */
-static void conn_unwatch(struct econn *e)
+/* Ends the handler's wait before the core runs it: the handler may close its socket and get the same number
+ * back for a new one. */
+static void wait_stop(struct econn *e)
 {
-    if (e->what >= 0)
-        event_del(&e->ev);
-    e->what = -1;
+    if (e->wwhat >= 0)
+        event_del(e->wev);
+    e->wwhat = -1;
 }
 
 /* Forgets a closed connection; the last one of a leaving child ends the loop. */
@@ -230,6 +254,8 @@ static void conn_free(struct econn *e)
 {
     if (e->what >= 0)
         event_del(&e->ev);
+    if (e->wev != NULL)
+        event_free(e->wev);
     set_idle(e, 0);
     if (e->prev != NULL)
         e->prev->next = e->next;
@@ -273,8 +299,7 @@ static void conn_close(struct econn *e, int linger)
  * if the core asks for it. */
 static void conn_end(struct econn *e)
 {
-    if (e->what > 0 && e->wfd != e->t.fd)
-        conn_unwatch(e); /* still on a handler's socket, which the core's cleanup is about to close */
+    wait_stop(e); /* perhaps still on a handler's socket, which the core's cleanup is about to close */
     int linger = http_conn_linger(e->u.hc);
     http_conn_destroy(e->u.hc);
     e->u.hc = NULL;
@@ -353,10 +378,11 @@ static void conn_drive(struct econn *e, enum conn_state st)
         case CONN_WAIT: {
             int events, ufd = http_conn_wait_fd(e->u.hc, &events);
             set_idle(e, 0);
-            if (ufd >= 0)
-                conn_arm_fd(e, ufd, events == CONN_WAIT_IN ? EV_READ : EV_WRITE, http_conn_deadline(e->u.hc));
-            else
-                conn_arm(e, 0, http_conn_deadline(e->u.hc));
+            wait_arm(e, ufd,
+                     ufd < 0                  ? 0
+                     : events == CONN_WAIT_IN ? EV_READ
+                                              : EV_WRITE,
+                     http_conn_deadline(e->u.hc));
             return;
         }
         case CONN_CLOSE:
@@ -428,23 +454,47 @@ static void conn_cb(evutil_socket_t fd, short what, void *arg)
     }
     struct http_conn *c = e->u.hc;
     enum conn_state st = http_conn_state(c);
-    if (what & (EV_READ | EV_WRITE)) {
-        if (st == CONN_READ || st == CONN_KEEPALIVE) {
-            st = conn_read(e, st);
-        } else if (st == CONN_WAIT) {
-            conn_unwatch(e);
-            st = http_conn_ready(c, now_ms());
+    if (st == CONN_WAIT) {
+        /* the client's event while a handler waits (wev has the deadline): the client sent more, left, or
+         * its socket took a write: it is not watched until the core wants it again (level-triggered, it
+         * would fire on and on); its own timeout passing means nothing now */
+        if (what & (EV_READ | EV_WRITE)) {
+            event_del(&e->ev);
+            e->what = -1;
         }
+        return;
+    }
+    if (what & (EV_READ | EV_WRITE)) {
+        if (st == CONN_READ || st == CONN_KEEPALIVE)
+            st = conn_read(e, st);
         /* CONN_WRITE: conn_drive() writes */
     } else if (now_ms() >= http_conn_deadline(c)) {
-        if (st == CONN_WAIT)
-            conn_unwatch(e);
         st = http_conn_timeout(c, now_ms());
     } else {
         /* the timer fired early by the clocks' granularity: wait again for the same thing. No I/O here: a
          * write tried now could move a few bytes into a socket that never reported room (a client that does
          * not read), and the progress would push the deadline back for ever */
-        conn_arm_fd(e, e->wfd, e->what, http_conn_deadline(c));
+        conn_arm(e, e->what, http_conn_deadline(c));
+        return;
+    }
+    conn_drive(e, st);
+}
+
+/* The handler's socket is ready, or its deadline passed: the core resumes the handler. */
+static void wait_cb(evutil_socket_t fd, short what, void *arg)
+{
+    struct econn *e = arg;
+    struct http_conn *c = e->u.hc;
+    enum conn_state st;
+    (void)fd;
+    if (what & (EV_READ | EV_WRITE)) {
+        wait_stop(e);
+        st = http_conn_ready(c, now_ms());
+    } else if (now_ms() >= http_conn_deadline(c)) {
+        wait_stop(e);
+        st = http_conn_timeout(c, now_ms());
+    } else {
+        wait_arm(e, event_get_fd(e->wev), e->wwhat, http_conn_deadline(c)); /* early, as in conn_cb() */
         return;
     }
     conn_drive(e, st);
@@ -474,7 +524,7 @@ static void conn_new(const struct listener *l, int fd, const struct sockaddr *pe
         e->u.handshake_until = driver_handshake_deadline(rx.s, now_ms());
     }
     e->l = l;
-    e->what = -1;
+    e->what = e->wwhat = -1;
     e->next = rx.conns;
     if (rx.conns != NULL)
         rx.conns->prev = e;
@@ -642,7 +692,7 @@ static void reactor_free(void)
     while (rx.conns != NULL) {
         struct econn *e = rx.conns;
         if (!e->lingering && !e->t.handshaking) {
-            conn_unwatch(e);
+            wait_stop(e);
             http_conn_destroy(e->u.hc);
         }
         conn_free(e);
