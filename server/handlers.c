@@ -4,7 +4,7 @@
 
 #include "handlers.h"
 #include "proxy.h"
-#include "proxy_conf.h"
+#include "proxy_map.h"
 #include "server.h"
 #include "static.h"
 #include "status.h"

@@ -142,6 +142,20 @@ int http_resp_body_mem(struct request *r, const void *data, size_t len)
     return append_seg(r, data, -1, 0, len);
 }
 
+long long http_req_body(struct request *r, void *buf, size_t cap)
+{
+    if (r->body_in.buf == NULL)
+        return -1;
+    size_t n = r->body_in.len - r->body_in.off;
+    if (n == 0)
+        return r->body_in.complete ? -1 : 0;
+    if (n > cap)
+        n = cap;
+    memcpy(buf, r->body_in.buf + r->body_in.off, n);
+    r->body_in.off += n;
+    return (long long)n;
+}
+
 int http_resp_stream(struct request *r, long long length)
 {
     r->stream = 1;

@@ -41,8 +41,8 @@ enum http_wait {
     HTTP_WAIT_TIMER,    /* nothing but wait_until (the delay handler) */
     HTTP_WAIT_READABLE, /* wait_fd readable, or wait_until */
     HTTP_WAIT_WRITABLE, /* wait_fd writable, or wait_until */
-    HTTP_WAIT_BODY,    /* more of the request body (http_req_body()), or its end; the core reads the client */
-    HTTP_WAIT_NONE     /* nothing: a streaming handler with more at hand, called again once its piece is out */
+    HTTP_WAIT_BODY, /* more of the request body (http_req_body()), or its end; the core reads the client */
+    HTTP_WAIT_NONE  /* nothing: a streaming handler with more at hand, called again once its piece is out */
 };
 
 struct http_header {
@@ -86,6 +86,14 @@ struct request {
     const char *host;         /* Host, or the authority of an absolute-form target */
     long long content_length; /* -1 if none */
     int chunked;
+    /* A body the handler takes as it arrives (handler.stream_body): the core parses it into buf
+     * (READ_BUF_SIZE bytes), only as fast as the handler takes it with http_req_body(). buf is NULL when the
+     * body does not stream. */
+    struct {
+        char *buf;
+        size_t off, len; /* [off, len) parsed and not yet taken */
+        int complete;    /* the whole body has been parsed */
+    } body_in;
     long long body_received;
 
     /* response, set by the handler through the calls below */

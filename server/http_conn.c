@@ -130,15 +130,14 @@ struct exchange {
     struct body_seg *seg;
     size_t seg_off;
 
-    /* a handler with stream_body runs from the end of the head on (early); the body is parsed into body_buf
-     * only as fast as it takes it, so a slow upstream holds the client back instead of filling memory */
+    /* a handler with stream_body runs from the end of the head on (early); the body is parsed into
+     * req.body_in only as fast as it takes it, so a slow upstream holds the client back instead of filling
+     * memory */
     unsigned early : 1;          /* the handler was called after the head */
     unsigned msg_complete : 1;   /* llhttp has seen the end of the request */
     unsigned handler_called : 1; /* cleanup() is due */
     unsigned cleaned : 1;        /* cleanup() has run */
     unsigned wait_body : 1;      /* the handler waits for body bytes (HTTP_WAIT_BODY) */
-    char *body_buf;              /* READ_BUF_SIZE: body bytes parsed, [body_off, body_len) not yet taken */
-    size_t body_off, body_len;
 
     /* a streamed response: each piece the handler gives, framed, in sseg; the handler is asked for the next
      * only when they are written */
@@ -670,8 +669,8 @@ static int on_headers_complete(llhttp_t *p)
         c->x->handler = h;
         /* a handler that streams the body runs now, when there is one: the parser pauses at the head */
         if (h->stream_body && (r->chunked || r->content_length > 0)) {
-            c->x->body_buf = pool_alloc(c->pool, READ_BUF_SIZE);
-            if (c->x->body_buf == NULL)
+            c->x->req.body_in.buf = pool_alloc(c->pool, READ_BUF_SIZE);
+            if (c->x->req.body_in.buf == NULL)
                 return fail(c, 500);
             c->x->early = 1;
             return HPE_PAUSED;
@@ -688,10 +687,11 @@ static int on_body(llhttp_t *p, const char *at, size_t n)
     if (c->x->body_limit > 0 && r->body_received > c->x->body_limit)
         return fail(c, 413);
     if (c->x->early) {
-        /* process_input() parses no more than body_buf has room for: the body is never longer than its bytes
+        /* process_input() parses no more than body_in.buf has room for: the body is never longer than its
+         * bytes
          */
-        memcpy(c->x->body_buf + c->x->body_len, at, n);
-        c->x->body_len += n;
+        memcpy(c->x->req.body_in.buf + c->x->req.body_in.len, at, n);
+        c->x->req.body_in.len += n;
     }
     return 0;
 }
@@ -711,6 +711,7 @@ static int on_chunk_header(llhttp_t *p)
 static int on_message_complete(llhttp_t *p)
 {
     conn_of(p)->x->msg_complete = 1;
+    conn_of(p)->x->req.body_in.complete = 1;
     return HPE_PAUSED;
 }
 
@@ -843,21 +844,6 @@ enum conn_state http_conn_eof(struct http_conn *c, int64_t now)
     c->linger = 0;
     c->state = CONN_CLOSE;
     return c->state;
-}
-
-long long http_req_body(struct request *r, void *buf, size_t cap)
-{
-    struct exchange *x = (struct exchange *)r; /* the request is the exchange's first member */
-    if (!x->early)
-        return -1;
-    size_t n = x->body_len - x->body_off;
-    if (n == 0)
-        return x->msg_complete ? -1 : 0;
-    if (n > cap)
-        n = cap;
-    memcpy(buf, x->body_buf + x->body_off, n);
-    x->body_off += n;
-    return (long long)n;
 }
 
 /* ---- answering ---- */
@@ -1129,7 +1115,7 @@ static enum conn_state enter_wait(struct http_conn *c, int64_t now)
         return c->state;
     }
     x->wait_body = 1;
-    if (!x->early || x->body_len > x->body_off || x->msg_complete)
+    if (!x->early || x->req.body_in.len > x->req.body_in.off || x->msg_complete)
         return run_handler(c, 0, now);
     if (x->expect_continue && r->body_received == 0) {
         /* the client waits for a word before it sends the body: now that it is wanted */
@@ -1393,9 +1379,9 @@ static enum conn_state process_input(struct http_conn *c, int64_t now)
         struct exchange *x = c->x;
         if (x->early) {
             /* the handler runs: parse only body bytes it has room for, and nothing past the request */
-            if (x->body_off == x->body_len)
-                x->body_off = x->body_len = 0;
-            size_t room = READ_BUF_SIZE - x->body_len;
+            if (x->req.body_in.off == x->req.body_in.len)
+                x->req.body_in.off = x->req.body_in.len = 0;
+            size_t room = READ_BUF_SIZE - x->req.body_in.len;
             if (x->msg_complete || room == 0 || x->line_failed)
                 break;
             if (len > room)
@@ -1450,7 +1436,7 @@ static enum conn_state process_input(struct http_conn *c, int64_t now)
     if (c->x != NULL && c->x->headers_done && c->stage == ST_HEADER)
         stage_begin(c, ST_BODY, now);
     if (c->x != NULL && c->x->early) {
-        if (c->x->wait_body && (c->x->body_len > c->x->body_off || c->x->msg_complete))
+        if (c->x->wait_body && (c->x->req.body_in.len > c->x->req.body_in.off || c->x->msg_complete))
             return run_handler(c, 0, now);
         if (c->phase == PH_RUNNING && !c->x->wait_body) {
             c->state = CONN_WAIT; /* cannot happen: input is not parsed while the handler waits otherwise */

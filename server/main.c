@@ -20,6 +20,7 @@
 #include "../mpm/mpm.h"
 #include "config.h"
 #include "listen.h"
+#include "handlers.h"
 #include "log.h"
 #include "process.h"
 #include "restart.h"
@@ -214,8 +215,12 @@ int main(int argc, char **argv)
     int dump_only = 0;
     const char *command = NULL;
     static const struct config_module *const modules[] = {&unixd_module, &proxy_module, &tls_module, NULL};
-    struct config_args args = {
-        .mpms = mpm_registry, .modules = modules, .pre = pre, .post = post, .defines = defines};
+    struct config_args args = {.mpms = mpm_registry,
+                               .handler_find = handler_find,
+                               .modules = modules,
+                               .pre = pre,
+                               .post = post,
+                               .defines = defines};
     struct warnings w = {0};
     struct errbuf err;
 

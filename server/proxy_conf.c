@@ -384,18 +384,6 @@ static const char *set_timeout(struct server *s, const struct directive *d, int 
     return NULL;
 }
 
-const struct proxy_pass *proxy_match(const struct proxy_conf *pc, const char *path)
-{
-    const struct proxy_pass *best = NULL;
-    if (pc == NULL)
-        return NULL;
-    /* among equal prefixes the first line wins, as in Apache, where the first matching ProxyPass applies */
-    for (const struct proxy_pass *pp = pc->passes; pp != NULL; pp = pp->next)
-        if (strncmp(path, pp->prefix, pp->len) == 0 && (best == NULL || pp->len > best->len))
-            best = pp;
-    return best != NULL && (best->worker != NULL || best->balancer != NULL) ? best : NULL;
-}
-
 /* The worker parameters left unset: timeouts from the ProxyTimeout of the server that named the upstream
  * (itself from Timeout), max. */
 static void settle_worker(struct proxy_worker *wk, const struct proxy_conf *pc)

@@ -23,12 +23,13 @@
 
 #include "../../mpm/mpm.h"
 #include "config.h"
+#include "handlers.h"
 #include "proxy_conf.h"
 #include "unixd.h"
 
-/* What main() hands config_load(): every MPM, and unixd's directives. */
+/* What main() hands config_load(): every MPM, the handler registry, and the modules' directives. */
 #define CONFTEST_ARGS                                                                                        \
-    .mpms = mpm_registry, .modules = (const struct config_module *const[])                                   \
+    .mpms = mpm_registry, .handler_find = handler_find, .modules = (const struct config_module *const[])     \
     {                                                                                                        \
         &unixd_module, &proxy_module, NULL                                                                   \
     }
