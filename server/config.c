@@ -971,7 +971,7 @@ static int apply(struct server *s, const struct config_module *const *modules, s
             if (l->argc != 2)
                 return errbuf_set(err, "%s:%d: SetHandler takes one argument, a handler name", l->file,
                                   l->line);
-            const struct handler *h = s->handler_find != NULL ? s->handler_find(l->argv[1]) : NULL;
+            const struct handler *h = s->find_handler != NULL ? s->find_handler(l->argv[1]) : NULL;
             if (h == NULL && strcasecmp(l->argv[1], "default-handler") != 0 &&
                 strcasecmp(l->argv[1], "none") != 0)
                 return errbuf_set(err, "%s:%d: SetHandler: unknown handler '%s'", l->file, l->line,
@@ -1176,7 +1176,7 @@ struct server *config_load(const struct config_args *args, struct warnings *w, s
     struct server *s = pool_calloc(p, sizeof(*s));
     s->pool = p;
     s->mpms = args->mpms;
-    s->handler_find = args->handler_find;
+    s->find_handler = args->find_handler;
     set_defaults(s);
     if (args->server_root != NULL) {
         char *abs = realpath(args->server_root, NULL);

@@ -80,7 +80,7 @@ struct config_args {
     const struct mpm *const *mpms; /* the MPMs to choose from (the first is the default); */
     /* SetHandler's names: the handler registry's lookup (server/handlers.c), which stands above the
      * configuration; NULL: only "default-handler" and "none" */
-    const struct handler *(*handler_find)(const char *name);
+    const struct handler *(*find_handler)(const char *name);
     const struct config_module *const *modules; /* NULL-terminated lists */
     const char *conf_file;                      /* -f; NULL for SERVER_CONFIG_FILE under -d or HTTPD_ROOT */
     const char *server_root;                    /* -d */

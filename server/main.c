@@ -216,7 +216,7 @@ int main(int argc, char **argv)
     const char *command = NULL;
     static const struct config_module *const modules[] = {&unixd_module, &proxy_module, &tls_module, NULL};
     struct config_args args = {.mpms = mpm_registry,
-                               .handler_find = handler_find,
+                               .find_handler = handler_find,
                                .modules = modules,
                                .pre = pre,
                                .post = post,

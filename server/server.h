@@ -222,7 +222,7 @@ struct server {
 
     /* how it was read, for config_mpm_settings() */
     const struct mpm *const *mpms;                           /* the MPMs it could choose from */
-    const struct handler *(*handler_find)(const char *name); /* SetHandler's names (config_args) */
+    const struct handler *(*find_handler)(const char *name); /* SetHandler's names (config_args) */
     struct conf_line *conf_lines;                            /* the directives as read, in order */
     const char *conf_location; /* while a directive inside <Location> is applied: the section's path */
     const char *conf_section;  /* while a directive inside a module's section is applied: its argument */

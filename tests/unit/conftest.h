@@ -29,7 +29,7 @@
 
 /* What main() hands config_load(): every MPM, the handler registry, and the modules' directives. */
 #define CONFTEST_ARGS                                                                                        \
-    .mpms = mpm_registry, .handler_find = handler_find, .modules = (const struct config_module *const[])     \
+    .mpms = mpm_registry, .find_handler = handler_find, .modules = (const struct config_module *const[])     \
     {                                                                                                        \
         &unixd_module, &proxy_module, NULL                                                                   \
     }
