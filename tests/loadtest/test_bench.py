@@ -9,6 +9,10 @@
 2. The --idle failure: a worker model with 2 threads and 2 idle keep-alive connections holding both, so wrk gets
    no response at all; bench must report the run as failed (exit status 1, "failed" in the table and the JSON),
    not as 0 req/s without errors.
+3. TLS, bounded (about 10 s): httpd-event against nginx (if installed) on tls-keepalive-1k and tls-handshake, 1 s
+   each, 10 connections: both served over https with the run's certificate, every run ok with requests and the
+   server's CPU per request (per handshake) measured, the ratio (or nginx skipped), the TLS table and the kernel
+   TLS line printed, and the JSON's TLS keys.
 
 The server under test is $HTTPD_BIN (set by make check), else server/httpd of the source tree. Exits 77 (skipped)
 without wrk. Prints one "N passed, N failed" line and exits non-zero on failure.
@@ -33,6 +37,8 @@ MEASUREMENT_KEYS = ["round", "model", "workload", "target", "path", "status", "m
                     "idle_held", "idle_answered", "idle_bytes_each"]
 RATIO_KEYS = ["model", "workload", "base", "peer", "status", "per_round", "median", "min", "max"]
 RATIO_CELL = r"\d+\.\d\d \(\d+\.\d\d–\d+\.\d\d\)"
+TLS_META_KEYS = ["certificate", "protocols", "ciphers_tls12", "ciphers_tls13", "session_cache", "session_tickets",
+                 "kernel_tls"]
 
 def bench(args, json_path, timeout):
     cmd = [sys.executable, BENCH, "--httpd", HTTPD, "-d", "1s", "-r", "1", "--warmup", "0", "--json", json_path]
@@ -139,9 +145,49 @@ def idle_failure(out):
           and "no response" in ms[0].get("message", "") and ms[0].get("idle_held") == 2, ms)
 
 
+def tls(out):
+    nginx = os.access("/usr/sbin/nginx", os.X_OK)
+    workloads = ["tls-keepalive-1k", "tls-handshake"]
+    run, doc = bench(["--workloads", ",".join(workloads), "-c", "10", "httpd-event", "nginx"],
+                     os.path.join(out, "tls.json"), 60)
+    if run is None:
+        return
+    if not check("tls: bench exits 0", run.returncode == 0, "status %d" % run.returncode):
+        sys.stdout.write(run.stdout)
+    targets = ["httpd-event", "nginx"] if nginx else ["httpd-event"]
+    ms, rs, meta = doc.get("measurements", []), doc.get("ratios", []), doc.get("meta", {})
+    check("tls: JSON, a measurement per workload and target",
+          sorted((m.get("workload"), m.get("target")) for m in ms) == sorted((w, t) for w in workloads
+                                                                             for t in targets), ms)
+    for m in ms:
+        check("tls: JSON %s %s keys" % (m.get("workload"), m.get("target")),
+              all(k in m for k in MEASUREMENT_KEYS + ["server_cpu_us_per_request", "client_cpu_us_per_request"]),
+              [k for k in MEASUREMENT_KEYS if k not in m])
+        check("tls: %s %s ok, answered, no error, server CPU per request measured" % (m.get("workload"),
+                                                                                    m.get("target")),
+              m.get("status") == "ok" and m.get("requests", 0) > 0 and m.get("non2xx") == 0
+              and sum(m.get("errors", {"x": 1}).values()) == 0 and m.get("bytes", 0) > 1024 * m.get("requests", 0)
+              and m.get("server_cpu_us_per_request", 0) > 0
+              and abs(m.get("server_cpu_us_per_request", 0) - m.get("server_cpu_s", 0) * 1e6 / max(1, m.get(
+                  "requests", 0))) < 1, m)
+    check("tls: JSON meta.tls keys", all(k in meta.get("tls", {}) for k in TLS_META_KEYS), meta.get("tls"))
+    by = {(r.get("workload"), r.get("peer")): r for r in rs}
+    for w in workloads:
+        r = by.get((w, "nginx"), {})
+        if nginx:
+            check("tls: %s ratio against nginx" % w, r.get("status") == "ok" and len(r.get("per_round", [])) == 1
+                  and r.get("median", 0) > 0, r)
+        else:
+            check("tls: %s ratio against nginx: skipped" % w, r.get("status") == "skipped", r)
+    rows = table_rows(run.stdout, "| workload | target | req/s | server CPU")
+    check("tls: the CPU table has a row per measured workload and target", len(rows) == 1 + len(ms), rows)
+    check("tls: the kernel TLS line", "Files over TLS (server/httpd -V): " in run.stdout, run.stdout[-300:])
+
+
 def smoke(out):
     model_mode(out)
     idle_failure(out)
+    tls(out)
 
 
 def main():
