@@ -343,7 +343,7 @@ def wrk(port, path, duration, connections, threads=1, script=None, args=(), time
                                                                      run.stderr))
 
 
-def measure(pid, port, path, duration, connections, threads=1, script=None, args=(), timeout="5s"):
+def measure(pid, port, path, duration, connections, threads=1, script=None, args=(), timeout="5s", scheme="http"):
     """wrk() against the server whose process tree starts at pid, plus what the server and the machine did
     meanwhile: server_cpu_s (its processes' user + system time), client_cpu_s (wrk's), other_cpu_s (everything
     else the machine ran: noise to be aware of), and the peaks of its RSS, process and thread counts sampled
@@ -354,7 +354,7 @@ def measure(pid, port, path, duration, connections, threads=1, script=None, args
     busy_before = machine_busy_seconds()
     sampler = TreeSampler(pid).start()
     try:
-        r = wrk(port, path, duration, connections, threads, script, args, timeout)
+        r = wrk(port, path, duration, connections, threads, script, args, timeout, scheme)
     finally:
         sampler.stop()
     client_after = resource.getrusage(resource.RUSAGE_CHILDREN)

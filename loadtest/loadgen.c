@@ -22,7 +22,13 @@
  * session offered, so that every connection is a full handshake): a request's latency then includes the
  * handshakes of a new connection, and with -C each request is a new connection and a full handshake.
  *
- * Usage: loadgen -p PORT -u PATH -r RATE -d SECONDS [-c MAXCONNS] [-t TIMEOUT] [-w WARMUP] [-C] [-S]
+ * With -L N instead of -r, the load is a closed loop (as wrk's): N requests are always outstanding, each sent
+ * when an earlier one is answered or has failed, and its latency runs from when it was sent; duration_s then
+ * runs until the last of them was answered, so rps counts what the server did in that time. -L 50 -C -S is
+ * a full TLS handshake per request on 50 connections at once, as fast as the server completes them (wrk
+ * resumes the session of a connection's previous life, so it cannot measure full handshakes).
+ *
+ * Usage: loadgen -p PORT -u PATH (-r RATE | -L N) -d SECONDS [-c MAXCONNS] [-t TIMEOUT] [-w WARMUP] [-C] [-S]
  *   -C sends Connection: close (a new connection per request); -S speaks https. 127.0.0.1 only.
  * Prints one JSON line (times in µs): offered_rps, scheduled, requests (answered), duration_s, rps, bytes,
  * latency_us {mean, p50, p90, p99, max}, samples (answered + timed out: what the percentiles are of), errors
@@ -505,9 +511,9 @@ int main(int argc, char **argv)
 {
     const char *path = "/";
     double rate = 0, duration = 0, warmup = 0;
-    int close_mode = 0, tls = 0, opt;
+    int close_mode = 0, tls = 0, closed_loop = 0, opt;
     timeout_s = 5;
-    while ((opt = getopt(argc, argv, "p:u:r:d:c:t:w:CS")) != -1) {
+    while ((opt = getopt(argc, argv, "p:u:r:d:c:t:w:L:CS")) != -1) {
         switch (opt) {
         case 'p':
             port = atoi(optarg);
@@ -530,6 +536,9 @@ int main(int argc, char **argv)
         case 'w':
             warmup = atof(optarg);
             break;
+        case 'L':
+            closed_loop = atoi(optarg);
+            break;
         case 'C':
             close_mode = 1;
             break;
@@ -537,14 +546,21 @@ int main(int argc, char **argv)
             tls = 1;
             break;
         default:
-            fprintf(stderr, "usage: loadgen -p PORT -u PATH -r RATE -d SECONDS [-c MAXCONNS] [-t TIMEOUT] "
-                            "[-w WARMUP] [-C] [-S]\n");
+            fprintf(stderr, "usage: loadgen -p PORT -u PATH (-r RATE | -L N) -d SECONDS [-c MAXCONNS] "
+                            "[-t TIMEOUT] [-w WARMUP] [-C] [-S]\n");
             return 2;
         }
     }
+    if (closed_loop > 0 && rate == 0) {
+        maxconns = closed_loop; /* never more connections than requests outstanding: nothing queues here */
+        rate = 1;               /* unused: arrivals come from answers */
+    } else if (closed_loop) {
+        fprintf(stderr, "loadgen: -L N (N > 0) replaces -r\n");
+        return 2;
+    }
     if (port <= 0 || port > 65535 || rate <= 0 || duration <= 0 || maxconns < 1 || timeout_s <= 0 ||
         warmup < 0) {
-        fprintf(stderr, "loadgen: -p, -r and -d are required and positive\n");
+        fprintf(stderr, "loadgen: -p, -d and -r (or -L) are required and positive\n");
         return 2;
     }
     request_len = (size_t)snprintf(request, sizeof request,
@@ -579,7 +595,7 @@ int main(int argc, char **argv)
     if ((epfd = epoll_create1(EPOLL_CLOEXEC)) < 0)
         die("epoll_create1");
 
-    double t0 = now() + 0.01;
+    double t0 = now() + (closed_loop ? 0 : 0.01);
     t_measure = t0 + warmup;
     t_end = t_measure + duration;
     unsigned long long k = 0;
@@ -588,7 +604,10 @@ int main(int argc, char **argv)
     struct epoll_event evs[MAX_EVENTS];
     for (;;) {
         double t = now();
-        while (next <= t && next < t_end) {
+        /* closed loop: a request for every one answered or failed, while the run lasts */
+        for (int n = closed_loop && t < t_end ? closed_loop - owed() : 0; n > 0; n--)
+            arrive(t);
+        while (!closed_loop && next <= t && next < t_end) {
             if (t - next > lag_max && !q_len)
                 lag_max = t - next;
             arrive(next);
@@ -608,7 +627,7 @@ int main(int argc, char **argv)
             break;
         if (ended && t > t_end + timeout_s + 1)
             break;
-        double wait = ended ? 0.05 : next - t;
+        double wait = ended || closed_loop ? 0.05 : next - t;
         int ms = wait <= 0 ? 0 : wait > 0.05 ? 50 : (int)ceil(wait * 1000);
         int n = epoll_wait(epfd, evs, MAX_EVENTS, ms);
         if (n < 0 && errno != EINTR)
@@ -639,6 +658,8 @@ int main(int argc, char **argv)
         }
     }
 
+    if (closed_loop && now() - t_measure > duration)
+        duration = now() - t_measure; /* the requests sent before the end were answered after it */
     qsort(lat, nlat, sizeof *lat, cmp_u32);
     double sum = 0;
     for (size_t i = 0; i < nlat; i++)
@@ -649,8 +670,8 @@ int main(int argc, char **argv)
            "\"non2xx\":%llu,\"owed_end\":%llu,\"queued_end\":%llu,\"client_queue_peak\":%zu,\"connections_"
            "peak\":%d,"
            "\"lag_us_max\":%.0f}\n",
-           rate, scheduled, answered, duration, answered / duration, bytes, nlat ? sum / nlat : 0.0, pct(50),
-           pct(90), pct(99), nlat ? lat[nlat - 1] : 0, nlat, e_connect, e_read, e_write, e_timeout, non2xx,
-           owed_end, queued_end, q_peak, conn_peak, lag_max * 1e6);
+           closed_loop ? 0.0 : rate, scheduled, answered, duration, answered / duration, bytes,
+           nlat ? sum / nlat : 0.0, pct(50), pct(90), pct(99), nlat ? lat[nlat - 1] : 0, nlat, e_connect,
+           e_read, e_write, e_timeout, non2xx, owed_end, queued_end, q_peak, conn_peak, lag_max * 1e6);
     return 0;
 }

@@ -185,6 +185,11 @@ static int ticket_cb(SSL *ssl, unsigned char key_name[16], unsigned char iv[EVP_
         rc = ticket_find(key_name, &k);
         if (rc == 0)
             return 0;
+        /* TLS 1.3 clients use a ticket once (RFC 8446, C.4), so a resumption sends a fresh one, as OpenSSL's
+         * own keys, nginx and Apache do: without it every other connection of such a client is a full
+         * handshake. TLS 1.2 renews only a ticket of an older key. */
+        if (SSL_version(ssl) == TLS1_3_VERSION)
+            rc = 2;
     }
     OSSL_PARAM params[] = {
         OSSL_PARAM_construct_octet_string(OSSL_MAC_PARAM_KEY, k.hmac, sizeof(k.hmac)),

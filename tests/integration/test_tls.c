@@ -344,8 +344,9 @@ MPM_TEST(tls, bad_input, .timeout = 90)
     "<IfModule mpm_event_module>\nStartServers 4\nWorkerConnections 1\n</IfModule>\n"
 
 /* Resumes a session over 4 connections held open at once (`max`: "1.2" or NULL); returns how many resumed
- * and asserts that more than one child answered. */
-static int resumed(struct srv *s, const char *max)
+ * (and in *renewed, unless NULL, how many of them were sent a new ticket) and asserts that more than one
+ * child answered. */
+static int resumed_renewed(struct srv *s, const char *max, int *renewed)
 {
     char port[16], *out = NULL, *err = NULL;
     snprintf(port, sizeof(port), "%d", s->port);
@@ -354,8 +355,10 @@ static int resumed(struct srv *s, const char *max)
     hassert(truncate(pids, 0) == 0 || errno == ENOENT, "truncate(%s): %s", pids, strerror(errno));
     int rc = client(s, &out, &err, args);
     hassert(rc == 0, "resume: exit %d: %s %s", rc, out ? out : "", err ? err : "");
-    int n = -1;
-    hassert(out && sscanf(out, "reused %d", &n) == 1, "resume: %s", out ? out : "");
+    int n = -1, k = -1;
+    hassert(out && sscanf(out, "reused %d renewed %d", &n, &k) == 2, "resume: %s", out ? out : "");
+    if (renewed != NULL)
+        *renewed = k;
     sleep_ms(1200); /* BufferedLogs is off: written at once; the pids file appears with the first line */
     size_t len;
     char *text = read_file(pids, &len);
@@ -372,13 +375,22 @@ static int resumed(struct srv *s, const char *max)
     return n;
 }
 
+static int resumed(struct srv *s, const char *max)
+{
+    return resumed_renewed(s, max, NULL);
+}
+
 MPM_TEST(tls, session_resumes_on_another_child, .timeout = 90)
 {
     struct srv *s = tls_server(mpm, NULL, SPREAD);
     pid_t kids[16];
     hassert(proc_wait_children(s->pid, kids, 16, 4, 16, 5000) >= 4, "the server has not got 4 children");
-    int n = resumed(s, NULL);
+    int renewed = -1;
+    int n = resumed_renewed(s, NULL, &renewed);
     hassert(n == 3, "TLS 1.3, tickets: %d of 3 connections resumed", n);
+    /* a TLS 1.3 client uses a ticket once: each resumption must bring a new one, else the next connection
+     * of such a client is a full handshake */
+    hassert(renewed == 3, "TLS 1.3, tickets: %d of 3 resumptions were sent a new ticket", renewed);
     n = resumed(s, "1.2");
     hassert(n == 3, "TLS 1.2, tickets: %d of 3 connections resumed", n);
     server_stop(s);

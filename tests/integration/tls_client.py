@@ -11,7 +11,8 @@
   resume PORT N [--tls-max 1.2]
       N connections, each offering the session of the one before and held open (so that every connection is
       answered by a child that holds none of the others, where the configuration makes it so); prints
-      "reused R" (R connections resumed their session)
+      "reused R renewed K" (R connections resumed their session, K of them were sent a new ticket: their
+      session is not the one they offered)
   loop PORT SECONDS
       GET /index.html on a new connection after another for SECONDS from the first answer, counting answers
       and failures; prints
@@ -98,7 +99,7 @@ def main(argv):
     elif cmd == "resume":
         n = int(argv[3])
         ctx = context(opt(argv, "--tls-max"))
-        held, session, reused = [], None, 0
+        held, session, reused, renewed = [], None, 0, 0
         for _ in range(n):
             t = connect(ctx, port, session)
             t.sendall(b"GET /index.html HTTP/1.1\r\nHost: localhost\r\n\r\n")
@@ -106,9 +107,10 @@ def main(argv):
                 print("no 200 answer")
                 return 1
             reused += t.session_reused
+            renewed += t.session_reused and t.session.id != session.id
             session = t.session  # TLS 1.3: the ticket came with the answer
             held.append(t)
-        print("reused", reused)
+        print("reused", reused, "renewed", renewed)
         for t in held:
             t.close()
     elif cmd == "loop":

@@ -14,10 +14,22 @@
    JSON's upstream figures (the upstream served requests in the window, no more than wrk sent; its new connections
    at most one per client connection, plus nginx's one per 1000 requests; the Little's-law bound and memory per
    request in flight for proxy-delay) and that bench stopped the upstream.
+4. TLS, bounded (about 10 s): httpd-event against nginx (if installed) on tls-keepalive-1k and tls-handshake, 1 s
+   each, 10 connections: both served over https with the run's certificate, every run ok with requests and the
+   server's CPU per request (per handshake) measured, the ratio (or nginx skipped), the TLS table and the kernel
+   TLS line printed, and the JSON's TLS keys.
+5. Both in one run: --workloads proxy-1k,tls-keepalive-1k through httpd-event, 1 s each: the upstream started
+   and stopped, the https listener served, the proxy table and the TLS table both printed, the JSON's upstream and
+   TLS keys. (3 checks that a run without a tls-* workload has no TLS keys, 4 that one without a proxy workload
+   starts no upstream.)
+6. The workload groups, from bench's own argument parsing (no server): plain (the default with --model), proxy,
+   tls, all (every workload), names and groups mixed, duplicates dropped, an unknown name refused.
 
 The server under test is $HTTPD_BIN (set by make check), else server/httpd of the source tree. Exits 77 (skipped)
 without wrk. Prints one "N passed, N failed" line and exits non-zero on failure.
 """
+import importlib.machinery
+import importlib.util
 import json
 import os
 import re
@@ -40,6 +52,8 @@ MEASUREMENT_KEYS = ["round", "model", "workload", "target", "path", "status", "m
                     "bound_fraction", "inflight", "bytes_per_inflight"]
 RATIO_KEYS = ["model", "workload", "base", "peer", "status", "per_round", "median", "min", "max"]
 RATIO_CELL = r"\d+\.\d\d \(\d+\.\d\d–\d+\.\d\d\)"
+TLS_META_KEYS = ["certificate", "protocols", "ciphers_tls12", "ciphers_tls13", "session_cache", "session_tickets",
+                 "kernel_tls"]
 
 def bench(args, json_path, timeout):
     cmd = [sys.executable, BENCH, "--httpd", HTTPD, "-d", "1s", "-r", "1", "--warmup", "0", "--json", json_path]
@@ -205,12 +219,136 @@ def proxy(out):
                   and m.get("latency_us", {}).get("p50", 0) >= 100000, m)
         else:
             check("JSON %s: -c 4, no bound" % name, conns == 4 and m.get("bound_rps") is None, m)
+    check("JSON meta: no TLS without a tls-* workload", "tls" not in meta, meta.get("tls"))
+
+
+def tls(out):
+    nginx = os.access("/usr/sbin/nginx", os.X_OK)
+    workloads = ["tls-keepalive-1k", "tls-handshake"]
+    run, doc = bench(["--workloads", ",".join(workloads), "-c", "10", "httpd-event", "nginx"],
+                     os.path.join(out, "tls.json"), 60)
+    if run is None:
+        return
+    if not check("tls: bench exits 0", run.returncode == 0, "status %d" % run.returncode):
+        sys.stdout.write(run.stdout)
+    targets = ["httpd-event", "nginx"] if nginx else ["httpd-event"]
+    ms, rs, meta = doc.get("measurements", []), doc.get("ratios", []), doc.get("meta", {})
+    check("tls: JSON, a measurement per workload and target",
+          sorted((m.get("workload"), m.get("target")) for m in ms) == sorted((w, t) for w in workloads
+                                                                             for t in targets), ms)
+    for m in ms:
+        check("tls: JSON %s %s keys" % (m.get("workload"), m.get("target")),
+              all(k in m for k in MEASUREMENT_KEYS + ["server_cpu_us_per_request", "client_cpu_us_per_request"]),
+              [k for k in MEASUREMENT_KEYS if k not in m])
+        check("tls: %s %s ok, answered, no error, server CPU per request measured" % (m.get("workload"),
+                                                                                    m.get("target")),
+              m.get("status") == "ok" and m.get("requests", 0) > 0 and m.get("non2xx") == 0
+              and sum(m.get("errors", {"x": 1}).values()) == 0 and m.get("bytes", 0) > 1024 * m.get("requests", 0)
+              and m.get("server_cpu_us_per_request", 0) > 0
+              and abs(m.get("server_cpu_us_per_request", 0) - m.get("server_cpu_s", 0) * 1e6 / max(1, m.get(
+                  "requests", 0))) < 1, m)
+    check("tls: JSON meta.tls keys", all(k in meta.get("tls", {}) for k in TLS_META_KEYS), meta.get("tls"))
+    by = {(r.get("workload"), r.get("peer")): r for r in rs}
+    for w in workloads:
+        r = by.get((w, "nginx"), {})
+        if nginx:
+            check("tls: %s ratio against nginx" % w, r.get("status") == "ok" and len(r.get("per_round", [])) == 1
+                  and r.get("median", 0) > 0, r)
+        else:
+            check("tls: %s ratio against nginx: skipped" % w, r.get("status") == "skipped", r)
+    rows = table_rows(run.stdout, "| workload | target | req/s | server CPU")
+    check("tls: the CPU table has a row per measured workload and target", len(rows) == 1 + len(ms), rows)
+    check("tls: the kernel TLS line", "Files over TLS (server/httpd -V): " in run.stdout, run.stdout[-300:])
+    check("tls: no upstream without a proxy workload", meta.get("upstream") is None
+          and "upstream (httpd event" not in run.stderr, meta.get("upstream"))
+
+
+def proxy_and_tls(out):
+    """A proxy and a tls workload in one run, through httpd-event alone, a few connections, 1 s each."""
+    workloads = ["proxy-1k", "tls-keepalive-1k"]
+    run, doc = bench(["--workloads", ",".join(workloads), "-c", "4", "--workers", "1", "httpd-event"],
+                     os.path.join(out, "both.json"), 30)
+    if run is None:
+        return
+    if not check("proxy and tls: bench exits 0", run.returncode == 0, "status %d" % run.returncode):
+        sys.stdout.write(run.stdout)
+    found = re.search(r"upstream \(httpd event, 1 children\) on 127\.0\.0\.1:(\d+), pid (\d+)", run.stderr)
+    if check("proxy and tls: the upstream is started", found, run.stderr[-300:]):
+        check("proxy and tls: the upstream is stopped at the end", not pid_alive(int(found.group(2))),
+              found.group(2))
+    meta, ms = doc.get("meta", {}), doc.get("measurements", [])
+    check("proxy and tls: JSON meta has the upstream and TLS", (meta.get("upstream") or {}).get("mpm") == "event"
+          and all(k in meta.get("tls", {}) for k in TLS_META_KEYS), meta)
+    by = {m.get("workload"): m for m in ms}
+    check("proxy and tls: one measurement per workload", sorted(by) == sorted(workloads) and len(ms) == 2, ms)
+    for w in workloads:
+        m = by.get(w, {})
+        check("proxy and tls: %s ok, answered" % w, m.get("status") == "ok" and m.get("requests", 0) > 0
+              and m.get("non2xx") == 0 and m.get("target") == "httpd-event", m)
+    p = by.get("proxy-1k", {})
+    check("proxy and tls: the upstream saw proxy-1k's requests", (p.get("upstream_requests") or 0) > 0, p)
+    t = by.get("tls-keepalive-1k", {})
+    check("proxy and tls: tls-keepalive-1k's server CPU per request, no upstream figures",
+          t.get("server_cpu_us_per_request", 0) > 0 and t.get("upstream_requests") is None, t)
+    proxy_rows = table_rows(run.stdout, "| workload | target | req/s | bound req/s |")
+    check("proxy and tls: the proxy table has proxy-1k only", len(proxy_rows) == 2
+          and proxy_rows[1][:2] == ["proxy keep-alive 1 KiB", "httpd-event"], proxy_rows)
+    tls_rows = table_rows(run.stdout, "| workload | target | req/s | server CPU")
+    check("proxy and tls: the TLS table has tls-keepalive-1k only", len(tls_rows) == 2
+          and tls_rows[1][:2] == ["TLS keep-alive 1 KiB", "httpd-event"], tls_rows)
+    check("proxy and tls: the kernel TLS line", "Files over TLS (server/httpd -V): " in run.stdout,
+          run.stdout[-300:])
+
+
+def load_bench():
+    loader = importlib.machinery.SourceFileLoader("bench", BENCH)
+    spec = importlib.util.spec_from_loader("bench", loader)
+    mod = importlib.util.module_from_spec(spec)
+    loader.exec_module(mod)
+    return mod
+
+
+def workload_groups(out):
+    """--workloads' groups as bench's parse_args() expands them."""
+    b = load_bench()
+    plain = ["keepalive-1k", "close-1k", "keepalive-100k"]
+    proxy_w = ["proxy-1k", "proxy-delay"]
+    tls_w = ["tls-keepalive-1k", "tls-handshake", "tls-resume", "tls-100k"]
+    cases = [(["--model", "all"], plain), (["--model", "event", "--workloads", "plain"], plain),
+             (["--model", "all", "--workloads", "proxy"], proxy_w), (["--model", "all", "--workloads", "tls"], tls_w),
+             (["--model", "event", "--workloads", "all"], plain + proxy_w + tls_w),
+             (["--workloads", "proxy,tls", "httpd-event"], proxy_w + tls_w),
+             (["--workloads", "tls-resume,plain,keepalive-1k", "httpd-event"], ["tls-resume"] + plain),
+             (["httpd-event"], ["keepalive-1k"])]
+    saved = sys.argv
+    try:
+        for argv, want in cases:
+            sys.argv = ["bench"] + argv
+            got = b.parse_args().workload_list
+            check("groups: %s is %s" % (" ".join(argv), ",".join(want)), got == want, got)
+        sys.argv = ["bench", "--workloads", "static", "httpd-event"]
+        try:
+            with open(os.devnull, "w") as null:
+                err, sys.stderr = sys.stderr, null
+                try:
+                    b.parse_args()
+                finally:
+                    sys.stderr = err
+            refused = False
+        except SystemExit as e:
+            refused = e.code == 2
+        check("groups: an unknown workload is refused", refused)
+    finally:
+        sys.argv = saved
 
 
 def smoke(out):
     model_mode(out)
     idle_failure(out)
     proxy(out)
+    tls(out)
+    proxy_and_tls(out)
+    workload_groups(out)
 
 
 def main():

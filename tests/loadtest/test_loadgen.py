@@ -12,9 +12,13 @@
    non-2xx.
 4. A timeout: /delay?ms=3000 with -t 1: given up after 1 s, counted as timeouts and in the percentiles with
    the time waited (at least 1 s).
-5. TLS (-S) against an https listener with an ECDSA P-256 certificate made by the openssl CLI: with -C a
+5. Closed loop (-L 4): /delay?ms=100 with 4 requests always outstanding for 1 s: about 40 answered over at most 4
+   connections, every latency near the 100 ms of service (counted from when each was sent, nothing queued
+   here), duration_s covering the answers that came after the second, offered_rps 0.
+6. TLS (-S) against an https listener with an ECDSA P-256 certificate made by the openssl CLI: with -C a
    handshake per request, every one answered; keep-alive, all answered over a few connections; -S against the
-   plain listener fails every handshake, counted as connect errors (so -S does speak TLS).
+   plain listener fails every handshake, counted as connect errors (so -S does speak TLS); -L 4 -C -S: a
+   handshake per request, closed loop, every one answered.
 
 Exits 77 (skipped) without a C compiler. Prints one "N passed, N failed" line and exits non-zero on failure.
 """
@@ -62,6 +66,10 @@ def tls(binary, d):
         check("tls: a handshake per request (-C), every one answered", r.get("requests") == 50
               and sum(r.get("errors", {"x": 1}).values()) == 0 and r.get("non2xx") == 0
               and r.get("bytes", 0) > 50 * 1024, r)
+        r = loadgen(binary, port, "-u", "/1k.html", "-L", "4", "-d", "1", "-C", "-S")
+        check("tls: closed loop, a handshake per request (-L 4 -C), every one answered", r.get("requests", 0) > 4
+              and sum(r.get("errors", {"x": 1}).values()) == 0 and r.get("non2xx") == 0
+              and r.get("connections_peak") == 4, r)
         r = loadgen(binary, port, "-u", "/1k.html", "-r", "200", "-d", "1", "-S")
         check("tls: keep-alive, all answered over a few connections", r.get("requests") == 200
               and sum(r.get("errors", {"x": 1}).values()) == 0 and 1 <= r.get("connections_peak", 0) <= 20, r)
@@ -116,6 +124,14 @@ def main():
             check("timeout: given up after -t, counted, and in the percentiles with the wait",
                   r.get("errors", {}).get("timeout") == 5 and r.get("requests") == 0 and r.get("samples") == 5
                   and lat.get("p50", 0) >= 1000000, r)
+
+            r = loadgen(binary, port, "-u", "/delay?ms=100", "-L", "4", "-d", "1")
+            lat = r.get("latency_us", {})
+            check("closed loop: about 40 answered over at most 4 connections, latency the service time",
+                  30 <= r.get("requests", 0) <= 44 and r.get("connections_peak") <= 4
+                  and 99000 <= lat.get("p50", 0) and lat.get("max", 10 ** 9) < 400000
+                  and r.get("client_queue_peak") == 0 and r.get("offered_rps") == 0
+                  and r.get("duration_s", 0) >= 1.0 and sum(r.get("errors", {"x": 1}).values()) == 0, r)
         finally:
             hb.stop(proc)
         tls(binary, d)
