@@ -31,6 +31,7 @@
 #include "../../mpm/mpm.h"
 #include "config.h"
 #include "fuzz_conn.h"
+#include "handlers.h"
 #include "http_conn.h"
 #include "log.h"
 #include "process.h"
@@ -112,7 +113,7 @@ void fuzz_conn_init(void)
 
     char conf[300];
     snprintf(conf, sizeof(conf), "%s/conf/httpd.conf", root);
-    struct config_args args = {.mpms = mpm_registry, .conf_file = conf};
+    struct config_args args = {.mpms = mpm_registry, .find_handler = handler_find, .conf_file = conf};
     struct errbuf err;
     srv = config_load(&args, NULL, &err);
     if (srv == NULL || log_open(srv, &err) < 0 || process_init(2, 2, &err) < 0) {
