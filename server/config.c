@@ -79,17 +79,22 @@ const char *config_set_int(struct server *s, const struct directive *d, int argc
     return NULL;
 }
 
-const char *config_set_flag(struct server *s, const struct directive *d, int argc, char **argv)
+const char *config_parse_flag(int argc, char **argv, int *out)
 {
     if (argc != 1)
         return "takes one argument, On or Off";
     if (strcasecmp(argv[0], "on") == 0)
-        *FIELD(s, d, int) = 1;
+        *out = 1;
     else if (strcasecmp(argv[0], "off") == 0)
-        *FIELD(s, d, int) = 0;
+        *out = 0;
     else
         return "must be On or Off";
     return NULL;
+}
+
+const char *config_set_flag(struct server *s, const struct directive *d, int argc, char **argv)
+{
+    return config_parse_flag(argc, argv, FIELD(s, d, int));
 }
 
 const char *config_set_string(struct server *s, const struct directive *d, int argc, char **argv)
@@ -205,16 +210,7 @@ static const char *set_limit_body(struct server *s, const struct directive *d, i
 static const char *set_keepalive(struct server *s, const struct directive *d, int argc, char **argv)
 {
     (void)d;
-    int *field = in_vhost(s) ? &config_vhost(s)->keepalive : &s->keepalive;
-    if (argc != 1)
-        return "takes one argument, On or Off";
-    if (strcasecmp(argv[0], "on") == 0)
-        *field = 1;
-    else if (strcasecmp(argv[0], "off") == 0)
-        *field = 0;
-    else
-        return "must be On or Off";
-    return NULL;
+    return config_parse_flag(argc, argv, in_vhost(s) ? &config_vhost(s)->keepalive : &s->keepalive);
 }
 
 static const char *set_max_keepalive(struct server *s, const struct directive *d, int argc, char **argv)

@@ -46,6 +46,8 @@ struct vhost *config_vhost(struct server *s);
 /* Generic setters of rows in struct server. */
 const char *config_set_int(struct server *s, const struct directive *d, int argc,
                            char **argv); /* one number >= 0 */
+/* On or Off (any case), the one argument, into *out: NULL, or the message of a setter's error. */
+const char *config_parse_flag(int argc, char **argv, int *out);
 const char *config_set_flag(struct server *s, const struct directive *d, int argc,
                             char **argv); /* On | Off */
 const char *config_set_string(struct server *s, const struct directive *d, int argc,

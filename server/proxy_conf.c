@@ -336,11 +336,7 @@ static const char *set_flag(struct server *s, const struct directive *d, int arg
     struct proxy_conf *pc = conf_of(s);
     if (pc == NULL)
         return "out of memory";
-    int b = argc == 1 ? on_off(argv[0]) : -1;
-    if (b < 0)
-        return "takes On or Off";
-    *(int *)((char *)pc + d->offset) = b;
-    return NULL;
+    return config_parse_flag(argc, argv, (int *)((char *)pc + d->offset));
 }
 
 static const char *set_via(struct server *s, const struct directive *d, int argc, char **argv)

@@ -111,19 +111,6 @@ static struct tls_conf *conf_of(struct server *s)
     return *c;
 }
 
-static const char *on_off(int argc, char **argv, int *out)
-{
-    if (argc != 1)
-        return "takes one argument, on or off";
-    if (strcasecmp(argv[0], "on") == 0)
-        *out = 1;
-    else if (strcasecmp(argv[0], "off") == 0)
-        *out = 0;
-    else
-        return "must be on or off";
-    return NULL;
-}
-
 static const char *set_engine(struct server *s, const struct directive *d, int argc, char **argv)
 {
     (void)d;
@@ -132,7 +119,7 @@ static const char *set_engine(struct server *s, const struct directive *d, int a
         return "optional (RFC 2817 upgrade) is not supported: on or off";
     c->set |= TLS_SET_ENGINE;
     c->engine_at = config_here(s);
-    return on_off(argc, argv, &c->engine);
+    return config_parse_flag(argc, argv, &c->engine);
 }
 
 static const char *set_cert(struct server *s, const struct directive *d, int argc, char **argv)
@@ -196,7 +183,7 @@ static const char *set_honor_order(struct server *s, const struct directive *d, 
     (void)d;
     struct tls_conf *c = conf_of(s);
     c->set |= TLS_SET_HONOR;
-    return on_off(argc, argv, &c->honor_cipher_order);
+    return config_parse_flag(argc, argv, &c->honor_cipher_order);
 }
 
 static const char *set_cache(struct server *s, const struct directive *d, int argc, char **argv)
@@ -220,7 +207,7 @@ static const char *set_cache_timeout(struct server *s, const struct directive *d
 static const char *set_tickets(struct server *s, const struct directive *d, int argc, char **argv)
 {
     (void)d;
-    return on_off(argc, argv, &conf_of(s)->tickets);
+    return config_parse_flag(argc, argv, &conf_of(s)->tickets);
 }
 
 #define SSL_DIRECTIVE(name, fn, help)                                                                        \

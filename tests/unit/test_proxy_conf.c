@@ -103,7 +103,7 @@ Test(proxy_conf, errors_name_file_and_line)
     conftest_expect_refused(HEAD, "ProxyPass /a/ http://no-such-host.invalid/\n", "cannot resolve");
     conftest_expect_refused(HEAD, "ProxyVia Sometimes\n", "takes Off, On, Full or Block");
     conftest_expect_refused(HEAD, "ProxyTimeout 0\n", "takes a number of seconds");
-    conftest_expect_refused(HEAD, "ProxyBuffering maybe\n", "takes On or Off");
+    conftest_expect_refused(HEAD, "ProxyBuffering maybe\n", "ProxyBuffering must be On or Off");
     conftest_expect_refused(HEAD, "ProxyBufferSize 100\n", "at least 1024");
     conftest_expect_refused(HEAD, "ProxyMaxTempFileSize -1\n", "takes a number of bytes");
     conftest_expect_refused(HEAD, "<Location /x>\nProxyTimeout 5\n</Location>\n",
