@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "conftest.h"
+#include "event_conn.c"
 #include "event.c"
 
 /* ---- check_config ---- */

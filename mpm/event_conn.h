@@ -1,0 +1,83 @@
+/*
+ * The event MPM's two halves share this (private to mpm/event.c and mpm/event_conn.c): the reactor of a child
+ * (event.c: its life, accepting, signals) and its connections (event_conn.c: each connection's events as the
+ * core's states ask, handshakes, handlers' waits, lingering closes).
+ */
+#ifndef HTTPD_EVENT_CONN_H
+#define HTTPD_EVENT_CONN_H
+
+#include <event2/event.h>
+#include <event2/event_struct.h>
+#include <sys/socket.h>
+
+#include "../server/process.h"
+#include "driver.h"
+
+#define MODULE       "mpm_event"
+#define READ_ROUNDS  4  /* reads per wakeup while each fills the space the core gives */
+#define WRITE_ROUNDS 16 /* writes per wakeup before yielding to other connections */
+
+/* A connection: hc while the core drives it; before, the deadline of its handshake; once it closes
+ * lingeringly, the deadline of that close. */
+struct econn {
+    struct event ev; /* on the client's socket: EV_READ or EV_WRITE, as the state asks */
+    union {
+        struct http_conn *hc;
+        int64_t handshake_until;
+        int64_t linger_until;
+    } u;
+    struct econn *prev, *next; /* every connection of the child, for a graceful stop */
+    const struct listener *l;  /* accepted on it: its TLS context and vhosts, when a handshake ends */
+    struct transport t;        /* its socket, plain or TLS */
+    struct event *wev;         /* a handler's wait (WAIT): its socket or a timer; made at the first wait */
+    short what;                /* the events ev is assigned for; -1 when it is not added */
+    short wwhat;               /* the events wev is assigned for (0: a timer); -1 when it is not added */
+    short want;        /* what the transport's last read or write waits for; 0 when it did not block */
+    unsigned idle : 1; /* counted in the scoreboard's idle_conns */
+    unsigned lingering : 1;
+};
+
+/* The reactor of one child. */
+struct reactor {
+    struct event_base *base;
+    const struct server *s;
+    struct child_ctx *ctx;
+    struct sb_child *row;
+    struct sb_worker *slot;
+    struct event listen_ev; /* on listen_set: readable when a listener has a connection for this child */
+    int listen_set;         /* driver_listen_set(): the listeners, EPOLLEXCLUSIVE; -1 once closed */
+    struct event *tick;     /* looks at the signal flags */
+    struct event *backoff;  /* resumes accepting after EMFILE and the like */
+    struct econn *conns;    /* list head */
+    int nconns;             /* open connections, lingering ones included */
+    int max_conns;          /* WorkerConnections */
+    unsigned long accepted; /* for MaxConnectionsPerChild */
+    int listening;          /* the listener events are added */
+    int at_cap;             /* stopped accepting at WorkerConnections */
+    int cap_logged;         /* the cap warning was logged in this episode */
+    int in_backoff;         /* stopped accepting after a resource error */
+    struct driver_acceptor acceptor;
+    int leaving;    /* no more accepting: drain and exit */
+    int leave_mode; /* CHILD_LEAVE, or CHILD_LEAVE_AFTER_NEXT (graceful restart: idle ones stay) */
+};
+
+/* One reactor per process, so its state is the process's. */
+extern struct reactor rx;
+
+/* Adds or removes the listener events so that they are added exactly when accepting is allowed. */
+void event_update_listening(void);
+
+/* A new connection accepted on l: read at once (the request has usually arrived), or a TLS handshake begun.
+ */
+void econn_new(const struct listener *l, int fd, const struct sockaddr *peer, socklen_t peerlen);
+
+/* CLOSE: ends the core's connection and closes the socket, lingeringly if the core asks for it. */
+void econn_end(struct econn *e);
+
+/* Forgets a closed connection; the last one of a leaving child ends the loop. */
+void econn_free(struct econn *e);
+
+/* Ends a handler's wait (before the core's connection is destroyed). */
+void econn_unwait(struct econn *e);
+
+#endif
