@@ -15,12 +15,16 @@
  *
  * One struct event per connection on the client's socket, persistent and re-assigned only when the direction
  * changes, so the usual keep-alive request (readable, answer written at once, idle again) costs no
- * epoll_ctl(). A handler's wait has a second event (wev, made at the connection's first wait) on the
- * handler's socket or as a timer, so the client's registration stays as it is: a wait on an upstream costs
- * one EPOLL_CTL_ADD and one EPOLL_CTL_DEL for the upstream socket, and a timer (delay) none. wev leaves the
- * upstream socket before the core is called, since the handler may close it (a pooled connection found dead)
- * and get the same number back for a new one, which epoll would then not know. The client's event firing
- * meanwhile (it sent more, or left) takes it out of the epoll set until the core wants the client again.
+ * epoll_ctl(). A handler's wait has a timer of its own (wev, made at the connection's first wait) for its
+ * deadline, so the client's registration stays as it is. The handler's socket (an upstream connection) is
+ * registered once for its whole life, edge-triggered for reads and writes (struct uwatch, as nginx keeps its
+ * upstream connections), whichever request uses it, also while it idles in the proxy's pool: a proxied
+ * request costs no epoll_ctl() and the pool no poll() to know whether an idle connection was closed by the
+ * upstream (sockwatch.h's quiet). Edge-triggered, what is reported while nobody waits is kept (ready), and a
+ * wait for something ready resumes the handler at once. Handlers close their sockets through
+ * sockwatch_close(), which takes them out first, since the number comes back for the next socket. The
+ * client's event firing during a wait (it sent more, or left) takes it out of the epoll set until the core
+ * wants the client again.
  */
 #include <errno.h>
 #include <stdatomic.h>
@@ -31,6 +35,7 @@
 #include "../server/http_conn.h"
 #include "../server/log.h"
 #include "../server/scoreboard.h"
+#include "../server/sockwatch.h"
 #include "../server/util.h"
 #include "event_conn.h"
 
@@ -82,34 +87,144 @@ static void conn_arm(struct econn *e, short what, int64_t deadline)
 }
 
 static void wait_cb(evutil_socket_t fd, short what, void *arg);
+static void conn_drive(struct econn *e, enum conn_state st);
 
-/* WAIT: wev waits for `what` on the handler's socket fd (0: a timer alone) until the deadline. The client's
- * event stays as it is, so a wait costs no epoll_ctl() for the client: one EPOLL_CTL_ADD and one DEL for the
- * handler's socket, none for a timer. */
-static void wait_arm(struct econn *e, int fd, short what, int64_t deadline)
+/* A handler's socket, registered edge-triggered from the first wait on it until it is closed. */
+struct uwatch {
+    struct event ev;
+    struct econn *waiter; /* whose handler waits on it, or NULL */
+    short want;           /* what the waiter waits for: EV_READ or EV_WRITE */
+    short ready;          /* EV_READ, EV_WRITE reported and not yet handed to a waiter */
+    unsigned added : 1;   /* ev is in the epoll set */
+};
+
+static struct uwatch **watches; /* by socket number, made at a socket's first wait and kept for the next */
+static int n_watches;
+
+/* The watch of fd, made (not added) when there is none; NULL without memory. */
+static struct uwatch *watch_of(int fd)
 {
-    if (e->wev == NULL && (e->wev = event_new(rx.base, -1, 0, wait_cb, e)) == NULL) {
-        log_error(LOG_ERR, MODULE, "out of memory for a handler's wait");
-        return;
+    if (fd >= n_watches) {
+        int n = n_watches ? n_watches : 64;
+        while (n <= fd)
+            n *= 2;
+        struct uwatch **grown = realloc(watches, sizeof(*grown) * (size_t)n);
+        if (grown == NULL)
+            return NULL;
+        memset(grown + n_watches, 0, sizeof(*grown) * (size_t)(n - n_watches));
+        watches = grown;
+        n_watches = n;
     }
-    if (e->wwhat != what || (what && event_get_fd(e->wev) != fd)) {
-        if (e->wwhat >= 0)
-            event_del(e->wev);
-        event_assign(e->wev, rx.base, what ? fd : -1, what ? (short)(what | EV_PERSIST) : 0, wait_cb, e);
-    }
-    e->wwhat = what;
-    struct timeval tv = time_left(deadline);
-    if (event_add(e->wev, &tv) < 0)
-        log_error(LOG_ERR, MODULE, "event_add() of a handler's wait failed");
+    if (watches[fd] == NULL)
+        watches[fd] = calloc(1, sizeof(**watches));
+    return watches[fd];
 }
 
-/* Ends the handler's wait before the core runs it: the handler may close its socket and get the same number
- * back for a new one. */
+/* The watched socket is readable or writable (or failed: both): a waiter waiting for that resumes. */
+static void watch_cb(evutil_socket_t fd, short what, void *arg)
+{
+    struct uwatch *w = arg;
+    (void)fd;
+    w->ready |= (short)(what & (EV_READ | EV_WRITE));
+    struct econn *e = w->waiter;
+    if (e == NULL || !(w->ready & w->want))
+        return;
+    w->ready &= (short)~w->want;
+    econn_unwait(e);
+    conn_drive(e, http_conn_ready(e->u.hc, now_ms()));
+}
+
+/* sockwatch's closing(): the socket leaves the epoll set before its number can be reused. */
+static void watch_closing(int fd)
+{
+    struct uwatch *w = fd >= 0 && fd < n_watches ? watches[fd] : NULL;
+    if (w == NULL || !w->added)
+        return;
+    if (w->waiter != NULL)
+        econn_unwait(w->waiter);
+    if (event_del(&w->ev) < 0)
+        log_error(LOG_ERR, MODULE, "event_del() of a handler's socket failed");
+    w->added = 0;
+    w->ready = 0;
+}
+
+/* sockwatch's quiet(): watched, and nothing readable since the last wait on it ended. */
+static int watch_quiet(int fd)
+{
+    struct uwatch *w = fd >= 0 && fd < n_watches ? watches[fd] : NULL;
+    return w != NULL && w->added && !(w->ready & EV_READ);
+}
+
+static const struct sockwatch_ops watch_ops = {.closing = watch_closing, .quiet = watch_quiet};
+
+void econn_watch_start(void)
+{
+    sockwatch_set(&watch_ops);
+}
+
+void econn_watch_end(void)
+{
+    for (int fd = 0; fd < n_watches; fd++) {
+        if (watches[fd] != NULL && watches[fd]->added)
+            event_del(&watches[fd]->ev);
+        free(watches[fd]);
+    }
+    free(watches);
+    watches = NULL;
+    n_watches = 0;
+    sockwatch_set(NULL);
+}
+
+/*
+ * WAIT: the handler waits for `what` on its socket fd (0: for its deadline alone) until the deadline. Returns
+ * 1 when what it waits for was reported already (the caller resumes the handler now), else 0: wev holds the
+ * deadline and the socket's watch the waiter. A socket's first wait adds it to the epoll set, for good.
+ */
+static int wait_arm(struct econn *e, int fd, short what, int64_t deadline)
+{
+    if (what) {
+        struct uwatch *w = watch_of(fd);
+        if (w == NULL) {
+            log_error(LOG_ERR, MODULE, "out of memory for a handler's socket");
+            return 1; /* the handler tries again at once: its socket may well be ready */
+        }
+        if (!w->added) {
+            event_assign(&w->ev, rx.base, fd, EV_READ | EV_WRITE | EV_ET | EV_PERSIST, watch_cb, w);
+            if (event_add(&w->ev, NULL) < 0) {
+                log_error(LOG_ERR, MODULE, "event_add() of a handler's socket failed");
+                return 1;
+            }
+            w->added = 1;
+            w->ready = 0;
+        }
+        if (w->ready & what) {
+            w->ready &= (short)~what;
+            return 1;
+        }
+        w->waiter = e;
+        w->want = what;
+        e->uw = w;
+    }
+    if (e->wev == NULL && (e->wev = evtimer_new(rx.base, wait_cb, e)) == NULL) {
+        log_error(LOG_ERR, MODULE, "out of memory for a handler's wait");
+        return 0;
+    }
+    e->wwhat = 0;
+    struct timeval tv = time_left(deadline);
+    if (evtimer_add(e->wev, &tv) < 0)
+        log_error(LOG_ERR, MODULE, "event_add() of a handler's wait failed");
+    return 0;
+}
+
+/* Ends the handler's wait before the core runs it (the deadline's timer costs no system call). */
 void econn_unwait(struct econn *e)
 {
     if (e->wwhat >= 0)
         event_del(e->wev);
     e->wwhat = -1;
+    if (e->uw != NULL)
+        e->uw->waiter = NULL;
+    e->uw = NULL;
 }
 
 /* Forgets a closed connection; the last one of a leaving child ends the loop. */
@@ -119,6 +234,8 @@ void econn_free(struct econn *e)
         event_del(&e->ev);
     if (e->wev != NULL)
         event_free(e->wev);
+    if (e->uw != NULL)
+        e->uw->waiter = NULL;
     set_idle(e, 0);
     if (e->prev != NULL)
         e->prev->next = e->next;
@@ -241,11 +358,14 @@ static void conn_drive(struct econn *e, enum conn_state st)
         case CONN_WAIT: {
             int events, ufd = http_conn_wait_fd(e->u.hc, &events);
             set_idle(e, 0);
-            wait_arm(e, ufd,
-                     ufd < 0                  ? 0
-                     : events == CONN_WAIT_IN ? EV_READ
-                                              : EV_WRITE,
-                     http_conn_deadline(e->u.hc));
+            if (wait_arm(e, ufd,
+                         ufd < 0                  ? 0
+                         : events == CONN_WAIT_IN ? EV_READ
+                                                  : EV_WRITE,
+                         http_conn_deadline(e->u.hc))) {
+                st = http_conn_ready(e->u.hc, now_ms());
+                break;
+            }
             return;
         }
         case CONN_CLOSE:
@@ -343,24 +463,23 @@ static void conn_cb(evutil_socket_t fd, short what, void *arg)
     conn_drive(e, st);
 }
 
-/* The handler's socket is ready, or its deadline passed: the core resumes the handler. */
+/* The deadline of a handler's wait passed (its socket's readiness comes through watch_cb()). */
 static void wait_cb(evutil_socket_t fd, short what, void *arg)
 {
     struct econn *e = arg;
     struct http_conn *c = e->u.hc;
-    enum conn_state st;
-    (void)fd;
-    if (what & (EV_READ | EV_WRITE)) {
-        econn_unwait(e);
-        st = http_conn_ready(c, now_ms());
-    } else if (now_ms() >= http_conn_deadline(c)) {
-        econn_unwait(e);
-        st = http_conn_timeout(c, now_ms());
-    } else {
-        wait_arm(e, event_get_fd(e->wev), e->wwhat, http_conn_deadline(c)); /* early, as in conn_cb() */
+    (void)fd, (void)what;
+    e->wwhat = -1; /* a timer that fired is no longer added */
+    if (now_ms() < http_conn_deadline(c)) {
+        /* early, by the clocks' granularity, as in conn_cb() */
+        struct timeval tv = time_left(http_conn_deadline(c));
+        e->wwhat = 0;
+        if (evtimer_add(e->wev, &tv) < 0)
+            log_error(LOG_ERR, MODULE, "event_add() of a handler's wait failed");
         return;
     }
-    conn_drive(e, st);
+    econn_unwait(e);
+    conn_drive(e, http_conn_timeout(c, now_ms()));
 }
 
 /* A new connection: a TLS one shakes hands first; the core starts in READ, waiting for its first bytes
@@ -369,6 +488,11 @@ void econn_new(const struct listener *l, int fd, const struct sockaddr *peer, so
 {
     struct econn *e = calloc(1, sizeof(*e));
     struct http_conn *c = NULL;
+    if (fd < n_watches && watches[fd] != NULL && watches[fd]->added) {
+        /* a handler closed its socket without sockwatch_close(): this one would be left unwatched */
+        log_error(LOG_ERR, MODULE, "socket %d was closed while still watched", fd);
+        watch_closing(fd);
+    }
     if (e == NULL || driver_transport_open(rx.s, l, &e->t, fd, peer, peerlen, MODULE) < 0 ||
         (!e->t.handshaking && (c = driver_conn_start(rx.s, l, &e->t, peer, peerlen, MODULE)) == NULL)) {
         if (e != NULL && e->t.ops != NULL)

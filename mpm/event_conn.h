@@ -29,9 +29,10 @@ struct econn {
     struct econn *prev, *next; /* every connection of the child, for a graceful stop */
     const struct listener *l;  /* accepted on it: its TLS context and vhosts, when a handshake ends */
     struct transport t;        /* its socket, plain or TLS */
-    struct event *wev;         /* a handler's wait (WAIT): its socket or a timer; made at the first wait */
+    struct event *wev;         /* a handler's wait (WAIT): its deadline, a timer made at the first wait */
+    struct uwatch *uw;         /* the handler's socket it waits on (event_conn.c), or NULL */
     short what;                /* the events ev is assigned for; -1 when it is not added */
-    short wwhat;               /* the events wev is assigned for (0: a timer); -1 when it is not added */
+    short wwhat;               /* 0 while wev is added, else -1 */
     short want;        /* what the transport's last read or write waits for; 0 when it did not block */
     unsigned idle : 1; /* counted in the scoreboard's idle_conns */
     unsigned lingering : 1;
@@ -79,5 +80,9 @@ void econn_free(struct econn *e);
 
 /* Ends a handler's wait (before the core's connection is destroyed). */
 void econn_unwait(struct econn *e);
+
+/* The handlers' sockets (sockwatch.h): watched by this reactor from now on; forgotten, when it ends. */
+void econn_watch_start(void);
+void econn_watch_end(void);
 
 #endif

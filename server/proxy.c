@@ -36,6 +36,7 @@
 #include "proxy_http.h"
 #include "proxy_pool.h"
 #include "server.h"
+#include "sockwatch.h"
 #include "util.h"
 
 #define PROXY_BUF  16384 /* one read of the response, one piece of the request body */
@@ -62,6 +63,7 @@ struct px {
     size_t out_len, out_off;
     char *buf;     /* PROXY_BUF, taken when the first body piece or response byte needs it */
     int head_wait; /* waited for the response before taking buf */
+    int full;      /* the last read filled buf: more may be waiting in the socket */
     long long body_taken, resp_bytes;
     struct proxy_resp resp;
 
@@ -93,7 +95,7 @@ static void px_log(const struct request *r, const struct px *px, const char *cal
 static void px_close(struct px *px)
 {
     if (px->fd >= 0)
-        close(px->fd);
+        sockwatch_close(px->fd);
     px->fd = -1;
 }
 
@@ -111,6 +113,18 @@ static enum handler_result px_wait(struct request *r, struct px *px, enum http_w
     r->wait_fd = px->fd;
     r->wait_until = now_ms() + ms;
     return HANDLER_WAIT;
+}
+
+/* Once the client has taken the piece given, the next read: at once when the last one filled the buffer
+ * (more may be there, which a socket watched edge-triggered, as the event MPM does, would not announce
+ * again), else when the upstream socket is readable. */
+static enum handler_result px_read_on(struct request *r, struct px *px)
+{
+    if (px->full) {
+        r->wait_for = HTTP_WAIT_NONE;
+        return HANDLER_WAIT;
+    }
+    return px_wait(r, px, HTTP_WAIT_READABLE, px->w->timeout);
 }
 
 static enum handler_result px_send(struct request *r, struct px *px);
@@ -142,9 +156,7 @@ static int px_choose(struct request *r, struct px *px)
 static enum handler_result px_connect_failed(struct request *r, struct px *px, int status)
 {
     proxy_worker_failed(px->reg, px->w, now_ms());
-    if (px->fd >= 0)
-        close(px->fd);
-    px->fd = -1;
+    px_close(px);
     if (px->counted)
         proxy_worker_end(px->reg, px->w, 0, 0);
     px->counted = 0;
@@ -311,7 +323,7 @@ static enum handler_result px_done(struct px *px)
     if (proxy_resp_reusable(&px->resp) && !px->w->disable_reuse)
         proxy_pool_give(px->reg, px->w, px->fd, now_ms());
     else
-        close(px->fd);
+        sockwatch_close(px->fd);
     px->fd = -1;
     return HANDLER_DONE;
 }
@@ -357,7 +369,7 @@ static enum handler_result px_spill(struct request *r, struct px *px)
     http_resp_stream_data(r, px->pending, px->pending_len);
     if (px->resp.complete)
         return px_done(px);
-    return px_wait(r, px, HTTP_WAIT_READABLE, px->w->timeout);
+    return px_read_on(r, px);
 }
 
 /* Appends n bytes to the temporary file, made on first use. 0, or -1 (logged). */
@@ -476,6 +488,7 @@ static enum handler_result px_recv(struct request *r, struct px *px)
             return px_body_failed(r, px);
         }
         px->resp_bytes += n;
+        px->full = n == PROXY_BUF;
         if (proxy_resp_feed(&px->resp, px->buf, (size_t)n) < 0) {
             char why[160];
             snprintf(why, sizeof(why), "invalid response (%s)", px->resp.error);
@@ -505,7 +518,7 @@ static enum handler_result px_recv(struct request *r, struct px *px)
         if (px->resp.complete)
             return px_done(px);
         if (px->resp.body_len > 0)
-            return px_wait(r, px, HTTP_WAIT_READABLE, px->w->timeout); /* after the client took it */
+            return px_read_on(r, px);
     }
 }
 

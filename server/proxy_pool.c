@@ -6,7 +6,8 @@
  * The one thing to know: an idle connection can be closed by the upstream at any time (its keep-alive
  * timeout). proxy_pool_take() looks before it hands one out (poll, then a MSG_PEEK of one byte), which
  * catches every close that happened before the request; a close that races with the request is left to the
- * retry rule.
+ * retry rule. Under event the reactor already knows (sockwatch.h: it keeps pooled connections registered and
+ * notes what arrives on them while idle), so a connection it calls quiet costs no look.
  */
 
 #include <errno.h>
@@ -21,6 +22,7 @@
 #include "log.h"
 #include "proxy_pool.h"
 #include "scoreboard.h"
+#include "sockwatch.h"
 
 struct idle {
     int fd;
@@ -46,7 +48,7 @@ static struct wpool *pool_of(const struct proxy_conf *pc, const struct proxy_wor
     if (owner != pc) {
         for (int i = 0; i < n_pools; i++) {
             for (int k = 0; k < pools[i].n; k++)
-                close(pools[i].idle[k].fd);
+                sockwatch_close(pools[i].idle[k].fd);
             free(pools[i].idle);
         }
         free(pools);
@@ -93,8 +95,9 @@ int proxy_pool_take(const struct proxy_conf *pc, const struct proxy_worker *w, i
     struct wpool *p = pool_of(pc, w);
     while (p != NULL && p->n > 0 && fd < 0) {
         struct idle c = p->idle[--p->n]; /* the most recently used first: the least likely to be closed */
-        if ((w->ttl > 0 && now - c.since > (int64_t)w->ttl * 1000) || !still_open(c.fd))
-            close(c.fd);
+        if ((w->ttl > 0 && now - c.since > (int64_t)w->ttl * 1000) ||
+            (!sockwatch_quiet(c.fd) && !still_open(c.fd)))
+            sockwatch_close(c.fd);
         else
             fd = c.fd;
     }
@@ -124,7 +127,7 @@ void proxy_pool_give(const struct proxy_conf *pc, const struct proxy_worker *w, 
     }
     pthread_mutex_unlock(&lock);
     if (fd >= 0)
-        close(fd);
+        sockwatch_close(fd);
 }
 
 int proxy_pool_idle(const struct proxy_conf *pc, const struct proxy_worker *w)

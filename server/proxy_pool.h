@@ -15,7 +15,8 @@
 /*
  * An idle connection to w that is still usable, or -1 when there is none. Connections the upstream has closed
  * meanwhile (readable with EOF, or with bytes nobody asked for) and those idle longer than ttl= are closed on
- * the way. pc is the configuration the pool belongs to (a new one empties the pools).
+ * the way; one the MPM knows to be quiet (sockwatch.h) is not looked at. pc is the configuration the pool
+ * belongs to (a new one empties the pools). Every socket of the pool is closed through sockwatch_close().
  */
 int proxy_pool_take(const struct proxy_conf *pc, const struct proxy_worker *w, int64_t now);
 

@@ -236,3 +236,81 @@ Test(event_reactor, waits_for_what_the_transport_wants, .init = testserver_pool_
     close(sp[1]);
     event_base_free(rx.base);
 }
+
+/* ---- handlers' sockets, watched edge-triggered for their whole life ---- */
+
+static void loop_once(void)
+{
+    event_base_loop(rx.base, EVLOOP_NONBLOCK);
+}
+
+Test(event_watch, upstream_socket_registered_once_and_forgotten_on_close)
+{
+    struct sb_child row = {0};
+    struct sb_worker slot = {0};
+    int sp[2];
+    memset(&rx, 0, sizeof(rx));
+    rx.row = &row;
+    rx.slot = &slot;
+    rx.base = event_base_new();
+    cr_assert_not_null(rx.base);
+    econn_watch_start();
+    cr_assert_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sp), 0);
+    int fd = sp[0];
+    struct econn e = {.what = -1, .wwhat = -1};
+
+    /* unknown sockets are never quiet: the pool looks at them itself */
+    cr_assert_eq(sockwatch_quiet(fd), 0);
+
+    /* a first wait for a reply: registered, parked (writable is reported, but nobody waits for that) */
+    cr_assert_eq(wait_arm(&e, fd, EV_READ, now_ms() + 10000), 0);
+    cr_assert(watches[fd]->added);
+    cr_assert_eq(watches[fd]->waiter, &e);
+    loop_once();
+    cr_assert_eq(watches[fd]->waiter, &e, "writability does not resume a reader");
+    cr_assert(watches[fd]->ready & EV_WRITE);
+    econn_unwait(&e);
+    cr_assert_null(watches[fd]->waiter);
+    cr_assert_eq(e.wwhat, -1);
+
+    /* idle and silent: quiet, however often the loop runs (edge-triggered: no event repeats) */
+    loop_once();
+    loop_once();
+    cr_assert_eq(sockwatch_quiet(fd), 1);
+
+    /* bytes arrive while nobody waits: kept as ready, and a wait for them returns at once */
+    cr_assert_eq(write(sp[1], "x", 1), 1);
+    loop_once();
+    cr_assert_eq(sockwatch_quiet(fd), 0, "something readable came while idle");
+    cr_assert_eq(wait_arm(&e, fd, EV_READ, now_ms() + 10000), 1);
+    cr_assert_null(watches[fd]->waiter);
+    cr_assert_eq(watches[fd]->ready & EV_READ, 0, "the readiness was handed over");
+    char b;
+    cr_assert_eq(read(fd, &b, 1), 1);
+    cr_assert_eq(sockwatch_quiet(fd), 1);
+
+    /* the peer closes the idle connection: no longer quiet */
+    close(sp[1]);
+    loop_once();
+    cr_assert_eq(sockwatch_quiet(fd), 0, "EOF on an idle connection is seen without a poll()");
+
+    /* closed through sockwatch: out of the epoll set, and the same number, reused, is registered anew */
+    cr_assert_eq(sockwatch_close(fd), 0);
+    cr_assert_eq(watches[fd]->added, 0);
+    cr_assert_eq(sockwatch_quiet(fd), 0);
+    cr_assert_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sp), 0);
+    cr_assert_eq(sp[0], fd, "the lowest free number comes back");
+    cr_assert_eq(wait_arm(&e, fd, EV_READ, now_ms() + 10000), 0);
+    econn_unwait(&e);
+    cr_assert_eq(write(sp[1], "y", 1), 1);
+    loop_once();
+    cr_assert(watches[fd]->ready & EV_READ, "the new socket's events arrive");
+
+    econn_watch_end();
+    cr_assert_eq(sockwatch_quiet(fd), 0, "no hooks once the reactor is gone");
+    if (e.wev != NULL)
+        event_free(e.wev);
+    close(sp[0]);
+    close(sp[1]);
+    event_base_free(rx.base);
+}
