@@ -292,12 +292,12 @@ static int px_client_head(struct request *r, struct px *px)
     http_resp_status(r, pr->status);
     for (int i = 0; i < pr->n_headers; i++) {
         const char *name = pr->headers[i].name, *value = pr->headers[i].value;
-        if (proxy_hop_by_hop(name, connection) || strcasecmp(name, "Content-Length") == 0)
+        enum proxy_hdr kind = proxy_header_kind(name);
+        if (proxy_hop_by_hop_kind(kind, name, connection) || kind == PROXY_HDR_CONTENT_LENGTH)
             continue;
-        if (strcasecmp(name, "Via") == 0 && px->pc->via == PROXY_VIA_BLOCK)
+        if (kind == PROXY_HDR_VIA && px->pc->via == PROXY_VIA_BLOCK)
             continue;
-        if (strcasecmp(name, "Location") == 0 || strcasecmp(name, "Content-Location") == 0 ||
-            strcasecmp(name, "URI") == 0)
+        if (kind == PROXY_HDR_LOCATION)
             value = proxy_reverse(r->pool, px->pc, r, value);
         if (http_resp_header(r, name, value) < 0)
             return -1;

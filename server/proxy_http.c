@@ -40,16 +40,53 @@ static int list_has(const char *list, const char *name)
     return 0;
 }
 
+enum proxy_hdr proxy_header_kind(const char *name)
+{
+    /* the candidates of each length, lower case; the first letter decides among those of one length */
+    /* clang-format off */
+#define K(lower, kind) {lower, sizeof(lower) - 1, kind}
+    /* clang-format on */
+    static const struct {
+        const char *name;
+        size_t len;
+        enum proxy_hdr kind;
+    } known[] = {
+        K("te", PROXY_HDR_HOP),
+        K("uri", PROXY_HDR_LOCATION),
+        K("via", PROXY_HDR_VIA),
+        K("host", PROXY_HDR_HOST),
+        K("expect", PROXY_HDR_EXPECT),
+        K("trailer", PROXY_HDR_HOP),
+        K("upgrade", PROXY_HDR_HOP),
+        K("location", PROXY_HDR_LOCATION),
+        K("connection", PROXY_HDR_HOP),
+        K("keep-alive", PROXY_HDR_HOP),
+        K("content-length", PROXY_HDR_CONTENT_LENGTH),
+        K("x-forwarded-for", PROXY_HDR_X_FORWARDED),
+        K("content-location", PROXY_HDR_LOCATION),
+        K("x-forwarded-host", PROXY_HDR_X_FORWARDED),
+        K("transfer-encoding", PROXY_HDR_HOP),
+        K("x-forwarded-server", PROXY_HDR_X_FORWARDED),
+    };
+    size_t len = strlen(name);
+    if (len >= 6 && strncasecmp(name, "proxy-", 6) == 0)
+        return PROXY_HDR_HOP;
+    int first = tolower((unsigned char)name[0]);
+    for (size_t i = 0; i < sizeof(known) / sizeof(known[0]); i++)
+        if (known[i].len == len && known[i].name[0] == first && strcasecmp(name, known[i].name) == 0)
+            return known[i].kind;
+    return PROXY_HDR_OTHER;
+#undef K
+}
+
+int proxy_hop_by_hop_kind(enum proxy_hdr kind, const char *name, const char *connection)
+{
+    return kind == PROXY_HDR_HOP || (connection != NULL && list_has(connection, name));
+}
+
 int proxy_hop_by_hop(const char *name, const char *connection)
 {
-    static const char *const fixed[] = {"Connection", "Keep-Alive",        "TE", "Trailer",
-                                        "Upgrade",    "Transfer-Encoding", NULL};
-    for (int i = 0; fixed[i] != NULL; i++)
-        if (strcasecmp(name, fixed[i]) == 0)
-            return 1;
-    if (strncasecmp(name, "Proxy-", 6) == 0)
-        return 1;
-    return connection != NULL && list_has(connection, name);
+    return proxy_hop_by_hop_kind(proxy_header_kind(name), name, connection);
 }
 
 /* ---- the request head ---- */
@@ -74,14 +111,29 @@ static void put_encoded(struct pbuf *b, const char *s)
     }
 }
 
+/* Appends "Name: value" CRLF. */
+static void put_header(struct pbuf *b, const char *name, const char *value)
+{
+    pbuf_puts(b, name);
+    pbuf_append(b, ": ", 2);
+    pbuf_puts(b, value);
+    pbuf_append(b, "\r\n", 2);
+}
+
 /* Appends "Name: value[, add]" CRLF where the client sent Name, else "Name: add". */
 static void put_merged(struct pbuf *b, const struct request *r, const char *name, const char *add)
 {
     const char *old = http_header_get(r, name);
-    if (old != NULL)
-        pbuf_printf(b, "%s: %s, %s\r\n", name, old, add);
-    else
-        pbuf_printf(b, "%s: %s\r\n", name, add);
+    if (old != NULL) {
+        pbuf_puts(b, name);
+        pbuf_append(b, ": ", 2);
+        pbuf_puts(b, old);
+        pbuf_append(b, ", ", 2);
+        pbuf_puts(b, add);
+        pbuf_append(b, "\r\n", 2);
+    } else {
+        put_header(b, name, add);
+    }
 }
 
 char *proxy_request_head(const struct request *r, const struct proxy_conf *pc, const struct proxy_pass *pp,
@@ -110,16 +162,15 @@ char *proxy_request_head(const struct request *r, const struct proxy_conf *pc, c
 
     for (int i = 0; i < r->n_headers; i++) {
         const struct http_header *h = &r->headers[i];
-        if (proxy_hop_by_hop(h->name, connection) || strcasecmp(h->name, "Host") == 0 ||
-            strcasecmp(h->name, "Content-Length") == 0 || strcasecmp(h->name, "Expect") == 0)
+        enum proxy_hdr kind = proxy_header_kind(h->name);
+        if (proxy_hop_by_hop_kind(kind, h->name, connection) || kind == PROXY_HDR_HOST ||
+            kind == PROXY_HDR_CONTENT_LENGTH || kind == PROXY_HDR_EXPECT)
             continue;
-        if (pc->add_headers &&
-            (strcasecmp(h->name, "X-Forwarded-For") == 0 || strcasecmp(h->name, "X-Forwarded-Host") == 0 ||
-             strcasecmp(h->name, "X-Forwarded-Server") == 0))
+        if (pc->add_headers && kind == PROXY_HDR_X_FORWARDED)
             continue; /* merged below */
-        if (strcasecmp(h->name, "Via") == 0 && pc->via != PROXY_VIA_OFF)
+        if (kind == PROXY_HDR_VIA && pc->via != PROXY_VIA_OFF)
             continue;
-        pbuf_printf(&b, "%s: %s\r\n", h->name, h->value);
+        put_header(&b, h->name, h->value);
     }
     if (pc->add_headers) {
         char peer[HTTP_PEER_TEXT];

@@ -15,8 +15,27 @@
 #include "pool.h"
 #include "proxy_conf.h"
 
-/* Whether `name` is hop-by-hop on a message whose Connection header is `connection` (may be NULL): the fixed
- * ones (Connection, Keep-Alive, TE, Trailer, Transfer-Encoding, Upgrade, Proxy-*) and every name it lists. */
+/* The header names the proxy treats apart, found by one comparison at most (by length first): a proxied
+ * message's every header is looked up, so this replaces a dozen strcasecmp() per header. */
+enum proxy_hdr {
+    PROXY_HDR_OTHER,
+    PROXY_HDR_HOP, /* hop-by-hop by itself: Connection, Keep-Alive, TE, Trailer, Transfer-Encoding, Upgrade,
+                      Proxy-* */
+    PROXY_HDR_HOST,
+    PROXY_HDR_CONTENT_LENGTH,
+    PROXY_HDR_EXPECT,
+    PROXY_HDR_X_FORWARDED, /* X-Forwarded-For, -Host, -Server */
+    PROXY_HDR_VIA,
+    PROXY_HDR_LOCATION, /* Location, Content-Location, URI: rewritten by ProxyPassReverse */
+};
+
+enum proxy_hdr proxy_header_kind(const char *name);
+
+/* Whether a header of kind `kind` named `name` is hop-by-hop on a message whose Connection header is
+ * `connection` (may be NULL): the fixed ones and every name it lists. */
+int proxy_hop_by_hop_kind(enum proxy_hdr kind, const char *name, const char *connection);
+
+/* The same for a name not classified yet. */
 int proxy_hop_by_hop(const char *name, const char *connection);
 
 /*

@@ -60,6 +60,30 @@ static char *head_of(struct request *r)
     return h;
 }
 
+Test(proxy_http, header_kinds)
+{
+    cr_assert_eq(proxy_header_kind("HOST"), PROXY_HDR_HOST);
+    cr_assert_eq(proxy_header_kind("content-length"), PROXY_HDR_CONTENT_LENGTH);
+    cr_assert_eq(proxy_header_kind("Expect"), PROXY_HDR_EXPECT);
+    cr_assert_eq(proxy_header_kind("X-Forwarded-For"), PROXY_HDR_X_FORWARDED);
+    cr_assert_eq(proxy_header_kind("x-forwarded-host"), PROXY_HDR_X_FORWARDED);
+    cr_assert_eq(proxy_header_kind("X-Forwarded-Server"), PROXY_HDR_X_FORWARDED);
+    cr_assert_eq(proxy_header_kind("Via"), PROXY_HDR_VIA);
+    cr_assert_eq(proxy_header_kind("Location"), PROXY_HDR_LOCATION);
+    cr_assert_eq(proxy_header_kind("Content-Location"), PROXY_HDR_LOCATION);
+    cr_assert_eq(proxy_header_kind("uri"), PROXY_HDR_LOCATION);
+    cr_assert_eq(proxy_header_kind("Proxy-Connection"), PROXY_HDR_HOP);
+    cr_assert_eq(proxy_header_kind("Keep-Alive"), PROXY_HDR_HOP);
+    /* same length or same first letter as a known one, but another name */
+    cr_assert_eq(proxy_header_kind("Hosts"), PROXY_HDR_OTHER);
+    cr_assert_eq(proxy_header_kind("Vary"), PROXY_HDR_OTHER);
+    cr_assert_eq(proxy_header_kind("Content-Type"), PROXY_HDR_OTHER);
+    cr_assert_eq(proxy_header_kind("Prox"), PROXY_HDR_OTHER);
+    cr_assert_eq(proxy_header_kind("X-Forwarded-Proto"), PROXY_HDR_OTHER);
+    cr_assert_eq(proxy_header_kind("Tf"), PROXY_HDR_OTHER);
+    cr_assert_eq(proxy_header_kind(""), PROXY_HDR_OTHER);
+}
+
 Test(proxy_http, hop_by_hop_names)
 {
     cr_assert(proxy_hop_by_hop("connection", NULL));
