@@ -322,20 +322,6 @@ static const char *resp_header(const struct request *r, const char *name)
     return NULL;
 }
 
-/* The client's address as text: IPv4 written directly (inet_ntop() cost more than the rest of the line). */
-static const char *peer_text(const struct request *r, char *buf)
-{
-    if (r->peer_family != AF_INET)
-        return http_peer_text(r, buf);
-    char *p = buf;
-    for (int i = 0; i < 4; i++) {
-        if (i > 0)
-            *p++ = '.';
-        p += util_utoa(p, r->peer_addr[i]);
-    }
-    return buf;
-}
-
 /* %t, "[06/Dec/2026:23:54:36 +0000]" in local time, formatted once per second and thread. */
 static const char *clf_time(time_t t)
 {
@@ -374,7 +360,7 @@ size_t log_format_render(const struct log_format *f, const struct request *r, ch
             break;
         case 'a':
         case 'h':
-            v = peer_text(r, tmp);
+            v = http_peer_text(r, tmp);
             break;
         case 'l':
         case 'u':

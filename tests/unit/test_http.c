@@ -303,6 +303,10 @@ Test(http, peer_text)
     cr_assert_eq(inet_pton(AF_INET, "192.0.2.17", r->peer_addr), 1);
     cr_assert_eq(http_peer_text(r, buf), buf);
     cr_assert_str_eq(buf, "192.0.2.17");
+    cr_assert_eq(inet_pton(AF_INET, "0.0.0.0", r->peer_addr), 1);
+    cr_assert_str_eq(http_peer_text(r, buf), "0.0.0.0");
+    cr_assert_eq(inet_pton(AF_INET, "255.255.255.255", r->peer_addr), 1);
+    cr_assert_str_eq(http_peer_text(r, buf), "255.255.255.255", "the longest fits");
     r->peer_family = AF_INET6;
     cr_assert_eq(inet_pton(AF_INET6, "2001:db8::1", r->peer_addr), 1);
     cr_assert_str_eq(http_peer_text(r, buf), "2001:db8::1");
