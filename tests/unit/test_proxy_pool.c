@@ -4,6 +4,8 @@
  * retry rule.
  */
 #include <criterion/criterion.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -139,6 +141,11 @@ Test(proxy_pool, connect_refused_and_established)
     struct pollfd p = {.fd = fd, .events = POLLOUT};
     cr_assert_eq(poll(&p, 1, 1000), 1);
     cr_assert_eq(proxy_connect_result(fd), 0);
+    /* no Nagle: a body's send() after the head's does not wait for the upstream's delayed ACK */
+    int nodelay = 0;
+    socklen_t optlen = sizeof(nodelay);
+    cr_assert_eq(getsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &nodelay, &optlen), 0);
+    cr_assert_eq(nodelay, 1);
     close(fd);
     close(l);
 }
