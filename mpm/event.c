@@ -263,7 +263,7 @@ static void reactor_free(void)
         }
         econn_free(e);
     }
-    econn_watch_end();
+    event_watch_end();
     close_listen_set();
     if (rx.tick != NULL)
         event_free(rx.tick);
@@ -294,7 +294,7 @@ static void event_child_main(struct server *s, struct child_ctx *ctx)
         log_error(LOG_ERR, MODULE, "event_base_new_with_config() failed");
         goto done;
     }
-    econn_watch_start();
+    event_watch_start();
 
     rx.listen_set = driver_listen_set(s, MODULE);
     if (rx.listen_set < 0)

@@ -17,8 +17,8 @@
  * changes, so the usual keep-alive request (readable, answer written at once, idle again) costs no
  * epoll_ctl(). A handler's wait has a timer of its own (wev, made at the connection's first wait) for its
  * deadline, so the client's registration stays as it is. The handler's socket (an upstream connection) is
- * registered once for its whole life, edge-triggered for reads and writes (struct uwatch, as nginx keeps its
- * upstream connections), whichever request uses it, also while it idles in the proxy's pool: a proxied
+ * registered once for its whole life, edge-triggered for reads and writes (mpm/event_watch.c, as nginx keeps
+ * its upstream connections), whichever request uses it, also while it idles in the proxy's pool: a proxied
  * request costs no epoll_ctl() and the pool no poll() to know whether an idle connection was closed by the
  * upstream (sockwatch.h's quiet). Edge-triggered, what is reported while nobody waits is kept (ready), and a
  * wait for something ready resumes the handler at once. Handlers close their sockets through
@@ -35,7 +35,6 @@
 #include "../server/http_conn.h"
 #include "../server/log.h"
 #include "../server/scoreboard.h"
-#include "../server/sockwatch.h"
 #include "../server/util.h"
 #include "event_conn.h"
 
@@ -89,90 +88,11 @@ static void conn_arm(struct econn *e, short what, int64_t deadline)
 static void wait_cb(evutil_socket_t fd, short what, void *arg);
 static void conn_drive(struct econn *e, enum conn_state st);
 
-/* A handler's socket, registered edge-triggered from the first wait on it until it is closed. */
-struct uwatch {
-    struct event ev;
-    struct econn *waiter; /* whose handler waits on it, or NULL */
-    short want;           /* what the waiter waits for: EV_READ or EV_WRITE */
-    short ready;          /* EV_READ, EV_WRITE reported and not yet handed to a waiter */
-    unsigned added : 1;   /* ev is in the epoll set */
-};
-
-static struct uwatch **watches; /* by socket number, made at a socket's first wait and kept for the next */
-static int n_watches;
-
-/* The watch of fd, made (not added) when there is none; NULL without memory. */
-static struct uwatch *watch_of(int fd)
+/* What the handler of e waited for on its socket happened: the core resumes it. */
+void econn_resume(struct econn *e)
 {
-    if (fd >= n_watches) {
-        int n = n_watches ? n_watches : 64;
-        while (n <= fd)
-            n *= 2;
-        struct uwatch **grown = realloc(watches, sizeof(*grown) * (size_t)n);
-        if (grown == NULL)
-            return NULL;
-        memset(grown + n_watches, 0, sizeof(*grown) * (size_t)(n - n_watches));
-        watches = grown;
-        n_watches = n;
-    }
-    if (watches[fd] == NULL)
-        watches[fd] = calloc(1, sizeof(**watches));
-    return watches[fd];
-}
-
-/* The watched socket is readable or writable (or failed: both): a waiter waiting for that resumes. */
-static void watch_cb(evutil_socket_t fd, short what, void *arg)
-{
-    struct uwatch *w = arg;
-    (void)fd;
-    w->ready |= (short)(what & (EV_READ | EV_WRITE));
-    struct econn *e = w->waiter;
-    if (e == NULL || !(w->ready & w->want))
-        return;
-    w->ready &= (short)~w->want;
     econn_unwait(e);
     conn_drive(e, http_conn_ready(e->u.hc, now_ms()));
-}
-
-/* sockwatch's closing(): the socket leaves the epoll set before its number can be reused. */
-static void watch_closing(int fd)
-{
-    struct uwatch *w = fd >= 0 && fd < n_watches ? watches[fd] : NULL;
-    if (w == NULL || !w->added)
-        return;
-    if (w->waiter != NULL)
-        econn_unwait(w->waiter);
-    if (event_del(&w->ev) < 0)
-        log_error(LOG_ERR, MODULE, "event_del() of a handler's socket failed");
-    w->added = 0;
-    w->ready = 0;
-}
-
-/* sockwatch's quiet(): watched, and nothing readable since the last wait on it ended. */
-static int watch_quiet(int fd)
-{
-    struct uwatch *w = fd >= 0 && fd < n_watches ? watches[fd] : NULL;
-    return w != NULL && w->added && !(w->ready & EV_READ);
-}
-
-static const struct sockwatch_ops watch_ops = {.closing = watch_closing, .quiet = watch_quiet};
-
-void econn_watch_start(void)
-{
-    sockwatch_set(&watch_ops);
-}
-
-void econn_watch_end(void)
-{
-    for (int fd = 0; fd < n_watches; fd++) {
-        if (watches[fd] != NULL && watches[fd]->added)
-            event_del(&watches[fd]->ev);
-        free(watches[fd]);
-    }
-    free(watches);
-    watches = NULL;
-    n_watches = 0;
-    sockwatch_set(NULL);
 }
 
 /*
@@ -182,29 +102,8 @@ void econn_watch_end(void)
  */
 static int wait_arm(struct econn *e, int fd, short what, int64_t deadline)
 {
-    if (what) {
-        struct uwatch *w = watch_of(fd);
-        if (w == NULL) {
-            log_error(LOG_ERR, MODULE, "out of memory for a handler's socket");
-            return 1; /* the handler tries again at once: its socket may well be ready */
-        }
-        if (!w->added) {
-            event_assign(&w->ev, rx.base, fd, EV_READ | EV_WRITE | EV_ET | EV_PERSIST, watch_cb, w);
-            if (event_add(&w->ev, NULL) < 0) {
-                log_error(LOG_ERR, MODULE, "event_add() of a handler's socket failed");
-                return 1;
-            }
-            w->added = 1;
-            w->ready = 0;
-        }
-        if (w->ready & what) {
-            w->ready &= (short)~what;
-            return 1;
-        }
-        w->waiter = e;
-        w->want = what;
-        e->uw = w;
-    }
+    if (what && event_watch_wait(e, fd, what))
+        return 1;
     if (e->wev == NULL && (e->wev = evtimer_new(rx.base, wait_cb, e)) == NULL) {
         log_error(LOG_ERR, MODULE, "out of memory for a handler's wait");
         return 0;
@@ -222,9 +121,7 @@ void econn_unwait(struct econn *e)
     if (e->wwhat >= 0)
         event_del(e->wev);
     e->wwhat = -1;
-    if (e->uw != NULL)
-        e->uw->waiter = NULL;
-    e->uw = NULL;
+    event_watch_unwait(e);
 }
 
 /* Forgets a closed connection; the last one of a leaving child ends the loop. */
@@ -234,8 +131,7 @@ void econn_free(struct econn *e)
         event_del(&e->ev);
     if (e->wev != NULL)
         event_free(e->wev);
-    if (e->uw != NULL)
-        e->uw->waiter = NULL;
+    event_watch_unwait(e);
     set_idle(e, 0);
     if (e->prev != NULL)
         e->prev->next = e->next;
@@ -488,11 +384,7 @@ void econn_new(const struct listener *l, int fd, const struct sockaddr *peer, so
 {
     struct econn *e = calloc(1, sizeof(*e));
     struct http_conn *c = NULL;
-    if (fd < n_watches && watches[fd] != NULL && watches[fd]->added) {
-        /* a handler closed its socket without sockwatch_close(): this one would be left unwatched */
-        log_error(LOG_ERR, MODULE, "socket %d was closed while still watched", fd);
-        watch_closing(fd);
-    }
+    event_watch_check_new(fd);
     if (e == NULL || driver_transport_open(rx.s, l, &e->t, fd, peer, peerlen, MODULE) < 0 ||
         (!e->t.handshaking && (c = driver_conn_start(rx.s, l, &e->t, peer, peerlen, MODULE)) == NULL)) {
         if (e != NULL && e->t.ops != NULL)

@@ -30,7 +30,7 @@ struct econn {
     const struct listener *l;  /* accepted on it: its TLS context and vhosts, when a handshake ends */
     struct transport t;        /* its socket, plain or TLS */
     struct event *wev;         /* a handler's wait (WAIT): its deadline, a timer made at the first wait */
-    struct uwatch *uw;         /* the handler's socket it waits on (event_conn.c), or NULL */
+    struct uwatch *uw;         /* the handler's socket it waits on (event_watch.c), or NULL */
     short what;                /* the events ev is assigned for; -1 when it is not added */
     short wwhat;               /* 0 while wev is added, else -1 */
     short want;        /* what the transport's last read or write waits for; 0 when it did not block */
@@ -81,8 +81,24 @@ void econn_free(struct econn *e);
 /* Ends a handler's wait (before the core's connection is destroyed). */
 void econn_unwait(struct econn *e);
 
-/* The handlers' sockets (sockwatch.h): watched by this reactor from now on; forgotten, when it ends. */
-void econn_watch_start(void);
-void econn_watch_end(void);
+/* What the handler of e waited for on its socket happened: the core resumes it (from event_watch.c). */
+void econn_resume(struct econn *e);
+
+/* ---- event_watch.c: handlers' sockets, registered once for their whole life ---- */
+
+/* The handlers' sockets (sockwatch.h) are watched by this reactor from now on; forgotten when it ends. */
+void event_watch_start(void);
+void event_watch_end(void);
+
+/* The handler of e waits for `what` (EV_READ or EV_WRITE) on fd: 1 when that was reported already (or fd
+ * cannot be watched): resume it now; else 0, e is the socket's waiter until event_watch_unwait(). */
+int event_watch_wait(struct econn *e, int fd, short what);
+
+/* e no longer waits on its handler's socket. */
+void event_watch_unwait(struct econn *e);
+
+/* A socket just accepted: a watch still registered under its number (a handler closed its socket without
+ * sockwatch_close(), which is a bug) is dropped, logged, so that the new socket is not left unwatched. */
+void event_watch_check_new(int fd);
 
 #endif

@@ -15,6 +15,7 @@
 
 #include "conftest.h"
 #include "event_conn.c"
+#include "event_watch.c"
 #include "event.c"
 
 /* ---- check_config ---- */
@@ -254,7 +255,7 @@ Test(event_watch, upstream_socket_registered_once_and_forgotten_on_close)
     rx.slot = &slot;
     rx.base = event_base_new();
     cr_assert_not_null(rx.base);
-    econn_watch_start();
+    event_watch_start();
     cr_assert_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sp), 0);
     int fd = sp[0];
     struct econn e = {.what = -1, .wwhat = -1};
@@ -306,7 +307,7 @@ Test(event_watch, upstream_socket_registered_once_and_forgotten_on_close)
     loop_once();
     cr_assert(watches[fd]->ready & EV_READ, "the new socket's events arrive");
 
-    econn_watch_end();
+    event_watch_end();
     cr_assert_eq(sockwatch_quiet(fd), 0, "no hooks once the reactor is gone");
     if (e.wev != NULL)
         event_free(e.wev);
