@@ -294,7 +294,7 @@ static void event_child_main(struct server *s, struct child_ctx *ctx)
         log_error(LOG_ERR, MODULE, "event_base_new_with_config() failed");
         goto done;
     }
-    event_watch_start();
+    econn_watch_start();
 
     rx.listen_set = driver_listen_set(s, MODULE);
     if (rx.listen_set < 0)

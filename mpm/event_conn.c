@@ -88,11 +88,17 @@ static void conn_arm(struct econn *e, short what, int64_t deadline)
 static void wait_cb(evutil_socket_t fd, short what, void *arg);
 static void conn_drive(struct econn *e, enum conn_state st);
 
-/* What the handler of e waited for on its socket happened: the core resumes it. */
-void econn_resume(struct econn *e)
+/* What the handler of e waited for on its socket happened: the core resumes it (event_watch.c calls). */
+static void resume_waiter(void *waiter)
 {
+    struct econn *e = waiter;
     econn_unwait(e);
     conn_drive(e, http_conn_ready(e->u.hc, now_ms()));
+}
+
+void econn_watch_start(void)
+{
+    event_watch_start(rx.base, resume_waiter);
 }
 
 /*
@@ -102,7 +108,7 @@ void econn_resume(struct econn *e)
  */
 static int wait_arm(struct econn *e, int fd, short what, int64_t deadline)
 {
-    if (what && event_watch_wait(e, fd, what))
+    if (what && event_watch_wait(e, &e->uw, fd, what))
         return 1;
     if (e->wev == NULL && (e->wev = evtimer_new(rx.base, wait_cb, e)) == NULL) {
         log_error(LOG_ERR, MODULE, "out of memory for a handler's wait");
@@ -121,7 +127,7 @@ void econn_unwait(struct econn *e)
     if (e->wwhat >= 0)
         event_del(e->wev);
     e->wwhat = -1;
-    event_watch_unwait(e);
+    event_watch_unwait(&e->uw);
 }
 
 /* Forgets a closed connection; the last one of a leaving child ends the loop. */
@@ -131,7 +137,7 @@ void econn_free(struct econn *e)
         event_del(&e->ev);
     if (e->wev != NULL)
         event_free(e->wev);
-    event_watch_unwait(e);
+    event_watch_unwait(&e->uw);
     set_idle(e, 0);
     if (e->prev != NULL)
         e->prev->next = e->next;

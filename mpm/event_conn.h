@@ -12,6 +12,7 @@
 
 #include "../server/process.h"
 #include "driver.h"
+#include "event_watch.h"
 
 #define MODULE       "mpm_event"
 #define READ_ROUNDS  4  /* reads per wakeup while each fills the space the core gives */
@@ -81,24 +82,7 @@ void econn_free(struct econn *e);
 /* Ends a handler's wait (before the core's connection is destroyed). */
 void econn_unwait(struct econn *e);
 
-/* What the handler of e waited for on its socket happened: the core resumes it (from event_watch.c). */
-void econn_resume(struct econn *e);
-
-/* ---- event_watch.c: handlers' sockets, registered once for their whole life ---- */
-
-/* The handlers' sockets (sockwatch.h) are watched by this reactor from now on; forgotten when it ends. */
-void event_watch_start(void);
-void event_watch_end(void);
-
-/* The handler of e waits for `what` (EV_READ or EV_WRITE) on fd: 1 when that was reported already (or fd
- * cannot be watched): resume it now; else 0, e is the socket's waiter until event_watch_unwait(). */
-int event_watch_wait(struct econn *e, int fd, short what);
-
-/* e no longer waits on its handler's socket. */
-void event_watch_unwait(struct econn *e);
-
-/* A socket just accepted: a watch still registered under its number (a handler closed its socket without
- * sockwatch_close(), which is a bug) is dropped, logged, so that the new socket is not left unwatched. */
-void event_watch_check_new(int fd);
+/* Handlers' sockets are watched by this reactor from now on (event_watch.h), their waiters resumed here. */
+void econn_watch_start(void);
 
 #endif

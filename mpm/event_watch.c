@@ -10,17 +10,21 @@
  * wait after a read that filled their buffer (server/proxy.c), since what is left would not be announced
  * again.
  */
+#include <event2/event_struct.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "../server/log.h"
 #include "../server/sockwatch.h"
-#include "event_conn.h"
+#include "event_watch.h"
+
+#define MODULE "mpm_event"
 
 /* A handler's socket, registered edge-triggered from the first wait on it until it is closed. */
 struct uwatch {
     struct event ev;
-    struct econn *waiter; /* whose handler waits on it, or NULL */
+    void *waiter;         /* whose handler waits on it (a connection), or NULL */
+    struct uwatch **slot; /* the waiter's pointer to this watch, cleared when the wait ends */
     short want;           /* what the waiter waits for: EV_READ or EV_WRITE */
     short ready;          /* EV_READ, EV_WRITE reported and not yet handed to a waiter */
     unsigned added : 1;   /* ev is in the epoll set */
@@ -28,6 +32,17 @@ struct uwatch {
 
 static struct uwatch **watches; /* by socket number, made at a socket's first wait and kept for the next */
 static int n_watches;
+static struct event_base *base;
+static void (*resume)(void *waiter);
+
+/* The wait on w ends: neither knows the other any more. */
+static void unwait(struct uwatch *w)
+{
+    if (w->slot != NULL)
+        *w->slot = NULL;
+    w->waiter = NULL;
+    w->slot = NULL;
+}
 
 /* The watch of fd, made (not added) when there is none; NULL without memory. */
 static struct uwatch *watch_of(int fd)
@@ -54,11 +69,12 @@ static void watch_cb(evutil_socket_t fd, short what, void *arg)
     struct uwatch *w = arg;
     (void)fd;
     w->ready |= (short)(what & (EV_READ | EV_WRITE));
-    struct econn *e = w->waiter;
-    if (e == NULL || !(w->ready & w->want))
+    void *waiter = w->waiter;
+    if (waiter == NULL || !(w->ready & w->want))
         return;
     w->ready &= (short)~w->want;
-    econn_resume(e);
+    unwait(w);
+    resume(waiter);
 }
 
 /* sockwatch's closing(): the socket leaves the epoll set before its number can be reused. */
@@ -67,8 +83,7 @@ static void watch_closing(int fd)
     struct uwatch *w = fd >= 0 && fd < n_watches ? watches[fd] : NULL;
     if (w == NULL || !w->added)
         return;
-    if (w->waiter != NULL)
-        econn_unwait(w->waiter);
+    unwait(w); /* none while handlers close what they no longer wait on; its deadline would end one */
     if (event_del(&w->ev) < 0)
         log_error(LOG_ERR, MODULE, "event_del() of a handler's socket failed");
     w->added = 0;
@@ -84,8 +99,10 @@ static int watch_quiet(int fd)
 
 static const struct sockwatch_ops watch_ops = {.closing = watch_closing, .quiet = watch_quiet};
 
-void event_watch_start(void)
+void event_watch_start(struct event_base *b, void (*resume_waiter)(void *waiter))
 {
+    base = b;
+    resume = resume_waiter;
     sockwatch_set(&watch_ops);
 }
 
@@ -99,10 +116,11 @@ void event_watch_end(void)
     free(watches);
     watches = NULL;
     n_watches = 0;
+    base = NULL;
     sockwatch_set(NULL);
 }
 
-int event_watch_wait(struct econn *e, int fd, short what)
+int event_watch_wait(void *waiter, struct uwatch **slot, int fd, short what)
 {
     struct uwatch *w = watch_of(fd);
     if (w == NULL) {
@@ -110,7 +128,7 @@ int event_watch_wait(struct econn *e, int fd, short what)
         return 1; /* the handler tries again at once: its socket may well be ready */
     }
     if (!w->added) {
-        event_assign(&w->ev, rx.base, fd, EV_READ | EV_WRITE | EV_ET | EV_PERSIST, watch_cb, w);
+        event_assign(&w->ev, base, fd, EV_READ | EV_WRITE | EV_ET | EV_PERSIST, watch_cb, w);
         if (event_add(&w->ev, NULL) < 0) {
             log_error(LOG_ERR, MODULE, "event_add() of a handler's socket failed");
             return 1;
@@ -122,17 +140,17 @@ int event_watch_wait(struct econn *e, int fd, short what)
         w->ready &= (short)~what;
         return 1;
     }
-    w->waiter = e;
+    w->waiter = waiter;
+    w->slot = slot;
     w->want = what;
-    e->uw = w;
+    *slot = w;
     return 0;
 }
 
-void event_watch_unwait(struct econn *e)
+void event_watch_unwait(struct uwatch **slot)
 {
-    if (e->uw != NULL)
-        e->uw->waiter = NULL;
-    e->uw = NULL;
+    if (*slot != NULL)
+        unwait(*slot);
 }
 
 void event_watch_check_new(int fd)

@@ -255,7 +255,7 @@ Test(event_watch, upstream_socket_registered_once_and_forgotten_on_close)
     rx.slot = &slot;
     rx.base = event_base_new();
     cr_assert_not_null(rx.base);
-    event_watch_start();
+    econn_watch_start();
     cr_assert_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sp), 0);
     int fd = sp[0];
     struct econn e = {.what = -1, .wwhat = -1};
