@@ -199,6 +199,8 @@ enum conn_state driver_read(struct http_conn *c, struct transport *t, enum conn_
 
 ssize_t driver_send(struct transport *t, const struct conn_out *out)
 {
+    if (out->iovcnt > 0 && out->file_fd >= 0 && t->ops->send_with_file != NULL)
+        return t->ops->send_with_file(t, out->iov, out->iovcnt, out->file_fd, out->file_off, out->file_len);
     if (out->iovcnt > 0)
         return t->ops->send(t, out->iov, out->iovcnt, out->more);
     return t->ops->send_file(t, out->file_fd, out->file_off, out->file_len);

@@ -1488,6 +1488,9 @@ int http_conn_output(struct http_conn *c, struct conn_out *out)
             } else {
                 out->more = seg->len - off <= CONN_MORE_MAX;
             }
+            out->file_fd = seg->fd; /* with buffers: the range that follows them */
+            out->file_off = seg->off + (off_t)off;
+            out->file_len = seg->len - off;
             break;
         }
         out->iov[out->iovcnt].iov_base = (char *)seg->data + off;

@@ -39,7 +39,9 @@ enum conn_state {
 #define CONN_MORE_MAX 16384
 
 /* What to write now: either iovcnt > 0 memory buffers, or (iovcnt == 0) file_len bytes of file_fd at
- * file_off. No piece is empty. */
+ * file_off. No piece is empty. With iovcnt > 0, file_fd >= 0 is the file range that follows the buffers,
+ * which a transport may start in the same write (TLS: one record for the head and the first bytes of the
+ * file); -1 when none follows. */
 struct conn_out {
     struct iovec iov[CONN_IOV_MAX];
     int iovcnt;

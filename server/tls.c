@@ -13,8 +13,8 @@
  *    SSL_write otherwise.
  *
  * The one thing to know: OpenSSL's error queue is per thread and shared by every connection a reactor
- * holds, so each call starts with ERR_clear_error(), and a connection that failed is never shut down
- * cleanly (no SSL_shutdown after a fatal error, as OpenSSL requires).
+ * holds, so each call starts with an empty queue (err_clear()), and a connection that failed is never shut
+ * down cleanly (no SSL_shutdown after a fatal error, as OpenSSL requires).
  */
 
 #include <arpa/inet.h>
@@ -90,6 +90,8 @@ struct ticket_store {
 };
 
 static struct ticket_store *tickets; /* mapped once by the parent, kept across restarts */
+static EVP_CIPHER *ticket_cipher;    /* AES-256-CBC fetched once with it: EVP_aes_256_cbc() is looked up
+                                        in the providers again by every EVP_EncryptInit_ex() */
 
 static int64_t now_s(void)
 {
@@ -115,6 +117,8 @@ static int ticket_store_map(struct errbuf *err)
     pthread_mutexattr_destroy(&a);
     st->current = -1;
     tickets = st;
+    ticket_cipher = EVP_CIPHER_fetch(NULL, "AES-256-CBC", NULL);
+    ERR_clear_error(); /* without it, ticket_cb() takes the implicit fetch */
     return 0;
 }
 
@@ -196,9 +200,10 @@ static int ticket_cb(SSL *ssl, unsigned char key_name[16], unsigned char iv[EVP_
         OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, (char *)"SHA256", 0),
         OSSL_PARAM_construct_end(),
     };
+    const EVP_CIPHER *cipher = ticket_cipher != NULL ? ticket_cipher : EVP_aes_256_cbc();
     int ok = EVP_MAC_CTX_set_params(hctx, params) == 1 &&
-             (enc ? EVP_EncryptInit_ex(cctx, EVP_aes_256_cbc(), NULL, k.aes, iv)
-                  : EVP_DecryptInit_ex(cctx, EVP_aes_256_cbc(), NULL, k.aes, iv)) == 1;
+             (enc ? EVP_EncryptInit_ex(cctx, cipher, NULL, k.aes, iv)
+                  : EVP_DecryptInit_ex(cctx, cipher, NULL, k.aes, iv)) == 1;
     OPENSSL_cleanse(&k, sizeof(k));
     return ok ? rc : -1;
 }
@@ -246,6 +251,10 @@ static int cache_new_cb(SSL *ssl, SSL_SESSION *sess)
     unsigned int id_len;
     const unsigned char *id = SSL_SESSION_get_id(sess, &id_len);
     unsigned char der[CACHE_DER_MAX], *p = der;
+    /* TLS 1.3 with tickets: the whole session travels in the ticket (ticket_cb) and is never looked up by
+     * its id, yet OpenSSL reports each ticket it sends here ("for applications that want to know") */
+    if (SSL_version(ssl) == TLS1_3_VERSION && !(SSL_get_options(ssl) & SSL_OP_NO_TICKET))
+        return 0;
     int n = i2d_SSL_SESSION(sess, NULL);
     if (n <= 0 || n > CACHE_DER_MAX || id_len == 0 || id_len > SSL_MAX_SSL_SESSION_ID_LENGTH)
         return 0;
@@ -575,6 +584,7 @@ struct tls_ctx *tls_ctx_build(struct pool *p, const struct tls_conf *c, struct w
      * a time (partial); an idle connection holds no record buffers */
     SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER |
                               SSL_MODE_RELEASE_BUFFERS);
+    SSL_CTX_set_read_ahead(ctx, 1);
 
     tc->ciphers = c->ciphers != NULL ? pool_strdup(p, c->ciphers) : NULL;
     tc->ciphersuites = c->ciphersuites != NULL ? pool_strdup(p, c->ciphersuites) : NULL;
@@ -628,6 +638,14 @@ struct tls_ctx *tls_ctx_build(struct pool *p, const struct tls_conf *c, struct w
 }
 
 /* ---- the transport ---- */
+
+/* Empties this thread's error queue before an SSL call (SSL_get_error() reads it). Clearing costs a pass
+ * over all of the queue's slots even when it is empty, which it nearly always is: looked at first. */
+static void err_clear(void)
+{
+    if (ERR_peek_error() != 0)
+        ERR_clear_error();
+}
 
 static struct tls_conn *conn_of(const struct transport *t)
 {
@@ -687,7 +705,7 @@ static ssize_t tls_recv(struct transport *t, void *buf, size_t len)
 {
     struct tls_conn *tc = conn_of(t);
     size_t n;
-    ERR_clear_error();
+    err_clear();
     errno = 0;
     if (SSL_read_ex(tc->ssl, buf, len, &n) == 1)
         return (ssize_t)n;
@@ -700,7 +718,7 @@ static ssize_t write_record(struct transport *t, const void *buf, size_t len)
 {
     struct tls_conn *tc = conn_of(t);
     size_t n;
-    ERR_clear_error();
+    err_clear();
     errno = 0;
     if (SSL_write_ex(tc->ssl, buf, len, &n) == 1)
         return (ssize_t)n;
@@ -712,21 +730,43 @@ static ssize_t write_record(struct transport *t, const void *buf, size_t len)
     return r;
 }
 
+/* Copies the buffers into buf (TLS_CHUNK bytes), as many as fit; returns the bytes copied. */
+static size_t gather(char *buf, const struct iovec *iov, int iovcnt)
+{
+    size_t len = 0;
+    for (int i = 0; i < iovcnt && len < TLS_CHUNK; i++) {
+        size_t k = iov[i].iov_len < TLS_CHUNK - len ? iov[i].iov_len : TLS_CHUNK - len;
+        memcpy(buf + len, iov[i].iov_base, k);
+        len += k;
+    }
+    return len;
+}
+
 static ssize_t tls_send(struct transport *t, const struct iovec *iov, int iovcnt, int more)
 {
     char buf[TLS_CHUNK];
-    size_t len = 0;
     (void)more;
     if (iovcnt == 1 || iov[0].iov_len >= TLS_CHUNK)
         return write_record(t, iov[0].iov_base, iov[0].iov_len < TLS_CHUNK ? iov[0].iov_len : TLS_CHUNK);
     /* the head and a small body in one record: the same bytes each time the core is asked again, so a retry
      * after WANT_WRITE is the same write */
-    for (int i = 0; i < iovcnt && len < sizeof(buf); i++) {
-        size_t k = iov[i].iov_len < sizeof(buf) - len ? iov[i].iov_len : sizeof(buf) - len;
-        memcpy(buf + len, iov[i].iov_base, k);
-        len += k;
+    return write_record(t, buf, gather(buf, iov, iovcnt));
+}
+
+/* The head and the first bytes of the file that follows it in one record (one write), rather than a short
+ * record of its own before the file's. Asked again after WANT_WRITE, the same bytes are read again. */
+static ssize_t tls_send_with_file(struct transport *t, const struct iovec *iov, int iovcnt, int file_fd,
+                                  off_t off, size_t len)
+{
+    char buf[TLS_CHUNK];
+    size_t n = gather(buf, iov, iovcnt);
+    if (n < TLS_CHUNK && !conn_of(t)->ktls) { /* kTLS: the file goes by SSL_sendfile */
+        size_t want = len < TLS_CHUNK - n ? len : TLS_CHUNK - n;
+        ssize_t r = pread(file_fd, buf + n, want, off);
+        if (r > 0)
+            n += (size_t)r; /* else the buffers alone: send_file reports what is wrong with the file */
     }
-    return write_record(t, buf, len);
+    return write_record(t, buf, n);
 }
 
 static ssize_t tls_send_file(struct transport *t, int file_fd, off_t off, size_t len)
@@ -734,7 +774,7 @@ static ssize_t tls_send_file(struct transport *t, int file_fd, off_t off, size_t
     struct tls_conn *tc = conn_of(t);
     char buf[TLS_CHUNK];
     if (tc->ktls) {
-        ERR_clear_error();
+        err_clear();
         errno = 0;
         ossl_ssize_t n = SSL_sendfile(tc->ssl, file_fd, off, len, 0);
         if (n > 0)
@@ -786,7 +826,7 @@ static int tls_handshake(struct transport *t, int *linger)
     struct tls_conn *tc = conn_of(t);
     char ebuf[256];
     *linger = 0;
-    ERR_clear_error();
+    err_clear();
     errno = 0;
     int r = SSL_do_handshake(tc->ssl);
     if (r == 1) {
@@ -824,8 +864,13 @@ static int tls_handshake(struct transport *t, int *linger)
 static size_t tls_pending(const struct transport *t)
 {
     const struct tls_conn *tc = conn_of(t);
-    int n = tc != NULL ? SSL_pending(tc->ssl) : 0;
-    return n > 0 ? (size_t)n : 0;
+    if (tc == NULL)
+        return 0;
+    int n = SSL_pending(tc->ssl);
+    if (n > 0)
+        return (size_t)n;
+    /* read ahead: records received but not yet decrypted count too (at least one byte to read) */
+    return SSL_has_pending(tc->ssl) ? 1 : 0;
 }
 
 static void tls_close_notify(struct transport *t)
@@ -853,6 +898,7 @@ static const struct transport_ops transport_tls = {
     .recv = tls_recv,
     .send = tls_send,
     .send_file = tls_send_file,
+    .send_with_file = tls_send_with_file,
     .handshake = tls_handshake,
     .pending = tls_pending,
     .close_notify = tls_close_notify,

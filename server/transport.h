@@ -29,6 +29,11 @@ struct transport_ops {
     ssize_t (*send)(struct transport *t, const struct iovec *iov, int iovcnt, int more);
     /* Writes len bytes of file_fd at off: bytes written, or -1 with errno (ENODATA: the file is shorter). */
     ssize_t (*send_file)(struct transport *t, int file_fd, off_t off, size_t len);
+    /* Writes the buffers and after them a first part of the len bytes of file_fd at off, in one go: bytes
+     * written (the buffers' first, then the file's), or -1 with errno. Asked again after EAGAIN with the same
+     * buffers and range. NULL: buffers and file are written apart (send, then send_file). */
+    ssize_t (*send_with_file)(struct transport *t, const struct iovec *iov, int iovcnt, int file_fd,
+                              off_t off, size_t len);
     /* Before the first recv: advances the handshake. 0 when done, -1 with errno (EAGAIN: see want; any other:
      * the connection is to be closed, `linger` set when something was written that the peer must read, as the
      * plain-HTTP 400 page or an alert). NULL: nothing to shake hands about. */

@@ -829,7 +829,8 @@ Test(http_conn, bare_lf_between_pipelined_requests)
 }
 
 /* The head goes out with MSG_MORE before a small file, so that head and body leave in one segment, but not
- * before a large one, where corking the head only delays the response. */
+ * before a large one, where corking the head only delays the response. The file range is given with the
+ * head either way, and a write may take the head and part of the file at once. */
 Test(http_conn, head_corked_only_before_a_small_file)
 {
     static const struct {
@@ -851,6 +852,17 @@ Test(http_conn, head_corked_only_before_a_small_file)
         cr_assert_eq(http_conn_output(c, &out), 0);
         cr_assert_eq(out.iovcnt, 1, "the head first");
         cr_assert_eq(out.more, cases[i].more, "%s (%zu bytes)", cases[i].name, cases[i].size);
+        /* whatever its size, the range that follows the head comes with it (TLS starts it in the head's
+         * record) */
+        cr_assert(out.file_fd >= 0, "%s: the file range after the head", cases[i].name);
+        cr_assert_eq(out.file_off, 0);
+        cr_assert_eq(out.file_len, cases[i].size);
+        size_t head = out.iov[0].iov_len;
+        cr_assert_eq(http_conn_sent(c, head + 100, 1000), CONN_WRITE,
+                     "head and 100 bytes of the file in one go");
+        cr_assert_eq(http_conn_output(c, &out), 0);
+        cr_assert(out.iovcnt == 0 && out.file_off == 100 && out.file_len == cases[i].size - 100,
+                  "%s: the rest of the file", cases[i].name);
         http_conn_destroy(c);
     }
 }

@@ -9,6 +9,7 @@
 #include <criterion/criterion.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -391,7 +392,34 @@ Test(tls_transport, handshake_read_write_close, .init = pki_setup, .fini = pki_t
     cr_assert_eq(memcmp(buf, want, 20), 0);
     cr_assert_eq(p.t.ops->send_file(&p.t, fd, 1 << 20, 10), -1, "past the end of the file");
     cr_assert_eq(errno, ENODATA);
+
+    /* a head and the first bytes of the file after it: one record (one SSL_read on the client gets both) */
+    struct iovec head = {"HTTP/1.1 200 OK\r\n\r\n", 19};
+    cr_assert_eq(p.t.ops->send_with_file(&p.t, &head, 1, fd, 5, 20), 39);
+    char rec[64];
+    for (int j = 0; j < 10000 && SSL_read_ex(p.client, rec, sizeof(rec), &k) != 1; j++)
+        ;
+    cr_assert_eq(k, 39, "head and file in one record");
+    cr_assert_eq(memcmp(rec, "HTTP/1.1 200 OK\r\n\r\n", 19), 0);
+    cr_assert_eq(memcmp(rec + 19, want, 20), 0);
+    cr_assert_eq(p.t.ops->send_with_file(&p.t, &head, 1, fd, 1 << 20, 10), 19,
+                 "no file there: the head alone");
+    client_read(&p, rec, 19);
     close(fd);
+
+    /* a large file: the record is full, the rest of the file is for send_file */
+    char *large = path_of("large", "bin");
+    static char lots[3 * TLS_CHUNK];
+    memset(lots, 'L', sizeof(lots));
+    int lfd = open(large, O_RDWR | O_CREAT | O_TRUNC, 0600);
+    cr_assert(lfd >= 0 && write(lfd, lots, sizeof(lots)) == (ssize_t)sizeof(lots));
+    cr_assert_eq(p.t.ops->send_with_file(&p.t, &head, 1, lfd, 0, sizeof(lots)), TLS_CHUNK);
+    static char got[TLS_CHUNK];
+    client_read(&p, got, TLS_CHUNK);
+    cr_assert_eq(memcmp(got, "HTTP/1.1 200 OK\r\n\r\nLLL", 22), 0);
+    cr_assert_eq(got[TLS_CHUNK - 1], 'L');
+    close(lfd);
+    unlink(large);
 
     /* the client reads nothing: the socket fills, and the transport wants to write */
     static char big[TLS_CHUNK];
@@ -401,6 +429,32 @@ Test(tls_transport, handshake_read_write_close, .init = pki_setup, .fini = pki_t
         ;
     cr_assert(i < 10000 && errno == EAGAIN && p.t.want == TRANSPORT_WANT_WRITE);
 
+    pair_close(&p);
+}
+
+/* Records read from the socket ahead of the one decrypted wait in the transport, where no readiness of the
+ * socket would announce them: pending says there is something to read. */
+Test(tls_transport, records_read_ahead_are_pending, .init = pki_setup, .fini = pki_teardown)
+{
+    struct pair p;
+    int linger;
+    pair_open(&p, build(conf_for("a")), NULL, NULL);
+    cr_assert_eq(handshake(&p, &linger), 0);
+    size_t k;
+    cr_assert_eq(SSL_write_ex(p.client, "first", 5, &k), 1);
+    cr_assert_eq(SSL_write_ex(p.client, "second", 6, &k), 1);
+    struct pollfd pfd = {.fd = p.t.fd, .events = POLLIN};
+    cr_assert_eq(poll(&pfd, 1, 1000), 1);
+    usleep(10000); /* both records are in the socket (a socketpair: written at once) */
+    char buf[64];
+    cr_assert_eq(p.t.ops->recv(&p.t, buf, sizeof(buf)), 5, "one record a read");
+    cr_assert_eq(memcmp(buf, "first", 5), 0);
+    pfd.revents = 0;
+    cr_assert_eq(poll(&pfd, 1, 0), 0, "the socket has nothing more: it was all read at once");
+    cr_assert_gt(transport_pending(&p.t), 0, "the second record waits in the transport");
+    cr_assert_eq(p.t.ops->recv(&p.t, buf, sizeof(buf)), 6);
+    cr_assert_eq(memcmp(buf, "second", 6), 0);
+    cr_assert_eq(transport_pending(&p.t), 0);
     pair_close(&p);
 }
 
@@ -523,8 +577,9 @@ Test(tls_sni, the_callers_choice_picks_the_certificate, .init = pki_setup, .fini
 
 /* ---- sessions ---- */
 
-/* Two connections, the second offering the first's session; returns whether it resumed. */
-static int resumes(struct tls_ctx *ctx, long max_version)
+/* Two connections, the second offering the first's session, the client with options `opts`; returns whether
+ * it resumed. */
+static int resumes_with(struct tls_ctx *ctx, long max_version, uint64_t opts)
 {
     struct pair p;
     int linger;
@@ -532,6 +587,7 @@ static int resumes(struct tls_ctx *ctx, long max_version)
     size_t k;
     pair_open(&p, ctx, NULL, NULL);
     SSL_set_max_proto_version(p.client, max_version);
+    SSL_set_options(p.client, opts);
     cr_assert_eq(handshake(&p, &linger), 0);
     /* TLS 1.3 tickets come after the handshake: the client reads them while waiting for data */
     SSL_read_ex(p.client, buf, sizeof(buf), &k);
@@ -541,12 +597,18 @@ static int resumes(struct tls_ctx *ctx, long max_version)
     pair_close(&p);
     pair_open(&p, ctx, NULL, NULL);
     SSL_set_max_proto_version(p.client, max_version);
+    SSL_set_options(p.client, opts);
     SSL_set_session(p.client, sess);
     cr_assert_eq(handshake(&p, &linger), 0);
     int reused = SSL_session_reused(p.client);
     pair_close(&p);
     SSL_SESSION_free(sess);
     return reused;
+}
+
+static int resumes(struct tls_ctx *ctx, long max_version)
+{
+    return resumes_with(ctx, max_version, 0);
 }
 
 Test(tls_sessions, tickets_and_shmcb_and_neither, .init = pki_setup, .fini = pki_teardown)
@@ -568,6 +630,28 @@ Test(tls_sessions, tickets_and_shmcb_and_neither, .init = pki_setup, .fini = pki
     c->tickets = 0;
     ctx = build(c);
     cr_assert(!resumes(ctx, TLS1_3_VERSION) && !resumes(ctx, TLS1_2_VERSION), "neither: no resumption");
+}
+
+static int cache_used(const struct session_cache *c)
+{
+    int n = 0;
+    for (unsigned i = 0; i < c->nsets * CACHE_WAYS; i++)
+        n += c->slots[i].expires > 0;
+    return n;
+}
+
+/* TLS 1.3 with tickets resumes from the ticket alone: its sessions take no room in the shared cache, which
+ * stays for TLS 1.2 clients that take no ticket (and for TLS 1.3 without tickets, above). */
+Test(tls_sessions, tls13_tickets_leave_the_cache_alone, .init = pki_setup, .fini = pki_teardown)
+{
+    struct tls_conf *c = conf_for("a");
+    c->cache = TLS_CACHE_SHMCB;
+    c->cache_size = 65536;
+    struct tls_ctx *ctx = build(c);
+    cr_assert(resumes(ctx, TLS1_3_VERSION), "tickets, TLS 1.3");
+    cr_assert_eq(cache_used(ctx->cache), 0, "no TLS 1.3 session in the cache");
+    cr_assert(resumes_with(ctx, TLS1_2_VERSION, SSL_OP_NO_TICKET), "TLS 1.2, a client without tickets");
+    cr_assert_gt(cache_used(ctx->cache), 0, "the TLS 1.2 session is in the cache");
 }
 
 Test(tls_sessions, ticket_keys_rotate, .init = pki_setup, .fini = pki_teardown)
