@@ -1476,8 +1476,8 @@ int http_conn_output(struct http_conn *c, struct conn_out *out)
         out->iovcnt = 1;
     }
     size_t off = c->x->seg_off;
-    for (struct body_seg *seg = c->x->seg; seg != NULL && out->iovcnt < CONN_IOV_MAX;
-         seg = seg->next, off = 0) {
+    struct body_seg *seg = c->x->seg;
+    for (; seg != NULL && out->iovcnt < CONN_IOV_MAX; seg = seg->next, off = 0) {
         if (seg->len == off)
             continue;
         if (seg->data == NULL) {
@@ -1494,6 +1494,14 @@ int http_conn_output(struct http_conn *c, struct conn_out *out)
         out->iov[out->iovcnt].iov_len = seg->len - off;
         out->iovcnt++;
     }
+    /* The last bytes of the last response to a client that asked to close: held back (MSG_MORE) for the close
+     * that follows at once, whose FIN then leaves in the same segment, and the client acknowledges both
+     * together. Only when nothing of the client's is left unread, and the client promised to send no more
+     * (RFC 9112 9.6): a close with unread input resets the connection, which would discard bytes still held;
+     * a pipelining client, closed on by the server (MaxKeepAliveRequests, an error), gets them at once. */
+    if (out->iovcnt > 0 && seg == NULL && c->close_after && (c->x->parser.flags & F_CONNECTION_CLOSE) &&
+        c->x->msg_complete && c->start == c->end && (!c->x->req.stream || c->x->stream_end))
+        out->more = 1;
     return out->iovcnt > 0 || out->file_len > 0 ? 0 : -1;
 }
 
