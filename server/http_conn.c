@@ -882,6 +882,19 @@ static const char *allow_header(struct pool *p, unsigned methods)
     return b.failed ? NULL : b.p;
 }
 
+/* pbuf_append() inline while the head's one reservation holds (always, but for headers longer than counted):
+ * the head is a few dozen short pieces, and a call for each cost more than the copying. */
+static inline void put_bytes(struct pbuf *b, const char *s, size_t n)
+{
+    if (b->p != NULL && b->len + n < b->cap) {
+        memcpy(b->p + b->len, s, n);
+        b->len += n;
+        b->p[b->len] = '\0';
+    } else {
+        pbuf_append(b, s, n);
+    }
+}
+
 /* Appends the decimal digits of v (no printf on the path of every response). */
 static void put_uint(struct pbuf *b, unsigned long long v)
 {
@@ -890,19 +903,24 @@ static void put_uint(struct pbuf *b, unsigned long long v)
     do
         digits[--i] = (char)('0' + v % 10);
     while ((v /= 10) > 0);
-    pbuf_append(b, digits + i, sizeof(digits) - i);
+    put_bytes(b, digits + i, sizeof(digits) - i);
+}
+
+static void put_str(struct pbuf *b, const char *s)
+{
+    put_bytes(b, s, strlen(s));
 }
 
 /* Appends "name: value" CRLF. */
 static void put_header(struct pbuf *b, const char *name, const char *value)
 {
-    pbuf_puts(b, name);
-    pbuf_append(b, ": ", 2);
-    pbuf_puts(b, value);
-    pbuf_append(b, "\r\n", 2);
+    put_str(b, name);
+    put_bytes(b, ": ", 2);
+    put_str(b, value);
+    put_bytes(b, "\r\n", 2);
 }
 
-#define PUT_LIT(b, lit) pbuf_append((b), (lit), sizeof(lit) - 1)
+#define PUT_LIT(b, lit) put_bytes((b), (lit), sizeof(lit) - 1)
 
 /* Serialises status line and headers into c->x->head and starts writing. */
 static enum conn_state respond(struct http_conn *c, int64_t now)
@@ -950,11 +968,11 @@ static enum conn_state respond(struct http_conn *c, int64_t now)
     PUT_LIT(&h, "HTTP/1.1 ");
     put_uint(&h, (unsigned)status);
     PUT_LIT(&h, " ");
-    pbuf_puts(&h, http_reason(status));
+    put_str(&h, http_reason(status));
     PUT_LIT(&h, "\r\n");
     if (!own_date) {
         PUT_LIT(&h, "Date: ");
-        pbuf_puts(&h, http_date_now());
+        put_str(&h, http_date_now());
         PUT_LIT(&h, "\r\n");
     }
     if (!own_server)
