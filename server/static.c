@@ -401,6 +401,21 @@ static int body_range(struct request *r, int fd, const char *mem, int64_t off, s
     return mem != NULL ? http_resp_body_mem(r, mem + off, len) : http_resp_body_file(r, fd, (off_t)off, len);
 }
 
+/* Last-Modified as text: the last one formatted is kept per thread, since the same files are asked for over
+ * and over (gmtime_r() and the formatting cost more than the rest of the headers). */
+static void last_modified_text(time_t lm, char *date)
+{
+    static __thread int valid;
+    static __thread time_t cached;
+    static __thread char text[32];
+    if (!valid || lm != cached) {
+        http_date_format(lm, text);
+        cached = lm;
+        valid = 1;
+    }
+    memcpy(date, text, sizeof(text));
+}
+
 /*
  * A regular file, open on fd, or (fd < 0) its content in mem (the small-file cache); st is its stat. The
  * fd is the response's from here on: attached to the body, or closed.
@@ -417,7 +432,7 @@ static enum handler_result serve_file(struct request *r, int fd, const struct st
     int nranges = 0, attached = 0;
     char date[32];
 
-    http_date_format(lm, date);
+    last_modified_text(lm, date);
     /* Apache makes the tag weak for a file changed within the last second, because its mtime granularity
      * could hide a second change; with microseconds in the tag, ours stays strong (If-Range needs that). */
     char *etag = pool_alloc(r->pool, 36); /* "\"" 16 hex "-" 16 hex "\"" NUL */
