@@ -41,6 +41,7 @@ struct fmt_item {
     char code;       /* 'h', 's', 'i', ... */
     int final;       /* %>s */
     const char *arg; /* literal text, or the {name} of %{name}i */
+    size_t len;      /* of a literal text */
     struct fmt_item *next;
 };
 
@@ -240,6 +241,7 @@ struct log_format *log_format_compile(struct pool *p, const char *fmt, struct er
             size_t n = strcspn(fmt, "%");
             it->kind = FMT_LITERAL;
             it->arg = pool_strndup(p, fmt, n);
+            it->len = n;
             fmt += n;
         } else {
             fmt++;
@@ -298,15 +300,25 @@ const struct log_format *log_format_find(const struct vhost *v, const char *nick
  */
 static size_t put_escaped(char *buf, size_t n, size_t size, const char *s)
 {
-    for (; *s != '\0' && n + 5 < size; s++) {
-        unsigned char ch = (unsigned char)*s;
+    while (*s != '\0' && n + 5 < size) {
+        /* a run of characters written as they are, copied at once */
+        size_t run = 0;
+        for (unsigned char ch; (ch = (unsigned char)s[run]) >= 0x20 && ch < 0x7f && ch != '"' && ch != '\\';)
+            run++;
+        if (run > 0) {
+            if (run > size - 5 - n)
+                run = size - 5 - n;
+            memcpy(buf + n, s, run);
+            n += run;
+            s += run;
+            continue;
+        }
+        unsigned char ch = (unsigned char)*s++;
         if (ch == '"' || ch == '\\') {
             buf[n++] = '\\';
             buf[n++] = (char)ch;
-        } else if (ch < 0x20 || ch >= 0x7f) {
-            n += (size_t)snprintf(buf + n, size - n, "\\x%02x", ch);
         } else {
-            buf[n++] = (char)ch;
+            n += (size_t)snprintf(buf + n, size - n, "\\x%02x", ch); /* a control or a byte beyond ASCII */
         }
     }
     return n;
@@ -325,15 +337,23 @@ static const char *resp_header(const struct request *r, const char *name)
 /* The client's address as text: IPv4 written directly (inet_ntop() cost more than the rest of the line). */
 static const char *peer_text(const struct request *r, char *buf)
 {
+    /* the last address written is kept per thread: the same clients come again and again */
+    static __thread int valid;
+    static __thread unsigned char last[4];
+    static __thread char text[16];
     if (r->peer_family != AF_INET)
         return http_peer_text(r, buf);
-    char *p = buf;
+    if (valid && memcmp(last, r->peer_addr, 4) == 0)
+        return text;
+    char *p = text;
     for (int i = 0; i < 4; i++) {
         if (i > 0)
             *p++ = '.';
         p += util_utoa(p, r->peer_addr[i]);
     }
-    return buf;
+    memcpy(last, r->peer_addr, 4);
+    valid = 1;
+    return text;
 }
 
 /* %t, "[06/Dec/2026:23:54:36 +0000]" in local time, formatted once per second and thread. */
@@ -359,7 +379,7 @@ size_t log_format_render(const struct log_format *f, const struct request *r, ch
     size--; /* room for the newline */
     for (const struct fmt_item *it = f->items; it != NULL && n < size; it = it->next) {
         if (it->kind == FMT_LITERAL) {
-            size_t l = strlen(it->arg);
+            size_t l = it->len;
             if (l > size - n)
                 l = size - n;
             memcpy(buf + n, it->arg, l);
