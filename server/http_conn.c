@@ -882,6 +882,19 @@ static const char *allow_header(struct pool *p, unsigned methods)
     return b.failed ? NULL : b.p;
 }
 
+/* pbuf_append() inline while the head's one reservation holds (always, but for headers longer than counted):
+ * the head is a few dozen short pieces, and a call for each cost more than the copying. */
+static inline void put_bytes(struct pbuf *b, const char *s, size_t n)
+{
+    if (b->p != NULL && b->len + n < b->cap) {
+        memcpy(b->p + b->len, s, n);
+        b->len += n;
+        b->p[b->len] = '\0';
+    } else {
+        pbuf_append(b, s, n);
+    }
+}
+
 /* Appends the decimal digits of v (no printf on the path of every response). */
 static void put_uint(struct pbuf *b, unsigned long long v)
 {
@@ -890,19 +903,24 @@ static void put_uint(struct pbuf *b, unsigned long long v)
     do
         digits[--i] = (char)('0' + v % 10);
     while ((v /= 10) > 0);
-    pbuf_append(b, digits + i, sizeof(digits) - i);
+    put_bytes(b, digits + i, sizeof(digits) - i);
+}
+
+static void put_str(struct pbuf *b, const char *s)
+{
+    put_bytes(b, s, strlen(s));
 }
 
 /* Appends "name: value" CRLF. */
 static void put_header(struct pbuf *b, const char *name, const char *value)
 {
-    pbuf_puts(b, name);
-    pbuf_append(b, ": ", 2);
-    pbuf_puts(b, value);
-    pbuf_append(b, "\r\n", 2);
+    put_str(b, name);
+    put_bytes(b, ": ", 2);
+    put_str(b, value);
+    put_bytes(b, "\r\n", 2);
 }
 
-#define PUT_LIT(b, lit) pbuf_append((b), (lit), sizeof(lit) - 1)
+#define PUT_LIT(b, lit) put_bytes((b), (lit), sizeof(lit) - 1)
 
 /* Serialises status line and headers into c->x->head and starts writing. */
 static enum conn_state respond(struct http_conn *c, int64_t now)
@@ -950,11 +968,11 @@ static enum conn_state respond(struct http_conn *c, int64_t now)
     PUT_LIT(&h, "HTTP/1.1 ");
     put_uint(&h, (unsigned)status);
     PUT_LIT(&h, " ");
-    pbuf_puts(&h, http_reason(status));
+    put_str(&h, http_reason(status));
     PUT_LIT(&h, "\r\n");
     if (!own_date) {
         PUT_LIT(&h, "Date: ");
-        pbuf_puts(&h, http_date_now());
+        put_str(&h, http_date_now());
         PUT_LIT(&h, "\r\n");
     }
     if (!own_server)
@@ -1476,8 +1494,8 @@ int http_conn_output(struct http_conn *c, struct conn_out *out)
         out->iovcnt = 1;
     }
     size_t off = c->x->seg_off;
-    for (struct body_seg *seg = c->x->seg; seg != NULL && out->iovcnt < CONN_IOV_MAX;
-         seg = seg->next, off = 0) {
+    struct body_seg *seg = c->x->seg;
+    for (; seg != NULL && out->iovcnt < CONN_IOV_MAX; seg = seg->next, off = 0) {
         if (seg->len == off)
             continue;
         if (seg->data == NULL) {
@@ -1497,6 +1515,14 @@ int http_conn_output(struct http_conn *c, struct conn_out *out)
         out->iov[out->iovcnt].iov_len = seg->len - off;
         out->iovcnt++;
     }
+    /* The last bytes of the last response to a client that asked to close: held back (MSG_MORE) for the close
+     * that follows at once, whose FIN then leaves in the same segment, and the client acknowledges both
+     * together. Only when nothing of the client's is left unread, and the client promised to send no more
+     * (RFC 9112 9.6): a close with unread input resets the connection, which would discard bytes still held;
+     * a pipelining client, closed on by the server (MaxKeepAliveRequests, an error), gets them at once. */
+    if (out->iovcnt > 0 && seg == NULL && c->close_after && (c->x->parser.flags & F_CONNECTION_CLOSE) &&
+        c->x->msg_complete && c->start == c->end && (!c->x->req.stream || c->x->stream_end))
+        out->more = 1;
     return out->iovcnt > 0 || out->file_len > 0 ? 0 : -1;
 }
 

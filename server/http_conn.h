@@ -45,8 +45,9 @@ enum conn_state {
 struct conn_out {
     struct iovec iov[CONN_IOV_MAX];
     int iovcnt;
-    int more; /* a small file range follows the buffers: write them with MSG_MORE, so that a small response
-                 leaves in one segment rather than head and body apart (not before a large range) */
+    int more; /* write the buffers with MSG_MORE: a small file range follows them, so that a small response
+                 leaves in one segment rather than head and body apart (not before a large range); or they
+                 end the connection's last response, so that the FIN of the close leaves with them */
     int file_fd;
     off_t file_off;
     size_t file_len;

@@ -41,6 +41,7 @@ struct fmt_item {
     char code;       /* 'h', 's', 'i', ... */
     int final;       /* %>s */
     const char *arg; /* literal text, or the {name} of %{name}i */
+    size_t len;      /* of a literal text */
     struct fmt_item *next;
 };
 
@@ -240,6 +241,7 @@ struct log_format *log_format_compile(struct pool *p, const char *fmt, struct er
             size_t n = strcspn(fmt, "%");
             it->kind = FMT_LITERAL;
             it->arg = pool_strndup(p, fmt, n);
+            it->len = n;
             fmt += n;
         } else {
             fmt++;
@@ -298,15 +300,25 @@ const struct log_format *log_format_find(const struct vhost *v, const char *nick
  */
 static size_t put_escaped(char *buf, size_t n, size_t size, const char *s)
 {
-    for (; *s != '\0' && n + 5 < size; s++) {
-        unsigned char ch = (unsigned char)*s;
+    while (*s != '\0' && n + 5 < size) {
+        /* a run of characters written as they are, copied at once */
+        size_t run = 0;
+        for (unsigned char ch; (ch = (unsigned char)s[run]) >= 0x20 && ch < 0x7f && ch != '"' && ch != '\\';)
+            run++;
+        if (run > 0) {
+            if (run > size - 5 - n)
+                run = size - 5 - n;
+            memcpy(buf + n, s, run);
+            n += run;
+            s += run;
+            continue;
+        }
+        unsigned char ch = (unsigned char)*s++;
         if (ch == '"' || ch == '\\') {
             buf[n++] = '\\';
             buf[n++] = (char)ch;
-        } else if (ch < 0x20 || ch >= 0x7f) {
-            n += (size_t)snprintf(buf + n, size - n, "\\x%02x", ch);
         } else {
-            buf[n++] = (char)ch;
+            n += (size_t)snprintf(buf + n, size - n, "\\x%02x", ch); /* a control or a byte beyond ASCII */
         }
     }
     return n;
@@ -320,6 +332,23 @@ static const char *resp_header(const struct request *r, const char *name)
         if (strcasecmp(r->resp_headers[i].name, name) == 0)
             return r->resp_headers[i].value;
     return NULL;
+}
+
+/* The client's address as text; the last IPv4 address written is kept per thread: the same clients come
+ * again and again. */
+static const char *peer_text(const struct request *r, char *buf)
+{
+    static __thread int valid;
+    static __thread unsigned char last[4];
+    static __thread char text[HTTP_PEER_TEXT];
+    if (r->peer_family != AF_INET)
+        return http_peer_text(r, buf);
+    if (!valid || memcmp(last, r->peer_addr, 4) != 0) {
+        http_peer_text(r, text);
+        memcpy(last, r->peer_addr, 4);
+        valid = 1;
+    }
+    return text;
 }
 
 /* %t, "[06/Dec/2026:23:54:36 +0000]" in local time, formatted once per second and thread. */
@@ -345,7 +374,7 @@ size_t log_format_render(const struct log_format *f, const struct request *r, ch
     size--; /* room for the newline */
     for (const struct fmt_item *it = f->items; it != NULL && n < size; it = it->next) {
         if (it->kind == FMT_LITERAL) {
-            size_t l = strlen(it->arg);
+            size_t l = it->len;
             if (l > size - n)
                 l = size - n;
             memcpy(buf + n, it->arg, l);
@@ -360,7 +389,7 @@ size_t log_format_render(const struct log_format *f, const struct request *r, ch
             break;
         case 'a':
         case 'h':
-            v = http_peer_text(r, tmp);
+            v = peer_text(r, tmp);
             break;
         case 'l':
         case 'u':

@@ -46,18 +46,22 @@ static struct block *block_new(size_t size)
     return b;
 }
 
+/* Where the first block starts in the pool's own allocation. */
+#define POOL_FIRST_OFF                                                                                       \
+    ((sizeof(struct pool) + _Alignof(struct block) - 1) & ~(size_t)(_Alignof(struct block) - 1))
+
 struct pool *pool_create(size_t size)
 {
-    struct pool *p = malloc(sizeof(*p));
-    if (p == NULL)
-        return NULL;
     if (size < 256)
         size = 256;
-    p->first = block_new(size);
-    if (p->first == NULL) {
-        free(p);
+    /* the pool and its first block in one allocation: one malloc() and one free() a request, not two */
+    struct pool *p = malloc(POOL_FIRST_OFF + sizeof(struct block) + size);
+    if (p == NULL)
         return NULL;
-    }
+    p->first = (struct block *)((char *)p + POOL_FIRST_OFF);
+    p->first->next = NULL;
+    p->first->size = size;
+    p->first->used = 0;
     p->current = p->first;
     p->cleanups = NULL;
     p->block_size = size;
@@ -80,7 +84,7 @@ void pool_destroy(struct pool *p)
         return;
     for (struct cleanup *c = p->cleanups; c != NULL; c = c->next)
         c->fn(c->arg);
-    free_chain(p->first);
+    free_chain(p->first->next); /* the first block is part of p */
     free(p);
 }
 

@@ -867,6 +867,40 @@ Test(http_conn, head_corked_only_before_a_small_file)
     }
 }
 
+/* The last bytes of the last response to a client that asked to close go out with MSG_MORE, so that the FIN
+ * of the close that follows leaves in the same segment; never when the connection stays open, when input is
+ * left unread (the close would reset the connection and discard them), or when the client made no promise
+ * to send nothing more. */
+Test(http_conn, last_response_held_for_the_fin)
+{
+    static const struct {
+        const char *req;
+        int more;
+    } cases[] = {
+        {"GET /missing HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", 1},
+        {"GET /missing HTTP/1.0\r\nConnection: close\r\n\r\n", 1},
+        {"GET /missing HTTP/1.1\r\nHost: x\r\n\r\n", 0},
+        {"GET /missing HTTP/1.0\r\n\r\n", 0},
+        {"GET /missing HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\nGET / HTTP/1.1\r\n\r\n", 0},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        struct http_conn *c = http_conn_create(&srv, NULL, 0, 1000);
+        cr_assert_eq(feed(c, cases[i].req, 1000), CONN_WRITE);
+        struct conn_out out;
+        cr_assert_eq(http_conn_output(c, &out), 0);
+        cr_assert_gt(out.iovcnt, 1, "head and body at once: %s", cases[i].req);
+        cr_assert_eq(out.more, cases[i].more, "%s", cases[i].req);
+        /* written but for its last byte: the rest still ends the response */
+        size_t len = 0;
+        for (int k = 0; k < out.iovcnt; k++)
+            len += out.iov[k].iov_len;
+        cr_assert_eq(http_conn_sent(c, len - 1, 1000), CONN_WRITE);
+        cr_assert_eq(http_conn_output(c, &out), 0);
+        cr_assert_eq(out.more, cases[i].more, "the rest of %s", cases[i].req);
+        http_conn_destroy(c);
+    }
+}
+
 /* ---- handlers that stream: the request body pulled after the head, the response given piece by piece ----
  */
 

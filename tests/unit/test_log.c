@@ -100,6 +100,43 @@ Test(log, combined_escapes_client_strings)
                      "\"http://x/\" \"curl/7 \\\"quoted\\\"\" \"-\"\n");
 }
 
+/* The escaper as it was, one character at a time: the reference for the one that copies runs at once. */
+static size_t ref_escaped(char *buf, size_t n, size_t size, const char *s)
+{
+    for (; *s != '\0' && n + 5 < size; s++) {
+        unsigned char ch = (unsigned char)*s;
+        if (ch == '"' || ch == '\\') {
+            buf[n++] = '\\';
+            buf[n++] = (char)ch;
+        } else if (ch < 0x20 || ch >= 0x7f) {
+            n += (size_t)snprintf(buf + n, size - n, "\\x%02x", ch);
+        } else {
+            buf[n++] = (char)ch;
+        }
+    }
+    return n;
+}
+
+/* Quotes, backslashes, controls and bytes beyond ASCII escaped between runs of plain text, and the line cut
+ * at the same place as before at every size of the line's buffer. */
+Test(log, escapes_at_every_buffer_size)
+{
+    const char *value = "a\"b\\c\x01\x7f\xc3\xa9 plain text\ttab";
+    hdrs[0].value = value;
+    cr_assert_str_eq(render("%{User-Agent}i"), "a\\\"b\\\\c\\x01\\x7f\\xc3\\xa9 plain text\\x09tab\n");
+    struct errbuf err;
+    struct log_format *f = log_format_compile(pool, "%{User-Agent}i", &err);
+    cr_assert_not_null(f);
+    for (size_t size = 1; size < 64; size++) {
+        char got[64], want[64];
+        size_t n = log_format_render(f, &req, got, size);
+        size_t m = ref_escaped(want, 0, size - 1, value);
+        want[m++] = '\n';
+        cr_assert_eq(n, m, "size %zu", size);
+        cr_assert(memcmp(got, want, n) == 0, "size %zu", size);
+    }
+}
+
 Test(log, other_directives)
 {
     req.bytes_sent = 0;
