@@ -121,6 +121,9 @@ def model_mode(out):
               r[2].isdigit() and int(r[2]) > 0 and float(r[5]) > 0 and r[8] == "0/1", r)
 
     meta, ms, rs = doc.get("meta", {}), doc.get("measurements", []), doc.get("ratios", [])
+    cpu_rows = table_rows(run.stdout, "| workload | target | req/s | server CPU")
+    check("the CPU table has a row per target run, each with the server's CPU per request",
+          len(cpu_rows) == 1 + len(ms) and all(float(r[3].split()[0]) > 0 for r in cpu_rows[1:]), cpu_rows)
     check("JSON meta keys", all(k in meta for k in META_KEYS), [k for k in META_KEYS if k not in meta])
     check("JSON meta: nginx skipped", "nginx" in meta.get("skipped", {}), meta.get("skipped"))
     check("JSON: one measurement per target run", sorted(m.get("target") for m in ms)
@@ -293,9 +296,10 @@ def proxy_and_tls(out):
     proxy_rows = table_rows(run.stdout, "| workload | target | req/s | bound req/s |")
     check("proxy and tls: the proxy table has proxy-1k only", len(proxy_rows) == 2
           and proxy_rows[1][:2] == ["proxy keep-alive 1 KiB", "httpd-event"], proxy_rows)
-    tls_rows = table_rows(run.stdout, "| workload | target | req/s | server CPU")
-    check("proxy and tls: the TLS table has tls-keepalive-1k only", len(tls_rows) == 2
-          and tls_rows[1][:2] == ["TLS keep-alive 1 KiB", "httpd-event"], tls_rows)
+    cpu_rows = table_rows(run.stdout, "| workload | target | req/s | server CPU")
+    check("proxy and tls: the CPU table has a row for each workload", len(cpu_rows) == 3
+          and [r[:2] for r in cpu_rows[1:]] == [["proxy keep-alive 1 KiB", "httpd-event"],
+                                                ["TLS keep-alive 1 KiB", "httpd-event"]], cpu_rows)
     check("proxy and tls: the kernel TLS line", "Files over TLS (server/httpd -V): " in run.stdout,
           run.stdout[-300:])
 
