@@ -293,7 +293,7 @@ static int px_client_head(struct request *r, struct px *px)
     for (int i = 0; i < pr->n_headers; i++) {
         const char *name = pr->headers[i].name, *value = pr->headers[i].value;
         enum proxy_hdr kind = proxy_header_kind(name);
-        if (proxy_hop_by_hop_kind(kind, name, connection) || kind == PROXY_HDR_CONTENT_LENGTH)
+        if (proxy_hop_by_hop(kind, name, connection) || kind == PROXY_HDR_CONTENT_LENGTH)
             continue;
         if (kind == PROXY_HDR_VIA && px->pc->via == PROXY_VIA_BLOCK)
             continue;

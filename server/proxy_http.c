@@ -79,14 +79,9 @@ enum proxy_hdr proxy_header_kind(const char *name)
 #undef K
 }
 
-int proxy_hop_by_hop_kind(enum proxy_hdr kind, const char *name, const char *connection)
+int proxy_hop_by_hop(enum proxy_hdr kind, const char *name, const char *connection)
 {
     return kind == PROXY_HDR_HOP || (connection != NULL && list_has(connection, name));
-}
-
-int proxy_hop_by_hop(const char *name, const char *connection)
-{
-    return proxy_hop_by_hop_kind(proxy_header_kind(name), name, connection);
 }
 
 /* ---- the request head ---- */
@@ -163,7 +158,7 @@ char *proxy_request_head(const struct request *r, const struct proxy_conf *pc, c
     for (int i = 0; i < r->n_headers; i++) {
         const struct http_header *h = &r->headers[i];
         enum proxy_hdr kind = proxy_header_kind(h->name);
-        if (proxy_hop_by_hop_kind(kind, h->name, connection) || kind == PROXY_HDR_HOST ||
+        if (proxy_hop_by_hop(kind, h->name, connection) || kind == PROXY_HDR_HOST ||
             kind == PROXY_HDR_CONTENT_LENGTH || kind == PROXY_HDR_EXPECT)
             continue;
         if (pc->add_headers && kind == PROXY_HDR_X_FORWARDED)

@@ -31,12 +31,9 @@ enum proxy_hdr {
 
 enum proxy_hdr proxy_header_kind(const char *name);
 
-/* Whether a header of kind `kind` named `name` is hop-by-hop on a message whose Connection header is
- * `connection` (may be NULL): the fixed ones and every name it lists. */
-int proxy_hop_by_hop_kind(enum proxy_hdr kind, const char *name, const char *connection);
-
-/* The same for a name not classified yet. */
-int proxy_hop_by_hop(const char *name, const char *connection);
+/* Whether a header named `name`, of kind `kind` (proxy_header_kind()), is hop-by-hop on a message whose
+ * Connection header is `connection` (may be NULL): the fixed ones and every name it lists. */
+int proxy_hop_by_hop(enum proxy_hdr kind, const char *name, const char *connection);
 
 /*
  * The request head for the upstream: request line with the upstream path (the path of w, pp's upstream or the
