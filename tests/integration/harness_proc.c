@@ -319,3 +319,11 @@ long proc_cpu_ticks(pid_t pid)
     free(text);
     return ok ? (long)(ut + st) : -1;
 }
+
+void run_script(const char *script, int timeout_ms, const char *what)
+{
+    char *argv[] = {"sh", "-c", (char *)script, NULL}, *err = NULL;
+    int rc = run_cmd(argv, timeout_ms, NULL, &err);
+    hassert(rc == 0, "%s failed (%d): %s", what, rc, err ? err : "");
+    free(err);
+}

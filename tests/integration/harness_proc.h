@@ -53,4 +53,7 @@ long proc_cpu_ticks(pid_t pid);
  */
 int run_cmd(char *const argv[], int timeout_ms, char **out, char **err);
 
+/* Runs `script` with sh -c (run_cmd()) and fails the test with its stderr, naming `what`, unless it exits 0. */
+void run_script(const char *script, int timeout_ms, const char *what);
+
 #endif

@@ -480,3 +480,15 @@ void expect_no_sanitizer_report(const struct srv *s)
     }
     free(out);
 }
+
+int server_conf_line(const struct srv *s, const char *text)
+{
+    char *conf = server_conf_text(s, s->port);
+    char *at = strstr(conf, text);
+    hassert(at != NULL, "no %s in the configuration", text);
+    int line = 1;
+    for (char *p = conf; p < at; p++)
+        line += *p == '\n';
+    free(conf);
+    return line;
+}

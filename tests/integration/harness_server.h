@@ -47,6 +47,9 @@ void server_add_file(struct srv *s, const char *rel, const char *content);
 /* The configuration text launch would write for `port` (malloc'd). */
 char *server_conf_text(const struct srv *s, int port);
 
+/* The line of the configuration s runs (or would be started) with on which `text` first starts. */
+int server_conf_line(const struct srv *s, const char *text);
+
 /*
  * Picks a free port, writes the conf and added files, runs `$HTTPD_BIN -f CONF -D FOREGROUND ARGS...` (args
  * may be NULL; "@PORT@" in them is replaced) and waits until it accepts connections. Retries on another port

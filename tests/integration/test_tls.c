@@ -53,10 +53,7 @@ static void make_pki(const char *dir)
         "-extfile san.ext; "
         "openssl genpkey -algorithm ec -pkeyopt ec_paramgen_curve:P-256 -out other.key",
         dir);
-    char *argv[] = {"sh", "-c", script, NULL}, *err = NULL;
-    int rc = run_cmd(argv, 30000, NULL, &err);
-    hassert(rc == 0, "making the test certificates failed (%d): %s", rc, err ? err : "");
-    free(err);
+    run_script(script, 30000, "making the test certificates");
     free(script);
 }
 

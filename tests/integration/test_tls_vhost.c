@@ -54,10 +54,7 @@ static void make_pki(const char *dir)
         "openssl x509 -req -in b.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out b.pem -days 2 "
         "-extfile b.ext",
         dir);
-    char *argv[] = {"sh", "-c", script, NULL}, *err = NULL;
-    int rc = run_cmd(argv, 30000, NULL, &err);
-    hassert(rc == 0, "making the test certificates failed (%d): %s", rc, err ? err : "");
-    free(err);
+    run_script(script, 30000, "making the test certificates");
     free(script);
 }
 
@@ -196,23 +193,10 @@ MPM_TEST(tls_vhost, plain_listener_selects_by_host, .timeout = 90)
     server_stop(s);
 }
 
-/* The line of the configuration s runs with on which `text` starts. */
-static int conf_line(const struct srv *s, const char *text)
-{
-    char *conf = server_conf_text(s, s->port);
-    char *at = strstr(conf, text);
-    hassert(at != NULL, "no %s in the configuration", text);
-    int line = 1;
-    for (char *p = conf; p < at; p++)
-        line += *p == '\n';
-    free(conf);
-    return line;
-}
-
 MPM_TEST(tls_vhost, dump_vhosts_shows_the_https_vhosts, .timeout = 60)
 {
     struct srv *s = start(mpm);
-    int la = conf_line(s, "<VirtualHost *:"), lb = la + 8;
+    int la = server_conf_line(s, "<VirtualHost *:"), lb = la + 8;
     char *want = xasprintf("VirtualHost configuration:\n"
                            "*:%-20d is a NameVirtualHost\n"
                            "         default server a.test (%s:%d)\n"

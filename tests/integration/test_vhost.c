@@ -432,23 +432,10 @@ static int run_httpd(const char *const *args, char **out, char **err)
     return run_cmd(argv, 10000, out, err);
 }
 
-/* The line of the configuration s would be started with on which `text` starts. */
-static int conf_line(const struct srv *s, const char *text)
-{
-    char *conf = server_conf_text(s, s->port);
-    char *at = strstr(conf, text);
-    hassert(at != NULL, "no %s in the configuration", text);
-    int line = 1;
-    for (char *p = conf; p < at; p++)
-        line += *p == '\n';
-    free(conf);
-    return line;
-}
-
 MPM_TEST(vhost, dump_vhosts_as_apache, .timeout = 30)
 {
     struct srv *s = start_name_based(mpm);
-    int la = conf_line(s, "<VirtualHost *:"), lb = la + 5;
+    int la = server_conf_line(s, "<VirtualHost *:"), lb = la + 5;
     char *out, *err;
     char *root = realpath(s->dir, NULL);
     hassert(root != NULL, "realpath(%s) failed", s->dir);
@@ -496,7 +483,7 @@ MPM_TEST(vhost, configuration_errors_name_file_and_line, .timeout = 30)
         server_new(mpm, "<VirtualHost *:@PORT@>\n  ServerName a\n  Listen 1234\n</VirtualHost>\n");
     char *conf = server_conf_text(s, 8080);
     write_file(s->conf, conf, strlen(conf));
-    int line = conf_line(s, "  Listen 1234");
+    int line = server_conf_line(s, "  Listen 1234");
     char *out, *err;
     int rc = run_httpd((const char *[]){"-t", "-f", s->conf, NULL}, &out, &err);
     char *want = xasprintf("httpd: %s:%d: Listen cannot occur within <VirtualHost> section\n", s->conf, line);
