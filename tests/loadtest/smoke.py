@@ -1,6 +1,8 @@
 """What the smoke tests of the load tools share: where the source tree and the server under test are, check()
-with its counts, and the run itself (skipped without wrk, a temporary directory removed afterwards, one closing
+with its counts, load() of a tool that is a script without .py, and the run itself (skipped without wrk, a temporary directory removed afterwards, one closing
 "N passed, N failed" line and the exit status)."""
+import importlib.machinery
+import importlib.util
 import os
 import shutil
 import tempfile
@@ -21,6 +23,15 @@ def check(name, ok, detail=""):
         counts["failed"] += 1
         print("FAIL: %s%s" % (name, (": " + str(detail)) if detail else ""))
     return ok
+
+
+def load(name, path):
+    """The module in `path` (a script such as loadtest/bench, without .py) under `name`."""
+    loader = importlib.machinery.SourceFileLoader(name, path)
+    spec = importlib.util.spec_from_loader(name, loader)
+    mod = importlib.util.module_from_spec(spec)
+    loader.exec_module(mod)
+    return mod
 
 
 def run(prefix, body):

@@ -28,8 +28,6 @@
 The server under test is $HTTPD_BIN (set by make check), else server/httpd of the source tree. Exits 77 (skipped)
 without wrk. Prints one "N passed, N failed" line and exits non-zero on failure.
 """
-import importlib.machinery
-import importlib.util
 import json
 import os
 import re
@@ -39,7 +37,7 @@ import sys
 
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from smoke import HTTPD, SRCDIR, check, run  # noqa: E402
+from smoke import HTTPD, SRCDIR, check, load, run  # noqa: E402
 
 BENCH = os.path.join(SRCDIR, "loadtest", "bench")
 META_KEYS = ["date", "command", "cpus", "connections", "duration", "warmup", "rounds", "wrk_threads", "idle",
@@ -305,11 +303,7 @@ def proxy_and_tls(out):
 
 
 def load_bench():
-    loader = importlib.machinery.SourceFileLoader("bench", BENCH)
-    spec = importlib.util.spec_from_loader("bench", loader)
-    mod = importlib.util.module_from_spec(spec)
-    loader.exec_module(mod)
-    return mod
+    return load("bench", BENCH)
 
 
 def workload_groups(out):

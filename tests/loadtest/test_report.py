@@ -17,8 +17,6 @@ page as headless Chromium renders it.
 Prints one "N passed, N failed" line and exits non-zero on failure.
 """
 import html.parser
-import importlib.machinery
-import importlib.util
 import os
 import re
 import shutil
@@ -31,15 +29,7 @@ import zlib
 
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from smoke import SRCDIR, check, counts  # noqa: E402
-
-
-def load(name, path):
-    loader = importlib.machinery.SourceFileLoader(name, path)
-    spec = importlib.util.spec_from_loader(name, loader)
-    mod = importlib.util.module_from_spec(spec)
-    loader.exec_module(mod)
-    return mod
+from smoke import SRCDIR, check, counts, load  # noqa: E402
 
 
 compare = load("compare", os.path.join(SRCDIR, "loadtest", "compare"))
