@@ -234,6 +234,11 @@ def mpm_settings(mpm, start_servers, max_workers, threads_per_child, workers):
     raise ValueError(mpm)
 
 
+# Requests per keep-alive connection for every server measured (MaxKeepAliveRequests, nginx's
+# keepalive_requests, limitsrv's MAXREQ): the keep-alive workloads reconnect alike everywhere.
+KEEPALIVE_REQUESTS = 100
+
+
 def httpd_conf(mpm, port, d, docroot, keepalive_timeout, settings):
     """A complete httpd configuration: one loopback listener, logs and PidFile in d, the given MPM settings."""
     lines = [
@@ -247,7 +252,7 @@ def httpd_conf(mpm, port, d, docroot, keepalive_timeout, settings):
         'CustomLog "%s/access_log" common' % d,
         'PidFile "%s/httpd.pid"' % d,
         "KeepAlive On",
-        "MaxKeepAliveRequests 100",
+        "MaxKeepAliveRequests %d" % KEEPALIVE_REQUESTS,
         "KeepAliveTimeout %d" % keepalive_timeout,
         "MPM %s" % mpm,
     ]
@@ -256,10 +261,10 @@ def httpd_conf(mpm, port, d, docroot, keepalive_timeout, settings):
 
 
 def fill(template, values):
-    """loadtest/peers/<template> with its @NAME@ placeholders replaced."""
+    """loadtest/peers/<template> with its @NAME@ placeholders replaced (@KEEPALIVE_REQUESTS@ always)."""
     with open(os.path.join(HERE, "peers", template)) as f:
         text = f.read()
-    for k, v in values.items():
+    for k, v in dict(values, KEEPALIVE_REQUESTS=KEEPALIVE_REQUESTS).items():
         text = text.replace("@%s@" % k, str(v))
     return text
 

@@ -5,10 +5,15 @@
  * an empty line, "\r\n\r\n") is answered with one response built at start: the bytes of FILE under fixed
  * headers shaped like httpd's. No parsing, no file I/O, no clock and no log per request; pipelined heads get
  * one answer each. Nothing that does real HTTP can be faster, so a server's requests/s divided by limitsrv's
- * says how close it comes to what the machine allows. It never closes a connection itself: it fits the
- * keep-alive workloads only.
+ * says how close it comes to what the machine allows. It fits the keep-alive workloads only.
  *
- * Usage: limitsrv PORT NPROCS [FILE]   (without FILE the body is 1024 bytes of 'x')
+ * With MAXREQ, a connection ends as a server's with MaxKeepAliveRequests MAXREQ (nginx: keepalive_requests)
+ * does: its MAXREQ-th response says "Connection: close" and limitsrv closes the connection once it is written;
+ * heads after it are not answered. Without MAXREQ (or 0) it never closes a connection itself. The other targets
+ * of a measurement end their connections so: a ceiling that does not would serve another workload, with no
+ * reconnections, and its connections, all accepted in one burst, would stay where that burst put them.
+ *
+ * Usage: limitsrv PORT NPROCS [FILE [MAXREQ]]   (without FILE the body is 1024 bytes of 'x')
  * The first process supervises NPROCS serving children: SIGTERM to its PID stops and reaps them all (and they
  * die with it if it is killed: PR_SET_PDEATHSIG). */
 #define _GNU_SOURCE
@@ -39,12 +44,32 @@ struct conn {
     unsigned char want_out; /* EPOLLOUT is armed: the socket buffer was full */
     size_t owed;            /* responses not yet completely written */
     size_t sent;            /* bytes of the first owed response already written */
+    size_t heads;           /* request heads answered or owed on this connection */
 };
 
-static char *resp;
-static size_t resp_len;
+static char *resp, *resp_last; /* resp_last: the same with "Connection: close", the MAXREQ-th response */
+static size_t resp_len, resp_last_len;
+static size_t max_requests; /* MAXREQ; 0: unlimited */
 static struct conn *conns; /* indexed by descriptor */
 static int max_fd;
+
+/* One response: the fixed head, `extra` header lines, the body; NULL when out of memory. */
+static char *canned(const char *body, size_t body_len, const char *extra, size_t *len)
+{
+    char head[512];
+    int head_len = snprintf(head, sizeof head,
+                            "HTTP/1.1 200 OK\r\nDate: Thu, 01 Jan 2026 00:00:00 GMT\r\nServer: limitsrv\r\n"
+                            "Last-Modified: Thu, 01 Jan 2026 00:00:00 GMT\r\nETag: \"%zx-0\"\r\n"
+                            "Accept-Ranges: bytes\r\nContent-Length: %zu\r\nContent-Type: text/html\r\n%s\r\n",
+                            body_len, body_len, extra);
+    char *r = malloc((size_t)head_len + body_len);
+    if (r) {
+        memcpy(r, head, (size_t)head_len);
+        memcpy(r + head_len, body, body_len);
+        *len = (size_t)head_len + body_len;
+    }
+    return r;
+}
 
 static int build_response(const char *file, char *err, size_t errlen)
 {
@@ -79,19 +104,11 @@ static int build_response(const char *file, char *err, size_t errlen)
         close(fd);
         fd = -1;
     }
-    char head[512];
-    int head_len = snprintf(head, sizeof head,
-                            "HTTP/1.1 200 OK\r\nDate: Thu, 01 Jan 2026 00:00:00 GMT\r\nServer: limitsrv\r\n"
-                            "Last-Modified: Thu, 01 Jan 2026 00:00:00 GMT\r\nETag: \"%zx-0\"\r\n"
-                            "Accept-Ranges: bytes\r\nContent-Length: %zu\r\nContent-Type: text/html\r\n\r\n",
-                            body_len, body_len);
-    if (!(resp = malloc((size_t)head_len + body_len))) {
+    if (!(resp = canned(body, body_len, "", &resp_len)) ||
+        !(resp_last = canned(body, body_len, "Connection: close\r\n", &resp_last_len))) {
         snprintf(err, errlen, "malloc() failed");
         goto fail;
     }
-    memcpy(resp, head, (size_t)head_len);
-    memcpy(resp + head_len, body, body_len);
-    resp_len = (size_t)head_len + body_len;
     free(body);
     return 0;
 fail:
@@ -140,18 +157,29 @@ static int watch(int ep, int op, int fd, uint32_t events)
     return 0;
 }
 
+/* The k-th response of a connection (counted from 1) and its length. */
+static const char *response(size_t k, size_t *len)
+{
+    int last = max_requests && k == max_requests;
+    *len = last ? resp_last_len : resp_len;
+    return last ? resp_last : resp;
+}
+
 /* Writes what fd owes, as many responses per writev() as fit; 0 when done or waiting for EPOLLOUT, -1 to
- * close. */
+ * close (an error, or the MAXREQ-th response is written). */
 static int flush(int ep, int fd)
 {
     struct conn *c = &conns[fd];
     struct iovec iov[MAX_IOV];
 
     while (c->owed) {
+        size_t first = c->heads - c->owed + 1, len;
         int n = 0;
-        iov[n++] = (struct iovec){.iov_base = resp + c->sent, .iov_len = resp_len - c->sent};
-        while ((size_t)n < c->owed && n < MAX_IOV)
-            iov[n++] = (struct iovec){.iov_base = resp, .iov_len = resp_len};
+        while ((size_t)n < c->owed && n < MAX_IOV) {
+            const char *r = response(first + (size_t)n, &len);
+            size_t skip = n == 0 ? c->sent : 0;
+            iov[n++] = (struct iovec){.iov_base = (char *)r + skip, .iov_len = len - skip};
+        }
         ssize_t w = writev(fd, iov, n);
         if (w < 0) {
             if (errno != EAGAIN)
@@ -162,9 +190,14 @@ static int flush(int ep, int fd)
             return 0;
         }
         size_t done = (size_t)w + c->sent;
-        c->owed -= done / resp_len;
-        c->sent = done % resp_len;
+        while (c->owed && (response(c->heads - c->owed + 1, &len), done >= len)) {
+            done -= len;
+            c->owed--;
+        }
+        c->sent = done;
     }
+    if (max_requests && c->heads == max_requests)
+        return -1;
     if (c->want_out && watch(ep, EPOLL_CTL_MOD, fd, EPOLLIN) < 0)
         return -1;
     c->want_out = 0;
@@ -222,8 +255,14 @@ static int serve(int ls)
                     drop(ep, fd);
                     continue;
                 }
-                if (r > 0)
-                    conns[fd].owed += count_heads(&conns[fd], buf, (size_t)r);
+                if (r > 0) {
+                    struct conn *c = &conns[fd];
+                    size_t heads = count_heads(c, buf, (size_t)r);
+                    if (max_requests && heads > max_requests - c->heads)
+                        heads = max_requests - c->heads; /* nothing after the last response */
+                    c->heads += heads;
+                    c->owed += heads;
+                }
             }
             if (flush(ep, fd) < 0)
                 drop(ep, fd);
@@ -288,11 +327,13 @@ int main(int argc, char **argv)
     struct rlimit rl;
     int one = 1;
 
-    if (argc < 3 || argc > 4 || atoi(argv[1]) <= 0 || atoi(argv[1]) > 65535 || atoi(argv[2]) <= 0) {
-        fprintf(stderr, "usage: limitsrv PORT NPROCS [FILE]\n");
+    if (argc < 3 || argc > 5 || atoi(argv[1]) <= 0 || atoi(argv[1]) > 65535 || atoi(argv[2]) <= 0 ||
+        (argc > 4 && atoi(argv[4]) < 0)) {
+        fprintf(stderr, "usage: limitsrv PORT NPROCS [FILE [MAXREQ]]\n");
         return 2;
     }
-    if (build_response(argc > 3 ? argv[3] : NULL, err, sizeof err) < 0) {
+    max_requests = argc > 4 ? (size_t)atoi(argv[4]) : 0;
+    if (build_response(argc > 3 && argv[3][0] ? argv[3] : NULL, err, sizeof err) < 0) {
         fprintf(stderr, "limitsrv: %s\n", err);
         return 1;
     }

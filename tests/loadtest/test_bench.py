@@ -24,6 +24,9 @@
    starts no upstream.)
 6. The workload groups, from bench's own argument parsing (no server): plain (the default with --model), proxy,
    tls, all (every workload), names and groups mixed, duplicates dropped, an unknown name refused.
+7. limitsrv itself (with a C compiler): 5 pipelined heads on one connection get 5 responses without MAXREQ; with
+   MAXREQ 3, 3 responses, only the third with "Connection: close", and then the close; bench passes the targets'
+   requests per connection as MAXREQ.
 
 The server under test is $HTTPD_BIN (set by make check), else server/httpd of the source tree. Exits 77 (skipped)
 without wrk. Prints one "N passed, N failed" line and exits non-zero on failure.
@@ -340,7 +343,68 @@ def workload_groups(out):
         sys.argv = saved
 
 
+def limitsrv_answers(binary, port, maxreq):
+    """Starts limitsrv (one process); sends 5 pipelined heads; returns what it answered until it closed or 2 s."""
+    import socket
+    import time
+    args = [binary, str(port), "1", ""] + ([str(maxreq)] if maxreq else [])
+    proc = subprocess.Popen(args, stderr=subprocess.PIPE)
+    try:
+        deadline = time.time() + 5
+        while True:
+            try:
+                s = socket.create_connection(("127.0.0.1", port), timeout=2)
+                break
+            except OSError:
+                if time.time() > deadline or proc.poll() is not None:
+                    return None, False
+                time.sleep(0.05)
+        s.sendall(b"GET /1k.html HTTP/1.1\r\nHost: localhost\r\n\r\n" * 5)
+        data, closed = b"", False
+        try:
+            while True:
+                d = s.recv(65536)
+                if not d:
+                    closed = True
+                    break
+                data += d
+        except socket.timeout:
+            pass
+        s.close()
+        return data, closed
+    finally:
+        proc.terminate()
+        proc.wait(timeout=5)
+
+
+def limitsrv(out):
+    cc = os.environ.get("CC", "cc")
+    if shutil.which(cc) is None:
+        print("no C compiler: limitsrv not checked")
+        return
+    binary = os.path.join(out, "limitsrv")
+    built = subprocess.run([cc, "-O2", "-o", binary, os.path.join(SRCDIR, "loadtest", "limitsrv.c")])
+    check("limitsrv: compiles", built.returncode == 0)
+    if built.returncode != 0:
+        return
+    b = load_bench()
+    port = b.hb.free_port()
+    data, closed = limitsrv_answers(binary, port, 0)
+    check("limitsrv without MAXREQ: 5 responses, none with Connection: close, the connection left open",
+          data is not None and data.count(b"HTTP/1.1 200 OK") == 5 and b"Connection: close" not in data
+          and not closed, repr((data or b"")[:80]))
+    data, closed = limitsrv_answers(binary, port, 3)
+    last = data.rfind(b"HTTP/1.1 200 OK") if data else -1
+    check("limitsrv MAXREQ 3: 3 responses, the third (only) with Connection: close, then the close",
+          data is not None and data.count(b"HTTP/1.1 200 OK") == 3 and data.count(b"Connection: close") == 1
+          and data.find(b"Connection: close") > last and closed, repr((data or b"")[-80:]))
+    check("bench: every target, limitsrv too, ends a connection after the same number of requests",
+          b.hb.KEEPALIVE_REQUESTS > 0 and "MaxKeepAliveRequests %d" % b.hb.KEEPALIVE_REQUESTS
+          in b.hb.httpd_conf("event", 1, "/d", "/r", 5, []))
+
+
 def smoke(out):
+    limitsrv(out)
     model_mode(out)
     idle_failure(out)
     proxy(out)
