@@ -5,8 +5,11 @@
  *
  * An idle child waits for its listeners in its own epoll set registered with EPOLLEXCLUSIVE, so a new
  * connection wakes one waiting child instead of all of them (the thundering herd Apache avoids with an accept
- * mutex), and accepts it non-blockingly: EAGAIN only means another child was faster. The child's signals stay
- * blocked except inside epoll_pwait(), so a graceful stop that arrives just before the wait is not missed.
+ * mutex), and accepts it non-blockingly: EAGAIN only means another child was faster. With AcceptFilter's
+ * default (`http data`, TCP_DEFER_ACCEPT) the listener becomes readable only once a connection's first bytes
+ * have arrived, so the child reads its request at once instead of sleeping a second time. The child's signals
+ * stay blocked except inside epoll_pwait(), so a graceful stop that arrives just before the wait is not
+ * missed.
  */
 
 #include <errno.h>
@@ -113,7 +116,8 @@ static void prefork_child_main(struct server *s, struct child_ctx *ctx)
         goto done;
     }
     process_block_signals(1);
-    /* while serving, a signal interrupts the waits (so that `leaving` ends an idle keep-alive), and only them */
+    /* while serving, a signal interrupts the waits (so that `leaving` ends an idle keep-alive), and only them
+     */
     serve_wait_mask(&wait_mask);
     scoreboard_set_state(slot, SB_READY);
 

@@ -175,6 +175,46 @@ static const char *set_listen(struct server *s, const struct directive *d, int a
     return NULL;
 }
 
+/* A lower-cased copy of s in p, or NULL. */
+static char *lower_dup(struct pool *p, const char *s)
+{
+    char *d = pool_strdup(p, s);
+    for (char *c = d; c != NULL && *c != '\0'; c++)
+        *c = (char)tolower((unsigned char)*c);
+    return d;
+}
+
+/* Sets the filter of a protocol's listeners, both names lower-cased (Apache's core set_accf_map()); a later
+ * line for the same protocol replaces the earlier one. */
+static int accept_filter_set(struct server *s, const char *protocol, const char *filter)
+{
+    char *proto = lower_dup(s->pool, protocol), *name = lower_dup(s->pool, filter);
+    if (proto == NULL || name == NULL)
+        return -1;
+    struct accept_filter *f = s->accept_filters;
+    while (f != NULL && strcmp(f->protocol, proto) != 0)
+        f = f->next;
+    if (f == NULL) {
+        f = pool_calloc(s->pool, sizeof(*f));
+        if (f == NULL)
+            return -1;
+        f->protocol = proto;
+        f->next = s->accept_filters;
+        s->accept_filters = f;
+    }
+    f->filter = name;
+    return 0;
+}
+
+/* AcceptFilter protocol filter */
+static const char *set_accept_filter(struct server *s, const struct directive *d, int argc, char **argv)
+{
+    (void)d;
+    if (argc != 2)
+        return "takes two arguments, a protocol and an accept filter (data, or none)";
+    return accept_filter_set(s, argv[0], argv[1]) < 0 ? "out of memory" : NULL;
+}
+
 static const char *set_directory_index(struct server *s, const struct directive *d, int argc, char **argv)
 {
     (void)d;
@@ -392,6 +432,10 @@ const struct directive config_core_directives[] = {
     CORE("PidFile", config_set_path, pid_file, "file the parent writes its pid to"),
     CUSTOM("Listen", set_listen, "[address:]port to accept connections on (several allowed)"),
     CORE("ListenBacklog", config_set_int, listen_backlog, "backlog of pending connections per listener"),
+    CUSTOM(
+        "AcceptFilter", set_accept_filter,
+        "protocol filter: 'data' defers accepting a connection of the protocol's listeners until its first "
+        "bytes arrive (TCP_DEFER_ACCEPT), 'none' does not (http data, https data)"),
     CORE("Timeout", config_set_int, timeout, "seconds to wait for a read or write to make progress"),
     CORE("KeepAliveTimeout", config_set_int, keepalive_timeout, "seconds an idle connection is kept"),
     CORE("LimitRequestLine", config_set_int, limit_request_line, "longest request line (414 above)"),
@@ -1045,6 +1089,9 @@ static void set_defaults(struct server *s)
 {
     char host[256];
     s->listen_backlog = 511;
+    /* Apache's default on Linux (core.c): a connection is handed over when its first bytes have arrived */
+    accept_filter_set(s, "http", "data");
+    accept_filter_set(s, "https", "data");
     s->timeout = 60;
     s->keepalive = 1;
     s->keepalive_timeout = 5;

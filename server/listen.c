@@ -20,6 +20,9 @@
 #include "log.h"
 
 #define LISTEN_DEFAULT_BACKLOG 511
+/* What Apache asks of TCP_DEFER_ACCEPT: Linux turns it into SYN-ACK retransmissions, so a client that sends
+ * nothing is handed over (or dropped) after about this many seconds */
+#define LISTEN_DEFER_ACCEPT_SECS 30
 
 /* Parses a port: decimal digits only, 1..65535. Returns it or -1. */
 static int parse_port(const char *s)
@@ -136,6 +139,30 @@ static void format_addr(const struct sockaddr_storage *ss, char *buf, size_t siz
     }
 }
 
+int listen_deferred(const struct server *s, const struct listener *l)
+{
+    const char *protocol = l->protocol != NULL ? l->protocol : listen_protocol(l, NULL);
+    for (const struct accept_filter *f = s->accept_filters; f != NULL; f = f->next)
+        if (strcmp(f->protocol, protocol) == 0)
+            return f->filter != NULL && strcmp(f->filter, "none") != 0;
+    return 0;
+}
+
+/* Sets TCP_DEFER_ACCEPT on l's socket as AcceptFilter says (or clears it, for a socket kept over a restart).
+ * A failure is only a warning, as in Apache: the listener works, it just wakes a process earlier. */
+static void apply_accept_filter(const struct server *s, const struct listener *l, int kept)
+{
+    char name[INET6_ADDRSTRLEN + 16];
+    int secs = listen_deferred(s, l) ? LISTEN_DEFER_ACCEPT_SECS : 0;
+    if (secs == 0 && !kept)
+        return; /* a new socket does not defer */
+    if (setsockopt(l->fd, IPPROTO_TCP, TCP_DEFER_ACCEPT, &secs, sizeof(secs)) < 0) {
+        format_addr(&l->addr, name, sizeof(name));
+        log_error(LOG_WARN, "core", "setsockopt(TCP_DEFER_ACCEPT) for address %s failed: %s", name,
+                  strerror(errno));
+    }
+}
+
 /* Opens, binds and listens one socket. */
 static int open_one(struct listener *l, int backlog, struct errbuf *err)
 {
@@ -183,9 +210,13 @@ fail:
 /* Binds every listener of s that has no socket yet. Returns 0, or -1 with err (the caller cleans up). */
 static int open_missing(struct server *s, int backlog, struct errbuf *err)
 {
-    for (struct listener *l = s->listeners; l != NULL; l = l->next)
-        if (l->fd < 0 && open_one(l, backlog, err) < 0)
+    for (struct listener *l = s->listeners; l != NULL; l = l->next) {
+        if (l->fd >= 0)
+            continue;
+        if (open_one(l, backlog, err) < 0)
             return -1;
+        apply_accept_filter(s, l, 0);
+    }
     return 0;
 }
 
@@ -238,6 +269,7 @@ int listen_open_from(struct server *s, const struct server *old, struct errbuf *
             log_error(LOG_WARN, "core", "listen() on address %s to set ListenBacklog %d failed: %s", name,
                       backlog, strerror(errno));
         }
+        apply_accept_filter(s, l, 1); /* the new configuration's AcceptFilter, either way */
     }
     if (open_missing(s, backlog, err) < 0) {
         listen_abandon(s, old);

@@ -15,7 +15,12 @@ int listen_parse(const char *spec, struct listener *l, struct errbuf *err);
  * "https" on port 443 and "http" on every other. */
 const char *listen_protocol(const struct listener *l, const char *given);
 
-/* Binds and listens on every listener (SO_REUSEADDR, ListenBacklog, non-blocking, close-on-exec). */
+/* Whether AcceptFilter defers accepting l's connections until their first bytes arrive: its protocol's filter
+ * is set and is not "none" (Apache's default: "data" for http and https). */
+int listen_deferred(const struct server *s, const struct listener *l);
+
+/* Binds and listens on every listener (SO_REUSEADDR, ListenBacklog, AcceptFilter, non-blocking,
+ * close-on-exec). */
 int listen_open(struct server *s, struct errbuf *err);
 
 /*

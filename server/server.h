@@ -29,6 +29,13 @@ struct tls_ctx;
 
 #define SERVER_SOFTWARE "httpd/" PACKAGE_VERSION
 
+/* One AcceptFilter directive: the filter a protocol's listeners use ("none" for none). */
+struct accept_filter {
+    char *protocol; /* lower-cased, as Listen's protocol */
+    char *filter;   /* lower-cased: "data" (and every other name but "none") defers accept on Linux */
+    struct accept_filter *next;
+};
+
 /* One Listen directive, bound by listen_open(). */
 struct listener {
     char *spec;          /* as written: "8080", "127.0.0.1:8080", "[::1]:8080" */
@@ -174,8 +181,9 @@ struct server {
     char *pid_file;          /* PidFile */
 
     /* listeners */
-    struct listener *listeners; /* Listen */
-    int listen_backlog;         /* ListenBacklog */
+    struct listener *listeners;           /* Listen */
+    int listen_backlog;                   /* ListenBacklog */
+    struct accept_filter *accept_filters; /* AcceptFilter; by default http and https use "data" */
 
     /* protocol limits and timeouts */
     int timeout;                                      /* Timeout, seconds */

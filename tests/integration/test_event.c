@@ -263,7 +263,8 @@ Test(event, worker_connections_cap, .fini = harness_fini, .timeout = 30)
 Test(event, emfile_pauses_accepting_without_spinning, .fini = harness_fini, .timeout = 30)
 {
     harness_begin_mpm("event");
-    struct srv *s = server_start("event", "StartServers 1\nTimeout 30\n");
+    /* AcceptFilter none: the silent connections below are handed to the child at their handshake */
+    struct srv *s = server_start("event", "StartServers 1\nTimeout 30\nAcceptFilter http none\n");
     pid_t kids[MAX_KIDS];
     hassert(proc_wait_children(s->pid, kids, MAX_KIDS, 1, 1, 3000) == 1, "the server has not got its child");
     pid_t kid = kids[0];

@@ -82,7 +82,8 @@ MPM_TEST(keepalive, max_keepalive_requests, .timeout = 20)
 
 MPM_TEST(keepalive, idle_connection_closed_after_timeout, .timeout = 20)
 {
-    struct srv *s = server_start(mpm, NULL);
+    /* AcceptFilter none, so that the server holds the silent connection below from its handshake */
+    struct srv *s = server_start(mpm, "AcceptFilter http none\n");
     struct conn *c = conn_open(s->port);
     struct resp *r = exchange(c, "GET / HTTP/1.1\r\nHost: localhost\r\n\r\n");
     int64_t start = now_ms();

@@ -36,7 +36,9 @@ static void expect_408_after(struct conn *c, const char *raw, int lo, int hi, co
 
 MPM_TEST(reqtimeout, header_stage_from_accept, .timeout = 20)
 {
-    struct srv *s = server_start(mpm, "Timeout 30\nRequestReadTimeout header=1-2,MinRate=500\n");
+    /* AcceptFilter none: the server takes the connection at the handshake, so the silent one below is its */
+    struct srv *s =
+        server_start(mpm, "Timeout 30\nRequestReadTimeout header=1-2,MinRate=500\nAcceptFilter http none\n");
     int64_t start = now_ms();
     struct conn *c = conn_open(s->port);
     conn_send_str(c, "GET /index.html HTTP/1.1\r\nHost: local");
@@ -54,6 +56,23 @@ MPM_TEST(reqtimeout, header_stage_from_accept, .timeout = 20)
     hassert(took >= 900 && took < 2500, "silent connection closed after %lld ms", (long long)took);
     conn_close(c);
     hassert(log_count(s->error_log, "Request header read timeout") >= 1, "no info line in the error log");
+    server_stop(s);
+}
+
+MPM_TEST(reqtimeout, accept_filter_data_starts_the_header_stage_at_the_first_byte, .timeout = 20)
+{
+    /* AcceptFilter http data, the default: the kernel hands the connection over with its first bytes, so a
+     * client silent for longer than header=1-2 still has its whole header stage once it speaks */
+    struct srv *s = server_start(mpm, "Timeout 30\nRequestReadTimeout header=1-2,MinRate=500\n");
+    struct conn *c = conn_open(s->port);
+    usleep(2600 * 1000);
+    hassert(conn_fill(c, 0) == -1 && c->len == 0, "the server answered or closed a connection it never took");
+    conn_send_str(c, "GET /index.html HTTP/1.1\r\nHost: localhost\r\n\r\n");
+    struct resp *r = must_read_within(c, 3000, "no response to the first request after 2.6 s of silence");
+    expect_file(r, s, "index.html", NULL, 0);
+    resp_free(r);
+    conn_close(c);
+    hassert(log_count(s->error_log, "Request header read timeout") == 0, "a header timeout was logged");
     server_stop(s);
 }
 

@@ -11,6 +11,7 @@
 #include "config.h"
 #include "handler.h"
 #include "handlers.h"
+#include "listen.h"
 #include "static.h"
 #include "mpm.h"
 #include "server.h"
@@ -400,4 +401,37 @@ Test(config, listen_protocol)
     cr_assert_eq(i, 5, "<IfModule ssl_module> is true");
     config_free(s);
     refused("Listen 8080 https extra\n", "test.conf:1: Listen takes one or two arguments");
+}
+
+/* The filter s has for protocol, or NULL. */
+static const char *accept_filter_of(const struct server *s, const char *protocol)
+{
+    for (const struct accept_filter *f = s->accept_filters; f != NULL; f = f->next)
+        if (strcmp(f->protocol, protocol) == 0)
+            return f->filter;
+    return NULL;
+}
+
+Test(config, accept_filter)
+{
+    /* Apache's default on Linux: data for http and https */
+    struct server *s = load("Listen 8080\n");
+    cr_assert_str_eq(accept_filter_of(s, "http"), "data");
+    cr_assert_str_eq(accept_filter_of(s, "https"), "data");
+    cr_assert(listen_deferred(s, s->listeners));
+    config_free(s);
+
+    /* both names lower-cased; a later line replaces the protocol's filter; other protocols may be named */
+    s = load("Listen 8080\nListen 8081 FTP\nAcceptFilter HTTP data\nAcceptFilter http None\n"
+             "AcceptFilter ftp DATA\n");
+    cr_assert_str_eq(accept_filter_of(s, "http"), "none");
+    cr_assert_str_eq(accept_filter_of(s, "https"), "data");
+    cr_assert_str_eq(accept_filter_of(s, "ftp"), "data");
+    cr_assert_not(listen_deferred(s, s->listeners), "http: none");
+    cr_assert(listen_deferred(s, s->listeners->next), "ftp: data");
+    config_free(s);
+
+    refused("Listen 8080\nAcceptFilter http\n", "test.conf:2: AcceptFilter takes two arguments");
+    refused("Listen 8080\n<VirtualHost *:8080>\nAcceptFilter http none\n</VirtualHost>\n",
+            "AcceptFilter cannot occur within <VirtualHost> section");
 }

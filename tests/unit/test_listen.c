@@ -3,7 +3,8 @@
  * of the loopback address (port 0, then the port the kernel chose is written back, as a configuration would
  * name it), what a failed accept4() means, and handing sockets from one generation to the next on a restart
  * (listen_open_from, listen_release, listen_abandon): a connection queued on a kept socket survives it.
- * Nothing here needs root.
+ * AcceptFilter: TCP_DEFER_ACCEPT on the listeners of a protocol whose filter is not "none", set or cleared
+ * again on a restart. Nothing here needs root.
  */
 #include <arpa/inet.h>
 #include <criterion/criterion.h>
@@ -478,4 +479,75 @@ Test(listen, restart_without_listeners)
     cr_assert(fd_open(old->listeners->fd));
     free_server(s);
     free_server(old);
+}
+
+/* ---- AcceptFilter ---- */
+
+/* TCP_DEFER_ACCEPT as the kernel reports it on fd (0: not deferred). */
+static int defer_accept(int fd)
+{
+    int secs = -1;
+    socklen_t len = sizeof(secs);
+    cr_assert_eq(getsockopt(fd, IPPROTO_TCP, TCP_DEFER_ACCEPT, &secs, &len), 0, "%s", strerror(errno));
+    return secs;
+}
+
+Test(listen, accept_filter_defers_until_data_and_a_restart_applies_the_new_one)
+{
+    struct accept_filter https_none = {.protocol = "https", .filter = "none"};
+    struct accept_filter http_data = {.protocol = "http", .filter = "data", .next = &https_none};
+    struct server *s = new_server(0);
+    s->accept_filters = &http_data;
+    struct listener *plain = add_loopback(s, 0), *tls = add_loopback(s, 0), *other = add_loopback(s, 0);
+    plain->protocol = "http";
+    tls->protocol = "https";
+    other->protocol = "ftp";
+    cr_assert(listen_deferred(s, plain));
+    cr_assert_not(listen_deferred(s, tls), "none is no filter");
+    cr_assert_not(listen_deferred(s, other), "a protocol without a filter has none");
+    http_data.filter = "httpready"; /* Linux knows only one filter: every name but none is it, as in Apache */
+    cr_assert(listen_deferred(s, plain));
+    http_data.filter = "data";
+
+    struct errbuf err;
+    cr_assert_eq(listen_open(s, &err), 0, "%s", err.msg);
+    cr_assert_gt(defer_accept(plain->fd), 0);
+    cr_assert_eq(defer_accept(tls->fd), 0);
+    cr_assert_eq(defer_accept(other->fd), 0);
+
+    /* the kernel completes the handshake, but hands the connection over only with its first bytes */
+    int port = bound_port(plain);
+    int c = connect_to(port);
+    struct pollfd p = {.fd = plain->fd, .events = POLLIN};
+    cr_assert_eq(poll(&p, 1, 300), 0, "a connection that sent nothing is not ready to be accepted");
+    cr_assert_eq(write(c, "GET", 3), 3);
+    cr_assert_eq(poll(&p, 1, 1000), 1, "its first bytes make it acceptable");
+    int fd = accept_one(plain->fd);
+    char buf[8] = "";
+    cr_assert_eq(read(fd, buf, sizeof(buf) - 1), 3, "the bytes are there at once");
+    cr_assert_str_eq(buf, "GET");
+    close(fd);
+    close(c);
+
+    /* a restart to "AcceptFilter http none" clears it on the very socket it keeps, and the reverse sets it */
+    struct accept_filter none = {.protocol = "http", .filter = "none"};
+    struct server *next = new_server(0);
+    next->accept_filters = &none;
+    struct listener *same = add_loopback(next, port);
+    same->protocol = "http";
+    cr_assert_eq(listen_open_from(next, s, &err), 0, "%s", err.msg);
+    cr_assert_eq(same->fd, plain->fd);
+    cr_assert_eq(defer_accept(same->fd), 0);
+    none.filter = "data";
+    struct server *again = new_server(0);
+    again->accept_filters = &none;
+    struct listener *back = add_loopback(again, port);
+    back->protocol = "http";
+    cr_assert_eq(listen_open_from(again, next, &err), 0, "%s", err.msg);
+    cr_assert_gt(defer_accept(back->fd), 0);
+    listen_abandon(again, next);
+    free_server(again);
+    listen_release(s, next);
+    free_server(next);
+    free_server(s);
 }
