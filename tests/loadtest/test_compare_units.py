@@ -258,7 +258,7 @@ def test_workloads():
           and "proxy_pass http://up/;" in proxied and "proxy_http_version 1.1;" in proxied
           and 'proxy_set_header Connection "";' in proxied, proxied)
     tls = compare.peer_workload(a, {"kind": "nginx"}, "tls-handshake", nginx, None)
-    check("nginx: ssl on the listener, the one cipher, no tickets", "listen 127.0.0.1:8000 ssl;" in tls
+    check("nginx: ssl on the listener, the one cipher, no tickets", "listen 127.0.0.1:8000 ssl deferred;" in tls
           and "ssl_conf_command Ciphersuites TLS_AES_128_GCM_SHA256;" in tls and "ssl_session_tickets off;" in tls,
           tls)
     apache = compare.hb.apache_conf("event", 8000, "/d", "/root", [], 5)
