@@ -106,23 +106,42 @@ void http_resp_status(struct request *r, int status)
     r->status = status;
 }
 
-int http_resp_header(struct request *r, const char *name, const char *value)
+/* The next free response header, the array grown in the pool when full; NULL when out of memory. */
+static struct http_header *resp_header_slot(struct request *r)
 {
     if (r->n_resp_headers == r->cap_resp_headers) {
         int cap = r->cap_resp_headers ? r->cap_resp_headers * 2 : 8;
         struct http_header *h = pool_alloc(r->pool, sizeof(*h) * (size_t)cap);
         if (h == NULL)
-            return -1;
+            return NULL;
         if (r->n_resp_headers > 0)
             memcpy(h, r->resp_headers, sizeof(*h) * (size_t)r->n_resp_headers);
         r->resp_headers = h;
         r->cap_resp_headers = cap;
     }
-    struct http_header *h = &r->resp_headers[r->n_resp_headers];
+    return &r->resp_headers[r->n_resp_headers];
+}
+
+int http_resp_header(struct request *r, const char *name, const char *value)
+{
+    struct http_header *h = resp_header_slot(r);
+    if (h == NULL)
+        return -1;
     h->name = pool_strdup(r->pool, name);
     h->value = pool_strdup(r->pool, value);
     if (h->name == NULL || h->value == NULL)
         return -1;
+    r->n_resp_headers++;
+    return 0;
+}
+
+int http_resp_header_ref(struct request *r, const char *name, const char *value)
+{
+    struct http_header *h = resp_header_slot(r);
+    if (h == NULL)
+        return -1;
+    h->name = name;
+    h->value = value;
     r->n_resp_headers++;
     return 0;
 }

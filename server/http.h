@@ -139,6 +139,9 @@ void http_resp_status(struct request *r, int status);
 /* Adds a response header; both strings are copied into r->pool. Returns 0, or -1 when out of memory. */
 int http_resp_header(struct request *r, const char *name, const char *value);
 
+/* The same without copying: name and value must live as long as the request (in r->pool, or static). */
+int http_resp_header_ref(struct request *r, const char *name, const char *value);
+
 /* Sets the Content-Type (copied). */
 int http_resp_content_type(struct request *r, const char *type);
 

@@ -882,17 +882,10 @@ static const char *allow_header(struct pool *p, unsigned methods)
     return b.failed ? NULL : b.p;
 }
 
-/* pbuf_append() inline while the head's one reservation holds (always, but for headers longer than counted):
- * the head is a few dozen short pieces, and a call for each cost more than the copying. */
+/* the head's one reservation holds (always, but for headers longer than counted): pbuf_put() inline */
 static inline void put_bytes(struct pbuf *b, const char *s, size_t n)
 {
-    if (b->p != NULL && b->len + n < b->cap) {
-        memcpy(b->p + b->len, s, n);
-        b->len += n;
-        b->p[b->len] = '\0';
-    } else {
-        pbuf_append(b, s, n);
-    }
+    pbuf_put(b, s, n);
 }
 
 /* Appends the decimal digits of v (no printf on the path of every response). */

@@ -281,31 +281,28 @@ static enum handler_result px_send(struct request *r, struct px *px)
     }
 }
 
-/* The client's head from the upstream's: its status, its end-to-end headers, redirects rewritten. */
+/* The client's head from the upstream's: its status, its end-to-end headers, redirects rewritten. The names
+ * and values are the parser's, in the request's pool: given to the core as they are. */
 static int px_client_head(struct request *r, struct px *px)
 {
     const struct proxy_resp *pr = &px->resp;
-    const char *connection = NULL;
-    for (int i = 0; i < pr->n_headers; i++)
-        if (strcasecmp(pr->headers[i].name, "Connection") == 0)
-            connection = pr->headers[i].value;
     http_resp_status(r, pr->status);
     for (int i = 0; i < pr->n_headers; i++) {
-        const char *name = pr->headers[i].name, *value = pr->headers[i].value;
-        enum proxy_hdr kind = proxy_header_kind(name);
-        if (proxy_hop_by_hop(kind, name, connection) || kind == PROXY_HDR_CONTENT_LENGTH)
+        const struct proxy_resp_header *h = &pr->headers[i];
+        const char *value = h->value;
+        if (h->kind == PROXY_HDR_CONTENT_LENGTH || proxy_resp_hop_by_hop(pr, h))
             continue;
-        if (kind == PROXY_HDR_VIA && px->pc->via == PROXY_VIA_BLOCK)
+        if (h->kind == PROXY_HDR_VIA && px->pc->via == PROXY_VIA_BLOCK)
             continue;
-        if (kind == PROXY_HDR_LOCATION)
+        if (h->kind == PROXY_HDR_LOCATION)
             value = proxy_reverse(r->pool, px->pc, r, value);
-        if (http_resp_header(r, name, value) < 0)
+        if (http_resp_header_ref(r, h->name, value) < 0)
             return -1;
     }
     if (px->pc->via == PROXY_VIA_ON || px->pc->via == PROXY_VIA_FULL) {
         char *via = pool_printf(r->pool, "1.1 %s%s", r->vhost->hostname != NULL ? r->vhost->hostname : "-",
                                 px->pc->via == PROXY_VIA_FULL ? " (" SERVER_SOFTWARE ")" : "");
-        if (via == NULL || http_resp_header(r, "Via", via) < 0)
+        if (via == NULL || http_resp_header_ref(r, "Via", via) < 0)
             return -1;
     }
     return 0;

@@ -127,6 +127,21 @@ Test(http, headers_are_copied_in_order_and_grow)
     }
 }
 
+Test(http, headers_by_reference_are_not_copied)
+{
+    struct request *r = new_request();
+    static const char name[] = "ETag", value[] = "\"x\"";
+    cr_assert_eq(http_resp_header(r, "Date", "then"), 0);
+    for (int i = 0; i < 20; i++)
+        cr_assert_eq(http_resp_header_ref(r, name, value), 0);
+    cr_assert_eq(r->n_resp_headers, 21);
+    cr_assert_str_eq(r->resp_headers[0].name, "Date");
+    for (int i = 1; i < 21; i++) {
+        cr_assert_eq(r->resp_headers[i].name, name);
+        cr_assert_eq(r->resp_headers[i].value, value);
+    }
+}
+
 Test(http, body_segments_in_order)
 {
     static const char a[] = "hello, ", b[] = "world\n";
