@@ -25,6 +25,11 @@
  * sockwatch_close(), which takes them out first, since the number comes back for the next socket. The
  * client's event firing during a wait (it sent more, or left) takes it out of the epoll set until the core
  * wants the client again.
+ *
+ * The clock is read once per reactor callback (econn_clock(), into rx.now): the core's steps for that event,
+ * the handler's deadlines (request.now) and the events' timeouts all go by it, as nginx's ngx_current_msec
+ * goes per loop iteration. A proxied request then costs two clock reads (the client's event, the upstream's),
+ * not one per step.
  */
 #include <errno.h>
 #include <stdatomic.h>
@@ -61,10 +66,15 @@ static void set_idle(struct econn *e, int idle)
     atomic_fetch_add_explicit(&rx.row->idle_conns, idle ? 1 : -1, memory_order_relaxed);
 }
 
-/* An event's timeout: what is left until the monotonic deadline. */
+int64_t econn_clock(void)
+{
+    return rx.now = now_ms();
+}
+
+/* An event's timeout: what is left until the monotonic deadline, from the time of the event handled. */
 static struct timeval time_left(int64_t deadline)
 {
-    int64_t left = deadline - now_ms();
+    int64_t left = deadline - rx.now;
     if (left < 0)
         left = 0;
     return (struct timeval){.tv_sec = (time_t)(left / 1000), .tv_usec = (suseconds_t)(left % 1000) * 1000};
@@ -93,7 +103,7 @@ static void resume_waiter(void *waiter)
 {
     struct econn *e = waiter;
     econn_unwait(e);
-    conn_drive(e, http_conn_ready(e->u.hc, now_ms()));
+    conn_drive(e, http_conn_ready(e->u.hc, econn_clock()));
 }
 
 void econn_watch_start(void)
@@ -170,7 +180,7 @@ static void conn_close(struct econn *e, int linger)
      * close with unread data does not turn into a reset that could destroy the response in flight. */
     if (linger && shutdown(e->t.fd, SHUT_WR) == 0) {
         e->lingering = 1;
-        e->u.linger_until = now_ms() + DRIVER_LINGER_MS;
+        e->u.linger_until = rx.now + DRIVER_LINGER_MS;
         conn_arm(e, EV_READ, e->u.linger_until);
         return;
     }
@@ -193,7 +203,7 @@ void econn_end(struct econn *e)
 /* Lingering close: drops what arrived; EOF, an error or the end of the 2 s closes. */
 static void linger_cb(struct econn *e, short what)
 {
-    if (((what & EV_READ) && driver_linger_drain(e->t.fd)) || now_ms() >= e->u.linger_until) {
+    if (((what & EV_READ) && driver_linger_drain(e->t.fd)) || rx.now >= e->u.linger_until) {
         econn_free(e);
         return;
     }
@@ -205,7 +215,7 @@ static enum conn_state conn_read(struct econn *e, enum conn_state st)
 {
     int blocked = 0, full = 1;
     for (int i = 0; i < READ_ROUNDS && full && (i == 0 || st == CONN_READ); i++)
-        st = driver_read(e->u.hc, &e->t, st, MODULE, &blocked, &full);
+        st = driver_read(e->u.hc, &e->t, st, MODULE, &blocked, &full, rx.now);
     e->want = (short)blocked;
     return st;
 }
@@ -216,7 +226,7 @@ static enum conn_state conn_write(struct econn *e)
     enum conn_state st = CONN_WRITE;
     int blocked = 0;
     for (int i = 0; i < WRITE_ROUNDS && st == CONN_WRITE && !blocked; i++)
-        st = driver_write(e->u.hc, &e->t, MODULE, &blocked);
+        st = driver_write(e->u.hc, &e->t, MODULE, &blocked, rx.now);
     e->want = (short)blocked;
     return st;
 }
@@ -265,7 +275,7 @@ static void conn_drive(struct econn *e, enum conn_state st)
                          : events == CONN_WAIT_IN ? EV_READ
                                                   : EV_WRITE,
                          http_conn_deadline(e->u.hc))) {
-                st = http_conn_ready(e->u.hc, now_ms());
+                st = http_conn_ready(e->u.hc, rx.now);
                 break;
             }
             return;
@@ -315,7 +325,7 @@ static void handshake_step(struct econn *e)
 
 static void handshake_cb(struct econn *e, short what)
 {
-    if (!(what & (EV_READ | EV_WRITE)) && now_ms() >= e->u.handshake_until) {
+    if (!(what & (EV_READ | EV_WRITE)) && rx.now >= e->u.handshake_until) {
         log_error(LOG_INFO, "ssl", "handshake timed out (RequestReadTimeout handshake=%d)",
                   rx.s->handshake_timeout.timeout > 0 ? rx.s->handshake_timeout.timeout : rx.s->timeout);
         econn_free(e);
@@ -329,6 +339,7 @@ static void conn_cb(evutil_socket_t fd, short what, void *arg)
     struct econn *e = arg;
     (void)fd;
 
+    econn_clock();
     if (e->lingering) {
         linger_cb(e, what);
         return;
@@ -353,8 +364,8 @@ static void conn_cb(evutil_socket_t fd, short what, void *arg)
         if (st == CONN_READ || st == CONN_KEEPALIVE)
             st = conn_read(e, st);
         /* CONN_WRITE: conn_drive() writes */
-    } else if (now_ms() >= http_conn_deadline(c)) {
-        st = http_conn_timeout(c, now_ms());
+    } else if (rx.now >= http_conn_deadline(c)) {
+        st = http_conn_timeout(c, rx.now);
     } else {
         /* the timer fired early by the clocks' granularity: wait again for the same thing. No I/O here: a
          * write tried now could move a few bytes into a socket that never reported room (a client that does
@@ -372,7 +383,7 @@ static void wait_cb(evutil_socket_t fd, short what, void *arg)
     struct http_conn *c = e->u.hc;
     (void)fd, (void)what;
     e->wwhat = -1; /* a timer that fired is no longer added */
-    if (now_ms() < http_conn_deadline(c)) {
+    if (econn_clock() < http_conn_deadline(c)) {
         /* early, by the clocks' granularity, as in conn_cb() */
         struct timeval tv = time_left(http_conn_deadline(c));
         e->wwhat = 0;
@@ -381,7 +392,7 @@ static void wait_cb(evutil_socket_t fd, short what, void *arg)
         return;
     }
     econn_unwait(e);
-    conn_drive(e, http_conn_timeout(c, now_ms()));
+    conn_drive(e, http_conn_timeout(c, rx.now));
 }
 
 /* A new connection: a TLS one shakes hands first; the core starts in READ, waiting for its first bytes
@@ -390,6 +401,7 @@ void econn_new(const struct listener *l, int fd, const struct sockaddr *peer, so
 {
     struct econn *e = calloc(1, sizeof(*e));
     struct http_conn *c = NULL;
+    econn_clock();
     event_watch_check_new(fd);
     if (e == NULL || driver_transport_open(rx.s, l, &e->t, fd, peer, peerlen, MODULE) < 0 ||
         (!e->t.handshaking && (c = driver_conn_start(rx.s, l, &e->t, peer, peerlen, MODULE)) == NULL)) {
@@ -406,7 +418,7 @@ void econn_new(const struct listener *l, int fd, const struct sockaddr *peer, so
         http_conn_set_slot(c, rx.slot);
         e->u.hc = c;
     } else {
-        e->u.handshake_until = driver_handshake_deadline(rx.s, now_ms());
+        e->u.handshake_until = driver_handshake_deadline(rx.s, rx.now);
     }
     e->l = l;
     e->what = e->wwhat = -1;

@@ -59,6 +59,7 @@ struct reactor {
     int cap_logged;         /* the cap warning was logged in this episode */
     int in_backoff;         /* stopped accepting after a resource error */
     struct driver_acceptor acceptor;
+    int64_t now;    /* monotonic ms, read once per reactor callback (clock_now()): the time of that event */
     int leaving;    /* no more accepting: drain and exit */
     int leave_mode; /* CHILD_LEAVE, or CHILD_LEAVE_AFTER_NEXT (graceful restart: idle ones stay) */
 };
@@ -68,6 +69,10 @@ extern struct reactor rx;
 
 /* Adds or removes the listener events so that they are added exactly when accepting is allowed. */
 void event_update_listening(void);
+
+/* Reads the clock into rx.now, once per callback: what the connections' steps of that event go by (an event's
+ * work takes microseconds; deadlines are in milliseconds). Returns it. */
+int64_t econn_clock(void);
 
 /* A new connection accepted on l: read at once (the request has usually arrived), or a TLS handshake begun.
  */

@@ -110,6 +110,8 @@ struct request {
     int wait_fd;             /* for _READABLE and _WRITABLE: the handler's own socket */
     int64_t wait_until;      /* monotonic ms: resume() is called at the latest then */
     int wait_timed_out;      /* set by the core before resume(): the deadline passed, the wait did not end */
+    int64_t now;             /* monotonic ms when the core calls the handler: the clock for its deadlines
+                                (read once per event by the MPM, not per call) */
 
     /* a streamed response (http_resp_stream()): the head first, then the body as the handler gives it */
     int stream;              /* the response is streamed */

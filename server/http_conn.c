@@ -291,14 +291,14 @@ static void handler_cleanup(struct http_conn *c)
 }
 
 /* Logs and accounts the finished request, then forgets it (its pool is reset, not freed). */
-static void end_request(struct http_conn *c)
+static void end_request(struct http_conn *c, int64_t now)
 {
     struct request *r = &c->x->req;
     handler_cleanup(c);
     settle_line(c->x, 1);
     log_access(c->s, r);
     if (c->slot != NULL) /* the duration as the access log's %D measures it */
-        scoreboard_request_done(c->slot, r->bytes_sent + c->x->head_len, now_ms() - r->start_ms);
+        scoreboard_request_done(c->slot, r->bytes_sent + c->x->head_len, now - r->start_ms);
     http_resp_close_files(r);
     c->x = NULL;
     pool_reset(c->pool);
@@ -758,7 +758,7 @@ void http_conn_destroy(struct http_conn *c)
     if (c == NULL)
         return;
     if (c->x != NULL && c->phase != PH_IDLE)
-        end_request(c);
+        end_request(c, now_ms());
     free(c->buf);
     pool_destroy(c->pool);
     free(c);
@@ -1157,6 +1157,7 @@ static enum conn_state run_handler(struct http_conn *c, int first, int64_t now)
     r->wait_fd = -1;
     x->wait_body = 0;
     x->handler_called = 1;
+    r->now = now;
     enum handler_result res = first ? x->handler->handle(r) : x->handler->resume(r);
     r->wait_timed_out = 0;
     if (r->stream) {
@@ -1522,7 +1523,7 @@ int http_conn_output(struct http_conn *c, struct conn_out *out)
 /* The response has been written: next request, keep-alive, or close. */
 static enum conn_state finish_response(struct http_conn *c, int64_t now)
 {
-    end_request(c);
+    end_request(c, now);
     if (c->close_after) {
         c->state = CONN_CLOSE;
         return c->state;
@@ -1632,7 +1633,7 @@ int http_conn_wait_fd(const struct http_conn *c, int *events)
 enum conn_state http_conn_abort(struct http_conn *c)
 {
     if (c->x != NULL && c->phase != PH_IDLE)
-        end_request(c);
+        end_request(c, now_ms());
     c->linger = 0;
     c->state = CONN_CLOSE;
     return c->state;

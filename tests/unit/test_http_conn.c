@@ -982,6 +982,47 @@ static void with_echo(void)
     echo_cleanups = 0;
 }
 
+/* A handler that notes the time the core gives it, at handle() and at resume() after a wait on its socket. */
+static int64_t clock_seen[2];
+
+static enum handler_result clock_resume(struct request *r)
+{
+    clock_seen[1] = r->now;
+    http_resp_status(r, 204);
+    return HANDLER_DONE;
+}
+
+static enum handler_result clock_handle(struct request *r)
+{
+    clock_seen[0] = r->now;
+    r->wait_for = HTTP_WAIT_READABLE;
+    r->wait_fd = 0;
+    r->wait_until = r->now + 1000;
+    return HANDLER_WAIT;
+}
+
+static const struct handler clock_handler = {
+    .name = "clock", .methods = HTTP_M(METHOD_GET), .handle = clock_handle, .resume = clock_resume};
+static struct location clock_location = {.path = "/clock", .len = 6, .handler = &clock_handler};
+
+Test(http_conn, handlers_get_the_time_the_core_was_given)
+{
+    srv.main.locations = &clock_location;
+    int64_t now = 5000000; /* not the clock's: the handler sees what the MPM passed */
+    struct http_conn *c = http_conn_create(&srv, NULL, 0, now);
+    const char *req = "GET /clock HTTP/1.1\r\nHost: x\r\n\r\n";
+    char *buf;
+    size_t space;
+    cr_assert_eq(http_conn_read_space(c, &buf, &space), 0);
+    memcpy(buf, req, strlen(req));
+    cr_assert_eq(http_conn_input(c, strlen(req), now), CONN_WAIT);
+    cr_assert_eq(clock_seen[0], 5000000);
+    cr_assert_eq(http_conn_deadline(c), 5001000, "the handler's deadline is the core's wait deadline");
+    cr_assert_eq(http_conn_ready(c, 5000250), CONN_WRITE);
+    cr_assert_eq(clock_seen[1], 5000250);
+    http_conn_destroy(c);
+}
+
 Test(http_conn, stream_chunked_echo)
 {
     with_echo();
