@@ -309,7 +309,7 @@ static void end_request(struct http_conn *c, int64_t now)
 static void go_idle(struct http_conn *c)
 {
     if (c->start == c->end) {
-        free(c->buf);
+        pool_mem_put(c->buf, READ_BUF_SIZE);
         c->buf = NULL;
         c->start = c->end = 0;
         pool_destroy(c->pool);
@@ -759,7 +759,7 @@ void http_conn_destroy(struct http_conn *c)
         return;
     if (c->x != NULL && c->phase != PH_IDLE)
         end_request(c, now_ms());
-    free(c->buf);
+    pool_mem_put(c->buf, READ_BUF_SIZE);
     pool_destroy(c->pool);
     free(c);
 }
@@ -796,7 +796,7 @@ void http_conn_set_local(struct http_conn *c, const struct sockaddr *local, sock
 int http_conn_read_space(struct http_conn *c, char **buf, size_t *len)
 {
     if (c->buf == NULL) {
-        c->buf = malloc(READ_BUF_SIZE);
+        c->buf = pool_mem_get(READ_BUF_SIZE);
         if (c->buf == NULL)
             return -1;
         c->start = c->end = 0;
@@ -818,7 +818,7 @@ int http_conn_read_space(struct http_conn *c, char **buf, size_t *len)
 void http_conn_read_blocked(struct http_conn *c)
 {
     if (c->buf != NULL && c->phase == PH_IDLE && c->start == c->end) {
-        free(c->buf);
+        pool_mem_put(c->buf, READ_BUF_SIZE);
         c->buf = NULL;
         c->start = c->end = 0;
     }
@@ -1117,7 +1117,7 @@ static enum conn_state enter_wait(struct http_conn *c, int64_t now)
         if (c->buf != NULL && c->start == c->end) {
             /* nothing unread: a request waiting on its upstream holds no read buffer (event holds thousands)
              */
-            free(c->buf);
+            pool_mem_put(c->buf, READ_BUF_SIZE);
             c->buf = NULL;
             c->start = c->end = 0;
         }

@@ -10,6 +10,16 @@
 
 struct pool;
 
+/* malloc(size), taken from the memory of that size this thread gave back (pool_mem_put()) if any. */
+void *pool_mem_get(size_t size);
+
+/* Gives back what pool_mem_get(size) returned: kept for the thread's next pool_mem_get() of that size (a few
+ * of each of a few sizes up to 32 KiB; freed when the thread ends), else freed. NULL is allowed. */
+void pool_mem_put(void *p, size_t size);
+
+/* Frees what the calling thread keeps (for leak checks, and a process that ends). */
+void pool_mem_release(void);
+
 /* Creates a pool whose first block holds about `size` bytes; NULL when out of memory. */
 struct pool *pool_create(size_t size);
 
