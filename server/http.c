@@ -18,14 +18,23 @@ _Static_assert(HTTP_PEER_TEXT >= INET6_ADDRSTRLEN, "HTTP_PEER_TEXT holds any add
 const char *http_peer_text(const struct request *r, char *buf)
 {
     if (r->peer_family == AF_INET) {
-        /* written directly: inet_ntop() costs more than the rest of an access log line */
-        char *p = buf;
-        for (int i = 0; i < 4; i++) {
-            if (i > 0)
-                *p++ = '.';
-            p += util_utoa(p, r->peer_addr[i]);
+        /* written directly: inet_ntop() costs more than the rest of an access log line; and the last
+         * address kept per thread, as the same clients come again and again (X-Forwarded-For of each
+         * proxied request) */
+        static __thread unsigned char last[4];
+        static __thread char text[16];
+        static __thread size_t text_len;
+        if (text_len == 0 || memcmp(last, r->peer_addr, 4) != 0) {
+            char *p = text;
+            for (int i = 0; i < 4; i++) {
+                if (i > 0)
+                    *p++ = '.';
+                p += util_utoa(p, r->peer_addr[i]);
+            }
+            text_len = (size_t)(p - text);
+            memcpy(last, r->peer_addr, 4);
         }
-        *p = '\0';
+        memcpy(buf, text, text_len + 1);
         return buf;
     }
     if (r->peer_family == 0 || inet_ntop(r->peer_family, r->peer_addr, buf, HTTP_PEER_TEXT) == NULL)

@@ -937,11 +937,20 @@ static enum conn_state respond(struct http_conn *c, int64_t now)
     else
         c->x->seg = r->body;
     c->x->seg_off = 0;
+    /* one allocation for the whole head: 256 bytes cover the status line and the core's own headers; the
+     * lengths of the handler's headers are measured once (those of the first HEAD_LENS ones kept) */
+    enum { HEAD_LENS = 32 };
+    size_t lens[2 * HEAD_LENS];
+    size_t size = 256 + (r->content_type ? strlen(r->content_type) : 0);
     int own_date = 0, own_server = 0; /* a proxied response carries its origin's */
     for (int i = 0; i < r->n_resp_headers; i++) {
         const char *name = r->resp_headers[i].name;
-        own_date |= (name[0] == 'D' || name[0] == 'd') && strcasecmp(name, "Date") == 0;
-        own_server |= (name[0] == 'S' || name[0] == 's') && strcasecmp(name, "Server") == 0;
+        size_t nl = strlen(name), vl = strlen(r->resp_headers[i].value);
+        if (i < HEAD_LENS)
+            lens[2 * i] = nl, lens[2 * i + 1] = vl;
+        size += nl + vl + 4;
+        own_date |= nl == 4 && (name[0] | 0x20) == 'd' && strcasecmp(name, "Date") == 0;
+        own_server |= nl == 6 && (name[0] | 0x20) == 's' && strcasecmp(name, "Server") == 0;
     }
     if (r->stream) {
         if (!bodiless && r->stream_length < 0 && c->x->send_body) {
@@ -952,10 +961,6 @@ static enum conn_state respond(struct http_conn *c, int64_t now)
         }
     }
 
-    /* one allocation for the whole head: 256 bytes cover the status line and the core's own headers */
-    size_t size = 256 + (r->content_type ? strlen(r->content_type) : 0);
-    for (int i = 0; i < r->n_resp_headers; i++)
-        size += strlen(r->resp_headers[i].name) + strlen(r->resp_headers[i].value) + 4;
     struct pbuf h = {.pool = r->pool};
     pbuf_reserve(&h, size);
     PUT_LIT(&h, "HTTP/1.1 ");
@@ -970,8 +975,13 @@ static enum conn_state respond(struct http_conn *c, int64_t now)
     }
     if (!own_server)
         PUT_LIT(&h, "Server: " SERVER_SOFTWARE "\r\n");
-    for (int i = 0; i < r->n_resp_headers; i++)
-        put_header(&h, r->resp_headers[i].name, r->resp_headers[i].value);
+    for (int i = 0; i < r->n_resp_headers; i++) {
+        const struct http_header *hd = &r->resp_headers[i];
+        put_bytes(&h, hd->name, i < HEAD_LENS ? lens[2 * i] : strlen(hd->name));
+        PUT_LIT(&h, ": ");
+        put_bytes(&h, hd->value, i < HEAD_LENS ? lens[2 * i + 1] : strlen(hd->value));
+        PUT_LIT(&h, "\r\n");
+    }
     if (!bodiless && (!r->stream || r->stream_length >= 0)) {
         PUT_LIT(&h, "Content-Length: ");
         put_uint(&h, r->stream ? (unsigned long long)r->stream_length : r->body_len);

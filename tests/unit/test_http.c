@@ -322,6 +322,10 @@ Test(http, peer_text)
     cr_assert_str_eq(http_peer_text(r, buf), "0.0.0.0");
     cr_assert_eq(inet_pton(AF_INET, "255.255.255.255", r->peer_addr), 1);
     cr_assert_str_eq(http_peer_text(r, buf), "255.255.255.255", "the longest fits");
+    cr_assert_str_eq(http_peer_text(r, buf), "255.255.255.255", "again (the thread's last)");
+    cr_assert_eq(inet_pton(AF_INET, "192.0.2.17", r->peer_addr), 1);
+    char other[HTTP_PEER_TEXT];
+    cr_assert_str_eq(http_peer_text(r, other), "192.0.2.17", "another after it");
     r->peer_family = AF_INET6;
     cr_assert_eq(inet_pton(AF_INET6, "2001:db8::1", r->peer_addr), 1);
     cr_assert_str_eq(http_peer_text(r, buf), "2001:db8::1");

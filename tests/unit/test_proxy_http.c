@@ -293,6 +293,22 @@ Test(proxy_http, invalid_heads_are_refused)
     char nul[] = "HTTP/1.1 200 OK\r\nX: a\0b\r\n\r\n";
     proxy_resp_init(&pr, test_pool, 0, 8190, 100);
     cr_assert_eq(proxy_resp_feed(&pr, nul, sizeof(nul) - 1), -1);
+    /* CR, LF, NUL or another control byte inside a value, wherever the reads split the head */
+    static const char *const bad[] = {
+        "HTTP/1.1 200 OK\r\nX: a\rb\r\n\r\n", "HTTP/1.1 200 OK\r\nX: a\nb\r\n\r\n",
+        "HTTP/1.1 200 OK\r\nX: a\x01z\r\n\r\n", "HTTP/1.1 200 OK\r\nX: \rb\r\n\r\n"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+        for (size_t step = 1; step <= strlen(bad[i]); step++)
+            cr_assert_null(parse(bad[i], step, 0, &pr, 0), "case %zu, step %zu", i, step);
+    for (size_t step = 1; step < sizeof(nul) - 1; step++) {
+        proxy_resp_init(&pr, test_pool, 0, 8190, 100);
+        int failed = 0;
+        for (size_t pos = 0; pos < sizeof(nul) - 1 && !failed; pos += step) {
+            size_t n = sizeof(nul) - 1 - pos < step ? sizeof(nul) - 1 - pos : step;
+            failed = proxy_resp_feed(&pr, pool_strndup(test_pool, nul + pos, n), n) < 0;
+        }
+        cr_assert(failed, "NUL, step %zu", step);
+    }
     cr_assert_null(
         parse("HTTP/1.1 200 OK\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n", 100, 0, &pr, 0));
     cr_assert_null(
