@@ -15,16 +15,16 @@
  *
  * One struct event per connection on the client's socket, persistent and re-assigned only when the direction
  * changes, so the usual keep-alive request (readable, answer written at once, idle again) costs no
- * epoll_ctl(). A handler's wait has a timer of its own (wev, made at the connection's first wait) for its
- * deadline, so the client's registration stays as it is. The handler's socket (an upstream connection) is
- * registered once for its whole life, edge-triggered for reads and writes (mpm/event_watch.c, as nginx keeps
- * its upstream connections), whichever request uses it, also while it idles in the proxy's pool: a proxied
- * request costs no epoll_ctl() and the pool no poll() to know whether an idle connection was closed by the
- * upstream (sockwatch.h's quiet). Edge-triggered, what is reported while nobody waits is kept (ready), and a
- * wait for something ready resumes the handler at once. Handlers close their sockets through
- * sockwatch_close(), which takes them out first, since the number comes back for the next socket. The
- * client's event firing during a wait (it sent more, or left) takes it out of the epoll set until the core
- * wants the client again.
+ * epoll_ctl(). A handler's wait has a timer of its own (wev, made at the connection's first wait, left added
+ * between waits: WAIT_LAZY_MS) for its deadline, so the client's registration stays as it is. The handler's
+ * socket (an upstream connection) is registered once for its whole life, edge-triggered for reads and writes
+ * (mpm/event_watch.c, as nginx keeps its upstream connections), whichever request uses it, also while it
+ * idles in the proxy's pool: a proxied request costs no epoll_ctl() and the pool no poll() to know whether
+ * an idle connection was closed by the upstream (sockwatch.h's quiet). Edge-triggered, what is reported while
+ * nobody waits is kept (ready), and a wait for something ready resumes the handler at once. Handlers close
+ * their sockets through sockwatch_close(), which takes them out first, since the number comes back for the
+ * next socket. The client's event firing during a wait (it sent more, or left) takes it out of the epoll set
+ * until the core wants the client again.
  *
  * The clock is read once per reactor callback (econn_clock(), into rx.now): the core's steps for that event,
  * the handler's deadlines (request.now) and the events' timeouts all go by it, as nginx's ngx_current_msec
@@ -111,6 +111,12 @@ void econn_watch_start(void)
     event_watch_start(rx.base, resume_waiter);
 }
 
+/* A wait's timer still added for a deadline at most this much before the next wait's serves that one too
+ * (nginx's lazy timers, NGX_TIMER_LAZY_DELAY): it fires a little early at worst, and wait_cb() adds it again
+ * for the rest. A proxied request then costs no timer operation: a wait that ends before its deadline leaves
+ * the timer added, and the next request's deadline, a few milliseconds later, finds it. */
+#define WAIT_LAZY_MS 300
+
 /*
  * WAIT: the handler waits for `what` on its socket fd (0: for its deadline alone) until the deadline. Returns
  * 1 when what it waits for was reported already (the caller resumes the handler now), else 0: wev holds the
@@ -125,17 +131,19 @@ static int wait_arm(struct econn *e, int fd, short what, int64_t deadline)
         return 0;
     }
     e->wwhat = 0;
+    if (e->wev_at != 0 && e->wev_at <= deadline && deadline - e->wev_at < WAIT_LAZY_MS)
+        return 0;
     struct timeval tv = time_left(deadline);
     if (evtimer_add(e->wev, &tv) < 0)
         log_error(LOG_ERR, MODULE, "event_add() of a handler's wait failed");
+    else
+        e->wev_at = deadline;
     return 0;
 }
 
-/* Ends the handler's wait before the core runs it (the deadline's timer costs no system call). */
+/* Ends the handler's wait before the core runs it; its timer stays added for the next wait (WAIT_LAZY_MS). */
 void econn_unwait(struct econn *e)
 {
-    if (e->wwhat >= 0)
-        event_del(e->wev);
     e->wwhat = -1;
     event_watch_unwait(&e->uw);
 }
@@ -380,15 +388,18 @@ static void conn_cb(evutil_socket_t fd, short what, void *arg)
 static void wait_cb(evutil_socket_t fd, short what, void *arg)
 {
     struct econn *e = arg;
-    struct http_conn *c = e->u.hc;
     (void)fd, (void)what;
-    e->wwhat = -1; /* a timer that fired is no longer added */
+    e->wev_at = 0; /* a timer that fired is no longer added */
+    if (e->wwhat < 0)
+        return; /* left added by a wait that has ended (perhaps the connection's, which lingers now) */
+    struct http_conn *c = e->u.hc;
     if (econn_clock() < http_conn_deadline(c)) {
-        /* early, by the clocks' granularity, as in conn_cb() */
+        /* early: by the clocks' granularity, as in conn_cb(), or lazily added for an earlier deadline */
         struct timeval tv = time_left(http_conn_deadline(c));
-        e->wwhat = 0;
         if (evtimer_add(e->wev, &tv) < 0)
             log_error(LOG_ERR, MODULE, "event_add() of a handler's wait failed");
+        else
+            e->wev_at = http_conn_deadline(c);
         return;
     }
     econn_unwait(e);
