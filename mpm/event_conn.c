@@ -16,7 +16,7 @@
  * One struct event per connection on the client's socket, persistent and re-assigned only when the direction
  * changes, so the usual keep-alive request (readable, answer written at once, idle again) costs no
  * epoll_ctl(). A handler's wait has a timer of its own (wev, made at the connection's first wait, left added
- * between waits: WAIT_LAZY_MS) for its deadline, so the client's registration stays as it is. The handler's
+ * between waits: LAZY_MS) for its deadline, so the client's registration stays as it is. The handler's
  * socket (an upstream connection) is registered once for its whole life, edge-triggered for reads and writes
  * (mpm/event_watch.c, as nginx keeps its upstream connections), whichever request uses it, also while it
  * idles in the proxy's pool: a proxied request costs no epoll_ctl() and the pool no poll() to know whether
@@ -80,6 +80,13 @@ static struct timeval time_left(int64_t deadline)
     return (struct timeval){.tv_sec = (time_t)(left / 1000), .tv_usec = (suseconds_t)(left % 1000) * 1000};
 }
 
+/* A timer still added for a moment at most this much before a new deadline serves that one too (nginx's
+ * lazy timers, NGX_TIMER_LAZY_DELAY): it fires a little early at worst, and its callback adds it again for
+ * the rest. A keep-alive request then costs no timer operation of ours: a wait that ends before its deadline
+ * leaves its timer added, and the client's event is already added (libevent added its timeout again when the
+ * request arrived) for about the next keep-alive deadline. */
+#define LAZY_MS 300
+
 /* Makes ev wait for `what` (EV_READ or EV_WRITE) on the client's socket until the monotonic deadline. */
 static void conn_arm(struct econn *e, short what, int64_t deadline)
 {
@@ -89,10 +96,18 @@ static void conn_arm(struct econn *e, short what, int64_t deadline)
         /* persistent events keep their epoll registration across wakeups */
         event_assign(&e->ev, rx.base, e->t.fd, (short)(what | EV_PERSIST), conn_cb, e);
         e->what = what;
+        e->ev_at = 0;
+    } else if (e->ev_at != 0 && e->ev_at <= deadline && deadline - e->ev_at < LAZY_MS) {
+        return;
     }
     struct timeval tv = time_left(deadline);
-    if (event_add(&e->ev, &tv) < 0)
+    if (event_add(&e->ev, &tv) < 0) {
         log_error(LOG_ERR, MODULE, "event_add() of a connection failed");
+        e->ev_at = 0;
+        return;
+    }
+    e->ev_ms = deadline > rx.now ? deadline - rx.now : 0;
+    e->ev_at = rx.now + e->ev_ms;
 }
 
 static void wait_cb(evutil_socket_t fd, short what, void *arg);
@@ -111,12 +126,6 @@ void econn_watch_start(void)
     event_watch_start(rx.base, resume_waiter);
 }
 
-/* A wait's timer still added for a deadline at most this much before the next wait's serves that one too
- * (nginx's lazy timers, NGX_TIMER_LAZY_DELAY): it fires a little early at worst, and wait_cb() adds it again
- * for the rest. A proxied request then costs no timer operation: a wait that ends before its deadline leaves
- * the timer added, and the next request's deadline, a few milliseconds later, finds it. */
-#define WAIT_LAZY_MS 300
-
 /*
  * WAIT: the handler waits for `what` on its socket fd (0: for its deadline alone) until the deadline. Returns
  * 1 when what it waits for was reported already (the caller resumes the handler now), else 0: wev holds the
@@ -131,7 +140,7 @@ static int wait_arm(struct econn *e, int fd, short what, int64_t deadline)
         return 0;
     }
     e->wwhat = 0;
-    if (e->wev_at != 0 && e->wev_at <= deadline && deadline - e->wev_at < WAIT_LAZY_MS)
+    if (e->wev_at != 0 && e->wev_at <= deadline && deadline - e->wev_at < LAZY_MS)
         return 0;
     struct timeval tv = time_left(deadline);
     if (evtimer_add(e->wev, &tv) < 0)
@@ -141,7 +150,7 @@ static int wait_arm(struct econn *e, int fd, short what, int64_t deadline)
     return 0;
 }
 
-/* Ends the handler's wait before the core runs it; its timer stays added for the next wait (WAIT_LAZY_MS). */
+/* Ends the handler's wait before the core runs it; its timer stays added for the next wait (LAZY_MS). */
 void econn_unwait(struct econn *e)
 {
     e->wwhat = -1;
@@ -347,7 +356,12 @@ static void conn_cb(evutil_socket_t fd, short what, void *arg)
     struct econn *e = arg;
     (void)fd;
 
-    econn_clock();
+    /* libevent has added ev's timeout again, for as long as the last add asked, from its own time of this
+     * wakeup, which is not later than ours */
+    if (e->ev_at != 0)
+        e->ev_at = econn_clock() + e->ev_ms;
+    else
+        econn_clock();
     if (e->lingering) {
         linger_cb(e, what);
         return;
@@ -365,6 +379,7 @@ static void conn_cb(evutil_socket_t fd, short what, void *arg)
         if (what & (EV_READ | EV_WRITE)) {
             event_del(&e->ev);
             e->what = -1;
+            e->ev_at = 0;
         }
         return;
     }

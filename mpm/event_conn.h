@@ -33,6 +33,9 @@ struct econn {
     struct event *wev;         /* a handler's wait (WAIT): its deadline, a timer made at the first wait */
     struct uwatch *uw;         /* the handler's socket it waits on (event_watch.c), or NULL */
     short what;                /* the events ev is assigned for; -1 when it is not added */
+    int64_t ev_at;             /* ev's timeout fires at the latest then (0: not known) ... */
+    int64_t ev_ms;             /* ... having been added for this long: libevent adds it again for as long
+                                  from each wakeup (EV_PERSIST) */
     int64_t wev_at;            /* the deadline wev is added for; 0 while it is not added */
     short wwhat;               /* 0 while a handler waits, else -1 */
     short want;        /* what the transport's last read or write waits for; 0 when it did not block */
