@@ -106,8 +106,9 @@ static void conn_arm(struct econn *e, short what, int64_t deadline)
         e->ev_at = 0;
         return;
     }
+    /* a zero timeout is not added again by libevent: nothing is known to be added then */
     e->ev_ms = deadline > rx.now ? deadline - rx.now : 0;
-    e->ev_at = rx.now + e->ev_ms;
+    e->ev_at = e->ev_ms > 0 ? rx.now + e->ev_ms : 0;
 }
 
 static void wait_cb(evutil_socket_t fd, short what, void *arg);
