@@ -169,7 +169,7 @@ struct http_conn *driver_conn_start(const struct server *s, const struct listene
 }
 
 enum conn_state driver_read(struct http_conn *c, struct transport *t, enum conn_state st, const char *module,
-                            int *blocked, int *full)
+                            int *blocked, int *full, int64_t now)
 {
     char *buf;
     size_t len;
@@ -182,10 +182,10 @@ enum conn_state driver_read(struct http_conn *c, struct transport *t, enum conn_
     ssize_t n = t->ops->recv(t, buf, len);
     if (n > 0) {
         *full = (size_t)n == len;
-        return http_conn_input(c, (size_t)n, now_ms());
+        return http_conn_input(c, (size_t)n, now);
     }
     if (n == 0)
-        return http_conn_eof(c, now_ms());
+        return http_conn_eof(c, now);
     if (errno == EINTR)
         return st;
     if (errno == EAGAIN || errno == EWOULDBLOCK) {
@@ -206,7 +206,8 @@ ssize_t driver_send(struct transport *t, const struct conn_out *out)
     return t->ops->send_file(t, out->file_fd, out->file_off, out->file_len);
 }
 
-enum conn_state driver_write(struct http_conn *c, struct transport *t, const char *module, int *blocked)
+enum conn_state driver_write(struct http_conn *c, struct transport *t, const char *module, int *blocked,
+                             int64_t now)
 {
     struct conn_out out;
 
@@ -218,7 +219,7 @@ enum conn_state driver_write(struct http_conn *c, struct transport *t, const cha
     }
     ssize_t n = driver_send(t, &out);
     if (n > 0)
-        return http_conn_sent(c, (size_t)n, now_ms());
+        return http_conn_sent(c, (size_t)n, now);
     if (errno == EINTR)
         return CONN_WRITE;
     if (errno == EAGAIN || errno == EWOULDBLOCK) {

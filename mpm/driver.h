@@ -109,18 +109,19 @@ struct http_conn *driver_conn_start(const struct server *s, const struct listene
  * Reads once through t into the core's space. Returns the core's new state; *blocked is set when nothing
  * could be read (EAGAIN) to what the transport waits for (TRANSPORT_WANT_READ, or _WRITE for TLS), *full
  * when the read filled the whole space (more may be waiting). Errors and EOF end in the core (logged at
- * debug).
+ * debug). `now` is the monotonic ms the core is given (the reactor's time of the event under event).
  */
 enum conn_state driver_read(struct http_conn *c, struct transport *t, enum conn_state st, const char *module,
-                            int *blocked, int *full);
+                            int *blocked, int *full, int64_t now);
 
 /*
  * Writes once through t what the core has pending (buffers, corked when a small file range follows, or the
  * file range: sendfile(), SSL_sendfile() or read + SSL_write). Returns the core's new state; *blocked is set
  * when nothing could be written (EAGAIN) to what the transport waits for (TRANSPORT_WANT_WRITE, or _READ for
- * TLS). Errors end in the core (logged at debug).
+ * TLS). Errors end in the core (logged at debug). `now` as for driver_read().
  */
-enum conn_state driver_write(struct http_conn *c, struct transport *t, const char *module, int *blocked);
+enum conn_state driver_write(struct http_conn *c, struct transport *t, const char *module, int *blocked,
+                             int64_t now);
 
 /*
  * Writes once through t what `out` describes; for blocking and non-blocking sockets alike. Returns the bytes

@@ -243,6 +243,7 @@ static void accept_cb(evutil_socket_t set, short what, void *arg)
 static void tick_cb(evutil_socket_t fd, short what, void *arg)
 {
     (void)fd, (void)what, (void)arg;
+    econn_clock(); /* for the connections a leaving child closes now */
     log_flush_due(0);
     if (*rx.ctx->stop)
         event_base_loopbreak(rx.base);

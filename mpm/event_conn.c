@@ -15,16 +15,21 @@
  *
  * One struct event per connection on the client's socket, persistent and re-assigned only when the direction
  * changes, so the usual keep-alive request (readable, answer written at once, idle again) costs no
- * epoll_ctl(). A handler's wait has a timer of its own (wev, made at the connection's first wait) for its
- * deadline, so the client's registration stays as it is. The handler's socket (an upstream connection) is
- * registered once for its whole life, edge-triggered for reads and writes (mpm/event_watch.c, as nginx keeps
- * its upstream connections), whichever request uses it, also while it idles in the proxy's pool: a proxied
- * request costs no epoll_ctl() and the pool no poll() to know whether an idle connection was closed by the
- * upstream (sockwatch.h's quiet). Edge-triggered, what is reported while nobody waits is kept (ready), and a
- * wait for something ready resumes the handler at once. Handlers close their sockets through
- * sockwatch_close(), which takes them out first, since the number comes back for the next socket. The
- * client's event firing during a wait (it sent more, or left) takes it out of the epoll set until the core
- * wants the client again.
+ * epoll_ctl(). A handler's wait has a timer of its own (wev, made at the connection's first wait, left added
+ * between waits: LAZY_MS) for its deadline, so the client's registration stays as it is. The handler's
+ * socket (an upstream connection) is registered once for its whole life, edge-triggered for reads and writes
+ * (mpm/event_watch.c, as nginx keeps its upstream connections), whichever request uses it, also while it
+ * idles in the proxy's pool: a proxied request costs no epoll_ctl() and the pool no poll() to know whether
+ * an idle connection was closed by the upstream (sockwatch.h's quiet). Edge-triggered, what is reported while
+ * nobody waits is kept (ready), and a wait for something ready resumes the handler at once. Handlers close
+ * their sockets through sockwatch_close(), which takes them out first, since the number comes back for the
+ * next socket. The client's event firing during a wait (it sent more, or left) takes it out of the epoll set
+ * until the core wants the client again.
+ *
+ * The clock is read once per reactor callback (econn_clock(), into rx.now): the core's steps for that event,
+ * the handler's deadlines (request.now) and the events' timeouts all go by it, as nginx's ngx_current_msec
+ * goes per loop iteration. A proxied request then costs two clock reads (the client's event, the upstream's),
+ * not one per step.
  */
 #include <errno.h>
 #include <stdatomic.h>
@@ -61,14 +66,26 @@ static void set_idle(struct econn *e, int idle)
     atomic_fetch_add_explicit(&rx.row->idle_conns, idle ? 1 : -1, memory_order_relaxed);
 }
 
-/* An event's timeout: what is left until the monotonic deadline. */
+int64_t econn_clock(void)
+{
+    return rx.now = now_ms();
+}
+
+/* An event's timeout: what is left until the monotonic deadline, from the time of the event handled. */
 static struct timeval time_left(int64_t deadline)
 {
-    int64_t left = deadline - now_ms();
+    int64_t left = deadline - rx.now;
     if (left < 0)
         left = 0;
     return (struct timeval){.tv_sec = (time_t)(left / 1000), .tv_usec = (suseconds_t)(left % 1000) * 1000};
 }
+
+/* A timer still added for a moment at most this much before a new deadline serves that one too (nginx's
+ * lazy timers, NGX_TIMER_LAZY_DELAY): it fires a little early at worst, and its callback adds it again for
+ * the rest. A keep-alive request then costs no timer operation of ours: a wait that ends before its deadline
+ * leaves its timer added, and the client's event is already added (libevent added its timeout again when the
+ * request arrived) for about the next keep-alive deadline. */
+#define LAZY_MS 300
 
 /* Makes ev wait for `what` (EV_READ or EV_WRITE) on the client's socket until the monotonic deadline. */
 static void conn_arm(struct econn *e, short what, int64_t deadline)
@@ -79,10 +96,19 @@ static void conn_arm(struct econn *e, short what, int64_t deadline)
         /* persistent events keep their epoll registration across wakeups */
         event_assign(&e->ev, rx.base, e->t.fd, (short)(what | EV_PERSIST), conn_cb, e);
         e->what = what;
+        e->ev_at = 0;
+    } else if (e->ev_at != 0 && e->ev_at <= deadline && deadline - e->ev_at < LAZY_MS) {
+        return;
     }
     struct timeval tv = time_left(deadline);
-    if (event_add(&e->ev, &tv) < 0)
+    if (event_add(&e->ev, &tv) < 0) {
         log_error(LOG_ERR, MODULE, "event_add() of a connection failed");
+        e->ev_at = 0;
+        return;
+    }
+    /* a zero timeout is not added again by libevent: nothing is known to be added then */
+    e->ev_ms = deadline > rx.now ? deadline - rx.now : 0;
+    e->ev_at = e->ev_ms > 0 ? rx.now + e->ev_ms : 0;
 }
 
 static void wait_cb(evutil_socket_t fd, short what, void *arg);
@@ -93,7 +119,7 @@ static void resume_waiter(void *waiter)
 {
     struct econn *e = waiter;
     econn_unwait(e);
-    conn_drive(e, http_conn_ready(e->u.hc, now_ms()));
+    conn_drive(e, http_conn_ready(e->u.hc, econn_clock()));
 }
 
 void econn_watch_start(void)
@@ -115,17 +141,19 @@ static int wait_arm(struct econn *e, int fd, short what, int64_t deadline)
         return 0;
     }
     e->wwhat = 0;
+    if (e->wev_at != 0 && e->wev_at <= deadline && deadline - e->wev_at < LAZY_MS)
+        return 0;
     struct timeval tv = time_left(deadline);
     if (evtimer_add(e->wev, &tv) < 0)
         log_error(LOG_ERR, MODULE, "event_add() of a handler's wait failed");
+    else
+        e->wev_at = deadline;
     return 0;
 }
 
-/* Ends the handler's wait before the core runs it (the deadline's timer costs no system call). */
+/* Ends the handler's wait before the core runs it; its timer stays added for the next wait (LAZY_MS). */
 void econn_unwait(struct econn *e)
 {
-    if (e->wwhat >= 0)
-        event_del(e->wev);
     e->wwhat = -1;
     event_watch_unwait(&e->uw);
 }
@@ -170,7 +198,7 @@ static void conn_close(struct econn *e, int linger)
      * close with unread data does not turn into a reset that could destroy the response in flight. */
     if (linger && shutdown(e->t.fd, SHUT_WR) == 0) {
         e->lingering = 1;
-        e->u.linger_until = now_ms() + DRIVER_LINGER_MS;
+        e->u.linger_until = rx.now + DRIVER_LINGER_MS;
         conn_arm(e, EV_READ, e->u.linger_until);
         return;
     }
@@ -193,7 +221,7 @@ void econn_end(struct econn *e)
 /* Lingering close: drops what arrived; EOF, an error or the end of the 2 s closes. */
 static void linger_cb(struct econn *e, short what)
 {
-    if (((what & EV_READ) && driver_linger_drain(e->t.fd)) || now_ms() >= e->u.linger_until) {
+    if (((what & EV_READ) && driver_linger_drain(e->t.fd)) || rx.now >= e->u.linger_until) {
         econn_free(e);
         return;
     }
@@ -205,7 +233,7 @@ static enum conn_state conn_read(struct econn *e, enum conn_state st)
 {
     int blocked = 0, full = 1;
     for (int i = 0; i < READ_ROUNDS && full && (i == 0 || st == CONN_READ); i++)
-        st = driver_read(e->u.hc, &e->t, st, MODULE, &blocked, &full);
+        st = driver_read(e->u.hc, &e->t, st, MODULE, &blocked, &full, rx.now);
     e->want = (short)blocked;
     return st;
 }
@@ -216,7 +244,7 @@ static enum conn_state conn_write(struct econn *e)
     enum conn_state st = CONN_WRITE;
     int blocked = 0;
     for (int i = 0; i < WRITE_ROUNDS && st == CONN_WRITE && !blocked; i++)
-        st = driver_write(e->u.hc, &e->t, MODULE, &blocked);
+        st = driver_write(e->u.hc, &e->t, MODULE, &blocked, rx.now);
     e->want = (short)blocked;
     return st;
 }
@@ -265,7 +293,7 @@ static void conn_drive(struct econn *e, enum conn_state st)
                          : events == CONN_WAIT_IN ? EV_READ
                                                   : EV_WRITE,
                          http_conn_deadline(e->u.hc))) {
-                st = http_conn_ready(e->u.hc, now_ms());
+                st = http_conn_ready(e->u.hc, rx.now);
                 break;
             }
             return;
@@ -315,7 +343,7 @@ static void handshake_step(struct econn *e)
 
 static void handshake_cb(struct econn *e, short what)
 {
-    if (!(what & (EV_READ | EV_WRITE)) && now_ms() >= e->u.handshake_until) {
+    if (!(what & (EV_READ | EV_WRITE)) && rx.now >= e->u.handshake_until) {
         log_error(LOG_INFO, "ssl", "handshake timed out (RequestReadTimeout handshake=%d)",
                   rx.s->handshake_timeout.timeout > 0 ? rx.s->handshake_timeout.timeout : rx.s->timeout);
         econn_free(e);
@@ -329,6 +357,12 @@ static void conn_cb(evutil_socket_t fd, short what, void *arg)
     struct econn *e = arg;
     (void)fd;
 
+    /* libevent has added ev's timeout again, for as long as the last add asked, from its own time of this
+     * wakeup, which is not later than ours */
+    if (e->ev_at != 0)
+        e->ev_at = econn_clock() + e->ev_ms;
+    else
+        econn_clock();
     if (e->lingering) {
         linger_cb(e, what);
         return;
@@ -346,6 +380,7 @@ static void conn_cb(evutil_socket_t fd, short what, void *arg)
         if (what & (EV_READ | EV_WRITE)) {
             event_del(&e->ev);
             e->what = -1;
+            e->ev_at = 0;
         }
         return;
     }
@@ -353,8 +388,8 @@ static void conn_cb(evutil_socket_t fd, short what, void *arg)
         if (st == CONN_READ || st == CONN_KEEPALIVE)
             st = conn_read(e, st);
         /* CONN_WRITE: conn_drive() writes */
-    } else if (now_ms() >= http_conn_deadline(c)) {
-        st = http_conn_timeout(c, now_ms());
+    } else if (rx.now >= http_conn_deadline(c)) {
+        st = http_conn_timeout(c, rx.now);
     } else {
         /* the timer fired early by the clocks' granularity: wait again for the same thing. No I/O here: a
          * write tried now could move a few bytes into a socket that never reported room (a client that does
@@ -369,19 +404,22 @@ static void conn_cb(evutil_socket_t fd, short what, void *arg)
 static void wait_cb(evutil_socket_t fd, short what, void *arg)
 {
     struct econn *e = arg;
-    struct http_conn *c = e->u.hc;
     (void)fd, (void)what;
-    e->wwhat = -1; /* a timer that fired is no longer added */
-    if (now_ms() < http_conn_deadline(c)) {
-        /* early, by the clocks' granularity, as in conn_cb() */
+    e->wev_at = 0; /* a timer that fired is no longer added */
+    if (e->wwhat < 0)
+        return; /* left added by a wait that has ended (perhaps the connection's, which lingers now) */
+    struct http_conn *c = e->u.hc;
+    if (econn_clock() < http_conn_deadline(c)) {
+        /* early: by the clocks' granularity, as in conn_cb(), or lazily added for an earlier deadline */
         struct timeval tv = time_left(http_conn_deadline(c));
-        e->wwhat = 0;
         if (evtimer_add(e->wev, &tv) < 0)
             log_error(LOG_ERR, MODULE, "event_add() of a handler's wait failed");
+        else
+            e->wev_at = http_conn_deadline(c);
         return;
     }
     econn_unwait(e);
-    conn_drive(e, http_conn_timeout(c, now_ms()));
+    conn_drive(e, http_conn_timeout(c, rx.now));
 }
 
 /* A new connection: a TLS one shakes hands first; the core starts in READ, waiting for its first bytes
@@ -390,6 +428,7 @@ void econn_new(const struct listener *l, int fd, const struct sockaddr *peer, so
 {
     struct econn *e = calloc(1, sizeof(*e));
     struct http_conn *c = NULL;
+    econn_clock();
     event_watch_check_new(fd);
     if (e == NULL || driver_transport_open(rx.s, l, &e->t, fd, peer, peerlen, MODULE) < 0 ||
         (!e->t.handshaking && (c = driver_conn_start(rx.s, l, &e->t, peer, peerlen, MODULE)) == NULL)) {
@@ -406,7 +445,7 @@ void econn_new(const struct listener *l, int fd, const struct sockaddr *peer, so
         http_conn_set_slot(c, rx.slot);
         e->u.hc = c;
     } else {
-        e->u.handshake_until = driver_handshake_deadline(rx.s, now_ms());
+        e->u.handshake_until = driver_handshake_deadline(rx.s, rx.now);
     }
     e->l = l;
     e->what = e->wwhat = -1;

@@ -33,7 +33,11 @@ struct econn {
     struct event *wev;         /* a handler's wait (WAIT): its deadline, a timer made at the first wait */
     struct uwatch *uw;         /* the handler's socket it waits on (event_watch.c), or NULL */
     short what;                /* the events ev is assigned for; -1 when it is not added */
-    short wwhat;               /* 0 while wev is added, else -1 */
+    int64_t ev_at;             /* ev's timeout fires at the latest then (0: not known) ... */
+    int64_t ev_ms;             /* ... having been added for this long: libevent adds it again for as long
+                                  from each wakeup (EV_PERSIST) */
+    int64_t wev_at;            /* the deadline wev is added for; 0 while it is not added */
+    short wwhat;               /* 0 while a handler waits, else -1 */
     short want;        /* what the transport's last read or write waits for; 0 when it did not block */
     unsigned idle : 1; /* counted in the scoreboard's idle_conns */
     unsigned lingering : 1;
@@ -59,6 +63,7 @@ struct reactor {
     int cap_logged;         /* the cap warning was logged in this episode */
     int in_backoff;         /* stopped accepting after a resource error */
     struct driver_acceptor acceptor;
+    int64_t now;    /* monotonic ms, read once per reactor callback (clock_now()): the time of that event */
     int leaving;    /* no more accepting: drain and exit */
     int leave_mode; /* CHILD_LEAVE, or CHILD_LEAVE_AFTER_NEXT (graceful restart: idle ones stay) */
 };
@@ -68,6 +73,10 @@ extern struct reactor rx;
 
 /* Adds or removes the listener events so that they are added exactly when accepting is allowed. */
 void event_update_listening(void);
+
+/* Reads the clock into rx.now, once per callback: what the connections' steps of that event go by (an event's
+ * work takes microseconds; deadlines are in milliseconds). Returns it. */
+int64_t econn_clock(void);
 
 /* A new connection accepted on l: read at once (the request has usually arrived), or a TLS handshake begun.
  */

@@ -106,7 +106,7 @@ static enum conn_state do_read(struct http_conn *c, struct transport *t, enum co
     }
 
     int blocked, full;
-    st = driver_read(c, t, st, "core", &blocked, &full);
+    st = driver_read(c, t, st, "core", &blocked, &full, now_ms());
     if (!blocked)
         return st;
     switch (wait_fd(t->fd, poll_events(blocked, POLLIN), deadline)) {
@@ -123,7 +123,7 @@ static enum conn_state do_read(struct http_conn *c, struct transport *t, enum co
 static enum conn_state do_write(struct http_conn *c, struct transport *t)
 {
     int blocked;
-    enum conn_state st = driver_write(c, t, "core", &blocked);
+    enum conn_state st = driver_write(c, t, "core", &blocked, now_ms());
     if (!blocked)
         return st;
     switch (wait_fd(t->fd, poll_events(blocked, POLLOUT), http_conn_deadline(c))) {

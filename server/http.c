@@ -18,14 +18,23 @@ _Static_assert(HTTP_PEER_TEXT >= INET6_ADDRSTRLEN, "HTTP_PEER_TEXT holds any add
 const char *http_peer_text(const struct request *r, char *buf)
 {
     if (r->peer_family == AF_INET) {
-        /* written directly: inet_ntop() costs more than the rest of an access log line */
-        char *p = buf;
-        for (int i = 0; i < 4; i++) {
-            if (i > 0)
-                *p++ = '.';
-            p += util_utoa(p, r->peer_addr[i]);
+        /* written directly: inet_ntop() costs more than the rest of an access log line; and the last
+         * address kept per thread, as the same clients come again and again (X-Forwarded-For of each
+         * proxied request) */
+        static __thread unsigned char last[4];
+        static __thread char text[16];
+        static __thread size_t text_len;
+        if (text_len == 0 || memcmp(last, r->peer_addr, 4) != 0) {
+            char *p = text;
+            for (int i = 0; i < 4; i++) {
+                if (i > 0)
+                    *p++ = '.';
+                p += util_utoa(p, r->peer_addr[i]);
+            }
+            text_len = (size_t)(p - text);
+            memcpy(last, r->peer_addr, 4);
         }
-        *p = '\0';
+        memcpy(buf, text, text_len + 1);
         return buf;
     }
     if (r->peer_family == 0 || inet_ntop(r->peer_family, r->peer_addr, buf, HTTP_PEER_TEXT) == NULL)
@@ -106,23 +115,42 @@ void http_resp_status(struct request *r, int status)
     r->status = status;
 }
 
-int http_resp_header(struct request *r, const char *name, const char *value)
+/* The next free response header, the array grown in the pool when full; NULL when out of memory. */
+static struct http_header *resp_header_slot(struct request *r)
 {
     if (r->n_resp_headers == r->cap_resp_headers) {
         int cap = r->cap_resp_headers ? r->cap_resp_headers * 2 : 8;
         struct http_header *h = pool_alloc(r->pool, sizeof(*h) * (size_t)cap);
         if (h == NULL)
-            return -1;
+            return NULL;
         if (r->n_resp_headers > 0)
             memcpy(h, r->resp_headers, sizeof(*h) * (size_t)r->n_resp_headers);
         r->resp_headers = h;
         r->cap_resp_headers = cap;
     }
-    struct http_header *h = &r->resp_headers[r->n_resp_headers];
+    return &r->resp_headers[r->n_resp_headers];
+}
+
+int http_resp_header(struct request *r, const char *name, const char *value)
+{
+    struct http_header *h = resp_header_slot(r);
+    if (h == NULL)
+        return -1;
     h->name = pool_strdup(r->pool, name);
     h->value = pool_strdup(r->pool, value);
     if (h->name == NULL || h->value == NULL)
         return -1;
+    r->n_resp_headers++;
+    return 0;
+}
+
+int http_resp_header_ref(struct request *r, const char *name, const char *value)
+{
+    struct http_header *h = resp_header_slot(r);
+    if (h == NULL)
+        return -1;
+    h->name = name;
+    h->value = value;
     r->n_resp_headers++;
     return 0;
 }

@@ -110,6 +110,8 @@ struct request {
     int wait_fd;             /* for _READABLE and _WRITABLE: the handler's own socket */
     int64_t wait_until;      /* monotonic ms: resume() is called at the latest then */
     int wait_timed_out;      /* set by the core before resume(): the deadline passed, the wait did not end */
+    int64_t now;             /* monotonic ms when the core calls the handler: the clock for its deadlines
+                                (read once per event by the MPM, not per call) */
 
     /* a streamed response (http_resp_stream()): the head first, then the body as the handler gives it */
     int stream;              /* the response is streamed */
@@ -138,6 +140,9 @@ void http_resp_status(struct request *r, int status);
 
 /* Adds a response header; both strings are copied into r->pool. Returns 0, or -1 when out of memory. */
 int http_resp_header(struct request *r, const char *name, const char *value);
+
+/* The same without copying: name and value must live as long as the request (in r->pool, or static). */
+int http_resp_header_ref(struct request *r, const char *name, const char *value);
 
 /* Sets the Content-Type (copied). */
 int http_resp_content_type(struct request *r, const char *type);

@@ -291,14 +291,14 @@ static void handler_cleanup(struct http_conn *c)
 }
 
 /* Logs and accounts the finished request, then forgets it (its pool is reset, not freed). */
-static void end_request(struct http_conn *c)
+static void end_request(struct http_conn *c, int64_t now)
 {
     struct request *r = &c->x->req;
     handler_cleanup(c);
     settle_line(c->x, 1);
     log_access(c->s, r);
     if (c->slot != NULL) /* the duration as the access log's %D measures it */
-        scoreboard_request_done(c->slot, r->bytes_sent + c->x->head_len, now_ms() - r->start_ms);
+        scoreboard_request_done(c->slot, r->bytes_sent + c->x->head_len, now - r->start_ms);
     http_resp_close_files(r);
     c->x = NULL;
     pool_reset(c->pool);
@@ -309,7 +309,7 @@ static void end_request(struct http_conn *c)
 static void go_idle(struct http_conn *c)
 {
     if (c->start == c->end) {
-        free(c->buf);
+        pool_mem_put(c->buf, READ_BUF_SIZE);
         c->buf = NULL;
         c->start = c->end = 0;
         pool_destroy(c->pool);
@@ -758,8 +758,8 @@ void http_conn_destroy(struct http_conn *c)
     if (c == NULL)
         return;
     if (c->x != NULL && c->phase != PH_IDLE)
-        end_request(c);
-    free(c->buf);
+        end_request(c, now_ms());
+    pool_mem_put(c->buf, READ_BUF_SIZE);
     pool_destroy(c->pool);
     free(c);
 }
@@ -796,7 +796,7 @@ void http_conn_set_local(struct http_conn *c, const struct sockaddr *local, sock
 int http_conn_read_space(struct http_conn *c, char **buf, size_t *len)
 {
     if (c->buf == NULL) {
-        c->buf = malloc(READ_BUF_SIZE);
+        c->buf = pool_mem_get(READ_BUF_SIZE);
         if (c->buf == NULL)
             return -1;
         c->start = c->end = 0;
@@ -818,7 +818,7 @@ int http_conn_read_space(struct http_conn *c, char **buf, size_t *len)
 void http_conn_read_blocked(struct http_conn *c)
 {
     if (c->buf != NULL && c->phase == PH_IDLE && c->start == c->end) {
-        free(c->buf);
+        pool_mem_put(c->buf, READ_BUF_SIZE);
         c->buf = NULL;
         c->start = c->end = 0;
     }
@@ -882,45 +882,22 @@ static const char *allow_header(struct pool *p, unsigned methods)
     return b.failed ? NULL : b.p;
 }
 
-/* pbuf_append() inline while the head's one reservation holds (always, but for headers longer than counted):
- * the head is a few dozen short pieces, and a call for each cost more than the copying. */
-static inline void put_bytes(struct pbuf *b, const char *s, size_t n)
+/* The head is written into one allocation of a size counted beforehand: the handler's headers as measured,
+ * and at most this for the status line and the core's own headers (a reason phrase is shorter than 64 bytes,
+ * an HTTP date 29). */
+#define HEAD_CORE_MAX                                                                                        \
+    (sizeof("HTTP/1.1 ") + 20 + sizeof(" ") + 64 + sizeof("Date: ") + 32 +                                   \
+     sizeof("Server: " SERVER_SOFTWARE "\r\n") + sizeof("Content-Length: ") + 20 +                           \
+     sizeof("Content-Type: ") + sizeof("Connection: keep-alive\r\n") + 4 * sizeof("\r\n"))
+
+/* Copies n bytes to w, which has room (HEAD_CORE_MAX); returns the end. */
+static inline char *put_at(char *w, const char *s, size_t n)
 {
-    if (b->p != NULL && b->len + n < b->cap) {
-        memcpy(b->p + b->len, s, n);
-        b->len += n;
-        b->p[b->len] = '\0';
-    } else {
-        pbuf_append(b, s, n);
-    }
+    memcpy(w, s, n);
+    return w + n;
 }
 
-/* Appends the decimal digits of v (no printf on the path of every response). */
-static void put_uint(struct pbuf *b, unsigned long long v)
-{
-    char digits[20];
-    size_t i = sizeof(digits);
-    do
-        digits[--i] = (char)('0' + v % 10);
-    while ((v /= 10) > 0);
-    put_bytes(b, digits + i, sizeof(digits) - i);
-}
-
-static void put_str(struct pbuf *b, const char *s)
-{
-    put_bytes(b, s, strlen(s));
-}
-
-/* Appends "name: value" CRLF. */
-static void put_header(struct pbuf *b, const char *name, const char *value)
-{
-    put_str(b, name);
-    put_bytes(b, ": ", 2);
-    put_str(b, value);
-    put_bytes(b, "\r\n", 2);
-}
-
-#define PUT_LIT(b, lit) put_bytes((b), (lit), sizeof(lit) - 1)
+#define PUT_AT_LIT(w, lit) put_at((w), (lit), sizeof(lit) - 1)
 
 /* Serialises status line and headers into c->x->head and starts writing. */
 static enum conn_state respond(struct http_conn *c, int64_t now)
@@ -944,11 +921,22 @@ static enum conn_state respond(struct http_conn *c, int64_t now)
     else
         c->x->seg = r->body;
     c->x->seg_off = 0;
+    /* one allocation for the whole head, written without a check per piece: HEAD_CORE_MAX bytes cover the
+     * status line and the core's own headers; the lengths of the handler's headers are measured once (those
+     * of the first HEAD_LENS ones kept) */
+    enum { HEAD_LENS = 32 };
+    size_t lens[2 * HEAD_LENS];
+    size_t ctype_len = r->content_type ? strlen(r->content_type) : 0;
+    size_t size = HEAD_CORE_MAX + ctype_len;
     int own_date = 0, own_server = 0; /* a proxied response carries its origin's */
     for (int i = 0; i < r->n_resp_headers; i++) {
         const char *name = r->resp_headers[i].name;
-        own_date |= (name[0] == 'D' || name[0] == 'd') && strcasecmp(name, "Date") == 0;
-        own_server |= (name[0] == 'S' || name[0] == 's') && strcasecmp(name, "Server") == 0;
+        size_t nl = strlen(name), vl = strlen(r->resp_headers[i].value);
+        if (i < HEAD_LENS)
+            lens[2 * i] = nl, lens[2 * i + 1] = vl;
+        size += nl + vl + 4;
+        own_date |= nl == 4 && (name[0] | 0x20) == 'd' && strcasecmp(name, "Date") == 0;
+        own_server |= nl == 6 && (name[0] | 0x20) == 's' && strcasecmp(name, "Server") == 0;
     }
     if (r->stream) {
         if (!bodiless && r->stream_length < 0 && c->x->send_body) {
@@ -959,47 +947,53 @@ static enum conn_state respond(struct http_conn *c, int64_t now)
         }
     }
 
-    /* one allocation for the whole head: 256 bytes cover the status line and the core's own headers */
-    size_t size = 256 + (r->content_type ? strlen(r->content_type) : 0);
-    for (int i = 0; i < r->n_resp_headers; i++)
-        size += strlen(r->resp_headers[i].name) + strlen(r->resp_headers[i].value) + 4;
-    struct pbuf h = {.pool = r->pool};
-    pbuf_reserve(&h, size);
-    PUT_LIT(&h, "HTTP/1.1 ");
-    put_uint(&h, (unsigned)status);
-    PUT_LIT(&h, " ");
-    put_str(&h, http_reason(status));
-    PUT_LIT(&h, "\r\n");
-    if (!own_date) {
-        PUT_LIT(&h, "Date: ");
-        put_str(&h, http_date_now());
-        PUT_LIT(&h, "\r\n");
-    }
-    if (!own_server)
-        PUT_LIT(&h, "Server: " SERVER_SOFTWARE "\r\n");
-    for (int i = 0; i < r->n_resp_headers; i++)
-        put_header(&h, r->resp_headers[i].name, r->resp_headers[i].value);
-    if (!bodiless && (!r->stream || r->stream_length >= 0)) {
-        PUT_LIT(&h, "Content-Length: ");
-        put_uint(&h, r->stream ? (unsigned long long)r->stream_length : r->body_len);
-        PUT_LIT(&h, "\r\n");
-    } else if (c->x->stream_chunked) {
-        PUT_LIT(&h, "Transfer-Encoding: chunked\r\n");
-    }
-    if (r->content_type != NULL && status != 304)
-        put_header(&h, "Content-Type", r->content_type);
-    if (c->close_after)
-        PUT_LIT(&h, "Connection: close\r\n");
-    else if (r->version_minor == 0)
-        PUT_LIT(&h, "Connection: keep-alive\r\n");
-    PUT_LIT(&h, "\r\n");
-    if (h.failed) {
+    char *head = pool_alloc(r->pool, size);
+    if (head == NULL) {
         c->close_after = 1;
         c->state = CONN_CLOSE;
         return c->state;
     }
-    c->x->head = h.p;
-    c->x->head_len = h.len;
+    char *w = PUT_AT_LIT(head, "HTTP/1.1 ");
+    w += util_utoa(w, (unsigned)status);
+    w = PUT_AT_LIT(w, " ");
+    const char *reason = http_reason(status);
+    w = put_at(w, reason, strlen(reason));
+    w = PUT_AT_LIT(w, "\r\n");
+    if (!own_date) {
+        w = PUT_AT_LIT(w, "Date: ");
+        const char *date = http_date_now();
+        w = put_at(w, date, strlen(date));
+        w = PUT_AT_LIT(w, "\r\n");
+    }
+    if (!own_server)
+        w = PUT_AT_LIT(w, "Server: " SERVER_SOFTWARE "\r\n");
+    for (int i = 0; i < r->n_resp_headers; i++) {
+        const struct http_header *hd = &r->resp_headers[i];
+        w = put_at(w, hd->name, i < HEAD_LENS ? lens[2 * i] : strlen(hd->name));
+        w = PUT_AT_LIT(w, ": ");
+        w = put_at(w, hd->value, i < HEAD_LENS ? lens[2 * i + 1] : strlen(hd->value));
+        w = PUT_AT_LIT(w, "\r\n");
+    }
+    if (!bodiless && (!r->stream || r->stream_length >= 0)) {
+        w = PUT_AT_LIT(w, "Content-Length: ");
+        w += util_utoa(w, r->stream ? (unsigned long long)r->stream_length : r->body_len);
+        w = PUT_AT_LIT(w, "\r\n");
+    } else if (c->x->stream_chunked) {
+        w = PUT_AT_LIT(w, "Transfer-Encoding: chunked\r\n");
+    }
+    if (r->content_type != NULL && status != 304) {
+        w = PUT_AT_LIT(w, "Content-Type: ");
+        w = put_at(w, r->content_type, ctype_len);
+        w = PUT_AT_LIT(w, "\r\n");
+    }
+    if (c->close_after)
+        w = PUT_AT_LIT(w, "Connection: close\r\n");
+    else if (r->version_minor == 0)
+        w = PUT_AT_LIT(w, "Connection: keep-alive\r\n");
+    w = PUT_AT_LIT(w, "\r\n");
+    *w = '\0';
+    c->x->head = head;
+    c->x->head_len = (size_t)(w - head);
     c->x->head_off = 0;
     c->phase = PH_RESPONDING;
     c->state = CONN_WRITE;
@@ -1124,7 +1118,7 @@ static enum conn_state enter_wait(struct http_conn *c, int64_t now)
         if (c->buf != NULL && c->start == c->end) {
             /* nothing unread: a request waiting on its upstream holds no read buffer (event holds thousands)
              */
-            free(c->buf);
+            pool_mem_put(c->buf, READ_BUF_SIZE);
             c->buf = NULL;
             c->start = c->end = 0;
         }
@@ -1164,6 +1158,7 @@ static enum conn_state run_handler(struct http_conn *c, int first, int64_t now)
     r->wait_fd = -1;
     x->wait_body = 0;
     x->handler_called = 1;
+    r->now = now;
     enum handler_result res = first ? x->handler->handle(r) : x->handler->resume(r);
     r->wait_timed_out = 0;
     if (r->stream) {
@@ -1529,7 +1524,7 @@ int http_conn_output(struct http_conn *c, struct conn_out *out)
 /* The response has been written: next request, keep-alive, or close. */
 static enum conn_state finish_response(struct http_conn *c, int64_t now)
 {
-    end_request(c);
+    end_request(c, now);
     if (c->close_after) {
         c->state = CONN_CLOSE;
         return c->state;
@@ -1639,7 +1634,7 @@ int http_conn_wait_fd(const struct http_conn *c, int *events)
 enum conn_state http_conn_abort(struct http_conn *c)
 {
     if (c->x != NULL && c->phase != PH_IDLE)
-        end_request(c);
+        end_request(c, now_ms());
     c->linger = 0;
     c->state = CONN_CLOSE;
     return c->state;

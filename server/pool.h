@@ -6,8 +6,19 @@
 #define HTTPD_POOL_H
 
 #include <stddef.h>
+#include <string.h>
 
 struct pool;
+
+/* malloc(size), taken from the memory of that size this thread gave back (pool_mem_put()) if any. */
+void *pool_mem_get(size_t size);
+
+/* Gives back what pool_mem_get(size) returned: kept for the thread's next pool_mem_get() of that size (a few
+ * of each of a few sizes up to 32 KiB; freed when the thread ends), else freed. NULL is allowed. */
+void pool_mem_put(void *p, size_t size);
+
+/* Frees what the calling thread keeps (for leak checks, and a process that ends). */
+void pool_mem_release(void);
 
 /* Creates a pool whose first block holds about `size` bytes; NULL when out of memory. */
 struct pool *pool_create(size_t size);
@@ -58,6 +69,19 @@ int pbuf_reserve(struct pbuf *b, size_t n);
 
 /* Appends `n` bytes of `s`. Returns 0 or -1. */
 int pbuf_append(struct pbuf *b, const void *s, size_t n);
+
+/* pbuf_append() inline while the space reserved holds: for texts built of many short pieces (a response
+ * head), where a call for each cost more than the copying. */
+static inline void pbuf_put(struct pbuf *b, const void *s, size_t n)
+{
+    if (b->p != NULL && b->len + n < b->cap) {
+        memcpy(b->p + b->len, s, n);
+        b->len += n;
+        b->p[b->len] = '\0';
+    } else {
+        pbuf_append(b, s, n);
+    }
+}
 
 /* Appends a NUL-terminated string. Returns 0 or -1. */
 int pbuf_puts(struct pbuf *b, const char *s);

@@ -111,7 +111,7 @@ static enum handler_result px_wait(struct request *r, struct px *px, enum http_w
 {
     r->wait_for = what;
     r->wait_fd = px->fd;
-    r->wait_until = now_ms() + ms;
+    r->wait_until = r->now + ms;
     return HANDLER_WAIT;
 }
 
@@ -138,7 +138,7 @@ static int px_choose(struct request *r, struct px *px)
     if (px->b == NULL) {
         px->w = px->pp->worker;
     } else {
-        px->w = proxy_balancer_pick(px->reg, px->b, now_ms(), px->tried);
+        px->w = proxy_balancer_pick(px->reg, px->b, r->now, px->tried);
         if (px->w == NULL) {
             char peer[HTTP_PEER_TEXT];
             log_error(LOG_ERR, MODULE,
@@ -155,7 +155,7 @@ static int px_choose(struct request *r, struct px *px)
 /* A connect to px->w failed: its error state starts; a balancer's request goes to another member. */
 static enum handler_result px_connect_failed(struct request *r, struct px *px, int status)
 {
-    proxy_worker_failed(px->reg, px->w, now_ms());
+    proxy_worker_failed(px->reg, px->w, r->now);
     px_close(px);
     if (px->counted)
         proxy_worker_end(px->reg, px->w, 0, 0);
@@ -173,7 +173,7 @@ static enum handler_result px_connect_failed(struct request *r, struct px *px, i
 /* A connection: from the pool unless `fresh`, else a new one. */
 static enum handler_result px_connect(struct request *r, struct px *px, int fresh)
 {
-    px->fd = fresh ? -1 : proxy_pool_take(px->reg, px->w, now_ms());
+    px->fd = fresh ? -1 : proxy_pool_take(px->reg, px->w, r->now);
     px->reused = px->fd >= 0;
     if (!px->counted) {
         proxy_worker_begin(px->reg, px->w);
@@ -281,31 +281,28 @@ static enum handler_result px_send(struct request *r, struct px *px)
     }
 }
 
-/* The client's head from the upstream's: its status, its end-to-end headers, redirects rewritten. */
+/* The client's head from the upstream's: its status, its end-to-end headers, redirects rewritten. The names
+ * and values are the parser's, in the request's pool: given to the core as they are. */
 static int px_client_head(struct request *r, struct px *px)
 {
     const struct proxy_resp *pr = &px->resp;
-    const char *connection = NULL;
-    for (int i = 0; i < pr->n_headers; i++)
-        if (strcasecmp(pr->headers[i].name, "Connection") == 0)
-            connection = pr->headers[i].value;
     http_resp_status(r, pr->status);
     for (int i = 0; i < pr->n_headers; i++) {
-        const char *name = pr->headers[i].name, *value = pr->headers[i].value;
-        enum proxy_hdr kind = proxy_header_kind(name);
-        if (proxy_hop_by_hop(kind, name, connection) || kind == PROXY_HDR_CONTENT_LENGTH)
+        const struct proxy_resp_header *h = &pr->headers[i];
+        const char *value = h->value;
+        if (h->kind == PROXY_HDR_CONTENT_LENGTH || proxy_resp_hop_by_hop(pr, h))
             continue;
-        if (kind == PROXY_HDR_VIA && px->pc->via == PROXY_VIA_BLOCK)
+        if (h->kind == PROXY_HDR_VIA && px->pc->via == PROXY_VIA_BLOCK)
             continue;
-        if (kind == PROXY_HDR_LOCATION)
+        if (h->kind == PROXY_HDR_LOCATION)
             value = proxy_reverse(r->pool, px->pc, r, value);
-        if (http_resp_header(r, name, value) < 0)
+        if (http_resp_header_ref(r, h->name, value) < 0)
             return -1;
     }
     if (px->pc->via == PROXY_VIA_ON || px->pc->via == PROXY_VIA_FULL) {
         char *via = pool_printf(r->pool, "1.1 %s%s", r->vhost->hostname != NULL ? r->vhost->hostname : "-",
                                 px->pc->via == PROXY_VIA_FULL ? " (" SERVER_SOFTWARE ")" : "");
-        if (via == NULL || http_resp_header(r, "Via", via) < 0)
+        if (via == NULL || http_resp_header_ref(r, "Via", via) < 0)
             return -1;
     }
     return 0;
@@ -318,10 +315,10 @@ static long long px_length(const struct request *r, const struct px *px)
 }
 
 /* The response is complete: the connection goes back to the pool if it can carry another request. */
-static enum handler_result px_done(struct px *px)
+static enum handler_result px_done(struct request *r, struct px *px)
 {
     if (proxy_resp_reusable(&px->resp) && !px->w->disable_reuse)
-        proxy_pool_give(px->reg, px->w, px->fd, now_ms());
+        proxy_pool_give(px->reg, px->w, px->fd, r->now);
     else
         sockwatch_close(px->fd);
     px->fd = -1;
@@ -368,7 +365,7 @@ static enum handler_result px_spill(struct request *r, struct px *px)
     px->phase = PX_RESPONSE;
     http_resp_stream_data(r, px->pending, px->pending_len);
     if (px->resp.complete)
-        return px_done(px);
+        return px_done(r, px);
     return px_read_on(r, px);
 }
 
@@ -439,7 +436,7 @@ static int px_buffer(struct request *r, struct px *px, enum handler_result *res)
         return 0;
     px->buffering = 0;
     if (px->fd >= 0)
-        px_done(px); /* the upstream is free before the client has read a byte */
+        px_done(r, px); /* the upstream is free before the client has read a byte */
     if (http_resp_body_mem(r, px->mem, px->mem_len) < 0 ||
         (px->tmp_len > 0 && http_resp_body_file(r, px->tmp_fd, 0, (size_t)px->tmp_len) < 0)) {
         *res = px_error(r, px, 500);
@@ -516,7 +513,7 @@ static enum handler_result px_recv(struct request *r, struct px *px)
         }
         http_resp_stream_data(r, px->resp.body_at, px->resp.body_len);
         if (px->resp.complete)
-            return px_done(px);
+            return px_done(r, px);
         if (px->resp.body_len > 0)
             return px_read_on(r, px);
     }
@@ -574,7 +571,7 @@ static enum handler_result proxy_handle(struct request *r)
     px->fd = -1;
     px->tmp_fd = -1;
     r->handler_data = px;
-    if (px->b == NULL && proxy_worker_in_error(px->reg, px->w, now_ms())) {
+    if (px->b == NULL && proxy_worker_in_error(px->reg, px->w, r->now)) {
         char peer[HTTP_PEER_TEXT];
         log_error(LOG_ERR, MODULE, "[client %s] %s is in its error state (retry=%d), for %s %s",
                   http_peer_text(r, peer), px->w->addr_text, px->w->retry, r->method_name, r->path);

@@ -40,48 +40,78 @@ static int list_has(const char *list, const char *name)
     return 0;
 }
 
+enum proxy_hdr proxy_header_kind_n(const char *name, size_t len)
+{
+    /* by length, then the one candidate of that length and first letter */
+    const char *cand = NULL;
+    enum proxy_hdr kind = PROXY_HDR_OTHER;
+    int first = len > 0 ? tolower((unsigned char)name[0]) : 0;
+    if (len >= 6 && first == 'p' && strncasecmp(name, "proxy-", 6) == 0)
+        return PROXY_HDR_HOP;
+    switch (len) {
+    case 2:
+        cand = "te", kind = PROXY_HDR_HOP;
+        break;
+    case 3:
+        if (first == 'u')
+            cand = "uri", kind = PROXY_HDR_LOCATION;
+        else
+            cand = "via", kind = PROXY_HDR_VIA;
+        break;
+    case 4:
+        cand = "host", kind = PROXY_HDR_HOST;
+        break;
+    case 6:
+        cand = "expect", kind = PROXY_HDR_EXPECT;
+        break;
+    case 7:
+        if (first == 't')
+            cand = "trailer", kind = PROXY_HDR_HOP;
+        else
+            cand = "upgrade", kind = PROXY_HDR_HOP;
+        break;
+    case 8:
+        cand = "location", kind = PROXY_HDR_LOCATION;
+        break;
+    case 10:
+        if (first == 'c')
+            cand = "connection", kind = PROXY_HDR_CONNECTION;
+        else
+            cand = "keep-alive", kind = PROXY_HDR_HOP;
+        break;
+    case 14:
+        cand = "content-length", kind = PROXY_HDR_CONTENT_LENGTH;
+        break;
+    case 15:
+        cand = "x-forwarded-for", kind = PROXY_HDR_X_FORWARDED_FOR;
+        break;
+    case 16:
+        if (first == 'c')
+            cand = "content-location", kind = PROXY_HDR_LOCATION;
+        else
+            cand = "x-forwarded-host", kind = PROXY_HDR_X_FORWARDED_HOST;
+        break;
+    case 17:
+        cand = "transfer-encoding", kind = PROXY_HDR_HOP;
+        break;
+    case 18:
+        cand = "x-forwarded-server", kind = PROXY_HDR_X_FORWARDED_SERVER;
+        break;
+    default:
+        return PROXY_HDR_OTHER;
+    }
+    return cand[0] == first && strncasecmp(name, cand, len) == 0 ? kind : PROXY_HDR_OTHER;
+}
+
 enum proxy_hdr proxy_header_kind(const char *name)
 {
-    /* the candidates of each length, lower case; the first letter decides among those of one length */
-    /* clang-format off */
-#define K(lower, kind) {lower, sizeof(lower) - 1, kind}
-    /* clang-format on */
-    static const struct {
-        const char *name;
-        size_t len;
-        enum proxy_hdr kind;
-    } known[] = {
-        K("te", PROXY_HDR_HOP),
-        K("uri", PROXY_HDR_LOCATION),
-        K("via", PROXY_HDR_VIA),
-        K("host", PROXY_HDR_HOST),
-        K("expect", PROXY_HDR_EXPECT),
-        K("trailer", PROXY_HDR_HOP),
-        K("upgrade", PROXY_HDR_HOP),
-        K("location", PROXY_HDR_LOCATION),
-        K("connection", PROXY_HDR_HOP),
-        K("keep-alive", PROXY_HDR_HOP),
-        K("content-length", PROXY_HDR_CONTENT_LENGTH),
-        K("x-forwarded-for", PROXY_HDR_X_FORWARDED),
-        K("content-location", PROXY_HDR_LOCATION),
-        K("x-forwarded-host", PROXY_HDR_X_FORWARDED),
-        K("transfer-encoding", PROXY_HDR_HOP),
-        K("x-forwarded-server", PROXY_HDR_X_FORWARDED),
-    };
-    size_t len = strlen(name);
-    if (len >= 6 && strncasecmp(name, "proxy-", 6) == 0)
-        return PROXY_HDR_HOP;
-    int first = tolower((unsigned char)name[0]);
-    for (size_t i = 0; i < sizeof(known) / sizeof(known[0]); i++)
-        if (known[i].len == len && known[i].name[0] == first && strcasecmp(name, known[i].name) == 0)
-            return known[i].kind;
-    return PROXY_HDR_OTHER;
-#undef K
+    return proxy_header_kind_n(name, strlen(name));
 }
 
 int proxy_hop_by_hop(enum proxy_hdr kind, const char *name, const char *connection)
 {
-    return kind == PROXY_HDR_HOP || (connection != NULL && list_has(connection, name));
+    return kind == PROXY_HDR_HOP || kind == PROXY_HDR_CONNECTION ||
+           (connection != NULL && list_has(connection, name));
 }
 
 /* ---- the request head ---- */
@@ -89,105 +119,131 @@ int proxy_hop_by_hop(enum proxy_hdr kind, const char *name, const char *connecti
 /* Characters a path segment may carry unencoded (RFC 3986 pchar and '/'). */
 static int path_char(unsigned char ch)
 {
-    return isalnum(ch) || strchr("-._~!$&'()*+,;=:@/", ch) != NULL;
+    return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+           (ch != '\0' && strchr("-._~!$&'()*+,;=:@/", ch) != NULL);
 }
 
+/* Appends s percent-encoded where it must be: the runs between such characters in one piece each. */
 static void put_encoded(struct pbuf *b, const char *s)
 {
     static const char hex[] = "0123456789ABCDEF";
-    for (; *s != '\0'; s++) {
-        unsigned char ch = (unsigned char)*s;
-        if (path_char(ch)) {
-            pbuf_append(b, s, 1);
-        } else {
-            char e[3] = {'%', hex[ch >> 4], hex[ch & 15]};
-            pbuf_append(b, e, 3);
-        }
+    while (*s != '\0') {
+        const char *run = s;
+        while (*s != '\0' && path_char((unsigned char)*s))
+            s++;
+        pbuf_put(b, run, (size_t)(s - run));
+        if (*s == '\0')
+            break;
+        unsigned char ch = (unsigned char)*s++;
+        char e[3] = {'%', hex[ch >> 4], hex[ch & 15]};
+        pbuf_put(b, e, 3);
     }
 }
 
-/* Appends "Name: value" CRLF. */
-static void put_header(struct pbuf *b, const char *name, const char *value)
+static void put_str(struct pbuf *b, const char *s)
 {
-    pbuf_puts(b, name);
-    pbuf_append(b, ": ", 2);
-    pbuf_puts(b, value);
-    pbuf_append(b, "\r\n", 2);
+    pbuf_put(b, s, strlen(s));
 }
 
-/* Appends "Name: value[, add]" CRLF where the client sent Name, else "Name: add". */
-static void put_merged(struct pbuf *b, const struct request *r, const char *name, const char *add)
+#define PUT_LIT(b, lit) pbuf_put((b), (lit), sizeof(lit) - 1)
+
+/* Appends "Name: [old, ]add" CRLF: the client's value of the header first, where it sent one. */
+static void put_merged(struct pbuf *b, const char *name, const char *old, const char *add)
 {
-    const char *old = http_header_get(r, name);
+    put_str(b, name);
+    PUT_LIT(b, ": ");
     if (old != NULL) {
-        pbuf_puts(b, name);
-        pbuf_append(b, ": ", 2);
-        pbuf_puts(b, old);
-        pbuf_append(b, ", ", 2);
-        pbuf_puts(b, add);
-        pbuf_append(b, "\r\n", 2);
-    } else {
-        put_header(b, name, add);
+        put_str(b, old);
+        PUT_LIT(b, ", ");
     }
+    put_str(b, add);
+    PUT_LIT(b, "\r\n");
+}
+
+/* Whether a request header (named name, of kind kind) is hop-by-hop: by itself, or named by one of the
+ * request's Connection headers. */
+static int request_hop_by_hop(const struct request *r, enum proxy_hdr kind, const char *name, int connection)
+{
+    if (kind == PROXY_HDR_HOP || kind == PROXY_HDR_CONNECTION)
+        return 1;
+    for (int i = 0; connection && i < r->n_headers; i++)
+        if (strcasecmp(r->headers[i].name, "Connection") == 0 && list_has(r->headers[i].value, name))
+            return 1;
+    return 0;
 }
 
 char *proxy_request_head(const struct request *r, const struct proxy_conf *pc, const struct proxy_pass *pp,
                          const struct proxy_worker *w, size_t *len)
 {
-    const char *connection = http_header_get(r, "Connection");
+    /* the X-Forwarded-* the client sent (the first of each), merged with ours below */
+    const char *xf_for = NULL, *xf_host = NULL, *xf_server = NULL, *via_in = NULL;
+    int connection = 0;
     struct pbuf b = {.pool = r->pool};
     pbuf_reserve(&b, 512);
 
-    pbuf_puts(&b, r->method_name);
-    pbuf_append(&b, " ", 1);
+    put_str(&b, r->method_name);
+    PUT_LIT(&b, " ");
     /* the worker's path, then the rest of ours: "/app/" + "x" for /app/x under ProxyPass /app/ .../app/ */
     const char *rest = r->path + pp->len;
     size_t wlen = strlen(w->path);
-    pbuf_append(&b, w->path, wlen);
+    pbuf_put(&b, w->path, wlen);
     if (wlen > 0 && w->path[wlen - 1] == '/' && *rest == '/')
         rest++;
     put_encoded(&b, rest);
     if (r->query != NULL) {
-        pbuf_append(&b, "?", 1);
-        pbuf_puts(&b, r->query);
+        PUT_LIT(&b, "?");
+        put_str(&b, r->query);
     }
-    pbuf_puts(&b, " HTTP/1.1\r\nHost: ");
-    pbuf_puts(&b, pc->preserve_host && r->host != NULL ? r->host : w->hostport);
-    pbuf_puts(&b, "\r\n");
+    PUT_LIT(&b, " HTTP/1.1\r\nHost: ");
+    put_str(&b, pc->preserve_host && r->host != NULL ? r->host : w->hostport);
+    PUT_LIT(&b, "\r\n");
 
+    for (int i = 0; i < r->n_headers; i++)
+        if ((r->headers[i].name[0] | 0x20) == 'c' && strcasecmp(r->headers[i].name, "Connection") == 0)
+            connection = 1;
     for (int i = 0; i < r->n_headers; i++) {
         const struct http_header *h = &r->headers[i];
-        enum proxy_hdr kind = proxy_header_kind(h->name);
-        if (proxy_hop_by_hop(kind, h->name, connection) || kind == PROXY_HDR_HOST ||
-            kind == PROXY_HDR_CONTENT_LENGTH || kind == PROXY_HDR_EXPECT)
+        size_t nlen = strlen(h->name);
+        enum proxy_hdr kind = proxy_header_kind_n(h->name, nlen);
+        if (kind == PROXY_HDR_HOST || kind == PROXY_HDR_CONTENT_LENGTH || kind == PROXY_HDR_EXPECT ||
+            request_hop_by_hop(r, kind, h->name, connection))
             continue;
-        if (pc->add_headers && kind == PROXY_HDR_X_FORWARDED)
+        const char **merged = kind == PROXY_HDR_X_FORWARDED_FOR && pc->add_headers      ? &xf_for
+                              : kind == PROXY_HDR_X_FORWARDED_HOST && pc->add_headers   ? &xf_host
+                              : kind == PROXY_HDR_X_FORWARDED_SERVER && pc->add_headers ? &xf_server
+                              : kind == PROXY_HDR_VIA && pc->via != PROXY_VIA_OFF       ? &via_in
+                                                                                        : NULL;
+        if (merged != NULL) {
+            if (*merged == NULL)
+                *merged = h->value;
             continue; /* merged below */
-        if (kind == PROXY_HDR_VIA && pc->via != PROXY_VIA_OFF)
-            continue;
-        put_header(&b, h->name, h->value);
+        }
+        pbuf_put(&b, h->name, nlen);
+        PUT_LIT(&b, ": ");
+        put_str(&b, h->value);
+        PUT_LIT(&b, "\r\n");
     }
     if (pc->add_headers) {
         char peer[HTTP_PEER_TEXT];
-        put_merged(&b, r, "X-Forwarded-For", http_peer_text(r, peer));
+        put_merged(&b, "X-Forwarded-For", xf_for, http_peer_text(r, peer));
         if (r->host != NULL)
-            put_merged(&b, r, "X-Forwarded-Host", r->host);
+            put_merged(&b, "X-Forwarded-Host", xf_host, r->host);
         if (r->vhost != NULL && r->vhost->hostname != NULL)
-            put_merged(&b, r, "X-Forwarded-Server", r->vhost->hostname);
+            put_merged(&b, "X-Forwarded-Server", xf_server, r->vhost->hostname);
     }
     if (pc->via == PROXY_VIA_ON || pc->via == PROXY_VIA_FULL) {
         const char *name = r->vhost != NULL && r->vhost->hostname != NULL ? r->vhost->hostname : "-";
         char *via = pool_printf(r->pool, "%d.%d %s%s", r->version_major, r->version_minor, name,
                                 pc->via == PROXY_VIA_FULL ? " (" SERVER_SOFTWARE ")" : "");
-        put_merged(&b, r, "Via", via != NULL ? via : "-");
+        put_merged(&b, "Via", via_in, via != NULL ? via : "-");
     }
     if (r->chunked)
-        pbuf_puts(&b, "Transfer-Encoding: chunked\r\n");
+        PUT_LIT(&b, "Transfer-Encoding: chunked\r\n");
     else if (r->content_length > 0)
         pbuf_printf(&b, "Content-Length: %lld\r\n", r->content_length);
     if (w->disable_reuse)
-        pbuf_puts(&b, "Connection: close\r\n");
-    pbuf_puts(&b, "\r\n");
+        PUT_LIT(&b, "Connection: close\r\n");
+    PUT_LIT(&b, "\r\n");
     if (b.failed)
         return NULL;
     *len = b.len;
@@ -252,27 +308,54 @@ static int resp_fail(struct proxy_resp *pr, const char *why)
 static int on_message_begin(llhttp_t *p)
 {
     struct proxy_resp *pr = resp_of(p);
-    pr->n_headers = 0; /* after a 1xx: the next head starts afresh */
-    pr->in_value = 0;
+    pr->n_headers = pr->settled = 0; /* after a 1xx: the next head starts afresh */
+    pr->has_connection = 0;
     pr->line_bytes = 0;
+    pr->fspan = pr->vspan = NULL;
+    pr->flen = pr->vlen = 0;
     pbuf_clear(&pr->field);
     pbuf_clear(&pr->value);
     return 0;
 }
 
+/* The bytes of a header's name or value arrived: taken where they are while they follow on from what came of
+ * it in this feed, else gathered in b. */
+static int take_piece(struct proxy_resp *pr, struct pbuf *b, const char **span, size_t *len, const char *at,
+                      size_t n)
+{
+    pr->line_bytes += n;
+    if (pr->line_bytes > pr->limit_field)
+        return resp_fail(pr, "response header line too long");
+    if (b->len == 0 && (*span == NULL || *span + *len == at)) {
+        if (*span == NULL)
+            *span = at;
+        *len += n;
+        return 0;
+    }
+    if (*span != NULL && pbuf_append(b, *span, *len) < 0)
+        return resp_fail(pr, "out of memory");
+    *span = NULL;
+    *len = 0;
+    return pbuf_append(b, at, n) < 0 ? resp_fail(pr, "out of memory") : 0;
+}
+
 static int add_header(struct proxy_resp *pr)
 {
-    const char *v = pr->value.p != NULL ? pr->value.p : "";
-    if (memchr(v, '\r', pr->value.len) || memchr(v, '\n', pr->value.len) || strlen(v) != pr->value.len)
-        return resp_fail(pr, "CR, LF or NUL in a response header value");
-    if (pr->field.len == 0)
+    const char *name = pr->field.len > 0 ? pr->field.p : pr->fspan;
+    size_t nlen = pr->field.len > 0 ? pr->field.len : pr->flen;
+    char *gathered = pr->value.len > 0 ? pr->value.p : NULL; /* ours: written to below */
+    const char *v = gathered != NULL ? gathered : pr->vspan;
+    size_t vlen = gathered != NULL ? pr->value.len : pr->vlen;
+    /* no CR, LF or NUL in v: llhttp's strict mode refuses them in a value ("Invalid header value char",
+     * "Missing expected LF"), as the tests of invalid heads check */
+    if (nlen == 0)
         return resp_fail(pr, "empty response header name");
     if (!pr->head_done) { /* trailers are dropped: the core ends the chunked body itself */
         if (pr->n_headers >= pr->limit_fields)
             return resp_fail(pr, "too many response header lines");
         if (pr->n_headers == pr->cap_headers) {
             int cap = pr->cap_headers ? pr->cap_headers * 2 : 16;
-            struct http_header *h = pool_alloc(pr->pool, sizeof(*h) * (size_t)cap);
+            struct proxy_resp_header *h = pool_alloc(pr->pool, sizeof(*h) * (size_t)cap);
             if (h == NULL)
                 return resp_fail(pr, "out of memory");
             if (pr->n_headers > 0)
@@ -280,51 +363,45 @@ static int add_header(struct proxy_resp *pr)
             pr->headers = h;
             pr->cap_headers = cap;
         }
-        while (*v == ' ' || *v == '\t')
-            v++;
-        char *val = pool_strdup(pr->pool, v);
-        char *name = pool_strdup(pr->pool, pr->field.p);
-        if (val == NULL || name == NULL)
-            return resp_fail(pr, "out of memory");
-        size_t n = strlen(val);
-        while (n > 0 && (val[n - 1] == ' ' || val[n - 1] == '\t'))
-            val[--n] = '\0';
-        pr->headers[pr->n_headers].name = name;
-        pr->headers[pr->n_headers].value = val;
-        pr->n_headers++;
+        while (vlen > 0 && (*v == ' ' || *v == '\t'))
+            v++, vlen--;
+        while (vlen > 0 && (v[vlen - 1] == ' ' || v[vlen - 1] == '\t'))
+            vlen--;
+        if (vlen == 0)
+            v = "";
+        else if (gathered != NULL)
+            gathered[v - gathered + (ptrdiff_t)vlen] = '\0';
+        struct proxy_resp_header *h = &pr->headers[pr->n_headers++];
+        h->name = name;
+        h->name_len = nlen;
+        h->value = v;
+        h->value_len = vlen;
+        h->kind = proxy_header_kind_n(name, nlen);
+        pr->has_connection |= h->kind == PROXY_HDR_CONNECTION;
     }
     pbuf_clear(&pr->field);
     pbuf_clear(&pr->value);
+    pr->fspan = pr->vspan = NULL;
+    pr->flen = pr->vlen = 0;
     pr->line_bytes = 0;
-    pr->in_value = 0;
     return 0;
 }
 
 static int on_header_field(llhttp_t *p, const char *at, size_t n)
 {
     struct proxy_resp *pr = resp_of(p);
-    pr->line_bytes += n;
-    if (pr->line_bytes > pr->limit_field)
-        return resp_fail(pr, "response header line too long");
-    return pbuf_append(&pr->field, at, n) < 0 ? resp_fail(pr, "out of memory") : 0;
+    return take_piece(pr, &pr->field, &pr->fspan, &pr->flen, at, n);
 }
 
 static int on_header_value(llhttp_t *p, const char *at, size_t n)
 {
     struct proxy_resp *pr = resp_of(p);
-    pr->line_bytes += n;
-    if (pr->line_bytes > pr->limit_field)
-        return resp_fail(pr, "response header line too long");
-    pr->in_value = 1;
-    return pbuf_append(&pr->value, at, n) < 0 ? resp_fail(pr, "out of memory") : 0;
+    return take_piece(pr, &pr->value, &pr->vspan, &pr->vlen, at, n);
 }
 
 static int on_header_value_complete(llhttp_t *p)
 {
-    struct proxy_resp *pr = resp_of(p);
-    if (pr->value.p == NULL && pbuf_append(&pr->value, "", 0) < 0)
-        return resp_fail(pr, "out of memory");
-    return add_header(pr);
+    return add_header(resp_of(p));
 }
 
 static int on_headers_complete(llhttp_t *p)
@@ -351,8 +428,12 @@ static int on_headers_complete(llhttp_t *p)
 static int on_body(llhttp_t *p, const char *at, size_t n)
 {
     struct proxy_resp *pr = resp_of(p);
-    /* gathered at the start of the feed's buffer: llhttp never looks back at bytes it has passed */
-    memmove(pr->body_at + pr->body_len, at, n);
+    /* gathered where the feed's first body byte is: llhttp never looks back at bytes it has passed, and the
+     * head's bytes before them stay as they are until the feed has settled them */
+    if (pr->body_at == NULL)
+        pr->body_at = (char *)at;
+    else if (pr->body_at + pr->body_len != at)
+        memmove(pr->body_at + pr->body_len, at, n);
     pr->body_len += n;
     return 0;
 }
@@ -395,17 +476,85 @@ void proxy_resp_init(struct proxy_resp *pr, struct pool *p, int head, size_t lim
     pr->head_request = head;
 }
 
+/* Whether p points into the n bytes at buf. */
+static int in_buf(const char *p, const char *buf, size_t n)
+{
+    return p != NULL && p >= buf && p < buf + n;
+}
+
+/* Moves what the headers of this feed hold of buf (the caller's, which it reuses) into the pool: the bytes
+ * from the first to the last of them in one copy, in which each name and value then ends with NUL; a name or
+ * value not complete yet is gathered in its pbuf. */
+static int settle(struct proxy_resp *pr, const char *buf, size_t n)
+{
+    if (in_buf(pr->fspan, buf, n)) {
+        if (pbuf_append(&pr->field, pr->fspan, pr->flen) < 0)
+            return resp_fail(pr, "out of memory");
+        pr->fspan = NULL;
+        pr->flen = 0;
+    }
+    if (in_buf(pr->vspan, buf, n)) {
+        if (pbuf_append(&pr->value, pr->vspan, pr->vlen) < 0)
+            return resp_fail(pr, "out of memory");
+        pr->vspan = NULL;
+        pr->vlen = 0;
+    }
+    const char *lo = buf + n, *hi = buf;
+    for (int i = pr->settled; i < pr->n_headers; i++) {
+        const struct proxy_resp_header *h = &pr->headers[i];
+        if (in_buf(h->name, buf, n)) {
+            lo = h->name < lo ? h->name : lo;
+            hi = h->name + h->name_len > hi ? h->name + h->name_len : hi;
+        }
+        if (in_buf(h->value, buf, n)) {
+            lo = h->value < lo ? h->value : lo;
+            hi = h->value + h->value_len > hi ? h->value + h->value_len : hi;
+        }
+    }
+    if (lo < hi) {
+        char *copy = pool_alloc(pr->pool, (size_t)(hi - lo) + 1);
+        if (copy == NULL)
+            return resp_fail(pr, "out of memory");
+        memcpy(copy, lo, (size_t)(hi - lo));
+        /* a name is followed by its ':', a value by its line's end: room for the NULs */
+        for (int i = pr->settled; i < pr->n_headers; i++) {
+            struct proxy_resp_header *h = &pr->headers[i];
+            if (in_buf(h->name, buf, n)) {
+                char *name = copy + (h->name - lo);
+                name[h->name_len] = '\0';
+                h->name = name;
+            }
+            if (in_buf(h->value, buf, n)) {
+                char *value = copy + (h->value - lo);
+                value[h->value_len] = '\0';
+                h->value = value;
+            }
+        }
+    }
+    pr->settled = pr->n_headers;
+    return 0;
+}
+
 int proxy_resp_feed(struct proxy_resp *pr, char *buf, size_t n)
 {
-    pr->body_at = buf;
+    pr->body_at = NULL;
     pr->body_len = 0;
-    if (pr->error != NULL)
+    if (pr->error != NULL) {
+        pr->body_at = buf;
         return -1;
+    }
     if (pr->complete) {
+        pr->body_at = buf;
         pr->extra = 1;
         return 0;
     }
     llhttp_errno_t err = llhttp_execute(&pr->parser, buf, n);
+    if (pr->body_at == NULL)
+        pr->body_at = buf;
+    if (!pr->head_done || pr->settled < pr->n_headers || pr->fspan != NULL || pr->vspan != NULL) {
+        if (settle(pr, buf, n) < 0)
+            return -1;
+    }
     if (err == HPE_PAUSED) {
         if (llhttp_get_error_pos(&pr->parser) < buf + n)
             pr->extra = 1;
@@ -431,6 +580,18 @@ int proxy_resp_eof(struct proxy_resp *pr)
     if (llhttp_finish(&pr->parser) != HPE_OK && !pr->complete)
         return -1;
     return pr->complete ? 0 : -1;
+}
+
+int proxy_resp_hop_by_hop(const struct proxy_resp *pr, const struct proxy_resp_header *h)
+{
+    if (h->kind == PROXY_HDR_HOP || h->kind == PROXY_HDR_CONNECTION)
+        return 1;
+    if (!pr->has_connection)
+        return 0;
+    for (int i = 0; i < pr->n_headers; i++)
+        if (pr->headers[i].kind == PROXY_HDR_CONNECTION && list_has(pr->headers[i].value, h->name))
+            return 1;
+    return 0;
 }
 
 int proxy_resp_reusable(const struct proxy_resp *pr)

@@ -19,17 +19,22 @@
  * message's every header is looked up, so this replaces a dozen strcasecmp() per header. */
 enum proxy_hdr {
     PROXY_HDR_OTHER,
-    PROXY_HDR_HOP, /* hop-by-hop by itself: Connection, Keep-Alive, TE, Trailer, Transfer-Encoding, Upgrade,
-                      Proxy-* */
+    PROXY_HDR_HOP, /* hop-by-hop by itself: Keep-Alive, TE, Trailer, Transfer-Encoding, Upgrade, Proxy-* */
+    PROXY_HDR_CONNECTION, /* hop-by-hop too, and names more of them */
     PROXY_HDR_HOST,
     PROXY_HDR_CONTENT_LENGTH,
     PROXY_HDR_EXPECT,
-    PROXY_HDR_X_FORWARDED, /* X-Forwarded-For, -Host, -Server */
+    PROXY_HDR_X_FORWARDED_FOR,
+    PROXY_HDR_X_FORWARDED_HOST,
+    PROXY_HDR_X_FORWARDED_SERVER,
     PROXY_HDR_VIA,
     PROXY_HDR_LOCATION, /* Location, Content-Location, URI: rewritten by ProxyPassReverse */
 };
 
 enum proxy_hdr proxy_header_kind(const char *name);
+
+/* The same for the `len` bytes at name (which need not end with NUL). */
+enum proxy_hdr proxy_header_kind_n(const char *name, size_t len);
 
 /* Whether a header named `name`, of kind `kind` (proxy_header_kind()), is hop-by-hop on a message whose
  * Connection header is `connection` (may be NULL): the fixed ones and every name it lists. */
@@ -52,17 +57,31 @@ char *proxy_request_head(const struct request *r, const struct proxy_conf *pc, c
 const char *proxy_reverse(struct pool *p, const struct proxy_conf *pc, const struct request *r,
                           const char *value);
 
-/* The upstream's response, parsed as it arrives. */
+/* A header of the upstream's response head. */
+struct proxy_resp_header {
+    const char *name, *value; /* the value without leading and trailing whitespace */
+    size_t name_len, value_len;
+    enum proxy_hdr kind;
+};
+
+/* The upstream's response, parsed as it arrives. The usual head arrives in one read: its header names and
+ * values are then taken where they are in the feed's buffer, and copied into the pool with one memcpy() when
+ * the feed returns, instead of each piece on its own. */
 struct proxy_resp {
     llhttp_t parser;
     struct pool *pool;
     size_t limit_field; /* longest header line */
     int limit_fields;   /* most header lines */
     int status;
-    struct http_header *headers; /* of the final (non-1xx) head */
+    struct proxy_resp_header *headers; /* of the final (non-1xx) head; in the pool, NUL-terminated */
     int n_headers, cap_headers;
-    struct pbuf field, value;
-    int in_value;
+    int settled;        /* headers[0, settled) are in the pool; the others still in the feed's buffer */
+    int has_connection; /* one of the headers is a Connection header */
+    const char *fspan;  /* the field (name) being read, where it is in the feed's buffer ... */
+    size_t flen;
+    const char *vspan; /* ... and its value */
+    size_t vlen;
+    struct pbuf field, value; /* ... or, begun in an earlier feed, gathered here */
     size_t line_bytes;
     int head_request; /* the response to a HEAD: no body */
     int head_done;    /* the final head has been parsed */
@@ -79,13 +98,17 @@ struct proxy_resp {
 void proxy_resp_init(struct proxy_resp *pr, struct pool *p, int head, size_t limit_field, int limit_fields);
 
 /*
- * Parses n bytes at buf. Body bytes are moved to the start of buf (the chunk framing removed) and given as
- * pr->body_at/body_len. Returns 0, or -1 when the response is invalid (pr->error says why).
+ * Parses n bytes at buf. Body bytes are gathered where the first of them is in buf (the chunk framing
+ * removed; the head's bytes before them are left alone) and given as pr->body_at/body_len. Returns 0, or -1
+ * when the response is invalid (pr->error says why).
  */
 int proxy_resp_feed(struct proxy_resp *pr, char *buf, size_t n);
 
 /* The upstream closed: returns 0 when that ends the response (a body read to the close), -1 if truncated. */
 int proxy_resp_eof(struct proxy_resp *pr);
+
+/* Whether the response header h (of pr's head) is hop-by-hop: by itself, or named by a Connection header. */
+int proxy_resp_hop_by_hop(const struct proxy_resp *pr, const struct proxy_resp_header *h);
 
 /* Whether the upstream connection may carry another request after this complete response. */
 int proxy_resp_reusable(const struct proxy_resp *pr);

@@ -80,6 +80,29 @@ MPM_TEST(keepalive, max_keepalive_requests, .timeout = 20)
     server_stop(s);
 }
 
+/* After requests one after the other (the event MPM leaves the connection's timer as the previous request
+ * set it when the new deadline is only a little later): closed KeepAliveTimeout after the last one, neither
+ * sooner nor later. */
+MPM_TEST(keepalive, idle_after_requests_closed_on_time, .timeout = 20)
+{
+    struct srv *s = server_start(mpm, NULL);
+    struct conn *c = conn_open(s->port);
+    int64_t start = 0;
+    for (int i = 0; i < 5; i++) {
+        struct resp *r = exchange(c, "GET / HTTP/1.1\r\nHost: localhost\r\n\r\n");
+        start = now_ms();
+        expect_file(r, s, "index.html", NULL, 0);
+        resp_free(r);
+        sleep_ms(i == 3 ? 250 : 20);
+    }
+    expect_closed(c, 4500);
+    int64_t took = now_ms() - start;
+    hassert(took >= 1500 && took < 3000, "closed %lld ms after the last response, not KeepAliveTimeout's 2 s",
+            (long long)took);
+    conn_close(c);
+    server_stop(s);
+}
+
 MPM_TEST(keepalive, idle_connection_closed_after_timeout, .timeout = 20)
 {
     /* AcceptFilter none, so that the server holds the silent connection below from its handshake */

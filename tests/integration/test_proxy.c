@@ -345,6 +345,20 @@ MPM_TEST(proxy, errors_refused_and_timeouts, .timeout = 60)
     hassert(status_of(s->port, get("/py/slowhead?ms=3000")) == 504, "slow head: 504");
     hassert(now_ms() - t0 < 2800, "504 after timeout=1, not the upstream's 3 s");
     hassert(status_of(s->port, get("/py/slowhead?ms=100")) == 200, "a head within the timeout");
+    /* on a keep-alive connection, after a request whose wait ended well before its deadline: the next
+     * request's response timeout is its own, neither sooner nor later */
+    struct conn *ka = conn_open(s->port);
+    for (int i = 0; i < 3; i++) {
+        conn_send_str(ka, get(i < 2 ? "/py/slowhead?ms=10" : "/py/slowhead?ms=3000"));
+        t0 = now_ms();
+        struct presp *kr = read_resp(ka, 0, 5000, 0);
+        int64_t took = now_ms() - t0;
+        hassert(kr->status == (i < 2 ? 200 : 504), "request %d: %d", i, kr->status);
+        if (i == 2)
+            hassert(took >= 900 && took < 2800, "504 after %lld ms, not timeout=1's 1 s", (long long)took);
+        presp_free(kr);
+    }
+    conn_close(ka);
     hassert(status_of(s->port, get("/py/crlf")) == 502, "CR in a header value: 502");
     hassert(status_of(s->port, get("/py/hugehead")) == 502, "huge head: 502");
     hassert(wait_log(s->error_log, "invalid response", 2, 2000) >= 2, "%s", log_tail(s->error_log, 2000));

@@ -111,15 +111,15 @@ Test(driver, read_then_write_through_the_core)
     struct transport t;
     transport_plain_init(&t, sp[0]);
 
-    enum conn_state st = driver_read(c, &t, CONN_READ, "core", &blocked, &full);
+    enum conn_state st = driver_read(c, &t, CONN_READ, "core", &blocked, &full, now_ms());
     cr_assert(blocked == TRANSPORT_WANT_READ && st == CONN_READ, "nothing to read yet: wait for readability");
     const char req[] = "OPTIONS * HTTP/1.1\r\nHost: x\r\n\r\n";
     cr_assert_eq(write(sp[1], req, strlen(req)), (ssize_t)strlen(req));
-    st = driver_read(c, &t, CONN_READ, "core", &blocked, &full);
+    st = driver_read(c, &t, CONN_READ, "core", &blocked, &full, now_ms());
     cr_assert(!blocked && !full);
     cr_assert_eq(st, CONN_WRITE);
     while (st == CONN_WRITE)
-        st = driver_write(c, &t, "core", &blocked);
+        st = driver_write(c, &t, "core", &blocked, now_ms());
     cr_assert_eq(st, CONN_KEEPALIVE);
     char buf[512];
     ssize_t n = read(sp[1], buf, sizeof(buf) - 1);
@@ -129,7 +129,7 @@ Test(driver, read_then_write_through_the_core)
 
     /* the peer goes away: EOF ends the connection */
     close(sp[1]);
-    st = driver_read(c, &t, CONN_KEEPALIVE, "core", &blocked, &full);
+    st = driver_read(c, &t, CONN_KEEPALIVE, "core", &blocked, &full, now_ms());
     cr_assert_eq(st, CONN_CLOSE);
     http_conn_destroy(c);
     close(sp[0]);

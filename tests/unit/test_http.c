@@ -127,6 +127,21 @@ Test(http, headers_are_copied_in_order_and_grow)
     }
 }
 
+Test(http, headers_by_reference_are_not_copied)
+{
+    struct request *r = new_request();
+    static const char name[] = "ETag", value[] = "\"x\"";
+    cr_assert_eq(http_resp_header(r, "Date", "then"), 0);
+    for (int i = 0; i < 20; i++)
+        cr_assert_eq(http_resp_header_ref(r, name, value), 0);
+    cr_assert_eq(r->n_resp_headers, 21);
+    cr_assert_str_eq(r->resp_headers[0].name, "Date");
+    for (int i = 1; i < 21; i++) {
+        cr_assert_eq(r->resp_headers[i].name, name);
+        cr_assert_eq(r->resp_headers[i].value, value);
+    }
+}
+
 Test(http, body_segments_in_order)
 {
     static const char a[] = "hello, ", b[] = "world\n";
@@ -307,6 +322,10 @@ Test(http, peer_text)
     cr_assert_str_eq(http_peer_text(r, buf), "0.0.0.0");
     cr_assert_eq(inet_pton(AF_INET, "255.255.255.255", r->peer_addr), 1);
     cr_assert_str_eq(http_peer_text(r, buf), "255.255.255.255", "the longest fits");
+    cr_assert_str_eq(http_peer_text(r, buf), "255.255.255.255", "again (the thread's last)");
+    cr_assert_eq(inet_pton(AF_INET, "192.0.2.17", r->peer_addr), 1);
+    char other[HTTP_PEER_TEXT];
+    cr_assert_str_eq(http_peer_text(r, other), "192.0.2.17", "another after it");
     r->peer_family = AF_INET6;
     cr_assert_eq(inet_pton(AF_INET6, "2001:db8::1", r->peer_addr), 1);
     cr_assert_str_eq(http_peer_text(r, buf), "2001:db8::1");

@@ -982,6 +982,83 @@ static void with_echo(void)
     echo_cleanups = 0;
 }
 
+/* A head as long as the core's own part of it gets: the longest reason phrase, Content-Length of 19 digits,
+ * Content-Type, Connection: keep-alive for HTTP/1.0, and many headers of the handler's: written whole into
+ * the one allocation counted for it. */
+static enum handler_result longhead_handle(struct request *r)
+{
+    http_resp_status(r, 431);
+    for (int i = 0; i < 40; i++)
+        http_resp_header(r, i % 2 ? "X-Long-Header-Name-Of-Some-Length" : "X",
+                         i % 3 ? "v" : "a longer value, 0123456789");
+    http_resp_content_type(r, "text/plain; charset=utf-8");
+    http_resp_stream(r, 9223372036854775807LL);
+    return HANDLER_ABORT;
+}
+
+static const struct handler longhead_handler = {
+    .name = "longhead", .methods = HTTP_M(METHOD_GET), .handle = longhead_handle};
+static struct location longhead_location = {.path = "/longhead", .len = 9, .handler = &longhead_handler};
+
+Test(http_conn, longest_head_is_written_whole)
+{
+    srv.main.locations = &longhead_location;
+    char *out = exchange("GET /longhead HTTP/1.0\r\nConnection: keep-alive\r\n\r\n", 1 << 20, NULL);
+    cr_assert(strncmp(out, "HTTP/1.1 431 Request Header Fields Too Large\r\nDate: X\r\nServer: ", 63) == 0,
+              "%s", out);
+    cr_assert_not_null(
+        strstr(out, "\r\nX-Long-Header-Name-Of-Some-Length: v\r\nX: a longer value, 0123456789\r\n"));
+    cr_assert_not_null(strstr(out, "\r\nContent-Length: 9223372036854775807\r\nContent-Type: text/plain; "
+                                   "charset=utf-8\r\nConnection: close\r\n\r\n"),
+                       "%s", out);
+    int n = 0;
+    for (const char *p = out; (p = strstr(p, "\r\nX")) != NULL; p++)
+        n++;
+    cr_assert_eq(n, 40);
+    free(out);
+}
+
+/* A handler that notes the time the core gives it, at handle() and at resume() after a wait on its socket. */
+static int64_t clock_seen[2];
+
+static enum handler_result clock_resume(struct request *r)
+{
+    clock_seen[1] = r->now;
+    http_resp_status(r, 204);
+    return HANDLER_DONE;
+}
+
+static enum handler_result clock_handle(struct request *r)
+{
+    clock_seen[0] = r->now;
+    r->wait_for = HTTP_WAIT_READABLE;
+    r->wait_fd = 0;
+    r->wait_until = r->now + 1000;
+    return HANDLER_WAIT;
+}
+
+static const struct handler clock_handler = {
+    .name = "clock", .methods = HTTP_M(METHOD_GET), .handle = clock_handle, .resume = clock_resume};
+static struct location clock_location = {.path = "/clock", .len = 6, .handler = &clock_handler};
+
+Test(http_conn, handlers_get_the_time_the_core_was_given)
+{
+    srv.main.locations = &clock_location;
+    int64_t now = 5000000; /* not the clock's: the handler sees what the MPM passed */
+    struct http_conn *c = http_conn_create(&srv, NULL, 0, now);
+    const char *req = "GET /clock HTTP/1.1\r\nHost: x\r\n\r\n";
+    char *buf;
+    size_t space;
+    cr_assert_eq(http_conn_read_space(c, &buf, &space), 0);
+    memcpy(buf, req, strlen(req));
+    cr_assert_eq(http_conn_input(c, strlen(req), now), CONN_WAIT);
+    cr_assert_eq(clock_seen[0], 5000000);
+    cr_assert_eq(http_conn_deadline(c), 5001000, "the handler's deadline is the core's wait deadline");
+    cr_assert_eq(http_conn_ready(c, 5000250), CONN_WRITE);
+    cr_assert_eq(clock_seen[1], 5000250);
+    http_conn_destroy(c);
+}
+
 Test(http_conn, stream_chunked_echo)
 {
     with_echo();

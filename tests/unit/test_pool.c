@@ -103,3 +103,35 @@ Test(pbuf, out_of_memory_is_sticky)
     cr_assert_str_eq(b.p, "ok");
     pool_destroy(p);
 }
+
+Test(pool, freed_memory_is_reused_by_size)
+{
+    pool_mem_release();
+    void *a = pool_mem_get(8192), *b = pool_mem_get(8192), *c = pool_mem_get(4096);
+    cr_assert(a != NULL && b != NULL && c != NULL);
+    memset(a, 1, 8192);
+    pool_mem_put(a, 8192);
+    pool_mem_put(c, 4096);
+    cr_assert_eq(pool_mem_get(8192), a, "the last 8 KiB given back is the next 8 KiB taken");
+    cr_assert_eq(pool_mem_get(4096), c);
+    pool_mem_put(a, 8192);
+    pool_mem_put(b, 8192);
+    void *x = pool_mem_get(8192), *y = pool_mem_get(8192), *z = pool_mem_get(8192);
+    cr_assert(x == b && y == a, "last given back, first taken");
+    cr_assert(z != a && z != b);
+    pool_mem_put(x, 8192);
+    pool_mem_put(y, 8192);
+    pool_mem_put(z, 8192);
+    /* beyond the limit: freed, not kept */
+    void *big = pool_mem_get(1 << 20);
+    pool_mem_put(big, 1 << 20);
+    pool_mem_put(NULL, 8192);
+    /* a pool's memory goes the same way */
+    struct pool *p = pool_create(4096);
+    pool_destroy(p);
+    struct pool *q = pool_create(4096);
+    cr_assert_eq(q, p, "a pool destroyed is the next one's memory");
+    cr_assert_eq(pool_alloc(q, 16) != NULL, 1);
+    pool_destroy(q);
+    pool_mem_release();
+}

@@ -65,15 +65,21 @@ Test(proxy_http, header_kinds)
     cr_assert_eq(proxy_header_kind("HOST"), PROXY_HDR_HOST);
     cr_assert_eq(proxy_header_kind("content-length"), PROXY_HDR_CONTENT_LENGTH);
     cr_assert_eq(proxy_header_kind("Expect"), PROXY_HDR_EXPECT);
-    cr_assert_eq(proxy_header_kind("X-Forwarded-For"), PROXY_HDR_X_FORWARDED);
-    cr_assert_eq(proxy_header_kind("x-forwarded-host"), PROXY_HDR_X_FORWARDED);
-    cr_assert_eq(proxy_header_kind("X-Forwarded-Server"), PROXY_HDR_X_FORWARDED);
+    cr_assert_eq(proxy_header_kind("X-Forwarded-For"), PROXY_HDR_X_FORWARDED_FOR);
+    cr_assert_eq(proxy_header_kind("x-forwarded-host"), PROXY_HDR_X_FORWARDED_HOST);
+    cr_assert_eq(proxy_header_kind("X-Forwarded-Server"), PROXY_HDR_X_FORWARDED_SERVER);
     cr_assert_eq(proxy_header_kind("Via"), PROXY_HDR_VIA);
     cr_assert_eq(proxy_header_kind("Location"), PROXY_HDR_LOCATION);
     cr_assert_eq(proxy_header_kind("Content-Location"), PROXY_HDR_LOCATION);
     cr_assert_eq(proxy_header_kind("uri"), PROXY_HDR_LOCATION);
     cr_assert_eq(proxy_header_kind("Proxy-Connection"), PROXY_HDR_HOP);
     cr_assert_eq(proxy_header_kind("Keep-Alive"), PROXY_HDR_HOP);
+    cr_assert_eq(proxy_header_kind("CONNECTION"), PROXY_HDR_CONNECTION);
+    cr_assert_eq(proxy_header_kind("te"), PROXY_HDR_HOP);
+    cr_assert_eq(proxy_header_kind("Upgrade"), PROXY_HDR_HOP);
+    cr_assert_eq(proxy_header_kind("Trailer"), PROXY_HDR_HOP);
+    cr_assert_eq(proxy_header_kind("Transfer-Encoding"), PROXY_HDR_HOP);
+    cr_assert_eq(proxy_header_kind_n("Location: x", 8), PROXY_HDR_LOCATION);
     /* same length or same first letter as a known one, but another name */
     cr_assert_eq(proxy_header_kind("Hosts"), PROXY_HDR_OTHER);
     cr_assert_eq(proxy_header_kind("Vary"), PROXY_HDR_OTHER);
@@ -81,6 +87,8 @@ Test(proxy_http, header_kinds)
     cr_assert_eq(proxy_header_kind("Prox"), PROXY_HDR_OTHER);
     cr_assert_eq(proxy_header_kind("X-Forwarded-Proto"), PROXY_HDR_OTHER);
     cr_assert_eq(proxy_header_kind("Tf"), PROXY_HDR_OTHER);
+    cr_assert_eq(proxy_header_kind("Uia"), PROXY_HDR_OTHER);
+    cr_assert_eq(proxy_header_kind("Keep-Alivf"), PROXY_HDR_OTHER);
     cr_assert_eq(proxy_header_kind(""), PROXY_HDR_OTHER);
 }
 
@@ -191,6 +199,7 @@ static char *parse(const char *in, size_t step, int head, struct proxy_resp *pr,
         if (proxy_resp_feed(pr, buf, n) < 0)
             return NULL;
         pbuf_append(&body, pr->body_at, pr->body_len);
+        memset(buf, '#', n); /* as the proxy reads the next bytes into it: the head must not point there */
     }
     if (eof && proxy_resp_eof(pr) < 0)
         return NULL;
@@ -214,6 +223,37 @@ Test(proxy_http, response_split_at_every_byte)
         cr_assert_eq(pr.n_headers, 3, "the 1xx's headers and the trailers are not the head's");
         cr_assert_str_eq(pr.headers[0].value, "text/plain");
         cr_assert(proxy_resp_reusable(&pr));
+    }
+}
+
+Test(proxy_http, response_head_kept_across_feeds)
+{
+    const char *in = "HTTP/1.1 200 OK\r\nDate: Mon, 07 Dec 2026 04:37:20 GMT\r\nX-Empty:\r\n"
+                     "ETag:   \"400-6\"  \r\nConnection: keep-alive, X-Hop\r\nX-Hop: 1\r\n"
+                     "Connection: X-Other\r\nX-Other: 2\r\nContent-Length: 3\r\n\r\nabc";
+    static const char *const want[][2] = {{"Date", "Mon, 07 Dec 2026 04:37:20 GMT"},
+                                          {"X-Empty", ""},
+                                          {"ETag", "\"400-6\""},
+                                          {"Connection", "keep-alive, X-Hop"},
+                                          {"X-Hop", "1"},
+                                          {"Connection", "X-Other"},
+                                          {"X-Other", "2"},
+                                          {"Content-Length", "3"}};
+    static const int hop[] = {0, 0, 0, 1, 1, 1, 1, 0};
+    for (size_t step = 1; step <= strlen(in); step++) {
+        struct proxy_resp pr;
+        char *body = parse(in, step, 0, &pr, 0);
+        cr_assert_not_null(body, "step %zu: %s", step, pr.error);
+        cr_assert_str_eq(body, "abc", "step %zu", step);
+        cr_assert_eq(pr.n_headers, 8, "step %zu", step);
+        for (int i = 0; i < 8; i++) {
+            cr_assert_str_eq(pr.headers[i].name, want[i][0], "step %zu, header %d", step, i);
+            cr_assert_str_eq(pr.headers[i].value, want[i][1], "step %zu, header %d", step, i);
+            cr_assert_eq(pr.headers[i].name_len, strlen(want[i][0]));
+            cr_assert_eq(pr.headers[i].value_len, strlen(want[i][1]));
+            cr_assert_eq(proxy_resp_hop_by_hop(&pr, &pr.headers[i]), hop[i], "step %zu, header %d", step, i);
+        }
+        cr_assert_eq(pr.headers[7].kind, PROXY_HDR_CONTENT_LENGTH);
     }
 }
 
@@ -253,6 +293,22 @@ Test(proxy_http, invalid_heads_are_refused)
     char nul[] = "HTTP/1.1 200 OK\r\nX: a\0b\r\n\r\n";
     proxy_resp_init(&pr, test_pool, 0, 8190, 100);
     cr_assert_eq(proxy_resp_feed(&pr, nul, sizeof(nul) - 1), -1);
+    /* CR, LF, NUL or another control byte inside a value, wherever the reads split the head */
+    static const char *const bad[] = {
+        "HTTP/1.1 200 OK\r\nX: a\rb\r\n\r\n", "HTTP/1.1 200 OK\r\nX: a\nb\r\n\r\n",
+        "HTTP/1.1 200 OK\r\nX: a\x01z\r\n\r\n", "HTTP/1.1 200 OK\r\nX: \rb\r\n\r\n"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+        for (size_t step = 1; step <= strlen(bad[i]); step++)
+            cr_assert_null(parse(bad[i], step, 0, &pr, 0), "case %zu, step %zu", i, step);
+    for (size_t step = 1; step < sizeof(nul) - 1; step++) {
+        proxy_resp_init(&pr, test_pool, 0, 8190, 100);
+        int failed = 0;
+        for (size_t pos = 0; pos < sizeof(nul) - 1 && !failed; pos += step) {
+            size_t n = sizeof(nul) - 1 - pos < step ? sizeof(nul) - 1 - pos : step;
+            failed = proxy_resp_feed(&pr, pool_strndup(test_pool, nul + pos, n), n) < 0;
+        }
+        cr_assert(failed, "NUL, step %zu", step);
+    }
     cr_assert_null(
         parse("HTTP/1.1 200 OK\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n", 100, 0, &pr, 0));
     cr_assert_null(
