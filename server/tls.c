@@ -72,8 +72,14 @@ struct tls_conn {
     socklen_t peerlen;
     const void *sni_conn;   /* the caller's per-connection argument of the SNI choice */
     const void *sni_chosen; /* what the SNI choice kept; NULL: no server name */
-    unsigned failed : 1;    /* a fatal error: no close_notify */
-    unsigned ktls : 1;      /* kernel TLS sends: SSL_sendfile */
+    int fd;
+    unsigned failed : 1; /* a fatal error: no close_notify */
+    unsigned ktls : 1;   /* kernel TLS sends: SSL_sendfile */
+    unsigned out : 1;    /* writes go through the output BIO (out_method), which can hold them */
+    unsigned hold : 1;   /* a handshake step runs: the output BIO keeps what it is given in held */
+    unsigned more : 1;   /* a close follows these writes: MSG_MORE, so that the FIN leaves with them */
+    char *held;          /* what a handshake step wrote and the socket has not taken yet */
+    size_t held_len, held_cap;
 };
 
 /* ---- session ticket keys, shared by every child ---- */
@@ -350,6 +356,183 @@ static struct session_cache *cache_map(long size, struct errbuf *err)
     return c;
 }
 
+/*
+ * ---- the output BIO: what a handshake writes last leaves with the answer ----
+ *
+ * OpenSSL writes what it has to say as it goes: a full TLS 1.3 handshake ends with two session tickets, each
+ * flushed in a write of its own after the client's Finished, then come the response and close_notify, each
+ * a write: five segments before the FIN, each read (and acknowledged) on its own by the client. The
+ * connection's write BIO (reads keep OpenSSL's socket BIO) holds what a handshake step writes (hold) in held;
+ * at the end of the step it is written at once when the server waits next (for the client's next flight, or
+ * when no request has arrived yet), and otherwise -- the request came with the client's Finished -- in front
+ * of the next write's record, in one sendmsg(). Whenever the transport is about to wait for the client to
+ * send, held is written first, so the client never waits for it. Writes after the handshake go straight to
+ * the socket (with MSG_MORE when a close follows: `more`), and the BIO's retry means what the socket BIO's
+ * does, so SSL_write keeps its semantics. Under kernel TLS OpenSSL writes through the socket BIO itself, and
+ * this BIO is not used.
+ */
+
+static BIO_METHOD *out_method, *in_method; /* made once in the parent, with the first context */
+
+/* Drops the first n bytes of held; frees it when empty (an idle connection holds nothing). */
+static void held_consume(struct tls_conn *tc, size_t n)
+{
+    if (n < tc->held_len) {
+        memmove(tc->held, tc->held + n, tc->held_len - n);
+        tc->held_len -= n;
+        return;
+    }
+    free(tc->held);
+    tc->held = NULL;
+    tc->held_len = tc->held_cap = 0;
+}
+
+/* Writes held to the socket. Returns 0 when all of it went, else -1 with errno (EAGAIN: the socket is full).
+ */
+static int held_flush(struct tls_conn *tc)
+{
+    while (tc->held_len > 0) {
+        ssize_t n = send(tc->fd, tc->held, tc->held_len, MSG_NOSIGNAL | (tc->more ? MSG_MORE : 0));
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            return -1;
+        }
+        held_consume(tc, (size_t)n);
+    }
+    return 0;
+}
+
+static int out_write(BIO *b, const char *data, int len)
+{
+    struct tls_conn *tc = BIO_get_data(b);
+    BIO_clear_retry_flags(b);
+    if (len <= 0)
+        return 0;
+    if (tc->hold) {
+        if (tc->held_len + (size_t)len > tc->held_cap) {
+            size_t cap = tc->held_cap > 0 ? tc->held_cap : 1024;
+            while (cap < tc->held_len + (size_t)len)
+                cap *= 2;
+            char *m = realloc(tc->held, cap);
+            if (m == NULL) {
+                errno = ENOMEM;
+                return -1;
+            }
+            tc->held = m;
+            tc->held_cap = cap;
+        }
+        memcpy(tc->held + tc->held_len, data, (size_t)len);
+        tc->held_len += (size_t)len;
+        return len;
+    }
+    /* what is held, then this record: one system call */
+    struct iovec iov[2] = {{tc->held, tc->held_len}, {(void *)data, (size_t)len}};
+    int first = tc->held_len > 0 ? 0 : 1;
+    struct msghdr msg = {.msg_iov = iov + first, .msg_iovlen = (size_t)(2 - first)};
+    ssize_t n = sendmsg(tc->fd, &msg, MSG_NOSIGNAL | (tc->more ? MSG_MORE : 0));
+    if (n < 0) {
+        if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
+            BIO_set_retry_write(b);
+        return -1;
+    }
+    size_t before = tc->held_len;
+    held_consume(tc, (size_t)n < before ? (size_t)n : before);
+    if ((size_t)n <= before) { /* not a byte of the record yet: asked again, as after EAGAIN */
+        BIO_set_retry_write(b);
+        errno = EAGAIN;
+        return -1;
+    }
+    return (int)((size_t)n - before);
+}
+
+static long out_ctrl(BIO *b, int cmd, long num, void *ptr)
+{
+    struct tls_conn *tc = BIO_get_data(b);
+    (void)num, (void)ptr;
+    switch (cmd) {
+    case BIO_CTRL_FLUSH: /* OpenSSL flushes each flight and each ticket: held for the end of the step */
+        BIO_clear_retry_flags(b);
+        if (tc->hold || held_flush(tc) == 0)
+            return 1;
+        if (errno == EAGAIN || errno == EWOULDBLOCK)
+            BIO_set_retry_write(b);
+        return 0;
+    case BIO_CTRL_WPENDING:
+        return (long)tc->held_len;
+    case BIO_CTRL_DUP:
+        return 1;
+    default:
+        return 0;
+    }
+}
+
+static int out_create(BIO *b)
+{
+    BIO_set_init(b, 1);
+    return 1;
+}
+
+/* The read side, a filter over OpenSSL's socket BIO: while a handshake step holds what it wrote, the client
+ * cannot have answered it, so the read OpenSSL tries next (for the client's next flight) is not made: it
+ * would fail with EAGAIN, a system call per handshake for nothing. The rest is the socket BIO's. */
+static int in_read(BIO *b, char *buf, int len)
+{
+    struct tls_conn *tc = BIO_get_data(b);
+    BIO_clear_retry_flags(b);
+    if (tc->hold && tc->held_len > 0) {
+        BIO_set_retry_read(b);
+        errno = EAGAIN;
+        return -1;
+    }
+    int n = BIO_read(BIO_next(b), buf, len);
+    BIO_copy_next_retry(b);
+    return n;
+}
+
+static long in_ctrl(BIO *b, int cmd, long num, void *ptr)
+{
+    return BIO_next(b) != NULL ? BIO_ctrl(BIO_next(b), cmd, num, ptr) : 0;
+}
+
+static int out_method_make(void)
+{
+    if (out_method != NULL)
+        return 0;
+    BIO_METHOD *m = BIO_meth_new(BIO_get_new_index() | BIO_TYPE_SOURCE_SINK, "httpd TLS output");
+    BIO_METHOD *r = BIO_meth_new(BIO_get_new_index() | BIO_TYPE_FILTER, "httpd TLS input");
+    if (m == NULL || r == NULL || BIO_meth_set_write(m, out_write) != 1 ||
+        BIO_meth_set_ctrl(m, out_ctrl) != 1 || BIO_meth_set_create(m, out_create) != 1 ||
+        BIO_meth_set_read(r, in_read) != 1 || BIO_meth_set_ctrl(r, in_ctrl) != 1 ||
+        BIO_meth_set_create(r, out_create) != 1) {
+        BIO_meth_free(m);
+        BIO_meth_free(r);
+        return -1;
+    }
+    out_method = m;
+    in_method = r;
+    return 0;
+}
+
+/* The connection's BIOs: the input filter over OpenSSL's socket BIO reads, the output BIO writes. Returns 0,
+ * or -1. */
+static int out_attach(struct tls_conn *tc, int fd)
+{
+    BIO *sock = BIO_new_socket(fd, BIO_NOCLOSE), *rb = BIO_new(in_method), *wb = BIO_new(out_method);
+    if (sock == NULL || rb == NULL || wb == NULL) {
+        BIO_free(sock);
+        BIO_free(rb);
+        BIO_free(wb);
+        return -1;
+    }
+    BIO_set_data(rb, tc);
+    BIO_set_data(wb, tc);
+    BIO_push(rb, sock); /* freed with rb by SSL_free() */
+    SSL_set_bio(tc->ssl, rb, wb);
+    tc->out = 1;
+    return 0;
+}
+
 /* ---- contexts ---- */
 
 /* The first error in OpenSSL's queue, as text (then the queue is cleared). */
@@ -548,6 +731,10 @@ struct tls_ctx *tls_ctx_build(struct pool *p, const struct tls_conf *c, struct w
         return NULL;
     }
     OPENSSL_cleanse(&first, sizeof(first)); /* the key is made here, before the children are forked */
+    if (out_method_make() < 0) {
+        errbuf_set(err, "the TLS output BIO could not be made: %s", ssl_error_text(ebuf, sizeof(ebuf)));
+        return NULL;
+    }
     struct tls_ctx *tc = pool_calloc(p, sizeof(*tc));
     if (tc == NULL || (tc->ctx = SSL_CTX_new(TLS_server_method())) == NULL) {
         errbuf_set(err, "SSL_CTX_new() failed: %s", ssl_error_text(ebuf, sizeof(ebuf)));
@@ -710,6 +897,15 @@ static ssize_t tls_recv(struct transport *t, void *buf, size_t len)
     if (SSL_read_ex(tc->ssl, buf, len, &n) == 1)
         return (ssize_t)n;
     ssize_t r = ssl_failed(t, 0, "SSL_read");
+    if (r < 0 && errno == EAGAIN && tc->held_len > 0 && held_flush(tc) < 0) {
+        /* the transport waits for the client next: what the handshake wrote last goes first */
+        if (errno != EAGAIN && errno != EWOULDBLOCK) {
+            tc->failed = 1;
+            return -1;
+        }
+        t->want = TRANSPORT_WANT_WRITE;
+        errno = EAGAIN;
+    }
     return r;
 }
 
@@ -744,13 +940,19 @@ static size_t gather(char *buf, const struct iovec *iov, int iovcnt)
 
 static ssize_t tls_send(struct transport *t, const struct iovec *iov, int iovcnt, int more)
 {
+    struct tls_conn *tc = conn_of(t);
     char buf[TLS_CHUNK];
-    (void)more;
+    ssize_t r;
+    /* `more`: the connection's last response, the close follows at once: its record waits in the socket
+     * (MSG_MORE) for close_notify, and the FIN leaves with both, as the plain transport's last write */
+    tc->more = more && tc->out;
     if (iovcnt == 1 || iov[0].iov_len >= TLS_CHUNK)
-        return write_record(t, iov[0].iov_base, iov[0].iov_len < TLS_CHUNK ? iov[0].iov_len : TLS_CHUNK);
-    /* the head and a small body in one record: the same bytes each time the core is asked again, so a retry
-     * after WANT_WRITE is the same write */
-    return write_record(t, buf, gather(buf, iov, iovcnt));
+        r = write_record(t, iov[0].iov_base, iov[0].iov_len < TLS_CHUNK ? iov[0].iov_len : TLS_CHUNK);
+    else /* the head and a small body in one record: the same bytes each time the core is asked again, so a
+          * retry after WANT_WRITE is the same write */
+        r = write_record(t, buf, gather(buf, iov, iovcnt));
+    tc->more = 0;
+    return r;
 }
 
 /* The head and the first bytes of the file that follows it in one record (one write), rather than a short
@@ -821,25 +1023,75 @@ static void answer_plain_http(struct transport *t)
         log_error(LOG_DEBUG, MODULE, "sendmsg() of the 400 page failed: %s", strerror(errno));
 }
 
+/* Writes what the handshake holds before the transport waits: 0, or -1 with errno, t->want WRITE on EAGAIN.
+ */
+static int handshake_flush(struct transport *t)
+{
+    struct tls_conn *tc = conn_of(t);
+    if (held_flush(tc) == 0)
+        return 0;
+    if (errno == EAGAIN || errno == EWOULDBLOCK) {
+        t->want = TRANSPORT_WANT_WRITE;
+        errno = EAGAIN;
+    }
+    return -1;
+}
+
 static int tls_handshake(struct transport *t, int *linger)
 {
     struct tls_conn *tc = conn_of(t);
     char ebuf[256];
+    int r, e;
     *linger = 0;
     err_clear();
     errno = 0;
-    int r = SSL_do_handshake(tc->ssl);
+    if (tc->held_len > 0) { /* the end of the last step, which the socket did not take at once */
+        if (handshake_flush(t) < 0) {
+            if (errno == EAGAIN)
+                return -1;
+            e = SSL_ERROR_SYSCALL;
+            goto failed;
+        }
+        if (SSL_is_init_finished(tc->ssl)) {
+            r = 1;
+            goto done;
+        }
+    }
+    tc->hold = tc->out;
+    r = SSL_do_handshake(tc->ssl);
+    tc->hold = 0;
     if (r == 1) {
+        /* TLS 1.3's tickets wait for the response when the request came with the client's Finished (the
+         * core reads it from what OpenSSL holds); else the core waits for the client: written now */
+        if (!SSL_has_pending(tc->ssl) && handshake_flush(t) < 0) {
+            if (errno == EAGAIN)
+                return -1; /* still handshaking: the next call writes the rest */
+            e = SSL_ERROR_SYSCALL;
+            goto failed;
+        }
+    done:
         t->handshaking = 0;
         tc->ktls = BIO_get_ktls_send(SSL_get_wbio(tc->ssl)) ? 1 : 0;
         return 0;
     }
-    int e = SSL_get_error(tc->ssl, r);
+    e = SSL_get_error(tc->ssl, r);
     if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) {
+        if (handshake_flush(t) < 0) { /* the flight goes before the wait for the client's */
+            if (errno == EAGAIN)
+                return -1;
+            e = SSL_ERROR_SYSCALL;
+            goto failed;
+        }
         t->want = e == SSL_ERROR_WANT_READ ? TRANSPORT_WANT_READ : TRANSPORT_WANT_WRITE;
         errno = EAGAIN;
         return -1;
     }
+    if (tc->held_len > 0) { /* an alert, as the socket BIO would have written it: before anything else */
+        int saved = errno;
+        held_flush(tc);
+        errno = saved;
+    }
+failed:
     tc->failed = 1;
     unsigned long err = ERR_peek_error();
     if (e == SSL_ERROR_SSL && ERR_GET_LIB(err) == ERR_LIB_SSL &&
@@ -879,9 +1131,12 @@ static void tls_close_notify(struct transport *t)
     if (tc == NULL || tc->failed)
         return;
     ERR_clear_error();
-    /* once, without waiting for the peer's: the socket is non-blocking and closes next */
+    /* once, without waiting for the peer's: the socket is non-blocking and closes next (or shuts its
+     * write side), so the FIN leaves with it (MSG_MORE) */
+    tc->more = tc->out;
     if (SSL_shutdown(tc->ssl) < 0)
         ERR_clear_error();
+    tc->more = 0;
 }
 
 static void tls_free(struct transport *t)
@@ -890,6 +1145,7 @@ static void tls_free(struct transport *t)
     if (tc == NULL)
         return;
     SSL_free(tc->ssl);
+    free(tc->held);
     free(tc);
 }
 
@@ -913,7 +1169,11 @@ int tls_transport_open(struct transport *t, struct tls_ctx *ctx, int fd, const s
         return -1;
     ERR_clear_error();
     tc->ssl = SSL_new(ctx->ctx);
-    if (tc->ssl == NULL || SSL_set_fd(tc->ssl, fd) != 1) {
+    tc->fd = fd;
+    /* kernel TLS: OpenSSL's socket BIO both ways, since it writes through the socket's TLS itself */
+    if (tc->ssl == NULL || ((SSL_CTX_get_options(ctx->ctx) & SSL_OP_ENABLE_KTLS) || out_method == NULL
+                                ? SSL_set_fd(tc->ssl, fd) != 1
+                                : out_attach(tc, fd) < 0)) {
         ERR_clear_error();
         SSL_free(tc->ssl);
         free(tc);

@@ -475,6 +475,115 @@ Test(tls_transport, close_notify_and_eof, .init = pki_setup, .fini = pki_teardow
     pair_close(&p);
 }
 
+/* ---- what the last step of a handshake writes (TLS 1.3: the session tickets) ---- */
+
+static int tickets_seen;
+
+static int count_ticket(SSL *ssl, SSL_SESSION *sess)
+{
+    (void)ssl, (void)sess;
+    tickets_seen++;
+    return 0; /* not kept */
+}
+
+/* A client that counts the tickets it reads (its new-session callback). */
+static void pair_open_counting(struct pair *p, struct tls_ctx *ctx)
+{
+    pair_open(p, ctx, NULL, NULL);
+    SSL_CTX_set_session_cache_mode(p->cctx, SSL_SESS_CACHE_CLIENT | SSL_SESS_CACHE_NO_INTERNAL_STORE);
+    SSL_CTX_sess_set_new_cb(p->cctx, count_ticket);
+    tickets_seen = 0;
+}
+
+/* Runs the handshake until the client is done (it has sent its Finished), the server one step behind: the
+ * server's last step is left to the caller. */
+static void client_first(struct pair *p)
+{
+    int linger, done = 0;
+    for (int i = 0; i < 50 && !done; i++) {
+        int r = SSL_do_handshake(p->client);
+        done = r == 1;
+        cr_assert(done || SSL_get_error(p->client, r) == SSL_ERROR_WANT_READ);
+        if (!done)
+            cr_assert(p->t.ops->handshake(&p->t, &linger) == 0 || errno == EAGAIN);
+    }
+    cr_assert(done && p->t.handshaking);
+}
+
+static int client_readable(const struct pair *p)
+{
+    struct pollfd pfd = {.fd = p->cfd, .events = POLLIN};
+    return poll(&pfd, 1, 0) == 1;
+}
+
+/* The request came with the client's Finished: the tickets wait for the response and leave in front of it,
+ * in the same write; the last response (`more`: the close follows) and close_notify come after. */
+Test(tls_transport, tls13_tickets_leave_with_the_response, .init = pki_setup, .fini = pki_teardown)
+{
+    struct pair p;
+    int linger;
+    size_t k;
+    char buf[64];
+    pair_open_counting(&p, build(conf_for("a")));
+    client_first(&p);
+    cr_assert_eq(SSL_write_ex(p.client, "GET / HTTP/1.1\r\n\r\n", 18, &k), 1);
+    cr_assert_eq(p.t.ops->handshake(&p.t, &linger), 0, "the client's Finished and the request: done");
+    cr_assert(!client_readable(&p), "the tickets are held for the response");
+    cr_assert_gt(transport_pending(&p.t), 0, "the request came with the Finished");
+    cr_assert_eq(p.t.ops->recv(&p.t, buf, sizeof(buf)), 18);
+    cr_assert_eq(memcmp(buf, "GET / HTTP/1.1\r\n\r\n", 18), 0);
+
+    struct iovec iov[2] = {{"HTTP/1.1 200 OK\r\n", 17}, {"\r\nbody", 6}};
+    cr_assert_eq(p.t.ops->send(&p.t, iov, 2, 1), 23);
+    p.t.ops->close_notify(&p.t);
+    client_read(&p, buf, 23);
+    cr_assert_eq(memcmp(buf, "HTTP/1.1 200 OK\r\n\r\nbody", 23), 0);
+    cr_assert_eq(tickets_seen, 2, "both tickets came before the response");
+    cr_assert_eq(SSL_read_ex(p.client, buf, sizeof(buf), &k), 0);
+    cr_assert_eq(SSL_get_error(p.client, 0), SSL_ERROR_ZERO_RETURN, "then close_notify");
+    pair_close(&p);
+}
+
+/* No request with the Finished: the server waits for the client next, so the tickets leave at once (a
+ * client that reads them before it asks for anything gets them). */
+Test(tls_transport, tls13_tickets_leave_before_a_wait, .init = pki_setup, .fini = pki_teardown)
+{
+    struct pair p;
+    int linger;
+    size_t k;
+    char buf[64];
+    pair_open_counting(&p, build(conf_for("a")));
+    client_first(&p);
+    cr_assert_eq(p.t.ops->handshake(&p.t, &linger), 0);
+    cr_assert(client_readable(&p), "the tickets were written");
+    cr_assert_eq(SSL_read_ex(p.client, buf, sizeof(buf), &k), 0);
+    cr_assert_eq(SSL_get_error(p.client, 0), SSL_ERROR_WANT_READ);
+    cr_assert_eq(tickets_seen, 2);
+    pair_close(&p);
+
+    /* a part of a request came with the Finished: the transport waits for the rest, the tickets go first */
+    pair_open_counting(&p, build(conf_for("a")));
+    client_first(&p);
+    cr_assert_eq(SSL_write_ex(p.client, "GET / HTTP/1.1\r\n", 16, &k), 1);
+    cr_assert_eq(p.t.ops->handshake(&p.t, &linger), 0);
+    cr_assert(!client_readable(&p));
+    cr_assert_eq(p.t.ops->recv(&p.t, buf, sizeof(buf)), 16);
+    cr_assert(!client_readable(&p), "the core may still answer at once");
+    cr_assert_eq(p.t.ops->recv(&p.t, buf, sizeof(buf)), -1);
+    cr_assert(errno == EAGAIN && p.t.want == TRANSPORT_WANT_READ);
+    cr_assert(client_readable(&p), "waiting for the client: the tickets were written first");
+    SSL_read_ex(p.client, buf, sizeof(buf), &k);
+    cr_assert_eq(tickets_seen, 2);
+    pair_close(&p);
+
+    /* TLS 1.2: the server's last flight (its ticket, its Finished) is what the client waits for */
+    pair_open_counting(&p, build(conf_for("a")));
+    SSL_set_max_proto_version(p.client, TLS1_2_VERSION);
+    cr_assert_eq(handshake(&p, &linger), 0);
+    cr_assert_eq(tickets_seen, 1, "the client finished its handshake with the server's ticket");
+    pair_close(&p);
+}
+
 Test(tls_transport, plain_http_gets_apaches_400, .init = pki_setup, .fini = pki_teardown)
 {
     struct pair p;
