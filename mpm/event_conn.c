@@ -15,16 +15,16 @@
  *
  * One struct event per connection on the client's socket, persistent and re-assigned only when the direction
  * changes, so the usual keep-alive request (readable, answer written at once, idle again) costs no
- * epoll_ctl(). A handler's wait has a timer of its own (wev, made at the connection's first wait, left added
- * between waits: LAZY_MS) for its deadline, so the client's registration stays as it is. The handler's
- * socket (an upstream connection) is registered once for its whole life, edge-triggered for reads and writes
- * (mpm/event_watch.c, as nginx keeps its upstream connections), whichever request uses it, also while it
- * idles in the proxy's pool: a proxied request costs no epoll_ctl() and the pool no poll() to know whether
- * an idle connection was closed by the upstream (sockwatch.h's quiet). Edge-triggered, what is reported while
- * nobody waits is kept (ready), and a wait for something ready resumes the handler at once. Handlers close
- * their sockets through sockwatch_close(), which takes them out first, since the number comes back for the
- * next socket. The client's event firing during a wait (it sent more, or left) takes it out of the epoll set
- * until the core wants the client again.
+ * epoll_ctl(). A handler's wait has a timer of its own (struct ewait, made at the connection's first wait,
+ * left added between waits: LAZY_MS) for its deadline, so the client's registration stays as it is. The
+ * handler's socket (an upstream connection) is registered once for its whole life, edge-triggered for reads
+ * and writes (mpm/event_watch.c, as nginx keeps its upstream connections), whichever request uses it, also
+ * while it idles in the proxy's pool: a proxied request costs no epoll_ctl() and the pool no poll() to know
+ * whether an idle connection was closed by the upstream (sockwatch.h's quiet). Edge-triggered, what is
+ * reported while nobody waits is kept (ready), and a wait for something ready resumes the handler at once.
+ * Handlers close their sockets through sockwatch_close(), which takes them out first, since the number comes
+ * back for the next socket. The client's event firing during a wait (it sent more, or left) takes it out of
+ * the epoll set until the core wants the client again.
  *
  * The clock is read once per reactor callback (econn_clock(), into rx.now): the core's steps for that event,
  * the handler's deadlines (request.now) and the events' timeouts all go by it, as nginx's ngx_current_msec
@@ -33,6 +33,7 @@
  */
 #include <errno.h>
 #include <stdatomic.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -95,7 +96,7 @@ static void conn_arm(struct econn *e, short what, int64_t deadline)
             event_del(&e->ev);
         /* persistent events keep their epoll registration across wakeups */
         event_assign(&e->ev, rx.base, e->t.fd, (short)(what | EV_PERSIST), conn_cb, e);
-        e->what = what;
+        e->what = (signed char)what;
         e->ev_at = 0;
     } else if (e->ev_at != 0 && e->ev_at <= deadline && deadline - e->ev_at < LAZY_MS) {
         return;
@@ -106,10 +107,20 @@ static void conn_arm(struct econn *e, short what, int64_t deadline)
         e->ev_at = 0;
         return;
     }
-    /* a zero timeout is not added again by libevent: nothing is known to be added then */
-    e->ev_ms = deadline > rx.now ? deadline - rx.now : 0;
+    /* a zero timeout is not added again by libevent: nothing is known to be added then (nor kept for one
+     * beyond ev_ms's range: 24 days) */
+    int64_t ms = deadline > rx.now ? deadline - rx.now : 0;
+    e->ev_ms = ms <= INT32_MAX ? (int32_t)ms : 0;
     e->ev_at = e->ev_ms > 0 ? rx.now + e->ev_ms : 0;
 }
+
+/* A handler's wait: a timer of its own for the deadline, made at the connection's first wait and left added
+ * between waits (LAZY_MS). Only connections whose handlers wait (the proxy's) have one. */
+struct ewait {
+    struct event ev;
+    int64_t at;  /* the deadline ev is added for; 0 while it is not added */
+    int waiting; /* a handler waits (else the timer, left added, fires for nothing) */
+};
 
 static void wait_cb(evutil_socket_t fd, short what, void *arg);
 static void conn_drive(struct econn *e, enum conn_state st);
@@ -129,32 +140,38 @@ void econn_watch_start(void)
 
 /*
  * WAIT: the handler waits for `what` on its socket fd (0: for its deadline alone) until the deadline. Returns
- * 1 when what it waits for was reported already (the caller resumes the handler now), else 0: wev holds the
- * deadline and the socket's watch the waiter. A socket's first wait adds it to the epoll set, for good.
+ * 1 when what it waits for was reported already (the caller resumes the handler now), else 0: its timer holds
+ * the deadline and the socket's watch the waiter. A socket's first wait adds it to the epoll set, for good.
  */
 static int wait_arm(struct econn *e, int fd, short what, int64_t deadline)
 {
     if (what && event_watch_wait(e, &e->uw, fd, what))
         return 1;
-    if (e->wev == NULL && (e->wev = evtimer_new(rx.base, wait_cb, e)) == NULL) {
-        log_error(LOG_ERR, MODULE, "out of memory for a handler's wait");
-        return 0;
+    struct ewait *w = e->x.w;
+    if (w == NULL) {
+        if ((w = calloc(1, sizeof(*w))) == NULL || evtimer_assign(&w->ev, rx.base, wait_cb, e) < 0) {
+            free(w);
+            log_error(LOG_ERR, MODULE, "out of memory for a handler's wait");
+            return 0;
+        }
+        e->x.w = w;
     }
-    e->wwhat = 0;
-    if (e->wev_at != 0 && e->wev_at <= deadline && deadline - e->wev_at < LAZY_MS)
+    w->waiting = 1;
+    if (w->at != 0 && w->at <= deadline && deadline - w->at < LAZY_MS)
         return 0;
     struct timeval tv = time_left(deadline);
-    if (evtimer_add(e->wev, &tv) < 0)
+    if (evtimer_add(&w->ev, &tv) < 0)
         log_error(LOG_ERR, MODULE, "event_add() of a handler's wait failed");
     else
-        e->wev_at = deadline;
+        w->at = deadline;
     return 0;
 }
 
 /* Ends the handler's wait before the core runs it; its timer stays added for the next wait (LAZY_MS). */
 void econn_unwait(struct econn *e)
 {
-    e->wwhat = -1;
+    if (e->core && e->x.w != NULL)
+        e->x.w->waiting = 0;
     event_watch_unwait(&e->uw);
 }
 
@@ -163,8 +180,10 @@ void econn_free(struct econn *e)
 {
     if (e->what >= 0)
         event_del(&e->ev);
-    if (e->wev != NULL)
-        event_free(e->wev);
+    if (e->core && e->x.w != NULL) {
+        event_del(&e->x.w->ev);
+        free(e->x.w);
+    }
     event_watch_unwait(&e->uw);
     set_idle(e, 0);
     if (e->prev != NULL)
@@ -234,7 +253,7 @@ static enum conn_state conn_read(struct econn *e, enum conn_state st)
     int blocked = 0, full = 1;
     for (int i = 0; i < READ_ROUNDS && full && (i == 0 || st == CONN_READ); i++)
         st = driver_read(e->u.hc, &e->t, st, MODULE, &blocked, &full, rx.now);
-    e->want = (short)blocked;
+    e->want = (signed char)blocked;
     return st;
 }
 
@@ -245,7 +264,7 @@ static enum conn_state conn_write(struct econn *e)
     int blocked = 0;
     for (int i = 0; i < WRITE_ROUNDS && st == CONN_WRITE && !blocked; i++)
         st = driver_write(e->u.hc, &e->t, MODULE, &blocked, rx.now);
-    e->want = (short)blocked;
+    e->want = (signed char)blocked;
     return st;
 }
 
@@ -308,7 +327,10 @@ static void conn_drive(struct econn *e, enum conn_state st)
 /* The core's connection, once the transport is ready (its handshake done). */
 static void conn_start(struct econn *e)
 {
-    struct http_conn *c = driver_conn_start(rx.s, e->l, &e->t, NULL, 0, MODULE);
+    const struct listener *l = e->x.l;
+    e->x.w = NULL;
+    e->core = 1;
+    struct http_conn *c = driver_conn_start(rx.s, l, &e->t, NULL, 0, MODULE);
     if (c == NULL) {
         econn_free(e);
         return;
@@ -374,8 +396,8 @@ static void conn_cb(evutil_socket_t fd, short what, void *arg)
     struct http_conn *c = e->u.hc;
     enum conn_state st = http_conn_state(c);
     if (st == CONN_WAIT) {
-        /* the client's event while a handler waits (wev has the deadline): the client sent more, left, or
-         * its socket took a write: it is not watched until the core wants it again (level-triggered, it
+        /* the client's event while a handler waits (its timer has the deadline): the client sent more, left,
+         * or its socket took a write: it is not watched until the core wants it again (level-triggered, it
          * would fire on and on); its own timeout passing means nothing now */
         if (what & (EV_READ | EV_WRITE)) {
             event_del(&e->ev);
@@ -404,18 +426,19 @@ static void conn_cb(evutil_socket_t fd, short what, void *arg)
 static void wait_cb(evutil_socket_t fd, short what, void *arg)
 {
     struct econn *e = arg;
+    struct ewait *w = e->x.w;
     (void)fd, (void)what;
-    e->wev_at = 0; /* a timer that fired is no longer added */
-    if (e->wwhat < 0)
+    w->at = 0; /* a timer that fired is no longer added */
+    if (!w->waiting)
         return; /* left added by a wait that has ended (perhaps the connection's, which lingers now) */
     struct http_conn *c = e->u.hc;
     if (econn_clock() < http_conn_deadline(c)) {
         /* early: by the clocks' granularity, as in conn_cb(), or lazily added for an earlier deadline */
         struct timeval tv = time_left(http_conn_deadline(c));
-        if (evtimer_add(e->wev, &tv) < 0)
+        if (evtimer_add(&w->ev, &tv) < 0)
             log_error(LOG_ERR, MODULE, "event_add() of a handler's wait failed");
         else
-            e->wev_at = http_conn_deadline(c);
+            w->at = http_conn_deadline(c);
         return;
     }
     econn_unwait(e);
@@ -444,11 +467,12 @@ void econn_new(const struct listener *l, int fd, const struct sockaddr *peer, so
     if (c != NULL) {
         http_conn_set_slot(c, rx.slot);
         e->u.hc = c;
+        e->core = 1;
     } else {
         e->u.handshake_until = driver_handshake_deadline(rx.s, rx.now);
+        e->x.l = l;
     }
-    e->l = l;
-    e->what = e->wwhat = -1;
+    e->what = -1;
     e->next = rx.conns;
     if (rx.conns != NULL)
         rx.conns->prev = e;

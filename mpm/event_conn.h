@@ -18,8 +18,12 @@
 #define READ_ROUNDS  4  /* reads per wakeup while each fills the space the core gives */
 #define WRITE_ROUNDS 16 /* writes per wakeup before yielding to other connections */
 
+struct ewait; /* a handler's wait: its timer, its deadline, whether it goes on (event_conn.c) */
+
 /* A connection: hc while the core drives it; before, the deadline of its handshake; once it closes
- * lingeringly, the deadline of that close. */
+ * lingeringly, the deadline of that close. Every byte here is paid by each idle connection (10,000 idle ones
+ * are held at about 0.4 KiB each): what only some connections need lives elsewhere (struct ewait), and what
+ * only one phase needs shares its place with another's (x). The unit tests hold it to 208 bytes. */
 struct econn {
     struct event ev; /* on the client's socket: EV_READ or EV_WRITE, as the state asks */
     union {
@@ -28,19 +32,20 @@ struct econn {
         int64_t linger_until;
     } u;
     struct econn *prev, *next; /* every connection of the child, for a graceful stop */
-    const struct listener *l;  /* accepted on it: its TLS context and vhosts, when a handshake ends */
     struct transport t;        /* its socket, plain or TLS */
-    struct event *wev;         /* a handler's wait (WAIT): its deadline, a timer made at the first wait */
-    struct uwatch *uw;         /* the handler's socket it waits on (event_watch.c), or NULL */
-    short what;                /* the events ev is assigned for; -1 when it is not added */
-    int64_t ev_at;             /* ev's timeout fires at the latest then (0: not known) ... */
-    int64_t ev_ms;             /* ... having been added for this long: libevent adds it again for as long
-                                  from each wakeup (EV_PERSIST) */
-    int64_t wev_at;            /* the deadline wev is added for; 0 while it is not added */
-    short wwhat;               /* 0 while a handler waits, else -1 */
-    short want;        /* what the transport's last read or write waits for; 0 when it did not block */
-    unsigned idle : 1; /* counted in the scoreboard's idle_conns */
-    unsigned lingering : 1;
+    union {
+        const struct listener *l; /* before the core has it (a handshake): accepted on it, for its start */
+        struct ewait *w;          /* once the core has it (`core`): a handler's wait, made at the first one */
+    } x;
+    struct uwatch *uw; /* the handler's socket it waits on (event_watch.c), or NULL */
+    int64_t ev_at;     /* ev's timeout fires at the latest then (0: not known) ... */
+    int32_t ev_ms;     /* ... having been added for this long: libevent adds it again for as long from each
+                          wakeup (EV_PERSIST) */
+    signed char what;  /* the events ev is assigned for; -1 when it is not added */
+    signed char want;  /* what the transport's last read or write waits for; 0 when it did not block */
+    unsigned char idle : 1; /* counted in the scoreboard's idle_conns */
+    unsigned char lingering : 1;
+    unsigned char core : 1; /* the core has the connection (u.hc, x.w) */
 };
 
 /* The reactor of one child. */

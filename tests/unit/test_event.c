@@ -187,6 +187,14 @@ static size_t fake_pending_bytes(const struct transport *t)
 static const struct transport_ops fake_ops = {
     .name = "fake", .recv = fake_recv, .send = fake_send, .pending = fake_pending_bytes};
 
+/* Each idle keep-alive connection costs its struct econn and little more (issue: 10,000 idle connections at
+ * 0.4 KiB each; bench measured 403 bytes a connection with 208 here, 436 when it had grown to 240). A field
+ * that only some connections need belongs in a struct of its own. */
+Test(event_reactor, connection_struct_stays_small)
+{
+    cr_assert_leq(sizeof(struct econn), 208, "struct econn is %zu bytes", sizeof(struct econn));
+}
+
 Test(event_reactor, waits_for_what_the_transport_wants, .init = testserver_pool_setup,
      .fini = testserver_pool_teardown)
 {
@@ -258,7 +266,7 @@ Test(event_watch, upstream_socket_registered_once_and_forgotten_on_close)
     econn_watch_start();
     cr_assert_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sp), 0);
     int fd = sp[0];
-    struct econn e = {.what = -1, .wwhat = -1};
+    struct econn e = {.what = -1, .core = 1};
 
     /* unknown sockets are never quiet: the pool looks at them itself */
     cr_assert_eq(sockwatch_quiet(fd), 0);
@@ -272,7 +280,8 @@ Test(event_watch, upstream_socket_registered_once_and_forgotten_on_close)
     cr_assert(watches[fd]->ready & EV_WRITE);
     econn_unwait(&e);
     cr_assert_null(watches[fd]->waiter);
-    cr_assert_eq(e.wwhat, -1);
+    cr_assert_not_null(e.x.w, "the first wait made the connection's wait timer");
+    cr_assert_eq(e.x.w->waiting, 0);
 
     /* idle and silent: quiet, however often the loop runs (edge-triggered: no event repeats) */
     loop_once();
@@ -309,8 +318,10 @@ Test(event_watch, upstream_socket_registered_once_and_forgotten_on_close)
 
     event_watch_end();
     cr_assert_eq(sockwatch_quiet(fd), 0, "no hooks once the reactor is gone");
-    if (e.wev != NULL)
-        event_free(e.wev);
+    if (e.x.w != NULL) {
+        event_del(&e.x.w->ev);
+        free(e.x.w);
+    }
     close(sp[0]);
     close(sp[1]);
     event_base_free(rx.base);
