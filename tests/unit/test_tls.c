@@ -516,6 +516,13 @@ static int client_readable(const struct pair *p)
     return poll(&pfd, 1, 0) == 1;
 }
 
+/* A pair counting the tickets the client gets, the client's first flight (its hello) sent. */
+static void tickets_pair(struct pair *p)
+{
+    pair_open_counting(p, build(conf_for("a")));
+    client_first(p);
+}
+
 /* The request came with the client's Finished: the tickets wait for the response and leave in front of it,
  * in the same write; the last response (`more`: the close follows) and close_notify come after. */
 Test(tls_transport, tls13_tickets_leave_with_the_response, .init = pki_setup, .fini = pki_teardown)
@@ -524,8 +531,7 @@ Test(tls_transport, tls13_tickets_leave_with_the_response, .init = pki_setup, .f
     int linger;
     size_t k;
     char buf[64];
-    pair_open_counting(&p, build(conf_for("a")));
-    client_first(&p);
+    tickets_pair(&p);
     cr_assert_eq(SSL_write_ex(p.client, "GET / HTTP/1.1\r\n\r\n", 18, &k), 1);
     cr_assert_eq(p.t.ops->handshake(&p.t, &linger), 0, "the client's Finished and the request: done");
     cr_assert(!client_readable(&p), "the tickets are held for the response");
@@ -552,8 +558,7 @@ Test(tls_transport, tls13_tickets_leave_before_a_wait, .init = pki_setup, .fini 
     int linger;
     size_t k;
     char buf[64];
-    pair_open_counting(&p, build(conf_for("a")));
-    client_first(&p);
+    tickets_pair(&p);
     cr_assert_eq(p.t.ops->handshake(&p.t, &linger), 0);
     cr_assert(client_readable(&p), "the tickets were written");
     cr_assert_eq(SSL_read_ex(p.client, buf, sizeof(buf), &k), 0);
@@ -562,8 +567,7 @@ Test(tls_transport, tls13_tickets_leave_before_a_wait, .init = pki_setup, .fini 
     pair_close(&p);
 
     /* a part of a request came with the Finished: the transport waits for the rest, the tickets go first */
-    pair_open_counting(&p, build(conf_for("a")));
-    client_first(&p);
+    tickets_pair(&p);
     cr_assert_eq(SSL_write_ex(p.client, "GET / HTTP/1.1\r\n", 16, &k), 1);
     cr_assert_eq(p.t.ops->handshake(&p.t, &linger), 0);
     cr_assert(!client_readable(&p));
