@@ -26,7 +26,7 @@
 #include "driver.h"
 #include "serve.h"
 
-enum wait_result { WAIT_READY, WAIT_DEADLINE, WAIT_INTERRUPTED, WAIT_ERROR };
+enum wait_result { WAIT_READY, WAIT_DEADLINE, WAIT_INTERRUPTED, WAIT_ERROR, WAIT_CLIENT_GONE };
 
 /* The signal mask of this thread's waits (serve_wait_mask()); NULL: its own mask throughout. */
 static __thread const sigset_t *wait_mask;
@@ -48,9 +48,13 @@ static int serve_poll(struct pollfd *pfd, nfds_t n, int ms)
 
 /* Waits until fd is ready for `events` or the monotonic deadline passes; meanwhile writes the buffered access
  * log lines as they fall due (BufferedLogs). */
-static enum wait_result wait_fd(int fd, short events, int64_t deadline)
+/* Waits for `events` on fd (none: fd -1) until the deadline; with client >= 0, also for that socket's hang-up
+ * (POLLRDHUP: the client closed its side), which ends the wait with WAIT_CLIENT_GONE. */
+static enum wait_result wait_fd_or_gone(int fd, short events, int client, int64_t deadline)
 {
-    struct pollfd pfd = {.fd = fd, .events = events};
+    struct pollfd pfd[2] = {{.fd = fd, .events = events}, {.fd = client, .events = POLLRDHUP}};
+    struct pollfd *p = fd >= 0 ? pfd : pfd + 1;
+    nfds_t nfds = (nfds_t)(fd >= 0) + (nfds_t)(client >= 0);
     int n, due, ms;
     do {
         int64_t left = deadline - now_ms();
@@ -58,7 +62,7 @@ static enum wait_result wait_fd(int fd, short events, int64_t deadline)
             return WAIT_DEADLINE;
         ms = left > INT_MAX ? INT_MAX : (int)left;
         due = log_flush_due(0);
-        n = serve_poll(&pfd, 1, due >= 0 && due < ms ? due : ms);
+        n = serve_poll(nfds > 0 ? p : NULL, nfds, due >= 0 && due < ms ? due : ms);
     } while (n == 0 && due >= 0 && due < ms);
     if (n < 0) {
         if (errno == EINTR)
@@ -69,7 +73,14 @@ static enum wait_result wait_fd(int fd, short events, int64_t deadline)
     if (n == 0)
         /* poll() rounds to milliseconds: only a deadline that has really passed counts */
         return now_ms() >= deadline ? WAIT_DEADLINE : WAIT_INTERRUPTED;
-    return WAIT_READY;
+    if (client >= 0 && (pfd[1].revents & (POLLRDHUP | POLLHUP | POLLERR)))
+        return WAIT_CLIENT_GONE;
+    return fd >= 0 && pfd[0].revents ? WAIT_READY : WAIT_INTERRUPTED;
+}
+
+static enum wait_result wait_fd(int fd, short events, int64_t deadline)
+{
+    return wait_fd_or_gone(fd, events, -1, deadline);
 }
 
 /* The poll() events for what a transport waits for. */
@@ -99,6 +110,7 @@ static enum conn_state do_read(struct http_conn *c, struct transport *t, enum co
         case WAIT_INTERRUPTED:
             return st;
         case WAIT_ERROR:
+        case WAIT_CLIENT_GONE: /* not asked for here */
             return http_conn_abort(c);
         }
     } else if (now_ms() >= deadline) {
@@ -136,37 +148,32 @@ static enum conn_state do_write(struct http_conn *c, struct transport *t)
     }
 }
 
-/* WAIT: until the handler's socket is ready (an upstream) or its deadline, then let the core resume it. */
-static enum conn_state do_wait(struct http_conn *c)
+/*
+ * WAIT: until the handler's socket is ready (an upstream) or its deadline, then let the core resume it. The
+ * client's socket is watched meanwhile for its hang-up: a client that has closed its connection ends the
+ * request at once (as nginx's default, proxy_ignore_client_abort off), instead of holding this process or
+ * thread for an answer nobody will read. Clients that gave up in a queue (accepted later, their requests
+ * there, then their FIN) would otherwise each take a worker for the whole wait.
+ */
+static enum conn_state do_wait(struct http_conn *c, int client)
 {
     int events;
     int64_t deadline = http_conn_deadline(c);
     int ufd = http_conn_wait_fd(c, &events);
-    if (ufd >= 0) {
-        switch (wait_fd(ufd, events == CONN_WAIT_IN ? POLLIN : POLLOUT, deadline)) {
-        case WAIT_READY:
-            return http_conn_ready(c, now_ms());
-        case WAIT_DEADLINE:
-            return http_conn_timeout(c, now_ms());
-        case WAIT_INTERRUPTED:
-            return CONN_WAIT;
-        case WAIT_ERROR:
-            return http_conn_abort(c);
-        }
+    switch (wait_fd_or_gone(ufd, ufd < 0 ? 0 : events == CONN_WAIT_IN ? POLLIN : POLLOUT, client, deadline)) {
+    case WAIT_READY:
+        return http_conn_ready(c, now_ms());
+    case WAIT_DEADLINE:
+        return http_conn_timeout(c, now_ms());
+    case WAIT_INTERRUPTED:
+        return CONN_WAIT;
+    case WAIT_CLIENT_GONE:
+        log_error(LOG_DEBUG, "core", "the client closed its connection while the handler waited");
+        return http_conn_abort(c);
+    case WAIT_ERROR:
+        break;
     }
-    for (;;) {
-        int64_t left = deadline - now_ms();
-        if (left <= 0)
-            break;
-        int due = log_flush_due(0); /* BufferedLogs: the lines due meanwhile */
-        if (due >= 0 && due < left)
-            left = due;
-        if (serve_poll(NULL, 0, left > INT_MAX ? INT_MAX : (int)left) < 0 && errno != EINTR) {
-            log_error(LOG_ERR, "core", "poll() failed: %s", strerror(errno));
-            break;
-        }
-    }
-    return http_conn_timeout(c, now_ms());
+    return http_conn_abort(c);
 }
 
 /* What the scoreboard shows for a connection state. */
@@ -260,7 +267,7 @@ void serve_connection(const struct server *s, const struct listener *l, int fd, 
             st = do_write(c, &t);
             break;
         case CONN_WAIT:
-            st = do_wait(c);
+            st = do_wait(c, t.fd);
             break;
         case CONN_CLOSE:
             break;

@@ -610,6 +610,42 @@ MPM_TEST(proxy, smuggling_one_request_each, .timeout = 60)
 
 /* Under event, waiting on an upstream holds no thread: 200 requests to a 300 ms upstream take about 300 ms.
  */
+/* prefork and worker: a process or thread waits for the upstream for its request; when the client has closed
+ * its connection meanwhile, the wait ends at once (as nginx's proxy_ignore_client_abort off) and the worker
+ * is free for the next client, instead of waiting out the upstream's answer for nobody. One worker here: the
+ * second client is answered long before the abandoned request's 4 s would have passed. */
+MPM_TEST(proxy, abandoned_request_frees_its_worker, .timeout = 60)
+{
+    if (strcmp(mpm, "event") == 0)
+        cr_skip_test("event holds a wait in its reactor, not in a worker");
+    struct srv *up = server_start("event", UPSTREAM_CONF);
+    char *conf = xasprintf("<IfModule mpm_prefork_module>\nStartServers 1\nMinSpareServers 1\n"
+                           "MaxSpareServers 1\nMaxRequestWorkers 1\n</IfModule>\n"
+                           "<IfModule mpm_worker_module>\nStartServers 1\nServerLimit 1\nThreadsPerChild 1\n"
+                           "MinSpareThreads 1\nMaxSpareThreads 1\nMaxRequestWorkers 1\n</IfModule>\n"
+                           "ProxyPass /up/ http://127.0.0.1:%d/ retry=0\n",
+                           up->port);
+    struct srv *s = server_start(mpm, conf);
+
+    struct conn *gone = conn_open(s->port);
+    conn_send_str(gone, get("/up/delay?ms=4000"));
+    sleep_ms(300); /* the worker took it and waits for the upstream */
+    conn_close(gone);
+
+    int64_t t0 = now_ms();
+    struct presp *r = once(s->port, "GET /up/page.html HTTP/1.1\r\nHost: x\r\n\r\n", 10000);
+    int64_t took = now_ms() - t0;
+    hassert(r->status == 200, "the next client: status %d", r->status);
+    presp_free(r);
+    harness_report("[%s] the next client after an abandoned 4 s request: answered in %lld ms", mpm,
+                   (long long)took);
+    hassert(took < 2000, "the next client waited %lld ms: the abandoned request held the only worker",
+            (long long)took);
+    free(conf);
+    server_stop(s);
+    server_stop(up);
+}
+
 Test(proxy, event_concurrent_upstream_waits, .fini = harness_fini, .timeout = 60)
 {
     harness_begin_mpm("event");
