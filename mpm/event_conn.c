@@ -88,6 +88,12 @@ static struct timeval time_left(int64_t deadline)
  * request arrived) for about the next keep-alive deadline. */
 #define LAZY_MS 300
 
+/* A timer added to fire at `at` (0: none is added) serves `deadline` too. */
+static int lazy_covers(int64_t at, int64_t deadline)
+{
+    return at != 0 && at <= deadline && deadline - at < LAZY_MS;
+}
+
 /* Makes ev wait for `what` (EV_READ or EV_WRITE) on the client's socket until the monotonic deadline. */
 static void conn_arm(struct econn *e, short what, int64_t deadline)
 {
@@ -98,7 +104,7 @@ static void conn_arm(struct econn *e, short what, int64_t deadline)
         event_assign(&e->ev, rx.base, e->t.fd, (short)(what | EV_PERSIST), conn_cb, e);
         e->what = (signed char)what;
         e->ev_at = 0;
-    } else if (e->ev_at != 0 && e->ev_at <= deadline && deadline - e->ev_at < LAZY_MS) {
+    } else if (lazy_covers(e->ev_at, deadline)) {
         return;
     }
     struct timeval tv = time_left(deadline);
@@ -157,7 +163,7 @@ static int wait_arm(struct econn *e, int fd, short what, int64_t deadline)
         e->x.w = w;
     }
     w->waiting = 1;
-    if (w->at != 0 && w->at <= deadline && deadline - w->at < LAZY_MS)
+    if (lazy_covers(w->at, deadline))
         return 0;
     struct timeval tv = time_left(deadline);
     if (evtimer_add(&w->ev, &tv) < 0)
@@ -381,10 +387,9 @@ static void conn_cb(evutil_socket_t fd, short what, void *arg)
 
     /* libevent has added ev's timeout again, for as long as the last add asked, from its own time of this
      * wakeup, which is not later than ours */
+    econn_clock();
     if (e->ev_at != 0)
-        e->ev_at = econn_clock() + e->ev_ms;
-    else
-        econn_clock();
+        e->ev_at = rx.now + e->ev_ms;
     if (e->lingering) {
         linger_cb(e, what);
         return;

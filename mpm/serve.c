@@ -46,10 +46,9 @@ static int serve_poll(struct pollfd *pfd, nfds_t n, int ms)
     return ppoll(pfd, n, ms < 0 ? NULL : &ts, wait_mask);
 }
 
-/* Waits until fd is ready for `events` or the monotonic deadline passes; meanwhile writes the buffered access
- * log lines as they fall due (BufferedLogs). */
-/* Waits for `events` on fd (none: fd -1) until the deadline; with client >= 0, also for that socket's hang-up
- * (POLLRDHUP: the client closed its side), which ends the wait with WAIT_CLIENT_GONE. */
+/* Waits until fd is ready for `events` (fd -1: for nothing) or the monotonic deadline passes; with client >=
+ * 0, also for that socket's hang-up (POLLRDHUP: the client closed its side), which ends the wait with
+ * WAIT_CLIENT_GONE. Meanwhile writes the buffered access log lines as they fall due (BufferedLogs). */
 static enum wait_result wait_fd_or_gone(int fd, short events, int client, int64_t deadline)
 {
     struct pollfd pfd[2] = {{.fd = fd, .events = events}, {.fd = client, .events = POLLRDHUP}};

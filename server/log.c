@@ -334,23 +334,6 @@ static const char *resp_header(const struct request *r, const char *name)
     return NULL;
 }
 
-/* The client's address as text; the last IPv4 address written is kept per thread: the same clients come
- * again and again. */
-static const char *peer_text(const struct request *r, char *buf)
-{
-    static __thread int valid;
-    static __thread unsigned char last[4];
-    static __thread char text[HTTP_PEER_TEXT];
-    if (r->peer_family != AF_INET)
-        return http_peer_text(r, buf);
-    if (!valid || memcmp(last, r->peer_addr, 4) != 0) {
-        http_peer_text(r, text);
-        memcpy(last, r->peer_addr, 4);
-        valid = 1;
-    }
-    return text;
-}
-
 /* %t, "[06/Dec/2026:23:54:36 +0000]" in local time, formatted once per second and thread. */
 static const char *clf_time(time_t t)
 {
@@ -389,7 +372,7 @@ size_t log_format_render(const struct log_format *f, const struct request *r, ch
             break;
         case 'a':
         case 'h':
-            v = peer_text(r, tmp);
+            v = http_peer_text(r, tmp); /* which keeps the last IPv4 text per thread */
             break;
         case 'l':
         case 'u':

@@ -164,10 +164,11 @@ static void put_merged(struct pbuf *b, const char *name, const char *old, const 
  * request's Connection headers. */
 static int request_hop_by_hop(const struct request *r, enum proxy_hdr kind, const char *name, int connection)
 {
-    if (kind == PROXY_HDR_HOP || kind == PROXY_HDR_CONNECTION)
+    if (proxy_hop_by_hop(kind, name, NULL))
         return 1;
     for (int i = 0; connection && i < r->n_headers; i++)
-        if (strcasecmp(r->headers[i].name, "Connection") == 0 && list_has(r->headers[i].value, name))
+        if (strcasecmp(r->headers[i].name, "Connection") == 0 &&
+            proxy_hop_by_hop(kind, name, r->headers[i].value))
             return 1;
     return 0;
 }
@@ -584,12 +585,11 @@ int proxy_resp_eof(struct proxy_resp *pr)
 
 int proxy_resp_hop_by_hop(const struct proxy_resp *pr, const struct proxy_resp_header *h)
 {
-    if (h->kind == PROXY_HDR_HOP || h->kind == PROXY_HDR_CONNECTION)
+    if (proxy_hop_by_hop(h->kind, h->name, NULL))
         return 1;
-    if (!pr->has_connection)
-        return 0;
-    for (int i = 0; i < pr->n_headers; i++)
-        if (pr->headers[i].kind == PROXY_HDR_CONNECTION && list_has(pr->headers[i].value, h->name))
+    for (int i = 0; pr->has_connection && i < pr->n_headers; i++)
+        if (pr->headers[i].kind == PROXY_HDR_CONNECTION &&
+            proxy_hop_by_hop(h->kind, h->name, pr->headers[i].value))
             return 1;
     return 0;
 }
