@@ -314,8 +314,17 @@ static void event_child_main(struct server *s, struct child_ctx *ctx)
     tick_cb(-1, 0, NULL);
     if (*ctx->stop || (rx.leaving && rx.nconns == 0))
         goto done;
-    if (event_base_dispatch(rx.base) < 0)
-        log_error(LOG_ERR, MODULE, "event_base_dispatch() failed");
+    /* one turn at a time: the access log lines of a turn go out together when it ends */
+    log_turns(1);
+    for (;;) {
+        int rc = event_base_loop(rx.base, EVLOOP_ONCE);
+        log_turn_end();
+        if (rc < 0)
+            log_error(LOG_ERR, MODULE, "event_base_loop() failed");
+        if (rc != 0 || event_base_got_break(rx.base))
+            break;
+    }
+    log_turns(0);
 
 done:
     if (cfg != NULL)

@@ -4,7 +4,7 @@
  * The error log is process-global (stderr until log_open()), so any module can report through log_error().
  *
  * BufferedLogs On gathers access log lines in per-thread buffers instead, written as blocks of whole lines
- * (see log.h for when). The one thing to know there: a stop signal ends a child inside its handler, which may
+ * (see log.h for when); an event loop's thread uses the same buffers for the lines of one turn (log_turns()). The one thing to know there: a stop signal ends a child inside its handler, which may
  * have interrupted the very thread that is adding a line, and which can neither wait for it nor take a lock;
  * so each thread's buffers carry an atomic state, and the handler leaves buffers in use to their user, who
  * writes them and ends the process itself (bufs_give()).
@@ -509,6 +509,8 @@ static atomic_int exit_holders;   /* a stop signal is being handled: those who s
 static pthread_key_t buffers_key; /* its destructor writes out the buffers of a thread that ends */
 static pthread_once_t buffers_once = PTHREAD_ONCE_INIT;
 static int buffers_key_ok;
+static __thread int turns;        /* log_turns(1): this thread's lines wait for log_turn_end() */
+static __thread int turn_waiting; /* lines of the current turn wait in thread_buffers */
 
 /* Writes out every buffer of b; the caller has taken b. */
 static void bufs_write(struct log_buffers *b)
@@ -656,6 +658,25 @@ void log_flush(void)
     }
 }
 
+void log_turns(int on)
+{
+    turns = on;
+    if (!on)
+        log_turn_end();
+}
+
+void log_turn_end(void)
+{
+    struct log_buffers *b = thread_buffers;
+    if (!turn_waiting)
+        return;
+    turn_waiting = 0;
+    if (b != NULL && bufs_take(b, 1)) {
+        bufs_write(b);
+        bufs_give(b);
+    }
+}
+
 int log_flush_on_signal(void)
 {
     int saved = errno;
@@ -688,7 +709,8 @@ void log_access(const struct server *s, const struct request *r)
 {
     char line[LINE_MAX_LEN];
     const struct vhost *v = r->vhost != NULL ? r->vhost : &s->main;
-    struct log_buffers *b = s->buffered_logs && v->custom_logs != NULL ? bufs_get(s) : NULL;
+    int by_turn = turns && !s->buffered_logs;
+    struct log_buffers *b = (s->buffered_logs || by_turn) && v->custom_logs != NULL ? bufs_get(s) : NULL;
     int waiting = 0;
 
     if (b != NULL && !bufs_take(b, 1))
@@ -704,7 +726,9 @@ void log_access(const struct server *s, const struct request *r)
     }
     if (b == NULL)
         return;
-    if (waiting && atomic_load_explicit(&b->since, memory_order_relaxed) == 0)
+    if (waiting && by_turn)
+        turn_waiting = 1;
+    else if (waiting && atomic_load_explicit(&b->since, memory_order_relaxed) == 0)
         atomic_store(&b->since, now_ms());
     bufs_give(b);
 }

@@ -76,6 +76,15 @@ int log_flush_due(int all);
 void log_flush(void);
 
 /*
+ * For an event loop, whose one thread serves many connections in a turn: from log_turns(1) on, the calling
+ * thread's access log lines wait in its buffers (as with BufferedLogs On) until log_turn_end(), which the loop
+ * calls after each turn, before it waits again; the lines of one turn then go out in one write() per
+ * CustomLog. No line waits for a client or a timer. With BufferedLogs On, lines keep its rules instead.
+ */
+void log_turns(int on);
+void log_turn_end(void);
+
+/*
  * For a stop signal's handler, before _exit() (async-signal-safe): writes every buffered line of the process
  * and returns 1. Returns 0 when a thread is in the middle of logging; that thread then writes the lines when
  * it is done and ends the process with _exit(0) itself, so the handler must return without exiting.

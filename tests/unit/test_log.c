@@ -465,6 +465,61 @@ Test(log, due_lines_are_written_on_time)
     remove_access_log();
 }
 
+/* An event loop's turn: BufferedLogs Off, the lines of a turn go out together when it ends, in order. */
+Test(log, turn_lines_wait_for_the_turns_end)
+{
+    open_access_log(0);
+    char line[512];
+    size_t n = line_of(&req, line, sizeof(line));
+    log_turns(1);
+    for (int i = 0; i < 3; i++)
+        log_access(&srv, &req);
+    cr_assert_eq(access_lines(), 0);
+    cr_assert_eq(log_flush_due(0), -1, "no timer: the turn's end writes them");
+    log_turn_end();
+    size_t len;
+    const char *text = access_text(&len);
+    cr_assert_eq(len, 3 * n);
+    for (int i = 0; i < 3; i++)
+        cr_assert_eq(memcmp(text + i * n, line, n), 0, "line %d: %.*s", i, (int)n, text + i * n);
+    log_turn_end(); /* nothing waits: nothing written again */
+    cr_assert_eq(access_lines(), 3);
+    log_access(&srv, &req);
+    log_turns(0); /* the loop is over: what waits goes out, later lines at once */
+    cr_assert_eq(access_lines(), 4);
+    log_access(&srv, &req);
+    cr_assert_eq(access_lines(), 5);
+    remove_access_log();
+}
+
+/* BufferedLogs On keeps its own rules under an event loop: a turn's end does not write the buffers. */
+Test(log, turns_leave_buffered_logs_to_their_timer)
+{
+    open_access_log(1);
+    log_turns(1);
+    log_access(&srv, &req);
+    log_turn_end();
+    cr_assert_eq(access_lines(), 0);
+    cr_assert_gt(log_flush_due(0), 0, "its timer runs");
+    log_flush();
+    cr_assert_eq(access_lines(), 1);
+    log_turns(0);
+    remove_access_log();
+}
+
+/* A stop signal in the middle of a turn writes the turn's lines. */
+Test(log, stop_signal_writes_the_turns_lines)
+{
+    open_access_log(0);
+    log_turns(1);
+    for (int i = 0; i < 2; i++)
+        log_access(&srv, &req);
+    cr_assert_eq(access_lines(), 0);
+    cr_assert_eq(log_flush_on_signal(), 1);
+    cr_assert_eq(access_lines(), 2);
+    remove_access_log();
+}
+
 Test(log, every_line_is_written_before_the_process_ends)
 {
     open_access_log(1);
