@@ -213,7 +213,7 @@ static int check_invariants(const struct resp *r, char *err, size_t errlen)
 }
 
 /* Frees what r holds and empties it. */
-static void resp_clear(struct resp *r)
+void resp_clear(struct resp *r)
 {
     for (int i = 0; i < r->n_headers; i++) {
         free(r->names[i]);

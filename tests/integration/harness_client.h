@@ -82,6 +82,8 @@ struct resp *request_once(const struct srv *s, const char *raw, struct conn **ou
 /* The value of header `name` (case-insensitive), or NULL. */
 const char *resp_get(const struct resp *r, const char *name);
 void resp_free(struct resp *r);
+/* Frees what a parsed response holds (a struct resp on the stack, say) and empties it. */
+void resp_clear(struct resp *r);
 
 /* The 1 KiB page of the test docroot, on a kept-alive connection or asking the server to close it. */
 #define PAGE_KEEPALIVE "GET /page.html HTTP/1.1\r\nHost: localhost\r\n\r\n"

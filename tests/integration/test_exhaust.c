@@ -409,15 +409,8 @@ static enum flood_outcome flood_judge(struct flood *f, struct flood_conn *fc, co
                   e);
         free(e);
     }
-    if (rc == 1) {
-        for (int i = 0; i < r.n_headers; i++) {
-            free(r.names[i]);
-            free(r.values[i]);
-        }
-        free(r.head);
-        free(r.norm);
-        free(r.body);
-    }
+    if (rc == 1)
+        resp_clear(&r);
     return o;
 }
 

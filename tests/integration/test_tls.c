@@ -153,6 +153,7 @@ MPM_TEST(tls, get_byte_for_byte, .timeout = 60)
     hassert(resp_parse(whole, hlen + blen, 0, &cr, &used, msg, sizeof(msg)) == 1, "curl's response: %s", msg);
     expect_static(&cr, s, "big.bin", harness_big(), BIG_LEN, "application/octet-stream", NULL, 0);
     hassert(used == hlen + blen, "curl saved more than one response");
+    resp_clear(&cr);
     free(whole);
     free(head);
     free(head_file);
@@ -194,6 +195,7 @@ MPM_TEST(tls, pipelined_requests_in_one_record, .timeout = 60)
         hassert(resp_parse(raw + at, len - at, 0, &r, &used, msg, sizeof(msg)) == 1, "response %d: %s", i,
                 msg);
         expect_file(&r, s, "index.html", i == 19 ? "close" : NULL, 0);
+        resp_clear(&r);
         at += used;
     }
     hassert(at == len, "%zu bytes after the 20 responses", len - at);
@@ -267,6 +269,7 @@ MPM_TEST(tls, bad_input, .timeout = 90)
     hassert(strstr(pr.body, "Reason: You're speaking plain HTTP to an SSL-enabled server port.<br />") !=
                 NULL,
             "400 body: %s", pr.body);
+    resp_clear(&pr);
     close(fd);
     free(head);
     free(got);
