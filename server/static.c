@@ -440,12 +440,12 @@ static enum handler_result serve_file(struct request *r, int fd, const struct st
     const char *type = mime_type(r->server->mime, name);
     struct range *ranges = NULL;
     int nranges = 0, attached = 0;
-    char date[32];
 
     /* Apache makes the tag weak for a file changed within the last second, because its mtime granularity
-     * could hide a second change; with microseconds in the tag, ours stays strong (If-Range needs that). */
-    char *etag = pool_alloc(r->pool, 36);
-    if (etag == NULL)
+     * could hide a second change; with microseconds in the tag, ours stays strong (If-Range needs that).
+     * Both texts live in the request's pool, so that the headers refer to them without another copy. */
+    char *date = pool_alloc(r->pool, 32 + 36), *etag = date + 32;
+    if (date == NULL)
         goto nomem;
     validators_text(lm, size, usec, date, etag);
 
@@ -461,7 +461,7 @@ static enum handler_result serve_file(struct request *r, int fd, const struct st
             close(fd);
         fd = -1;
         http_resp_status(r, 304);
-        if (http_resp_header(r, "Last-Modified", date) < 0 || http_resp_header(r, "ETag", etag) < 0)
+        if (http_resp_header_ref(r, "Last-Modified", date) < 0 || http_resp_header_ref(r, "ETag", etag) < 0)
             goto nomem;
         return HANDLER_DONE;
     }
@@ -484,8 +484,8 @@ static enum handler_result serve_file(struct request *r, int fd, const struct st
     }
 
     http_resp_status(r, kind == RANGES_SOME ? 206 : 200);
-    if (http_resp_header(r, "Last-Modified", date) < 0 || http_resp_header(r, "ETag", etag) < 0 ||
-        http_resp_header(r, "Accept-Ranges", "bytes") < 0)
+    if (http_resp_header_ref(r, "Last-Modified", date) < 0 || http_resp_header_ref(r, "ETag", etag) < 0 ||
+        http_resp_header_ref(r, "Accept-Ranges", "bytes") < 0)
         goto nomem;
 
     if (kind == RANGES_NONE || nranges == 1) {

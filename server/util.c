@@ -89,14 +89,15 @@ void http_date_format(time_t t, char *buf)
 
 size_t util_utoa(char *buf, unsigned long long v)
 {
-    char digits[20];
-    size_t i = sizeof(digits);
-    do
-        digits[--i] = (char)('0' + v % 10);
-    while ((v /= 10) > 0);
-    size_t n = sizeof(digits) - i;
-    memcpy(buf, digits + i, n);
+    /* the digits counted first, then written from the last one in place: no copy */
+    size_t n = 1;
+    for (unsigned long long t = v; t >= 10; t /= 10)
+        n++;
     buf[n] = '\0';
+    char *w = buf + n;
+    do
+        *--w = (char)('0' + v % 10);
+    while ((v /= 10) > 0);
     return n;
 }
 

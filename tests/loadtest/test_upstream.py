@@ -86,11 +86,13 @@ def model(name, d):
             one = time.time() - t0
             times = sorted(t for t, _ in concurrent(port, "/cpu?n=%d" % n, 4))
             # one after the other: the last answer comes about three burns after the first. A burn is timed
-            # here and by the first answer (about one burn in the server): the shorter is the unit, since a
-            # busy machine slows either (answered together, the spread would be near 0 whatever the unit)
+            # here and by the first answer (one burn in the server plus the connections' set-up): the shorter
+            # is the unit, since a busy machine slows either. The spread must exceed 1.5 units, not 2: the
+            # set-up in the first answer has made a unit 1.5 burns on a loaded machine (answered together, the
+            # spread would be near 0 whatever the unit)
             unit = min(one, times[0]) if times else one
             check("asyncio: CPU-bound requests block the loop, answered one after the other",
-                  len(times) == 4 and times[-1] - times[0] > 2 * unit, (one, times))
+                  len(times) == 4 and times[-1] - times[0] > 1.5 * unit, (one, times))
     finally:
         pids = hb.descendants(proc.pid)
         hb.stop(proc)
