@@ -77,8 +77,8 @@ void log_flush(void);
 
 /*
  * For an event loop, whose one thread serves many connections in a turn: from log_turns(1) on, the calling
- * thread's access log lines wait in its buffers (as with BufferedLogs On) until log_turn_end(), which the loop
- * calls after each turn, before it waits again; the lines of one turn then go out in one write() per
+ * thread's access log lines wait in its buffers (as with BufferedLogs On) until log_turn_end(), which the
+ * loop calls after each turn, before it waits again; the lines of one turn then go out in one write() per
  * CustomLog. No line waits for a client or a timer. With BufferedLogs On, lines keep its rules instead.
  */
 void log_turns(int on);
