@@ -363,6 +363,16 @@ static size_t line_of(const struct request *r, char *buf, size_t size)
     return n;
 }
 
+/* The access log holds `count` copies of line (n bytes), in one piece each. */
+static void expect_lines(const char *line, size_t n, int count)
+{
+    size_t len;
+    const char *text = access_text(&len);
+    cr_assert_eq(len, (size_t)count * n);
+    for (int i = 0; i < count; i++)
+        cr_assert_eq(memcmp(text + i * n, line, n), 0, "line %d: %.*s", i, (int)n, text + i * n);
+}
+
 Test(log, off_writes_each_line_at_once)
 {
     open_access_log(0);
@@ -385,11 +395,7 @@ Test(log, buffered_lines_wait_until_flushed)
         log_access(&srv, &req);
     cr_assert_eq(access_lines(), 0);
     log_flush();
-    size_t len;
-    const char *text = access_text(&len);
-    cr_assert_eq(len, 3 * n);
-    for (int i = 0; i < 3; i++)
-        cr_assert_eq(memcmp(text + i * n, line, n), 0, "line %d: %.*s", i, (int)n, text + i * n);
+    expect_lines(line, n, 3);
     /* flushed, the buffers go on buffering */
     log_access(&srv, &req);
     cr_assert_eq(access_lines(), 3);
@@ -477,11 +483,7 @@ Test(log, turn_lines_wait_for_the_turns_end)
     cr_assert_eq(access_lines(), 0);
     cr_assert_eq(log_flush_due(0), -1, "no timer: the turn's end writes them");
     log_turn_end();
-    size_t len;
-    const char *text = access_text(&len);
-    cr_assert_eq(len, 3 * n);
-    for (int i = 0; i < 3; i++)
-        cr_assert_eq(memcmp(text + i * n, line, n), 0, "line %d: %.*s", i, (int)n, text + i * n);
+    expect_lines(line, n, 3);
     log_turn_end(); /* nothing waits: nothing written again */
     cr_assert_eq(access_lines(), 3);
     log_access(&srv, &req);
