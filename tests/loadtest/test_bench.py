@@ -125,6 +125,11 @@ def model_mode(out):
     cpu_rows = table_rows(run.stdout, "| workload | target | req/s | server CPU")
     check("the CPU table has a row per target run, each with the server's CPU per request",
           len(cpu_rows) == 1 + len(ms) and all(float(r[3].split()[0]) > 0 for r in cpu_rows[1:]), cpu_rows)
+    check("the CPU table: the client's busy CPUs, between 0 and wrk's one thread (and the JSON's)",
+          cpu_rows and cpu_rows[0][5] == "client CPUs busy"
+          and all(0 < float(r[5].split()[0]) <= 1.1 for r in cpu_rows[1:])
+          and all(0 < m.get("client_cpus_busy", 0) <= 1.1 for m in ms), (cpu_rows, [m.get("client_cpus_busy")
+                                                                                  for m in ms]))
     check("JSON meta keys", all(k in meta for k in META_KEYS), [k for k in META_KEYS if k not in meta])
     check("JSON meta: nginx skipped", "nginx" in meta.get("skipped", {}), meta.get("skipped"))
     check("JSON: one measurement per target run", sorted(m.get("target") for m in ms)
