@@ -409,14 +409,6 @@ static int on_header_value_complete(llhttp_t *p)
     return add_header(c);
 }
 
-/* The bytes of a reg-name (RFC 3986 §3.2.2: unreserved and sub-delims; '%' is checked apart), one lookup
- * each. */
-static const unsigned char reg_name_byte[256] = {
-    ['0' ... '9'] = 1, ['A' ... 'Z'] = 1, ['a' ... 'z'] = 1, ['-'] = 1, ['.'] = 1,  ['_'] = 1,
-    ['~'] = 1,         ['!'] = 1,         ['$'] = 1,         ['&'] = 1, ['\''] = 1, ['('] = 1,
-    [')'] = 1,         ['*'] = 1,         ['+'] = 1,         [','] = 1, [';'] = 1,  ['='] = 1,
-};
-
 /* A Host value: uri-host [":" port] (RFC 9112 3.2, RFC 3986 3.2.2); empty is allowed. */
 static int host_valid(const char *h)
 {
@@ -434,7 +426,7 @@ static int host_valid(const char *h)
                 if (!isxdigit((unsigned char)p[1]) || !isxdigit((unsigned char)p[2]))
                     return 0;
                 p += 2;
-            } else if (!reg_name_byte[ch]) {
+            } else if (!uri_char(ch, URI_REG_NAME)) {
                 return 0;
             }
         }

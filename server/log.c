@@ -5,10 +5,10 @@
  *
  * BufferedLogs On gathers access log lines in per-thread buffers instead, written as blocks of whole lines
  * (see log.h for when); an event loop's thread uses the same buffers for the lines of one turn (log_turns()).
- * The one thing to know there: a stop signal ends a child inside its handler, which may
- * have interrupted the very thread that is adding a line, and which can neither wait for it nor take a lock;
- * so each thread's buffers carry an atomic state, and the handler leaves buffers in use to their user, who
- * writes them and ends the process itself (bufs_give()).
+ * The one thing to know there: a stop signal ends a child inside its handler, which may have interrupted the
+ * very thread that is adding a line, and which can neither wait for it nor take a lock; so each thread's
+ * buffers carry an atomic state, and the handler leaves buffers in use to their user, who writes them and
+ * ends the process itself (bufs_give()).
  */
 
 #include <errno.h>

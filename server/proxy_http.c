@@ -19,6 +19,7 @@
 #include "proxy_conf.h"
 #include "proxy_http.h"
 #include "server.h"
+#include "util.h"
 
 /* ---- hop-by-hop headers (RFC 9110 7.6.1) ---- */
 
@@ -116,20 +117,13 @@ int proxy_hop_by_hop(enum proxy_hdr kind, const char *name, const char *connecti
 
 /* ---- the request head ---- */
 
-/* Characters a path segment may carry unencoded (RFC 3986 pchar and '/'). */
-static int path_char(unsigned char ch)
-{
-    return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
-           (ch != '\0' && strchr("-._~!$&'()*+,;=:@/", ch) != NULL);
-}
-
 /* Appends s percent-encoded where it must be: the runs between such characters in one piece each. */
 static void put_encoded(struct pbuf *b, const char *s)
 {
     static const char hex[] = "0123456789ABCDEF";
     while (*s != '\0') {
         const char *run = s;
-        while (*s != '\0' && path_char((unsigned char)*s))
+        while (*s != '\0' && uri_char((unsigned char)*s, URI_PATH))
             s++;
         pbuf_put(b, run, (size_t)(s - run));
         if (*s == '\0')

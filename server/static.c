@@ -185,25 +185,18 @@ static int etag_list_matches(const char *list, const char *etag, int weak)
     return 0;
 }
 
-/* Characters a URL path carries as they are (RFC 3986 pchar and '/'). */
-static int url_path_char(unsigned char c)
-{
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-           (c != '\0' && strchr("-._~!$&'()*+,;=:@/", c) != NULL);
-}
-
 /* The percent-escaped form of a decoded path, for a Location header (Apache's ap_os_escape_path()). */
 static char *escape_path(struct pool *p, const char *path)
 {
     static const char hex[] = "0123456789ABCDEF";
     size_t n = 0;
     for (const unsigned char *c = (const unsigned char *)path; *c; c++)
-        n += url_path_char(*c) ? 1 : 3;
+        n += uri_char(*c, URI_PATH) ? 1 : 3;
     char *out = pool_alloc(p, n + 1), *o = out;
     if (out == NULL)
         return NULL;
     for (const unsigned char *c = (const unsigned char *)path; *c; c++) {
-        if (url_path_char(*c)) {
+        if (uri_char(*c, URI_PATH)) {
             *o++ = (char)*c;
         } else {
             *o++ = '%';

@@ -101,6 +101,16 @@ size_t util_utoa(char *buf, unsigned long long v)
     return n;
 }
 
+#define URI_BOTH (URI_REG_NAME | URI_PATH)
+const unsigned char uri_chars[256] = {
+    ['0' ... '9'] = URI_BOTH, ['A' ... 'Z'] = URI_BOTH, ['a' ... 'z'] = URI_BOTH, ['-'] = URI_BOTH,
+    ['.'] = URI_BOTH,         ['_'] = URI_BOTH,         ['~'] = URI_BOTH,         ['!'] = URI_BOTH,
+    ['$'] = URI_BOTH,         ['&'] = URI_BOTH,         ['\''] = URI_BOTH,        ['('] = URI_BOTH,
+    [')'] = URI_BOTH,         ['*'] = URI_BOTH,         ['+'] = URI_BOTH,         [','] = URI_BOTH,
+    [';'] = URI_BOTH,         ['='] = URI_BOTH,         [':'] = URI_PATH,         ['@'] = URI_PATH,
+    ['/'] = URI_PATH,
+};
+
 size_t util_hex(char *buf, unsigned long long v)
 {
     static const char hex[] = "0123456789abcdef";

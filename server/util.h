@@ -48,6 +48,18 @@ void http_date_format(time_t t, char *buf);
 size_t util_utoa(char *buf, unsigned long long v);
 size_t util_hex(char *buf, unsigned long long v);
 
+/*
+ * Character classes of URIs (RFC 3986), one table lookup per byte: URI_REG_NAME, a host name's bytes
+ * (unreserved and sub-delims, 3.2.2; '%' is the caller's to check); URI_PATH, a path's unencoded bytes (pchar
+ * and '/', 3.3). NUL is in neither.
+ */
+enum { URI_REG_NAME = 1, URI_PATH = 2 };
+extern const unsigned char uri_chars[256];
+static inline int uri_char(unsigned char ch, int cls)
+{
+    return (uri_chars[ch] & cls) != 0;
+}
+
 /* The current IMF-fixdate, cached per second and per thread. */
 const char *http_date_now(void);
 

@@ -42,6 +42,19 @@ Test(util, utoa_and_hex)
     cr_assert_str_eq(buf, "ffffffffffffffff");
 }
 
+/* RFC 3986's classes, byte by byte against the grammar's own lists. */
+Test(util, uri_character_classes)
+{
+    static const char unreserved_sub_delims[] = "-._~!$&'()*+,;=";
+    for (int ch = 0; ch < 256; ch++) {
+        int alnum = (ch >= '0' && ch <= '9') || (ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z');
+        int reg = alnum || (ch != 0 && strchr(unreserved_sub_delims, ch) != NULL);
+        int path = reg || ch == ':' || ch == '@' || ch == '/';
+        cr_assert_eq(uri_char((unsigned char)ch, URI_REG_NAME), reg, "0x%02x in a reg-name", ch);
+        cr_assert_eq(uri_char((unsigned char)ch, URI_PATH), path, "0x%02x in a path", ch);
+    }
+}
+
 Test(util, date_obsolete_forms)
 {
     cr_assert_eq(http_date_parse("Sunday, 06-Nov-94 08:49:37 GMT"), 784111777);
