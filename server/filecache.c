@@ -1,8 +1,8 @@
 /*
  * The small-file cache (filecache.h): a chained hash table of entries keyed by (DocumentRoot descriptor,
- * relative path), with a least-recently-used list for eviction, all under one mutex. The stat() that
- * validates an entry is made outside the lock; the entry is looked up again under it before its bytes are
- * copied.
+ * relative path), with a least-recently-used list for eviction, all under one mutex (taken only in a process
+ * that has threads: mutex_enter() in util.h). The stat() that validates an entry is made outside the lock;
+ * the entry is looked up again under it before its bytes are copied.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -14,6 +14,7 @@
 
 #include "filecache.h"
 #include "pool.h"
+#include "util.h"
 
 #define FILECACHE_BUCKETS 256
 
@@ -115,9 +116,9 @@ int filecache_get(int root_fd, const char *rel, struct pool *p, const void **dat
     uint32_t h = fc_hash(root_fd, rel);
 
     /* nothing cached under that name: no stat(), the caller opens the file as it would without a cache */
-    pthread_mutex_lock(&fc.lock);
+    int held = mutex_enter(&fc.lock);
     int cached = fc_find(h, root_fd, rel) != NULL;
-    pthread_mutex_unlock(&fc.lock);
+    mutex_leave(&fc.lock, held);
     if (!cached)
         return 0;
 
@@ -125,7 +126,7 @@ int filecache_get(int root_fd, const char *rel, struct pool *p, const void **dat
         return -1;
 
     int hit = 0;
-    pthread_mutex_lock(&fc.lock);
+    held = mutex_enter(&fc.lock);
     struct fc_entry *e = fc_find(h, root_fd, rel);
     if (e != NULL && !fc_matches(e, st)) {
         fc_remove(e); /* changed, replaced or gone: the caller opens it again */
@@ -135,7 +136,7 @@ int filecache_get(int root_fd, const char *rel, struct pool *p, const void **dat
         lru_unlink(e);
         lru_push(e);
     }
-    pthread_mutex_unlock(&fc.lock);
+    mutex_leave(&fc.lock, held);
     return hit;
 }
 
@@ -174,7 +175,7 @@ int filecache_put(int root_fd, const char *rel, int fd, const struct stat *st, t
     e->data = bytes;
     memcpy(e->rel, rel, len + 1);
 
-    pthread_mutex_lock(&fc.lock);
+    int held = mutex_enter(&fc.lock);
     struct fc_entry *old = fc_find(e->hash, root_fd, rel);
     if (old != NULL)
         fc_remove(old);
@@ -186,7 +187,7 @@ int filecache_put(int root_fd, const char *rel, int fd, const struct stat *st, t
     lru_push(e);
     fc.bytes += (size_t)e->size;
     *data = fc_copy(e, p);
-    pthread_mutex_unlock(&fc.lock);
+    mutex_leave(&fc.lock, held);
     return *data != NULL;
 
 fail:
@@ -197,16 +198,16 @@ fail:
 
 void filecache_clear(void)
 {
-    pthread_mutex_lock(&fc.lock);
+    int held = mutex_enter(&fc.lock);
     while (fc.oldest != NULL)
         fc_remove(fc.oldest);
-    pthread_mutex_unlock(&fc.lock);
+    mutex_leave(&fc.lock, held);
 }
 
 size_t filecache_bytes(void)
 {
-    pthread_mutex_lock(&fc.lock);
+    int held = mutex_enter(&fc.lock);
     size_t n = fc.bytes;
-    pthread_mutex_unlock(&fc.lock);
+    mutex_leave(&fc.lock, held);
     return n;
 }

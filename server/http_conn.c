@@ -94,16 +94,23 @@ enum judge {
 /* Everything about the request in progress, allocated in the request pool: absent while idle. */
 struct exchange {
     struct request req;
-    llhttp_t parser;               /* initialised per request: a paused parser is at a message boundary */
-    struct pbuf url, field, value; /* the target, and the header field being read */
-    int in_value;                  /* last callback was a header value */
-    const char *exec_base;         /* the bytes of the llhttp_execute() in progress start here */
-    int after_lf;                  /* the bytes parsed before exec_base end with LF and optional SP/HTAB */
-    int cap_headers;               /* room in req.headers */
-    size_t header_bytes;           /* size of the header line being read */
-    int error_status;              /* set by a callback that fails the request */
-    int path_status;               /* 404 etc. decided at headers, answered when the body has been read */
-    long long body_limit;          /* LimitRequestBody of the request's vhost, once its headers are read */
+    llhttp_t parser; /* initialised per request: a paused parser is at a message boundary */
+    /* the target, and the name and value of the header field being read: each where it is in the read
+     * buffer (span, len) while its pieces follow on from one another there, else gathered in its pbuf;
+     * settle() copies what the buffer holds of them into the pool before the buffer is used again */
+    struct pbuf url, field, value;
+    const char *uspan, *fspan, *vspan;
+    size_t ulen, flen, vlen;
+    size_t *hlens;         /* the lengths of req.headers' names and values (two a header) */
+    int hsettled;          /* req.headers[0 .. hsettled) are strings of the pool */
+    int in_value;          /* last callback was a header value */
+    const char *exec_base; /* the bytes of the llhttp_execute() in progress start here */
+    int after_lf;          /* the bytes parsed before exec_base end with LF and optional SP/HTAB */
+    int cap_headers;       /* room in req.headers */
+    size_t header_bytes;   /* size of the header line being read */
+    int error_status;      /* set by a callback that fails the request */
+    int path_status;       /* 404 etc. decided at headers, answered when the body has been read */
+    long long body_limit;  /* LimitRequestBody of the request's vhost, once its headers are read */
     int expect_continue;
     int headers_done;
     int send_body;      /* false for HEAD */
@@ -320,11 +327,123 @@ static void go_idle(struct http_conn *c)
 
 /* ---- llhttp callbacks ---- */
 
+/* A piece of the target, or of a header's name or value, arrived: noted where it is in the read buffer, or
+ * gathered (pbuf_take()). */
+static int take_piece(struct http_conn *c, struct pbuf *b, const char **span, size_t *len, const char *at,
+                      size_t n)
+{
+    return pbuf_take(b, span, len, at, n) < 0 ? fail(c, 500) : 0;
+}
+
+/* A span of the read buffer moved to its copy in the pool, made a pbuf's text (which later pieces extend). */
+static void span_to_pbuf(struct pbuf *b, const char **span, size_t *len, const char *lo, char *copy)
+{
+    b->p = copy + (*span - lo);
+    b->p[*len] = '\0';
+    b->len = *len;
+    b->cap = *len + 1;
+    *span = NULL;
+    *len = 0;
+}
+
+/*
+ * Copies what the read buffer holds of the head's strings (the target, the headers added since the last
+ * time, the name and value in progress) into the pool: a short head in one piece from the first of them to
+ * the end of the last, in which each ends with a NUL (a name is followed by its ':', a value by its line's
+ * end, the target by a space, so the NULs take no bytes of another); a long one string by string. Called
+ * before they are read as strings (the headers' end) and after each llhttp_execute(), since the buffer is
+ * read into again. 0, or -1 out of memory.
+ */
+/* Heads whose strings span less than this are copied in one piece. */
+#define SETTLE_ONE_COPY 1024
+
+/* Out of memory in settle(): what is not a string yet is forgotten, and the request fails with a 500. */
+static int settle_failed(struct exchange *x, int settled)
+{
+    x->req.n_headers = settled;
+    x->uspan = x->fspan = x->vspan = NULL;
+    x->ulen = x->flen = x->vlen = 0;
+    return -1;
+}
+
+static int settle(struct http_conn *c)
+{
+    struct exchange *x = c->x;
+    if (x == NULL)
+        return 0;
+    struct request *r = &x->req;
+    int from = x->hsettled, n = r->n_headers;
+    if ((from == n && x->uspan == NULL && x->fspan == NULL && x->vspan == NULL) || c->buf == NULL)
+        return 0;
+    /* locals: the NULs written below could alias every field read through a pointer */
+    const char *b0 = c->buf, *b1 = c->buf + READ_BUF_SIZE, *lo = b1, *hi = b0;
+    struct http_header *hs = r->headers;
+    const size_t *lens = x->hlens;
+#define IN_BUF(p) ((p) != NULL && (p) >= b0 && (p) < b1)
+#define WIDEN(p, len)                                                                                        \
+    if (IN_BUF(p)) {                                                                                         \
+        lo = (p) < lo ? (p) : lo;                                                                            \
+        hi = (p) + (len) > hi ? (p) + (len) : hi;                                                            \
+    }
+    WIDEN(x->uspan, x->ulen)
+    WIDEN(x->fspan, x->flen)
+    WIDEN(x->vspan, x->vlen)
+    for (int i = from; i < n; i++) {
+        WIDEN(hs[i].name, lens[2 * i])
+        WIDEN(hs[i].value, lens[2 * i + 1])
+    }
+    if (lo < hi && (size_t)(hi - lo) < SETTLE_ONE_COPY) {
+        char *copy = pool_alloc(c->pool, (size_t)(hi - lo) + 1);
+        if (copy == NULL)
+            return settle_failed(x, from);
+        memcpy(copy, lo, (size_t)(hi - lo));
+        for (int i = from; i < n; i++) {
+            if (IN_BUF(hs[i].name)) {
+                char *name = copy + (hs[i].name - lo);
+                name[lens[2 * i]] = '\0';
+                hs[i].name = name;
+            }
+            if (IN_BUF(hs[i].value)) {
+                char *value = copy + (hs[i].value - lo);
+                value[lens[2 * i + 1]] = '\0';
+                hs[i].value = value;
+            }
+        }
+        if (IN_BUF(x->uspan))
+            span_to_pbuf(&x->url, &x->uspan, &x->ulen, lo, copy);
+        if (IN_BUF(x->fspan))
+            span_to_pbuf(&x->field, &x->fspan, &x->flen, lo, copy);
+        if (IN_BUF(x->vspan))
+            span_to_pbuf(&x->value, &x->vspan, &x->vlen, lo, copy);
+    } else if (lo < hi) {
+        /* a long head: each string on its own, as the pool's blocks hold them (one copy of it all would be
+         * an allocation of its own, of any size, at each such request: a threaded child's heap grows by the
+         * sizes it has seen) */
+        for (int i = from; i < n; i++) {
+            if (IN_BUF(hs[i].name) && (hs[i].name = pool_strndup(c->pool, hs[i].name, lens[2 * i])) == NULL)
+                return settle_failed(x, from);
+            if (IN_BUF(hs[i].value) &&
+                (hs[i].value = pool_strndup(c->pool, hs[i].value, lens[2 * i + 1])) == NULL)
+                return settle_failed(x, from);
+        }
+        if ((IN_BUF(x->uspan) && pbuf_append(&x->url, x->uspan, x->ulen) < 0) ||
+            (IN_BUF(x->fspan) && pbuf_append(&x->field, x->fspan, x->flen) < 0) ||
+            (IN_BUF(x->vspan) && pbuf_append(&x->value, x->vspan, x->vlen) < 0))
+            return settle_failed(x, from);
+        x->uspan = x->fspan = x->vspan = NULL;
+        x->ulen = x->flen = x->vlen = 0;
+    }
+#undef WIDEN
+#undef IN_BUF
+    x->hsettled = n;
+    return 0;
+}
+
 static int on_url(llhttp_t *p, const char *at, size_t n)
 {
     struct http_conn *c = conn_of(p);
     /* LimitRequestLine holds for the whole line: scan_head() stops the parser at it */
-    return pbuf_append(&c->x->url, at, n) < 0 ? fail(c, 500) : 0;
+    return take_piece(c, &c->x->url, &c->x->uspan, &c->x->ulen, at, n);
 }
 
 static int add_header(struct http_conn *c)
@@ -335,29 +454,46 @@ static int add_header(struct http_conn *c)
     if (s->limit_request_fields > 0 && r->n_headers >= s->limit_request_fields)
         return fail(c, 431);
     /* headers are collected in an array that doubles in the pool */
-    if (r->n_headers == c->x->cap_headers) {
+    struct exchange *x = c->x;
+    if (r->n_headers == x->cap_headers) {
         int cap = r->n_headers ? r->n_headers * 2 : 16;
         struct http_header *h = pool_alloc(c->pool, sizeof(*h) * (size_t)cap);
-        if (h == NULL)
+        size_t *lens = pool_alloc(c->pool, sizeof(*lens) * 2 * (size_t)cap);
+        if (h == NULL || lens == NULL)
             return fail(c, 500);
-        if (r->n_headers)
+        if (r->n_headers) {
             memcpy(h, r->headers, sizeof(*h) * (size_t)r->n_headers);
+            memcpy(lens, x->hlens, sizeof(*lens) * 2 * (size_t)r->n_headers);
+        }
         r->headers = h;
-        c->x->cap_headers = cap;
+        x->hlens = lens;
+        x->cap_headers = cap;
     }
+    const char *name = x->field.len > 0 ? x->field.p : x->fspan;
+    size_t nl = x->field.len > 0 ? x->field.len : x->flen;
+    char *gathered = x->value.len > 0 ? x->value.p : NULL; /* ours: written to below */
+    const char *v = gathered != NULL ? gathered : x->vspan;
+    size_t vl = gathered != NULL ? x->value.len : x->vlen;
     /* trim the value's optional whitespace */
-    char *v = c->x->value.p ? c->x->value.p : "";
-    size_t vl = c->x->value.len;
     while (vl > 0 && (v[vl - 1] == ' ' || v[vl - 1] == '\t'))
-        v[--vl] = '\0';
-    while (*v == ' ' || *v == '\t')
-        v++;
-    r->headers[r->n_headers].name = c->x->field.p;
+        vl--;
+    while (vl > 0 && (*v == ' ' || *v == '\t'))
+        v++, vl--;
+    if (vl == 0)
+        v = "";
+    else if (gathered != NULL)
+        gathered[v - gathered + (ptrdiff_t)vl] = '\0';
+    /* a name or value still in the read buffer becomes a string when settle() copies it */
+    r->headers[r->n_headers].name = name;
     r->headers[r->n_headers].value = v;
+    x->hlens[2 * r->n_headers] = nl;
+    x->hlens[2 * r->n_headers + 1] = vl;
     r->n_headers++;
-    pbuf_clear(&c->x->field);
-    pbuf_clear(&c->x->value);
-    c->x->header_bytes = 0;
+    pbuf_clear(&x->field);
+    pbuf_clear(&x->value);
+    x->fspan = x->vspan = NULL;
+    x->flen = x->vlen = 0;
+    x->header_bytes = 0;
     return 0;
 }
 
@@ -373,7 +509,7 @@ static int on_header_field(llhttp_t *p, const char *at, size_t n)
     c->x->header_bytes += n;
     if (c->x->header_bytes > (size_t)c->s->limit_request_field_size)
         return fail(c, 431);
-    return pbuf_append(&c->x->field, at, n) < 0 ? fail(c, 500) : 0;
+    return take_piece(c, &c->x->field, &c->x->fspan, &c->x->flen, at, n);
 }
 
 static int on_header_value(llhttp_t *p, const char *at, size_t n)
@@ -395,16 +531,15 @@ static int on_header_value(llhttp_t *p, const char *at, size_t n)
     /* field ": " value, as Apache counts the line */
     if (c->x->header_bytes + 2 > (size_t)c->s->limit_request_field_size)
         return fail(c, 431);
-    return pbuf_append(&c->x->value, at, n) < 0 ? fail(c, 500) : 0;
+    return take_piece(c, &c->x->value, &c->x->vspan, &c->x->vlen, at, n);
 }
 
 static int on_header_value_complete(llhttp_t *p)
 {
     struct http_conn *c = conn_of(p);
-    if (c->x->field.len == 0) /* ": value": a field name is a non-empty token (RFC 9110 5.1) */
+    if (c->x->field.len == 0 &&
+        c->x->flen == 0) /* ": value": a field name is a non-empty token (RFC 9110 5.1) */
         return fail(c, 400);
-    if (c->x->value.p == NULL && pbuf_append(&c->x->value, "", 0) < 0)
-        return fail(c, 500);
     c->x->in_value = 0;
     return add_header(c);
 }
@@ -470,7 +605,8 @@ static int parse_target(struct http_conn *c, struct request *r)
         r->path = "*";
         return 0;
     }
-    if (len > 7 && (strncasecmp(t, "http://", 7) == 0 || strncasecmp(t, "https://", 8) == 0)) {
+    if (len > 7 && (t[0] | 0x20) == 'h' && /* the usual origin-form ("/...") goes no further */
+        (strncasecmp(t, "http://", 7) == 0 || strncasecmp(t, "https://", 8) == 0)) {
         const char *auth = t + (t[4] == ':' ? 7 : 8);
         const char *end = auth + strcspn(auth, "/?#");
         if (end == auth)
@@ -574,6 +710,9 @@ static int check_headers(struct http_conn *c, struct request *r)
 
     for (int i = 0; i < r->n_headers; i++) {
         const struct http_header *h = &r->headers[i];
+        int first = h->name[0] | 0x20; /* a filter before the comparisons: most headers are none of these */
+        if (first != 'h' && first != 't' && first != 'e')
+            continue;
         if (strcasecmp(h->name, "Host") == 0) {
             host = h->value;
             n_host++;
@@ -649,6 +788,8 @@ static int on_headers_complete(llhttp_t *p)
             return st;
         c->x->in_value = 0;
     }
+    if (settle(c) < 0) /* the target and the headers are read as strings from here on */
+        return fail(c, 500);
     /* "GET /" CRLF (HTTP/0.9) has no version for llhttp to report */
     if (!c->x->version_seen && (st = on_version_complete(p)) != 0)
         return st;
@@ -954,7 +1095,13 @@ static enum conn_state respond(struct http_conn *c, int64_t now)
         return c->state;
     }
     char *w = PUT_AT_LIT(head, "HTTP/1.1 ");
-    w += util_utoa(w, (unsigned)status);
+    if (status >= 100 && status <= 999) { /* always, but for a handler's mistake */
+        *w++ = (char)('0' + status / 100);
+        *w++ = (char)('0' + status / 10 % 10);
+        *w++ = (char)('0' + status % 10);
+    } else {
+        w += util_utoa(w, (unsigned)status);
+    }
     w = PUT_AT_LIT(w, " ");
     const char *reason = http_reason(status);
     w = put_at(w, reason, strlen(reason));
@@ -1414,6 +1561,11 @@ static enum conn_state process_input(struct http_conn *c, int64_t now)
         }
         x->exec_base = data;
         llhttp_errno_t err = llhttp_execute(&x->parser, data, len);
+        if (settle(c) < 0 && err == HPE_OK) {
+            c->start = c->end;
+            c->stage = ST_NONE;
+            return respond_error(c, 500, now);
+        }
         const char *pos = err == HPE_OK ? data + len : llhttp_get_error_pos(&x->parser);
         note_tail(x, data, (size_t)(pos - data));
         if (x->req.chunked)

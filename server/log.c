@@ -339,17 +339,19 @@ static const char *resp_header(const struct request *r, const char *name)
     return NULL;
 }
 
-/* %t, "[06/Dec/2026:23:54:36 +0000]" in local time, formatted once per second and thread. */
-static const char *clf_time(time_t t)
+/* %t, "[06/Dec/2026:23:54:36 +0000]" in local time, formatted once per second and thread; *len its length. */
+static const char *clf_time(time_t t, size_t *len)
 {
     static __thread time_t cached = -1;
     static __thread char text[64];
+    static __thread size_t text_len;
     if (t != cached) {
         struct tm tm;
         localtime_r(&t, &tm);
-        strftime(text, sizeof(text), "[%d/%b/%Y:%H:%M:%S %z]", &tm);
+        text_len = strftime(text, sizeof(text), "[%d/%b/%Y:%H:%M:%S %z]", &tm);
         cached = t;
     }
+    *len = text_len;
     return text;
 }
 
@@ -370,6 +372,7 @@ size_t log_format_render(const struct log_format *f, const struct request *r, ch
             continue;
         }
         v = NULL;
+        size_t l = SIZE_MAX; /* v's length where a case knows it */
         tmp[0] = '\0';
         switch (it->code) {
         case '%':
@@ -384,20 +387,20 @@ size_t log_format_render(const struct log_format *f, const struct request *r, ch
             v = "-";
             break;
         case 't':
-            v = clf_time(r->start_time);
+            v = clf_time(r->start_time, &l);
             break;
         case 'r':
             n = put_escaped(buf, n, size, r->request_line ? r->request_line : "-");
             continue;
         case 's':
-            util_utoa(tmp, (unsigned)r->status);
+            l = util_utoa(tmp, (unsigned)r->status);
             v = tmp;
             break;
         case 'b':
             if (r->bytes_sent == 0)
                 v = "-";
             else
-                util_utoa(tmp, r->bytes_sent), v = tmp;
+                l = util_utoa(tmp, r->bytes_sent), v = tmp;
             break;
         case 'B':
             snprintf(tmp, sizeof(tmp), "%zu", r->bytes_sent);
@@ -432,12 +435,12 @@ size_t log_format_render(const struct log_format *f, const struct request *r, ch
             v = r->vhost != NULL ? r->vhost->server_name : "-";
             break;
         case 'p': {
-            const struct listener *l = r->server->listeners;
+            const struct listener *ls = r->server->listeners;
             int port = 0;
-            if (l != NULL)
+            if (ls != NULL)
                 port =
-                    ntohs(l->addr.ss_family == AF_INET6 ? ((const struct sockaddr_in6 *)&l->addr)->sin6_port
-                                                        : ((const struct sockaddr_in *)&l->addr)->sin_port);
+                    ntohs(ls->addr.ss_family == AF_INET6 ? ((const struct sockaddr_in6 *)&ls->addr)->sin6_port
+                                                         : ((const struct sockaddr_in *)&ls->addr)->sin_port);
             snprintf(tmp, sizeof(tmp), "%d", port);
             v = tmp;
             break;
@@ -458,8 +461,9 @@ size_t log_format_render(const struct log_format *f, const struct request *r, ch
             break;
         }
         if (v == NULL)
-            v = "-";
-        size_t l = strlen(v);
+            v = "-", l = 1;
+        else if (l == SIZE_MAX)
+            l = strlen(v);
         if (l > size - n)
             l = size - n;
         memcpy(buf + n, v, l);

@@ -309,6 +309,21 @@ int pbuf_append(struct pbuf *b, const void *s, size_t n)
     return 0;
 }
 
+int pbuf_take(struct pbuf *b, const char **span, size_t *len, const char *at, size_t n)
+{
+    if (b->len == 0 && (*span == NULL || *span + *len == at)) {
+        if (*span == NULL)
+            *span = at;
+        *len += n;
+        return 0;
+    }
+    if (*span != NULL && pbuf_append(b, *span, *len) < 0)
+        return -1;
+    *span = NULL;
+    *len = 0;
+    return pbuf_append(b, at, n);
+}
+
 int pbuf_puts(struct pbuf *b, const char *s)
 {
     return pbuf_append(b, s, strlen(s));
@@ -336,11 +351,4 @@ int pbuf_printf(struct pbuf *b, const char *fmt, ...)
     }
     b->len += (size_t)n;
     return 0;
-}
-
-void pbuf_clear(struct pbuf *b)
-{
-    b->p = NULL;
-    b->len = b->cap = 0;
-    b->failed = 0;
 }

@@ -83,6 +83,14 @@ static inline void pbuf_put(struct pbuf *b, const void *s, size_t n)
     }
 }
 
+/*
+ * A piece of a text a parser hands over in pieces (llhttp's spans): while the text is not gathered in b and
+ * each piece follows on from the one before in the caller's buffer, the text is only noted where it lies
+ * (*span, *len); else it is gathered in b. Whoever reuses the buffer copies what it still holds of *span
+ * first. Returns 0 or -1 (out of memory).
+ */
+int pbuf_take(struct pbuf *b, const char **span, size_t *len, const char *at, size_t n);
+
 /* Appends a NUL-terminated string. Returns 0 or -1. */
 int pbuf_puts(struct pbuf *b, const char *s);
 
@@ -90,6 +98,11 @@ int pbuf_puts(struct pbuf *b, const char *s);
 int pbuf_printf(struct pbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* Forgets the text (its space stays in the pool); the next append starts a new one. */
-void pbuf_clear(struct pbuf *b);
+static inline void pbuf_clear(struct pbuf *b)
+{
+    b->p = NULL;
+    b->len = b->cap = 0;
+    b->failed = 0;
+}
 
 #endif

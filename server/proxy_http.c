@@ -8,7 +8,6 @@
  * one client request is one upstream request, whatever a smuggling attempt puts in its headers.
  */
 
-#include <ctype.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <string.h>
@@ -46,7 +45,9 @@ enum proxy_hdr proxy_header_kind_n(const char *name, size_t len)
     /* by length, then the one candidate of that length and first letter */
     const char *cand = NULL;
     enum proxy_hdr kind = PROXY_HDR_OTHER;
-    int first = len > 0 ? tolower((unsigned char)name[0]) : 0;
+    /* ASCII's lower case by one bit: for the letters the candidates begin with it is tolower(), which is a
+     * call; no other byte becomes one of them */
+    int first = len > 0 ? (unsigned char)name[0] | 0x20 : 0;
     if (len >= 6 && first == 'p' && strncasecmp(name, "proxy-", 6) == 0)
         return PROXY_HDR_HOP;
     switch (len) {
@@ -321,17 +322,7 @@ static int take_piece(struct proxy_resp *pr, struct pbuf *b, const char **span, 
     pr->line_bytes += n;
     if (pr->line_bytes > pr->limit_field)
         return resp_fail(pr, "response header line too long");
-    if (b->len == 0 && (*span == NULL || *span + *len == at)) {
-        if (*span == NULL)
-            *span = at;
-        *len += n;
-        return 0;
-    }
-    if (*span != NULL && pbuf_append(b, *span, *len) < 0)
-        return resp_fail(pr, "out of memory");
-    *span = NULL;
-    *len = 0;
-    return pbuf_append(b, at, n) < 0 ? resp_fail(pr, "out of memory") : 0;
+    return pbuf_take(b, span, len, at, n) < 0 ? resp_fail(pr, "out of memory") : 0;
 }
 
 static int add_header(struct proxy_resp *pr)

@@ -1,7 +1,8 @@
 /*
  * The pool of idle upstream connections of a child (see proxy_pool.h). One array of idle sockets per
  * upstream, made when the child first needs it (never in the parent, which serves nothing), behind one mutex:
- * prefork and event take it uncontended, worker's threads share the child's connections as Apache's do.
+ * worker's threads share the child's connections as Apache's do; prefork's and event's children, which start
+ * no thread, skip it (mutex_enter() in util.h).
  *
  * The one thing to know: an idle connection can be closed by the upstream at any time (its keep-alive
  * timeout). proxy_pool_take() looks before it hands one out (poll, then a MSG_PEEK of one byte), which
@@ -25,6 +26,7 @@
 #include "proxy_pool.h"
 #include "scoreboard.h"
 #include "sockwatch.h"
+#include "util.h"
 
 struct idle {
     int fd;
@@ -93,7 +95,7 @@ static int still_open(int fd)
 int proxy_pool_take(const struct proxy_conf *pc, const struct proxy_worker *w, int64_t now)
 {
     int fd = -1;
-    pthread_mutex_lock(&lock);
+    int held = mutex_enter(&lock);
     struct wpool *p = pool_of(pc, w);
     while (p != NULL && p->n > 0 && fd < 0) {
         struct idle c = p->idle[--p->n]; /* the most recently used first: the least likely to be closed */
@@ -103,13 +105,13 @@ int proxy_pool_take(const struct proxy_conf *pc, const struct proxy_worker *w, i
         else
             fd = c.fd;
     }
-    pthread_mutex_unlock(&lock);
+    mutex_leave(&lock, held);
     return fd;
 }
 
 void proxy_pool_give(const struct proxy_conf *pc, const struct proxy_worker *w, int fd, int64_t now)
 {
-    pthread_mutex_lock(&lock);
+    int held = mutex_enter(&lock);
     struct wpool *p = w->disable_reuse ? NULL : pool_of(pc, w);
     if (p != NULL && p->n < w->max) {
         if (p->n == p->cap) {
@@ -127,17 +129,17 @@ void proxy_pool_give(const struct proxy_conf *pc, const struct proxy_worker *w, 
             fd = -1;
         }
     }
-    pthread_mutex_unlock(&lock);
+    mutex_leave(&lock, held);
     if (fd >= 0)
         sockwatch_close(fd);
 }
 
 int proxy_pool_idle(const struct proxy_conf *pc, const struct proxy_worker *w)
 {
-    pthread_mutex_lock(&lock);
+    int held = mutex_enter(&lock);
     struct wpool *p = pool_of(pc, w);
     int n = p != NULL ? p->n : 0;
-    pthread_mutex_unlock(&lock);
+    mutex_leave(&lock, held);
     return n;
 }
 
@@ -179,17 +181,17 @@ int proxy_connect_result(int fd)
 
 int proxy_worker_in_error(const struct proxy_conf *pc, const struct proxy_worker *w, int64_t now)
 {
-    pthread_mutex_lock(&lock);
+    int held = mutex_enter(&lock);
     struct wpool *p = pool_of(pc, w);
     struct sb_member *m = shared_of(p, w);
     int in_error = m != NULL ? now < atomic_load(&m->error_until) : p != NULL && now < p->error_until;
-    pthread_mutex_unlock(&lock);
+    mutex_leave(&lock, held);
     return in_error;
 }
 
 void proxy_worker_failed(const struct proxy_conf *pc, const struct proxy_worker *w, int64_t now)
 {
-    pthread_mutex_lock(&lock);
+    int held = mutex_enter(&lock);
     struct wpool *p = pool_of(pc, w);
     struct sb_member *m = shared_of(p, w);
     if (m != NULL)
@@ -199,7 +201,7 @@ void proxy_worker_failed(const struct proxy_conf *pc, const struct proxy_worker 
         if (m != NULL)
             atomic_store(&m->error_until, p->error_until);
     }
-    pthread_mutex_unlock(&lock);
+    mutex_leave(&lock, held);
 }
 
 int proxy_may_retry(int reused, int retried, enum http_method method, long long body_taken,
@@ -213,9 +215,9 @@ int proxy_may_retry(int reused, int retried, enum http_method method, long long 
 /* The scoreboard slot of w, taken under the lock (the slot itself is atomics). */
 static struct sb_member *member(const struct proxy_conf *pc, const struct proxy_worker *w)
 {
-    pthread_mutex_lock(&lock);
+    int held = mutex_enter(&lock);
     struct sb_member *m = shared_of(pool_of(pc, w), w);
-    pthread_mutex_unlock(&lock);
+    mutex_leave(&lock, held);
     return m;
 }
 

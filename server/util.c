@@ -89,15 +89,28 @@ void http_date_format(time_t t, char *buf)
 
 size_t util_utoa(char *buf, unsigned long long v)
 {
-    /* the digits counted first, then written from the last one in place: no copy */
+    /* the digits counted first, then written from the last ones in place, two at a time: no copy, half the
+     * divisions */
+    static const char pairs[] =
+        "00010203040506070809101112131415161718192021222324252627282930313233343536373839"
+        "40414243444546474849505152535455565758596061626364656667686970717273747576777879"
+        "8081828384858687888990919293949596979899";
     size_t n = 1;
     for (unsigned long long t = v; t >= 10; t /= 10)
         n++;
     buf[n] = '\0';
     char *w = buf + n;
-    do
-        *--w = (char)('0' + v % 10);
-    while ((v /= 10) > 0);
+    for (; v >= 100; v /= 100) {
+        const char *d = pairs + 2 * (v % 100);
+        *--w = d[1];
+        *--w = d[0];
+    }
+    if (v >= 10) {
+        *--w = pairs[2 * v + 1];
+        *--w = pairs[2 * v];
+    } else {
+        *--w = (char)('0' + v);
+    }
     return n;
 }
 

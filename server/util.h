@@ -5,8 +5,10 @@
 #ifndef HTTPD_UTIL_H
 #define HTTPD_UTIL_H
 
+#include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/single_threaded.h>
 #include <time.h>
 
 #define ERRBUF_SIZE 512
@@ -36,6 +38,25 @@ void warnings_add(struct warnings *w, const char *fmt, ...) __attribute__((forma
 
 /* The warnings kept in w, in order: msg[0 .. warnings_kept(w) - 1]. */
 int warnings_kept(const struct warnings *w);
+
+/*
+ * A module's process-wide mutex, taken only in a process that has started a thread: glibc's
+ * __libc_single_threaded says whether it ever did (worker's children; prefork's and event's never do, and
+ * skip two atomic operations per section). mutex_enter() returns whether it locked, for mutex_leave().
+ */
+static inline int mutex_enter(pthread_mutex_t *m)
+{
+    if (__libc_single_threaded)
+        return 0;
+    pthread_mutex_lock(m);
+    return 1;
+}
+
+static inline void mutex_leave(pthread_mutex_t *m, int held)
+{
+    if (held)
+        pthread_mutex_unlock(m);
+}
 
 /* Milliseconds on the monotonic clock: all deadlines are expressed in it. */
 int64_t now_ms(void);

@@ -72,6 +72,32 @@ Test(pbuf, appends_grow_and_stay_terminated)
     pool_destroy(p);
 }
 
+/* Pieces that follow on from one another stay where they are; the first that does not gathers them all. */
+Test(pbuf, take_notes_adjacent_pieces_and_gathers_the_rest)
+{
+    struct pool *p = pool_create(1024);
+    struct pbuf b = {.pool = p};
+    const char buf[] = "Content-Type";
+    const char *span = NULL;
+    size_t len = 0;
+    cr_assert_eq(pbuf_take(&b, &span, &len, buf, 7), 0);
+    cr_assert_eq(pbuf_take(&b, &span, &len, buf + 7, 0), 0);
+    cr_assert_eq(pbuf_take(&b, &span, &len, buf + 7, 5), 0);
+    cr_assert_eq(span, buf);
+    cr_assert_eq(len, 12);
+    cr_assert_null(b.p, "nothing copied while the pieces are adjacent");
+    const char other[] = "; charset=utf-8";
+    cr_assert_eq(pbuf_take(&b, &span, &len, other, 15), 0);
+    cr_assert_null(span);
+    cr_assert_eq(len, 0);
+    cr_assert_str_eq(b.p, "Content-Type; charset=utf-8");
+    /* once gathered, every further piece is appended, adjacent or not */
+    cr_assert_eq(pbuf_take(&b, &span, &len, other, 2), 0);
+    cr_assert_null(span);
+    cr_assert_str_eq(b.p, "Content-Type; charset=utf-8; ");
+    pool_destroy(p);
+}
+
 Test(pbuf, printf_longer_than_the_free_space)
 {
     struct pool *p = pool_create(1024);

@@ -1,5 +1,6 @@
 /* HTTP dates (all three RFC 9110 forms), number parsing and formatting, error buffers. */
 #include <criterion/criterion.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "util.h"
@@ -34,6 +35,23 @@ Test(util, utoa_and_hex)
     cr_assert_str_eq(buf, "18446744073709551615");
     cr_assert_eq(util_utoa(buf, 1024), 4);
     cr_assert_str_eq(buf, "1024");
+    /* every digit count and both parities of it, against printf */
+    char want[24];
+    for (unsigned long long v = 0; v < 100000; v++) {
+        size_t n = util_utoa(buf, v);
+        cr_assert_eq(n, (size_t)snprintf(want, sizeof(want), "%llu", v));
+        cr_assert_str_eq(buf, want);
+    }
+    for (unsigned long long p = 10; p <= 10000000000000000000ull; p *= 10) {
+        unsigned long long around[] = {p - 1, p, p + 1, p * 9 / 10 + 7};
+        for (size_t i = 0; i < sizeof(around) / sizeof(around[0]); i++) {
+            size_t n = util_utoa(buf, around[i]);
+            cr_assert_eq(n, (size_t)snprintf(want, sizeof(want), "%llu", around[i]));
+            cr_assert_str_eq(buf, want);
+        }
+        if (p > 18446744073709551615ull / 10)
+            break;
+    }
     cr_assert_eq(util_hex(buf, 0), 1);
     cr_assert_str_eq(buf, "0");
     cr_assert_eq(util_hex(buf, 0x661ffcfedb38full), 13);
