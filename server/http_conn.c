@@ -366,6 +366,13 @@ static int settle_failed(struct exchange *x, int settled)
     return -1;
 }
 
+/* A copy of the len bytes at p as a string of the pool, in a pbuf's allocation; NULL out of memory. */
+static const char *settle_str(struct pool *pool, const char *p, size_t len)
+{
+    struct pbuf b = {.pool = pool};
+    return pbuf_append(&b, p, len) < 0 ? NULL : b.p;
+}
+
 static int settle(struct http_conn *c)
 {
     struct exchange *x = c->x;
@@ -416,14 +423,15 @@ static int settle(struct http_conn *c)
         if (IN_BUF(x->vspan))
             span_to_pbuf(&x->value, &x->vspan, &x->vlen, lo, copy);
     } else if (lo < hi) {
-        /* a long head: each string on its own, as the pool's blocks hold them (one copy of it all would be
-         * an allocation of its own, of any size, at each such request: a threaded child's heap grows by the
-         * sizes it has seen) */
+        /* a long head: each string on its own, in a pbuf, whose sizes are powers of two (one copy of it all,
+         * or of a long string, would be an allocation of its own of any size at each such request: the
+         * per-thread spares of pool_mem_get() keep the first sizes they see, and a threaded child's heap
+         * grows by the others) */
         for (int i = from; i < n; i++) {
-            if (IN_BUF(hs[i].name) && (hs[i].name = pool_strndup(c->pool, hs[i].name, lens[2 * i])) == NULL)
+            if (IN_BUF(hs[i].name) && (hs[i].name = settle_str(c->pool, hs[i].name, lens[2 * i])) == NULL)
                 return settle_failed(x, from);
             if (IN_BUF(hs[i].value) &&
-                (hs[i].value = pool_strndup(c->pool, hs[i].value, lens[2 * i + 1])) == NULL)
+                (hs[i].value = settle_str(c->pool, hs[i].value, lens[2 * i + 1])) == NULL)
                 return settle_failed(x, from);
         }
         if ((IN_BUF(x->uspan) && pbuf_append(&x->url, x->uspan, x->ulen) < 0) ||
