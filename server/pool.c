@@ -5,7 +5,8 @@
  *
  * Pools, blocks and buffers that every request takes and gives back (a request's pool, the connection's read
  * buffer, the proxy's buffer: 4-16 KiB, past glibc's per-thread cache) come from pool_mem_get(), which keeps
- * a few freed ones of each size per thread: a malloc() and free() of that size cost ~400 instructions.
+ * a few freed ones of each size per thread: a malloc() and free() of that size cost ~400 instructions. A
+ * large request's own block, of its exact size, is malloc()'s: it would take one of those few sizes for good.
  */
 
 #include <pthread.h>
@@ -115,9 +116,12 @@ void pool_mem_release(void)
     spares_free(&spares);
 }
 
-static struct block *block_new(size_t size)
+/* A block of `size` usable bytes for a pool of blocks of block_size: those of the pool's size come from (and
+ * go back to) the per-thread spares, a large request's own block of its exact size from malloc(): the spares
+ * keep the first sizes each thread gives back, which should be the few that every request uses. */
+static struct block *block_new(size_t size, size_t block_size)
 {
-    struct block *b = pool_mem_get(sizeof(*b) + size);
+    struct block *b = size == block_size ? pool_mem_get(sizeof(*b) + size) : malloc(sizeof(*b) + size);
     if (b == NULL)
         return NULL;
     b->next = NULL;
@@ -149,11 +153,14 @@ struct pool *pool_create(size_t size)
     return p;
 }
 
-static void free_chain(struct block *b)
+static void free_chain(struct block *b, size_t block_size)
 {
     while (b != NULL) {
         struct block *next = b->next;
-        pool_mem_put(b, sizeof(*b) + b->size);
+        if (b->size == block_size)
+            pool_mem_put(b, sizeof(*b) + b->size);
+        else
+            free(b);
         b = next;
     }
 }
@@ -164,7 +171,7 @@ void pool_destroy(struct pool *p)
         return;
     for (struct cleanup *c = p->cleanups; c != NULL; c = c->next)
         c->fn(c->arg);
-    free_chain(p->first->next); /* the first block is part of p */
+    free_chain(p->first->next, p->block_size); /* the first block is part of p */
     pool_mem_put(p, POOL_FIRST_OFF + sizeof(struct block) + p->first->size);
 }
 
@@ -185,7 +192,7 @@ void pool_reset(struct pool *p)
     for (struct cleanup *c = p->cleanups; c != NULL; c = c->next)
         c->fn(c->arg);
     p->cleanups = NULL;
-    free_chain(p->first->next);
+    free_chain(p->first->next, p->block_size);
     p->first->next = NULL;
     p->first->used = 0;
     p->current = p->first;
@@ -202,7 +209,7 @@ void *pool_alloc(struct pool *p, size_t n)
     if (b->size - b->used < need) {
         /* a large request gets its own block, so the current one keeps its free space */
         size_t size = need > p->block_size / 2 ? need : p->block_size;
-        struct block *nb = block_new(size);
+        struct block *nb = block_new(size, p->block_size);
         if (nb == NULL)
             return NULL;
         p->footprint += sizeof(*nb) + size;

@@ -1,5 +1,6 @@
 /* The arena allocator: alignment, large allocations, reset keeping the first block. */
 #include <criterion/criterion.h>
+#include <stdlib.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -127,6 +128,28 @@ Test(pbuf, out_of_memory_is_sticky)
     cr_assert(b.failed);
     cr_assert_eq(pbuf_puts(&b, "dropped"), -1);
     cr_assert_str_eq(b.p, "ok");
+    pool_destroy(p);
+}
+
+/* A large request's own block, of its exact size, does not take one of the few sizes a thread keeps: after
+ * many of them, of as many sizes, the read buffer's size is still kept. */
+Test(pool, own_blocks_leave_the_spare_sizes_alone)
+{
+    pool_mem_release();
+    struct pool *p = pool_create(4096);
+    for (size_t n = 2100; n < 2100 + 8 * 700; n += 700) {
+        char *big = pool_alloc(p, n);
+        cr_assert_not_null(big);
+        memset(big, 'x', n);
+        cr_assert_not_null(pool_alloc(p, 5000 + n)); /* larger than a block */
+        pool_reset(p);
+    }
+    void *buf = pool_mem_get(8192);
+    pool_mem_put(buf, 8192);
+    void *other = malloc(8192); /* would take buf's memory, had it been freed */
+    cr_assert_eq(pool_mem_get(8192), buf, "8 KiB kept after sixteen own blocks of other sizes");
+    free(other);
+    pool_mem_put(buf, 8192);
     pool_destroy(p);
 }
 
