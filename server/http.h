@@ -98,6 +98,7 @@ struct request {
 
     /* response, set by the handler through the calls below */
     int status;
+    const char *reason; /* the status line's reason phrase, when not the core's for status (a proxy's) */
     struct http_header *resp_headers;
     int n_resp_headers, cap_resp_headers;
     const char *content_type;
@@ -132,11 +133,15 @@ const char *http_peer_text(const struct request *r, char *buf);
 /* Returns the value of the first header named `name` (case-insensitive), or NULL. */
 const char *http_header_get(const struct request *r, const char *name);
 
-/* Reason phrase of a status code ("Not Found"); "Unknown" for codes the server does not use. */
+/* Reason phrase of a status code ("Not Found"); "Unknown" for codes not registered. */
 const char *http_reason(int status);
 
-/* Sets the response status. */
+/* Sets the response status (with the core's reason phrase for it). */
 void http_resp_status(struct request *r, int status);
+
+/* Sets the status line's reason phrase, after http_resp_status(): printable bytes, spaces and tabs only, in
+ * r->pool or static (a proxy relays its upstream's). An error response (http_resp_error()) forgets it. */
+void http_resp_reason(struct request *r, const char *reason);
 
 /* Adds a response header; both strings are copied into r->pool. Returns 0, or -1 when out of memory. */
 int http_resp_header(struct request *r, const char *name, const char *value);

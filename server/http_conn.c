@@ -1076,7 +1076,9 @@ static enum conn_state respond(struct http_conn *c, int64_t now)
     enum { HEAD_LENS = 32 };
     size_t lens[2 * HEAD_LENS];
     size_t ctype_len = r->content_type ? strlen(r->content_type) : 0;
-    size_t size = HEAD_CORE_MAX + ctype_len;
+    const char *reason = r->reason != NULL ? r->reason : http_reason(status);
+    size_t reason_len = strlen(reason); /* HEAD_CORE_MAX counts 64 for the core's */
+    size_t size = HEAD_CORE_MAX + ctype_len + reason_len;
     int own_date = 0, own_server = 0; /* a proxied response carries its origin's */
     for (int i = 0; i < r->n_resp_headers; i++) {
         const char *name = r->resp_headers[i].name;
@@ -1111,8 +1113,7 @@ static enum conn_state respond(struct http_conn *c, int64_t now)
         w += util_utoa(w, (unsigned)status);
     }
     w = PUT_AT_LIT(w, " ");
-    const char *reason = http_reason(status);
-    w = put_at(w, reason, strlen(reason));
+    w = put_at(w, reason, reason_len);
     w = PUT_AT_LIT(w, "\r\n");
     if (!own_date) {
         w = PUT_AT_LIT(w, "Date: ");

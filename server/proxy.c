@@ -287,6 +287,8 @@ static int px_client_head(struct request *r, struct px *px)
 {
     const struct proxy_resp *pr = &px->resp;
     http_resp_status(r, pr->status);
+    if (pr->reason != NULL) /* the upstream's own words, as Apache and nginx relay them */
+        http_resp_reason(r, pr->reason);
     for (int i = 0; i < pr->n_headers; i++) {
         const struct proxy_resp_header *h = &pr->headers[i];
         const char *value = h->value;

@@ -306,6 +306,9 @@ static int on_message_begin(llhttp_t *p)
     struct proxy_resp *pr = resp_of(p);
     pr->n_headers = pr->settled = 0; /* after a 1xx: the next head starts afresh */
     pr->has_connection = 0;
+    pr->reason = pr->rspan = NULL;
+    pr->rlen = 0;
+    pbuf_clear(&pr->reason_buf);
     pr->line_bytes = 0;
     pr->fspan = pr->vspan = NULL;
     pr->flen = pr->vlen = 0;
@@ -370,6 +373,39 @@ static int add_header(struct proxy_resp *pr)
     pr->fspan = pr->vspan = NULL;
     pr->flen = pr->vlen = 0;
     pr->line_bytes = 0;
+    return 0;
+}
+
+static int on_status(llhttp_t *p, const char *at, size_t n)
+{
+    struct proxy_resp *pr = resp_of(p);
+    return take_piece(pr, &pr->reason_buf, &pr->rspan, &pr->rlen, at, n);
+}
+
+/* A reason phrase relayed as it is: HTAB, SP, VCHAR and obs-text (RFC 9112 4), which llhttp does not check
+ * (it takes any byte up to the CR). */
+static int reason_printable(const char *s, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        unsigned char ch = (unsigned char)s[i];
+        if ((ch < 0x20 && ch != '\t') || ch == 0x7f)
+            return 0;
+    }
+    return 1;
+}
+
+static int on_status_complete(llhttp_t *p)
+{
+    struct proxy_resp *pr = resp_of(p);
+    const char *s = pr->reason_buf.len > 0 ? pr->reason_buf.p : pr->rspan;
+    size_t n = pr->reason_buf.len > 0 ? pr->reason_buf.len : pr->rlen;
+    pr->reason = NULL;
+    if (n > 0 && reason_printable(s, n) && (pr->reason = pool_strndup(pr->pool, s, n)) == NULL)
+        return resp_fail(pr, "out of memory");
+    pr->rspan = NULL;
+    pr->rlen = 0;
+    pbuf_clear(&pr->reason_buf);
+    pr->line_bytes = 0; /* the status line's bytes: the first header line counts from here */
     return 0;
 }
 
@@ -440,6 +476,8 @@ static void init_settings(void)
 {
     llhttp_settings_init(&resp_settings);
     resp_settings.on_message_begin = on_message_begin;
+    resp_settings.on_status = on_status;
+    resp_settings.on_status_complete = on_status_complete;
     resp_settings.on_header_field = on_header_field;
     resp_settings.on_header_value = on_header_value;
     resp_settings.on_header_value_complete = on_header_value_complete;
@@ -453,7 +491,7 @@ void proxy_resp_init(struct proxy_resp *pr, struct pool *p, int head, size_t lim
     pthread_once(&resp_once, init_settings);
     memset(pr, 0, sizeof(*pr));
     pr->pool = p;
-    pr->field.pool = pr->value.pool = p;
+    pr->field.pool = pr->value.pool = pr->reason_buf.pool = p;
     pr->limit_field = limit_field > 0 ? limit_field : 8190;
     pr->limit_fields = limit_fields > 0 ? limit_fields : 100;
     pr->length = -1;
@@ -473,6 +511,12 @@ static int in_buf(const char *p, const char *buf, size_t n)
  * value not complete yet is gathered in its pbuf. */
 static int settle(struct proxy_resp *pr, const char *buf, size_t n)
 {
+    if (in_buf(pr->rspan, buf, n)) { /* a status line split between reads */
+        if (pbuf_append(&pr->reason_buf, pr->rspan, pr->rlen) < 0)
+            return resp_fail(pr, "out of memory");
+        pr->rspan = NULL;
+        pr->rlen = 0;
+    }
     if (in_buf(pr->fspan, buf, n)) {
         if (pbuf_append(&pr->field, pr->fspan, pr->flen) < 0)
             return resp_fail(pr, "out of memory");
@@ -537,7 +581,8 @@ int proxy_resp_feed(struct proxy_resp *pr, char *buf, size_t n)
     llhttp_errno_t err = llhttp_execute(&pr->parser, buf, n);
     if (pr->body_at == NULL)
         pr->body_at = buf;
-    if (!pr->head_done || pr->settled < pr->n_headers || pr->fspan != NULL || pr->vspan != NULL) {
+    if (!pr->head_done || pr->settled < pr->n_headers || pr->fspan != NULL || pr->vspan != NULL ||
+        pr->rspan != NULL) {
         if (settle(pr, buf, n) < 0)
             return -1;
     }

@@ -73,6 +73,10 @@ struct proxy_resp {
     size_t limit_field; /* longest header line */
     int limit_fields;   /* most header lines */
     int status;
+    const char *reason; /* the final head's reason phrase (in the pool), or NULL: empty, or not printable */
+    const char *rspan;  /* the reason phrase being read, where it is in the feed's buffer, or gathered: */
+    size_t rlen;
+    struct pbuf reason_buf;
     struct proxy_resp_header *headers; /* of the final (non-1xx) head; in the pool, NUL-terminated */
     int n_headers, cap_headers;
     int settled;        /* headers[0, settled) are in the pool; the others still in the feed's buffer */

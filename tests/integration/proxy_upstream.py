@@ -18,6 +18,7 @@ closed between requests). The path chooses the behaviour:
     /trailers     a chunked body with a trailer section
     /dropnext     answers, then reads the next request on the connection and closes without answering
     /big          ?n= bytes, chunked in 8 KiB pieces; "N sent TARGET" is logged once all of it was sent
+    /status       ?s= as the status line's code and reason phrase ("299 Custom Words")
     anything else 200 "ok PATH"
 """
 
@@ -126,6 +127,8 @@ def serve(sock, logfile):
                 sock.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\n" + b"m" * 1000)
                 time.sleep(0.1)
                 return
+            elif path.endswith("/status"):
+                respond(sock, q.get("s", ["200 OK"])[0].encode("latin-1"), b"status\n")
             elif path.endswith("/crlf"):
                 respond(sock, b"200 OK", b"bad\n", b"X-Bad: a\rSet-Cookie: injected\r\n")
             elif path.endswith("/hugehead"):

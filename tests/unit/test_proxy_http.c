@@ -221,9 +221,40 @@ Test(proxy_http, response_split_at_every_byte)
         cr_assert(pr.chunked);
         cr_assert_eq(pr.length, -1);
         cr_assert_eq(pr.n_headers, 3, "the 1xx's headers and the trailers are not the head's");
+        cr_assert_str_eq(pr.reason, "OK", "step %zu: the final head's reason, not the 1xx's", step);
         cr_assert_str_eq(pr.headers[0].value, "text/plain");
         cr_assert(proxy_resp_reusable(&pr));
     }
+}
+
+/* The reason phrase is the upstream's, split anywhere; one that is empty or not printable is not kept (the
+ * core's own is sent then). */
+Test(proxy_http, response_reason_phrase)
+{
+    static const struct {
+        const char *in, *reason;
+    } cases[] = {
+        {"HTTP/1.1 299 Custom  Words\tand more\r\nContent-Length: 0\r\n\r\n", "Custom  Words\tand more"},
+        {"HTTP/1.1 200 D\xc3\xa9j\xc3\xa0 vu\r\nContent-Length: 0\r\n\r\n", "D\xc3\xa9j\xc3\xa0 vu"},
+        {"HTTP/1.1 201 \x01"
+         "bad\r\nContent-Length: 0\r\n\r\n",
+         NULL},
+        {"HTTP/1.1 201 bad\x7f\r\nContent-Length: 0\r\n\r\n", NULL},
+        {"HTTP/1.1 404\r\nContent-Length: 0\r\n\r\n", NULL},
+        {"HTTP/1.1 404 \r\nContent-Length: 0\r\n\r\n", NULL},
+    };
+    for (size_t c = 0; c < sizeof(cases) / sizeof(cases[0]); c++)
+        for (size_t step = 1; step <= strlen(cases[c].in); step++) {
+            struct proxy_resp pr;
+            cr_assert_not_null(parse(cases[c].in, step, 0, &pr, 0), "case %zu, step %zu: %s", c, step,
+                               pr.error);
+            if (cases[c].reason == NULL)
+                cr_assert_null(pr.reason, "case %zu, step %zu: %s", c, step, pr.reason);
+            else
+                cr_assert_str_eq(pr.reason, cases[c].reason, "case %zu, step %zu", c, step);
+            cr_assert_eq(pr.n_headers, 1, "case %zu, step %zu", c, step);
+            cr_assert_str_eq(pr.headers[0].name, "Content-Length", "case %zu, step %zu", c, step);
+        }
 }
 
 Test(proxy_http, response_head_kept_across_feeds)
