@@ -335,28 +335,6 @@ static int take_piece(struct http_conn *c, struct pbuf *b, const char **span, si
     return pbuf_take(b, span, len, at, n) < 0 ? fail(c, 500) : 0;
 }
 
-/* A span of the read buffer moved to its copy in the pool, made a pbuf's text (which later pieces extend). */
-static void span_to_pbuf(struct pbuf *b, const char **span, size_t *len, const char *lo, char *copy)
-{
-    b->p = copy + (*span - lo);
-    b->p[*len] = '\0';
-    b->len = *len;
-    b->cap = *len + 1;
-    *span = NULL;
-    *len = 0;
-}
-
-/*
- * Copies what the read buffer holds of the head's strings (the target, the headers added since the last
- * time, the name and value in progress) into the pool: a short head in one piece from the first of them to
- * the end of the last, in which each ends with a NUL (a name is followed by its ':', a value by its line's
- * end, the target by a space, so the NULs take no bytes of another); a long one string by string. Called
- * before they are read as strings (the headers' end) and after each llhttp_execute(), since the buffer is
- * read into again. 0, or -1 out of memory.
- */
-/* Heads whose strings span less than this are copied in one piece. */
-#define SETTLE_ONE_COPY 1024
-
 /* Out of memory in settle(): what is not a string yet is forgotten, and the request fails with a 500. */
 static int settle_failed(struct exchange *x, int settled)
 {
@@ -366,83 +344,41 @@ static int settle_failed(struct exchange *x, int settled)
     return -1;
 }
 
-/* A copy of the len bytes at p as a string of the pool, in a pbuf's allocation; NULL out of memory. */
-static const char *settle_str(struct pool *pool, const char *p, size_t len)
-{
-    struct pbuf b = {.pool = pool};
-    return pbuf_append(&b, p, len) < 0 ? NULL : b.p;
-}
-
+/*
+ * Moves what the read buffer holds of the head's strings (the target, the headers added since the last time,
+ * the name and value in progress) into the pool (struct span_move). Called before they are read as strings
+ * (the headers' end) and after each llhttp_execute(), since the buffer is read into again. 0, or -1 out of
+ * memory.
+ */
 static int settle(struct http_conn *c)
 {
     struct exchange *x = c->x;
-    if (x == NULL)
+    if (x == NULL || c->buf == NULL)
         return 0;
     struct request *r = &x->req;
     int from = x->hsettled, n = r->n_headers;
-    if ((from == n && x->uspan == NULL && x->fspan == NULL && x->vspan == NULL) || c->buf == NULL)
+    if (from == n && x->uspan == NULL && x->fspan == NULL && x->vspan == NULL)
         return 0;
-    /* locals: the NULs written below could alias every field read through a pointer */
-    const char *b0 = c->buf, *b1 = c->buf + READ_BUF_SIZE, *lo = b1, *hi = b0;
     struct http_header *hs = r->headers;
     const size_t *lens = x->hlens;
-#define IN_BUF(p) ((p) != NULL && (p) >= b0 && (p) < b1)
-#define WIDEN(p, len)                                                                                        \
-    if (IN_BUF(p)) {                                                                                         \
-        lo = (p) < lo ? (p) : lo;                                                                            \
-        hi = (p) + (len) > hi ? (p) + (len) : hi;                                                            \
-    }
-    WIDEN(x->uspan, x->ulen)
-    WIDEN(x->fspan, x->flen)
-    WIDEN(x->vspan, x->vlen)
+    struct span_move m;
+    span_move_begin(&m, c->pool, c->buf, READ_BUF_SIZE);
     for (int i = from; i < n; i++) {
-        WIDEN(hs[i].name, lens[2 * i])
-        WIDEN(hs[i].value, lens[2 * i + 1])
+        span_move_note(&m, hs[i].name, lens[2 * i]);
+        span_move_note(&m, hs[i].value, lens[2 * i + 1]);
     }
-    if (lo < hi && (size_t)(hi - lo) < SETTLE_ONE_COPY) {
-        char *copy = pool_alloc(c->pool, (size_t)(hi - lo) + 1);
-        if (copy == NULL)
+    if (span_move_copy(&m) < 0)
+        return settle_failed(x, from);
+    for (int i = from; i < n; i++) {
+        if (span_in(&m, hs[i].name) && (hs[i].name = span_moved(&m, hs[i].name, lens[2 * i])) == NULL)
             return settle_failed(x, from);
-        memcpy(copy, lo, (size_t)(hi - lo));
-        for (int i = from; i < n; i++) {
-            if (IN_BUF(hs[i].name)) {
-                char *name = copy + (hs[i].name - lo);
-                name[lens[2 * i]] = '\0';
-                hs[i].name = name;
-            }
-            if (IN_BUF(hs[i].value)) {
-                char *value = copy + (hs[i].value - lo);
-                value[lens[2 * i + 1]] = '\0';
-                hs[i].value = value;
-            }
-        }
-        if (IN_BUF(x->uspan))
-            span_to_pbuf(&x->url, &x->uspan, &x->ulen, lo, copy);
-        if (IN_BUF(x->fspan))
-            span_to_pbuf(&x->field, &x->fspan, &x->flen, lo, copy);
-        if (IN_BUF(x->vspan))
-            span_to_pbuf(&x->value, &x->vspan, &x->vlen, lo, copy);
-    } else if (lo < hi) {
-        /* a long head: each string on its own, in a pbuf, whose sizes are powers of two (one copy of it all,
-         * or of a long string, would be an allocation of its own of any size at each such request: the
-         * per-thread spares of pool_mem_get() keep the first sizes they see, and a threaded child's heap
-         * grows by the others) */
-        for (int i = from; i < n; i++) {
-            if (IN_BUF(hs[i].name) && (hs[i].name = settle_str(c->pool, hs[i].name, lens[2 * i])) == NULL)
-                return settle_failed(x, from);
-            if (IN_BUF(hs[i].value) &&
-                (hs[i].value = settle_str(c->pool, hs[i].value, lens[2 * i + 1])) == NULL)
-                return settle_failed(x, from);
-        }
-        if ((IN_BUF(x->uspan) && pbuf_append(&x->url, x->uspan, x->ulen) < 0) ||
-            (IN_BUF(x->fspan) && pbuf_append(&x->field, x->fspan, x->flen) < 0) ||
-            (IN_BUF(x->vspan) && pbuf_append(&x->value, x->vspan, x->vlen) < 0))
+        if (span_in(&m, hs[i].value) && (hs[i].value = span_moved(&m, hs[i].value, lens[2 * i + 1])) == NULL)
             return settle_failed(x, from);
-        x->uspan = x->fspan = x->vspan = NULL;
-        x->ulen = x->flen = x->vlen = 0;
     }
-#undef WIDEN
-#undef IN_BUF
+    if (span_move_pbuf(&m, &x->url, &x->uspan, &x->ulen) < 0 ||
+        span_move_pbuf(&m, &x->field, &x->fspan, &x->flen) < 0 ||
+        span_move_pbuf(&m, &x->value, &x->vspan, &x->vlen) < 0)
+        return settle_failed(x, from);
     x->hsettled = n;
     return 0;
 }
@@ -545,8 +481,8 @@ static int on_header_value(llhttp_t *p, const char *at, size_t n)
 static int on_header_value_complete(llhttp_t *p)
 {
     struct http_conn *c = conn_of(p);
-    if (c->x->field.len == 0 &&
-        c->x->flen == 0) /* ": value": a field name is a non-empty token (RFC 9110 5.1) */
+    /* ": value": a field name is a non-empty token (RFC 9110 5.1) */
+    if (c->x->field.len == 0 && c->x->flen == 0)
         return fail(c, 400);
     c->x->in_value = 0;
     return add_header(c);

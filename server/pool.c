@@ -331,6 +331,12 @@ int pbuf_take(struct pbuf *b, const char **span, size_t *len, const char *at, si
     return pbuf_append(b, at, n);
 }
 
+char *span_gather(struct pool *pool, const char *p, size_t len)
+{
+    struct pbuf b = {.pool = pool};
+    return pbuf_append(&b, p, len) < 0 ? NULL : b.p;
+}
+
 int pbuf_puts(struct pbuf *b, const char *s)
 {
     return pbuf_append(b, s, strlen(s));

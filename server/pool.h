@@ -91,6 +91,89 @@ static inline void pbuf_put(struct pbuf *b, const void *s, size_t n)
  */
 int pbuf_take(struct pbuf *b, const char **span, size_t *len, const char *at, size_t n);
 
+/*
+ * The complete strings a parser found in a buffer that the caller is about to read into again, moved into
+ * the pool: each noted (span_move_note()), then copied (span_move_copy()), then found at its new place, where
+ * it ends with a NUL (span_moved(), for one that span_in() the buffer). A short set is copied in one piece
+ * from the first to the end of the last: the byte after each in the buffer, a delimiter of the syntax, takes
+ * its NUL. A long one is copied string by string into pbufs, whose sizes are powers of two: one copy of it
+ * all would be an allocation of its own length at every such request, and a long-lived threaded child's heap
+ * grows by the sizes it sees. A text still in progress (pbuf_take()) is gathered in its pbuf instead
+ * (span_move_pbuf()).
+ */
+struct span_move {
+    struct pool *pool;
+    const char *buf, *end; /* the buffer */
+    const char *lo, *hi;   /* the strings noted in it cover [lo, hi) */
+    char *copy;            /* [lo, hi) in the pool; NULL: string by string */
+};
+
+static inline void span_move_begin(struct span_move *m, struct pool *pool, const char *buf, size_t n)
+{
+    m->pool = pool;
+    m->buf = buf;
+    m->end = buf + n;
+    m->lo = m->end;
+    m->hi = buf;
+    m->copy = NULL;
+}
+
+/* Whether p points into the buffer. */
+static inline int span_in(const struct span_move *m, const char *p)
+{
+    return p != NULL && p >= m->buf && p < m->end;
+}
+
+static inline void span_move_note(struct span_move *m, const char *p, size_t len)
+{
+    if (span_in(m, p)) {
+        m->lo = p < m->lo ? p : m->lo;
+        m->hi = p + len > m->hi ? p + len : m->hi;
+    }
+}
+
+/* Strings that cover less than this are copied in one piece. */
+#define SPAN_ONE_COPY 1024
+
+/* Copies what the noted strings cover, when it is short. Returns 0 or -1. */
+static inline int span_move_copy(struct span_move *m)
+{
+    m->copy = NULL;
+    if (m->lo >= m->hi || (size_t)(m->hi - m->lo) >= SPAN_ONE_COPY)
+        return 0;
+    m->copy = pool_alloc(m->pool, (size_t)(m->hi - m->lo) + 1);
+    if (m->copy == NULL)
+        return -1;
+    memcpy(m->copy, m->lo, (size_t)(m->hi - m->lo));
+    return 0;
+}
+
+/* A string of the pool in a pbuf's allocation: a copy of the len bytes at p. NULL when out of memory. */
+char *span_gather(struct pool *pool, const char *p, size_t len);
+
+/* The len bytes at p (in the buffer) where they are now, as a string; NULL when out of memory. */
+static inline char *span_moved(const struct span_move *m, const char *p, size_t len)
+{
+    if (m->copy == NULL)
+        return span_gather(m->pool, p, len);
+    char *s = m->copy + (p - m->lo);
+    s[len] = '\0';
+    return s;
+}
+
+/* A text in progress at *span (pbuf_take()), when it is in the buffer, gathered in b (in sizes its appends
+ * double): 0, or -1. */
+static inline int span_move_pbuf(const struct span_move *m, struct pbuf *b, const char **span, size_t *len)
+{
+    if (!span_in(m, *span))
+        return 0;
+    if (pbuf_append(b, *span, *len) < 0)
+        return -1;
+    *span = NULL;
+    *len = 0;
+    return 0;
+}
+
 /* Appends a NUL-terminated string. Returns 0 or -1. */
 int pbuf_puts(struct pbuf *b, const char *s);
 

@@ -500,67 +500,29 @@ void proxy_resp_init(struct proxy_resp *pr, struct pool *p, int head, size_t lim
     pr->head_request = head;
 }
 
-/* Whether p points into the n bytes at buf. */
-static int in_buf(const char *p, const char *buf, size_t n)
-{
-    return p != NULL && p >= buf && p < buf + n;
-}
-
-/* Moves what the headers of this feed hold of buf (the caller's, which it reuses) into the pool: the bytes
- * from the first to the last of them in one copy, in which each name and value then ends with NUL; a name or
- * value not complete yet is gathered in its pbuf. */
+/* Moves what this feed's head holds of buf (the caller's, which it reuses) into the pool (struct span_move):
+ * the headers' names and values, and the reason phrase, name or value not complete yet, which go on in their
+ * pbufs. */
 static int settle(struct proxy_resp *pr, const char *buf, size_t n)
 {
-    if (in_buf(pr->rspan, buf, n)) { /* a status line split between reads */
-        if (pbuf_append(&pr->reason_buf, pr->rspan, pr->rlen) < 0)
-            return resp_fail(pr, "out of memory");
-        pr->rspan = NULL;
-        pr->rlen = 0;
-    }
-    if (in_buf(pr->fspan, buf, n)) {
-        if (pbuf_append(&pr->field, pr->fspan, pr->flen) < 0)
-            return resp_fail(pr, "out of memory");
-        pr->fspan = NULL;
-        pr->flen = 0;
-    }
-    if (in_buf(pr->vspan, buf, n)) {
-        if (pbuf_append(&pr->value, pr->vspan, pr->vlen) < 0)
-            return resp_fail(pr, "out of memory");
-        pr->vspan = NULL;
-        pr->vlen = 0;
-    }
-    const char *lo = buf + n, *hi = buf;
+    struct span_move m;
+    span_move_begin(&m, pr->pool, buf, n);
     for (int i = pr->settled; i < pr->n_headers; i++) {
-        const struct proxy_resp_header *h = &pr->headers[i];
-        if (in_buf(h->name, buf, n)) {
-            lo = h->name < lo ? h->name : lo;
-            hi = h->name + h->name_len > hi ? h->name + h->name_len : hi;
-        }
-        if (in_buf(h->value, buf, n)) {
-            lo = h->value < lo ? h->value : lo;
-            hi = h->value + h->value_len > hi ? h->value + h->value_len : hi;
-        }
+        span_move_note(&m, pr->headers[i].name, pr->headers[i].name_len);
+        span_move_note(&m, pr->headers[i].value, pr->headers[i].value_len);
     }
-    if (lo < hi) {
-        char *copy = pool_alloc(pr->pool, (size_t)(hi - lo) + 1);
-        if (copy == NULL)
+    if (span_move_copy(&m) < 0)
+        return resp_fail(pr, "out of memory");
+    for (int i = pr->settled; i < pr->n_headers; i++) {
+        struct proxy_resp_header *h = &pr->headers[i];
+        if ((span_in(&m, h->name) && (h->name = span_moved(&m, h->name, h->name_len)) == NULL) ||
+            (span_in(&m, h->value) && (h->value = span_moved(&m, h->value, h->value_len)) == NULL))
             return resp_fail(pr, "out of memory");
-        memcpy(copy, lo, (size_t)(hi - lo));
-        /* a name is followed by its ':', a value by its line's end: room for the NULs */
-        for (int i = pr->settled; i < pr->n_headers; i++) {
-            struct proxy_resp_header *h = &pr->headers[i];
-            if (in_buf(h->name, buf, n)) {
-                char *name = copy + (h->name - lo);
-                name[h->name_len] = '\0';
-                h->name = name;
-            }
-            if (in_buf(h->value, buf, n)) {
-                char *value = copy + (h->value - lo);
-                value[h->value_len] = '\0';
-                h->value = value;
-            }
-        }
     }
+    if (span_move_pbuf(&m, &pr->reason_buf, &pr->rspan, &pr->rlen) < 0 ||
+        span_move_pbuf(&m, &pr->field, &pr->fspan, &pr->flen) < 0 ||
+        span_move_pbuf(&m, &pr->value, &pr->vspan, &pr->vlen) < 0)
+        return resp_fail(pr, "out of memory");
     pr->settled = pr->n_headers;
     return 0;
 }

@@ -99,6 +99,45 @@ Test(pbuf, take_notes_adjacent_pieces_and_gathers_the_rest)
     pool_destroy(p);
 }
 
+/* Strings in a buffer about to be reused, moved out: a short set in one copy, a long one string by string;
+ * each ends with a NUL where it ended in the buffer, whatever followed it there. */
+Test(pbuf, span_move_short_and_long)
+{
+    struct pool *p = pool_create(4096);
+    for (int lng = 0; lng < 2; lng++) {
+        char buf[2048];
+        memset(buf, 'v', sizeof(buf));
+        memcpy(buf, "Name: value\r\n", 13);
+        size_t vlen = lng ? 1500 : 5; /* a value of 1500 bytes: the strings cover more than one copy takes */
+        const char *name = buf, *value = buf + 6, *outside = "static";
+        struct span_move m;
+        span_move_begin(&m, p, buf, sizeof(buf));
+        span_move_note(&m, name, 4);
+        span_move_note(&m, value, vlen);
+        span_move_note(&m, outside, 6);
+        cr_assert(!span_in(&m, outside));
+        cr_assert_eq(span_move_copy(&m), 0);
+        cr_assert_eq(m.copy == NULL, lng, "one copy for the short set only");
+        char *n2 = span_moved(&m, name, 4), *v2 = span_moved(&m, value, vlen);
+        memset(buf, '#', sizeof(buf)); /* the buffer read into again */
+        cr_assert_str_eq(n2, "Name");
+        cr_assert_eq(strlen(v2), vlen);
+        cr_assert_eq(strncmp(v2, "value", 5), 0);
+        /* a text in progress goes on in its pbuf */
+        struct pbuf b = {.pool = p};
+        const char *span = NULL;
+        size_t len = 0;
+        memcpy(buf, "Conte", 5);
+        cr_assert_eq(pbuf_take(&b, &span, &len, buf, 5), 0);
+        cr_assert_eq(span_move_pbuf(&m, &b, &span, &len), 0);
+        cr_assert_null(span);
+        memcpy(buf, "nt-Type", 7);
+        cr_assert_eq(pbuf_take(&b, &span, &len, buf, 7), 0);
+        cr_assert_str_eq(b.p, "Content-Type");
+    }
+    pool_destroy(p);
+}
+
 Test(pbuf, printf_longer_than_the_free_space)
 {
     struct pool *p = pool_create(1024);
