@@ -182,7 +182,10 @@ enum conn_state driver_read(struct http_conn *c, struct transport *t, enum conn_
     ssize_t n = t->ops->recv(t, buf, len);
     if (n > 0) {
         *full = (size_t)n == len;
-        return http_conn_input(c, (size_t)n, now);
+        enum conn_state next = http_conn_input(c, (size_t)n, now);
+        if (next == CONN_READ && !t->quick_acks)
+            transport_quick_acks(t); /* driver.h says why */
+        return next;
     }
     if (n == 0)
         return http_conn_eof(c, now);
@@ -218,8 +221,10 @@ enum conn_state driver_write(struct http_conn *c, struct transport *t, const cha
         return http_conn_abort(c);
     }
     ssize_t n = driver_send(t, &out);
-    if (n > 0)
+    if (n > 0) {
+        t->quick_acks = 0; /* the kernel may delay its ACKs again after data leaves: driver.h */
         return http_conn_sent(c, (size_t)n, now);
+    }
     if (errno == EINTR)
         return CONN_WRITE;
     if (errno == EAGAIN || errno == EWOULDBLOCK) {

@@ -1060,6 +1060,7 @@ static int tls_handshake(struct transport *t, int *linger)
     tc->hold = tc->out;
     r = SSL_do_handshake(tc->ssl);
     tc->hold = 0;
+    int wrote = tc->held_len > 0;
     if (r == 1) {
         /* TLS 1.3's tickets wait for the response when the request came with the client's Finished (the
          * core reads it from what OpenSSL holds); else the core waits for the client: written now */
@@ -1069,6 +1070,11 @@ static int tls_handshake(struct transport *t, int *linger)
             e = SSL_ERROR_SYSCALL;
             goto failed;
         }
+        /* Nothing was written after the client's last flight (a resumed TLS 1.2 session, TLS 1.3 without
+         * tickets) and its request is still to come: a client with Nagle's algorithm on holds that request
+         * until its Finished is acknowledged, so the ACK goes now (mpm/driver.h) */
+        if (!SSL_has_pending(tc->ssl) && !wrote)
+            transport_quick_acks(t);
     done:
         t->handshaking = 0;
         tc->ktls = BIO_get_ktls_send(SSL_get_wbio(tc->ssl)) ? 1 : 0;
@@ -1189,6 +1195,7 @@ int tls_transport_open(struct transport *t, struct tls_ctx *ctx, int fd, const s
     t->fd = fd;
     t->want = TRANSPORT_WANT_READ;
     t->handshaking = 1;
+    t->quick_acks = 0;
     t->priv = tc;
     return 0;
 }

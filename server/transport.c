@@ -1,10 +1,14 @@
 /* The plain transport (see transport.h): the socket's own system calls. */
 
 #include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <string.h>
 #include <sys/sendfile.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "log.h"
 #include "transport.h"
 
 static ssize_t plain_recv(struct transport *t, void *buf, size_t len)
@@ -42,6 +46,16 @@ const struct transport_ops transport_plain = {
     .send = plain_send,
     .send_file = plain_send_file,
 };
+
+void transport_quick_acks(struct transport *t)
+{
+    int one = 1;
+    if (t->quick_acks)
+        return;
+    t->quick_acks = 1;
+    if (setsockopt(t->fd, IPPROTO_TCP, TCP_QUICKACK, &one, sizeof(one)) < 0)
+        log_error(LOG_DEBUG, "core", "setsockopt(TCP_QUICKACK) failed: %s", strerror(errno));
+}
 
 void transport_close(struct transport *t)
 {

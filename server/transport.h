@@ -52,7 +52,8 @@ struct transport {
     const struct transport_ops *ops;
     int fd;
     short want;        /* enum transport_want of the last call that returned EAGAIN */
-    short handshaking; /* the handshake is not done: call transport_handshake() before anything else */
+    char handshaking;  /* the handshake is not done: call transport_handshake() before anything else */
+    char quick_acks;   /* quick ACKs turned back on since the last write (mpm/driver.h) */
     void *priv;        /* the TLS state */
 };
 
@@ -66,6 +67,7 @@ static inline void transport_plain_init(struct transport *t, int fd)
     t->fd = fd;
     t->want = 0;
     t->handshaking = 0;
+    t->quick_acks = 0;
     t->priv = 0;
 }
 
@@ -74,6 +76,10 @@ static inline size_t transport_pending(const struct transport *t)
 {
     return t->ops->pending != 0 ? t->ops->pending(t) : 0;
 }
+
+/* Turns the kernel's quick ACKs on t's socket back on, unless t->quick_acks says they are: an ACK the
+ * kernel was delaying leaves now (mpm/driver.h says when this is wanted). A failure is logged at debug. */
+void transport_quick_acks(struct transport *t);
 
 /* Sends the goodbye of the transport, if it has one, then frees its state. The socket stays open. */
 void transport_close(struct transport *t);

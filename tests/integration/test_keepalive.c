@@ -1,11 +1,16 @@
 /*
  * Persistent connections: many requests on one connection (sequential and pipelined), MaxKeepAliveRequests,
- * KeepAliveTimeout on an idle connection, and KeepAlive Off.
+ * KeepAliveTimeout on an idle connection, and KeepAlive Off; and the TCP acknowledgements of a connection's
+ * requests: with the response, or at once when the client has more to send (mpm/driver.h).
  */
 #include "harness.h"
 
+#include <errno.h>
+#include <linux/tcp.h> /* struct tcp_info with tcpi_segs_in, which glibc's lacks */
+#include <netinet/in.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 
 /* Request i of a mixed sequence and its expected file. */
 static const char *const paths[] = {"/", "/page.html", "/sub/", "/big.bin"};
@@ -143,5 +148,86 @@ MPM_TEST(keepalive, keepalive_off, .timeout = 20)
     expect_served(s, "GET / HTTP/1.1\r\nHost: localhost\r\n\r\n", "index.html", "close");
     /* 1.0 keep-alive requests are refused too. */
     expect_served(s, "GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n", "index.html", "close");
+    server_stop(s);
+}
+
+/* The segments c's socket has received (TCP_INFO). */
+static unsigned segments_in(const struct conn *c)
+{
+    struct tcp_info ti;
+    socklen_t len = sizeof(ti);
+    memset(&ti, 0, sizeof(ti));
+    hassert(getsockopt(c->fd, IPPROTO_TCP, TCP_INFO, &ti, &len) == 0, "getsockopt(TCP_INFO) failed: %s",
+            strerror(errno));
+    hassert(len >= offsetof(struct tcp_info, tcpi_segs_in) + sizeof(ti.tcpi_segs_in),
+            "TCP_INFO has no tcpi_segs_in (%u bytes)", (unsigned)len);
+    return ti.tcpi_segs_in;
+}
+
+MPM_TEST(keepalive, request_acknowledged_by_its_response, .timeout = 20)
+{
+    /* The client receives the SYN-ACK and the response, and no ACK of its own between them, which the kernel
+     * would send the moment the request arrived (quick ACKs at a connection's start) unless the listener
+     * turned them off. A response later than the delayed-ACK timer (40 ms) would let one through: most of
+     * ten, not all. */
+    struct srv *s = server_start(mpm, NULL);
+    int with_response = 0;
+    unsigned seen[10];
+    for (int i = 0; i < 10; i++) {
+        struct conn *c = conn_open(s->port);
+        conn_send_str(c, "GET / HTTP/1.1\r\nHost: localhost\r\n\r\n");
+        expect_next_file(c, s, "index.html", NULL, 0);
+        seen[i] = segments_in(c);
+        with_response += seen[i] == 2;
+        conn_close(c);
+    }
+    hassert(with_response >= 6, "%d of 10 requests acknowledged with their response (segments received: %u %u %u "
+            "%u %u %u %u %u %u %u; 2 each when they are)", with_response, seen[0], seen[1], seen[2], seen[3],
+            seen[4], seen[5], seen[6], seen[7], seen[8], seen[9]);
+    server_stop(s);
+}
+
+/* Sends a POST's head and then its 5-byte body in two writes on c, with Nagle's algorithm on, and reads the
+ * 405; returns the ms from the first write to the answer. */
+static int64_t post_in_two_writes(struct conn *c)
+{
+    int64_t start = now_ms();
+    conn_send_str(c, "POST / HTTP/1.1\r\nHost: localhost\r\nContent-Length: 5\r\n\r\n");
+    conn_send_str(c, "hello");
+    expect_next_error(c, 405, "Allow: " ALLOW_STATIC "\r\n", NULL);
+    return now_ms() - start;
+}
+
+static int cmp_ms(const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return (x > y) - (x < y);
+}
+
+MPM_TEST(keepalive, request_in_pieces_from_a_nagle_client, .timeout = 30)
+{
+    /* The body is held by the client's kernel until the head is acknowledged, and the server answers only
+     * once it has the body: unless the server acknowledges the incomplete request at once, each such request
+     * waits out the delayed-ACK timer (40 ms or more). On a new connection, and on one that has carried
+     * requests (after which the kernel delays its ACKs of its own accord). The median of nine of each. */
+    struct srv *s = server_start(mpm, NULL);
+    int64_t fresh[9], reused[9];
+    int zero = 0;
+    for (int i = 0; i < 9; i++) {
+        struct conn *c = conn_open(s->port);
+        hassert(setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &zero, sizeof(zero)) == 0,
+                "setsockopt(TCP_NODELAY) failed: %s", strerror(errno));
+        fresh[i] = post_in_two_writes(c);
+        conn_send_str(c, "GET / HTTP/1.1\r\nHost: localhost\r\n\r\n");
+        expect_next_file(c, s, "index.html", NULL, 0);
+        reused[i] = post_in_two_writes(c);
+        conn_close(c);
+    }
+    qsort(fresh, 9, sizeof(fresh[0]), cmp_ms);
+    qsort(reused, 9, sizeof(reused[0]), cmp_ms);
+    hassert(fresh[4] < 25, "a POST in two writes on a new connection took %lld ms (median of 9)",
+            (long long)fresh[4]);
+    hassert(reused[4] < 25, "a POST in two writes on a used connection took %lld ms (median of 9)",
+            (long long)reused[4]);
     server_stop(s);
 }

@@ -412,6 +412,37 @@ MPM_TEST(tls, session_resumes_on_another_child, .timeout = 90)
     server_stop(s);
 }
 
+/* Runs tls_client.py nagle over 7 connections (`max`: "1.2" or NULL); asserts that 6 resumed and returns the
+ * median ms of their requests. */
+static double nagle_ms(struct srv *s, const char *max)
+{
+    char port[16], *out = NULL, *err = NULL;
+    snprintf(port, sizeof(port), "%d", s->port);
+    const char *args[] = {"nagle", port, "7", max ? "--tls-max" : NULL, max, NULL};
+    int rc = client(s, &out, &err, args);
+    hassert(rc == 0, "nagle: exit %d: %s %s", rc, out ? out : "", err ? err : "");
+    int n = -1;
+    double ms = -1;
+    hassert(out && sscanf(out, "reused %d ms %lf", &n, &ms) == 2, "nagle: %s", out ? out : "");
+    hassert(n == 6, "TLS %s: %d of 6 connections resumed", max ? max : "1.3", n);
+    free(out);
+    free(err);
+    return ms;
+}
+
+MPM_TEST(tls, request_after_a_resumed_handshake_not_held, .timeout = 60)
+{
+    /* A resumed TLS 1.2 handshake ends with the client's Finished, to which the server has nothing to say;
+     * a client with Nagle's algorithm on holds its request until that Finished is acknowledged, and unless
+     * the server acknowledges it at once, the request waits out the delayed-ACK timer (40 ms or more) */
+    struct srv *s = tls_server(mpm, NULL, NULL);
+    double ms = nagle_ms(s, "1.2");
+    hassert(ms < 25, "TLS 1.2: a request after a resumed handshake was answered in %.1f ms (median of 7)", ms);
+    ms = nagle_ms(s, NULL);
+    hassert(ms < 25, "TLS 1.3: a request after a resumed handshake was answered in %.1f ms (median of 7)", ms);
+    server_stop(s);
+}
+
 MPM_TEST(tls, stalled_handshake, .timeout = 60)
 {
     struct srv *s = tls_server(mpm, NULL, "RequestReadTimeout handshake=2\nStartServers 1\n");

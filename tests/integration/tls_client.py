@@ -13,6 +13,10 @@
       answered by a child that holds none of the others, where the configuration makes it so); prints
       "reused R renewed K" (R connections resumed their session, K of them were sent a new ticket: their
       session is not the one they offered)
+  nagle PORT N [--tls-max 1.2]
+      N connections one after another, each offering the session of the one before, with Nagle's algorithm
+      on (Python's default): the request is written on its own after the handshake; prints "reused R ms M"
+      (M the median of the milliseconds from the request's write to the first bytes of its answer)
   loop PORT SECONDS
       GET /index.html on a new connection after another for SECONDS from the first answer, counting answers
       and failures; prints
@@ -113,6 +117,23 @@ def main(argv):
         print("reused", reused, "renewed", renewed)
         for t in held:
             t.close()
+    elif cmd == "nagle":
+        n = int(argv[3])
+        ctx = context(opt(argv, "--tls-max"))
+        session, reused, times = None, 0, []
+        for _ in range(n):
+            t = connect(ctx, port, session)
+            start = time.monotonic()
+            t.sendall(b"GET /index.html HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+            first = t.recv(65536)
+            times.append((time.monotonic() - start) * 1000)
+            if not (first + read_response(t, True)).startswith(b"HTTP/1.1 200 "):
+                print("no 200 answer")
+                return 1
+            reused += t.session_reused
+            session = t.session
+            t.close()
+        print("reused", reused, "ms", sorted(times)[n // 2])
     elif cmd == "loop":
         end = time.monotonic() + 30  # until the first answer; then SECONDS from it
         ctx = context()

@@ -15,6 +15,7 @@
 #include "conftest.h"
 #include "driver.h"
 #include "pool.h"
+#include "tcptest.h"
 #include "testserver.h"
 
 Test(driver, accept_errors)
@@ -133,6 +134,57 @@ Test(driver, read_then_write_through_the_core)
     cr_assert_eq(st, CONN_CLOSE);
     http_conn_destroy(c);
     close(sp[0]);
+    pool_destroy(pool);
+}
+
+/* An incomplete request turns quick ACKs back on, once until the server writes; a whole one leaves them. */
+Test(driver, quick_acks_while_a_request_is_incomplete)
+{
+    struct pool *pool = pool_create(4096);
+    struct server srv, *s = &srv;
+    int fds[2], blocked, full;
+    testserver_init(s, pool);
+    tcptest_pair(fds);
+    tcptest_delay_acks(fds[0]);
+    struct http_conn *c = http_conn_create(s, NULL, 0, now_ms());
+    cr_assert_not_null(c);
+    struct transport t;
+    transport_plain_init(&t, fds[0]);
+
+    const char whole[] = "OPTIONS * HTTP/1.1\r\nHost: x\r\n\r\n";
+    char buf[512];
+    for (int round = 0; round < 2; round++) {
+        /* the head in two pieces: quick ACKs after the first */
+        cr_assert_eq(write(fds[1], whole, 10), 10);
+        enum conn_state st;
+        do
+            st = driver_read(c, &t, round == 0 ? CONN_READ : CONN_KEEPALIVE, "core", &blocked, &full, now_ms());
+        while (blocked);
+        cr_assert_eq(st, CONN_READ);
+        cr_assert(t.quick_acks == 1 && tcptest_quick_acks(fds[0]) == 1, "round %d", round);
+        cr_assert_eq(write(fds[1], whole + 10, strlen(whole) - 10), (ssize_t)strlen(whole) - 10);
+        do
+            st = driver_read(c, &t, CONN_READ, "core", &blocked, &full, now_ms());
+        while (blocked);
+        cr_assert_eq(st, CONN_WRITE);
+        while (st == CONN_WRITE)
+            st = driver_write(c, &t, "core", &blocked, now_ms());
+        cr_assert(st == CONN_KEEPALIVE && t.quick_acks == 0, "written: the flag is cleared");
+        cr_assert_gt(read(fds[1], buf, sizeof(buf)), 0);
+        tcptest_delay_acks(fds[0]); /* as the kernel may after the answer */
+    }
+
+    /* a request that arrives whole: no system call, the ACKs stay delayed */
+    cr_assert_eq(write(fds[1], whole, strlen(whole)), (ssize_t)strlen(whole));
+    enum conn_state st;
+    do
+        st = driver_read(c, &t, CONN_KEEPALIVE, "core", &blocked, &full, now_ms());
+    while (blocked);
+    cr_assert_eq(st, CONN_WRITE);
+    cr_assert(t.quick_acks == 0 && tcptest_quick_acks(fds[0]) == 0);
+    http_conn_destroy(c);
+    close(fds[0]);
+    close(fds[1]);
     pool_destroy(pool);
 }
 

@@ -243,6 +243,10 @@ Test(listen, open_on_port_zero)
     cr_assert_geq(accepted, 0);
     cr_assert_eq(getsockopt(accepted, IPPROTO_TCP, TCP_NODELAY, &nodelay, &nlen), 0);
     cr_assert(nodelay, "an accepted socket has TCP_NODELAY without a setsockopt() of its own");
+    int quick = 1;
+    nlen = sizeof(quick);
+    cr_assert_eq(getsockopt(accepted, IPPROTO_TCP, TCP_QUICKACK, &quick, &nlen), 0);
+    cr_assert_not(quick, "an accepted socket delays its ACKs from the start (the listener's TCP_QUICKACK 0)");
     close(accepted);
     close(c);
     c = connect_to(pb);

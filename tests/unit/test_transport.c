@@ -1,6 +1,7 @@
 /*
  * server/transport.c: the plain transport is the socket's own calls, and says what a blocked call waits for
- * (reads: readable, writes: writable); it has no handshake, nothing pending and no goodbye.
+ * (reads: readable, writes: writable); it has no handshake, nothing pending and no goodbye. Quick ACKs are
+ * turned back on once until the flag is cleared.
  */
 #include <criterion/criterion.h>
 #include <errno.h>
@@ -11,6 +12,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "tcptest.h"
 #include "transport.h"
 
 Test(transport, plain_calls_and_wants)
@@ -61,4 +63,35 @@ Test(transport, plain_calls_and_wants)
     close(sp[1]);
     cr_assert_eq(t.ops->recv(&t, buf, sizeof(buf)), 0, "EOF");
     close(sp[0]);
+}
+
+Test(transport, quick_acks_back_on_once_until_cleared)
+{
+    int fds[2];
+    struct transport t;
+    tcptest_pair(fds);
+    transport_plain_init(&t, fds[0]);
+    cr_assert_eq(t.quick_acks, 0);
+    tcptest_delay_acks(fds[0]);
+    transport_quick_acks(&t);
+    cr_assert(t.quick_acks == 1 && tcptest_quick_acks(fds[0]) == 1);
+
+    /* the flag says they are on: no second system call while it stands */
+    tcptest_delay_acks(fds[0]);
+    transport_quick_acks(&t);
+    cr_assert_eq(tcptest_quick_acks(fds[0]), 0);
+    t.quick_acks = 0; /* as driver_write() clears it */
+    transport_quick_acks(&t);
+    cr_assert_eq(tcptest_quick_acks(fds[0]), 1);
+    close(fds[0]);
+    close(fds[1]);
+
+    /* not TCP: the failure is only logged */
+    int sp[2];
+    cr_assert_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp), 0);
+    transport_plain_init(&t, sp[0]);
+    transport_quick_acks(&t);
+    cr_assert_eq(t.quick_acks, 1);
+    close(sp[0]);
+    close(sp[1]);
 }
