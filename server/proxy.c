@@ -64,6 +64,7 @@ struct px {
     char *buf;     /* PROXY_BUF, taken when the first body piece or response byte needs it */
     int head_wait; /* waited for the response before taking buf */
     int full;      /* the last read filled buf: more may be waiting in the socket */
+    int quick_acks; /* the upstream socket's quick ACKs were turned on for this response (px_recv()) */
     long long body_taken, resp_bytes;
     struct proxy_resp resp;
 
@@ -183,6 +184,7 @@ static enum handler_result px_connect(struct request *r, struct px *px, int fres
     px->out_len = px->head_len;
     px->out_off = 0;
     px->resp_bytes = 0;
+    px->quick_acks = 0;
     if (px->fd >= 0) {
         px->phase = PX_SEND;
         return px_send(r, px);
@@ -466,8 +468,17 @@ static enum handler_result px_recv(struct request *r, struct px *px)
         ssize_t n = recv(px->fd, px->buf, PROXY_BUF, 0);
         if (n < 0 && errno == EINTR)
             continue;
-        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+            /* a part of the response came and the rest is late: an upstream with Nagle's algorithm on holds
+             * its next small write until this one is acknowledged, which the kernel delays on a connection
+             * that carries requests (40 ms): the ACK goes now, once a response */
+            if (px->resp_bytes > 0 && !px->quick_acks) {
+                px->quick_acks = 1;
+                if (util_quick_acks(px->fd) < 0)
+                    log_error(LOG_DEBUG, MODULE, "setsockopt(TCP_QUICKACK) failed: %s", strerror(errno));
+            }
             return px_wait(r, px, HTTP_WAIT_READABLE, px->w->timeout);
+        }
         if (n < 0 || (n == 0 && px->phase == PX_HEAD)) {
             int err = n < 0 ? errno : 0;
             if (px->phase == PX_HEAD)

@@ -1,8 +1,6 @@
 /* The plain transport (see transport.h): the socket's own system calls. */
 
 #include <errno.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <string.h>
 #include <sys/sendfile.h>
 #include <sys/socket.h>
@@ -10,6 +8,7 @@
 
 #include "log.h"
 #include "transport.h"
+#include "util.h"
 
 static ssize_t plain_recv(struct transport *t, void *buf, size_t len)
 {
@@ -49,11 +48,10 @@ const struct transport_ops transport_plain = {
 
 void transport_quick_acks(struct transport *t)
 {
-    int one = 1;
     if (t->quick_acks)
         return;
     t->quick_acks = 1;
-    if (setsockopt(t->fd, IPPROTO_TCP, TCP_QUICKACK, &one, sizeof(one)) < 0)
+    if (util_quick_acks(t->fd) < 0)
         log_error(LOG_DEBUG, "core", "setsockopt(TCP_QUICKACK) failed: %s", strerror(errno));
 }
 

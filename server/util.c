@@ -3,10 +3,13 @@
 #include <ctype.h>
 #include <errno.h>
 #include <limits.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/socket.h>
 #include <time.h>
 
 #include "util.h"
@@ -211,4 +214,10 @@ long long parse_uint(const char *s)
         v = v * 10 + (*s - '0');
     }
     return v;
+}
+
+int util_quick_acks(int fd)
+{
+    int one = 1;
+    return setsockopt(fd, IPPROTO_TCP, TCP_QUICKACK, &one, sizeof(one));
 }

@@ -93,4 +93,9 @@ int str_ieq(const char *a, const char *b, size_t blen);
 /* Parses a non-negative decimal integer that must fill the whole string; -1 on error or overflow. */
 long long parse_uint(const char *s);
 
+/* Turns the kernel's quick ACKs on the TCP socket fd back on (TCP_QUICKACK 1): an ACK it was delaying leaves
+ * now, and the data that comes next is acknowledged at once. For when this side waits for more from a peer
+ * that may hold it until its last write is acknowledged (Nagle's algorithm). 0, or -1 with errno. */
+int util_quick_acks(int fd);
+
 #endif

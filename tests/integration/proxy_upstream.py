@@ -19,6 +19,8 @@ closed between requests). The path chooses the behaviour:
     /dropnext     answers, then reads the next request on the connection and closes without answering
     /big          ?n= bytes, chunked in 8 KiB pieces; "N sent TARGET" is logged once all of it was sent
     /status       ?s= as the status line's code and reason phrase ("299 Custom Words")
+    /twowrites    200 whose head and body leave in two send()s, with Nagle's algorithm on (as a server that
+                  writes them apart does): the body waits in the kernel until the head is acknowledged
     anything else 200 "ok PATH"
 """
 
@@ -129,6 +131,9 @@ def serve(sock, logfile):
                 return
             elif path.endswith("/status"):
                 respond(sock, q.get("s", ["200 OK"])[0].encode("latin-1"), b"status\n")
+            elif path.endswith("/twowrites"):
+                sock.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n")
+                sock.sendall(b"body\n")
             elif path.endswith("/crlf"):
                 respond(sock, b"200 OK", b"bad\n", b"X-Bad: a\rSet-Cookie: injected\r\n")
             elif path.endswith("/hugehead"):

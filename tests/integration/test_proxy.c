@@ -525,6 +525,39 @@ MPM_TEST(proxy, pooled_connection_closed_by_upstream, .timeout = 60)
     pyup_stop(u);
 }
 
+static int cmp_ms(const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return (x > y) - (x < y);
+}
+
+MPM_TEST(proxy, response_in_two_writes_not_held, .timeout = 60)
+{
+    /* The upstream writes a response's head and body apart with Nagle's algorithm on: its kernel holds the body
+     * until the head is acknowledged, and the proxy's, on a pooled connection that carries one request after
+     * another, delays that ACK (40 ms or more) unless told otherwise. The median of nine requests in a row. */
+    struct pyup *u = pyup_start();
+    char *conf = xasprintf("ProxyPass /py/ http://127.0.0.1:%d/\n", u->port);
+    struct srv *s = server_start(mpm, conf);
+    struct conn *c = conn_open(s->port);
+    int64_t took[9];
+    for (int i = 0; i < 9; i++) {
+        int64_t start = now_ms();
+        conn_send_str(c, get("/py/twowrites"));
+        struct presp *r = read_resp(c, 0, 5000, 0);
+        took[i] = now_ms() - start;
+        hassert(r->status == 200 && strcmp(r->body, "body\n") == 0, "request %d: %d", i, r->status);
+        presp_free(r);
+    }
+    qsort(took, 9, sizeof(took[0]), cmp_ms);
+    hassert(took[4] < 25, "a response in two writes took %lld ms (median of 9)", (long long)took[4]);
+    hassert(pyup_count(u, "GET /twowrites") == 9, "%s", read_file(u->log, NULL));
+    conn_close(c);
+    free(conf);
+    server_stop(s);
+    pyup_stop(u);
+}
+
 /* Requests the core refuses never reach the upstream; those it answers reach it exactly once, re-framed. */
 MPM_TEST(proxy, smuggling_one_request_each, .timeout = 60)
 {

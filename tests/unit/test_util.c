@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "tcptest.h"
 #include "util.h"
 
 Test(util, date_round_trip)
@@ -117,4 +118,16 @@ Test(util, errbuf_and_str_ieq)
     cr_assert_eq(errbuf_set(NULL, "x"), -1);
     cr_assert(str_ieq("Host", "hOST", 4));
     cr_assert_not(str_ieq("Host", "Hostx", 5));
+}
+
+Test(util, quick_acks)
+{
+    int fds[2];
+    tcptest_pair(fds);
+    tcptest_delay_acks(fds[0]);
+    cr_assert_eq(util_quick_acks(fds[0]), 0);
+    cr_assert_eq(tcptest_quick_acks(fds[0]), 1);
+    close(fds[0]);
+    close(fds[1]);
+    cr_assert_eq(util_quick_acks(fds[0]), -1, "a closed descriptor");
 }
