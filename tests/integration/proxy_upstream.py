@@ -19,6 +19,9 @@ closed between requests). The path chooses the behaviour:
     /dropnext     answers, then reads the next request on the connection and closes without answering
     /big          ?n= bytes, chunked in 8 KiB pieces; "N sent TARGET" is logged once all of it was sent
     /status       ?s= as the status line's code and reason phrase ("299 Custom Words")
+    /segments     200 "segments N": the TCP segments its connection had received when the request was read
+                  (Linux's tcpi_segs_in), which on a new connection tells whether the client's handshake ended
+                  with an ACK of its own (3) or one that came with the request (2)
     /twowrites    200 whose head and body leave in two send()s, with Nagle's algorithm on (as a server that
                   writes them apart does): the body waits in the kernel until the head is acknowledged
     anything else 200 "ok PATH"
@@ -26,6 +29,7 @@ closed between requests). The path chooses the behaviour:
 
 import os
 import socket
+import struct
 import sys
 import threading
 import time
@@ -33,6 +37,7 @@ from urllib.parse import parse_qs, urlsplit
 
 KEEPALIVE = 0.2
 PATTERN = bytes(range(251)) * 40  # byte i of a /big body is i % 251
+TCPI_SEGS_IN = 140  # the offset of tcpi_segs_in in Linux's struct tcp_info (linux/tcp.h)
 conn_counter = 0
 lock = threading.Lock()
 
@@ -131,6 +136,9 @@ def serve(sock, logfile):
                 return
             elif path.endswith("/status"):
                 respond(sock, q.get("s", ["200 OK"])[0].encode("latin-1"), b"status\n")
+            elif path.endswith("/segments"):
+                info = sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, 232)
+                respond(sock, b"200 OK", b"segments %d\n" % struct.unpack_from("I", info, TCPI_SEGS_IN)[0])
             elif path.endswith("/twowrites"):
                 sock.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n")
                 sock.sendall(b"body\n")

@@ -558,6 +558,37 @@ MPM_TEST(proxy, response_in_two_writes_not_held, .timeout = 60)
     pyup_stop(u);
 }
 
+MPM_TEST(proxy, new_upstream_connection_acknowledged_by_the_request, .timeout = 60)
+{
+    /* A new upstream connection's handshake ends with the proxy's ACK, which leaves with the request unless
+     * the kernel sends it at once: the upstream has then received 2 segments when it reads the request (the
+     * SYN and the request), not 3. disablereuse=On: a new connection each time; most of five, as a request
+     * written later than the delayed-ACK timer would let a bare ACK through. */
+    struct pyup *u = pyup_start();
+    char *conf = xasprintf("ProxyPass /py/ http://127.0.0.1:%d/ disablereuse=On\n", u->port);
+    struct srv *s = server_start(mpm, conf);
+    struct conn *c = conn_open(s->port);
+    int with_request = 0;
+    char seen[5][32];
+    for (int i = 0; i < 5; i++) {
+        conn_send_str(c, get("/py/segments"));
+        struct presp *r = read_resp(c, 0, 5000, 0);
+        hassert(r->status == 200 && strncmp(r->body, "segments ", 9) == 0, "request %d: %d", i, r->status);
+        snprintf(seen[i], sizeof(seen[i]), "%s", r->body + 9);
+        seen[i][strcspn(seen[i], "\n")] = '\0';
+        with_request += strcmp(seen[i], "2") == 0;
+        presp_free(r);
+    }
+    hassert(with_request >= 3, "%d of 5 new upstream connections had their last ACK with the request (segments "
+            "the upstream received: %s %s %s %s %s; 2 when it did)", with_request, seen[0], seen[1], seen[2],
+            seen[3], seen[4]);
+    hassert(pyup_count(u, "GET /segments") == 5, "%s", read_file(u->log, NULL));
+    conn_close(c);
+    free(conf);
+    server_stop(s);
+    pyup_stop(u);
+}
+
 /* Requests the core refuses never reach the upstream; those it answers reach it exactly once, re-framed. */
 MPM_TEST(proxy, smuggling_one_request_each, .timeout = 60)
 {
