@@ -43,10 +43,6 @@
 #include "util.h"
 #include "vhost.h"
 
-/* The head is written with MSG_MORE when a file range of at most this many bytes follows, so that a small
- * response leaves in one segment. Not before a larger range: measured with loadtest/bench on a 100 KiB file,
- * the corked head made event serve 0.69x what nginx does, 1.01x without it. */
-#define MORE_MAX      16384
 #define READ_BUF_SIZE 8192
 #define REQ_POOL_SIZE 4096
 
