@@ -37,7 +37,7 @@ enum conn_state {
  * response leaves in one segment. Not before a larger range: measured with loadtest/bench on a 100 KiB file,
  * the corked head made event serve 0.69x what nginx does, 1.01x without it; by hand later, one segment fewer
  * and less of the client's CPU, but twice the server's (27-29 against 15 us a request), spent in
- * tcp_write_xmit() (this machine's BBR paces what follows a held head). */
+ * tcp_write_xmit() with interrupts off (perf). */
 #define CONN_MORE_MAX 16384
 
 /* What to write now: either iovcnt > 0 memory buffers, or (iovcnt == 0) file_len bytes of file_fd at
