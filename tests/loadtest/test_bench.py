@@ -4,8 +4,8 @@
 1. The model mode, cheaply: --model event --workloads keepalive-1k, one round of 1 s a target, nginx pointed at
    a path that does not exist (so it must be reported and skipped) and limitsrv compiled by bench (skipped, and
    checked as skipped, without a C compiler). Checks the exit status, the ratio table's shape (a row per
-   workload, a column per peer), the per-target table, the JSON keys, and that the ratio is the one the two
-   measurements give.
+   workload, a column per peer) and the server CPU ratio table's (the same), the per-target table, the JSON keys,
+   and that both ratios are the ones the two measurements give.
 2. The --idle failure: a worker model with 2 threads and 2 idle keep-alive connections holding both, so wrk gets
    no response at all; bench must report the run as failed (exit status 1, "failed" in the table and the JSON),
    not as 0 req/s without errors.
@@ -121,7 +121,17 @@ def model_mode(out):
         check("per-target row: req/s and RSS non-zero, no failed run",
               r[2].isdigit() and int(r[2]) > 0 and float(r[5]) > 0 and r[8] == "0/1", r)
 
+    cpu_ratio = table_rows(run.stdout[run.stdout.find("Server CPU per request, B's divided by A's"):],
+                           "| workload | httpd-event ÷")
+    if check("server CPU ratio table: the same shape", [r[:1] for r in cpu_ratio] == [r[:1] for r in ratio]
+             and cpu_ratio[:1] == ratio[:1], (cpu_ratio, ratio)) and len(cpu_ratio) == 2:
+        check("server CPU ratio table: nginx skipped", cpu_ratio[1][1] == "skipped", cpu_ratio[1])
+        if has_cc:
+            check("server CPU ratio table: median (min–max) against limitsrv",
+                  re.fullmatch(RATIO_CELL, cpu_ratio[1][2]), cpu_ratio[1])
+
     meta, ms, rs = doc.get("meta", {}), doc.get("measurements", []), doc.get("ratios", [])
+    cpu_rs = doc.get("cpu_ratios", [])
     cpu_rows = table_rows(run.stdout, "| workload | target | req/s | server CPU")
     check("the CPU table has a row per target run, each with the server's CPU per request",
           len(cpu_rows) == 1 + len(ms) and all(float(r[3].split()[0]) > 0 for r in cpu_rows[1:]), cpu_rows)
@@ -152,6 +162,13 @@ def model_mode(out):
         check("JSON ratio against limitsrv: httpd-event's req/s / limitsrv's", lim.get("status") == "ok"
               and lim.get("per_round") == [want] and lim.get("median") == want == lim.get("min") == lim.get("max"),
               (lim, rps))
+        cpu = {m.get("target"): m.get("server_cpu_s", 0) / m["requests"] for m in ms if m.get("requests")}
+        lim = {r.get("peer"): r for r in cpu_rs}.get("limitsrv", {})
+        want = round(cpu["limitsrv"] / cpu["httpd-event"], 3) if cpu.get("httpd-event") and cpu.get("limitsrv") \
+            else None
+        check("JSON server CPU ratio against limitsrv: limitsrv's CPU a request / httpd-event's",
+              want is not None and lim.get("status") == "ok" and lim.get("per_round") == [want]
+              and all(k in lim for k in RATIO_KEYS), (lim, cpu))
 
 
 def idle_failure(out):
