@@ -182,10 +182,7 @@ enum conn_state driver_read(struct http_conn *c, struct transport *t, enum conn_
     ssize_t n = t->ops->recv(t, buf, len);
     if (n > 0) {
         *full = (size_t)n == len;
-        enum conn_state next = http_conn_input(c, (size_t)n, now);
-        if (next == CONN_READ && !t->quick_acks)
-            transport_quick_acks(t); /* driver.h says why */
-        return next;
+        return http_conn_input(c, (size_t)n, now);
     }
     if (n == 0)
         return http_conn_eof(c, now);
@@ -198,6 +195,12 @@ enum conn_state driver_read(struct http_conn *c, struct transport *t, enum conn_
     }
     log_error(LOG_DEBUG, module, "%s read failed: %s", t->ops->name, strerror(errno));
     return http_conn_abort(c);
+}
+
+void driver_await_rest(struct http_conn *c, struct transport *t)
+{
+    if (!t->quick_acks && http_conn_awaits_rest(c))
+        transport_quick_acks(t);
 }
 
 ssize_t driver_send(struct transport *t, const struct conn_out *out)

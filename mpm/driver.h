@@ -110,18 +110,24 @@ struct http_conn *driver_conn_start(const struct server *s, const struct listene
  * could be read (EAGAIN) to what the transport waits for (TRANSPORT_WANT_READ, or _WRITE for TLS), *full
  * when the read filled the whole space (more may be waiting). Errors and EOF end in the core (logged at
  * debug). `now` is the monotonic ms the core is given (the reactor's time of the event under event).
- *
- * ACKs. Accepted sockets start with the kernel's quick ACKs off (listen.c), and the kernel itself goes back
- * to delaying its ACKs once the server answers promptly, so that a request is acknowledged by its response.
- * But a client that sends a request in pieces with Nagle's algorithm on holds each small piece until the
- * one before is acknowledged, and would wait out the delayed-ACK timer (40 ms) for each. So a read that
- * leaves a request incomplete turns quick ACKs back on (transport_quick_acks(): the ACK due goes at once),
- * at most once between two writes of the connection (driver_write() clears t->quick_acks): a request that
- * arrives whole costs nothing, one in pieces one setsockopt(). The TLS transport does the same at the end
- * of a handshake whose last flight was the client's (tls.c).
+
  */
 enum conn_state driver_read(struct http_conn *c, struct transport *t, enum conn_state st, const char *module,
                             int *blocked, int *full, int64_t now);
+
+/*
+ * Called by an MPM before it waits for the client's socket in CONN_READ. Accepted sockets start with the
+ * kernel's quick ACKs off (listen.c), and the kernel itself goes back to delaying its ACKs once the server
+ * answers promptly, so that a request is acknowledged by its response. But a client that sends a request in
+ * pieces with Nagle's algorithm on holds each small piece until the one before is acknowledged, and would
+ * wait out the delayed-ACK timer (40 ms) for each. So a wait for the rest of a request (its head, or its body
+ * for the core or for a handler such as the proxy) turns quick ACKs back on (transport_quick_acks(): the ACK
+ * due goes at once), at most once between two writes of the connection (driver_write() clears
+ * t->quick_acks): a request that arrives whole costs nothing, one in pieces one setsockopt(). A wait for a
+ * request's first byte does not. The TLS transport does the same at the end of a handshake whose last
+ * flight was the client's (tls.c).
+ */
+void driver_await_rest(struct http_conn *c, struct transport *t);
 
 /*
  * Writes once through t what the core has pending (buffers, corked when a small file range follows, or the

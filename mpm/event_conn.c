@@ -308,6 +308,7 @@ static void conn_drive(struct econn *e, enum conn_state st)
                 st = conn_read(e, st);
                 break;
             }
+            driver_await_rest(e->u.hc, &e->t);
             conn_arm(e, e->want == TRANSPORT_WANT_WRITE ? EV_WRITE : EV_READ, http_conn_deadline(e->u.hc));
             return;
         case CONN_WAIT: {

@@ -120,6 +120,7 @@ static enum conn_state do_read(struct http_conn *c, struct transport *t, enum co
     st = driver_read(c, t, st, "core", &blocked, &full, now_ms());
     if (!blocked)
         return st;
+    driver_await_rest(c, t);
     switch (wait_fd(t->fd, poll_events(blocked, POLLIN), deadline)) {
     case WAIT_DEADLINE:
         return http_conn_timeout(c, now_ms());

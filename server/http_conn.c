@@ -1738,6 +1738,11 @@ enum conn_state http_conn_state(const struct http_conn *c)
     return c->state;
 }
 
+int http_conn_awaits_rest(const struct http_conn *c)
+{
+    return c->state == CONN_READ && c->phase != PH_IDLE;
+}
+
 int64_t http_conn_deadline(const struct http_conn *c)
 {
     return c->deadline;

@@ -132,6 +132,10 @@ enum conn_state http_conn_abort(struct http_conn *c);
 /* The current state. */
 enum conn_state http_conn_state(const struct http_conn *c);
 
+/* CONN_READ in the middle of a request (some of it came, the rest is awaited: its head, or its body for the
+ * core or a handler), not before its first byte. */
+int http_conn_awaits_rest(const struct http_conn *c);
+
 /* Monotonic ms at which http_conn_timeout() must be called. */
 int64_t http_conn_deadline(const struct http_conn *c);
 

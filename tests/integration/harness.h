@@ -117,6 +117,8 @@ char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 char *repeat(const char *unit, size_t times);
 int64_t now_ms(void);
 void sleep_ms(int ms);
+/* The median of n durations (sorts v). */
+int64_t median_ms(int64_t *v, int n);
 
 /* Helpers that may fail the test record the test line that called them, for the failure message. */
 #ifndef HARNESS_IMPL
@@ -127,6 +129,7 @@ void sleep_ms(int ms);
 #define server_terminate(...)           HARNESS_CALL(server_terminate, __VA_ARGS__)
 #define server_stop(...)                HARNESS_CALL(server_stop, __VA_ARGS__)
 #define conn_open(...)                  HARNESS_CALL(conn_open, __VA_ARGS__)
+#define conn_open_nagle(...)            HARNESS_CALL(conn_open_nagle, __VA_ARGS__)
 #define conn_send(...)                  HARNESS_CALL(conn_send, __VA_ARGS__)
 #define conn_send_str(...)              HARNESS_CALL(conn_send_str, __VA_ARGS__)
 #define must_read(...)                  HARNESS_CALL(must_read, __VA_ARGS__)

@@ -22,21 +22,30 @@
 
 /* ---- connections ---- */
 
-struct conn *conn_open(int port)
+static struct conn *open_with(int port, int nodelay)
 {
     struct sockaddr_in a = {
         .sin_family = AF_INET, .sin_port = htons((uint16_t)port), .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
     struct conn *c = calloc(1, sizeof(*c));
-    int one = 1;
 
     cr_assert(c != NULL, "calloc() failed");
     c->fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     hassert(c->fd != -1, "socket() failed: %s", strerror(errno));
     hassert(connect(c->fd, (struct sockaddr *)&a, sizeof(a)) == 0, "connect(127.0.0.1:%d) failed: %s", port,
             strerror(errno));
-    hassert(setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) == 0, "setsockopt() failed: %s",
-            strerror(errno));
+    hassert(setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &nodelay, sizeof(nodelay)) == 0,
+            "setsockopt() failed: %s", strerror(errno));
     return c;
+}
+
+struct conn *conn_open(int port)
+{
+    return open_with(port, 1);
+}
+
+struct conn *conn_open_nagle(int port)
+{
+    return open_with(port, 0);
 }
 
 void conn_send(struct conn *c, const void *data, size_t len)

@@ -36,6 +36,9 @@ struct resp {
 
 /* Connects to 127.0.0.1:port with TCP_NODELAY (asserts). */
 struct conn *conn_open(int port);
+/* The same without TCP_NODELAY: a client with Nagle's algorithm on, which holds a small write until its last
+ * one is acknowledged. */
+struct conn *conn_open_nagle(int port);
 void conn_send(struct conn *c, const void *data, size_t len);
 void conn_send_str(struct conn *c, const char *s);
 /* A blocking socket connected to 127.0.0.1:port without the per-connection buffer, light enough for

@@ -137,7 +137,8 @@ Test(driver, read_then_write_through_the_core)
     pool_destroy(pool);
 }
 
-/* An incomplete request turns quick ACKs back on, once until the server writes; a whole one leaves them. */
+/* A wait for the rest of a request turns quick ACKs back on, once until the server writes; a wait for a
+ * request's first byte, or a request that arrives whole, leaves them off. */
 Test(driver, quick_acks_while_a_request_is_incomplete)
 {
     struct pool *pool = pool_create(4096);
@@ -151,20 +152,26 @@ Test(driver, quick_acks_while_a_request_is_incomplete)
     struct transport t;
     transport_plain_init(&t, fds[0]);
 
+    cr_assert_eq(http_conn_state(c), CONN_READ);
+    driver_await_rest(c, &t);
+    cr_assert(t.quick_acks == 0 && tcptest_quick_acks(fds[0]) == 0, "before the first byte: left off");
+
     const char whole[] = "OPTIONS * HTTP/1.1\r\nHost: x\r\n\r\n";
     char buf[512];
+    enum conn_state st = CONN_READ;
     for (int round = 0; round < 2; round++) {
-        /* the head in two pieces: quick ACKs after the first */
+        /* the head in two pieces: quick ACKs for the wait after the first */
         cr_assert_eq(write(fds[1], whole, 10), 10);
-        enum conn_state st;
         do
-            st = driver_read(c, &t, round == 0 ? CONN_READ : CONN_KEEPALIVE, "core", &blocked, &full, now_ms());
+            st = driver_read(c, &t, st, "core", &blocked, &full, now_ms());
         while (blocked);
         cr_assert_eq(st, CONN_READ);
+        cr_assert_eq(t.quick_acks, 0, "reading alone changes nothing");
+        driver_await_rest(c, &t);
         cr_assert(t.quick_acks == 1 && tcptest_quick_acks(fds[0]) == 1, "round %d", round);
         cr_assert_eq(write(fds[1], whole + 10, strlen(whole) - 10), (ssize_t)strlen(whole) - 10);
         do
-            st = driver_read(c, &t, CONN_READ, "core", &blocked, &full, now_ms());
+            st = driver_read(c, &t, st, "core", &blocked, &full, now_ms());
         while (blocked);
         cr_assert_eq(st, CONN_WRITE);
         while (st == CONN_WRITE)
@@ -174,13 +181,13 @@ Test(driver, quick_acks_while_a_request_is_incomplete)
         tcptest_delay_acks(fds[0]); /* as the kernel may after the answer */
     }
 
-    /* a request that arrives whole: no system call, the ACKs stay delayed */
+    /* a request that arrives whole: nothing to wait for, the ACKs stay delayed */
     cr_assert_eq(write(fds[1], whole, strlen(whole)), (ssize_t)strlen(whole));
-    enum conn_state st;
     do
-        st = driver_read(c, &t, CONN_KEEPALIVE, "core", &blocked, &full, now_ms());
+        st = driver_read(c, &t, st, "core", &blocked, &full, now_ms());
     while (blocked);
     cr_assert_eq(st, CONN_WRITE);
+    driver_await_rest(c, &t);
     cr_assert(t.quick_acks == 0 && tcptest_quick_acks(fds[0]) == 0);
     http_conn_destroy(c);
     close(fds[0]);
