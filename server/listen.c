@@ -201,10 +201,11 @@ static int open_one(struct listener *l, int backlog, struct errbuf *err)
     /* Quick ACKs off, inherited by accepted sockets as TCP_NODELAY is: the kernel then acknowledges a request
      * with the response that follows it, not with a segment of its own the moment it arrives, as it does at
      * a connection's start (one segment fewer a connection, which on loopback the client's CPU pays for).
-     * driver_read() turns them back on where that would make a client wait: see driver.h. */
+     * driver_await_rest() turns them back on where that would make a client wait: see mpm/driver.h. */
     int zero = 0;
     if (setsockopt(fd, IPPROTO_TCP, TCP_QUICKACK, &zero, sizeof(zero)) < 0)
-        log_error(LOG_WARN, "core", "setsockopt(TCP_QUICKACK) for address %s failed: %s", name, strerror(errno));
+        log_error(LOG_WARN, "core", "setsockopt(TCP_QUICKACK) for address %s failed: %s", name,
+                  strerror(errno));
     l->fd = fd;
     return 0;
 

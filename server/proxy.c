@@ -61,9 +61,9 @@ struct px {
     size_t head_len;
     const char *out; /* being sent: the head, a body piece, the last chunk */
     size_t out_len, out_off;
-    char *buf;     /* PROXY_BUF, taken when the first body piece or response byte needs it */
-    int head_wait; /* waited for the response before taking buf */
-    int full;      /* the last read filled buf: more may be waiting in the socket */
+    char *buf;      /* PROXY_BUF, taken when the first body piece or response byte needs it */
+    int head_wait;  /* waited for the response before taking buf */
+    int full;       /* the last read filled buf: more may be waiting in the socket */
     int quick_acks; /* the upstream socket's quick ACKs were turned on for this response (px_recv()) */
     long long body_taken, resp_bytes;
     struct proxy_resp resp;

@@ -51,10 +51,10 @@ struct transport_ops {
 struct transport {
     const struct transport_ops *ops;
     int fd;
-    short want;        /* enum transport_want of the last call that returned EAGAIN */
-    char handshaking;  /* the handshake is not done: call transport_handshake() before anything else */
-    char quick_acks;   /* quick ACKs turned back on since the last write (mpm/driver.h) */
-    void *priv;        /* the TLS state */
+    short want;       /* enum transport_want of the last call that returned EAGAIN */
+    char handshaking; /* the handshake is not done: call transport_handshake() before anything else */
+    char quick_acks;  /* quick ACKs turned back on since the last write (mpm/driver.h) */
+    void *priv;       /* the TLS state */
 };
 
 /* The plain socket. */

@@ -181,9 +181,11 @@ MPM_TEST(keepalive, request_acknowledged_by_its_response, .timeout = 20)
         with_response += seen[i] == 2;
         conn_close(c);
     }
-    hassert(with_response >= 6, "%d of 10 requests acknowledged with their response (segments received: %u %u %u "
-            "%u %u %u %u %u %u %u; 2 each when they are)", with_response, seen[0], seen[1], seen[2], seen[3],
-            seen[4], seen[5], seen[6], seen[7], seen[8], seen[9]);
+    hassert(with_response >= 6,
+            "%d of 10 requests acknowledged with their response (segments received: %u %u %u "
+            "%u %u %u %u %u %u %u; 2 each when they are)",
+            with_response, seen[0], seen[1], seen[2], seen[3], seen[4], seen[5], seen[6], seen[7], seen[8],
+            seen[9]);
     server_stop(s);
 }
 
@@ -215,7 +217,9 @@ MPM_TEST(keepalive, request_in_pieces_from_a_nagle_client, .timeout = 30)
         conn_close(c);
     }
     int64_t f = median_ms(fresh, 9), r = median_ms(reused, 9);
-    hassert(f < 25 && r < 25, "a POST in two writes took %lld ms on a new connection, %lld on a used one "
-            "(medians of 9)", (long long)f, (long long)r);
+    hassert(f < 25 && r < 25,
+            "a POST in two writes took %lld ms on a new connection, %lld on a used one "
+            "(medians of 9)",
+            (long long)f, (long long)r);
     server_stop(s);
 }

@@ -527,9 +527,10 @@ MPM_TEST(proxy, pooled_connection_closed_by_upstream, .timeout = 60)
 
 MPM_TEST(proxy, response_in_two_writes_not_held, .timeout = 60)
 {
-    /* The upstream writes a response's head and body apart with Nagle's algorithm on: its kernel holds the body
-     * until the head is acknowledged, and the proxy's, on a pooled connection that carries one request after
-     * another, delays that ACK (40 ms or more) unless told otherwise. The median of nine requests in a row. */
+    /* The upstream writes a response's head and body apart with Nagle's algorithm on: its kernel holds the
+     * body until the head is acknowledged, and the proxy's, on a pooled connection that carries one request
+     * after another, delays that ACK (40 ms or more) unless told otherwise. The median of nine requests in a
+     * row. */
     struct pyup *u = pyup_start();
     char *conf = xasprintf("ProxyPass /py/ http://127.0.0.1:%d/\n", u->port);
     struct srv *s = server_start(mpm, conf);
@@ -570,9 +571,9 @@ static int64_t post_in_two_writes(struct conn *c)
 MPM_TEST(proxy, request_body_in_two_writes_not_held, .timeout = 60)
 {
     /* A client with Nagle's algorithm on holds the body until the head is acknowledged; the proxy, which has
-     * started on the request (connecting: disablereuse=On, a new upstream connection each time) and then waits
-     * for the body, must acknowledge the head at once, or each such request waits out the delayed-ACK timer
-     * (40 ms or more). On new client connections and on used ones; the median of nine of each. */
+     * started on the request (connecting: disablereuse=On, a new upstream connection each time) and then
+     * waits for the body, must acknowledge the head at once, or each such request waits out the delayed-ACK
+     * timer (40 ms or more). On new client connections and on used ones; the median of nine of each. */
     struct pyup *u = pyup_start();
     char *conf = xasprintf("ProxyPass /py/ http://127.0.0.1:%d/ disablereuse=On\n", u->port);
     struct srv *s = server_start(mpm, conf);
@@ -584,8 +585,10 @@ MPM_TEST(proxy, request_body_in_two_writes_not_held, .timeout = 60)
         conn_close(c);
     }
     int64_t f = median_ms(fresh, 9), r = median_ms(reused, 9);
-    hassert(f < 25 && r < 25, "a POST in two writes took %lld ms on a new connection, %lld on a used one "
-            "(medians of 9)", (long long)f, (long long)r);
+    hassert(f < 25 && r < 25,
+            "a POST in two writes took %lld ms on a new connection, %lld on a used one "
+            "(medians of 9)",
+            (long long)f, (long long)r);
     free(conf);
     server_stop(s);
     pyup_stop(u);
@@ -612,9 +615,10 @@ MPM_TEST(proxy, new_upstream_connection_acknowledged_by_the_request, .timeout = 
         with_request += strcmp(seen[i], "2") == 0;
         presp_free(r);
     }
-    hassert(with_request >= 3, "%d of 5 new upstream connections had their last ACK with the request (segments "
-            "the upstream received: %s %s %s %s %s; 2 when it did)", with_request, seen[0], seen[1], seen[2],
-            seen[3], seen[4]);
+    hassert(with_request >= 3,
+            "%d of 5 new upstream connections had their last ACK with the request (segments "
+            "the upstream received: %s %s %s %s %s; 2 when it did)",
+            with_request, seen[0], seen[1], seen[2], seen[3], seen[4]);
     hassert(pyup_count(u, "GET /segments") == 5, "%s", read_file(u->log, NULL));
     conn_close(c);
     free(conf);

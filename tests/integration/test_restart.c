@@ -524,8 +524,9 @@ MPM_TEST(restart, mpm_switch_under_load_loses_nothing, .timeout = 40)
     char *want3 = xasprintf("(%s MPM) configured -- resuming normal operations", third);
     /* the parent may still be starting the third generation when the load ends, on a loaded machine */
     int n2 = wait_log(s->error_log, want2, 1, 5000), n3 = wait_log(s->error_log, want3, 1, 5000);
-    hassert(n2 == 1 && n3 == 1, "the error log does not show the switch to %s and then %s (%d and %d times): %s",
-            second, third, n2, n3, log_tail(s->error_log, 1500));
+    hassert(n2 == 1 && n3 == 1,
+            "the error log does not show the switch to %s and then %s (%d and %d times): %s", second, third,
+            n2, n3, log_tail(s->error_log, 1500));
     hassert(wait_replaced(s, first, nfirst, kids, 5000) > 0, "a %s child is still there", mpm);
     get_page(s->port, third);
     stop_gracefully(s);

@@ -437,9 +437,11 @@ MPM_TEST(tls, request_after_a_resumed_handshake_not_held, .timeout = 60)
      * the server acknowledges it at once, the request waits out the delayed-ACK timer (40 ms or more) */
     struct srv *s = tls_server(mpm, NULL, NULL);
     double ms = nagle_ms(s, "1.2");
-    hassert(ms < 25, "TLS 1.2: a request after a resumed handshake was answered in %.1f ms (median of 7)", ms);
+    hassert(ms < 25, "TLS 1.2: a request after a resumed handshake was answered in %.1f ms (median of 7)",
+            ms);
     ms = nagle_ms(s, NULL);
-    hassert(ms < 25, "TLS 1.3: a request after a resumed handshake was answered in %.1f ms (median of 7)", ms);
+    hassert(ms < 25, "TLS 1.3: a request after a resumed handshake was answered in %.1f ms (median of 7)",
+            ms);
     server_stop(s);
 }
 
