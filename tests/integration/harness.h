@@ -146,6 +146,7 @@ int64_t median_ms(int64_t *v, int n);
 #define expect_last_file(...)           HARNESS_CALL(expect_last_file, __VA_ARGS__)
 #define expect_last_error(...)          HARNESS_CALL(expect_last_error, __VA_ARGS__)
 #define expect_body_consumed(...)       HARNESS_CALL(expect_body_consumed, __VA_ARGS__)
+#define expect_nagle_not_held(...)      HARNESS_CALL(expect_nagle_not_held, __VA_ARGS__)
 #define expect_next_file(...)           HARNESS_CALL(expect_next_file, __VA_ARGS__)
 #define expect_next_error(...)          HARNESS_CALL(expect_next_error, __VA_ARGS__)
 #define expect_closing_error(...)       HARNESS_CALL(expect_closing_error, __VA_ARGS__)

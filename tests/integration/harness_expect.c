@@ -239,3 +239,19 @@ void expect_closed(struct conn *c, int timeout_ms)
         hfail("unexpected bytes after the response: \"%s\"", e);
     }
 }
+
+void expect_nagle_not_held(int port, int64_t (*step)(struct conn *c, void *arg, int used), void *arg)
+{
+    int64_t fresh[9], used[9];
+    for (int i = 0; i < 9; i++) {
+        struct conn *c = conn_open_nagle(port);
+        fresh[i] = step(c, arg, 0);
+        used[i] = step(c, arg, 1);
+        conn_close(c);
+    }
+    int64_t f = median_ms(fresh, 9), u = median_ms(used, 9);
+    hassert(f < 25 && u < 25,
+            "a request in pieces took %lld ms on a new connection, %lld on a used one (medians "
+            "of 9)",
+            (long long)f, (long long)u);
+}

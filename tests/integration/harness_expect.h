@@ -61,6 +61,12 @@ void expect_next_error(struct conn *c, int status, const char *handler_headers, 
  * fresh connection would: the body was read exactly. */
 void expect_body_consumed(struct conn *c, const struct srv *s);
 
+/* A client with Nagle's algorithm on (conn_open_nagle()), nine times: on a new connection to port, step(c,
+ * arg, 0), then on the same one step(c, arg, 1) (a used connection), each returning the ms from its first
+ * write to its answer. Asserts that both medians are under 25 ms, well below the delayed-ACK timer (40 ms)
+ * that a client holding a piece of its request for an ACK would wait out. */
+void expect_nagle_not_held(int port, int64_t (*step)(struct conn *c, void *arg, int used), void *arg);
+
 /* Sends raw on a new connection and asserts expect_file() of its answer; with Connection: close also the
  * orderly close that follows. */
 void expect_served(const struct srv *s, const char *raw, const char *rel, const char *connection);

@@ -66,6 +66,16 @@ static void pyup_stop(struct pyup *u)
     free(u);
 }
 
+/* A server of `mpm` that passes /py/ to u: `before` (directives, "" for none), then the ProxyPass line with
+ * `params` (" retry=0", "" for none) after the URL. */
+static struct srv *py_server(const char *mpm, const struct pyup *u, const char *before, const char *params)
+{
+    char *conf = xasprintf("%sProxyPass /py/ http://127.0.0.1:%d/%s\n", before, u->port, params);
+    struct srv *s = server_start(mpm, conf);
+    free(conf);
+    return s;
+}
+
 /* Lines of the upstream's request log that contain needle. */
 static int pyup_count(const struct pyup *u, const char *needle)
 {
@@ -391,8 +401,7 @@ MPM_TEST(proxy, errors_refused_and_timeouts, .timeout = 60)
 MPM_TEST(proxy, framing_interim_trailers_and_bodies, .timeout = 60)
 {
     struct pyup *u = pyup_start();
-    char *conf = xasprintf("ProxyPass /py/ http://127.0.0.1:%d/ retry=0\nProxyVia On\n", u->port);
-    struct srv *s = server_start(mpm, conf);
+    struct srv *s = py_server(mpm, u, "ProxyVia On\n", " retry=0");
 
     /* no length: chunked to an HTTP/1.1 client, to the close for HTTP/1.0 */
     struct presp *r = once(s->port, get("/py/nolength"), 5000);
@@ -480,7 +489,6 @@ MPM_TEST(proxy, framing_interim_trailers_and_bodies, .timeout = 60)
     conn_close(c);
     free(big);
     free(head);
-    free(conf);
     server_stop(s);
     pyup_stop(u);
 }
@@ -488,8 +496,7 @@ MPM_TEST(proxy, framing_interim_trailers_and_bodies, .timeout = 60)
 MPM_TEST(proxy, pooled_connection_closed_by_upstream, .timeout = 60)
 {
     struct pyup *u = pyup_start();
-    char *conf = xasprintf("ProxyPass /py/ http://127.0.0.1:%d/ retry=0\n", u->port);
-    struct srv *s = server_start(mpm, conf);
+    struct srv *s = py_server(mpm, u, "", " retry=0");
     /* the upstream closes an idle connection after 200 ms: detected before the next request */
     struct conn *c = conn_open(s->port);
     for (int i = 0; i < 3; i++) {
@@ -520,7 +527,6 @@ MPM_TEST(proxy, pooled_connection_closed_by_upstream, .timeout = 60)
     presp_free(r);
     hassert(pyup_count(u, "POST /once") == 1, "%s", read_file(u->log, NULL));
     conn_close(c);
-    free(conf);
     server_stop(s);
     pyup_stop(u);
 }
@@ -532,8 +538,7 @@ MPM_TEST(proxy, response_in_two_writes_not_held, .timeout = 60)
      * after another, delays that ACK (40 ms or more) unless told otherwise. The median of nine requests in a
      * row. */
     struct pyup *u = pyup_start();
-    char *conf = xasprintf("ProxyPass /py/ http://127.0.0.1:%d/\n", u->port);
-    struct srv *s = server_start(mpm, conf);
+    struct srv *s = py_server(mpm, u, "", "");
     struct conn *c = conn_open(s->port);
     int64_t took[9];
     for (int i = 0; i < 9; i++) {
@@ -548,15 +553,15 @@ MPM_TEST(proxy, response_in_two_writes_not_held, .timeout = 60)
     hassert(m < 25, "a response in two writes took %lld ms (median of 9)", (long long)m);
     hassert(pyup_count(u, "GET /twowrites") == 9, "%s", read_file(u->log, NULL));
     conn_close(c);
-    free(conf);
     server_stop(s);
     pyup_stop(u);
 }
 
 /* Sends a POST of "hello" to /py/echo on c in two writes (head, then body) and reads the echo; returns the ms
  * from the first write to the answer. */
-static int64_t post_in_two_writes(struct conn *c)
+static int64_t post_in_two_writes(struct conn *c, void *arg, int used)
 {
+    (void)arg, (void)used;
     int64_t start = now_ms();
     conn_send_str(c, "POST /py/echo HTTP/1.1\r\nHost: front.test\r\nContent-Length: 5\r\n\r\n");
     conn_send_str(c, "hello");
@@ -575,21 +580,8 @@ MPM_TEST(proxy, request_body_in_two_writes_not_held, .timeout = 60)
      * waits for the body, must acknowledge the head at once, or each such request waits out the delayed-ACK
      * timer (40 ms or more). On new client connections and on used ones; the median of nine of each. */
     struct pyup *u = pyup_start();
-    char *conf = xasprintf("ProxyPass /py/ http://127.0.0.1:%d/ disablereuse=On\n", u->port);
-    struct srv *s = server_start(mpm, conf);
-    int64_t fresh[9], reused[9];
-    for (int i = 0; i < 9; i++) {
-        struct conn *c = conn_open_nagle(s->port);
-        fresh[i] = post_in_two_writes(c);
-        reused[i] = post_in_two_writes(c);
-        conn_close(c);
-    }
-    int64_t f = median_ms(fresh, 9), r = median_ms(reused, 9);
-    hassert(f < 25 && r < 25,
-            "a POST in two writes took %lld ms on a new connection, %lld on a used one "
-            "(medians of 9)",
-            (long long)f, (long long)r);
-    free(conf);
+    struct srv *s = py_server(mpm, u, "", " disablereuse=On");
+    expect_nagle_not_held(s->port, post_in_two_writes, NULL);
     server_stop(s);
     pyup_stop(u);
 }
@@ -601,8 +593,7 @@ MPM_TEST(proxy, new_upstream_connection_acknowledged_by_the_request, .timeout = 
      * SYN and the request), not 3. disablereuse=On: a new connection each time; most of five, as a request
      * written later than the delayed-ACK timer would let a bare ACK through. */
     struct pyup *u = pyup_start();
-    char *conf = xasprintf("ProxyPass /py/ http://127.0.0.1:%d/ disablereuse=On\n", u->port);
-    struct srv *s = server_start(mpm, conf);
+    struct srv *s = py_server(mpm, u, "", " disablereuse=On");
     struct conn *c = conn_open(s->port);
     int with_request = 0;
     char seen[5][32];
@@ -621,7 +612,6 @@ MPM_TEST(proxy, new_upstream_connection_acknowledged_by_the_request, .timeout = 
             with_request, seen[0], seen[1], seen[2], seen[3], seen[4]);
     hassert(pyup_count(u, "GET /segments") == 5, "%s", read_file(u->log, NULL));
     conn_close(c);
-    free(conf);
     server_stop(s);
     pyup_stop(u);
 }
@@ -866,8 +856,7 @@ MPM_TEST(proxy, slow_client_holds_the_upstream_back, .timeout = 90)
     enum { N = 24 * 1000 * 1000 };
     struct pyup *u = pyup_start();
     /* Timeout 30: the harness's 3 s would close on a test reader starved of CPU on a loaded machine */
-    char *conf = xasprintf("Timeout 30\nProxyPass /py/ http://127.0.0.1:%d/ retry=0 timeout=30\n", u->port);
-    struct srv *s = server_start(mpm, conf);
+    struct srv *s = py_server(mpm, u, "Timeout 30\n", " retry=0 timeout=30");
     hassert(status_of(s->port, get("/py/warm")) == 200, "warm-up");
     long before = group_rss_kb(s);
     /* a small receive buffer, and nothing read for 1.5 s */
@@ -893,7 +882,6 @@ MPM_TEST(proxy, slow_client_holds_the_upstream_back, .timeout = 90)
             hfail("byte %zu differs", i);
     presp_free(r);
     conn_close(c);
-    free(conf);
     server_stop(s);
     pyup_stop(u);
 }
@@ -961,8 +949,7 @@ MPM_TEST(proxy, pooled_connections_are_reused, .timeout = 60)
 {
     enum { N = 500 };
     struct pyup *u = pyup_start();
-    char *conf = xasprintf("MaxKeepAliveRequests 0\nProxyPass /py/ http://127.0.0.1:%d/ retry=0\n", u->port);
-    struct srv *s = server_start(mpm, conf);
+    struct srv *s = py_server(mpm, u, "MaxKeepAliveRequests 0\n", " retry=0");
     struct conn *c = conn_open(s->port);
     for (int i = 0; i < N; i++) {
         conn_send_str(c, get("/py/pooled"));
@@ -987,7 +974,6 @@ MPM_TEST(proxy, pooled_connections_are_reused, .timeout = 60)
     free(log);
     harness_report("%s: %d proxied requests used %d upstream connections", mpm, requests, n_conns);
     hassert(requests == N && n_conns <= N / 100, "%d requests on %d upstream connections", requests, n_conns);
-    free(conf);
     server_stop(s);
     pyup_stop(u);
 }
