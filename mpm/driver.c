@@ -199,8 +199,8 @@ enum conn_state driver_read(struct http_conn *c, struct transport *t, enum conn_
 
 void driver_await_rest(struct http_conn *c, struct transport *t)
 {
-    if (!t->quick_acks && http_conn_awaits_rest(c))
-        transport_quick_acks(t);
+    if (http_conn_awaits_rest(c))
+        transport_quick_acks(t); /* once until the next write: t->quick_acks */
 }
 
 ssize_t driver_send(struct transport *t, const struct conn_out *out)

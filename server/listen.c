@@ -202,8 +202,7 @@ static int open_one(struct listener *l, int backlog, struct errbuf *err)
      * with the response that follows it, not with a segment of its own the moment it arrives, as it does at
      * a connection's start (one segment fewer a connection, which on loopback the client's CPU pays for).
      * driver_await_rest() turns them back on where that would make a client wait: see mpm/driver.h. */
-    int zero = 0;
-    if (setsockopt(fd, IPPROTO_TCP, TCP_QUICKACK, &zero, sizeof(zero)) < 0)
+    if (util_quick_acks(fd, 0) < 0)
         log_error(LOG_WARN, "core", "setsockopt(TCP_QUICKACK) for address %s failed: %s", name,
                   strerror(errno));
     l->fd = fd;

@@ -474,7 +474,7 @@ static enum handler_result px_recv(struct request *r, struct px *px)
              * that carries requests (40 ms): the ACK goes now, once a response */
             if (px->resp_bytes > 0 && !px->quick_acks) {
                 px->quick_acks = 1;
-                if (util_quick_acks(px->fd) < 0)
+                if (util_quick_acks(px->fd, 1) < 0)
                     log_error(LOG_DEBUG, MODULE, "setsockopt(TCP_QUICKACK) failed: %s", strerror(errno));
             }
             return px_wait(r, px, HTTP_WAIT_READABLE, px->w->timeout);

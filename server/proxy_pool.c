@@ -153,13 +153,13 @@ int proxy_connect_start(const struct proxy_worker *w, int *pending, const char *
     }
     /* a request body follows its head in a second send(): with Nagle's algorithm it would wait for the
      * upstream's delayed ACK of the head (40 ms on Linux), as a small POST did. Apache sets it too. */
-    int one = 1, zero = 0, inet = w->addr.ss_family == AF_INET || w->addr.ss_family == AF_INET6;
+    int one = 1, inet = w->addr.ss_family == AF_INET || w->addr.ss_family == AF_INET6;
     if (inet && setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) < 0)
         log_error(LOG_DEBUG, "proxy", "setsockopt(TCP_NODELAY) failed: %s", strerror(errno));
     /* quick ACKs off: the handshake's last ACK then leaves with the request written right after it, not in a
      * segment of its own, as the listeners' ACK of a request leaves with the response (listen.c); px_recv()
      * in proxy.c turns them on when a response arrives in pieces */
-    if (inet && setsockopt(fd, IPPROTO_TCP, TCP_QUICKACK, &zero, sizeof(zero)) < 0)
+    if (inet && util_quick_acks(fd, 0) < 0)
         log_error(LOG_DEBUG, "proxy", "setsockopt(TCP_QUICKACK) failed: %s", strerror(errno));
     if (connect(fd, (const struct sockaddr *)&w->addr, w->addrlen) == 0)
         return fd;

@@ -51,7 +51,7 @@ void transport_quick_acks(struct transport *t)
     if (t->quick_acks)
         return;
     t->quick_acks = 1;
-    if (util_quick_acks(t->fd) < 0)
+    if (util_quick_acks(t->fd, 1) < 0)
         log_error(LOG_DEBUG, "core", "setsockopt(TCP_QUICKACK) failed: %s", strerror(errno));
 }
 

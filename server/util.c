@@ -216,8 +216,7 @@ long long parse_uint(const char *s)
     return v;
 }
 
-int util_quick_acks(int fd)
+int util_quick_acks(int fd, int on)
 {
-    int one = 1;
-    return setsockopt(fd, IPPROTO_TCP, TCP_QUICKACK, &one, sizeof(one));
+    return setsockopt(fd, IPPROTO_TCP, TCP_QUICKACK, &on, sizeof(on));
 }

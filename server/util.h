@@ -93,9 +93,11 @@ int str_ieq(const char *a, const char *b, size_t blen);
 /* Parses a non-negative decimal integer that must fill the whole string; -1 on error or overflow. */
 long long parse_uint(const char *s);
 
-/* Turns the kernel's quick ACKs on the TCP socket fd back on (TCP_QUICKACK 1): an ACK it was delaying leaves
- * now, and the data that comes next is acknowledged at once. For when this side waits for more from a peer
- * that may hold it until its last write is acknowledged (Nagle's algorithm). 0, or -1 with errno. */
-int util_quick_acks(int fd);
+/* The kernel's quick ACKs on the TCP socket fd (TCP_QUICKACK). Off: data received is acknowledged by what
+ * this side sends next, or by the delayed-ACK timer (a listener's setting is inherited by the sockets it
+ * accepts). On: an ACK the kernel was delaying leaves now, and the data that comes next is acknowledged at
+ * once, for when this side waits for more from a peer that may hold it until its last write is acknowledged
+ * (Nagle's algorithm). 0, or -1 with errno. */
+int util_quick_acks(int fd, int on);
 
 #endif

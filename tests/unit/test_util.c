@@ -125,9 +125,11 @@ Test(util, quick_acks)
     int fds[2];
     tcptest_pair(fds);
     tcptest_delay_acks(fds[0]);
-    cr_assert_eq(util_quick_acks(fds[0]), 0);
+    cr_assert_eq(util_quick_acks(fds[0], 1), 0);
     cr_assert_eq(tcptest_quick_acks(fds[0]), 1);
+    cr_assert_eq(util_quick_acks(fds[0], 0), 0);
+    cr_assert_eq(tcptest_quick_acks(fds[0]), 0);
     close(fds[0]);
     close(fds[1]);
-    cr_assert_eq(util_quick_acks(fds[0]), -1, "a closed descriptor");
+    cr_assert_eq(util_quick_acks(fds[0], 1), -1, "a closed descriptor");
 }
