@@ -324,10 +324,8 @@ int pbuf_take(struct pbuf *b, const char **span, size_t *len, const char *at, si
         *len += n;
         return 0;
     }
-    if (*span != NULL && pbuf_append(b, *span, *len) < 0)
+    if (pbuf_take_span(b, span, len) < 0)
         return -1;
-    *span = NULL;
-    *len = 0;
     return pbuf_append(b, at, n);
 }
 

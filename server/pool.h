@@ -91,6 +91,16 @@ static inline void pbuf_put(struct pbuf *b, const void *s, size_t n)
  */
 int pbuf_take(struct pbuf *b, const char **span, size_t *len, const char *at, size_t n);
 
+/* Gathers the text noted at *span (pbuf_take()), if any, in b and forgets where it lay: 0, or -1. */
+static inline int pbuf_take_span(struct pbuf *b, const char **span, size_t *len)
+{
+    if (*span != NULL && pbuf_append(b, *span, *len) < 0)
+        return -1;
+    *span = NULL;
+    *len = 0;
+    return 0;
+}
+
 /*
  * The complete strings a parser found in a buffer that the caller is about to read into again, moved into
  * the pool: each noted (span_move_note()), then copied (span_move_copy()), then found at its new place, where
@@ -165,13 +175,7 @@ static inline char *span_moved(const struct span_move *m, const char *p, size_t 
  * double): 0, or -1. */
 static inline int span_move_pbuf(const struct span_move *m, struct pbuf *b, const char **span, size_t *len)
 {
-    if (!span_in(m, *span))
-        return 0;
-    if (pbuf_append(b, *span, *len) < 0)
-        return -1;
-    *span = NULL;
-    *len = 0;
-    return 0;
+    return span_in(m, *span) ? pbuf_take_span(b, span, len) : 0;
 }
 
 /* Appends a NUL-terminated string. Returns 0 or -1. */
