@@ -5,8 +5,9 @@
  *
  * Pools, blocks and buffers that every request takes and gives back (a request's pool, the connection's read
  * buffer, the proxy's buffer: 4-16 KiB, past glibc's per-thread cache) come from pool_mem_get(), which keeps
- * a few freed ones of each size per thread: a malloc() and free() of that size cost ~400 instructions. A
- * large request's own block, of its exact size, is malloc()'s: it would take one of those few sizes for good.
+ * freed ones of each size per thread: a malloc() and free() of that size cost ~400 instructions. A large
+ * request's own block, of its exact size, is malloc()'s: it would take one of those few sizes for good; a
+ * buffer of a size every request takes is asked for by name (pool_alloc_reused()).
  */
 
 #include <pthread.h>
@@ -24,6 +25,7 @@ struct block {
     struct block *next;
     size_t size; /* usable bytes after the header */
     size_t used;
+    int reused; /* from pool_mem_get(), so given back to it */
     max_align_t data[];
 };
 
@@ -43,8 +45,8 @@ struct pool {
 
 /* ---- freed memory kept per thread for the next allocation of its size ---- */
 
-#define SPARE_SIZES 4     /* sizes kept */
-#define SPARE_EACH  4     /* allocations kept of each */
+#define SPARE_SIZES 6     /* sizes kept */
+#define SPARE_EACH  16    /* allocations kept of each: an event loop has many requests under way at once */
 #define SPARE_LIMIT 32768 /* larger ones are freed */
 
 struct spares {
@@ -119,14 +121,15 @@ void pool_mem_release(void)
 /* A block of `size` usable bytes for a pool of blocks of block_size: those of the pool's size come from (and
  * go back to) the per-thread spares, a large request's own block of its exact size from malloc(): the spares
  * keep the first sizes each thread gives back, which should be the few that every request uses. */
-static struct block *block_new(size_t size, size_t block_size)
+static struct block *block_new(size_t size, int reused)
 {
-    struct block *b = size == block_size ? pool_mem_get(sizeof(*b) + size) : malloc(sizeof(*b) + size);
+    struct block *b = reused ? pool_mem_get(sizeof(*b) + size) : malloc(sizeof(*b) + size);
     if (b == NULL)
         return NULL;
     b->next = NULL;
     b->size = size;
     b->used = 0;
+    b->reused = reused;
     return b;
 }
 
@@ -146,6 +149,7 @@ struct pool *pool_create(size_t size)
     p->first->next = NULL;
     p->first->size = size;
     p->first->used = 0;
+    p->first->reused = 0; /* part of the pool's own allocation */
     p->current = p->first;
     p->cleanups = NULL;
     p->block_size = size;
@@ -153,11 +157,11 @@ struct pool *pool_create(size_t size)
     return p;
 }
 
-static void free_chain(struct block *b, size_t block_size)
+static void free_chain(struct block *b)
 {
     while (b != NULL) {
         struct block *next = b->next;
-        if (b->size == block_size)
+        if (b->reused)
             pool_mem_put(b, sizeof(*b) + b->size);
         else
             free(b);
@@ -171,7 +175,7 @@ void pool_destroy(struct pool *p)
         return;
     for (struct cleanup *c = p->cleanups; c != NULL; c = c->next)
         c->fn(c->arg);
-    free_chain(p->first->next, p->block_size); /* the first block is part of p */
+    free_chain(p->first->next); /* the first block is part of p */
     pool_mem_put(p, POOL_FIRST_OFF + sizeof(struct block) + p->first->size);
 }
 
@@ -192,7 +196,7 @@ void pool_reset(struct pool *p)
     for (struct cleanup *c = p->cleanups; c != NULL; c = c->next)
         c->fn(c->arg);
     p->cleanups = NULL;
-    free_chain(p->first->next, p->block_size);
+    free_chain(p->first->next);
     p->first->next = NULL;
     p->first->used = 0;
     p->current = p->first;
@@ -209,7 +213,7 @@ void *pool_alloc(struct pool *p, size_t n)
     if (b->size - b->used < need) {
         /* a large request gets its own block, so the current one keeps its free space */
         size_t size = need > p->block_size / 2 ? need : p->block_size;
-        struct block *nb = block_new(size, p->block_size);
+        struct block *nb = block_new(size, size == p->block_size);
         if (nb == NULL)
             return NULL;
         p->footprint += sizeof(*nb) + size;
@@ -227,6 +231,21 @@ void *pool_alloc(struct pool *p, size_t n)
     void *ptr = (char *)b->data + b->used;
     b->used += need;
     return ptr;
+}
+
+void *pool_alloc_reused(struct pool *p, size_t n)
+{
+    size_t need = (n + POOL_ALIGN - 1) & ~(size_t)(POOL_ALIGN - 1);
+    if (need < n)
+        return NULL;
+    struct block *b = block_new(need, 1);
+    if (b == NULL)
+        return NULL;
+    p->footprint += sizeof(*b) + need;
+    b->used = need; /* full: pool_alloc() goes on carving from the current block */
+    b->next = p->current->next;
+    p->current->next = b;
+    return b->data;
 }
 
 void *pool_calloc(struct pool *p, size_t n)

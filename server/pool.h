@@ -13,8 +13,8 @@ struct pool;
 /* malloc(size), taken from the memory of that size this thread gave back (pool_mem_put()) if any. */
 void *pool_mem_get(size_t size);
 
-/* Gives back what pool_mem_get(size) returned: kept for the thread's next pool_mem_get() of that size (a few
- * of each of a few sizes up to 32 KiB; freed when the thread ends), else freed. NULL is allowed. */
+/* Gives back what pool_mem_get(size) returned: kept for the thread's next pool_mem_get() of that size (up to
+ * 16 of each of a few sizes up to 32 KiB; freed when the thread ends), else freed. NULL is allowed. */
 void pool_mem_put(void *p, size_t size);
 
 /* Frees what the calling thread keeps (for leak checks, and a process that ends). */
@@ -35,6 +35,10 @@ void pool_reset(struct pool *p);
 
 /* Returns `n` bytes aligned for any type, or NULL when out of memory. */
 void *pool_alloc(struct pool *p, size_t n);
+
+/* pool_alloc() for a buffer of a size that every request takes (the proxy's): the memory of that size this
+ * thread gave back (pool_mem_get()), and given back to it by pool_reset() and pool_destroy(). */
+void *pool_alloc_reused(struct pool *p, size_t n);
 
 /* Zeroed pool_alloc(). */
 void *pool_calloc(struct pool *p, size_t n);

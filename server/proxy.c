@@ -243,7 +243,7 @@ static enum handler_result px_send(struct request *r, struct px *px)
             continue;
         }
         if (px->phase == PX_BODY && !px->body_done) {
-            if (px->buf == NULL && (px->buf = pool_alloc(r->pool, PROXY_BUF)) == NULL)
+            if (px->buf == NULL && (px->buf = pool_alloc_reused(r->pool, PROXY_BUF)) == NULL)
                 return px_error(r, px, 500);
             char *data = px->buf + CHUNK_ROOM;
             long long n = http_req_body(r, data, PROXY_BUF - CHUNK_ROOM - 2);
@@ -424,7 +424,7 @@ static int px_buffer(struct request *r, struct px *px, enum handler_result *res)
     }
     if (!fits) {
         px->buffering = 0;
-        px->fbuf = pool_alloc(r->pool, PROXY_BUF);
+        px->fbuf = pool_alloc_reused(r->pool, PROXY_BUF);
         if (px->fbuf == NULL) {
             *res = px_error(r, px, 500);
             return 1;
@@ -461,7 +461,7 @@ static enum handler_result px_recv(struct request *r, struct px *px)
             px->head_wait = 1;
             return px_wait(r, px, HTTP_WAIT_READABLE, px->w->timeout);
         }
-        if ((px->buf = pool_alloc(r->pool, PROXY_BUF)) == NULL)
+        if ((px->buf = pool_alloc_reused(r->pool, PROXY_BUF)) == NULL)
             return px_error(r, px, 500);
     }
     for (;;) {

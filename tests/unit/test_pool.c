@@ -223,3 +223,51 @@ Test(pool, freed_memory_is_reused_by_size)
     pool_destroy(q);
     pool_mem_release();
 }
+
+/* A buffer every request takes (the proxy's 16 KiB) is the memory the last request gave back, by pool_reset()
+ * and by pool_destroy(), as many of them as an event loop has requests under way (16 kept), while the pool
+ * goes on carving its small allocations from its current block. */
+Test(pool, reused_buffers_come_back_to_the_next_request)
+{
+    pool_mem_release();
+    struct pool *p = pool_create(4096);
+    char *small = pool_alloc(p, 100);
+    char *buf = pool_alloc_reused(p, 16384);
+    cr_assert(small != NULL && buf != NULL);
+    memset(buf, 'x', 16384);
+    char *after = pool_alloc(p, 100);
+    cr_assert_eq(after, small + 112, "small allocations stay in the first block");
+    cr_assert_geq(pool_footprint(p), 4096 + 16384);
+    pool_reset(p);
+    void *other = malloc(16000); /* would take buf's memory, had it been freed */
+    cr_assert_eq(pool_alloc_reused(p, 16384), buf,
+                 "the next request's buffer is the one given back by the reset");
+    free(other);
+    pool_destroy(p);
+
+    struct pool *many[16];
+    void *bufs[16];
+    for (int i = 0; i < 16; i++) {
+        many[i] = pool_create(4096);
+        bufs[i] = pool_alloc_reused(many[i], 16384);
+        cr_assert_not_null(bufs[i]);
+    }
+    for (int i = 0; i < 16; i++)
+        pool_destroy(many[i]);
+    void *others[16];
+    for (int i = 0; i < 16; i++)
+        others[i] = malloc(16000); /* would take the buffers' memory, had they been freed */
+    for (int i = 0; i < 16; i++) {
+        many[i] = pool_create(4096);
+        void *again = pool_alloc_reused(many[i], 16384);
+        int found = 0;
+        for (int j = 0; j < 16; j++)
+            found |= again == bufs[j];
+        cr_assert(found, "buffer %d of 16 in flight at once is one given back", i);
+    }
+    for (int i = 0; i < 16; i++) {
+        pool_destroy(many[i]);
+        free(others[i]);
+    }
+    pool_mem_release();
+}
