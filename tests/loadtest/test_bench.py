@@ -27,6 +27,9 @@
 7. limitsrv itself (with a C compiler): 5 pipelined heads on one connection get 5 responses without MAXREQ; with
    MAXREQ 3, 3 responses, only the third with "Connection: close", and then the close; bench passes the targets'
    requests per connection as MAXREQ.
+8. The proxy targets pass the upstream the same request: httpd-event, and nginx and Apache's event when installed,
+   started from bench's configurations against an upstream that records each head: one request each, with the
+   same X-Forwarded-For, -Host and -Server (httpd's and Apache's ProxyAddHeaders default; nginx's configured so).
 
 The server under test is $HTTPD_BIN (set by make check), else server/httpd of the source tree. Exits 77 (skipped)
 without wrk. Prints one "N passed, N failed" line and exits non-zero on failure.
@@ -425,6 +428,100 @@ def limitsrv(out):
           in b.hb.httpd_conf("event", 1, "/d", "/r", 5, []))
 
 
+def capture_upstream():
+    """An upstream on a free 127.0.0.1 port that records each request head it receives and answers it with a
+    2-byte keep-alive response; returns (server, heads). Its threads end with the process."""
+    import socketserver
+    import threading
+    heads = []
+
+    class Handler(socketserver.BaseRequestHandler):
+        def handle(self):
+            self.request.settimeout(10)
+            data = b""
+            while True:
+                while b"\r\n\r\n" not in data:
+                    try:
+                        more = self.request.recv(65536)
+                    except OSError:
+                        return
+                    if not more:
+                        return
+                    data += more
+                head, _, data = data.partition(b"\r\n\r\n")
+                heads.append(head.decode("latin-1"))
+                self.request.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Type: text/plain\r\n\r\nok")
+
+    socketserver.ThreadingTCPServer.daemon_threads = True
+    server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server, heads
+
+
+def forwarded_headers(head):
+    """{name: value} of the X-Forwarded-* headers in a request head, names in lower case."""
+    found = {}
+    for line in head.split("\r\n")[1:]:
+        name, _, value = line.partition(":")
+        if name.strip().lower().startswith("x-forwarded-"):
+            found[name.strip().lower()] = value.strip()
+    return found
+
+
+def proxy_peers_same_request(out):
+    """Every proxy target passes the upstream the same request: the X-Forwarded-* headers that httpd's and
+    Apache's ProxyAddHeaders (default On) add, with the same values, nginx's configured to match (each target
+    that is installed; started from bench's own configurations, against an upstream that records the heads)."""
+    import socket
+    b = load_bench()
+    server, heads = capture_upstream()
+    targets = ["httpd-event"] + [t for t, binary in (("nginx", "/usr/sbin/nginx"), ("apache-event",
+                                                                                       "/usr/sbin/apache2"))
+                                 if os.access(binary, os.X_OK)]
+    saved = sys.argv
+    try:
+        sys.argv = ["bench", "--httpd", HTTPD, "--workloads", "proxy-1k", "--workers", "1"] + targets
+        a = b.parse_args()
+    finally:
+        sys.argv = saved
+    work = os.path.join(out, "same-request")
+    os.makedirs(work)
+    available = b.availability(a, targets, work)
+    a.upstream_port = server.server_address[1]
+    sizing = b.plan(a)[0]["sizing"]
+    docroot = b.make_docroot(a, work)
+    want = {"x-forwarded-for": "127.0.0.1", "x-forwarded-host": "bench.test", "x-forwarded-server": "localhost"}
+    try:
+        for t in targets:
+            if available.get(t) is not None:
+                print("%s not checked: %s" % (t, available[t]))
+                continue
+            d = os.path.join(work, t)
+            os.makedirs(d)
+            os.chmod(d, 0o777)
+            proc, port = b.start(t, a, sizing, docroot, d)
+            try:
+                before = len(heads)
+                with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
+                    s.sendall(b"GET /proxy/1k.html HTTP/1.1\r\nHost: bench.test\r\nConnection: close\r\n\r\n")
+                    answer = b""
+                    while True:
+                        more = s.recv(65536)
+                        if not more:
+                            break
+                        answer += more
+            finally:
+                b.stop(t, proc)
+            check("same request: %s answers the proxied request" % t, answer.startswith(b"HTTP/1.1 200")
+                  and answer.endswith(b"\r\n\r\nok"), answer[:200])
+            got = heads[before:]
+            check("same request: %s passes one request, with httpd's X-Forwarded-* headers" % t,
+                  len(got) == 1 and forwarded_headers(got[0]) == want, got)
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
 def smoke(out):
     limitsrv(out)
     model_mode(out)
@@ -432,6 +529,7 @@ def smoke(out):
     proxy(out)
     tls(out)
     proxy_and_tls(out)
+    proxy_peers_same_request(out)
     workload_groups(out)
 
 
