@@ -295,6 +295,8 @@ static void event_child_main(struct server *s, struct child_ctx *ctx)
         log_error(LOG_ERR, MODULE, "event_base_new_with_config() failed");
         goto done;
     }
+    rx.edge_reads = (event_base_get_features(rx.base) & (EV_FEATURE_ET | EV_FEATURE_EARLY_CLOSE)) ==
+                    (EV_FEATURE_ET | EV_FEATURE_EARLY_CLOSE);
     econn_watch_start();
 
     rx.listen_set = driver_listen_set(s, MODULE);

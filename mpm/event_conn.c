@@ -15,16 +15,25 @@
  *
  * One struct event per connection on the client's socket, persistent and re-assigned only when the direction
  * changes, so the usual keep-alive request (readable, answer written at once, idle again) costs no
- * epoll_ctl(). A handler's wait has a timer of its own (struct ewait, made at the connection's first wait,
- * left added between waits: LAZY_MS) for its deadline, so the client's registration stays as it is. The
- * handler's socket (an upstream connection) is registered once for its whole life, edge-triggered for reads
- * and writes (mpm/event_watch.c, as nginx keeps its upstream connections), whichever request uses it, also
- * while it idles in the proxy's pool: a proxied request costs no epoll_ctl() and the pool no poll() to know
- * whether an idle connection was closed by the upstream (sockwatch.h's quiet). Edge-triggered, what is
- * reported while nobody waits is kept (ready), and a wait for something ready resumes the handler at once.
- * Handlers close their sockets through sockwatch_close(), which takes them out first, since the number comes
- * back for the next socket. The client's event firing during a wait (it sent more, or left) takes it out of
- * the epoll set until the core wants the client again.
+ * epoll_ctl(). A plain connection idle between requests waits edge-triggered (EV_ET, as nginx registers its
+ * connections), with EV_CLOSED (EPOLLRDHUP): a level-triggered event is reported again by the next
+ * epoll_wait(), which polls the socket once more for each one it reported. Only when nothing can be pending
+ * that no edge would announce: the last read did not fill its space (a read that did is followed by a
+ * level-triggered wait, so that what is left is reported at the next turn), and no FIN came with the bytes
+ * read (EV_CLOSED: from then on level-triggered, so that the end is read at once). The middle of a request
+ * (a client that sent part and then a FIN or a reset with it: the read returns the bytes, the end comes at
+ * the next read, and no edge says so when both arrived together), a TLS connection (its library reads ahead)
+ * and a lingering close wait level-triggered. A handler's wait
+ * has a timer of its own (struct ewait, made at the connection's first wait, left added between waits:
+ * LAZY_MS) for its deadline, so the client's registration stays as it is. The handler's socket (an upstream
+ * connection) is registered once for its whole life, edge-triggered for reads and writes (mpm/event_watch.c,
+ * as nginx keeps its upstream connections), whichever request uses it, also while it idles in the proxy's
+ * pool: a proxied request costs no epoll_ctl() and the pool no poll() to know whether an idle connection was
+ * closed by the upstream (sockwatch.h's quiet). Edge-triggered, what is reported while nobody waits is kept
+ * (ready), and a wait for something ready resumes the handler at once. Handlers close their sockets through
+ * sockwatch_close(), which takes them out first, since the number comes back for the next socket. The
+ * client's event firing during a wait (it sent more, or left) takes it out of the epoll set until the core
+ * wants the client again.
  *
  * The clock is read once per reactor callback (econn_clock(), into rx.now): the core's steps for that event,
  * the handler's deadlines (request.now) and the events' timeouts all go by it, as nginx's ngx_current_msec
@@ -97,12 +106,15 @@ static int lazy_covers(int64_t at, int64_t deadline)
 /* Makes ev wait for `what` (EV_READ or EV_WRITE) on the client's socket until the monotonic deadline. */
 static void conn_arm(struct econn *e, short what, int64_t deadline)
 {
+    if (what == EV_READ && rx.edge_reads && e->core && !e->lingering && !e->unread && !e->rdhup &&
+        e->t.ops == &transport_plain && http_conn_state(e->u.hc) == CONN_KEEPALIVE)
+        what |= EV_ET | EV_CLOSED; /* idle, the socket drained: only new bytes or the client's FIN are news */
     if (e->what != what) {
         if (e->what >= 0)
             event_del(&e->ev);
         /* persistent events keep their epoll registration across wakeups */
         event_assign(&e->ev, rx.base, e->t.fd, (short)(what | EV_PERSIST), conn_cb, e);
-        e->what = (signed char)what;
+        e->what = what;
         e->ev_at = 0;
     } else if (lazy_covers(e->ev_at, deadline)) {
         return;
@@ -260,6 +272,7 @@ static enum conn_state conn_read(struct econn *e, enum conn_state st)
     for (int i = 0; i < READ_ROUNDS && full && (i == 0 || st == CONN_READ); i++)
         st = driver_read(e->u.hc, &e->t, st, MODULE, &blocked, &full, rx.now);
     e->want = (signed char)blocked;
+    e->unread = full;
     return st;
 }
 
@@ -391,6 +404,10 @@ static void conn_cb(evutil_socket_t fd, short what, void *arg)
     econn_clock();
     if (e->ev_at != 0)
         e->ev_at = rx.now + e->ev_ms;
+    if (what & EV_CLOSED) {
+        e->rdhup = 1; /* the FIN is there to be read */
+        what |= EV_READ;
+    }
     if (e->lingering) {
         linger_cb(e, what);
         return;
@@ -422,7 +439,7 @@ static void conn_cb(evutil_socket_t fd, short what, void *arg)
         /* the timer fired early by the clocks' granularity: wait again for the same thing. No I/O here: a
          * write tried now could move a few bytes into a socket that never reported room (a client that does
          * not read), and the progress would push the deadline back for ever */
-        conn_arm(e, e->what, http_conn_deadline(c));
+        conn_arm(e, (short)(e->what & (EV_READ | EV_WRITE)), http_conn_deadline(c));
         return;
     }
     conn_drive(e, st);

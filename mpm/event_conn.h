@@ -41,11 +41,13 @@ struct econn {
     int64_t ev_at;     /* ev's timeout fires at the latest then (0: not known) ... */
     int32_t ev_ms;     /* ... having been added for this long: libevent adds it again for as long from each
                           wakeup (EV_PERSIST) */
-    signed char what;  /* the events ev is assigned for; -1 when it is not added */
+    short what;        /* the events ev is assigned for (EV_ET, EV_CLOSED among them); -1 when not added */
     signed char want;  /* what the transport's last read or write waits for; 0 when it did not block */
     unsigned char idle : 1; /* counted in the scoreboard's idle_conns */
     unsigned char lingering : 1;
-    unsigned char core : 1; /* the core has the connection (u.hc, x.w) */
+    unsigned char core : 1;   /* the core has the connection (u.hc, x.w) */
+    unsigned char unread : 1; /* the last read filled its space: more may be there, which no edge tells */
+    unsigned char rdhup : 1;  /* the client's FIN was reported (EV_CLOSED): level-triggered from then on */
 };
 
 /* The reactor of one child. */
@@ -71,6 +73,7 @@ struct reactor {
     int64_t now;    /* monotonic ms, read once per reactor callback (clock_now()): the time of that event */
     int leaving;    /* no more accepting: drain and exit */
     int leave_mode; /* CHILD_LEAVE, or CHILD_LEAVE_AFTER_NEXT (graceful restart: idle ones stay) */
+    int edge_reads; /* the backend has EV_ET and EV_CLOSED (epoll): idle connections wait edge-triggered */
 };
 
 /* One reactor per process, so its state is the process's. */

@@ -70,6 +70,90 @@ MPM_TEST(keepalive, fifty_pipelined_requests, .timeout = 30)
     server_stop(s);
 }
 
+/* More pipelined requests than one read takes (the read buffer is 8 KiB): all answered, in order. */
+MPM_TEST(keepalive, pipelined_requests_beyond_one_read, .timeout = 30)
+{
+    struct srv *s = server_start(mpm, "MaxKeepAliveRequests 400\n");
+    struct conn *c = conn_open(s->port);
+    size_t cap = 64 * 1024, len = 0;
+    char *all = malloc(cap);
+
+    for (int i = 0; i < 300; i++)
+        len += (size_t)snprintf(all + len, cap - len, "GET %s HTTP/1.1\r\nHost: localhost\r\n\r\n",
+                                paths[i % 3]);
+    hassert(len > 8192 && len < cap, "%zu bytes of requests", len);
+    conn_send(c, all, len);
+    for (int i = 0; i < 300; i++) {
+        struct resp *r = must_read(c, 0);
+        expect_nth(s, r, i % 3, NULL, 0);
+        resp_free(r);
+    }
+    free(all);
+    conn_close(c);
+    server_stop(s);
+}
+
+/* A request whose body is more than one wakeup's reads take (event: 4 reads of the 8 KiB the core gives),
+ * sent whole before the client waits: what the reads left in the socket is read at the next turn, though the
+ * client sends nothing more, the body is dropped and the file answered, and the connection serves the next
+ * request. */
+MPM_TEST(keepalive, body_beyond_one_wakeups_reads, .timeout = 30)
+{
+    struct srv *s = server_start(mpm, NULL);
+    struct conn *c = conn_open(s->port);
+    size_t n = 200000;
+    char *body = malloc(n);
+    memset(body, 'b', n);
+    char *head = xasprintf("GET /page.html HTTP/1.1\r\nHost: localhost\r\nContent-Length: %zu\r\n\r\n", n);
+    char *all = malloc(strlen(head) + n);
+    memcpy(all, head, strlen(head));
+    memcpy(all + strlen(head), body, n);
+    conn_send(c, all, strlen(head) + n);
+    struct resp *r = must_read(c, 0);
+    expect_nth(s, r, 1, NULL, 0);
+    resp_free(r);
+    r = exchange(c, "GET /page.html HTTP/1.1\r\nHost: localhost\r\n\r\n");
+    expect_nth(s, r, 1, NULL, 0);
+    resp_free(r);
+    free(all);
+    free(head);
+    free(body);
+    conn_close(c);
+    server_stop(s);
+}
+
+/* On a used connection, a request of exactly the 8 KiB one read takes, and another behind it, sent together:
+ * the read that took the first filled its space, so the second, left in the socket, is read after the first
+ * is answered, though the client sends nothing more (event waits edge-triggered between requests only once a
+ * read has drained the socket: no new edge would announce what is left). */
+MPM_TEST(keepalive, request_behind_a_read_that_filled_the_buffer, .timeout = 20)
+{
+    struct srv *s = server_start(mpm, NULL);
+    struct conn *c = conn_open(s->port);
+    struct resp *r = exchange(c, "GET /page.html HTTP/1.1\r\nHost: localhost\r\n\r\n");
+    expect_nth(s, r, 1, NULL, 0);
+    resp_free(r);
+    sleep_ms(50); /* the server waits for the next request */
+    const char *start = "GET /page.html HTTP/1.1\r\nHost: localhost\r\nX-Pad: ";
+    const char *next = "GET / HTTP/1.1\r\nHost: localhost\r\n\r\n";
+    size_t first = 8192, pad = first - strlen(start) - 4;
+    char *all = malloc(first + strlen(next));
+    memcpy(all, start, strlen(start));
+    memset(all + strlen(start), 'p', pad);
+    memcpy(all + strlen(start) + pad, "\r\n\r\n", 4);
+    memcpy(all + first, next, strlen(next));
+    conn_send(c, all, first + strlen(next));
+    r = must_read(c, 0);
+    expect_nth(s, r, 1, NULL, 0);
+    resp_free(r);
+    r = must_read(c, 0);
+    expect_nth(s, r, 0, NULL, 0);
+    resp_free(r);
+    free(all);
+    conn_close(c);
+    server_stop(s);
+}
+
 MPM_TEST(keepalive, max_keepalive_requests, .timeout = 20)
 {
     struct srv *s = server_start(mpm, "MaxKeepAliveRequests 3\n");
@@ -104,6 +188,32 @@ MPM_TEST(keepalive, idle_after_requests_closed_on_time, .timeout = 20)
     int64_t took = now_ms() - start;
     hassert(took >= 1500 && took < 3000, "closed %lld ms after the last response, not KeepAliveTimeout's 2 s",
             (long long)took);
+    conn_close(c);
+    server_stop(s);
+}
+
+/* A used keep-alive connection whose next request comes with the client's FIN in the same segment (the
+ * request corked with MSG_MORE, then shutdown()): the request is answered and the connection closed at once,
+ * not after KeepAliveTimeout (event waits edge-triggered between requests: the FIN that came with the bytes
+ * read is known from EPOLLRDHUP, since no edge would announce it again). */
+MPM_TEST(keepalive, request_with_the_fin_answered_then_closed, .timeout = 20)
+{
+    struct srv *s = server_start(mpm, "KeepAliveTimeout 10\n");
+    struct conn *c = conn_open(s->port);
+    struct resp *r = exchange(c, "GET / HTTP/1.1\r\nHost: localhost\r\n\r\n");
+    expect_file(r, s, "index.html", NULL, 0);
+    resp_free(r);
+    sleep_ms(50); /* the server waits for the next request */
+    const char *req = "GET / HTTP/1.1\r\nHost: localhost\r\n\r\n";
+    hassert(send(c->fd, req, strlen(req), MSG_MORE) == (ssize_t)strlen(req), "send: %s", strerror(errno));
+    hassert(shutdown(c->fd, SHUT_WR) == 0, "shutdown: %s", strerror(errno));
+    int64_t start = now_ms();
+    r = must_read(c, 0);
+    expect_file(r, s, "index.html", NULL, 0);
+    resp_free(r);
+    expect_closed(c, 5000);
+    int64_t took = now_ms() - start;
+    hassert(took < 1000, "closed %lld ms after the request and its FIN, not at once", (long long)took);
     conn_close(c);
     server_stop(s);
 }
