@@ -1619,6 +1619,12 @@ static enum conn_state finish_response(struct http_conn *c, int64_t now)
 {
     end_request(c, now);
     if (c->close_after) {
+        /* pipelined requests that will not be answered (MaxKeepAliveRequests, KeepAlive Off, a stop, a client
+         * that asked to close and sent more): a close with them unread resets the connection, and the reset
+         * discards the responses the client has not read yet; a lingering close lets it read them (RFC 9112
+         * 9.6), as nginx does when input is left */
+        if (c->start < c->end)
+            c->linger = 1;
         c->state = CONN_CLOSE;
         return c->state;
     }

@@ -154,6 +154,34 @@ MPM_TEST(keepalive, request_behind_a_read_that_filled_the_buffer, .timeout = 20)
     server_stop(s);
 }
 
+/* More pipelined requests than MaxKeepAliveRequests, and more than one read takes, sent before the client
+ * reads anything: the server answers 100, the last with Connection: close, and ends the connection with a FIN
+ * after them. A close with the rest unread would reset it, and the reset discards the responses the client
+ * has not read yet: the close lingers (shutdown, then read and drop until the client closes) instead. */
+MPM_TEST(keepalive, pipelined_past_max_keepalive_requests_all_delivered, .timeout = 30)
+{
+    struct srv *s = server_start(mpm, "MaxKeepAliveRequests 100\n");
+    struct conn *c = conn_open(s->port);
+    size_t cap = 64 * 1024, len = 0;
+    char *all = malloc(cap);
+
+    for (int i = 0; i < 300; i++)
+        len += (size_t)snprintf(all + len, cap - len, "GET %s HTTP/1.1\r\nHost: localhost\r\n\r\n",
+                                paths[i % 3]);
+    hassert(len > 8192 && len < cap, "%zu bytes of requests", len);
+    conn_send(c, all, len);
+    sleep_ms(300); /* the server has answered and ended the connection before the client reads */
+    for (int i = 0; i < 100; i++) {
+        struct resp *r = must_read(c, 0);
+        expect_nth(s, r, i % 3, i == 99 ? "close" : NULL, 0);
+        resp_free(r);
+    }
+    expect_closed(c, 5000);
+    free(all);
+    conn_close(c);
+    server_stop(s);
+}
+
 MPM_TEST(keepalive, max_keepalive_requests, .timeout = 20)
 {
     struct srv *s = server_start(mpm, "MaxKeepAliveRequests 3\n");
