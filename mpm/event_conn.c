@@ -23,17 +23,18 @@
  * read (EV_CLOSED: from then on level-triggered, so that the end is read at once). The middle of a request
  * (a client that sent part and then a FIN or a reset with it: the read returns the bytes, the end comes at
  * the next read, and no edge says so when both arrived together), a TLS connection (its library reads ahead)
- * and a lingering close wait level-triggered. A handler's wait
- * has a timer of its own (struct ewait, made at the connection's first wait, left added between waits:
- * LAZY_MS) for its deadline, so the client's registration stays as it is. The handler's socket (an upstream
- * connection) is registered once for its whole life, edge-triggered for reads and writes (mpm/event_watch.c,
- * as nginx keeps its upstream connections), whichever request uses it, also while it idles in the proxy's
- * pool: a proxied request costs no epoll_ctl() and the pool no poll() to know whether an idle connection was
- * closed by the upstream (sockwatch.h's quiet). Edge-triggered, what is reported while nobody waits is kept
- * (ready), and a wait for something ready resumes the handler at once. Handlers close their sockets through
- * sockwatch_close(), which takes them out first, since the number comes back for the next socket. The
- * client's event firing during a wait (it sent more, or left) takes it out of the epoll set until the core
- * wants the client again.
+ * and a lingering close wait level-triggered.
+ *
+ * A handler's wait has a timer of its own (struct ewait, made at the connection's first wait, left added
+ * between waits: LAZY_MS) for its deadline, so the client's registration stays as it is. The handler's socket
+ * (an upstream connection) is registered once for its whole life, edge-triggered for reads and writes
+ * (mpm/event_watch.c, as nginx keeps its upstream connections), whichever request uses it, also while it
+ * idles in the proxy's pool: a proxied request costs no epoll_ctl() and the pool no poll() to know whether an
+ * idle connection was closed by the upstream (sockwatch.h's quiet). Edge-triggered, what is reported while
+ * nobody waits is kept (ready), and a wait for something ready resumes the handler at once. Handlers close
+ * their sockets through sockwatch_close(), which takes them out first, since the number comes back for the
+ * next socket. The client's event firing during a wait (it sent more, or left) takes it out of the epoll set
+ * until the core wants the client again.
  *
  * The clock is read once per reactor callback (econn_clock(), into rx.now): the core's steps for that event,
  * the handler's deadlines (request.now) and the events' timeouts all go by it, as nginx's ngx_current_msec

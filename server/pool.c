@@ -118,9 +118,9 @@ void pool_mem_release(void)
     spares_free(&spares);
 }
 
-/* A block of `size` usable bytes for a pool of blocks of block_size: those of the pool's size come from (and
- * go back to) the per-thread spares, a large request's own block of its exact size from malloc(): the spares
- * keep the first sizes each thread gives back, which should be the few that every request uses. */
+/* A block of `size` usable bytes: `reused` (the pool's own block size, or pool_alloc_reused()'s) from (and
+ * back to) the per-thread spares, else (a large request's own block of its exact size) from malloc(): the
+ * spares keep the first sizes each thread gives back, which should be the few that every request uses. */
 static struct block *block_new(size_t size, int reused)
 {
     struct block *b = reused ? pool_mem_get(sizeof(*b) + size) : malloc(sizeof(*b) + size);
