@@ -17,7 +17,7 @@
 #include "scoreboard.h"
 #include "util.h"
 
-#define INFO_READ_TRIES 1000 /* reads of one unfinished write: its writer died half-way */
+#define INFO_STUCK_MS 1000 /* one unfinished write for this long: its writer died half-way */
 
 /* The board this process mapped last (a forked child inherits it). */
 static struct scoreboard *current;
@@ -160,7 +160,7 @@ void scoreboard_set_info(struct scoreboard *sb, const struct sb_info *info)
 void scoreboard_get_info(struct scoreboard *sb, struct sb_info *info)
 {
     unsigned last = 0;
-    int stuck = 0;
+    int64_t since = 0;
     for (;;) {
         unsigned before = atomic_load_explicit(&sb->info_seq, memory_order_acquire);
         for (size_t i = 0; i < SB_MPM_NAME_MAX; i++)
@@ -171,11 +171,15 @@ void scoreboard_get_info(struct scoreboard *sb, struct sb_info *info)
         atomic_thread_fence(memory_order_acquire);
         if ((before & 1) == 0 && atomic_load_explicit(&sb->info_seq, memory_order_relaxed) == before)
             break;
-        /* the parent is writing: let it finish, unless it died half-way (the same odd count for long) */
-        stuck = before == last ? stuck + 1 : 0;
-        if (stuck >= INFO_READ_TRIES)
-            break;
-        last = before;
+        /* the parent is writing: let it finish, unless it died half-way (the same odd count for a second). By
+         * time, not by tries: a writer preempted half-way on a busy machine outlasts any number of yields */
+        if ((before & 1) != 0 && before == last) {
+            if (now_ms() - since >= INFO_STUCK_MS)
+                break;
+        } else {
+            last = before;
+            since = now_ms();
+        }
         sched_yield();
     }
     info->mpm[SB_MPM_NAME_MAX - 1] = '\0';

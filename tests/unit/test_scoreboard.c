@@ -232,6 +232,49 @@ Test(scoreboard, info_round_trip)
     cr_assert_eq(out.async, 0);
 }
 
+/* A writer that stops half-way (the count left odd) for longer than any preemption: a reader waits for it,
+ * then gives up after about a second with what is there, rather than hanging; a write that finishes within
+ * that second is waited for and read whole. */
+Test(scoreboard, info_read_waits_for_a_slow_writer_not_for_a_dead_one, .timeout = 30)
+{
+    struct sb_info a = {.async = 0, .threads_per_child = 25, .max_servers = 16}, got;
+    strcpy(a.mpm, "worker");
+    scoreboard_set_info(sb, &a);
+    unsigned seq = atomic_load(&sb->info_seq);
+    atomic_store(&sb->info_seq, seq + 1); /* a write begun, never finished */
+    int64_t t0 = now_ms();
+    scoreboard_get_info(sb, &got);
+    int64_t took = now_ms() - t0;
+    cr_assert(took >= 900 && took < 5000, "gave up after %lld ms", (long long)took);
+    cr_assert_str_eq(got.mpm, "worker");
+
+    /* a write held half-way for 300 ms by another process, then finished: read whole, after it */
+    struct sb_info b = {.async = 1, .threads_per_child = 1, .max_servers = 4};
+    strcpy(b.mpm, "event");
+    pid_t pid = fork();
+    cr_assert_geq(pid, 0);
+    if (pid == 0) {
+        struct timespec ts = {0, 300 * 1000000L};
+        nanosleep(&ts, NULL);
+        for (size_t i = 0; i < SB_MPM_NAME_MAX; i++)
+            atomic_store(&sb->info_mpm[i], i < strlen(b.mpm) ? b.mpm[i] : '\0');
+        atomic_store(&sb->info_async, b.async);
+        atomic_store(&sb->info_threads_per_child, b.threads_per_child);
+        atomic_store(&sb->info_max_servers, b.max_servers);
+        atomic_store(&sb->info_seq, seq + 2);
+        _exit(0);
+    }
+    t0 = now_ms();
+    scoreboard_get_info(sb, &got);
+    took = now_ms() - t0;
+    int status;
+    cr_assert_eq(waitpid(pid, &status, 0), pid);
+    cr_assert(took >= 250 && took < 900, "read after %lld ms", (long long)took);
+    cr_assert(strcmp(got.mpm, "event") == 0 && got.async == 1 && got.threads_per_child == 1 &&
+                  got.max_servers == 4,
+              "read %s %d %d %d", got.mpm, got.async, got.threads_per_child, got.max_servers);
+}
+
 /* Another process rewrites the description between two models, over and over: every read is one of them
  * whole, never the name of one with the figures of the other. */
 Test(scoreboard, info_is_read_whole_while_rewritten, .timeout = 30)
