@@ -173,14 +173,21 @@ void scoreboard_get_info(struct scoreboard *sb, struct sb_info *info)
             break;
         /* the parent is writing: let it finish, unless it died half-way (the same odd count for a second). By
          * time, not by tries: a writer preempted half-way on a busy machine outlasts any number of yields */
+        int64_t waited = 0;
         if ((before & 1) != 0 && before == last) {
-            if (now_ms() - since >= INFO_STUCK_MS)
+            waited = now_ms() - since;
+            if (waited >= INFO_STUCK_MS)
                 break;
         } else {
             last = before;
             since = now_ms();
         }
-        sched_yield();
+        if (waited < 2) {
+            sched_yield();
+        } else {
+            struct timespec ms = {0, 1000000}; /* no spinning through a writer's long pause */
+            nanosleep(&ms, NULL);
+        }
     }
     info->mpm[SB_MPM_NAME_MAX - 1] = '\0';
 }

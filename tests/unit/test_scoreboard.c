@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdint.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -233,8 +234,8 @@ Test(scoreboard, info_round_trip)
 }
 
 /* A writer that stops half-way (the count left odd) for longer than any preemption: a reader waits for it,
- * then gives up after about a second with what is there, rather than hanging; a write that finishes within
- * that second is waited for and read whole. */
+ * sleeping rather than spinning, then gives up after about a second with what is there, rather than hanging;
+ * a write that finishes within that second is waited for and read whole. */
 Test(scoreboard, info_read_waits_for_a_slow_writer_not_for_a_dead_one, .timeout = 30)
 {
     struct sb_info a = {.async = 0, .threads_per_child = 25, .max_servers = 16}, got;
@@ -242,10 +243,18 @@ Test(scoreboard, info_read_waits_for_a_slow_writer_not_for_a_dead_one, .timeout 
     scoreboard_set_info(sb, &a);
     unsigned seq = atomic_load(&sb->info_seq);
     atomic_store(&sb->info_seq, seq + 1); /* a write begun, never finished */
+    struct rusage ru0, ru1;
+    getrusage(RUSAGE_SELF, &ru0);
     int64_t t0 = now_ms();
     scoreboard_get_info(sb, &got);
     int64_t took = now_ms() - t0;
+    getrusage(RUSAGE_SELF, &ru1);
     cr_assert(took >= 900 && took < 5000, "gave up after %lld ms", (long long)took);
+    long cpu_ms =
+        (ru1.ru_utime.tv_sec - ru0.ru_utime.tv_sec + ru1.ru_stime.tv_sec - ru0.ru_stime.tv_sec) * 1000 +
+        (ru1.ru_utime.tv_usec - ru0.ru_utime.tv_usec + ru1.ru_stime.tv_usec - ru0.ru_stime.tv_usec) / 1000;
+    cr_assert_lt(cpu_ms, 300, "%ld ms of CPU spent waiting %lld ms: the reader spun", cpu_ms,
+                 (long long)took);
     cr_assert_str_eq(got.mpm, "worker");
 
     /* a write held half-way for 300 ms by another process, then finished: read whole, after it */
