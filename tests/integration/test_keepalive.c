@@ -27,6 +27,31 @@ static void expect_nth(struct srv *s, const struct resp *r, int which, const cha
         expect_bytes("big.bin", r->body, r->body_len, harness_big(), BIG_LEN);
 }
 
+/* Sends n pipelined GETs of paths[i % 3] in one write; returns their bytes. */
+static size_t send_pipelined(struct conn *c, int n)
+{
+    size_t cap = (size_t)n * 64, len = 0;
+    char *all = malloc(cap);
+    for (int i = 0; i < n; i++)
+        len += (size_t)snprintf(all + len, cap - len, "GET %s HTTP/1.1\r\nHost: localhost\r\n\r\n",
+                                paths[i % 3]);
+    hassert(len < cap, "%zu bytes of requests", len);
+    conn_send(c, all, len);
+    free(all);
+    return len;
+}
+
+/* Reads the responses to send_pipelined()'s first n requests, in order, the last with Connection: last (or
+ * none when NULL). */
+static void expect_pipelined(struct srv *s, struct conn *c, int n, const char *last)
+{
+    for (int i = 0; i < n; i++) {
+        struct resp *r = must_read(c, 0);
+        expect_nth(s, r, i % 3, i == n - 1 ? last : NULL, 0);
+        resp_free(r);
+    }
+}
+
 MPM_TEST(keepalive, hundred_sequential_requests, .timeout = 30)
 {
     struct srv *s = server_start(mpm, "MaxKeepAliveRequests 200\n");
@@ -52,20 +77,8 @@ MPM_TEST(keepalive, fifty_pipelined_requests, .timeout = 30)
 {
     struct srv *s = server_start(mpm, "MaxKeepAliveRequests 200\n");
     struct conn *c = conn_open(s->port);
-    char *all = strdup("");
-
-    for (int i = 0; i < 50; i++) {
-        char *next = xasprintf("%sGET %s HTTP/1.1\r\nHost: localhost\r\n\r\n", all, paths[i % 3]);
-        free(all);
-        all = next;
-    }
-    conn_send_str(c, all);
-    for (int i = 0; i < 50; i++) {
-        struct resp *r = must_read(c, 0);
-        expect_nth(s, r, i % 3, NULL, 0);
-        resp_free(r);
-    }
-    free(all);
+    send_pipelined(c, 50);
+    expect_pipelined(s, c, 50, NULL);
     conn_close(c);
     server_stop(s);
 }
@@ -75,20 +88,9 @@ MPM_TEST(keepalive, pipelined_requests_beyond_one_read, .timeout = 30)
 {
     struct srv *s = server_start(mpm, "MaxKeepAliveRequests 400\n");
     struct conn *c = conn_open(s->port);
-    size_t cap = 64 * 1024, len = 0;
-    char *all = malloc(cap);
-
-    for (int i = 0; i < 300; i++)
-        len += (size_t)snprintf(all + len, cap - len, "GET %s HTTP/1.1\r\nHost: localhost\r\n\r\n",
-                                paths[i % 3]);
-    hassert(len > 8192 && len < cap, "%zu bytes of requests", len);
-    conn_send(c, all, len);
-    for (int i = 0; i < 300; i++) {
-        struct resp *r = must_read(c, 0);
-        expect_nth(s, r, i % 3, NULL, 0);
-        resp_free(r);
-    }
-    free(all);
+    size_t len = send_pipelined(c, 300);
+    hassert(len > 8192, "%zu bytes of requests", len);
+    expect_pipelined(s, c, 300, NULL);
     conn_close(c);
     server_stop(s);
 }
@@ -102,13 +104,12 @@ MPM_TEST(keepalive, body_beyond_one_wakeups_reads, .timeout = 30)
     struct srv *s = server_start(mpm, NULL);
     struct conn *c = conn_open(s->port);
     size_t n = 200000;
-    char *body = malloc(n);
-    memset(body, 'b', n);
     char *head = xasprintf("GET /page.html HTTP/1.1\r\nHost: localhost\r\nContent-Length: %zu\r\n\r\n", n);
-    char *all = malloc(strlen(head) + n);
-    memcpy(all, head, strlen(head));
-    memcpy(all + strlen(head), body, n);
-    conn_send(c, all, strlen(head) + n);
+    size_t hl = strlen(head);
+    char *all = malloc(hl + n);
+    memcpy(all, head, hl);
+    memset(all + hl, 'b', n);
+    conn_send(c, all, hl + n);
     struct resp *r = must_read(c, 0);
     expect_nth(s, r, 1, NULL, 0);
     resp_free(r);
@@ -117,7 +118,6 @@ MPM_TEST(keepalive, body_beyond_one_wakeups_reads, .timeout = 30)
     resp_free(r);
     free(all);
     free(head);
-    free(body);
     conn_close(c);
     server_stop(s);
 }
@@ -162,22 +162,11 @@ MPM_TEST(keepalive, pipelined_past_max_keepalive_requests_all_delivered, .timeou
 {
     struct srv *s = server_start(mpm, "MaxKeepAliveRequests 100\n");
     struct conn *c = conn_open(s->port);
-    size_t cap = 64 * 1024, len = 0;
-    char *all = malloc(cap);
-
-    for (int i = 0; i < 300; i++)
-        len += (size_t)snprintf(all + len, cap - len, "GET %s HTTP/1.1\r\nHost: localhost\r\n\r\n",
-                                paths[i % 3]);
-    hassert(len > 8192 && len < cap, "%zu bytes of requests", len);
-    conn_send(c, all, len);
+    size_t len = send_pipelined(c, 300);
+    hassert(len > 8192, "%zu bytes of requests", len);
     sleep_ms(300); /* the server has answered and ended the connection before the client reads */
-    for (int i = 0; i < 100; i++) {
-        struct resp *r = must_read(c, 0);
-        expect_nth(s, r, i % 3, i == 99 ? "close" : NULL, 0);
-        resp_free(r);
-    }
+    expect_pipelined(s, c, 100, "close");
     expect_closed(c, 5000);
-    free(all);
     conn_close(c);
     server_stop(s);
 }
