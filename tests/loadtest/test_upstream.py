@@ -2,9 +2,9 @@
 """Test of loadtest/upstream.py, the Python upstream application, under each of its models (threads, processes,
 fork, asyncio), on 127.0.0.1: / answers; /cpu?n=N computes what burn(N) computes; /io?ms=N waits N ms; two requests
 on one keep-alive connection; a bad argument is 400 and an unknown path 404; 8 concurrent /io?ms=300 end together
-(within 0.3 s of each other: every model waits concurrently, the pool having 8 processes) while 8 concurrent
-/cpu requests under asyncio are answered one after the other (the loop blocked); and SIGTERM stops the model and
-every process it started.
+(within 0.3 s of each other, in one of up to three tries: every model waits concurrently, the pool having 8
+processes) while 8 concurrent /cpu requests under asyncio are answered one after the other (the loop blocked);
+and SIGTERM stops the model and every process it started.
 
 Prints one "N passed, N failed" line and exits non-zero on failure.
 """
@@ -75,10 +75,20 @@ def model(name, d):
               (first, second))
         check("%s: a bad argument is 400" % name, get(port, "/cpu?n=x")[0] == 400)
         check("%s: an unknown path is 404" % name, get(port, "/nothing")[0] == 404)
-        times = concurrent(port, "/io?ms=300", 8)
-        ends = sorted(t for t, s in times)
-        check("%s: 8 concurrent /io?ms=300 wait together" % name, len(times) == 8 and all(s == 200 for _, s in times)
-              and ends[-1] - ends[0] < 0.3 and ends[-1] < 1.5, times)
+        # Waited together, the answers end within 0.3 s of each other; in two rounds (a pool of 4, say) they
+        # would end 0.3 s apart at least. A loaded machine can delay one answer that much (the fork model starts
+        # a process a connection: 0.37-0.67 s seen under a parallel make check), so up to three tries: a model
+        # that waits in rounds fails all three
+        tries = []
+        for _ in range(3):
+            times = concurrent(port, "/io?ms=300", 8)
+            ends = sorted(t for t, s in times)
+            tries.append(times)
+            together = (len(times) == 8 and all(s == 200 for _, s in times) and ends[-1] - ends[0] < 0.3
+                        and ends[-1] < 1.5)
+            if together:
+                break
+        check("%s: 8 concurrent /io?ms=300 wait together" % name, together, tries)
         if name == "asyncio":
             n = 1500000  # about 85 ms a burn: long against the connections' set-up, which the first answer includes
             t0 = time.time()
