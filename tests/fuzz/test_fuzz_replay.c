@@ -1,7 +1,9 @@
 /*
- * Replays the fuzz target's seed corpus and every input that once crashed it (tests/fuzz/regressions) through
- * LLVMFuzzerTestOneInput, so a fixed finding stays fixed in every `make check`, without libFuzzer. A broken
- * invariant aborts the program; the sanitizer build reports memory errors as the fuzzer would.
+ * Replays each fuzz target's seed corpus and every input that once crashed it through the target's function
+ * (tests/fuzz/seeds and regressions through fuzz_conn's LLVMFuzzerTestOneInput, seeds-proxy and
+ * regressions-proxy through fuzz_proxy_one), so a fixed finding stays fixed in every `make check`, without
+ * libFuzzer. A broken invariant aborts the program; the sanitizer build reports memory errors as the fuzzer
+ * would. Criterion runs each test in its own process: each target has its own server and scoreboard.
  */
 #include <criterion/criterion.h>
 #include <dirent.h>
@@ -10,9 +12,10 @@
 #include <string.h>
 
 #include "fuzz_conn.h"
+#include "fuzz_proxy.h"
 
-/* Runs every file of tests/fuzz/<dir>; returns how many. */
-static int replay_dir(const char *dir)
+/* Runs every file of tests/fuzz/<dir> through one; returns how many. */
+static int replay_dir(const char *dir, int (*one)(const uint8_t *, size_t))
 {
     const char *src = getenv("HTTPD_SRCDIR");
     char path[4096];
@@ -37,7 +40,7 @@ static int replay_dir(const char *dir)
         cr_assert_not_null(exact);
         memcpy(exact, buf, len);
         cr_log_info("replaying %s (%zu bytes)", e->d_name, len);
-        LLVMFuzzerTestOneInput(exact, len);
+        one(exact, len);
         free(exact);
         n++;
     }
@@ -48,12 +51,25 @@ static int replay_dir(const char *dir)
 Test(fuzz_replay, seeds, .timeout = 120)
 {
     fuzz_conn_init();
-    int n = replay_dir("seeds");
+    int n = replay_dir("seeds", LLVMFuzzerTestOneInput);
     cr_assert_geq(n, 20, "only %d seed inputs", n);
 }
 
 Test(fuzz_replay, regressions, .timeout = 120)
 {
     fuzz_conn_init();
-    replay_dir("regressions");
+    replay_dir("regressions", LLVMFuzzerTestOneInput);
+}
+
+Test(fuzz_replay, proxy_seeds, .timeout = 120)
+{
+    fuzz_proxy_init();
+    int n = replay_dir("seeds-proxy", fuzz_proxy_one);
+    cr_assert_geq(n, 20, "only %d seed inputs", n);
+}
+
+Test(fuzz_replay, proxy_regressions, .timeout = 120)
+{
+    fuzz_proxy_init();
+    replay_dir("regressions-proxy", fuzz_proxy_one);
 }
