@@ -3,6 +3,7 @@
  * MPM that drives one client connection through the core (server/http_conn.c).
  */
 #include <arpa/inet.h>
+#include <llhttp.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -100,9 +101,58 @@ struct server *fuzz_load(const char *conf_text)
     return s;
 }
 
+/* What the client receives, parsed as responses as it arrives. */
+struct output {
+    llhttp_t parser;
+    int on;    /* checked: the input has no HEAD request (see fuzz_drive.h) */
+    size_t at; /* bytes parsed */
+};
+
+static void output_feed(struct output *o, const char *p, size_t n)
+{
+    if (getenv("FUZZ_VERBOSE") != NULL) /* for writing seeds: what the client got */
+        fwrite(p, 1, n, stderr);
+    if (!o->on || n == 0)
+        return;
+    llhttp_errno_t err = llhttp_execute(&o->parser, p, n);
+    if (err != HPE_OK)
+        fprintf(stderr, "fuzz: the output at byte %zu: %s\n",
+                o->at + (size_t)(llhttp_get_error_pos(&o->parser) - p), llhttp_get_error_reason(&o->parser));
+    fuzz_check(err == HPE_OK, "the output does not parse as HTTP/1.1 responses");
+    o->at += n;
+}
+
+/* The first n bytes of out, as written. */
+static void output_written(struct output *o, const struct conn_out *out, size_t n, char *file_buf, size_t cap)
+{
+    if (out->iovcnt == 0) {
+        for (size_t done = 0; done < n;) {
+            size_t k = n - done < cap ? n - done : cap;
+            fuzz_check(pread(out->file_fd, file_buf, k, out->file_off + (off_t)done) == (ssize_t)k,
+                       "file range unreadable");
+            output_feed(o, file_buf, k);
+            done += k;
+        }
+        return;
+    }
+    for (int i = 0; i < out->iovcnt && n > 0; i++) {
+        size_t k = out->iov[i].iov_len < n ? out->iov[i].iov_len : n;
+        output_feed(o, out->iov[i].iov_base, k);
+        n -= k;
+    }
+}
+
 void fuzz_drive(const struct server *s, struct sb_worker *slot, const struct fuzz_conn_run *run)
 {
     static char file_buf[65536];
+    static llhttp_settings_t response_settings;
+    static int settings_made;
+    if (!settings_made) {
+        llhttp_settings_init(&response_settings);
+        settings_made = 1;
+    }
+    struct output o = {.on = memmem(run->data, run->size, "HEAD", 4) == NULL};
+    llhttp_init(&o.parser, HTTP_RESPONSE, &response_settings);
     const unsigned ctl = run->ctl;
     uint32_t *rng = run->rng;
     const uint8_t *data = run->data;
@@ -169,6 +219,7 @@ void fuzz_drive(const struct server *s, struct sb_worker *slot, const struct fuz
             if (out_total >= sizeof(head))
                 fuzz_check(memcmp(head, "HTTP/1.1 ", sizeof(head)) == 0,
                            "output does not start with HTTP/1.1");
+            output_written(&o, &out, n, file_buf, sizeof(file_buf));
             st = http_conn_sent(c, n, now);
             break;
         }

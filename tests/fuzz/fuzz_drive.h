@@ -54,8 +54,10 @@ struct fuzz_conn_run {
 
 /*
  * Runs the connection to its end, checking the oracle besides the sanitizers: the output stream starts with
- * "HTTP/1.1 ", every piece the core hands out is non-empty, file ranges are readable, the connection ends,
- * and the core never asks for something impossible (no read space while reading).
+ * "HTTP/1.1 " and parses as HTTP/1.1 responses (llhttp, strict; not checked when the input has a HEAD request
+ * anywhere, whose response has a Content-Length and no body, which a parser of the output alone cannot tell),
+ * every piece the core hands out is non-empty, file ranges are readable, the connection ends, and the core
+ * never asks for something impossible (no read space while reading).
  */
 void fuzz_drive(const struct server *s, struct sb_worker *slot, const struct fuzz_conn_run *run);
 
