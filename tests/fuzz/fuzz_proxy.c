@@ -12,9 +12,11 @@
  *   bit 1  once its bytes are all sent, the upstream falls silent (the proxy's timeout) instead of closing
  *   bit 2  time passes before each upstream write (0..3 s, so connect and response timeouts can expire)
  *   bit 3  the upstream closes a connection when a second request comes on it, unanswered (the retry rule)
+ *   bit 4  the upstream's closes are resets (SO_LINGER 0), not FINs
  * The client reaches the proxy through the configuration below: /p/ (pooled, ProxyPassReverse), /q/ (inside
- * <Location>, no reuse), /x/ excluded; Host "b" selects a <VirtualHost> that reads responses ahead
- * (ProxyBuffering, with small limits so that the temporary file and the spill are reached).
+ * <Location>, no reuse), /dead/ (a port that refuses), /x/ excluded; Host "b" selects a <VirtualHost> that
+ * reads responses ahead (ProxyBuffering, with small limits so that the temporary file and the spill are
+ * reached).
  *
  * The oracle besides the sanitizers and fuzz_drive()'s: what the upstream receives on each connection parses
  * as HTTP/1.1 requests (llhttp, strict), at most two (a retry) for each request the core accounted; no file
@@ -51,6 +53,7 @@ static struct server *srv;
 static struct sb_worker *slot;
 static const struct vhost_set *vhosts;
 static int listener = -1;
+static int dead = -1;
 
 /* The upstream's side of one connection: what it received, parsed as requests. */
 struct upstream;
@@ -115,6 +118,13 @@ void fuzz_proxy_init(void)
                    listen(listener, 64) == 0 && getsockname(listener, (struct sockaddr *)&a, &len) == 0,
                "cannot listen on 127.0.0.1");
     int port = ntohs(a.sin_port);
+    /* connections to a port bound but not listening are refused: /dead/'s upstream */
+    dead = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    struct sockaddr_in b = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    len = sizeof(b);
+    fuzz_check(dead >= 0 && bind(dead, (struct sockaddr *)&b, sizeof(b)) == 0 &&
+                   getsockname(dead, (struct sockaddr *)&b, &len) == 0,
+               "cannot bind on 127.0.0.1");
     char conf[4096];
     snprintf(conf, sizeof(conf),
              "Listen 127.0.0.1:8080\n"
@@ -130,6 +140,7 @@ void fuzz_proxy_init(void)
              "ProxyPass /x/ !\n"
              "ProxyPass /p/ http://127.0.0.1:%d/base/ retry=0 max=2 timeout=5 connectiontimeout=2\n"
              "ProxyPassReverse /p/ http://127.0.0.1:%d/base/\n"
+             "ProxyPass /dead/ http://127.0.0.1:%d/ retry=0\n"
              "<Location /q/>\n"
              "  ProxyPass http://127.0.0.1:%d/ retry=0 disablereuse=On\n"
              "</Location>\n"
@@ -145,7 +156,7 @@ void fuzz_proxy_init(void)
              "  ProxyAddHeaders Off\n"
              "  ProxyVia Full\n"
              "</VirtualHost>\n",
-             port, port, port);
+             port, port, ntohs(b.sin_port), port);
     fuzz_sub("htdocs");
     srv = fuzz_load(conf);
     slot = scoreboard_worker(process_scoreboard(), 0, 0);
@@ -183,6 +194,10 @@ static void accept_all(struct upstream *u)
 /* Closes connection i (the last takes its place). */
 static void drop(struct upstream *u, int i)
 {
+    if (u->ctl & 0x10) { /* a reset rather than a FIN */
+        struct linger now = {.l_onoff = 1, .l_linger = 0};
+        setsockopt(u->conns[i].fd, SOL_SOCKET, SO_LINGER, &now, sizeof(now));
+    }
     close(u->conns[i].fd);
     u->conns[i] = u->conns[--u->n];
     u->conns[i].parser.data = &u->conns[i];
