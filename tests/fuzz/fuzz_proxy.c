@@ -13,6 +13,7 @@
  *   bit 2  time passes before each upstream write (0..3 s, so connect and response timeouts can expire)
  *   bit 3  the upstream closes a connection when a second request comes on it, unanswered (the retry rule)
  *   bit 4  the upstream's closes are resets (SO_LINGER 0), not FINs
+ *   bit 5  the upstream talks first: its next piece goes out while the proxy waits to connect or to send
  * The client reaches the proxy through the configuration below: /p/ (pooled, ProxyPassReverse), /q/ (inside
  * <Location>, no reuse), /dead/ (a port that refuses), /x/ excluded; Host "b" selects a <VirtualHost> that
  * reads responses ahead (ProxyBuffering, with small limits so that the temporary file and the spill are
@@ -260,7 +261,9 @@ static int upstream_wait(void *arg, int fd, int events, int64_t *now)
     if (u->ctl & 0x04)
         *now += fuzz_next(u->rng) % 3000;
     int i = peer_of(u, fd);
-    if ((events & CONN_WAIT_IN) && i >= 0) {
+    /* bit 5: the upstream talks first, while the proxy still connects */
+    int talks = (events & CONN_WAIT_IN) || ((u->ctl & 0x20) && u->pos < u->size);
+    if (talks && i >= 0) {
         if (u->pos < u->size) {
             size_t k = u->size - u->pos;
             if (u->ctl & 0x01)
