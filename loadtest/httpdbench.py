@@ -348,11 +348,14 @@ def wrk(port, path, duration, connections, threads=1, script=None, args=(), time
                                                                      run.stderr))
 
 
-def measure(pid, port, path, duration, connections, threads=1, script=None, args=(), timeout="5s", scheme="http"):
+def measure(pid, port, path, duration, connections, threads=1, script=None, args=(), timeout="5s", scheme="http",
+            upstream_pid=None):
     """wrk() against the server whose process tree starts at pid, plus what the server and the machine did
-    meanwhile: server_cpu_s (its processes' user + system time), client_cpu_s (wrk's), other_cpu_s (everything
-    else the machine ran: noise to be aware of), and the peaks of its RSS, process and thread counts sampled
-    every 0.1 s (rss_peak_kib, procs_peak, threads_peak)."""
+    meanwhile: server_cpu_s (its processes' user + system time), client_cpu_s (wrk's), upstream_cpu_s (that of
+    the process tree at upstream_pid, the application the server passes requests to; None without one),
+    other_cpu_s (everything else the machine ran: noise to be aware of), and the peaks of its RSS, process and
+    thread counts sampled every 0.1 s (rss_peak_kib, procs_peak, threads_peak)."""
+    upstream_before = cpu_seconds(descendants(upstream_pid)) if upstream_pid else 0.0
     cpu_before = cpu_seconds(descendants(pid))
     client_before = resource.getrusage(resource.RUSAGE_CHILDREN)
     self_before = resource.getrusage(resource.RUSAGE_SELF)
@@ -366,11 +369,13 @@ def measure(pid, port, path, duration, connections, threads=1, script=None, args
     self_after = resource.getrusage(resource.RUSAGE_SELF)
     busy = machine_busy_seconds() - busy_before
     server = cpu_seconds(descendants(pid)) - cpu_before
+    upstream = cpu_seconds(descendants(upstream_pid)) - upstream_before if upstream_pid else 0.0
     client = client_after.ru_utime + client_after.ru_stime - client_before.ru_utime - client_before.ru_stime
     me = self_after.ru_utime + self_after.ru_stime - self_before.ru_utime - self_before.ru_stime  # the sampler
     r["server_cpu_s"] = round(server, 2)
     r["client_cpu_s"] = round(client, 2)
-    r["other_cpu_s"] = round(max(0.0, busy - server - client - me), 2)
+    r["upstream_cpu_s"] = round(upstream, 2) if upstream_pid else None
+    r["other_cpu_s"] = round(max(0.0, busy - server - client - upstream - me), 2)
     r["rss_peak_kib"] = sampler.rss_peak_kib
     r["procs_peak"] = sampler.procs_peak
     r["threads_peak"] = sampler.threads_peak

@@ -53,7 +53,7 @@ MEASUREMENT_KEYS = ["round", "model", "workload", "target", "path", "status", "m
                     "other_cpu_s", "rss_peak_kib", "procs_peak", "threads_peak", "rss_kib", "processes",
                     "idle_held", "idle_answered", "idle_bytes_each", "connections", "rss_idle_kib",
                     "upstream_requests", "upstream_connections", "upstream_new_per_100", "bound_rps",
-                    "bound_fraction", "inflight", "bytes_per_inflight"]
+                    "bound_fraction", "inflight", "bytes_per_inflight", "upstream_cpu_s", "upstream_cpu_us_per_request"]
 RATIO_KEYS = ["model", "workload", "base", "peer", "status", "per_round", "median", "min", "max"]
 RATIO_CELL = r"\d+\.\d\d \(\d+\.\d\d–\d+\.\d\d\)"
 TLS_META_KEYS = ["certificate", "protocols", "ciphers_tls12", "ciphers_tls13", "session_cache", "session_tickets",
@@ -212,6 +212,9 @@ def proxy(out):
         check("the upstream is stopped at the end", not pid_alive(int(found.group(2))), found.group(2))
     rows = table_rows(run.stdout, "| workload | target | req/s | bound req/s |")
     check("proxy table: a row per workload and target", len(rows) == 1 + 2 * len(targets), rows)
+    check("proxy table: the upstream's CPU per request, a number in each row",
+          rows and rows[0][-1] == "upstream CPU µs/request"
+          and all(re.fullmatch(r"\d+\.\d", r[-1]) for r in rows[1:]), rows)
     if has_nginx:
         ratio = table_rows(run.stdout, "| workload | httpd-event ÷ nginx |")
         check("ratio table: both proxy workloads against nginx", len(ratio) == 3 and all(
@@ -231,6 +234,11 @@ def proxy(out):
         if not check("JSON %s: ok, requests answered" % name, m.get("status") == "ok" and m.get("requests", 0) > 0
                      and m.get("non2xx") == 0, m):
             continue
+        # the upstream's CPU, its own and not among the other programs: measured (proxy-delay's 180 requests in
+        # a second may take less than the clock's tick of it)
+        some = 0 if m.get("workload") == "proxy-delay" else 1e-9
+        check("JSON %s: the upstream's CPU measured" % name, m.get("upstream_cpu_s") is not None
+              and m["upstream_cpu_s"] >= some and (m.get("upstream_cpu_us_per_request") or 0) >= some, m)
         # the upstream's count covers the middle half of the run: some, and never more than wrk sent
         ups, conns = m.get("upstream_requests") or 0, m.get("connections", 0)
         check("JSON %s: the upstream saw the requests (0 < %d <= %d + %d)" % (name, ups, m["requests"], conns),
@@ -318,7 +326,8 @@ def proxy_and_tls(out):
     check("proxy and tls: the upstream saw proxy-1k's requests", (p.get("upstream_requests") or 0) > 0, p)
     t = by.get("tls-keepalive-1k", {})
     check("proxy and tls: tls-keepalive-1k's server CPU per request, no upstream figures",
-          t.get("server_cpu_us_per_request", 0) > 0 and t.get("upstream_requests") is None, t)
+          t.get("server_cpu_us_per_request", 0) > 0 and t.get("upstream_requests") is None
+          and t.get("upstream_cpu_s") is None, t)
     proxy_rows = table_rows(run.stdout, "| workload | target | req/s | bound req/s |")
     check("proxy and tls: the proxy table has proxy-1k only", len(proxy_rows) == 2
           and proxy_rows[1][:2] == ["proxy keep-alive 1 KiB", "httpd-event"], proxy_rows)
