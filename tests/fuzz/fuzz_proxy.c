@@ -14,14 +14,16 @@
  *   bit 3  the upstream closes a connection when a second request comes on it, unanswered (the retry rule)
  *   bit 4  the upstream's closes are resets (SO_LINGER 0), not FINs
  *   bit 5  the upstream talks first: its next piece goes out while the proxy waits to connect or to send
- * The client reaches the proxy through the configuration below: /p/ (pooled, ProxyPassReverse), /q/ (inside
+ * The client reaches the proxy through the configuration below: /p/ (pooled; ProxyPassReverse of its URL and
+ * of http://backend.test/base/, a name an input can spell, unlike the port), /q/ (inside
  * <Location>, no reuse), /dead/ (a port that refuses), /x/ excluded; Host "b" selects a <VirtualHost> that
  * reads responses ahead (ProxyBuffering, with small limits so that the temporary file and the spill are
  * reached).
  *
  * The oracle besides the sanitizers and fuzz_drive()'s: what the upstream receives on each connection parses
- * as HTTP/1.1 requests (llhttp, strict), at most two (a retry) for each request the core accounted; no file
- * descriptor is left open after the input (the pool is emptied once the upstream has closed its side).
+ * as HTTP/1.1 requests (llhttp, strict), at most two (a retry) for each request the core accounted, with no
+ * hop-by-hop header (on_value_complete()); no file descriptor is left open after the input (the pool is
+ * emptied once the upstream has closed its side).
  *
  * Built by ./configure --enable-fuzzing (clang) as tests/fuzz/fuzz_proxy; tests/fuzz/test_fuzz_replay.c runs
  * its seeds and every kept crashing input through fuzz_proxy_one() in `make check`.
@@ -34,6 +36,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -63,8 +66,10 @@ struct up_conn {
     struct upstream *u;
     int fd;
     llhttp_t parser;
-    int messages;     /* complete requests received on it */
-    int closed_early; /* bit 3: closed once a second request is on it */
+    int messages;             /* complete requests received on it */
+    int closed_early;         /* bit 3: closed once a second request is on it */
+    char name[64], value[64]; /* the header being received (its start: enough to judge it) */
+    size_t name_len, value_len;
 };
 
 struct upstream {
@@ -79,6 +84,51 @@ struct upstream {
 };
 
 static llhttp_settings_t request_settings;
+
+/* Appends a piece of a header's name or value to what is kept of it. */
+static void keep(char *to, size_t *len, size_t cap, const char *at, size_t n)
+{
+    size_t k = n < cap - 1 - *len ? n : cap - 1 - *len;
+    memcpy(to + *len, at, k);
+    *len += k;
+    to[*len] = '\0';
+}
+
+static int on_field(llhttp_t *p, const char *at, size_t n)
+{
+    struct up_conn *uc = p->data;
+    keep(uc->name, &uc->name_len, sizeof(uc->name), at, n);
+    return 0;
+}
+
+static int on_value(llhttp_t *p, const char *at, size_t n)
+{
+    struct up_conn *uc = p->data;
+    keep(uc->value, &uc->value_len, sizeof(uc->value), at, n);
+    return 0;
+}
+
+/* A header the upstream received: never a hop-by-hop one (RFC 9110 7.6.1) but the proxy's own framing
+ * (Transfer-Encoding: chunked) and Connection: close (disablereuse=On); nor Expect, which the proxy answers.
+ */
+static int on_value_complete(llhttp_t *p)
+{
+    struct up_conn *uc = p->data;
+    static const char *const never[] = {
+        "Keep-Alive",        "TE", "Trailer", "Upgrade", "Expect", "Proxy-Connection", "Proxy-Authorization",
+        "Proxy-Authenticate"};
+    int bad = 0;
+    for (size_t i = 0; i < sizeof(never) / sizeof(never[0]); i++)
+        bad |= strcasecmp(uc->name, never[i]) == 0;
+    bad |= strcasecmp(uc->name, "Connection") == 0 && strcmp(uc->value, "close") != 0;
+    bad |= strcasecmp(uc->name, "Transfer-Encoding") == 0 && strcmp(uc->value, "chunked") != 0;
+    if (bad)
+        fprintf(stderr, "fuzz: the upstream received \"%s: %s\"\n", uc->name, uc->value);
+    fuzz_check(!bad, "a hop-by-hop header reached the upstream");
+    uc->name_len = uc->value_len = 0;
+    uc->name[0] = uc->value[0] = '\0';
+    return 0;
+}
 
 static int on_request_complete(llhttp_t *p)
 {
@@ -141,6 +191,7 @@ void fuzz_proxy_init(void)
              "ProxyPass /x/ !\n"
              "ProxyPass /p/ http://127.0.0.1:%d/base/ retry=0 max=2 timeout=5 connectiontimeout=2\n"
              "ProxyPassReverse /p/ http://127.0.0.1:%d/base/\n"
+             "ProxyPassReverse /p/ http://backend.test/base/\n"
              "ProxyPass /dead/ http://127.0.0.1:%d/ retry=0\n"
              "<Location /q/>\n"
              "  ProxyPass http://127.0.0.1:%d/ retry=0 disablereuse=On\n"
@@ -166,6 +217,9 @@ void fuzz_proxy_init(void)
     vhosts = vhost_by_addr(srv, (struct sockaddr *)&local, sizeof(local));
     llhttp_settings_init(&request_settings);
     request_settings.on_message_complete = on_request_complete;
+    request_settings.on_header_field = on_field;
+    request_settings.on_header_value = on_value;
+    request_settings.on_header_value_complete = on_value_complete;
     /* a request for a file first: the DocumentRoot's descriptor, which static.c opens once per process and
      * keeps, is then open before any input counts descriptors */
     static const char warm[] = "GET /x/ HTTP/1.1\r\nHost: a\r\n\r\n";
