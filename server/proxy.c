@@ -284,10 +284,23 @@ static enum handler_result px_send(struct request *r, struct px *px)
 }
 
 /* The client's head from the upstream's: its status, its end-to-end headers, redirects rewritten. The names
- * and values are the parser's, in the request's pool: given to the core as they are. */
+ * and values are the parser's, in the request's pool: given to the core as they are. With ProxyVia On or Full
+ * our Via entry ends the upstream's last Via line ("1.1 app, 1.1 us"), as Apache merges it, else is a line of
+ * its own. */
 static int px_client_head(struct request *r, struct px *px)
 {
     const struct proxy_resp *pr = &px->resp;
+    const char *via = NULL;
+    int via_at = -1; /* the upstream's last Via line that is passed on */
+    if (px->pc->via == PROXY_VIA_ON || px->pc->via == PROXY_VIA_FULL) {
+        via = pool_printf(r->pool, "1.1 %s%s", r->vhost->hostname != NULL ? r->vhost->hostname : "-",
+                          px->pc->via == PROXY_VIA_FULL ? " (" SERVER_SOFTWARE ")" : "");
+        if (via == NULL)
+            return -1;
+        for (int i = 0; i < pr->n_headers; i++)
+            if (pr->headers[i].kind == PROXY_HDR_VIA && !proxy_resp_hop_by_hop(pr, &pr->headers[i]))
+                via_at = i;
+    }
     http_resp_status(r, pr->status);
     if (pr->reason != NULL) /* the upstream's own words, as Apache and nginx relay them */
         http_resp_reason(r, pr->reason);
@@ -300,15 +313,13 @@ static int px_client_head(struct request *r, struct px *px)
             continue;
         if (h->kind == PROXY_HDR_LOCATION)
             value = proxy_reverse(r->pool, px->pc, r, value);
+        if (i == via_at && (value = pool_printf(r->pool, "%s, %s", value, via)) == NULL)
+            return -1;
         if (http_resp_header_ref(r, h->name, value) < 0)
             return -1;
     }
-    if (px->pc->via == PROXY_VIA_ON || px->pc->via == PROXY_VIA_FULL) {
-        char *via = pool_printf(r->pool, "1.1 %s%s", r->vhost->hostname != NULL ? r->vhost->hostname : "-",
-                                px->pc->via == PROXY_VIA_FULL ? " (" SERVER_SOFTWARE ")" : "");
-        if (via == NULL || http_resp_header_ref(r, "Via", via) < 0)
-            return -1;
-    }
+    if (via != NULL && via_at < 0 && http_resp_header_ref(r, "Via", via) < 0)
+        return -1;
     return 0;
 }
 

@@ -12,6 +12,7 @@ closed between requests). The path chooses the behaviour:
     /slowhead     waits ?ms= before the head
     /midclose     announces 100000 bytes, sends 1000 and closes
     /crlf         a header value with a bare CR in it
+    /via          200 with two Via lines of its own ("1.0 cache", then "1.1 app")
     /hugehead     a header line of 20000 bytes
     /nolength     a body without Content-Length or chunking, ended by closing
     /continue     "100 Continue" (and a 103) before the final response
@@ -142,6 +143,8 @@ def serve(sock, logfile):
             elif path.endswith("/twowrites"):
                 sock.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n")
                 sock.sendall(b"body\n")
+            elif path.endswith("/via"):
+                respond(sock, b"200 OK", b"via\n", b"Via: 1.0 cache\r\nVia: 1.1 app\r\n")
             elif path.endswith("/crlf"):
                 respond(sock, b"200 OK", b"bad\n", b"X-Bad: a\rSet-Cookie: injected\r\n")
             elif path.endswith("/hugehead"):

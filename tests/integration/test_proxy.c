@@ -421,6 +421,14 @@ MPM_TEST(proxy, framing_interim_trailers_and_bodies, .timeout = 60)
     hassert(r->status == 200 && strcmp(r->body, "after interim\n") == 0, "%d %s", r->status, r->body);
     hassert(presp_get(r, "Via") != NULL, "ProxyVia On: %s", r->head);
     presp_free(r);
+    /* our Via entry ends the upstream's last Via line, as Apache merges it */
+    r = once(s->port, get("/py/via"), 5000);
+    const char *via1 = strstr(r->head, "\r\nVia: 1.0 cache\r\n");
+    const char *via2 = strstr(r->head, "\r\nVia: 1.1 app, 1.1 ");
+    hassert(r->status == 200 && via1 != NULL && via2 != NULL && via1 < via2 &&
+                strstr(via2 + 2, "\r\nVia:") == NULL,
+            "ProxyVia On behind an upstream's Via: %s", r->head);
+    presp_free(r);
     r = once(s->port, get("/py/trailers"), 5000);
     hassert(r->chunked && r->complete && strcmp(r->body, "chunk1chunk2") == 0, "%s", r->body);
     hassert(presp_get(r, "Trailer") == NULL, "Trailer is hop-by-hop: %s", r->head);
