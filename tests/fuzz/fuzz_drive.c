@@ -33,6 +33,14 @@ void fuzz_check(int cond, const char *what)
     }
 }
 
+int fuzz_verbose(void)
+{
+    static int verbose = -1;
+    if (verbose < 0)
+        verbose = getenv("FUZZ_VERBOSE") != NULL;
+    return verbose;
+}
+
 uint32_t fuzz_next(uint32_t *rng)
 {
     *rng = *rng * 1103515245u + 12345u;
@@ -110,7 +118,7 @@ struct output {
 
 static void output_feed(struct output *o, const char *p, size_t n)
 {
-    if (getenv("FUZZ_VERBOSE") != NULL) /* for writing seeds: what the client got */
+    if (fuzz_verbose()) /* for writing seeds: what the client got */
         fwrite(p, 1, n, stderr);
     if (!o->on || n == 0)
         return;

@@ -16,6 +16,10 @@ struct vhost_set;
 /* Aborts with the invariant's description when cond is false: the fuzzer reports it as a crash. */
 void fuzz_check(int cond, const char *what);
 
+/* Whether FUZZ_VERBOSE is set (read once): the targets then print what an input reached and what the client
+ * received, for writing seeds. */
+int fuzz_verbose(void);
+
 /* The next choice of a generator seeded by the input. */
 uint32_t fuzz_next(uint32_t *rng);
 

@@ -373,7 +373,7 @@ int fuzz_proxy_one(const uint8_t *data, size_t size)
     accept_all(&u);
     drain(&u);
     uint64_t requests = atomic_load(&slot->accesses) - before;
-    if (getenv("FUZZ_VERBOSE") != NULL) /* for writing seeds: what an input reached */
+    if (fuzz_verbose()) /* for writing seeds: what an input reached */
         fprintf(stderr, "fuzz: %llu requests answered; the upstream received %d, answered %zu of %zu bytes\n",
                 (unsigned long long)requests, u.messages, u.pos, u.size);
     if ((uint64_t)u.messages > 2 * requests)
