@@ -14,16 +14,21 @@
  *   bit 3  the upstream closes a connection when a second request comes on it, unanswered (the retry rule)
  *   bit 4  the upstream's closes are resets (SO_LINGER 0), not FINs
  *   bit 5  the upstream talks first: its next piece goes out while the proxy waits to connect or to send
+ *   bit 6  the upstream answers one response at a time: no write goes past the end of a response (where
+ *          llhttp, reading the upstream's bytes as responses, finds one), so that a connection can be pooled
  * The client reaches the proxy through the configuration below: /p/ (pooled; ProxyPassReverse of its URL and
  * of http://backend.test/base/, a name an input can spell, unlike the port), /q/ (inside
- * <Location>, no reuse), /dead/ (a port that refuses), /x/ excluded; Host "b" selects a <VirtualHost> that
- * reads responses ahead (ProxyBuffering, with small limits so that the temporary file and the spill are
- * reached).
+ * <Location>, no reuse), /dead/ (a port that refuses), /x/ excluded, /b/ and /c/ balancers of the upstream
+ * and the refusing port (byrequests with loadfactors and retry=, so that a request fails over and the
+ * refusing member then sits in its error state; bybusyness); Host "b" selects a <VirtualHost> that reads
+ * responses ahead (ProxyBuffering, with small limits so that the temporary file and the spill are reached).
+ * The members' shared scores and error states start from zero with each input, so that an input means the
+ * same whatever ran before it.
  *
  * The oracle besides the sanitizers and fuzz_drive()'s: what the upstream receives on each connection parses
  * as HTTP/1.1 requests (llhttp, strict), at most two (a retry) for each request the core accounted, with no
  * hop-by-hop header (on_value_complete()); no file descriptor is left open after the input (the pool is
- * emptied once the upstream has closed its side).
+ * emptied once the upstream has closed its side); no upstream is counted busy once the input is over.
  *
  * Built by ./configure --enable-fuzzing (clang) as tests/fuzz/fuzz_proxy; tests/fuzz/test_fuzz_replay.c runs
  * its seeds and every kept crashing input through fuzz_proxy_one() in `make check`.
@@ -52,6 +57,7 @@
 #include "vhost.h"
 
 #define UP_CONNS 16 /* the upstream's connections open at once: more than the proxy ever holds */
+#define UP_ENDS  64 /* the ends of responses bit 6 keeps writes within */
 
 static struct server *srv;
 static struct sb_worker *slot;
@@ -81,6 +87,8 @@ struct upstream {
     int n;
     int messages; /* complete requests received */
     int last_fd, last_events, stalls;
+    size_t ends[UP_ENDS]; /* bit 6: where each response of data ends, in order */
+    int n_ends;
 };
 
 static llhttp_settings_t request_settings;
@@ -138,6 +146,40 @@ static int on_request_complete(llhttp_t *p)
     return 0;
 }
 
+static int on_response_complete(llhttp_t *p)
+{
+    (void)p;
+    return HPE_PAUSED; /* where it ends: llhttp_get_error_pos() */
+}
+
+/* Bit 6: the offsets at which the upstream's responses end, as llhttp reads them (a response to a HEAD
+ * request is read as having its body: only the inputs' own framing is known here). */
+static void find_ends(struct upstream *u)
+{
+    static llhttp_settings_t settings;
+    llhttp_settings_init(&settings);
+    settings.on_message_complete = on_response_complete;
+    llhttp_t parser;
+    llhttp_init(&parser, HTTP_RESPONSE, &settings);
+    const char *start = (const char *)u->data, *at = start, *end = start + u->size;
+    while (at < end && u->n_ends < UP_ENDS) {
+        if (llhttp_execute(&parser, at, (size_t)(end - at)) != HPE_PAUSED)
+            break;
+        at = llhttp_get_error_pos(&parser);
+        u->ends[u->n_ends++] = (size_t)(at - start);
+        llhttp_resume(&parser);
+    }
+}
+
+/* How many of the k bytes the upstream is about to write go out: with bit 6, none past the next end. */
+static size_t within_response(const struct upstream *u, size_t k)
+{
+    for (int i = 0; i < u->n_ends; i++)
+        if (u->ends[i] > u->pos)
+            return u->pos + k > u->ends[i] ? u->ends[i] - u->pos : k;
+    return k;
+}
+
 /* How many descriptors are open; with `show`, each is printed with what it is. */
 static int open_fds(int show)
 {
@@ -176,7 +218,7 @@ void fuzz_proxy_init(void)
     fuzz_check(dead >= 0 && bind(dead, (struct sockaddr *)&b, sizeof(b)) == 0 &&
                    getsockname(dead, (struct sockaddr *)&b, &len) == 0,
                "cannot bind on 127.0.0.1");
-    char conf[4096];
+    char conf[8192];
     snprintf(conf, sizeof(conf),
              "Listen 127.0.0.1:8080\n"
              "ServerName main\n"
@@ -196,6 +238,17 @@ void fuzz_proxy_init(void)
              "<Location /q/>\n"
              "  ProxyPass http://127.0.0.1:%d/ retry=0 disablereuse=On\n"
              "</Location>\n"
+             "<Proxy balancer://pair>\n"
+             "  BalancerMember http://127.0.0.1:%d/ retry=5\n"
+             "  BalancerMember http://127.0.0.1:%d/base/ loadfactor=3 max=1 timeout=3\n"
+             "</Proxy>\n"
+             "ProxyPass /b/ balancer://pair/\n"
+             "<Proxy balancer://busy>\n"
+             "  BalancerMember http://127.0.0.1:%d/ disablereuse=On\n"
+             "  BalancerMember http://127.0.0.1:%d/ retry=2\n"
+             "  ProxySet lbmethod=bybusyness\n"
+             "</Proxy>\n"
+             "ProxyPass /c/ balancer://busy/\n"
              "<VirtualHost *:8080>\n"
              "  ServerName a\n"
              "</VirtualHost>\n"
@@ -208,7 +261,7 @@ void fuzz_proxy_init(void)
              "  ProxyAddHeaders Off\n"
              "  ProxyVia Full\n"
              "</VirtualHost>\n",
-             port, port, ntohs(b.sin_port), port);
+             port, port, ntohs(b.sin_port), port, ntohs(b.sin_port), port, port, ntohs(b.sin_port));
     fuzz_sub("htdocs");
     srv = fuzz_load(conf);
     slot = scoreboard_worker(process_scoreboard(), 0, 0);
@@ -324,6 +377,7 @@ static int upstream_wait(void *arg, int fd, int events, int64_t *now)
                 k = 1 + fuzz_next(u->rng) % (k < 64 ? k : 64);
             else if (k > 16384)
                 k = 16384;
+            k = within_response(u, k);
             ssize_t n = send(u->conns[i].fd, u->data + u->pos, k, MSG_NOSIGNAL);
             if (n > 0) {
                 u->pos += (size_t)n;
@@ -347,6 +401,30 @@ static int upstream_wait(void *arg, int fd, int events, int64_t *now)
     return u->stalls <= 3;
 }
 
+/* The upstreams' shared state: each input starts with no scores, counts or error states (reset); once it is
+ * over, none is busy. */
+static void members(int reset)
+{
+    for (int i = 0; i < SB_MEMBERS_MAX; i++) {
+        struct sb_member *m = scoreboard_member_at(process_scoreboard(), i);
+        if (m == NULL)
+            continue;
+        if (reset) {
+            atomic_store(&m->lbstatus, 0);
+            atomic_store(&m->error_until, 0);
+            atomic_store(&m->elected, 0);
+            atomic_store(&m->failures, 0);
+        }
+        if (!reset && fuzz_verbose())
+            fprintf(stderr, "fuzz: %s: elected %llu times, failed %llu\n", m->name,
+                    (unsigned long long)atomic_load(&m->elected),
+                    (unsigned long long)atomic_load(&m->failures));
+        if (atomic_load(&m->busy) != 0)
+            fprintf(stderr, "fuzz: %s: %d busy\n", m->name, atomic_load(&m->busy));
+        fuzz_check(atomic_load(&m->busy) == 0, "an upstream is counted busy with no request in progress");
+    }
+}
+
 int fuzz_proxy_one(const uint8_t *data, size_t size)
 {
     if (size < 5)
@@ -358,6 +436,9 @@ int fuzz_proxy_one(const uint8_t *data, size_t size)
         client = size - 5;
     struct upstream u = {
         .ctl = data[2], .rng = &rng, .data = data + 5 + client, .size = size - 5 - client, .last_fd = -1};
+    if (u.ctl & 0x40)
+        find_ends(&u);
+    members(1);
     uint64_t before = atomic_load(&slot->accesses);
     int fds_before = open_fds(0);
     struct fuzz_conn_run run = {.ctl = data[0],
@@ -381,6 +462,7 @@ int fuzz_proxy_one(const uint8_t *data, size_t size)
                 (unsigned long long)requests);
     fuzz_check((uint64_t)u.messages <= 2 * requests,
                "more upstream requests than the client's, retries counted");
+    members(0);
     while (u.n > 0)
         drop(&u, 0);
     for (const struct proxy_worker *w = srv->proxy->workers; w != NULL; w = w->next)
