@@ -120,40 +120,76 @@ static int on_off(const char *v)
     return strcasecmp(v, "on") == 0 ? 1 : strcasecmp(v, "off") == 0 ? 0 : -1;
 }
 
-/* key=value worker parameters (Apache's names). */
+/* A connectiontimeout= value in ms: a number of seconds, or of the unit after it (ms, s, mi, h), as Apache's
+ * ap_timeout_parameter_parse() reads it; -1 when it is not one, or is more than a day. */
+static long long duration_ms(const char *v)
+{
+    static const struct {
+        const char *unit;
+        long long ms;
+    } units[] = {{"ms", 1}, {"s", 1000}, {"mi", 60000}, {"h", 3600000}};
+    size_t n = strspn(v, "0123456789");
+    if (n == 0 || n > 9)
+        return -1;
+    char digits[10];
+    memcpy(digits, v, n);
+    digits[n] = '\0';
+    long long x = parse_uint(digits), scale = v[n] == '\0' ? 1000 : -1;
+    for (size_t i = 0; i < sizeof(units) / sizeof(units[0]) && scale < 0; i++)
+        if (strcasecmp(v + n, units[i].unit) == 0)
+            scale = units[i].ms;
+    return scale < 0 || x * scale > 86400000LL ? -1 : x * scale;
+}
+
+/* key=value worker parameters (Apache's names and ranges). */
 static const char *worker_param(struct pool *p, struct proxy_worker *w, const char *arg)
 {
+    static const char known[] =
+        "connectiontimeout, timeout, max, ttl, disablereuse, enablereuse, keepalive, retry, loadfactor";
     const char *eq = strchr(arg, '=');
     if (eq == NULL || eq[1] == '\0')
         return pool_printf(p, "'%s': a worker parameter is key=value", arg);
     size_t klen = (size_t)(eq - arg);
-    long long v = parse_uint(eq + 1);
-    if (str_ieq("disablereuse", arg, klen)) {
-        int b = on_off(eq + 1);
+    const char *val = eq + 1;
+    int *flag = NULL, invert = 0;
+    if (str_ieq("disablereuse", arg, klen))
+        flag = &w->disable_reuse;
+    else if (str_ieq("enablereuse", arg, klen))
+        flag = &w->disable_reuse, invert = 1;
+    else if (str_ieq("keepalive", arg, klen))
+        flag = &w->keepalive;
+    if (flag != NULL) {
+        int b = on_off(val);
         if (b < 0)
-            return pool_printf(p, "'%s': disablereuse takes On or Off", arg);
-        w->disable_reuse = b;
+            return pool_printf(p, "'%s': %.*s takes On or Off", arg, (int)klen, arg);
+        *flag = invert ? !b : b;
         return NULL;
     }
-    if (v < 0 || v > 1000000)
-        return pool_printf(p, "'%s': the value must be a number", arg);
-    if (str_ieq("connectiontimeout", arg, klen))
-        w->connect_timeout = (int)v * 1000;
-    else if (str_ieq("timeout", arg, klen))
-        w->timeout = (int)v * 1000;
+    if (str_ieq("connectiontimeout", arg, klen)) {
+        long long ms = duration_ms(val);
+        if (ms < 1)
+            return pool_printf(p, "'%s': takes seconds, or a number with ms, s, mi or h, from 1 ms to a day",
+                               arg);
+        w->connect_timeout = (int)ms;
+        return NULL;
+    }
+    int *dst = NULL, min = 0, max = 1000000, scale = 1;
+    if (str_ieq("timeout", arg, klen))
+        dst = &w->timeout, min = 1, max = 86400, scale = 1000;
     else if (str_ieq("max", arg, klen))
-        w->max = (int)v;
+        dst = &w->max;
     else if (str_ieq("ttl", arg, klen))
-        w->ttl = (int)v;
+        dst = &w->ttl, min = 1;
     else if (str_ieq("retry", arg, klen))
-        w->retry = (int)v;
+        dst = &w->retry;
     else if (str_ieq("loadfactor", arg, klen))
-        w->loadfactor = (int)v;
+        dst = &w->loadfactor, min = 1, max = 100;
     else
-        return pool_printf(p,
-                           "'%s': unknown worker parameter (connectiontimeout, timeout, max, ttl, "
-                           "disablereuse, retry)",
-                           arg);
+        return pool_printf(p, "'%s': unknown worker parameter (%s)", arg, known);
+    long long v = parse_uint(val);
+    if (v < min || v > max)
+        return pool_printf(p, "'%s': the value must be a number from %d to %d", arg, min, max);
+    *dst = (int)v * scale;
     return NULL;
 }
 
@@ -218,8 +254,6 @@ static const char *set_balancer_member(struct server *s, const struct directive 
     if ((msg = proxy_parse_url(s->pool, argv[0], w)) != NULL ||
         (msg = worker_params(s->pool, w, argc - 1, argv + 1)) != NULL)
         return msg;
-    if (w->loadfactor < 1 || w->loadfactor > 100)
-        return pool_printf(s->pool, "loadfactor=%d: must be 1 to 100", w->loadfactor);
     if (b->n_members == b->cap_members) {
         int cap = b->cap_members ? 2 * b->cap_members : 4;
         struct proxy_worker **m = pool_alloc(s->pool, sizeof(*m) * (size_t)cap);
@@ -337,6 +371,19 @@ static const char *set_flag(struct server *s, const struct directive *d, int arg
     if (pc == NULL)
         return "out of memory";
     return config_parse_flag(argc, argv, (int *)((char *)pc + d->offset));
+}
+
+/* ProxyRequests: Off, Apache's default (no forward proxying), is what this server does; On is refused rather
+ * than left to serve as a reverse proxy only. */
+static const char *set_requests(struct server *s, const struct directive *d, int argc, char **argv)
+{
+    (void)s;
+    (void)d;
+    int on = 0;
+    const char *msg = config_parse_flag(argc, argv, &on);
+    if (msg != NULL)
+        return msg;
+    return on ? "On (a forward proxy) is not supported: only reverse proxying, with ProxyPass" : NULL;
 }
 
 static const char *set_via(struct server *s, const struct directive *d, int argc, char **argv)
@@ -478,6 +525,7 @@ static const struct directive proxy_directives[] = {
     {"ProxyAddHeaders", set_flag, PC(add_headers), "adds X-Forwarded-For/-Host/-Server (On)"},
     {"ProxyVia", set_via, 0, "Via headers: Off, On, Full, Block (Off)"},
     {"ProxyTimeout", set_timeout, 0, "seconds to wait for an upstream (Timeout)"},
+    {"ProxyRequests", set_requests, 0, "forward proxying: Off (the default) only"},
     {"ProxyBuffering", set_flag, PC(buffering), "reads responses ahead and frees the upstream early (Off)"},
     {"ProxyBufferSize", set_bytes, PC(buffer_size), "bytes of a response read ahead in memory (65536)"},
     {"ProxyMaxTempFileSize", set_bytes, PC(max_temp_file), "then in a temporary file, at most (1073741824)"},

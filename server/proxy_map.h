@@ -25,7 +25,8 @@ struct proxy_worker {
     int timeout;         /* timeout=, ms (default: ProxyTimeout) */
     int max;             /* max=: most idle connections a child keeps for it */
     int ttl;             /* ttl=, s: an idle connection older than this is not used again; 0 = no limit */
-    int disable_reuse;   /* disablereuse=On: a connection per request */
+    int disable_reuse;   /* disablereuse=On (enablereuse=Off): a connection per request */
+    int keepalive;       /* keepalive=On: TCP keep-alive probes on its connections (SO_KEEPALIVE) */
     int retry;           /* retry=, s: after a connect error, requests get 503 at once for this long */
     int loadfactor;      /* loadfactor= of a BalancerMember, 1..100 (1) */
     char *shared_name;   /* its scoreboard slot: the URL, or "balancer://NAME URL" for a member */

@@ -161,6 +161,10 @@ int proxy_connect_start(const struct proxy_worker *w, int *pending, const char *
      * in proxy.c turns them on when a response arrives in pieces */
     if (inet && util_quick_acks(fd, 0) < 0)
         log_error(LOG_DEBUG, "proxy", "setsockopt(TCP_QUICKACK) failed: %s", strerror(errno));
+    /* keepalive=On: the kernel probes an idle connection (after net.ipv4.tcp_keepalive_time), so that one a
+     * firewall has dropped is found dead instead of waited on */
+    if (w->keepalive && setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof(one)) < 0)
+        log_error(LOG_DEBUG, "proxy", "setsockopt(SO_KEEPALIVE) failed: %s", strerror(errno));
     if (connect(fd, (const struct sockaddr *)&w->addr, w->addrlen) == 0)
         return fd;
     if (errno == EINPROGRESS) {

@@ -993,6 +993,67 @@ MPM_TEST(proxy, pooled_connections_are_reused, .timeout = 60)
     pyup_stop(u);
 }
 
+/* The timer of the established TCP socket whose peer port is `port` (/proc/net/tcp's "tr": 0 none, 1
+ * retransmission, 2 keep-alive, ...), or -1 when there is none. */
+static int tcp_timer_to(int port)
+{
+    FILE *f = fopen("/proc/net/tcp", "r");
+    hassert(f != NULL, "/proc/net/tcp: %s", strerror(errno));
+    char line[512];
+    int timer = -1;
+    while (timer < 0 && fgets(line, sizeof(line), f) != NULL) {
+        unsigned rem_port, st, tr;
+        if (sscanf(line, " %*d: %*x:%*x %*x:%x %x %*x:%*x %x", &rem_port, &st, &tr) == 3 &&
+            (int)rem_port == port && st == 1)
+            timer = (int)tr;
+    }
+    fclose(f);
+    return timer;
+}
+
+/* Apache's spellings of the worker parameters: connectiontimeout= in ms, keepalive=, enablereuse=, and
+ * ProxyRequests Off. */
+MPM_TEST(proxy, apache_worker_parameters, .timeout = 60)
+{
+    struct pyup *u = pyup_start();
+    /* an upstream whose accept queue is full (backlog 0, one connection waiting) drops new SYNs: a connect to
+     * it hangs until connectiontimeout= */
+    int l = socket(AF_INET, SOCK_STREAM, 0), filler = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in sin = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t slen = sizeof(sin);
+    hassert(l >= 0 && filler >= 0 && bind(l, (struct sockaddr *)&sin, sizeof(sin)) == 0 &&
+                listen(l, 0) == 0 && getsockname(l, (struct sockaddr *)&sin, &slen) == 0 &&
+                connect(filler, (struct sockaddr *)&sin, sizeof(sin)) == 0,
+            "a listener with a full accept queue: %s", strerror(errno));
+    char *conf =
+        xasprintf("ProxyRequests Off\n"
+                  "ProxyPass /hang/ http://127.0.0.1:%d/ connectiontimeout=300ms timeout=10 retry=0\n"
+                  "ProxyPass /py/ http://127.0.0.1:%d/ keepalive=On enablereuse=On\n",
+                  ntohs(sin.sin_port), u->port);
+    struct srv *s = server_start(mpm, conf);
+    free(conf);
+    long long t0 = now_ms();
+    hassert(status_of(s->port, get("/hang/x")) == 504, "a connect that hangs: 504");
+    long long took = now_ms() - t0;
+    hassert(took >= 250 && took < 2000, "504 after %lld ms, not connectiontimeout=300ms", took);
+    hassert(wait_log(s->error_log, "connect() to 127.0.0.1:", 1, 2000) >= 1, "logged: %s",
+            read_file(s->error_log, NULL));
+    /* keepalive=On: the pooled connection (enablereuse=On) has TCP's keep-alive timer running */
+    hassert(status_of(s->port, get("/py/pooled")) == 200, "through the pool");
+    int timer = tcp_timer_to(u->port);
+    hassert(timer == 2, "the upstream connection's timer: %d, not keep-alive (2)", timer);
+    server_stop(s);
+    /* keepalive= Off, the default: no timer on an idle connection */
+    s = py_server(mpm, u, "", "");
+    hassert(status_of(s->port, get("/py/pooled")) == 200, "through the pool");
+    timer = tcp_timer_to(u->port);
+    hassert(timer == 0, "the upstream connection's timer: %d, none expected", timer);
+    server_stop(s);
+    close(filler);
+    close(l);
+    pyup_stop(u);
+}
+
 /* A GET of target for Host host, as get() does. */
 static const char *get_host(const char *target, const char *host)
 {

@@ -91,6 +91,60 @@ Test(proxy_conf, worker_parameters_and_defaults)
     config_free(s);
 }
 
+Test(proxy_conf, apache_worker_parameters)
+{
+    /* connectiontimeout= in a unit, as Apache's ap_timeout_parameter_parse() reads it; enablereuse= the other
+     * way round of disablereuse=; keepalive=; the names in any case; ProxyRequests Off, Apache's default */
+    struct server *s =
+        conftest_load_ok(HEAD,
+                         "ProxyRequests Off\n"
+                         "ProxyPass /a/ http://127.0.0.1:1/ connectiontimeout=500ms keepalive=On "
+                         "enablereuse=Off\n"
+                         "ProxyPass /b/ http://127.0.0.1:2/ ConnectionTimeout=2mi EnableReuse=on "
+                         "KeepAlive=off\n"
+                         "ProxyPass /c/ http://127.0.0.1:3/ connectiontimeout=1h timeout=86400\n"
+                         "ProxyPass /d/ http://127.0.0.1:4/ connectiontimeout=3s disablereuse=on "
+                         "enablereuse=on\n",
+                         NULL);
+    const struct proxy_worker *a = s->proxy->workers, *b = a->next, *c = b->next, *d = c->next;
+    cr_assert_eq(a->connect_timeout, 500);
+    cr_assert_eq(a->timeout, 30000, "timeout= is not connectiontimeout=");
+    cr_assert_eq(a->keepalive, 1);
+    cr_assert_eq(a->disable_reuse, 1);
+    cr_assert_eq(b->connect_timeout, 120000);
+    cr_assert_eq(b->keepalive, 0);
+    cr_assert_eq(b->disable_reuse, 0);
+    cr_assert_eq(c->connect_timeout, 3600000);
+    cr_assert_eq(c->timeout, 86400000);
+    cr_assert_eq(c->keepalive, 0, "keepalive= is Off by default");
+    cr_assert_eq(d->connect_timeout, 3000);
+    cr_assert_eq(d->disable_reuse, 0, "the last of disablereuse= and enablereuse= wins");
+    config_free(s);
+
+    /* Apache's ranges: timeout= and ttl= at least a second, connectiontimeout= at least a millisecond */
+    conftest_expect_refused(HEAD, "ProxyPass /a/ http://127.0.0.1/ timeout=0\n",
+                            "'timeout=0': the value must be a number from 1 to 86400");
+    conftest_expect_refused(HEAD, "ProxyPass /a/ http://127.0.0.1/ ttl=0\n", "'ttl=0': the value must be");
+    conftest_expect_refused(HEAD, "ProxyPass /a/ http://127.0.0.1/ connectiontimeout=0ms\n",
+                            "'connectiontimeout=0ms': takes seconds, or a number with ms, s, mi or h");
+    conftest_expect_refused(HEAD, "ProxyPass /a/ http://127.0.0.1/ connectiontimeout=5x\n",
+                            "takes seconds, or a number with ms, s, mi or h");
+    conftest_expect_refused(HEAD, "ProxyPass /a/ http://127.0.0.1/ connectiontimeout=25h\n", "to a day");
+    conftest_expect_refused(HEAD, "ProxyPass /a/ http://127.0.0.1/ connectiontimeout=ms\n",
+                            "takes seconds, or a number");
+    conftest_expect_refused(HEAD, "ProxyPass /a/ http://127.0.0.1/ keepalive=yes\n",
+                            "'keepalive=yes': keepalive takes On or Off");
+    conftest_expect_refused(HEAD, "ProxyPass /a/ http://127.0.0.1/ EnableReuse=1\n",
+                            "EnableReuse takes On or Off");
+    /* an Apache parameter this server does not have is named as unknown, whatever its value */
+    conftest_expect_refused(
+        HEAD, "\n\nProxyPass /a/ http://127.0.0.1/ flushpackets=on\n",
+        "test.conf:5: ProxyPass 'flushpackets=on': unknown worker parameter (connectiontimeout");
+    conftest_expect_refused(HEAD, "ProxyRequests On\n",
+                            "ProxyRequests On (a forward proxy) is not supported: only reverse proxying");
+    conftest_expect_refused(HEAD, "ProxyRequests\n", "ProxyRequests takes one argument, On or Off");
+}
+
 Test(proxy_conf, errors_name_file_and_line)
 {
     conftest_expect_refused(HEAD, "\nProxyPass /a/ https://x/\n",
@@ -152,7 +206,7 @@ Test(proxy_conf, balancer_errors)
         "test.conf:4: BalancerMember inside <Proxy http://x/>: only <Proxy balancer://NAME>");
     conftest_expect_refused(HEAD,
                             "<Proxy balancer://b>\nBalancerMember http://127.0.0.1/ loadfactor=0\n</Proxy>\n",
-                            "loadfactor=0: must be 1 to 100");
+                            "'loadfactor=0': the value must be a number from 1 to 100");
     conftest_expect_refused(HEAD, "<Proxy balancer://b>\nProxySet lbmethod=heartbeat\n</Proxy>\n",
                             "takes lbmethod=byrequests or lbmethod=bybusyness");
     conftest_expect_refused(HEAD, "<Proxy balancer://b>\nProxySet lbmethod=byrequests\n</Proxy>\n",

@@ -146,6 +146,17 @@ Test(proxy_pool, connect_refused_and_established)
     socklen_t optlen = sizeof(nodelay);
     cr_assert_eq(getsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &nodelay, &optlen), 0);
     cr_assert_eq(nodelay, 1);
+    /* keepalive= Off (the default): no TCP keep-alive probes; On: SO_KEEPALIVE */
+    int keepalive = -1;
+    optlen = sizeof(keepalive);
+    cr_assert_eq(getsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &keepalive, &optlen), 0);
+    cr_assert_eq(keepalive, 0);
+    close(fd);
+    w.keepalive = 1;
+    fd = proxy_connect_start(&w, &pending, &call);
+    cr_assert_geq(fd, 0);
+    cr_assert_eq(getsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &keepalive, &optlen), 0);
+    cr_assert_eq(keepalive, 1);
     close(fd);
     close(l);
 }
