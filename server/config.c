@@ -990,8 +990,11 @@ static int apply(struct server *s, const struct config_module *const *modules, s
         if (modsec != NULL) {
             const struct directive *d = find_directive(modsec->module->section_directives, name);
             if (d == NULL)
-                return errbuf_set(err, "%s:%d: %s is not allowed inside <%s>", l->file, l->line, name,
-                                  modsec->module->section);
+                return errbuf_set(err, "%s:%d: %s is not allowed inside <%s>%s", l->file, l->line, name,
+                                  modsec->module->section,
+                                  authz_directive(name) ? " (who may reach a path, proxied or not: Require "
+                                                          "inside <Location /path/>)"
+                                                        : "");
             s->conf_section = modsec->arg;
             const char *msg = d->set(s, d, l->argc - 1, l->argv + 1);
             s->conf_section = NULL;

@@ -143,6 +143,11 @@ Test(proxy_conf, apache_worker_parameters)
     conftest_expect_refused(HEAD, "ProxyRequests On\n",
                             "ProxyRequests On (a forward proxy) is not supported: only reverse proxying");
     conftest_expect_refused(HEAD, "ProxyRequests\n", "ProxyRequests takes one argument, On or Off");
+    /* Apache's <Proxy *> access control: said where it goes here */
+    conftest_expect_refused(
+        HEAD, "<Proxy *>\n  Require all granted\n</Proxy>\n",
+        "test.conf:4: Require is not allowed inside <Proxy> (who may reach a path, proxied or "
+        "not: Require inside <Location /path/>)");
 }
 
 Test(proxy_conf, errors_name_file_and_line)
