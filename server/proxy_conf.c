@@ -365,6 +365,28 @@ static const char *set_proxy_pass_reverse(struct server *s, const struct directi
     return NULL;
 }
 
+/* ProxyPassReverseCookiePath and ProxyPassReverseCookieDomain: the upstream's path (domain), then ours. */
+static const char *set_cookie_map(struct server *s, const struct directive *d, int argc, char **argv)
+{
+    struct proxy_conf *pc = conf_of(s);
+    if (pc == NULL)
+        return "out of memory";
+    if (argc == 3 && strcasecmp(argv[2], "interpolate") == 0)
+        return "interpolate: environment variables in these lines are not supported";
+    if (argc != 2)
+        return d->offset == PC(cookie_paths) ? "takes the upstream's path and the public one"
+                                             : "takes the upstream's domain and the public one";
+    struct proxy_reverse *m = pool_calloc(s->pool, sizeof(*m));
+    m->url = pool_strdup(s->pool, argv[0]);
+    m->url_len = strlen(argv[0]);
+    m->path = pool_strdup(s->pool, argv[1]);
+    struct proxy_reverse **t = (struct proxy_reverse **)((char *)pc + d->offset);
+    while (*t != NULL)
+        t = &(*t)->next;
+    *t = m;
+    return NULL;
+}
+
 static const char *set_flag(struct server *s, const struct directive *d, int argc, char **argv)
 {
     struct proxy_conf *pc = conf_of(s);
@@ -488,6 +510,8 @@ static void merge_vhost(struct pool *p, struct proxy_conf *vp, const struct prox
             settle_worker(pp->worker, vp);
     append_passes(p, &vp->passes, pc->passes);
     append_reverses(p, &vp->reverses, pc->reverses);
+    append_reverses(p, &vp->cookie_paths, pc->cookie_paths);
+    append_reverses(p, &vp->cookie_domains, pc->cookie_domains);
     vp->workers = pc->workers;
     vp->balancers = pc->balancers;
     vp->n_workers = pc->n_workers;
@@ -521,6 +545,10 @@ static int check_config(struct server *s, struct warnings *w, struct errbuf *err
 static const struct directive proxy_directives[] = {
     {"ProxyPass", set_proxy_pass, 0, "maps a path prefix to an http:// upstream (or ! to exclude it)"},
     {"ProxyPassReverse", set_proxy_pass_reverse, 0, "rewrites the upstream's redirects back to the path"},
+    {"ProxyPassReverseCookiePath", set_cookie_map, PC(cookie_paths),
+     "rewrites the Path of the upstream's cookies: its path, then ours"},
+    {"ProxyPassReverseCookieDomain", set_cookie_map, PC(cookie_domains),
+     "rewrites the Domain of the upstream's cookies: its domain, then ours"},
     {"ProxyPreserveHost", set_flag, PC(preserve_host), "sends the client's Host upstream (Off)"},
     {"ProxyAddHeaders", set_flag, PC(add_headers), "adds X-Forwarded-For/-Host/-Server (On)"},
     {"ProxyVia", set_via, 0, "Via headers: Off, On, Full, Block (Off)"},

@@ -288,6 +288,73 @@ const char *proxy_reverse(struct pool *p, const struct proxy_conf *pc, const str
     return value;
 }
 
+/* A cookie attribute's value: where it is in the Set-Cookie value, and what replaces it (NULL: nothing). */
+struct cookie_attr {
+    size_t at, len;
+    const char *to;
+};
+
+/* The first line of maps whose upstream side starts the value v (n bytes), or NULL. */
+static const char *cookie_map(const struct proxy_reverse *maps, const char *v, size_t n, int nocase)
+{
+    for (const struct proxy_reverse *m = maps; m != NULL; m = m->next)
+        if (n >= m->url_len &&
+            (nocase ? strncasecmp(v, m->url, m->url_len) : strncmp(v, m->url, m->url_len)) == 0)
+            return m->path;
+    return NULL;
+}
+
+const char *proxy_reverse_cookie(struct pool *p, const struct proxy_conf *pc, const char *value)
+{
+    struct cookie_attr path = {0, 0, NULL}, domain = {0, 0, NULL};
+    /* the attributes follow the cookie's own name=value, which is never one of them (a cookie named "path")
+     */
+    const char *attrs = strchr(value, ';');
+    if (attrs == NULL)
+        return value;
+    for (const char *tok = attrs + 1;;) {
+        const char *end = tok + strcspn(tok, ";"), *a = tok;
+        while (a < end && (*a == ' ' || *a == '\t'))
+            a++;
+        struct cookie_attr *attr = NULL;
+        if (end - a >= 5 && strncasecmp(a, "path=", 5) == 0)
+            attr = &path, a += 5;
+        else if (end - a >= 7 && strncasecmp(a, "domain=", 7) == 0)
+            attr = &domain, a += 7;
+        if (attr != NULL) { /* the last one counts, as for a browser (RFC 6265 5.3) */
+            attr->at = (size_t)(a - value);
+            attr->len = (size_t)(end - a);
+            attr->to = cookie_map(attr == &path ? pc->cookie_paths : pc->cookie_domains, a, attr->len,
+                                  attr == &domain);
+        }
+        if (*end == '\0')
+            break;
+        tok = end + 1;
+    }
+    if (path.to == NULL && domain.to == NULL)
+        return value;
+    /* at most two replacements, copied in the order they stand */
+    struct cookie_attr *order[2] = {&path, &domain};
+    if (path.to == NULL || (domain.to != NULL && domain.at < path.at))
+        order[0] = &domain, order[1] = &path;
+    if (order[1]->to == NULL)
+        order[1] = NULL;
+    size_t len = strlen(value), out_len = len;
+    for (int i = 0; i < 2 && order[i] != NULL; i++)
+        out_len = out_len - order[i]->len + strlen(order[i]->to);
+    char *out = pool_alloc(p, out_len + 1), *o = out;
+    if (out == NULL)
+        return value;
+    size_t from = 0;
+    for (int i = 0; i < 2 && order[i] != NULL; i++) {
+        memcpy(o, value + from, order[i]->at - from);
+        o = stpcpy(o + (order[i]->at - from), order[i]->to);
+        from = order[i]->at + order[i]->len;
+    }
+    memcpy(o, value + from, len - from + 1);
+    return out;
+}
+
 /* ---- the response ---- */
 
 static struct proxy_resp *resp_of(llhttp_t *p)

@@ -57,6 +57,15 @@ char *proxy_request_head(const struct request *r, const struct proxy_conf *pc, c
 const char *proxy_reverse(struct pool *p, const struct proxy_conf *pc, const struct request *r,
                           const char *value);
 
+/*
+ * A Set-Cookie value with its Path and Domain rewritten as Apache's ProxyPassReverseCookiePath and
+ * ProxyPassReverseCookieDomain do: the last `path=` (`domain=`) attribute, when it starts with a line's
+ * upstream path (case-sensitive; a domain case-insensitive), is replaced whole by that line's public one; the
+ * first such line wins. Unlike Apache, the cookie's own name=value is not taken for an attribute. value
+ * itself when nothing changes or out of memory.
+ */
+const char *proxy_reverse_cookie(struct pool *p, const struct proxy_conf *pc, const char *value);
+
 /* A header of the upstream's response head. */
 struct proxy_resp_header {
     const char *name, *value; /* the value without leading and trailing whitespace */

@@ -17,11 +17,12 @@
  *   bit 6  the upstream answers one response at a time: no write goes past the end of a response (where
  *          llhttp, reading the upstream's bytes as responses, finds one), so that a connection can be pooled
  * The client reaches the proxy through the configuration below: /p/ (pooled; ProxyPassReverse of its URL and
- * of http://backend.test/base/, a name an input can spell, unlike the port), /q/ (inside
- * <Location>, no reuse), /dead/ (a port that refuses), /x/ excluded, /b/ and /c/ balancers of the upstream
- * and the refusing port (byrequests with loadfactors and retry=, so that a request fails over and the
- * refusing member then sits in its error state; bybusyness); Host "b" selects a <VirtualHost> that reads
- * responses ahead (ProxyBuffering, with small limits so that the temporary file and the spill are reached).
+ * of http://backend.test/base/, a name an input can spell, unlike the port; its cookies' /base/ paths and
+ * backend.test domains rewritten), /q/ (inside <Location>, no reuse), /dead/ (a port that refuses), /x/
+ * excluded, /b/ and /c/ balancers of the upstream and the refusing port (byrequests with loadfactors and
+ * retry=, so that a request fails over and the refusing member then sits in its error state; bybusyness);
+ * Host "b" selects a <VirtualHost> that reads responses ahead (ProxyBuffering, with small limits so that the
+ * temporary file and the spill are reached).
  * The members' shared scores and error states start from zero with each input, so that an input means the
  * same whatever ran before it.
  *
@@ -234,6 +235,8 @@ void fuzz_proxy_init(void)
              "ProxyPass /p/ http://127.0.0.1:%d/base/ retry=0 max=2 timeout=5 connectiontimeout=2\n"
              "ProxyPassReverse /p/ http://127.0.0.1:%d/base/\n"
              "ProxyPassReverse /p/ http://backend.test/base/\n"
+             "ProxyPassReverseCookiePath /base/ /p/\n"
+             "ProxyPassReverseCookieDomain backend.test front.test\n"
              "ProxyPass /dead/ http://127.0.0.1:%d/ retry=0\n"
              "<Location /q/>\n"
              "  ProxyPass http://127.0.0.1:%d/ retry=0 disablereuse=On\n"

@@ -13,6 +13,8 @@ closed between requests). The path chooses the behaviour:
     /midclose     announces 100000 bytes, sends 1000 and closes
     /crlf         a header value with a bare CR in it
     /via          200 with two Via lines of its own ("1.0 cache", then "1.1 app")
+    /cookies      200 with three Set-Cookie lines: Path=/base/x with Domain=backend.internal, Path=/other,
+                  and one without attributes
     /hugehead     a header line of 20000 bytes
     /nolength     a body without Content-Length or chunking, ended by closing
     /continue     "100 Continue" (and a 103) before the final response
@@ -143,6 +145,10 @@ def serve(sock, logfile):
             elif path.endswith("/twowrites"):
                 sock.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n")
                 sock.sendall(b"body\n")
+            elif path.endswith("/cookies"):
+                respond(sock, b"200 OK", b"cookies\n",
+                        b"Set-Cookie: a=1; Path=/base/x; Domain=backend.internal; HttpOnly\r\n"
+                        b"Set-Cookie: b=2; path=/other\r\nSet-Cookie: c=3\r\n")
             elif path.endswith("/via"):
                 respond(sock, b"200 OK", b"via\n", b"Via: 1.0 cache\r\nVia: 1.1 app\r\n")
             elif path.endswith("/crlf"):

@@ -1054,6 +1054,35 @@ MPM_TEST(proxy, apache_worker_parameters, .timeout = 60)
     pyup_stop(u);
 }
 
+/* ProxyPassReverseCookiePath and ProxyPassReverseCookieDomain on the upstream's Set-Cookie lines. */
+MPM_TEST(proxy, cookie_paths_and_domains_rewritten, .timeout = 60)
+{
+    struct pyup *u = pyup_start();
+    struct srv *s = py_server(mpm, u,
+                              "ProxyPassReverseCookiePath /base/ /py/\n"
+                              "ProxyPassReverseCookieDomain backend.internal front.example\n",
+                              "");
+    struct presp *r = once(s->port, get("/py/cookies"), 5000);
+    hassert(r->status == 200 &&
+                strstr(r->head, "\r\nSet-Cookie: a=1; Path=/py/; Domain=front.example; HttpOnly\r\n") !=
+                    NULL &&
+                strstr(r->head, "\r\nSet-Cookie: b=2; path=/other\r\n") != NULL &&
+                strstr(r->head, "\r\nSet-Cookie: c=3\r\n") != NULL,
+            "rewritten: %s", r->head);
+    presp_free(r);
+    server_stop(s);
+    /* without the lines, as the upstream sent them */
+    s = py_server(mpm, u, "", "");
+    r = once(s->port, get("/py/cookies"), 5000);
+    hassert(r->status == 200 &&
+                strstr(r->head, "\r\nSet-Cookie: a=1; Path=/base/x; Domain=backend.internal; HttpOnly\r\n") !=
+                    NULL,
+            "as sent: %s", r->head);
+    presp_free(r);
+    server_stop(s);
+    pyup_stop(u);
+}
+
 /* A GET of target for Host host, as get() does. */
 static const char *get_host(const char *target, const char *host)
 {

@@ -143,6 +143,29 @@ Test(proxy_conf, apache_worker_parameters)
     conftest_expect_refused(HEAD, "ProxyRequests On\n",
                             "ProxyRequests On (a forward proxy) is not supported: only reverse proxying");
     conftest_expect_refused(HEAD, "ProxyRequests\n", "ProxyRequests takes one argument, On or Off");
+    /* ProxyPassReverseCookiePath/-Domain: the main server's lines follow a vhost's own */
+    s = conftest_load_ok(HEAD,
+                         "ProxyPassReverseCookiePath /base/ /app/\n"
+                         "ProxyPassReverseCookieDomain backend.internal www.example.org\n"
+                         "<VirtualHost *:8080>\n  ServerName v\n  ProxyPassReverseCookiePath / /v/\n"
+                         "</VirtualHost>\n",
+                         NULL);
+    cr_assert_str_eq(s->proxy->cookie_paths->url, "/base/");
+    cr_assert_str_eq(s->proxy->cookie_paths->path, "/app/");
+    cr_assert_null(s->proxy->cookie_paths->next);
+    cr_assert_str_eq(s->proxy->cookie_domains->url, "backend.internal");
+    cr_assert_str_eq(s->proxy->cookie_domains->path, "www.example.org");
+    const struct proxy_conf *vp = s->vhosts->proxy;
+    cr_assert_str_eq(vp->cookie_paths->url, "/");
+    cr_assert_str_eq(vp->cookie_paths->next->url, "/base/");
+    cr_assert_str_eq(vp->cookie_domains->url, "backend.internal");
+    config_free(s);
+    conftest_expect_refused(HEAD, "ProxyPassReverseCookiePath /base/\n",
+                            "ProxyPassReverseCookiePath takes the upstream's path and the public one");
+    conftest_expect_refused(HEAD, "ProxyPassReverseCookieDomain a b interpolate\n",
+                            "interpolate: environment variables in these lines are not supported");
+    conftest_expect_refused(HEAD, "<Location /x/>\nProxyPassReverseCookiePath / /x/\n</Location>\n",
+                            "not allowed inside <Location>");
     /* Apache's <Proxy *> access control: said where it goes here */
     conftest_expect_refused(
         HEAD, "<Proxy *>\n  Require all granted\n</Proxy>\n",

@@ -186,6 +186,44 @@ Test(proxy_http, reverse_rewrites_redirects)
                      "http://10.0.0.3:82/login");
 }
 
+Test(proxy_http, reverse_rewrites_cookie_paths_and_domains)
+{
+    memset(&pc, 0, sizeof(pc));
+    /* ProxyPassReverseCookiePath /base/ /app/, then / /front/; ProxyPassReverseCookieDomain backend.internal
+     * www.example.org */
+    struct proxy_reverse p2 = {.url = "/", .url_len = 1, .path = "/front/"},
+                         p1 = {.url = "/base/", .url_len = 6, .path = "/app/", .next = &p2},
+                         d1 = {.url = "backend.internal", .url_len = 16, .path = "www.example.org"};
+    pc.cookie_paths = &p1;
+    pc.cookie_domains = &d1;
+    static const char *const cases[][2] = {
+        /* the first line whose path starts the cookie's replaces it whole, as Apache's */
+        {"sid=1; Path=/base/x; HttpOnly", "sid=1; Path=/app/; HttpOnly"},
+        {"sid=1; path=/base/", "sid=1; path=/app/"},
+        {"sid=1; Path=/other", "sid=1; Path=/front/"},
+        {"sid=1; Path=/bas", "sid=1; Path=/front/"},
+        /* the path is compared with case, the domain without */
+        {"sid=1; Domain=BACKEND.internal; Path=/base/", "sid=1; Domain=www.example.org; Path=/app/"},
+        {"sid=1;Path=/base/;Domain=backend.internal", "sid=1;Path=/app/;Domain=www.example.org"},
+        {"sid=1; Domain=other.example; Secure", "sid=1; Domain=other.example; Secure"},
+        /* the last of two Path attributes is the one a browser keeps */
+        {"sid=1; Path=/x; Path=/base/y", "sid=1; Path=/x; Path=/app/"},
+        /* no attributes, or a cookie named path: nothing to rewrite */
+        {"path=/base/", "path=/base/"},
+        {"path=/base/; Secure", "path=/base/; Secure"},
+        {"sid=1", "sid=1"},
+        {"sid=1; Path=", "sid=1; Path="},
+        {"sid=1; Expires=Wed, 21 Oct 2026 07:28:00 GMT; Path=/base/",
+         "sid=1; Expires=Wed, 21 Oct 2026 07:28:00 GMT; Path=/app/"},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+        cr_assert_str_eq(proxy_reverse_cookie(test_pool, &pc, cases[i][0]), cases[i][1], "%s", cases[i][0]);
+    /* with no line for it, a value is left as it is (the same string) */
+    pc.cookie_paths = NULL;
+    const char *v = "sid=1; Path=/base/";
+    cr_assert_eq(proxy_reverse_cookie(test_pool, &pc, v), v);
+}
+
 /* Feeds `in` in pieces of `step` bytes; returns the body gathered, NULL when the response was refused. */
 static char *parse(const char *in, size_t step, int head, struct proxy_resp *pr, int eof)
 {
