@@ -72,10 +72,9 @@ enum proxy_via { PROXY_VIA_UNSET = -1, PROXY_VIA_OFF, PROXY_VIA_ON, PROXY_VIA_FU
 struct proxy_conf {
     struct proxy_pass *passes;      /* in file order */
     struct proxy_reverse *reverses; /* in file order */
-    /* ProxyPassReverseCookiePath and -Domain, in file order: url is the upstream's path (domain), path ours
-     */
+    struct proxy_worker *workers;   /* every upstream (balancer members too), index 0 .. n_workers-1 */
+    /* ProxyPassReverseCookiePath, -Domain (file order): url the upstream's path (domain), path ours */
     struct proxy_reverse *cookie_paths, *cookie_domains;
-    struct proxy_worker *workers; /* every upstream (balancer members too), index 0 .. n_workers-1 */
     struct proxy_balancer *balancers;
     int n_workers;
     int preserve_host;       /* ProxyPreserveHost, Off */
