@@ -241,9 +241,30 @@ static struct proxy_balancer *section_balancer(struct server *s, const char **er
     return *t;
 }
 
+/*
+ * Outside <Proxy>, BalancerMember and ProxySet name their balancer first, as Apache's do ("ProxySet
+ * balancer://app lbmethod=bybusyness"): the line is applied as if it stood in that balancer's section.
+ */
+static const char *outside_section(struct server *s, const struct directive *d, int argc, char **argv,
+                                   const char *(*set)(struct server *, const struct directive *, int,
+                                                      char **))
+{
+    if (argc < 1 || strncasecmp(argv[0], "balancer://", 11) != 0)
+        return "outside <Proxy balancer://NAME> takes the balancer://NAME first";
+    char *name = pool_strdup(s->pool, argv[0]);
+    size_t len = strlen(name);
+    if (len > 11 && name[len - 1] == '/') /* "balancer://app/", as ProxyPass writes it */
+        name[len - 1] = '\0';
+    s->conf_section = name;
+    const char *msg = set(s, d, argc - 1, argv + 1);
+    s->conf_section = NULL;
+    return msg;
+}
+
 static const char *set_balancer_member(struct server *s, const struct directive *d, int argc, char **argv)
 {
-    (void)d;
+    if (s->conf_section == NULL)
+        return outside_section(s, d, argc, argv, set_balancer_member);
     const char *msg;
     struct proxy_balancer *b = section_balancer(s, &msg);
     if (b == NULL)
@@ -269,7 +290,8 @@ static const char *set_balancer_member(struct server *s, const struct directive 
 
 static const char *set_proxy_set(struct server *s, const struct directive *d, int argc, char **argv)
 {
-    (void)d;
+    if (s->conf_section == NULL)
+        return outside_section(s, d, argc, argv, set_proxy_set);
     const char *msg;
     struct proxy_balancer *b = section_balancer(s, &msg);
     if (b == NULL)
@@ -554,6 +576,8 @@ static const struct directive proxy_directives[] = {
     {"ProxyVia", set_via, 0, "Via headers: Off, On, Full, Block (Off)"},
     {"ProxyTimeout", set_timeout, 0, "seconds to wait for an upstream (Timeout)"},
     {"ProxyRequests", set_requests, 0, "forward proxying: Off (the default) only"},
+    {"BalancerMember", set_balancer_member, 0, "balancer://NAME, then a member's URL and parameters"},
+    {"ProxySet", set_proxy_set, 0, "balancer://NAME lbmethod=byrequests|bybusyness"},
     {"ProxyBuffering", set_flag, PC(buffering), "reads responses ahead and frees the upstream early (Off)"},
     {"ProxyBufferSize", set_bytes, PC(buffer_size), "bytes of a response read ahead in memory (65536)"},
     {"ProxyMaxTempFileSize", set_bytes, PC(max_temp_file), "then in a temporary file, at most (1073741824)"},

@@ -321,17 +321,24 @@ MPM_TEST(proxy, files_and_delay_from_httpd, .timeout = 60)
     server_stop(up);
 }
 
+/* A TCP socket bound to a free port of 127.0.0.1 (*port), not listening. */
+static int bound_socket(int *port)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in sin = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t len = sizeof(sin);
+    hassert(fd >= 0 && bind(fd, (struct sockaddr *)&sin, sizeof(sin)) == 0 &&
+                getsockname(fd, (struct sockaddr *)&sin, &len) == 0,
+            "bind: %s", strerror(errno));
+    *port = ntohs(sin.sin_port);
+    return fd;
+}
+
 MPM_TEST(proxy, errors_refused_and_timeouts, .timeout = 60)
 {
     struct pyup *u = pyup_start();
     /* a port bound but not listening, held for the whole test so that no server is given it: refused */
-    int dead_fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in sin = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    socklen_t slen = sizeof(sin);
-    hassert(bind(dead_fd, (struct sockaddr *)&sin, sizeof(sin)) == 0 &&
-                getsockname(dead_fd, (struct sockaddr *)&sin, &slen) == 0,
-            "bind: %s", strerror(errno));
-    int dead_port = ntohs(sin.sin_port);
+    int dead_port, dead_fd = bound_socket(&dead_port);
     char *conf = xasprintf("ProxyPass /py/ http://127.0.0.1:%d/ timeout=1 retry=0\n"
                            "ProxyPass /dead/ http://127.0.0.1:%d/ retry=0\n"
                            "ProxyPass /dead2/ http://127.0.0.1:%d/ retry=30\n",
@@ -1011,25 +1018,26 @@ static int tcp_timer_to(int port)
     return timer;
 }
 
-/* Apache's spellings of the worker parameters: connectiontimeout= in ms, keepalive=, enablereuse=, and
- * ProxyRequests Off. */
+/* Apache's spellings: connectiontimeout= in ms, keepalive=, enablereuse=, ProxyRequests Off, BalancerMember
+ * and ProxySet outside <Proxy>. */
 MPM_TEST(proxy, apache_worker_parameters, .timeout = 60)
 {
     struct pyup *u = pyup_start();
     /* an upstream whose accept queue is full (backlog 0, one connection waiting) drops new SYNs: a connect to
      * it hangs until connectiontimeout= */
-    int l = socket(AF_INET, SOCK_STREAM, 0), filler = socket(AF_INET, SOCK_STREAM, 0);
+    int port, l = bound_socket(&port), filler = socket(AF_INET, SOCK_STREAM, 0);
     struct sockaddr_in sin = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    socklen_t slen = sizeof(sin);
-    hassert(l >= 0 && filler >= 0 && bind(l, (struct sockaddr *)&sin, sizeof(sin)) == 0 &&
-                listen(l, 0) == 0 && getsockname(l, (struct sockaddr *)&sin, &slen) == 0 &&
-                connect(filler, (struct sockaddr *)&sin, sizeof(sin)) == 0,
+    sin.sin_port = htons((uint16_t)port);
+    hassert(filler >= 0 && listen(l, 0) == 0 && connect(filler, (struct sockaddr *)&sin, sizeof(sin)) == 0,
             "a listener with a full accept queue: %s", strerror(errno));
     char *conf =
         xasprintf("ProxyRequests Off\n"
                   "ProxyPass /hang/ http://127.0.0.1:%d/ connectiontimeout=300ms timeout=10 retry=0\n"
-                  "ProxyPass /py/ http://127.0.0.1:%d/ keepalive=On enablereuse=On\n",
-                  ntohs(sin.sin_port), u->port);
+                  "ProxyPass /py/ http://127.0.0.1:%d/ keepalive=On enablereuse=On\n"
+                  "BalancerMember balancer://pair http://127.0.0.1:%d/lb/\n"
+                  "ProxySet balancer://pair lbmethod=bybusyness\n"
+                  "ProxyPass /pair/ balancer://pair/\n",
+                  port, u->port, u->port);
     struct srv *s = server_start(mpm, conf);
     free(conf);
     long long t0 = now_ms();
@@ -1042,6 +1050,9 @@ MPM_TEST(proxy, apache_worker_parameters, .timeout = 60)
     hassert(status_of(s->port, get("/py/pooled")) == 200, "through the pool");
     int timer = tcp_timer_to(u->port);
     hassert(timer == 2, "the upstream connection's timer: %d, not keep-alive (2)", timer);
+    /* a balancer spelt outside its section */
+    hassert(status_of(s->port, get("/pair/x")) == 200 && pyup_count(u, " GET /lb/x ") == 1,
+            "through balancer://pair: %s", read_file(u->log, NULL));
     server_stop(s);
     /* keepalive= Off, the default: no timer on an idle connection */
     s = py_server(mpm, u, "", "");

@@ -224,11 +224,41 @@ Test(proxy_conf, balancers)
     config_free(s);
 }
 
+Test(proxy_conf, balancers_outside_their_section)
+{
+    /* Apache's other spelling: BalancerMember and ProxySet name the balancer first */
+    struct server *s =
+        conftest_load_ok(HEAD,
+                         "BalancerMember balancer://app http://127.0.0.1:9001/ loadfactor=2\n"
+                         "BalancerMember balancer://app/ http://127.0.0.1:9002/\n"
+                         "ProxySet balancer://app lbmethod=bybusyness\n"
+                         "<Proxy balancer://app>\n  BalancerMember http://127.0.0.1:9003/\n</Proxy>\n"
+                         "ProxyPass /app/ balancer://app/\n",
+                         NULL);
+    const struct proxy_balancer *b = s->proxy->balancers;
+    cr_assert_not_null(b);
+    cr_assert_null(b->next, "one balancer, however it is spelt");
+    cr_assert_str_eq(b->name, "balancer://app");
+    cr_assert_eq(b->n_members, 3);
+    cr_assert_eq(b->members[0]->loadfactor, 2);
+    cr_assert_str_eq(b->members[1]->url, "http://127.0.0.1:9002/");
+    cr_assert_eq(b->lbmethod, PROXY_LB_BYBUSYNESS);
+    cr_assert_eq(proxy_match(s->proxy, "/app/x")->balancer, b);
+    config_free(s);
+}
+
 Test(proxy_conf, balancer_errors)
 {
     conftest_expect_refused(HEAD, "ProxyPass /a/ balancer://nope/\n",
                             "test.conf:3: ProxyPass 'balancer://nope/': no <Proxy balancer://nope> section");
-    conftest_expect_refused(HEAD, "BalancerMember http://127.0.0.1/\n", "unknown directive 'BalancerMember'");
+    conftest_expect_refused(
+        HEAD, "BalancerMember http://127.0.0.1/\n",
+        "test.conf:3: BalancerMember outside <Proxy balancer://NAME> takes the balancer://NAME "
+        "first");
+    conftest_expect_refused(HEAD, "ProxySet lbmethod=bybusyness\n",
+                            "ProxySet outside <Proxy balancer://NAME>");
+    conftest_expect_refused(HEAD, "<Location /x/>\nProxySet balancer://b lbmethod=bybusyness\n</Location>\n",
+                            "not allowed inside <Location>");
     conftest_expect_refused(
         HEAD, "<Proxy http://x/>\nBalancerMember http://127.0.0.1/\n</Proxy>\n",
         "test.conf:4: BalancerMember inside <Proxy http://x/>: only <Proxy balancer://NAME>");
