@@ -313,8 +313,7 @@ static int px_client_head(struct request *r, struct px *px)
             continue;
         if (h->kind == PROXY_HDR_LOCATION)
             value = proxy_reverse(r->pool, px->pc, r, value);
-        else if ((px->pc->cookie_paths != NULL || px->pc->cookie_domains != NULL) &&
-                 strcasecmp(h->name, "Set-Cookie") == 0)
+        else if (h->kind == PROXY_HDR_SET_COOKIE)
             value = proxy_reverse_cookie(r->pool, px->pc, value);
         if (i == via_at && (value = pool_printf(r->pool, "%s, %s", value, via)) == NULL)
             return -1;

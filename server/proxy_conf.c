@@ -361,6 +361,18 @@ static const char *set_proxy_pass(struct server *s, const struct directive *d, i
     return NULL;
 }
 
+/* Appends a mapping from the upstream's `theirs` (a URL, a cookie path or domain) to our `ours` to a list. */
+static void add_reverse(struct pool *p, struct proxy_reverse **list, const char *theirs, const char *ours)
+{
+    struct proxy_reverse *m = pool_calloc(p, sizeof(*m));
+    m->url = pool_strdup(p, theirs);
+    m->url_len = strlen(theirs);
+    m->path = pool_strdup(p, ours);
+    while (*list != NULL)
+        list = &(*list)->next;
+    *list = m;
+}
+
 static const char *set_proxy_pass_reverse(struct server *s, const struct directive *d, int argc, char **argv)
 {
     (void)d;
@@ -376,14 +388,7 @@ static const char *set_proxy_pass_reverse(struct server *s, const struct directi
     } else if (argc != 1) {
         return "takes a URL inside <Location>";
     }
-    struct proxy_reverse *rv = pool_calloc(s->pool, sizeof(*rv));
-    rv->path = pool_strdup(s->pool, path);
-    rv->url = pool_strdup(s->pool, argv[0]);
-    rv->url_len = strlen(argv[0]);
-    struct proxy_reverse **t = &pc->reverses;
-    while (*t != NULL)
-        t = &(*t)->next;
-    *t = rv;
+    add_reverse(s->pool, &pc->reverses, argv[0], path);
     return NULL;
 }
 
@@ -398,14 +403,7 @@ static const char *set_cookie_map(struct server *s, const struct directive *d, i
     if (argc != 2)
         return d->offset == PC(cookie_paths) ? "takes the upstream's path and the public one"
                                              : "takes the upstream's domain and the public one";
-    struct proxy_reverse *m = pool_calloc(s->pool, sizeof(*m));
-    m->url = pool_strdup(s->pool, argv[0]);
-    m->url_len = strlen(argv[0]);
-    m->path = pool_strdup(s->pool, argv[1]);
-    struct proxy_reverse **t = (struct proxy_reverse **)((char *)pc + d->offset);
-    while (*t != NULL)
-        t = &(*t)->next;
-    *t = m;
+    add_reverse(s->pool, (struct proxy_reverse **)((char *)pc + d->offset), argv[0], argv[1]);
     return NULL;
 }
 

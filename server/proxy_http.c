@@ -78,6 +78,8 @@ enum proxy_hdr proxy_header_kind_n(const char *name, size_t len)
     case 10:
         if (first == 'c')
             cand = "connection", kind = PROXY_HDR_CONNECTION;
+        else if (first == 's')
+            cand = "set-cookie", kind = PROXY_HDR_SET_COOKIE;
         else
             cand = "keep-alive", kind = PROXY_HDR_HOP;
         break;
@@ -307,6 +309,8 @@ static const char *cookie_map(const struct proxy_reverse *maps, const char *v, s
 const char *proxy_reverse_cookie(struct pool *p, const struct proxy_conf *pc, const char *value)
 {
     struct cookie_attr path = {0, 0, NULL}, domain = {0, 0, NULL};
+    if (pc->cookie_paths == NULL && pc->cookie_domains == NULL)
+        return value;
     /* the attributes follow the cookie's own name=value, which is never one of them (a cookie named "path")
      */
     const char *attrs = strchr(value, ';');

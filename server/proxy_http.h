@@ -28,7 +28,8 @@ enum proxy_hdr {
     PROXY_HDR_X_FORWARDED_HOST,
     PROXY_HDR_X_FORWARDED_SERVER,
     PROXY_HDR_VIA,
-    PROXY_HDR_LOCATION, /* Location, Content-Location, URI: rewritten by ProxyPassReverse */
+    PROXY_HDR_LOCATION,   /* Location, Content-Location, URI: rewritten by ProxyPassReverse */
+    PROXY_HDR_SET_COOKIE, /* rewritten by ProxyPassReverseCookiePath and -Domain */
 };
 
 enum proxy_hdr proxy_header_kind(const char *name);

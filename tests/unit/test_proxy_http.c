@@ -72,6 +72,9 @@ Test(proxy_http, header_kinds)
     cr_assert_eq(proxy_header_kind("Location"), PROXY_HDR_LOCATION);
     cr_assert_eq(proxy_header_kind("Content-Location"), PROXY_HDR_LOCATION);
     cr_assert_eq(proxy_header_kind("uri"), PROXY_HDR_LOCATION);
+    cr_assert_eq(proxy_header_kind("Set-Cookie"), PROXY_HDR_SET_COOKIE);
+    cr_assert_eq(proxy_header_kind("set-cookiE"), PROXY_HDR_SET_COOKIE);
+    cr_assert_eq(proxy_header_kind("Set-Cookie2"), PROXY_HDR_OTHER);
     cr_assert_eq(proxy_header_kind("Proxy-Connection"), PROXY_HDR_HOP);
     cr_assert_eq(proxy_header_kind("Keep-Alive"), PROXY_HDR_HOP);
     cr_assert_eq(proxy_header_kind("CONNECTION"), PROXY_HDR_CONNECTION);
