@@ -157,7 +157,7 @@ static int on_response_complete(llhttp_t *p)
  * request is read as having its body: only the inputs' own framing is known here). */
 static void find_ends(struct upstream *u)
 {
-    static llhttp_settings_t settings;
+    llhttp_settings_t settings;
     llhttp_settings_init(&settings);
     settings.on_message_complete = on_response_complete;
     llhttp_t parser;
