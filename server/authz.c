@@ -1,13 +1,14 @@
 /*
  * Access control with Apache 2.4's syntax and semantics (mod_authz_core, mod_authz_host).
  *
- * A <Location>'s rule is a tree: the section itself is an implicit <RequireAny>, each container a node whose
- * children are its Require lines and inner containers. A line grants or denies; a container combines its
- * children as Apache's apply_authz_sections() does: <RequireAll> denies at the first child that denies and
- * grants when some child granted, <RequireAny> grants at the first child that grants; <RequireNone> is a
- * negated <RequireAny>. Negation turns "granted" into "denied" and "denied" into NEUTRAL, never into
- * "granted": a `Require not` can only take access away, so it must sit in a <RequireAll> next to a line that
- * grants, and the configuration refuses it anywhere else (as Apache does). A rule that ends NEUTRAL refuses.
+ * A <Location>'s (or <Proxy>'s) rule is a tree: the section itself is an implicit <RequireAny>, each
+ * container a node whose children are its Require lines and inner containers. A line grants or denies; a
+ * container combines its children as Apache's apply_authz_sections() does: <RequireAll> denies at the first
+ * child that denies and grants when some child granted, <RequireAny> grants at the first child that grants;
+ * <RequireNone> is a negated <RequireAny>. Negation turns "granted" into "denied" and "denied" into NEUTRAL,
+ * never into "granted": a `Require not` can only take access away, so it must sit in a <RequireAll> next to a
+ * line that grants, and the configuration refuses it anywhere else (as Apache does). A rule that ends NEUTRAL
+ * refuses.
  *
  * Addresses follow APR's apr_ipsubnet_create()/apr_ipsubnet_test(): ADDR, ADDR/BITS (1..32 or 1..128),
  * IPv4 ADDR/NETMASK, and the partial IPv4 forms `10.1` and `10.1.` (10.1.0.0/16) without a mask. A client
@@ -249,10 +250,15 @@ static int uses_local(const struct node *n)
     return 0;
 }
 
+int authz_uses_local(const struct authz *rule)
+{
+    return rule != NULL && uses_local(&rule->root);
+}
+
 static int locations_need_local(const struct location *l)
 {
     for (; l != NULL; l = l->next)
-        if (l->authz != NULL && uses_local(&l->authz->root))
+        if (authz_uses_local(l->authz))
             return 1;
     return 0;
 }
@@ -320,7 +326,7 @@ int authz_directive(const char *name)
 static const char *where(struct pool *p, const struct node *n)
 {
     if (n->type == NULL)
-        return "<Location> (an implicit <RequireAny>)";
+        return "its section (an implicit <RequireAny>)";
     return pool_printf(p, "<%s> (line %d)", n->type->name, n->line);
 }
 
@@ -443,37 +449,37 @@ static int close_container(struct authz *a, const struct container *type, const 
     return 0;
 }
 
-int authz_config_line(struct pool *p, struct location *loc, const char *file, int line, int argc, char **argv,
+int authz_config_line(struct pool *p, struct authz **rule, const char *file, int line, int argc, char **argv,
                       struct errbuf *err)
 {
     int closing = 0;
     const struct container *type = container_of(argv[0], &closing);
 
-    if (loc == NULL) {
+    if (rule == NULL) {
         if (type != NULL)
-            return errbuf_set(err, "%s:%d: <%s%s> is only allowed inside <Location>", file, line,
+            return errbuf_set(err, "%s:%d: <%s%s> is only allowed inside <Location> or <Proxy>", file, line,
                               closing ? "/" : "", type->name);
-        return errbuf_set(err, "%s:%d: Require is only allowed inside <Location>", file, line);
+        return errbuf_set(err, "%s:%d: Require is only allowed inside <Location> or <Proxy>", file, line);
     }
-    if (loc->authz == NULL) {
+    if (*rule == NULL) {
         struct authz *a = pool_calloc(p, sizeof(*a));
         if (a == NULL)
             return errbuf_set(err, "%s:%d: out of memory", file, line);
         a->root.kind = NODE_OR;
         a->root.tail = &a->root.first;
         a->open = &a->root;
-        loc->authz = a;
+        *rule = a;
     }
     if (type == NULL)
-        return require_line(p, loc->authz, file, line, argc, argv, err);
+        return require_line(p, *rule, file, line, argc, argv, err);
     if (closing)
-        return close_container(loc->authz, type, file, line, argc, err);
-    return open_container(p, loc->authz, type, file, line, argc, argv, err);
+        return close_container(*rule, type, file, line, argc, err);
+    return open_container(p, *rule, type, file, line, argc, argv, err);
 }
 
-int authz_config_end(const struct location *loc, struct errbuf *err)
+int authz_config_end(const struct authz *rule, struct errbuf *err)
 {
-    const struct node *open = loc->authz != NULL ? loc->authz->open : NULL;
+    const struct node *open = rule != NULL ? rule->open : NULL;
     if (open != NULL && open->type != NULL)
         return errbuf_set(err, "%s:%d: <%s> section is not closed", open->file, open->line, open->type->name);
     return 0;

@@ -5,7 +5,8 @@
  *
  * The rule of a request is the one of the longest matching <Location> that has Require lines (the same
  * longest-prefix choice that picks its handler); a section without any inherits the rule of the next shorter
- * one. A path no rule covers is granted, as in Apache without authorization directives.
+ * one. A path no rule covers is granted, as in Apache without authorization directives. A <Proxy URL> section
+ * holds a rule of the same kind for the URLs a request is proxied to (server/proxy.c applies it).
  */
 #ifndef HTTPD_AUTHZ_H
 #define HTTPD_AUTHZ_H
@@ -25,14 +26,18 @@ enum authz_result { AUTHZ_DENIED, AUTHZ_GRANTED, AUTHZ_NEUTRAL };
 int authz_directive(const char *name);
 
 /*
- * Applies one such line (argv[0] is its name as written) to loc, NULL when the line is outside <Location>.
- * Returns 0, or -1 with err holding "file:line: message".
+ * Applies one such line (argv[0] is its name as written) to the rule in *rule (NULL until the section's
+ * first such line), where rule is the slot of a <Location>'s or a <Proxy>'s rule, or NULL when the line is
+ * outside both. Returns 0, or -1 with err holding "file:line: message".
  */
-int authz_config_line(struct pool *p, struct location *loc, const char *file, int line, int argc, char **argv,
+int authz_config_line(struct pool *p, struct authz **rule, const char *file, int line, int argc, char **argv,
                       struct errbuf *err);
 
-/* At </Location>: every container must be closed. Returns 0, or -1 with err naming the open one. */
-int authz_config_end(const struct location *loc, struct errbuf *err);
+/* At the section's end: every container must be closed. Returns 0, or -1 with err naming the open one. */
+int authz_config_end(const struct authz *rule, struct errbuf *err);
+
+/* Whether the rule has `Require local` somewhere (see authz_needs_local_addr()). */
+int authz_uses_local(const struct authz *rule);
 
 /*
  * Whether some rule of s (of the main server or a vhost) has `Require local`, which needs the connection's

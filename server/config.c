@@ -710,6 +710,7 @@ struct section {
     struct location *location;
     const struct config_module *module; /* SEC_MODULE: whose section */
     char *arg;
+    struct authz **rule; /* SEC_MODULE: the slot its Require lines went to; NULL before the first */
 };
 
 /* The module whose own section "<NAME" (or "</NAME>" when closing) is, or NULL. */
@@ -763,6 +764,12 @@ static int module_present(const struct server *s, const char *name)
 /* The argument of "<Section arg>", without the '>' (a copy: the lines may be applied again). */
 static int section_arg(struct pool *p, const struct conf_line *l, char **out)
 {
+    /* "<Location "/a b/">" and "<Location /x/ >" split into the argument and a lone '>', as Apache takes them
+     */
+    if (l->argc == 3 && strcmp(l->argv[2], ">") == 0 && l->argv[1][0] != '\0') {
+        *out = pool_strdup(p, l->argv[1]);
+        return *out != NULL ? 0 : -1;
+    }
     if (l->argc != 2)
         return -1;
     size_t n = strlen(l->argv[1]);
@@ -936,7 +943,8 @@ static int apply(struct server *s, const struct config_module *const *modules, s
             enum section_kind k = strcasecmp(name, "</IfModule>") == 0 ? SEC_IFMODULE : SEC_LOCATION;
             if (depth == 0 || stack[depth - 1].kind != k)
                 return errbuf_set(err, "%s:%d: %s without matching opening section", l->file, l->line, name);
-            if (stack[depth - 1].location != NULL && authz_config_end(stack[depth - 1].location, err) < 0)
+            if (stack[depth - 1].location != NULL &&
+                authz_config_end(stack[depth - 1].location->authz, err) < 0)
                 return -1;
             depth--;
             active = 1;
@@ -959,12 +967,15 @@ static int apply(struct server *s, const struct config_module *const *modules, s
             sec->active = 1;
             sec->location = NULL;
             sec->module = secmod;
+            sec->rule = NULL;
             open_at[depth++] = l;
             continue;
         }
         if ((secmod = section_module(modules, name, 1)) != NULL) {
             if (depth == 0 || stack[depth - 1].kind != SEC_MODULE || stack[depth - 1].module != secmod)
                 return errbuf_set(err, "%s:%d: %s without matching opening section", l->file, l->line, name);
+            if (stack[depth - 1].rule != NULL && authz_config_end(*stack[depth - 1].rule, err) < 0)
+                return -1;
             depth--;
             continue;
         }
@@ -980,21 +991,31 @@ static int apply(struct server *s, const struct config_module *const *modules, s
             continue;
         }
         struct location *loc = NULL;
-        const struct section *modsec = NULL;
+        struct section *modsec = NULL;
         for (int i = 0; i < depth; i++) {
             if (stack[i].kind == SEC_LOCATION)
                 loc = stack[i].location;
             if (stack[i].kind == SEC_MODULE)
                 modsec = &stack[i];
         }
+        if (modsec != NULL && authz_directive(name) && modsec->module->section_authz != NULL) {
+            const char *msg = NULL;
+            if (modsec->rule == NULL) { /* the section's first: the module makes its rule's slot */
+                s->conf_section = modsec->arg;
+                modsec->rule = modsec->module->section_authz(s, &msg);
+                s->conf_section = NULL;
+                if (modsec->rule == NULL)
+                    return errbuf_set(err, "%s:%d: %s %s", l->file, l->line, name, msg);
+            }
+            if (authz_config_line(s->pool, modsec->rule, l->file, l->line, l->argc, l->argv, err) < 0)
+                return -1;
+            continue;
+        }
         if (modsec != NULL) {
             const struct directive *d = find_directive(modsec->module->section_directives, name);
             if (d == NULL)
-                return errbuf_set(err, "%s:%d: %s is not allowed inside <%s>%s", l->file, l->line, name,
-                                  modsec->module->section,
-                                  authz_directive(name) ? " (who may reach a path, proxied or not: Require "
-                                                          "inside <Location /path/>)"
-                                                        : "");
+                return errbuf_set(err, "%s:%d: %s is not allowed inside <%s>", l->file, l->line, name,
+                                  modsec->module->section);
             s->conf_section = modsec->arg;
             const char *msg = d->set(s, d, l->argc - 1, l->argv + 1);
             s->conf_section = NULL;
@@ -1003,7 +1024,8 @@ static int apply(struct server *s, const struct config_module *const *modules, s
             continue;
         }
         if (authz_directive(name)) {
-            if (authz_config_line(s->pool, loc, l->file, l->line, l->argc, l->argv, err) < 0)
+            if (authz_config_line(s->pool, loc != NULL ? &loc->authz : NULL, l->file, l->line, l->argc,
+                                  l->argv, err) < 0)
                 return -1;
             continue;
         }

@@ -75,6 +75,10 @@ struct config_module {
      * allowed inside it: while one is applied there, s->conf_section is ARG. NULL: none. */
     const char *section;
     const struct directive *section_directives;
+    /* Where Require lines (and <RequireAll> ...) inside its section go, as mod_proxy's <Proxy URL>: the slot
+     * of that section's rule (s->conf_section is its argument), or NULL with *err saying why not. NULL: they
+     * are not allowed there. */
+    struct authz **(*section_authz)(struct server *s, const char **err);
 };
 
 /* Command-line input to config_load(). */

@@ -27,6 +27,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "authz.h"
 #include "handler.h"
 #include "http.h"
 #include "log.h"
@@ -582,6 +583,29 @@ static enum handler_result proxy_resume(struct request *r)
     return px_recv(r, px);
 }
 
+/*
+ * Whether a <Proxy URL> section lets r through to the URL pp maps it to: 0, or the status that answers it
+ * (403; 500 when out of memory). As Apache merges them, the rule of the last section that matches the URL
+ * decides, unless a <Location> with Require lines covers r's path (its rule, which the core has checked,
+ * replaces the section's). A refusal is logged as authz_check()'s, with the URL.
+ */
+static int px_refused(struct request *r, const struct proxy_conf *pc, const struct proxy_pass *pp)
+{
+    if (pc->sections == NULL || authz_for(r->vhost, r->path) != NULL)
+        return 0;
+    const char *url = proxy_target_url(r, pp);
+    if (url == NULL)
+        return 500;
+    const struct authz *rule = proxy_section_rule(pc, url);
+    if (rule == NULL || authz_eval(rule, r) == AUTHZ_GRANTED)
+        return 0;
+    char peer[HTTP_PEER_TEXT];
+    log_verror(r->vhost, LOG_ERR, "authz_core",
+               "[client %s] AH01630: client denied by server configuration: proxy:%s",
+               http_peer_text(r, peer), url);
+    return 403;
+}
+
 static enum handler_result proxy_handle(struct request *r)
 {
     const struct proxy_conf *pc = r->vhost->proxy;
@@ -589,6 +613,9 @@ static enum handler_result proxy_handle(struct request *r)
     struct px *px = pool_calloc(r->pool, sizeof(*px));
     if (px == NULL || pp == NULL)
         return http_resp_error(r, 500), HANDLER_DONE;
+    int refused = px_refused(r, pc, pp);
+    if (refused != 0)
+        return http_resp_error(r, refused), HANDLER_DONE;
     px->pc = pc;
     px->reg = r->server->proxy;
     px->pp = pp;

@@ -14,6 +14,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "authz.h"
 #include "config.h"
 #include "pool.h"
 #include "proxy_conf.h"
@@ -228,8 +229,7 @@ static struct proxy_balancer *section_balancer(struct server *s, const char **er
         return NULL;
     }
     if (strncasecmp(name, "balancer://", 11) != 0 || name[11] == '\0' || strchr(name + 11, '/') != NULL) {
-        *err = pool_printf(s->pool, "inside <Proxy %s>: only <Proxy balancer://NAME> sections are supported",
-                           name);
+        *err = pool_printf(s->pool, "is only allowed inside <Proxy balancer://NAME>, not <Proxy %s>", name);
         return NULL;
     }
     struct proxy_balancer **t = &pc->balancers;
@@ -481,6 +481,24 @@ static void settle_worker(struct proxy_worker *wk, const struct proxy_conf *pc)
         wk->max = PROXY_DEFAULT_MAX;
 }
 
+/* A <Proxy URL> section's rule, made at its first Require line (config.h's section_authz): in the settings of
+ * the server the section is in, after the sections before it. */
+static struct authz **section_authz(struct server *s, const char **err)
+{
+    struct proxy_conf *pc = conf_of(s);
+    struct proxy_section *ps = pc != NULL ? pool_calloc(s->pool, sizeof(*ps)) : NULL;
+    if (ps == NULL || (ps->pattern = pool_strdup(s->pool, s->conf_section)) == NULL) {
+        *err = "out of memory";
+        return NULL;
+    }
+    ps->wildcard = strpbrk(ps->pattern, "*?[") != NULL;
+    struct proxy_section **t = &pc->sections;
+    while (*t != NULL)
+        t = &(*t)->next;
+    *t = ps;
+    return &ps->authz;
+}
+
 /* Copies of the main server's ProxyPass (ProxyPassReverse) lines after a vhost's own, as Apache merges a
  * server's lines with the main server's (its own win a tie of equal prefixes). */
 static void append_passes(struct pool *p, struct proxy_pass **own, const struct proxy_pass *base)
@@ -528,6 +546,14 @@ static void merge_vhost(struct pool *p, struct proxy_conf *vp, const struct prox
     for (const struct proxy_pass *pp = vp->passes; pp != NULL; pp = pp->next)
         if (pp->worker != NULL)
             settle_worker(pp->worker, vp);
+    /* the main server's sections first: a vhost's own, later, win */
+    struct proxy_section *own = vp->sections, **t = &vp->sections;
+    for (const struct proxy_section *ps = pc->sections; ps != NULL; ps = ps->next, t = &(*t)->next) {
+        if ((*t = pool_alloc(p, sizeof(**t))) == NULL)
+            return;
+        **t = *ps;
+    }
+    *t = own;
     append_passes(p, &vp->passes, pc->passes);
     append_reverses(p, &vp->reverses, pc->reverses);
     append_reverses(p, &vp->cookie_paths, pc->cookie_paths);
@@ -558,6 +584,12 @@ static int check_config(struct server *s, struct warnings *w, struct errbuf *err
     }
     for (struct proxy_worker *wk = pc->workers; wk != NULL; wk = wk->next)
         settle_worker(wk, pc);
+    /* a <Proxy> section's Require local needs the connection's own address, as a <Location>'s does */
+    for (const struct proxy_section *ps = pc->sections; ps != NULL; ps = ps->next)
+        s->need_local_addr |= authz_uses_local(ps->authz);
+    for (const struct vhost *v = s->vhosts; v != NULL; v = v->next)
+        for (const struct proxy_section *ps = v->proxy->sections; ps != NULL; ps = ps->next)
+            s->need_local_addr |= authz_uses_local(ps->authz);
     return 0;
 }
 
@@ -601,4 +633,5 @@ const struct config_module proxy_module = {
     .location_directives = proxy_location_directives,
     .section = "Proxy",
     .section_directives = proxy_section_directives,
+    .section_authz = section_authz,
 };

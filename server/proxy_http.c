@@ -170,6 +170,36 @@ static int request_hop_by_hop(const struct request *r, enum proxy_hdr kind, cons
     return 0;
 }
 
+/* base (the upstream's path), then the rest of r's after pp's prefix, encoded again, then ?query: "/app/" +
+ * "x" for /app/x under ProxyPass /app/ .../app/ */
+static void put_target(struct pbuf *b, const struct request *r, const struct proxy_pass *pp, const char *base)
+{
+    const char *rest = r->path + pp->len;
+    size_t len = strlen(base);
+    pbuf_put(b, base, len);
+    if (len > 0 && base[len - 1] == '/' && *rest == '/')
+        rest++;
+    put_encoded(b, rest);
+    if (r->query != NULL) {
+        PUT_LIT(b, "?");
+        put_str(b, r->query);
+    }
+}
+
+char *proxy_target_url(const struct request *r, const struct proxy_pass *pp)
+{
+    struct pbuf b = {.pool = r->pool};
+    if (pp->balancer != NULL) {
+        put_str(&b, pp->balancer->name);
+        put_target(&b, r, pp, "/");
+    } else {
+        PUT_LIT(&b, "http://");
+        put_str(&b, pp->worker->hostport);
+        put_target(&b, r, pp, pp->worker->path);
+    }
+    return b.failed ? NULL : b.p;
+}
+
 char *proxy_request_head(const struct request *r, const struct proxy_conf *pc, const struct proxy_pass *pp,
                          const struct proxy_worker *w, size_t *len)
 {
@@ -181,17 +211,7 @@ char *proxy_request_head(const struct request *r, const struct proxy_conf *pc, c
 
     put_str(&b, r->method_name);
     PUT_LIT(&b, " ");
-    /* the worker's path, then the rest of ours: "/app/" + "x" for /app/x under ProxyPass /app/ .../app/ */
-    const char *rest = r->path + pp->len;
-    size_t wlen = strlen(w->path);
-    pbuf_put(&b, w->path, wlen);
-    if (wlen > 0 && w->path[wlen - 1] == '/' && *rest == '/')
-        rest++;
-    put_encoded(&b, rest);
-    if (r->query != NULL) {
-        PUT_LIT(&b, "?");
-        put_str(&b, r->query);
-    }
+    put_target(&b, r, pp, w->path);
     PUT_LIT(&b, " HTTP/1.1\r\nHost: ");
     put_str(&b, pc->preserve_host && r->host != NULL ? r->host : w->hostport);
     PUT_LIT(&b, "\r\n");

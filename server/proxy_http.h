@@ -51,6 +51,11 @@ int proxy_hop_by_hop(enum proxy_hdr kind, const char *name, const char *connecti
 char *proxy_request_head(const struct request *r, const struct proxy_conf *pc, const struct proxy_pass *pp,
                          const struct proxy_worker *w, size_t *len);
 
+/* The URL pp maps r to, as <Proxy URL> sections match it: "http://" Host, the upstream path as in the
+ * request head, ?query; "balancer://NAME/" and the rest of the path for a balancer. NULL when out of memory.
+ */
+char *proxy_target_url(const struct request *r, const struct proxy_pass *pp);
+
 /*
  * ProxyPassReverse: when `value` (a Location, Content-Location or URI) starts with one of pc's upstream URLs,
  * the same with that part replaced by the client-facing URL (http://Host + path); else value itself.

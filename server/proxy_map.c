@@ -1,6 +1,7 @@
 /*
- * Which ProxyPass covers a path (proxy_map.h).
+ * Which ProxyPass covers a path, which <Proxy> section an upstream URL (proxy_map.h).
  */
+#include <fnmatch.h>
 #include <string.h>
 
 #include "proxy_map.h"
@@ -15,4 +16,14 @@ const struct proxy_pass *proxy_match(const struct proxy_conf *pc, const char *pa
         if (strncmp(path, pp->prefix, pp->len) == 0 && (best == NULL || pp->len > best->len))
             best = pp;
     return best != NULL && (best->worker != NULL || best->balancer != NULL) ? best : NULL;
+}
+
+const struct authz *proxy_section_rule(const struct proxy_conf *pc, const char *url)
+{
+    const struct authz *rule = NULL;
+    for (const struct proxy_section *ps = pc->sections; ps != NULL; ps = ps->next)
+        if (ps->wildcard ? fnmatch(ps->pattern, url, 0) == 0
+                         : strncmp(url, ps->pattern, strlen(ps->pattern)) == 0)
+            rule = ps->authz;
+    return rule;
 }

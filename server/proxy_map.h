@@ -1,14 +1,16 @@
 /*
  * The reverse proxy's map (Apache's mod_proxy): the settings of a server (struct proxy_conf), its upstreams,
- * balancers, ProxyPass and ProxyPassReverse lines, and which ProxyPass covers a path. Below the
- * configuration: what the handler registry asks (proxy_match) needs nothing of how the directives are read
- * (server/proxy_conf.c).
+ * balancers, ProxyPass and ProxyPassReverse lines and <Proxy URL> sections, which ProxyPass covers a path
+ * and which section an upstream URL. Below the configuration: what the handler registry asks (proxy_match)
+ * needs nothing of how the directives are read (server/proxy_conf.c).
  */
 #ifndef HTTPD_PROXY_MAP_H
 #define HTTPD_PROXY_MAP_H
 
 #include <stddef.h>
 #include <sys/socket.h>
+
+struct authz;
 
 /* An upstream (Apache's "worker"): the URL's address and path, and its parameters. */
 struct proxy_worker {
@@ -61,6 +63,14 @@ struct proxy_reverse {
     struct proxy_reverse *next;
 };
 
+/* A <Proxy URL> section with Require lines: who may have requests proxied to the URLs it matches. */
+struct proxy_section {
+    char *pattern;       /* "http://127.0.0.1:9000/admin/", "balancer://app", "*" */
+    int wildcard;        /* it has * ? or [: matched as fnmatch(3) does, '/' included; else a prefix */
+    struct authz *authz; /* its rule (server/authz.h) */
+    struct proxy_section *next;
+};
+
 enum proxy_via { PROXY_VIA_UNSET = -1, PROXY_VIA_OFF, PROXY_VIA_ON, PROXY_VIA_FULL, PROXY_VIA_BLOCK };
 
 /*
@@ -76,6 +86,7 @@ struct proxy_conf {
     /* ProxyPassReverseCookiePath, -Domain (file order): url the upstream's path (domain), path ours */
     struct proxy_reverse *cookie_paths, *cookie_domains;
     struct proxy_balancer *balancers;
+    struct proxy_section *sections; /* the main server's, then a vhost's own: the last that matches decides */
     int n_workers;
     int preserve_host;       /* ProxyPreserveHost, Off */
     int add_headers;         /* ProxyAddHeaders, On */
@@ -89,5 +100,11 @@ struct proxy_conf {
 /* The ProxyPass that covers `path`: the longest prefix; NULL when none, or when the longest is a `!`. It has
  * a worker or a balancer. */
 const struct proxy_pass *proxy_match(const struct proxy_conf *pc, const char *path);
+
+/*
+ * The rule for a request proxied to `url` ("http://host:port/path?query", "balancer://NAME/path"), as
+ * Apache's <Proxy> sections merge: that of the last section whose pattern matches it; NULL when none does.
+ */
+const struct authz *proxy_section_rule(const struct proxy_conf *pc, const char *url);
 
 #endif

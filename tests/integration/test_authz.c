@@ -218,7 +218,7 @@ MPM_TEST(authz, bad_configuration, .timeout = 30)
         {"<Location /x>\n  Require nobody\n</Location>\n", ":%d: Require: unknown provider 'nobody'"},
         {"<Location /x>\n  <RequireAll>\n    Require all granted\n</Location>\n",
          ":%d: <RequireAll> section is not closed"},
-        {"Require local\n", ":%d: Require is only allowed inside <Location>"},
+        {"Require local\n", ":%d: Require is only allowed inside <Location> or <Proxy>"},
     };
     struct srv *s = server_new(mpm, NULL);
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {

@@ -443,7 +443,7 @@ Test(authz, errors_name_file_line_and_directive)
         {"<Location /x>\nRequire ip www.example.com\n</Location>\n",
          ":3: Require ip 'www.example.com' is not an IP address"},
         {"<Location /x>\nRequire not ip 10.0.0.1\n</Location>\n",
-         ":3: Require not has no effect in <Location> (an implicit <RequireAny>)"},
+         ":3: Require not has no effect in its section (an implicit <RequireAny>)"},
         {"<Location /x>\n<RequireAny>\nRequire all granted\nRequire not ip "
          "10.0.0.1\n</RequireAny>\n</Location>\n",
          ":5: Require not has no effect in <RequireAny> (line 3)"},
@@ -451,7 +451,7 @@ Test(authz, errors_name_file_line_and_directive)
          "</Location>\n",
          ":5: Require not has no effect in <RequireNone> (line 4)"},
         {"<Location /x>\n<RequireNone>\nRequire ip 10.0.0.1\n</RequireNone>\n</Location>\n",
-         ":3: <RequireNone> has no effect in <Location> (an implicit <RequireAny>)"},
+         ":3: <RequireNone> has no effect in its section (an implicit <RequireAny>)"},
         {"<Location /x>\n<RequireAll>\nRequire not ip 10.0.0.1\n</RequireAll>\n</Location>\n",
          ":3: <RequireAll> contains only negative Require lines"},
         {"<Location /x>\n<RequireAll>\n</RequireAll>\n</Location>\n",
@@ -463,9 +463,9 @@ Test(authz, errors_name_file_line_and_directive)
         {"<Location /x>\nRequire all granted\n</RequireAll>\n</Location>\n",
          ":4: </RequireAll> without matching <RequireAll>"},
         {"<Location /x>\n<RequireAll x>\n</Location>\n", ":3: <RequireAll> takes no arguments"},
-        {"Require all granted\n", ":2: Require is only allowed inside <Location>"},
+        {"Require all granted\n", ":2: Require is only allowed inside <Location> or <Proxy>"},
         {"<RequireAll>\nRequire all granted\n</RequireAll>\n",
-         ":2: <RequireAll> is only allowed inside <Location>"},
+         ":2: <RequireAll> is only allowed inside <Location> or <Proxy>"},
         {"<RequireAllx>\n", ":2: unknown section '<RequireAllx>'"},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {

@@ -203,6 +203,27 @@ Test(config, locations_and_handlers)
     config_free(s);
 }
 
+/* Apache's quoted section arguments, '>' after the quote or apart: <Location "/server-status"> */
+Test(config, quoted_section_arguments)
+{
+    struct server *s = load("Listen 8080\nMPM event\n<Location \"/a b/\">\n  SetHandler static\n</Location>\n"
+                            "<Location '/c/' >\n  SetHandler static\n</Location>\n"
+                            "<Location /d/ >\n  SetHandler static\n</Location>\n"
+                            "<IfModule \"mpm_event_module\">\n  StartServers 3\n</IfModule>\n");
+    const char *want[] = {"/a b/", "/c/", "/d/"};
+    for (int i = 0; i < 3; i++) {
+        const struct location *l = s->main.locations;
+        while (l != NULL && strcmp(l->path, want[i]) != 0)
+            l = l->next;
+        cr_assert_not_null(l, "no <Location %s>", want[i]);
+    }
+    cr_assert_eq(s->mpm_conf.start_servers, 3);
+    config_free(s);
+    refused("Listen 8080\n<Location \"/x/\" \"/y/\">\n</Location>\n",
+            "test.conf:2: <Location> takes one argument");
+    refused("Listen 8080\n<Location \"\" >\n</Location>\n", "test.conf:2: <Location> takes one argument");
+}
+
 Test(config, ifmodule_follows_the_mpm)
 {
     struct server *s = load("Listen 8080\nMPM prefork\n"

@@ -166,11 +166,6 @@ Test(proxy_conf, apache_worker_parameters)
                             "interpolate: environment variables in these lines are not supported");
     conftest_expect_refused(HEAD, "<Location /x/>\nProxyPassReverseCookiePath / /x/\n</Location>\n",
                             "not allowed inside <Location>");
-    /* Apache's <Proxy *> access control: said where it goes here */
-    conftest_expect_refused(
-        HEAD, "<Proxy *>\n  Require all granted\n</Proxy>\n",
-        "test.conf:4: Require is not allowed inside <Proxy> (who may reach a path, proxied or "
-        "not: Require inside <Location /path/>)");
 }
 
 Test(proxy_conf, errors_name_file_and_line)
@@ -261,7 +256,7 @@ Test(proxy_conf, balancer_errors)
                             "not allowed inside <Location>");
     conftest_expect_refused(
         HEAD, "<Proxy http://x/>\nBalancerMember http://127.0.0.1/\n</Proxy>\n",
-        "test.conf:4: BalancerMember inside <Proxy http://x/>: only <Proxy balancer://NAME>");
+        "test.conf:4: BalancerMember is only allowed inside <Proxy balancer://NAME>, not <Proxy http://x/>");
     conftest_expect_refused(HEAD,
                             "<Proxy balancer://b>\nBalancerMember http://127.0.0.1/ loadfactor=0\n</Proxy>\n",
                             "'loadfactor=0': the value must be a number from 1 to 100");
@@ -360,5 +355,78 @@ Test(proxy_conf, a_proxy_directive_in_a_vhost_alone)
     cr_assert_null(proxy_match(nth_vhost(s, 1)->proxy, "/api/x"));
     cr_assert_null(proxy_match(s->main.proxy, "/api/x"));
     cr_assert_eq(proxy_match(nth_vhost(s, 0)->proxy, "/api/x")->worker->timeout, 30000, "Timeout 30");
+    config_free(s);
+}
+
+/* <Proxy URL> sections with Require lines: their patterns, which one a URL finds, the errors. */
+Test(proxy_conf, proxy_sections_with_require)
+{
+    struct server *s =
+        conftest_load_ok(HEAD,
+                         "<Proxy *>\n  Require all granted\n</Proxy>\n"
+                         "<Proxy \"http://127.0.0.1:9000/admin/\">\n"
+                         "  <RequireAll>\n    Require ip 10.0.0.0/8\n  </RequireAll>\n"
+                         "</Proxy>\n"
+                         "<Proxy balancer://app>\n"
+                         "  BalancerMember http://127.0.0.1:9001/\n  Require local\n"
+                         "</Proxy>\n"
+                         "<Proxy http://127.0.0.1:9000/[ab]*/x>\n  Require all denied\n</Proxy>\n"
+                         "<Proxy http://127.0.0.1:9002/>\n</Proxy>\n"
+                         "ProxyPass /app/ balancer://app/\n",
+                         NULL);
+    const struct proxy_conf *pc = s->proxy;
+    const struct proxy_section *all = pc->sections, *admin = all->next, *app = admin->next, *wild = app->next;
+    cr_assert_str_eq(all->pattern, "*");
+    cr_assert(all->wildcard && !admin->wildcard && !app->wildcard && wild->wildcard);
+    cr_assert_str_eq(admin->pattern, "http://127.0.0.1:9000/admin/",
+                     "the quotes are the file's, not the URL's");
+    cr_assert_null(wild->next, "a section without Require lines has no rule to keep");
+    cr_assert_eq(pc->balancers->n_members, 1, "a balancer's section is both");
+    cr_assert(s->need_local_addr, "Require local in a section needs the local address");
+    /* the last section that matches decides */
+    cr_assert_eq(proxy_section_rule(pc, "http://127.0.0.1:9000/"), all->authz);
+    cr_assert_eq(proxy_section_rule(pc, "http://127.0.0.1:9000/admin/x?y=1"), admin->authz);
+    cr_assert_eq(proxy_section_rule(pc, "http://127.0.0.1:9000/admin"), all->authz, "a prefix, not a path");
+    cr_assert_eq(proxy_section_rule(pc, "http://127.0.0.1:9000/HTTP/admin/"), all->authz);
+    cr_assert_eq(proxy_section_rule(pc, "balancer://app/x"), app->authz);
+    cr_assert_eq(proxy_section_rule(pc, "http://127.0.0.1:9000/b/c/x"), wild->authz, "* takes '/' too");
+    cr_assert_eq(proxy_section_rule(pc, "http://127.0.0.1:9000/c/x"), all->authz);
+    config_free(s);
+
+    /* without a section that matches, no rule */
+    s = conftest_load_ok(HEAD, "<Proxy http://a/>\n  Require all denied\n</Proxy>\n", NULL);
+    cr_assert_null(proxy_section_rule(s->proxy, "http://b/a"));
+    cr_assert_not_null(proxy_section_rule(s->proxy, "http://a/b"));
+    cr_assert(!s->need_local_addr);
+    config_free(s);
+
+    conftest_expect_refused(HEAD, "<Proxy *>\n  BalancerMember http://127.0.0.1/\n</Proxy>\n",
+                            "test.conf:4: BalancerMember is only allowed inside <Proxy balancer://NAME>, not "
+                            "<Proxy *>");
+    conftest_expect_refused(HEAD, "<Proxy *>\n  <RequireAll>\n    Require all granted\n</Proxy>\n",
+                            "test.conf:4: <RequireAll> section is not closed");
+    conftest_expect_refused(HEAD, "<Proxy *>\n  Require sometimes\n</Proxy>\n", "test.conf:4: Require");
+    conftest_expect_refused(HEAD, "<Proxy *>\n  Order allow,deny\n</Proxy>\n",
+                            "test.conf:4: Order is not allowed inside <Proxy>");
+}
+
+/* A <VirtualHost>'s sections come after the main server's, so that its own decide. */
+Test(proxy_conf, proxy_sections_in_virtual_hosts)
+{
+    struct server *s = conftest_load_ok(HEAD,
+                                        "<Proxy *>\n  Require all granted\n</Proxy>\n"
+                                        "<VirtualHost *:8080>\n  ServerName a.test\n"
+                                        "  <Proxy http://x/>\n    Require all denied\n  </Proxy>\n"
+                                        "</VirtualHost>\n"
+                                        "<VirtualHost *:8080>\n  ServerName b.test\n</VirtualHost>\n",
+                                        NULL);
+    const struct proxy_section *main_all = s->proxy->sections;
+    cr_assert_null(main_all->next, "the vhost's section is its own");
+    const struct proxy_conf *a = nth_vhost(s, 0)->proxy, *b = nth_vhost(s, 1)->proxy;
+    cr_assert_str_eq(a->sections->pattern, "*");
+    cr_assert_str_eq(a->sections->next->pattern, "http://x/");
+    cr_assert_eq(proxy_section_rule(a, "http://x/1"), a->sections->next->authz);
+    cr_assert_eq(proxy_section_rule(a, "http://y/1"), main_all->authz);
+    cr_assert_eq(proxy_section_rule(b, "http://x/1"), main_all->authz);
     config_free(s);
 }

@@ -145,6 +145,22 @@ Test(proxy_http, request_head_filters_and_adds)
                                  "X-Forwarded-For: 10.0.0.1\r\nVia: 1.1 front.example\r\n\r\n");
 }
 
+/* The URL <Proxy URL> sections are matched against: the upstream's, or balancer://NAME/, then the rest. */
+Test(proxy_http, target_url)
+{
+    struct request *r = request("/app/a b/c", NULL);
+    r->query = "x=1";
+    cr_assert_str_eq(proxy_target_url(r, &pass), "http://127.0.0.1:9000/base/a%20b/c?x=1");
+    r = request("/app/", NULL);
+    cr_assert_str_eq(proxy_target_url(r, &pass), "http://127.0.0.1:9000/base/");
+    struct proxy_balancer b = {.name = "balancer://app"};
+    struct proxy_pass bp = {.prefix = "/lb", .len = 3, .balancer = &b};
+    r = request("/lb/x/y", NULL);
+    cr_assert_str_eq(proxy_target_url(r, &bp), "balancer://app/x/y");
+    r = request("/lb", NULL);
+    cr_assert_str_eq(proxy_target_url(r, &bp), "balancer://app/");
+}
+
 Test(proxy_http, request_head_reframes_the_body)
 {
     static const char *const hdrs[] = {"Host",    "h", "Content-Length", "5", "Transfer-Encoding",
