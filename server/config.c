@@ -36,6 +36,7 @@
 #include "listen.h"
 #include "log.h"
 #include "mime.h"
+#include "path.h"
 #include "pool.h"
 #include "vhost.h"
 
@@ -245,6 +246,19 @@ static const char *set_limit_body(struct server *s, const struct directive *d, i
         return "takes one number from 0 (unlimited) to 2147483647";
     *(in_vhost(s) ? &config_vhost(s)->limit_request_body : &s->limit_request_body) = v;
     return NULL;
+}
+
+static const char *set_encoded_slashes(struct server *s, const struct directive *d, int argc, char **argv)
+{
+    (void)d;
+    static const char *const values[] = {
+        [PATH_SLASHES_OFF] = "Off", [PATH_SLASHES_ON] = "On", [PATH_SLASHES_NODECODE] = "NoDecode"};
+    for (int i = 0; argc == 1 && i < 3; i++)
+        if (strcasecmp(argv[0], values[i]) == 0) {
+            config_vhost(s)->allow_encoded_slashes = i;
+            return NULL;
+        }
+    return "must be On, Off or NoDecode";
 }
 
 static const char *set_keepalive(struct server *s, const struct directive *d, int argc, char **argv)
@@ -467,6 +481,8 @@ const struct directive config_vhost_directives[] = {
     CUSTOM("KeepAlive", set_keepalive, "On or Off: persistent connections"),
     CUSTOM("MaxKeepAliveRequests", set_max_keepalive, "requests per connection (0 = unlimited)"),
     CUSTOM("LimitRequestBody", set_limit_body, "largest request body in bytes (413 above; 0 = unlimited)"),
+    CUSTOM("AllowEncodedSlashes", set_encoded_slashes,
+           "%2F in a path: Off (404), On (a '/') or NoDecode (kept)"),
     {NULL, NULL, 0, NULL},
 };
 
@@ -1133,6 +1149,7 @@ static void set_defaults(struct server *s)
     s->handshake_timeout = (struct read_timeout){.timeout = 10, .max_timeout = 0, .min_rate = 0};
     vhost_init(&s->main);
     s->main.log_level = LOG_WARN;
+    s->main.allow_encoded_slashes = PATH_SLASHES_OFF;
     if (gethostname(host, sizeof(host)) < 0)
         strcpy(host, "localhost");
     host[sizeof(host) - 1] = '\0';

@@ -106,7 +106,10 @@ struct exchange {
     size_t header_bytes;   /* size of the header line being read */
     int error_status;      /* set by a callback that fails the request */
     int path_status;       /* 404 etc. decided at headers, answered when the body has been read */
-    long long body_limit;  /* LimitRequestBody of the request's vhost, once its headers are read */
+    /* the target's path as sent, normalised once the vhost (its AllowEncodedSlashes) is known */
+    const char *raw_path;
+    size_t raw_path_len;
+    long long body_limit; /* LimitRequestBody of the request's vhost, once its headers are read */
     int expect_continue;
     int headers_done;
     int send_body;      /* false for HEAD */
@@ -532,7 +535,8 @@ static int map_method(llhttp_t *p, enum http_method *out)
     return -1;
 }
 
-/* Splits the target into host (absolute-form), path and query, and normalises the path. */
+/* Splits the target into host (absolute-form), path (c->x->raw_path, normalised later by normalise_path())
+ * and query. */
 static int parse_target(struct http_conn *c, struct request *r)
 {
     const char *t = c->x->url.p ? c->x->url.p : "";
@@ -578,12 +582,22 @@ static int parse_target(struct http_conn *c, struct request *r)
         if (r->query == NULL)
             return 500;
     }
-    char *path;
-    int st = path_normalize(c->pool, t, plen, &path);
-    if (st != 0)
-        return st;
-    r->path = path;
+    c->x->raw_path = t;
+    c->x->raw_path_len = plen;
     return 0;
+}
+
+/* The request's path, normalised as its vhost's AllowEncodedSlashes says: 0, or the status to answer. */
+static int normalise_path(struct http_conn *c, struct request *r)
+{
+    if (c->x->raw_path == NULL)
+        return 0; /* "*" */
+    char *path;
+    int st = path_normalize(c->pool, c->x->raw_path, c->x->raw_path_len,
+                            (enum path_slashes)r->vhost->allow_encoded_slashes, &path);
+    if (st == 0)
+        r->path = path;
+    return st;
 }
 
 /*
@@ -735,12 +749,15 @@ static int on_headers_complete(llhttp_t *p)
         return st;
     if (map_method(p, &r->method) < 0)
         return fail(c, 501);
-    st = parse_target(c, r);
-    if (st == 400 || st == 500)
+    if ((st = parse_target(c, r)) != 0)
         return fail(c, st);
-    c->x->path_status = st;
     if ((st = check_headers(c, r)) != 0)
         return fail(c, st);
+    st = normalise_path(c, r);
+    if (st == 400 || st == 500)
+        return fail(c, st);
+    if (c->x->path_status == 0) /* check_headers() may have decided a 421 */
+        c->x->path_status = st;
     if (r->method == METHOD_HEAD)
         c->x->send_body = 0;
     c->x->headers_done = 1;

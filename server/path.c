@@ -42,7 +42,7 @@ static int hex_value(unsigned char c)
     return -1;
 }
 
-int path_normalize(struct pool *p, const char *raw, size_t len, char **out)
+int path_normalize(struct pool *p, const char *raw, size_t len, enum path_slashes slashes, char **out)
 {
     if (len == 0 || raw[0] != '/')
         return 400;
@@ -56,8 +56,9 @@ int path_normalize(struct pool *p, const char *raw, size_t len, char **out)
     o[0] = '/';
 
     while (i <= len) {
-        /* decode one segment, up to the next literal '/', straight into the output */
+        /* decode one segment, up to the next '/' (or %2F with PATH_SLASHES_ON), straight into the output */
         size_t seg = n;
+        int slash = 0; /* the segment ends at an encoded slash: i is at its last character */
         while (i < len && raw[i] != '/') {
             unsigned char c = (unsigned char)raw[i];
             if (c == '\0')
@@ -70,14 +71,25 @@ int path_normalize(struct pool *p, const char *raw, size_t len, char **out)
                 c = (unsigned char)(hi << 4 | lo);
                 if (c == '\0')
                     return 400;
-                if (c == '/')
-                    return 404; /* AllowEncodedSlashes Off */
+                if (c == '/' && slashes == PATH_SLASHES_OFF)
+                    return 404;
+                if (c == '/' && slashes == PATH_SLASHES_ON) {
+                    i += 2;
+                    slash = 1;
+                    break;
+                }
+                if (c == '/') { /* PATH_SLASHES_NODECODE: the escape stays as written */
+                    memcpy(o + n, raw + i, 3);
+                    n += 3;
+                    i += 3;
+                    continue;
+                }
                 i += 2;
             }
             o[n++] = (char)c;
             i++;
         }
-        int more = i < len; /* a '/' follows this segment */
+        int more = slash || i < len; /* a '/' follows this segment */
         size_t seglen = n - seg;
 
         if (seglen == 0) {

@@ -329,8 +329,29 @@ static const char *set_proxy_pass(struct server *s, const struct directive *d, i
     struct proxy_pass *pp = pool_calloc(s->pool, sizeof(*pp));
     pp->prefix = pool_strdup(s->pool, prefix);
     pp->len = strlen(prefix);
+    /* Apache's keywords among the parameters: nocanon; noquery, which only mod_proxy_fcgi's SCRIPT_FILENAME
+     * reads (an http:// upstream gets the query either way, as from Apache); interpolate would need
+     * environment variables. The others are kept in a copy (a restart reads the line's own again). */
+    int noquery = 0;
+    char **args = pool_alloc(s->pool, sizeof(*args) * (size_t)argc);
+    if (args == NULL)
+        return "out of memory";
+    args[0] = argv[0];
+    int kept = 1;
+    for (int i = 1; i < argc; i++) {
+        if (strcasecmp(argv[i], "nocanon") == 0)
+            pp->nocanon = 1;
+        else if (strcasecmp(argv[i], "noquery") == 0)
+            noquery = 1;
+        else if (strcasecmp(argv[i], "interpolate") == 0)
+            return "interpolate: environment variables in these lines are not supported";
+        else
+            args[kept++] = argv[i];
+    }
+    argc = kept;
+    argv = args;
     if (strcmp(argv[0], "!") == 0) {
-        if (argc > 1)
+        if (argc > 1 || pp->nocanon || noquery)
             return "! takes no parameters";
     } else if (strncasecmp(argv[0], "balancer://", 11) == 0) {
         size_t n = strcspn(argv[0] + 11, "/");

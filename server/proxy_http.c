@@ -14,6 +14,7 @@
 #include <strings.h>
 
 #include "http.h"
+#include "path.h"
 #include "pool.h"
 #include "proxy_conf.h"
 #include "proxy_http.h"
@@ -121,7 +122,7 @@ int proxy_hop_by_hop(enum proxy_hdr kind, const char *name, const char *connecti
 /* ---- the request head ---- */
 
 /* Appends s percent-encoded where it must be: the runs between such characters in one piece each. */
-static void put_encoded(struct pbuf *b, const char *s)
+static void put_encoded(struct pbuf *b, const char *s, int keep_2f)
 {
     static const char hex[] = "0123456789ABCDEF";
     while (*s != '\0') {
@@ -131,6 +132,11 @@ static void put_encoded(struct pbuf *b, const char *s)
         pbuf_put(b, run, (size_t)(s - run));
         if (*s == '\0')
             break;
+        if (keep_2f && s[0] == '%' && s[1] == '2' && (s[2] | 0x20) == 'f') {
+            pbuf_put(b, s, 3); /* AllowEncodedSlashes NoDecode left it in the path as written */
+            s += 3;
+            continue;
+        }
         unsigned char ch = (unsigned char)*s++;
         char e[3] = {'%', hex[ch >> 4], hex[ch & 15]};
         pbuf_put(b, e, 3);
@@ -170,16 +176,39 @@ static int request_hop_by_hop(const struct request *r, enum proxy_hdr kind, cons
     return 0;
 }
 
-/* base (the upstream's path), then the rest of r's after pp's prefix, encoded again, then ?query: "/app/" +
- * "x" for /app/x under ProxyPass /app/ .../app/ */
+/* The path of r's target as the client sent it (after the authority of an absolute-form), and its length. */
+static const char *raw_path(const struct request *r, size_t *len)
+{
+    const char *t = r->target;
+    if (t[0] != '/') {
+        const char *auth = strstr(t, "://");
+        t = auth != NULL ? auth + 3 + strcspn(auth + 3, "/?#") : t + strlen(t);
+    }
+    *len = strcspn(t, "?#");
+    return t;
+}
+
+/*
+ * base (the upstream's path), then the rest of r's after pp's prefix, encoded again, then ?query: "/app/" +
+ * "x" for /app/x under ProxyPass /app/ .../app/. With nocanon the rest is the client's own bytes, when what
+ * it sent starts with the prefix as written (else, after "." segments or escapes in the prefix, ours).
+ */
 static void put_target(struct pbuf *b, const struct request *r, const struct proxy_pass *pp, const char *base)
 {
     const char *rest = r->path + pp->len;
-    size_t len = strlen(base);
+    size_t len = strlen(base), raw_len = 0;
+    const char *raw = pp->nocanon ? raw_path(r, &raw_len) : NULL;
     pbuf_put(b, base, len);
-    if (len > 0 && base[len - 1] == '/' && *rest == '/')
-        rest++;
-    put_encoded(b, rest);
+    if (raw != NULL && raw_len >= pp->len && memcmp(raw, pp->prefix, pp->len) == 0) {
+        raw += pp->len, raw_len -= pp->len;
+        if (len > 0 && base[len - 1] == '/' && raw_len > 0 && *raw == '/')
+            raw++, raw_len--;
+        pbuf_put(b, raw, raw_len);
+    } else {
+        if (len > 0 && base[len - 1] == '/' && *rest == '/')
+            rest++;
+        put_encoded(b, rest, r->vhost->allow_encoded_slashes == PATH_SLASHES_NODECODE);
+    }
     if (r->query != NULL) {
         PUT_LIT(b, "?");
         put_str(b, r->query);

@@ -52,6 +52,7 @@ struct proxy_pass {
     size_t len;
     struct proxy_worker *worker;     /* NULL for `!` and for a balancer */
     struct proxy_balancer *balancer; /* ProxyPass /x balancer://NAME/ */
+    int nocanon; /* the path goes upstream as the client sent it, not decoded and encoded */
     struct proxy_pass *next;
 };
 

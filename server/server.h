@@ -113,6 +113,8 @@ struct vhost {
     int keepalive;                /* KeepAlive */
     int max_keepalive_requests;   /* MaxKeepAliveRequests */
     long long limit_request_body; /* LimitRequestBody */
+    int allow_encoded_slashes;    /* AllowEncodedSlashes, an enum path_slashes (server/path.h); -1 in a vhost
+                                     until merged, Off in s->main */
     /* Its SSL settings (server/tls_conf.c), merged with the main server's once every line is read: the main
      * server's own when it writes no SSL directive; NULL when no server writes one. */
     struct tls_conf *tls;

@@ -421,6 +421,8 @@ static int merge(struct server *s, struct vhost *v)
         v->max_keepalive_requests = s->max_keepalive_requests;
     if (v->limit_request_body < 0)
         v->limit_request_body = s->limit_request_body;
+    if (v->allow_encoded_slashes < 0)
+        v->allow_encoded_slashes = m->allow_encoded_slashes;
     v->own_logs = v->custom_logs != NULL;
     if (!v->own_logs)
         v->custom_logs =
@@ -442,6 +444,7 @@ void vhost_init(struct vhost *v)
     v->keepalive = -1;
     v->max_keepalive_requests = -1;
     v->limit_request_body = -1;
+    v->allow_encoded_slashes = -1;
 }
 
 int vhost_finish(struct server *s, struct warnings *w, struct errbuf *err)

@@ -18,11 +18,13 @@
  *          llhttp, reading the upstream's bytes as responses, finds one), so that a connection can be pooled
  * The client reaches the proxy through the configuration below: /p/ (pooled; ProxyPassReverse of its URL and
  * of http://backend.test/base/, a name an input can spell, unlike the port; its cookies' /base/ paths and
- * backend.test domains rewritten), /q/ (inside <Location>, no reuse), /dead/ (a port that refuses), /x/
- * excluded, /b/ and /c/ balancers of the upstream and the refusing port (byrequests with loadfactors and
+ * backend.test domains rewritten), /q/ (inside <Location>, no reuse), /dead/ (a port that refuses), /n/
+ * (nocanon: the client's path as sent; a <Proxy> section refuses its /deny), /x/ excluded, /b/ and /c/
+ * balancers of the upstream and the refusing port (byrequests with loadfactors and
  * retry=, so that a request fails over and the refusing member then sits in its error state; bybusyness);
  * Host "b" selects a <VirtualHost> that reads responses ahead (ProxyBuffering, with small limits so that the
- * temporary file and the spill are reached).
+ * temporary file and the spill are reached) and takes %2F as '/' (AllowEncodedSlashes On); Host "a" keeps it
+ * as written (NoDecode).
  * The members' shared scores and error states start from zero with each input, so that an input means the
  * same whatever ran before it.
  *
@@ -238,6 +240,10 @@ void fuzz_proxy_init(void)
              "ProxyPassReverseCookiePath /base/ /p/\n"
              "ProxyPassReverseCookieDomain backend.test front.test\n"
              "ProxyPass /dead/ http://127.0.0.1:%d/ retry=0\n"
+             "ProxyPass /n/ http://127.0.0.1:%d/base/ nocanon retry=0\n"
+             "<Proxy http://127.0.0.1:%d/base/deny>\n"
+             "  Require all denied\n"
+             "</Proxy>\n"
              "<Location /q/>\n"
              "  ProxyPass http://127.0.0.1:%d/ retry=0 disablereuse=On\n"
              "</Location>\n"
@@ -254,6 +260,7 @@ void fuzz_proxy_init(void)
              "ProxyPass /c/ balancer://busy/\n"
              "<VirtualHost *:8080>\n"
              "  ServerName a\n"
+             "  AllowEncodedSlashes NoDecode\n"
              "</VirtualHost>\n"
              "<VirtualHost *:8080>\n"
              "  ServerName b\n"
@@ -263,8 +270,10 @@ void fuzz_proxy_init(void)
              "  ProxyPreserveHost On\n"
              "  ProxyAddHeaders Off\n"
              "  ProxyVia Full\n"
+             "  AllowEncodedSlashes On\n"
              "</VirtualHost>\n",
-             port, port, ntohs(b.sin_port), port, ntohs(b.sin_port), port, port, ntohs(b.sin_port));
+             port, port, ntohs(b.sin_port), port, port, port, ntohs(b.sin_port), port, port,
+             ntohs(b.sin_port));
     fuzz_sub("htdocs");
     srv = fuzz_load(conf);
     slot = scoreboard_worker(process_scoreboard(), 0, 0);

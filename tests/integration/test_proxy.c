@@ -1190,6 +1190,57 @@ MPM_TEST(proxy, proxy_sections_control_access, .timeout = 60)
     server_stop(up);
 }
 
+/* AllowEncodedSlashes and ProxyPass nocanon, as Apache's (Jenkins behind /ci/ needs both): Off refuses %2F
+ * with 404, NoDecode keeps it (re-encoding nothing of it), On makes it a '/', nocanon sends the client's path
+ * as it was written. The upstream logs the request line it received. */
+MPM_TEST(proxy, encoded_slashes_and_nocanon, .timeout = 60)
+{
+    struct pyup *u = pyup_start();
+    char *conf = xasprintf("ProxyPass /py/ http://127.0.0.1:%d/base/\n"
+                           "ProxyPass /raw/ http://127.0.0.1:%d/job/ nocanon\n"
+                           "<VirtualHost *:@PORT@>\n  ServerName localhost\n</VirtualHost>\n"
+                           "<VirtualHost *:@PORT@>\n  ServerName keep.test\n  AllowEncodedSlashes NoDecode\n"
+                           "</VirtualHost>\n"
+                           "<VirtualHost *:@PORT@>\n  ServerName on.test\n  AllowEncodedSlashes On\n"
+                           "</VirtualHost>\n",
+                           u->port, u->port);
+    struct srv *s = server_start(mpm, conf);
+    free(conf);
+    static const struct {
+        const char *target, *host;
+        int status;
+        const char *upstream; /* the request line's target the upstream logged; NULL: it saw nothing */
+    } cases[] = {
+        {"/py/a%2Fb", "localhost", 404, NULL},
+        {"/raw/a%2Fb", "localhost", 404, NULL}, /* nocanon does not let %2F past Off */
+        {"/py/a%2Fb/c%20d%41?q=%2F", "keep.test", 200, "/base/a%2Fb/c%20dA?q=%2F"},
+        {"/py/x%2f..%2fy", "keep.test", 200, "/base/x%2f..%2fy"},
+        {"/raw/a%2Fb/c%20d%41?q=1", "keep.test", 200, "/job/a%2Fb/c%20d%41?q=1"},
+        {"/raw/./x/../y%7e", "keep.test", 200, "/job/./x/../y%7e"},
+        {"/py/a%2Fb", "on.test", 200, "/base/a/b"},
+        {"/py/p%2F..%2Fq", "on.test", 200, "/base/q"},
+        {"/py/..%2F..%2Fetc", "on.test", 400, NULL},
+    };
+    int seen = 0;
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        char req[512];
+        snprintf(req, sizeof(req), "GET %s HTTP/1.1\r\nHost: %s\r\n\r\n", cases[i].target, cases[i].host);
+        int st = status_of(s->port, req);
+        hassert(st == cases[i].status, "%s for %s: %d, want %d", cases[i].target, cases[i].host, st,
+                cases[i].status);
+        if (cases[i].upstream != NULL) {
+            char *line = xasprintf(" GET %s ", cases[i].upstream);
+            hassert(pyup_count(u, line) == 1, "%s for %s: the upstream saw %s", cases[i].target,
+                    cases[i].host, read_file(u->log, NULL));
+            free(line);
+            seen++;
+        }
+    }
+    hassert(pyup_count(u, " GET ") == seen, "the refused reached the upstream: %s", read_file(u->log, NULL));
+    server_stop(s);
+    pyup_stop(u);
+}
+
 /* ProxyPass inside <VirtualHost>: a vhost's own mappings for its requests only, the main server's for all. */
 MPM_TEST(proxy, virtual_hosts, .timeout = 60)
 {

@@ -85,7 +85,7 @@ Test(normalize, table)
     for (size_t i = 0; i < sizeof(norm_cases) / sizeof(norm_cases[0]); i++) {
         const struct norm_case *c = &norm_cases[i];
         char *out = NULL;
-        int st = path_normalize(test_pool, c->raw, strlen(c->raw), &out);
+        int st = path_normalize(test_pool, c->raw, strlen(c->raw), PATH_SLASHES_OFF, &out);
         cr_expect_eq(st, c->status, "\"%s\": status %d, expected %d", c->raw, st, c->status);
         if (c->status == 0 && st == 0)
             cr_expect_str_eq(out, c->out, "\"%s\" -> \"%s\", expected \"%s\"", c->raw, out, c->out);
@@ -97,7 +97,7 @@ Test(normalize, length_bounds_input)
     /* only `len` bytes are read: the query after them is not part of the path */
     const char raw[] = "/a/b?c=/../..";
     char *out = NULL;
-    cr_assert_eq(path_normalize(test_pool, raw, 4, &out), 0);
+    cr_assert_eq(path_normalize(test_pool, raw, 4, PATH_SLASHES_OFF, &out), 0);
     cr_assert_str_eq(out, "/a/b");
 }
 
@@ -105,7 +105,7 @@ Test(normalize, literal_nul)
 {
     const char raw[] = "/a\0b";
     char *out = NULL;
-    cr_assert_eq(path_normalize(test_pool, raw, 4, &out), 400);
+    cr_assert_eq(path_normalize(test_pool, raw, 4, PATH_SLASHES_OFF, &out), 400);
 }
 
 Test(normalize, escape_cut_by_length)
@@ -113,7 +113,7 @@ Test(normalize, escape_cut_by_length)
     /* "%41" exists in memory but only "%4" is inside the span */
     const char raw[] = "/a%41";
     char *out = NULL;
-    cr_assert_eq(path_normalize(test_pool, raw, 4, &out), 400);
+    cr_assert_eq(path_normalize(test_pool, raw, 4, PATH_SLASHES_OFF, &out), 400);
 }
 
 Test(normalize, overlong_input)
@@ -126,7 +126,7 @@ Test(normalize, overlong_input)
         raw[i] = i % 4 == 0 ? '/' : 'x';
     raw[n] = '\0';
     char *out = NULL;
-    cr_assert_eq(path_normalize(test_pool, raw, n, &out), 0);
+    cr_assert_eq(path_normalize(test_pool, raw, n, PATH_SLASHES_OFF, &out), 0);
     cr_assert_str_eq(out, raw);
 
     /* "/a/.." repeated: everything cancels out */
@@ -136,12 +136,12 @@ Test(normalize, overlong_input)
     for (size_t i = 0; i < reps; i++)
         memcpy(up + i * 5, "/a/..", 5);
     up[reps * 5] = '\0';
-    cr_assert_eq(path_normalize(test_pool, up, reps * 5, &out), 0);
+    cr_assert_eq(path_normalize(test_pool, up, reps * 5, PATH_SLASHES_OFF, &out), 0);
     cr_assert_str_eq(out, "/");
 
     /* one ".." too many at the very end of a long path: still 400 */
     memcpy(up + (reps - 1) * 5, "/../.", 5);
-    cr_assert_eq(path_normalize(test_pool, up, reps * 5, &out), 400);
+    cr_assert_eq(path_normalize(test_pool, up, reps * 5, PATH_SLASHES_OFF, &out), 400);
     free(raw);
     free(up);
 }
@@ -149,8 +149,42 @@ Test(normalize, overlong_input)
 Test(normalize, percent_encoded_escape_is_not_decoded_twice)
 {
     char *out = NULL;
-    cr_assert_eq(path_normalize(test_pool, "/%252e%252e/x", 13, &out), 0);
+    cr_assert_eq(path_normalize(test_pool, "/%252e%252e/x", 13, PATH_SLASHES_OFF, &out), 0);
     cr_assert_str_eq(out, "/%2e%2e/x");
+}
+
+/* AllowEncodedSlashes: Off refuses %2F, On makes it a '/' like any other (dot segments and all), NoDecode
+ * keeps it as written in its segment. */
+Test(normalize, encoded_slashes)
+{
+    static const struct {
+        const char *raw;
+        int st_off, st_on, st_keep;
+        const char *on, *keep;
+    } cases[] = {
+        {"/a%2Fb", 404, 0, 0, "/a/b", "/a%2Fb"},
+        {"/a%2fb/", 404, 0, 0, "/a/b/", "/a%2fb/"},
+        {"/a%2F%2Fb", 404, 0, 0, "/a/b", "/a%2F%2Fb"},
+        {"/x/..%2F..%2Fetc", 404, 400, 0, NULL, "/x/..%2F..%2Fetc"},
+        {"/p%2F..%2Fadmin", 404, 0, 0, "/admin", "/p%2F..%2Fadmin"},
+        {"/a%2F", 404, 0, 0, "/a/", "/a%2F"},
+        {"/%2e%2e%2Fx", 404, 400, 0, NULL, "/..%2Fx"},
+        {"/a/%2E%2F", 404, 0, 0, "/a/", "/a/.%2F"},
+        {"/a%252Fb", 0, 0, 0, "/a%2Fb", "/a%2Fb"},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        const char *raw = cases[i].raw;
+        char *out = NULL;
+        cr_assert_eq(path_normalize(test_pool, raw, strlen(raw), PATH_SLASHES_OFF, &out), cases[i].st_off,
+                     "%s", raw);
+        cr_assert_eq(path_normalize(test_pool, raw, strlen(raw), PATH_SLASHES_ON, &out), cases[i].st_on,
+                     "On: %s", raw);
+        if (cases[i].st_on == 0)
+            cr_assert_str_eq(out, cases[i].on, "On: %s", raw);
+        cr_assert_eq(path_normalize(test_pool, raw, strlen(raw), PATH_SLASHES_NODECODE, &out),
+                     cases[i].st_keep, "NoDecode: %s", raw);
+        cr_assert_str_eq(out, cases[i].keep, "NoDecode: %s", raw);
+    }
 }
 
 /* ---- path_open_beneath ---- */

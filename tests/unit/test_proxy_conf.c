@@ -168,6 +168,27 @@ Test(proxy_conf, apache_worker_parameters)
                             "not allowed inside <Location>");
 }
 
+/* Apache's keywords after the URL: nocanon (the client's path as sent), noquery (accepted: only
+ * mod_proxy_fcgi reads it), interpolate (refused). */
+Test(proxy_conf, proxypass_keywords)
+{
+    struct server *s =
+        conftest_load_ok(HEAD,
+                         "ProxyPass /a/ http://127.0.0.1:9000/ nocanon timeout=5\n"
+                         "ProxyPass /b/ http://127.0.0.1:9001/ noquery\n"
+                         "<Proxy balancer://c>\n  BalancerMember http://127.0.0.1:9002/\n</Proxy>\n"
+                         "ProxyPass /c/ balancer://c/ NoCanon\n",
+                         NULL);
+    const struct proxy_pass *a = proxy_match(s->proxy, "/a/x"), *b = proxy_match(s->proxy, "/b/x"),
+                            *c = proxy_match(s->proxy, "/c/x");
+    cr_assert(a->nocanon && !b->nocanon && c->nocanon);
+    cr_assert_eq(a->worker->timeout, 5000, "the parameters after a keyword");
+    config_free(s);
+    conftest_expect_refused(HEAD, "ProxyPass /a/ http://127.0.0.1/ interpolate\n",
+                            "test.conf:3: ProxyPass interpolate: environment variables");
+    conftest_expect_refused(HEAD, "ProxyPass /a/ ! nocanon\n", "! takes no parameters");
+}
+
 Test(proxy_conf, errors_name_file_and_line)
 {
     conftest_expect_refused(HEAD, "\nProxyPass /a/ https://x/\n",

@@ -14,6 +14,7 @@
 #include "conftest.h"
 #include "config.h"
 #include "handler.h"
+#include "path.h"
 #include "authz.h"
 #include "handlers.h"
 #include "server.h"
@@ -214,6 +215,24 @@ Test(vhost, keepalive_and_body_limit_per_vhost)
     cr_assert_eq(vhost_max_keepalive_requests(s, b), 7);
     cr_assert_eq(vhost_limit_request_body(s, b), 1000);
     config_free(s);
+}
+
+Test(vhost, allow_encoded_slashes_per_vhost)
+{
+    struct server *s = load("Listen 8080\n"
+                            "<VirtualHost *:8080>\n  AllowEncodedSlashes nodecode\n</VirtualHost>\n"
+                            "<VirtualHost *:8080>\n</VirtualHost>\n"
+                            "AllowEncodedSlashes On\n");
+    cr_assert_eq(s->main.allow_encoded_slashes, PATH_SLASHES_ON);
+    cr_assert_eq(nth(s, 0)->allow_encoded_slashes, PATH_SLASHES_NODECODE);
+    cr_assert_eq(nth(s, 1)->allow_encoded_slashes, PATH_SLASHES_ON, "the main server's, written after");
+    config_free(s);
+    s = load("Listen 8080\n<VirtualHost *:8080>\n</VirtualHost>\n");
+    cr_assert_eq(s->main.allow_encoded_slashes, PATH_SLASHES_OFF, "Apache's default");
+    cr_assert_eq(nth(s, 0)->allow_encoded_slashes, PATH_SLASHES_OFF);
+    config_free(s);
+    refused("Listen 8080\nAllowEncodedSlashes Yes\n",
+            "test.conf:2: AllowEncodedSlashes must be On, Off or NoDecode");
 }
 
 Test(vhost, main_server_settings_after_the_vhost_are_inherited_too)
