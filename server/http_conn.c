@@ -31,6 +31,7 @@
 
 #include "authz.h"
 #include "handler.h"
+#include "headers.h"
 #include "handlers.h"
 #include "static.h"
 #include "http.h"
@@ -535,6 +536,35 @@ static int map_method(llhttp_t *p, enum http_method *out)
     return -1;
 }
 
+/*
+ * The request's RequestHeader lines marked early (or the others): r->headers edited. A new array is settled
+ * and full, its lengths known, so that a trailer line after it is added as to any other. 0, or -1 out of
+ * memory.
+ */
+static int edit_headers(struct http_conn *c, int early)
+{
+    struct exchange *x = c->x;
+    struct request *r = &x->req;
+    const struct http_header *before = r->headers;
+    if (r->vhost->request_headers == NULL)
+        return 0;
+    if (headers_apply(c->pool, r->vhost->request_headers, early, &r->headers, &r->n_headers) < 0)
+        return -1;
+    if (r->headers != before) {
+        size_t *lens = pool_alloc(c->pool, sizeof(*lens) * 2 * (size_t)(r->n_headers + 1));
+        if (lens == NULL)
+            return -1;
+        for (int i = 0; i < r->n_headers; i++) {
+            lens[2 * i] = strlen(r->headers[i].name);
+            lens[2 * i + 1] = strlen(r->headers[i].value);
+        }
+        x->hlens = lens;
+        x->cap_headers = r->n_headers;
+    }
+    x->hsettled = r->n_headers;
+    return 0;
+}
+
 /* Splits the target into host (absolute-form), path (c->x->raw_path, normalised later by normalise_path())
  * and query. */
 static int parse_target(struct http_conn *c, struct request *r)
@@ -758,6 +788,8 @@ static int on_headers_complete(llhttp_t *p)
         return fail(c, st);
     if (c->x->path_status == 0) /* check_headers() may have decided a 421 */
         c->x->path_status = st;
+    if (edit_headers(c, 1) < 0)
+        return fail(c, 500);
     if (r->method == METHOD_HEAD)
         c->x->send_body = 0;
     c->x->headers_done = 1;
@@ -1141,6 +1173,8 @@ static enum conn_state dispatch(struct http_conn *c, int64_t now)
         return respond_error(c, c->x->path_status, now);
     if (!authz_check(r))
         return respond_error(c, 403, now);
+    if (edit_headers(c, 0) < 0)
+        return respond_error(c, 500, now);
     h = c->x->handler; /* chosen at the end of the head */
     if (r->method == METHOD_OPTIONS && !h->options) {
         const char *allow = allow_header(r->pool, h->methods);

@@ -23,6 +23,7 @@
 #include "process.h"
 #include "restart.h"
 #include "tls.h"
+#include "headers.h"
 #include "proxy_conf.h"
 #include "unixd.h"
 
@@ -150,7 +151,8 @@ int main(int argc, char **argv)
     int npre = 0, npost = 0, ndef = 0, opt, test_only = 0, show_v = 0, show_V = 0, one_process = 0, k_sig = 0;
     int dump_only = 0;
     const char *command = NULL;
-    static const struct config_module *const modules[] = {&unixd_module, &proxy_module, &tls_module, NULL};
+    static const struct config_module *const modules[] = {&unixd_module, &proxy_module, &tls_module,
+                                                          &headers_module, NULL};
     struct config_args args = {.mpms = mpm_registry,
                                .find_handler = handler_find,
                                .modules = modules,

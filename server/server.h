@@ -15,6 +15,7 @@ struct server;
 struct errbuf;
 struct warnings;
 struct directive;
+struct header_op;
 struct mime_table;
 struct handler;
 struct mpm;
@@ -105,8 +106,10 @@ struct vhost {
     struct custom_log *custom_logs; /* CustomLog: its own, or the main server's when it has none */
     int own_logs;                   /* custom_logs are its own (opened and closed for it) */
     struct location *locations;     /* <Location> sections: its own first, then the main server's */
-    struct proxy_conf *proxy;       /* the mod_proxy settings its requests use: its own merged with the main
-                                       server's (s->proxy), or the main server's; NULL when there is none */
+    struct header_op
+        *request_headers;     /* RequestHeader lines (server/headers.h): a vhost's after the main's */
+    struct proxy_conf *proxy; /* the mod_proxy settings its requests use: its own merged with the main
+                                 server's (s->proxy), or the main server's; NULL when there is none */
     /* Request settings a <VirtualHost> may set for the requests it serves (Apache reads them from the Host's
      * vhost); the main server's are struct server's, and these stay -1 in s->main. Merged, in a vhost they
      * hold the main server's value unless it set its own: read them through vhost_keepalive() & co. */

@@ -18,6 +18,7 @@
 #include "http_conn.h"
 #include "log.h"
 #include "process.h"
+#include "headers.h"
 #include "proxy_conf.h"
 #include "server.h"
 #include "util.h"
@@ -97,7 +98,7 @@ struct server *fuzz_load(const char *conf_text)
     fuzz_put("conf/httpd.conf", conf_text, strlen(conf_text));
     char conf[300];
     snprintf(conf, sizeof(conf), "%s/conf/httpd.conf", fuzz_root());
-    static const struct config_module *const modules[] = {&proxy_module, NULL};
+    static const struct config_module *const modules[] = {&proxy_module, &headers_module, NULL};
     struct config_args args = {
         .mpms = mpm_registry, .find_handler = handler_find, .modules = modules, .conf_file = conf};
     struct errbuf err;

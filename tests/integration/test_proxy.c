@@ -1241,6 +1241,54 @@ MPM_TEST(proxy, encoded_slashes_and_nocanon, .timeout = 60)
     pyup_stop(u);
 }
 
+/* RequestHeader (Apache's mod_headers) on what the upstream receives: X-Forwarded-Proto for an application
+ * behind an https front, a header dropped early, the main server's lines before a vhost's. */
+MPM_TEST(proxy, request_headers_edited, .timeout = 60)
+{
+    struct pyup *u = pyup_start();
+    struct srv *s = py_server(mpm, u,
+                              "RequestHeader set X-Forwarded-Proto \"https\"\n"
+                              "RequestHeader unset Proxy early\n"
+                              "RequestHeader append Accept text/x-extra\n"
+                              "RequestHeader merge Cache-Control no-cache\n"
+                              "RequestHeader add X-Twice one\n"
+                              "RequestHeader add X-Twice two\n"
+                              "RequestHeader setifempty X-Kept default\n"
+                              "RequestHeader set X-Pct \"100%% sure\"\n"
+                              "<VirtualHost *:@PORT@>\n  ServerName localhost\n</VirtualHost>\n"
+                              "<VirtualHost *:@PORT@>\n  ServerName v.test\n"
+                              "  RequestHeader set X-Forwarded-Proto http\n"
+                              "  RequestHeader unset X-Twice\n</VirtualHost>\n",
+                              "");
+    static const char req[] = "GET /py/echo HTTP/1.1\r\nHost: %s\r\nProxy: http://evil.example/\r\n"
+                              "X-Forwarded-Proto: gopher\r\nAccept: text/html\r\nCache-Control: max-age=0, "
+                              "no-cache\r\nX-Kept: mine\r\n\r\n";
+    char raw[512];
+    snprintf(raw, sizeof(raw), req, "localhost");
+    struct presp *r = once(s->port, raw, 10000);
+    hassert(r->status == 200, "%d", r->status);
+    const char *want[] = {"\r\nX-Forwarded-Proto: https\r\n",
+                          "\r\nAccept: text/html, text/x-extra\r\n",
+                          "\r\nCache-Control: max-age=0, no-cache\r\n",
+                          "\r\nX-Twice: one\r\nX-Twice: two\r\n",
+                          "\r\nX-Kept: mine\r\n",
+                          "\r\nX-Pct: 100% sure\r\n"};
+    for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++)
+        hassert(strstr(r->body, want[i]) != NULL, "the upstream received no %s: %s", want[i], r->body);
+    hassert(strstr(r->body, "gopher") == NULL && strstr(r->body, "evil") == NULL &&
+                strstr(r->body, "X-Forwarded-Proto: https\r\nX-Forwarded-Proto") == NULL,
+            "%s", r->body);
+    presp_free(r);
+    snprintf(raw, sizeof(raw), req, "v.test");
+    r = once(s->port, raw, 10000);
+    hassert(r->status == 200 && strstr(r->body, "\r\nX-Forwarded-Proto: http\r\n") != NULL &&
+                strstr(r->body, "X-Twice") == NULL && strstr(r->body, "evil") == NULL,
+            "the vhost's lines after the main server's: %s", r->body);
+    presp_free(r);
+    server_stop(s);
+    pyup_stop(u);
+}
+
 /* ProxyPass inside <VirtualHost>: a vhost's own mappings for its requests only, the main server's for all. */
 MPM_TEST(proxy, virtual_hosts, .timeout = 60)
 {

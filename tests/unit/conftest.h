@@ -24,6 +24,7 @@
 #include "../../mpm/mpm.h"
 #include "config.h"
 #include "handlers.h"
+#include "headers.h"
 #include "proxy_conf.h"
 #include "unixd.h"
 
@@ -31,7 +32,7 @@
 #define CONFTEST_ARGS                                                                                        \
     .mpms = mpm_registry, .find_handler = handler_find, .modules = (const struct config_module *const[])     \
     {                                                                                                        \
-        &unixd_module, &proxy_module, NULL                                                                   \
+        &unixd_module, &proxy_module, &headers_module, NULL                                                  \
     }
 
 /* The warnings as main() prints them: "httpd: WARNING: ...\n" each (malloc'd). */
