@@ -326,6 +326,7 @@ int http_resp_error(struct request *r, int status)
     http_resp_close_files(r);
     r->status = status;
     r->reason = NULL;
+    r->error_page = 1;
     r->n_resp_headers = 0;
     r->body = NULL;
     r->body_tail = &r->body;

@@ -99,6 +99,7 @@ struct request {
     /* response, set by the handler through the calls below */
     int status;
     const char *reason; /* the status line's reason phrase, when not the core's for status (a proxy's) */
+    int error_page;     /* the response is the server's own error page (http_resp_error()) */
     struct http_header *resp_headers;
     int n_resp_headers, cap_resp_headers;
     const char *content_type;

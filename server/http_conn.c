@@ -548,7 +548,8 @@ static int edit_headers(struct http_conn *c, int early)
     const struct http_header *before = r->headers;
     if (r->vhost->request_headers == NULL)
         return 0;
-    if (headers_apply(c->pool, r->vhost->request_headers, early, &r->headers, &r->n_headers) < 0)
+    if (headers_apply(c->pool, r->vhost->request_headers, early ? HDR_EARLY : HDR_LATE, &r->headers,
+                      &r->n_headers) < 0)
         return -1;
     if (r->headers != before) {
         size_t *lens = pool_alloc(c->pool, sizeof(*lens) * 2 * (size_t)(r->n_headers + 1));
@@ -1045,6 +1046,18 @@ static enum conn_state respond(struct http_conn *c, int64_t now)
     /* a handler that stopped before the end of a body it streams: the rest of it cannot be skipped safely */
     if (c->x->early && !c->x->msg_complete)
         c->close_after = c->linger = 1;
+    /* Header lines: every response, but the server's own error pages only for `always` ones */
+    if (r->vhost->response_headers != NULL) {
+        const struct http_header *before = r->resp_headers;
+        if (headers_apply(r->pool, r->vhost->response_headers,
+                          r->error_page ? HDR_ALWAYS : HDR_ALWAYS | HDR_ONSUCCESS, &r->resp_headers,
+                          &r->n_resp_headers) < 0) {
+            c->state = CONN_CLOSE;
+            return c->state;
+        }
+        if (r->resp_headers != before)
+            r->cap_resp_headers = r->n_resp_headers;
+    }
     int bodiless = status == 304 || status == 204 || status < 200;
     if (bodiless || !c->x->send_body || r->stream)
         c->x->seg = NULL;

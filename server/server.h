@@ -106,8 +106,8 @@ struct vhost {
     struct custom_log *custom_logs; /* CustomLog: its own, or the main server's when it has none */
     int own_logs;                   /* custom_logs are its own (opened and closed for it) */
     struct location *locations;     /* <Location> sections: its own first, then the main server's */
-    struct header_op
-        *request_headers;     /* RequestHeader lines (server/headers.h): a vhost's after the main's */
+    /* RequestHeader and Header lines (server/headers.h): a vhost's after copies of the main server's */
+    struct header_op *request_headers, *response_headers;
     struct proxy_conf *proxy; /* the mod_proxy settings its requests use: its own merged with the main
                                  server's (s->proxy), or the main server's; NULL when there is none */
     /* Request settings a <VirtualHost> may set for the requests it serves (Apache reads them from the Host's

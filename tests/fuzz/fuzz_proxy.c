@@ -24,7 +24,8 @@
  * retry=, so that a request fails over and the refusing member then sits in its error state; bybusyness);
  * Host "b" selects a <VirtualHost> that reads responses ahead (ProxyBuffering, with small limits so that the
  * temporary file and the spill are reached) and takes %2F as '/' (AllowEncodedSlashes On); Host "a" keeps it
- * as written (NoDecode). RequestHeader lines set, merge and (early) remove request headers.
+ * as written (NoDecode). RequestHeader lines set, merge and (early) remove request headers, Header lines
+ * set, append and remove response headers.
  * The members' shared scores and error states start from zero with each input, so that an input means the
  * same whatever ran before it.
  *
@@ -236,6 +237,9 @@ void fuzz_proxy_init(void)
              "RequestHeader set X-Forwarded-Proto https\n"
              "RequestHeader merge Accept text/x-fuzz\n"
              "RequestHeader unset X-Drop early\n"
+             "Header always set X-Frame-Options DENY\n"
+             "Header append Cache-Control no-store\n"
+             "Header unset ETag\n"
              "ProxyPass /x/ !\n"
              "ProxyPass /p/ http://127.0.0.1:%d/base/ retry=0 max=2 timeout=5 connectiontimeout=2\n"
              "ProxyPassReverse /p/ http://127.0.0.1:%d/base/\n"

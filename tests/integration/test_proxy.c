@@ -1289,6 +1289,50 @@ MPM_TEST(proxy, request_headers_edited, .timeout = 60)
     pyup_stop(u);
 }
 
+/* Header (Apache's mod_headers) on what the client receives: a proxied response, a static one, the server's
+ * own error page (`always` lines only), an upstream's 404 (its response, not ours: every line). */
+MPM_TEST(proxy, response_headers_edited, .timeout = 60)
+{
+    struct srv *up = server_start("event", UPSTREAM_CONF);
+    char *conf = xasprintf("ProxyPass /app/ http://127.0.0.1:%d/\n"
+                           "Header set X-Frame-Options DENY\n"
+                           "Header always set Strict-Transport-Security \"max-age=60\"\n"
+                           "Header unset ETag\n"
+                           "Header append Cache-Control no-store\n"
+                           "Header set Server front\n",
+                           up->port);
+    struct srv *s = server_start(mpm, conf);
+    free(conf);
+    static const struct {
+        const char *target;
+        int status, all; /* all: every line applies, not only the always one */
+    } cases[] = {
+        {"/app/page.html", 200, 1},
+        {"/page.html", 200, 1},
+        {"/nope.html", 404, 0},
+        {"/app/nope.html", 404, 1},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        struct presp *r = once(s->port, get(cases[i].target), 10000);
+        hassert(r->status == cases[i].status, "%s: %d", cases[i].target, r->status);
+        hassert(strstr(r->head, "\r\nStrict-Transport-Security: max-age=60\r\n") != NULL, "%s: %s",
+                cases[i].target, r->head);
+        int framed = strstr(r->head, "\r\nX-Frame-Options: DENY\r\n") != NULL;
+        int etag = strstr(r->head, "\r\nETag: ") != NULL;
+        int server = strstr(r->head, "\r\nServer: front\r\n") != NULL;
+        int cache = strstr(r->head, "\r\nCache-Control: no-store\r\n") != NULL;
+        hassert(framed == cases[i].all && server == cases[i].all && cache == cases[i].all && !etag, "%s: %s",
+                cases[i].target, r->head);
+        const char *first = strstr(r->head, "\r\nServer: ");
+        hassert(first != NULL && strstr(first + 2, "\r\nServer: ") == NULL, "one Server line: %s", r->head);
+        if (cases[i].status == 200)
+            expect_bytes(cases[i].target, r->body, r->body_len, harness_page(), PAGE_LEN);
+        presp_free(r);
+    }
+    server_stop(s);
+    server_stop(up);
+}
+
 /* ProxyPass inside <VirtualHost>: a vhost's own mappings for its requests only, the main server's for all. */
 MPM_TEST(proxy, virtual_hosts, .timeout = 60)
 {
