@@ -10,9 +10,10 @@
 
 /* ---- applying ---- */
 
-static int find(const struct http_header *hs, int n, const char *name, int from)
+/* The index of the first header named name among the n at hs, or -1. */
+static int find(const struct http_header *hs, int n, const char *name)
 {
-    for (int i = from; i < n; i++)
+    for (int i = 0; i < n; i++)
         if (strcasecmp(hs[i].name, name) == 0)
             return i;
     return -1;
@@ -48,13 +49,12 @@ static void remove_all(struct http_header *hs, int *n, const char *name)
 
 int headers_apply(struct pool *p, const struct header_op *ops, unsigned when, struct http_header **hs, int *n)
 {
-    struct http_header *own = NULL; /* *hs once it is a copy of ours, with room for one more */
-    int room = 0;
+    struct http_header *own = NULL; /* *hs once it is a copy of ours */
+    int room = 0;                   /* its size: a line adds one header at most */
     for (const struct header_op *op = ops; op != NULL; op = op->next) {
         if (!(op->when & when))
             continue;
-        if (own == NULL ||
-            *n == room) { /* our own array, one larger than needed: any action adds at most one */
+        if (own == NULL || *n == room) {
             room = *n + 8;
             struct http_header *copy = pool_alloc(p, sizeof(*copy) * (size_t)room);
             if (copy == NULL)
@@ -63,7 +63,7 @@ int headers_apply(struct pool *p, const struct header_op *ops, unsigned when, st
                 memcpy(copy, *hs, sizeof(*copy) * (size_t)*n);
             *hs = own = copy;
         }
-        int at = find(own, *n, op->name, 0);
+        int at = find(own, *n, op->name);
         switch (op->action) {
         case HDR_UNSET:
             remove_all(own, n, op->name);
