@@ -7,6 +7,7 @@
 #include "headers.h"
 #include "pool.h"
 #include "server.h"
+#include "util.h"
 
 /* ---- applying ---- */
 
@@ -17,24 +18,6 @@ static int find(const struct http_header *hs, int n, const char *name)
         if (strcasecmp(hs[i].name, name) == 0)
             return i;
     return -1;
-}
-
-/* Whether the comma-separated list `list` has `value` as one of its elements (mod_headers' merge). */
-static int in_list(const char *list, const char *value)
-{
-    size_t vl = strlen(value);
-    while (*list != '\0') {
-        while (*list == ' ' || *list == '\t' || *list == ',')
-            list++;
-        size_t len = strcspn(list, ",");
-        size_t e = len;
-        while (e > 0 && (list[e - 1] == ' ' || list[e - 1] == '\t'))
-            e--;
-        if (e == vl && strncmp(list, value, vl) == 0)
-            return 1;
-        list += len;
-    }
-    return 0;
 }
 
 /* Removes every header named name from the n at hs (in place). */
@@ -79,7 +62,7 @@ int headers_apply(struct pool *p, const struct header_op *ops, unsigned when, st
         case HDR_MERGE:
             if (at < 0)
                 break;
-            if (op->action == HDR_MERGE && in_list(own[at].value, op->value))
+            if (op->action == HDR_MERGE && util_list_has(own[at].value, op->value, 0))
                 continue;
             if (own[at].value[0] == '\0') {
                 own[at].value = op->value;

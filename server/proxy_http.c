@@ -23,24 +23,6 @@
 
 /* ---- hop-by-hop headers (RFC 9110 7.6.1) ---- */
 
-/* Whether the comma-separated list `list` names `name` (case-insensitive). */
-static int list_has(const char *list, const char *name)
-{
-    size_t nlen = strlen(name);
-    while (list != NULL && *list != '\0') {
-        while (*list == ' ' || *list == '\t' || *list == ',')
-            list++;
-        size_t len = strcspn(list, ",");
-        size_t t = len;
-        while (t > 0 && (list[t - 1] == ' ' || list[t - 1] == '\t'))
-            t--;
-        if (t == nlen && strncasecmp(list, name, nlen) == 0)
-            return 1;
-        list += len;
-    }
-    return 0;
-}
-
 enum proxy_hdr proxy_header_kind_n(const char *name, size_t len)
 {
     /* by length, then the one candidate of that length and first letter */
@@ -115,8 +97,7 @@ enum proxy_hdr proxy_header_kind(const char *name)
 
 int proxy_hop_by_hop(enum proxy_hdr kind, const char *name, const char *connection)
 {
-    return kind == PROXY_HDR_HOP || kind == PROXY_HDR_CONNECTION ||
-           (connection != NULL && list_has(connection, name));
+    return kind == PROXY_HDR_HOP || kind == PROXY_HDR_CONNECTION || util_list_has(connection, name, 1);
 }
 
 /* ---- the request head ---- */

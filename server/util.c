@@ -201,6 +201,23 @@ int str_ieq(const char *a, const char *b, size_t blen)
     return strlen(a) == blen && strncasecmp(a, b, blen) == 0;
 }
 
+int util_list_has(const char *list, const char *elem, int nocase)
+{
+    size_t n = strlen(elem);
+    while (list != NULL && *list != '\0') {
+        while (*list == ' ' || *list == '\t' || *list == ',')
+            list++;
+        size_t len = strcspn(list, ",");
+        size_t t = len;
+        while (t > 0 && (list[t - 1] == ' ' || list[t - 1] == '\t'))
+            t--;
+        if (t == n && (nocase ? strncasecmp(list, elem, n) : strncmp(list, elem, n)) == 0)
+            return 1;
+        list += len;
+    }
+    return 0;
+}
+
 long long parse_uint(const char *s)
 {
     long long v = 0;

@@ -90,6 +90,10 @@ time_t http_date_parse(const char *s);
 /* Case-insensitive ASCII comparison of a NUL-terminated string with a span. */
 int str_ieq(const char *a, const char *b, size_t blen);
 
+/* Whether the comma-separated list `list` (may be NULL) has `elem` as one of its elements, the whitespace
+ * around each ignored; compared without case when nocase. */
+int util_list_has(const char *list, const char *elem, int nocase);
+
 /* Parses a non-negative decimal integer that must fill the whole string; -1 on error or overflow. */
 long long parse_uint(const char *s);
 

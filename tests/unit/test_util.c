@@ -133,3 +133,15 @@ Test(util, quick_acks)
     close(fds[1]);
     cr_assert_eq(util_quick_acks(fds[0], 1), -1, "a closed descriptor");
 }
+
+Test(util, list_has)
+{
+    cr_assert(util_list_has("keep-alive, Upgrade", "upgrade", 1));
+    cr_assert(!util_list_has("keep-alive, Upgrade", "upgrade", 0));
+    cr_assert(util_list_has(" a ,\tb\t, c", "b", 0));
+    cr_assert(util_list_has("a,,c", "c", 0));
+    cr_assert(!util_list_has("ab, c", "a", 0));
+    cr_assert(!util_list_has("", "a", 0));
+    cr_assert(!util_list_has(NULL, "a", 1));
+    cr_assert(util_list_has("max-age=0, no-cache", "no-cache", 0));
+}
