@@ -537,8 +537,10 @@ static int on_headers_complete(llhttp_t *p)
         return resp_fail(pr, "101 Switching Protocols without an Upgrade request");
     if (status < 100 || status > 999)
         return resp_fail(pr, "invalid response status");
+    /* an interim response: skipped, the final one follows. It ends with its head whatever Content-Length it
+     * has (llhttp would read a body for one): 1 = no body */
     if (status < 200)
-        return 0; /* an interim response: skipped, the final one follows */
+        return 1;
     pr->status = status;
     pr->head_done = 1;
     pr->chunked = (p->flags & F_CHUNKED) != 0;

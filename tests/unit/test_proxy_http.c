@@ -284,6 +284,29 @@ Test(proxy_http, response_split_at_every_byte)
     }
 }
 
+/* A 1xx ends with its head (RFC 9110 15.2), whatever Content-Length it carries: what follows is the next
+ * response, never a body of the final one (found by the proxy's fuzz target: "hello" after a 100 with
+ * Content-Length: 5 was sent to the client after the final response's own 5 bytes). */
+Test(proxy_http, interim_response_has_no_body)
+{
+    const char *bad =
+        "HTTP/1.1 100 OK\r\nContent-Length: 5\r\n\r\nhelloHTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello";
+    const char *good = "HTTP/1.1 103 Early Hints\r\nContent-Length: 5\r\nLink: </a.css>\r\n\r\n"
+                       "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello";
+    for (size_t step = 1; step <= strlen(bad); step++) {
+        struct proxy_resp pr;
+        cr_assert_null(parse(bad, step, 0, &pr, 0), "step %zu: bytes after a 1xx taken for a body", step);
+        cr_assert_not_null(pr.error);
+    }
+    for (size_t step = 1; step <= strlen(good); step++) {
+        struct proxy_resp pr;
+        char *body = parse(good, step, 0, &pr, 0);
+        cr_assert_not_null(body, "step %zu: %s", step, pr.error);
+        cr_assert_str_eq(body, "hello", "step %zu", step);
+        cr_assert(pr.complete && pr.status == 200 && pr.length == 5);
+    }
+}
+
 /* The reason phrase is the upstream's, split anywhere; one that is empty or not printable is not kept (the
  * core's own is sent then). */
 Test(proxy_http, response_reason_phrase)
