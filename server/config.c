@@ -780,8 +780,7 @@ static int module_present(const struct server *s, const char *name)
 /* The argument of "<Section arg>", without the '>' (a copy: the lines may be applied again). */
 static int section_arg(struct pool *p, const struct conf_line *l, char **out)
 {
-    /* "<Location "/a b/">" and "<Location /x/ >" split into the argument and a lone '>', as Apache takes them
-     */
+    /* <Location "/a b/"> and <Location /x/ > split into the argument and a lone '>': Apache's forms too */
     if (l->argc == 3 && strcmp(l->argv[2], ">") == 0 && l->argv[1][0] != '\0') {
         *out = pool_strdup(p, l->argv[1]);
         return *out != NULL ? 0 : -1;
