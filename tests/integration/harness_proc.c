@@ -265,6 +265,28 @@ fail:
 
 /* ---- one process ---- */
 
+int proc_socket_fds(pid_t pid)
+{
+    char path[64], link[96], target[64];
+    struct dirent *e;
+    int n = 0;
+
+    snprintf(path, sizeof(path), "/proc/%d/fd", (int)pid);
+    DIR *d = opendir(path);
+    if (d == NULL)
+        return -1;
+    while ((e = readdir(d)) != NULL) {
+        if (e->d_name[0] == '.')
+            continue;
+        snprintf(link, sizeof(link), "%s/%.16s", path, e->d_name);
+        ssize_t len = readlink(link, target, sizeof(target) - 1);
+        if (len > 0 && (target[len] = '\0', strncmp(target, "socket:", 7) == 0))
+            n++;
+    }
+    closedir(d);
+    return n;
+}
+
 int proc_fds(pid_t pid, int *highest)
 {
     char path[64];

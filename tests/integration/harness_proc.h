@@ -29,6 +29,10 @@ int proc_wait_children(pid_t parent, pid_t *out, int max, int least, int most, i
  * highest of them. */
 int proc_fds(pid_t pid, int *highest);
 
+/* How many of pid's descriptors are sockets (a connection left open shows there, unlike a file a process
+ * opens once and keeps, such as its DocumentRoot's), or -1 if its /proc entry is gone. */
+int proc_socket_fds(pid_t pid);
+
 /* The nth (from 1) lowest descriptor number that is free in process pid, -1 if there is none below 4096. */
 int proc_free_fd(pid_t pid, int nth);
 
@@ -53,7 +57,8 @@ long proc_cpu_ticks(pid_t pid);
  */
 int run_cmd(char *const argv[], int timeout_ms, char **out, char **err);
 
-/* Runs `script` with sh -c (run_cmd()) and fails the test with its stderr, naming `what`, unless it exits 0. */
+/* Runs `script` with sh -c (run_cmd()) and fails the test with its stderr, naming `what`, unless it exits 0.
+ */
 void run_script(const char *script, int timeout_ms, const char *what);
 
 #endif
