@@ -145,7 +145,7 @@ MPM_TEST(authz, require_ip_local_and_not, .timeout = 30)
     /* and the access log has the 403s with the client's address */
     hassert(wait_log(s->access_log, "\"GET /sub/ HTTP/1.1\" 403 ", 1, 3000) == 1, "access log:\n%s",
             read_file(s->access_log, NULL));
-    hassert(log_count(s->access_log, "127.0.0.2 - - [") >= 4, "access log:\n%s",
+    hassert(wait_log(s->access_log, "127.0.0.2 - - [", 4, 3000) >= 4, "access log:\n%s",
             read_file(s->access_log, NULL));
     char *log = read_file(s->access_log, NULL);
     char *denied = strstr(log, "\"GET /sub/ HTTP/1.1\" 403 ");
