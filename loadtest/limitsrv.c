@@ -8,10 +8,11 @@
  * says how close it comes to what the machine allows. It fits the keep-alive workloads only.
  *
  * With MAXREQ, a connection ends as a server's with MaxKeepAliveRequests MAXREQ (nginx: keepalive_requests)
- * does: its MAXREQ-th response says "Connection: close" and limitsrv closes the connection once it is written;
- * heads after it are not answered. Without MAXREQ (or 0) it never closes a connection itself. The other targets
- * of a measurement end their connections so: a ceiling that does not would serve another workload, with no
- * reconnections, and its connections, all accepted in one burst, would stay where that burst put them.
+ * does: its MAXREQ-th response says "Connection: close" and limitsrv closes the connection once it is
+ * written; heads after it are not answered. Without MAXREQ (or 0) it never closes a connection itself. The
+ * other targets of a measurement end their connections so: a ceiling that does not would serve another
+ * workload, with no reconnections, and its connections, all accepted in one burst, would stay where that
+ * burst put them.
  *
  * Usage: limitsrv PORT NPROCS [FILE [MAXREQ]]   (without FILE the body is 1024 bytes of 'x')
  * The first process supervises NPROCS serving children: SIGTERM to its PID stops and reaps them all (and they
@@ -50,18 +51,19 @@ struct conn {
 static char *resp, *resp_last; /* resp_last: the same with "Connection: close", the MAXREQ-th response */
 static size_t resp_len, resp_last_len;
 static size_t max_requests; /* MAXREQ; 0: unlimited */
-static struct conn *conns; /* indexed by descriptor */
+static struct conn *conns;  /* indexed by descriptor */
 static int max_fd;
 
 /* One response: the fixed head, `extra` header lines, the body; NULL when out of memory. */
 static char *canned(const char *body, size_t body_len, const char *extra, size_t *len)
 {
     char head[512];
-    int head_len = snprintf(head, sizeof head,
-                            "HTTP/1.1 200 OK\r\nDate: Thu, 01 Jan 2026 00:00:00 GMT\r\nServer: limitsrv\r\n"
-                            "Last-Modified: Thu, 01 Jan 2026 00:00:00 GMT\r\nETag: \"%zx-0\"\r\n"
-                            "Accept-Ranges: bytes\r\nContent-Length: %zu\r\nContent-Type: text/html\r\n%s\r\n",
-                            body_len, body_len, extra);
+    int head_len =
+        snprintf(head, sizeof head,
+                 "HTTP/1.1 200 OK\r\nDate: Thu, 01 Jan 2026 00:00:00 GMT\r\nServer: limitsrv\r\n"
+                 "Last-Modified: Thu, 01 Jan 2026 00:00:00 GMT\r\nETag: \"%zx-0\"\r\n"
+                 "Accept-Ranges: bytes\r\nContent-Length: %zu\r\nContent-Type: text/html\r\n%s\r\n",
+                 body_len, body_len, extra);
     char *r = malloc((size_t)head_len + body_len);
     if (r) {
         memcpy(r, head, (size_t)head_len);
