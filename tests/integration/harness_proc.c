@@ -265,31 +265,11 @@ fail:
 
 /* ---- one process ---- */
 
-int proc_socket_fds(pid_t pid)
+/* pid's descriptors (only its sockets: sockets_only), the highest into *highest when not NULL; -1 if its
+ * /proc entry is gone. */
+static int count_fds(pid_t pid, int sockets_only, int *highest)
 {
     char path[64], link[96], target[64];
-    struct dirent *e;
-    int n = 0;
-
-    snprintf(path, sizeof(path), "/proc/%d/fd", (int)pid);
-    DIR *d = opendir(path);
-    if (d == NULL)
-        return -1;
-    while ((e = readdir(d)) != NULL) {
-        if (e->d_name[0] == '.')
-            continue;
-        snprintf(link, sizeof(link), "%s/%.16s", path, e->d_name);
-        ssize_t len = readlink(link, target, sizeof(target) - 1);
-        if (len > 0 && (target[len] = '\0', strncmp(target, "socket:", 7) == 0))
-            n++;
-    }
-    closedir(d);
-    return n;
-}
-
-int proc_fds(pid_t pid, int *highest)
-{
-    char path[64];
     struct dirent *e;
     int n = 0, top = -1;
 
@@ -303,6 +283,12 @@ int proc_fds(pid_t pid, int *highest)
         int fd = atoi(e->d_name);
         if (pid == getpid() && fd == dirfd(d))
             continue;
+        if (sockets_only) {
+            snprintf(link, sizeof(link), "%s/%.16s", path, e->d_name);
+            ssize_t len = readlink(link, target, sizeof(target) - 1);
+            if (len <= 0 || (target[len] = '\0', strncmp(target, "socket:", 7) != 0))
+                continue;
+        }
         n++;
         if (fd > top)
             top = fd;
@@ -311,6 +297,16 @@ int proc_fds(pid_t pid, int *highest)
     if (highest != NULL)
         *highest = top;
     return n;
+}
+
+int proc_socket_fds(pid_t pid)
+{
+    return count_fds(pid, 1, NULL);
+}
+
+int proc_fds(pid_t pid, int *highest)
+{
+    return count_fds(pid, 0, highest);
 }
 
 long proc_status(pid_t pid, const char *field)
