@@ -285,9 +285,9 @@ const struct authz *authz_for(const struct vhost *v, const char *path)
     return l != NULL ? l->authz : NULL;
 }
 
-int authz_check(const struct request *r)
+int authz_check(struct request *r)
 {
-    const struct authz *a = authz_for(r->vhost, r->path);
+    const struct authz *a = r->location_rule = authz_for(r->vhost, r->path);
     char peer[HTTP_PEER_TEXT];
 
     if (a == NULL || authz_eval(a, r) == AUTHZ_GRANTED)

@@ -55,10 +55,11 @@ enum authz_result authz_eval(const struct authz *a, const struct request *r);
 
 /*
  * The check the core makes before it runs a handler: 1 when r may proceed, 0 when it must be answered 403.
+ * The rule it applied is noted in r->location_rule (a <Proxy> section's gives way to it).
  * A refusal is written to the error log at level error, as Apache's
  * "[client ADDR] AH01630: client denied by server configuration: DOCUMENT_ROOT/PATH", in the error log of
  * the request's vhost.
  */
-int authz_check(const struct request *r);
+int authz_check(struct request *r);
 
 #endif

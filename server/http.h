@@ -12,6 +12,7 @@
 #include <sys/types.h>
 #include <time.h>
 
+struct authz;
 struct pool;
 struct server;
 struct vhost;
@@ -74,11 +75,15 @@ struct request {
     /* request line */
     enum http_method method;
     const char *method_name;
-    const char *target;               /* as received */
-    const char *path;                 /* decoded, dot-segments removed, always starts with '/' */
-    const char *query;                /* after '?', without it; NULL if none */
-    int version_major, version_minor; /* as received: 1.2 and up are served as 1.1 (RFC 9110 2.5) */
-    const char *request_line;         /* as received, without CRLF: for the access log */
+    const char *target;   /* as received */
+    const char *raw_path; /* its path as received (after an absolute-form's authority), raw_path_len
+                             bytes, not NUL-terminated; NULL for "*" */
+    size_t raw_path_len;
+    const char *path;                  /* decoded, dot-segments removed, always starts with '/' */
+    const char *query;                 /* after '?', without it; NULL if none */
+    int version_major, version_minor;  /* as received: 1.2 and up are served as 1.1 (RFC 9110 2.5) */
+    const char *request_line;          /* as received, without CRLF: for the access log */
+    const struct authz *location_rule; /* the <Location>'s Require rule authz_check() applied; NULL: none */
 
     /* headers */
     struct http_header *headers;

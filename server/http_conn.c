@@ -107,10 +107,7 @@ struct exchange {
     size_t header_bytes;   /* size of the header line being read */
     int error_status;      /* set by a callback that fails the request */
     int path_status;       /* 404 etc. decided at headers, answered when the body has been read */
-    /* the target's path as sent, normalised once the vhost (its AllowEncodedSlashes) is known */
-    const char *raw_path;
-    size_t raw_path_len;
-    long long body_limit; /* LimitRequestBody of the request's vhost, once its headers are read */
+    long long body_limit;  /* LimitRequestBody of the request's vhost, once its headers are read */
     int expect_continue;
     int headers_done;
     int send_body;      /* false for HEAD */
@@ -566,8 +563,8 @@ static int edit_headers(struct http_conn *c, int early)
     return 0;
 }
 
-/* Splits the target into host (absolute-form), path (c->x->raw_path, normalised later by normalise_path())
- * and query. */
+/* Splits the target into host (absolute-form), path (r->raw_path, normalised by normalise_path() once the
+ * vhost, and its AllowEncodedSlashes, is known) and query. */
 static int parse_target(struct http_conn *c, struct request *r)
 {
     const char *t = c->x->url.p ? c->x->url.p : "";
@@ -613,18 +610,18 @@ static int parse_target(struct http_conn *c, struct request *r)
         if (r->query == NULL)
             return 500;
     }
-    c->x->raw_path = t;
-    c->x->raw_path_len = plen;
+    r->raw_path = t;
+    r->raw_path_len = plen;
     return 0;
 }
 
 /* The request's path, normalised as its vhost's AllowEncodedSlashes says: 0, or the status to answer. */
 static int normalise_path(struct http_conn *c, struct request *r)
 {
-    if (c->x->raw_path == NULL)
+    if (r->raw_path == NULL)
         return 0; /* "*" */
     char *path;
-    int st = path_normalize(c->pool, c->x->raw_path, c->x->raw_path_len,
+    int st = path_normalize(c->pool, r->raw_path, r->raw_path_len,
                             (enum path_slashes)r->vhost->allow_encoded_slashes, &path);
     if (st == 0)
         r->path = path;

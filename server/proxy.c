@@ -591,7 +591,7 @@ static enum handler_result proxy_resume(struct request *r)
  */
 static int px_refused(struct request *r, const struct proxy_conf *pc, const struct proxy_pass *pp)
 {
-    if (pc->sections == NULL || authz_for(r->vhost, r->path) != NULL)
+    if (pc->sections == NULL || r->location_rule != NULL)
         return 0;
     const char *url = proxy_target_url(r, pp);
     if (url == NULL)

@@ -157,18 +157,6 @@ static int request_hop_by_hop(const struct request *r, enum proxy_hdr kind, cons
     return 0;
 }
 
-/* The path of r's target as the client sent it (after the authority of an absolute-form), and its length. */
-static const char *raw_path(const struct request *r, size_t *len)
-{
-    const char *t = r->target;
-    if (t[0] != '/') {
-        const char *auth = strstr(t, "://");
-        t = auth != NULL ? auth + 3 + strcspn(auth + 3, "/?#") : t + strlen(t);
-    }
-    *len = strcspn(t, "?#");
-    return t;
-}
-
 /*
  * base (the upstream's path), then the rest of r's after pp's prefix, encoded again, then ?query: "/app/" +
  * "x" for /app/x under ProxyPass /app/ .../app/. With nocanon the rest is the client's own bytes, when what
@@ -177,8 +165,8 @@ static const char *raw_path(const struct request *r, size_t *len)
 static void put_target(struct pbuf *b, const struct request *r, const struct proxy_pass *pp, const char *base)
 {
     const char *rest = r->path + pp->len;
-    size_t len = strlen(base), raw_len = 0;
-    const char *raw = pp->nocanon ? raw_path(r, &raw_len) : NULL;
+    size_t len = strlen(base), raw_len = r->raw_path_len;
+    const char *raw = pp->nocanon ? r->raw_path : NULL;
     pbuf_put(b, base, len);
     if (raw != NULL && raw_len >= pp->len && memcmp(raw, pp->prefix, pp->len) == 0) {
         raw += pp->len, raw_len -= pp->len;
